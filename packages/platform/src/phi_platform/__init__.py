@@ -1,0 +1,1 @@
+"""Shared foundation of the Phi Agents services: settings, database models, migrations, catalog."""

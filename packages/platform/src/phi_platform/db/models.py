@@ -1,0 +1,372 @@
+"""SQLAlchemy 2.0 models for every table of the platform.
+
+Every org-scoped table carries ``org_id`` so that queries can filter on the tenant without
+joins, and each such column is indexed. ``updated_at`` columns are kept current by a trigger
+(see the first migration), so raw SQL updates keep them right too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def _pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("uuidv7()"))
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+ORG_ROLES = ("OWNER", "ADMIN", "MEMBER")
+AGENT_STATUSES = ("ACTIVE", "DISABLED")
+SOURCE_TYPES = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
+DOCUMENT_STATUSES = ("PENDING", "PROCESSING", "READY", "FAILED")
+LOCAL_AGENT_STATUSES = ("ENROLLED", "ACTIVE", "OFFLINE")
+TASK_STATUSES = ("PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[uuid.UUID] = _pk()
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    # Emails are unique regardless of case.
+    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[uuid.UUID] = _pk()
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    owner_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # Optional cap on LLM tokens (in + out) per calendar month; NULL means no cap.
+    monthly_token_budget: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class OrganizationMember(Base):
+    __tablename__ = "organization_members"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        UniqueConstraint("org_id", "user_id", name="uq_org_member"),
+        CheckConstraint(_in("role", ORG_ROLES), name="ck_org_member_role"),
+    )
+
+
+class Industry(Base):
+    __tablename__ = "industries"
+    id: Mapped[uuid.UUID] = _pk()
+    key: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class RoleTemplate(Base):
+    __tablename__ = "role_templates"
+    id: Mapped[uuid.UUID] = _pk()
+    industry_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("industries.id", ondelete="CASCADE"), nullable=False
+    )
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    default_capabilities: Mapped[list[Any] | None] = mapped_column(JSONB)
+    default_tools: Mapped[list[Any] | None] = mapped_column(JSONB)
+    description: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("industry_id", "key", name="uq_role_template_key"),)
+
+
+class Tool(Base):
+    __tablename__ = "tools"
+    id: Mapped[uuid.UUID] = _pk()
+    key: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    config_schema: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    default_config: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    description: Mapped[str | None] = mapped_column(Text)
+    available: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    industry_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("industries.id"))
+    role_template_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("role_templates.id"))
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="ACTIVE")
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        Index("ix_agents_org_created", "org_id", "created_at"),
+        CheckConstraint(_in("status", AGENT_STATUSES), name="ck_agent_status"),
+    )
+
+
+class AgentTool(Base):
+    __tablename__ = "agent_tools"
+    id: Mapped[uuid.UUID] = _pk()
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False
+    )
+    tool_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tools.id"), nullable=False)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    __table_args__ = (UniqueConstraint("agent_id", "tool_id", name="uq_agent_tool"),)
+
+
+class AgentProfileVersion(Base):
+    """A generated (or restored) profile of an agent; the newest applied one is live."""
+
+    __tablename__ = "agent_profile_versions"
+    id: Mapped[uuid.UUID] = _pk()
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    system_prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    provider: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (UniqueConstraint("agent_id", "version", name="uq_profile_version"),)
+
+
+class ProfileGeneration(Base):
+    """A request to generate a profile, run as a background job."""
+
+    __tablename__ = "profile_generations"
+    id: Mapped[uuid.UUID] = _pk()
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING")
+    error: Mapped[str | None] = mapped_column(Text)
+    profile_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agent_profile_versions.id", ondelete="SET NULL")
+    )
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    # NULL: an org-wide document every agent of the org can search. Deleting an agent deletes
+    # its own documents rather than silently turning them into org-wide ones.
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    source_type: Mapped[str] = mapped_column(Text, nullable=False)
+    storage_path: Mapped[str] = mapped_column(Text, nullable=False)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING")
+    error: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        Index("ix_documents_org_agent", "org_id", "agent_id"),
+        Index("ix_documents_agent", "agent_id"),
+        CheckConstraint(_in("source_type", SOURCE_TYPES), name="ck_document_source_type"),
+        CheckConstraint(_in("status", DOCUMENT_STATUSES), name="ck_document_status"),
+    )
+
+
+def embedding_column(dim: int) -> Mapped[Any]:
+    return mapped_column(Vector(dim))
+
+
+class DocumentChunk(Base):
+    __tablename__ = "document_chunks"
+    id: Mapped[uuid.UUID] = _pk()
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), index=True
+    )
+    chunk_index: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    chunk_text: Mapped[str] = mapped_column(Text, nullable=False)
+    # Dimension is fixed by the migration from the embedding settings; the ORM does not
+    # need to know it (it never creates tables itself).
+    embedding: Mapped[Any | None] = mapped_column(Vector(), nullable=True)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    created_at: Mapped[datetime] = _created()
+
+
+class LocalAgent(Base):
+    __tablename__ = "local_agents"
+    id: Mapped[uuid.UUID] = _pk()
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="ENROLLED")
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        CheckConstraint(_in("status", LOCAL_AGENT_STATUSES), name="ck_local_agent_status"),
+    )
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    id: Mapped[uuid.UUID] = _pk()
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    type: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING")
+    input: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        Index("ix_tasks_org_created", "org_id", "created_at"),
+        CheckConstraint(_in("status", TASK_STATUSES), name="ck_task_status"),
+    )
+
+
+class TaskEvent(Base):
+    __tablename__ = "task_events"
+    id: Mapped[uuid.UUID] = _pk()
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    timestamp: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    event_type: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    __table_args__ = (Index("ix_task_events_task_time", "task_id", "timestamp"),)
+
+
+class LoginThrottle(Base):
+    """Failed sign-in counters per account and per client address."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    window_started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LlmCall(Base):
+    """One call through the LLM router, for accounting and budgets."""
+
+    __tablename__ = "llm_calls"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    operation: Mapped[str] = mapped_column(Text, nullable=False)  # chat | complete | embed
+    task_class: Mapped[str] = mapped_column(Text, nullable=False)
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    tokens_in: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    tokens_out: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    latency_ms: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    outcome: Mapped[str] = mapped_column(Text, nullable=False)  # ok | error | timeout | refused
+    error: Mapped[str | None] = mapped_column(Text)
+    cost_usd: Mapped[float] = mapped_column(Numeric(12, 6), nullable=False, server_default="0")
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (Index("ix_llm_calls_org_created", "org_id", "created_at"),)
+
+
+ORG_SCOPED_UPDATED_TABLES = (
+    "users",
+    "organizations",
+    "organization_members",
+    "agents",
+    "profile_generations",
+    "documents",
+    "local_agents",
+    "tasks",
+)
