@@ -1,0 +1,51 @@
+"""Phi Agents LLM router: providers, routing by task class, accounting, the router service.
+
+Use in-process::
+
+    router = Router()  # configured from the environment; see phi_llm.config
+    result = await router.chat(messages, task_class="heavy", json_schema=schema)
+
+or through the service (``phi_llm.service``) with :class:`phi_llm.client.RouterClient`.
+"""
+
+from phi_llm.accounting import (
+    Accountant,
+    InMemoryAccountant,
+    NullAccountant,
+    PostgresAccountant,
+)
+from phi_llm.config import RouteEntry, RouterConfig, config_from_env
+from phi_llm.errors import (
+    AllProvidersFailed,
+    BudgetExceeded,
+    ConfigError,
+    LLMError,
+    ProviderError,
+    UnknownTaskClass,
+)
+from phi_llm.providers.builtin import register_composer
+from phi_llm.router import Router
+from phi_llm.types import BUILTIN_LABEL, CallContext, ChatResult, EmbedResult, Message
+
+__all__ = [
+    "BUILTIN_LABEL",
+    "Accountant",
+    "AllProvidersFailed",
+    "BudgetExceeded",
+    "CallContext",
+    "ChatResult",
+    "ConfigError",
+    "EmbedResult",
+    "InMemoryAccountant",
+    "LLMError",
+    "Message",
+    "NullAccountant",
+    "PostgresAccountant",
+    "ProviderError",
+    "RouteEntry",
+    "Router",
+    "RouterConfig",
+    "UnknownTaskClass",
+    "config_from_env",
+    "register_composer",
+]

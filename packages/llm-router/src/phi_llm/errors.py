@@ -1,0 +1,95 @@
+"""Errors raised by the router, each carrying what a service needs to answer with a 4xx/5xx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Failure kinds a provider can report. Retried on the same provider: rate_limited and
+# server_error (with backoff). Anything else falls through to the next route entry at once.
+RETRYABLE_KINDS = frozenset({"rate_limited", "server_error"})
+UNAVAILABLE_KINDS = frozenset({"timeout", "unavailable", "rate_limited"})
+
+
+class LLMError(Exception):
+    """Base class of every error raised by :mod:`phi_llm`."""
+
+
+@dataclass
+class ProviderError(LLMError):
+    """One provider call failed.
+
+    ``kind`` is one of ``timeout``, ``unavailable`` (connection refused, not installed),
+    ``rate_limited`` (HTTP 429), ``server_error`` (HTTP 5xx), ``bad_response`` (garbage or
+    output that does not match the requested schema) and ``bad_request`` (other 4xx).
+    """
+
+    provider: str
+    model: str
+    kind: str
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE_KINDS
+
+    def __str__(self) -> str:
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"provider '{self.provider}' model '{self.model}': {self.kind}{status}: {self.message}"
+
+
+@dataclass
+class AllProvidersFailed(LLMError):
+    """Every entry of a task class's route failed; ``attempts`` holds the last error of each."""
+
+    task_class: str
+    attempts: list[ProviderError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    @property
+    def http_status(self) -> int:
+        """503 when every provider was unreachable, slow or rate limited; 502 otherwise."""
+        if self.attempts and all(a.kind in UNAVAILABLE_KINDS for a in self.attempts):
+            return 503
+        return 502
+
+    @property
+    def providers(self) -> list[str]:
+        return [a.provider for a in self.attempts]
+
+    def __str__(self) -> str:
+        detail = "; ".join(str(a) for a in self.attempts) or "no provider configured"
+        return f"no provider of task class '{self.task_class}' succeeded: {detail}"
+
+
+@dataclass
+class BudgetExceeded(LLMError):
+    """The organization has used its monthly token budget; services answer 429."""
+
+    org_id: str
+    budget: int
+    used: int
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"monthly token budget of {self.budget} tokens for organization {self.org_id} is "
+            f"used up ({self.used} tokens this month); raise monthly_token_budget or wait for "
+            "next month"
+        )
+
+
+class UnknownTaskClass(LLMError):
+    """A task class (or provider/model) that the routing configuration does not define."""
+
+
+class ConfigError(LLMError):
+    """The routing configuration (PHI_LLM_ROUTES / PHI_LLM_CONFIG) is invalid."""

@@ -1,0 +1,350 @@
+"""The router: picks providers by task class, retries, falls back, times out, accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import jsonschema
+
+from phi_llm.accounting import Accountant, NullAccountant
+from phi_llm.config import RouteEntry, RouterConfig, config_from_env
+from phi_llm.errors import (
+    AllProvidersFailed,
+    BudgetExceeded,
+    ProviderError,
+    UnknownTaskClass,
+)
+from phi_llm.pricing import estimate_cost
+from phi_llm.providers import Provider, create_provider
+from phi_llm.types import (
+    CallContext,
+    CallRecord,
+    ChatRequest,
+    ChatResult,
+    CompletionRequest,
+    EmbeddingBackend,
+    EmbedResult,
+    Message,
+    Operation,
+    estimate_tokens,
+)
+
+log = logging.getLogger(__name__)
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+ProviderCall = Callable[[Provider, RouteEntry, float], Awaitable[ChatResult]]
+
+
+def default_embedder() -> EmbeddingBackend:
+    """The embedding provider configured for the platform (see :mod:`phi_llm.embeddings`)."""
+    try:
+        from phi_llm.embeddings import get_embedding_provider  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ProviderError("embeddings", "-", "unavailable", "no embedding provider is installed") from exc
+    return get_embedding_provider()
+
+
+class Router:
+    """Routes chat, completion and embedding calls to providers.
+
+    Each task class maps to an ordered list of provider/model entries. An entry is retried
+    with exponential backoff on 429 and 5xx, and the next entry is tried on any other error,
+    on a timeout or on output that does not match the requested JSON schema. Every attempt is
+    reported to the accountant; the organization's budget is checked before each call.
+    """
+
+    def __init__(
+        self,
+        config: RouterConfig | None = None,
+        *,
+        accountant: Accountant | None = None,
+        embedder: EmbeddingBackend | Callable[[], EmbeddingBackend] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = os.environ if env is None else env
+        self.config = config or config_from_env(self.env)
+        self.accountant: Accountant = accountant or NullAccountant()
+        self._providers: dict[str, Provider] = {}
+        self._embedder = embedder
+
+    # -- configuration -------------------------------------------------------------------
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            self._providers[name] = create_provider(name, self.config.providers[name], self.env)
+        return self._providers[name]
+
+    def route(self, task_class: str) -> list[RouteEntry]:
+        """The entries serving ``task_class``, or the one ``provider/model`` it names."""
+        if task_class in self.config.routes:
+            return self.config.routes[task_class]
+        provider, sep, model = task_class.partition("/")
+        if sep and provider in self.config.providers and model:
+            return [RouteEntry(provider=provider, model=model)]
+        raise UnknownTaskClass(
+            f"unknown task class or model '{task_class}'; known task classes: "
+            f"{', '.join(sorted(self.config.routes))}, or provider/model with a provider among "
+            f"{', '.join(sorted(self.config.providers))}"
+        )
+
+    def model_names(self) -> list[str]:
+        """Task classes first, then every provider/model a route names."""
+        names = sorted(self.config.routes)
+        for entries in self.config.routes.values():
+            names += [e.label for e in entries if e.label not in names]
+        return names
+
+    def embedder(self) -> EmbeddingBackend:
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        elif not isinstance(self._embedder, EmbeddingBackend) and callable(self._embedder):
+            self._embedder = self._embedder()
+        return self._embedder  # type: ignore[return-value]
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        task_class: str = "default",
+        json_schema: dict[str, Any] | None = None,
+        schema_name: str = "result",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        facts: dict[str, Any] | None = None,
+        context: CallContext | None = None,
+    ) -> ChatResult:
+        """Chat completion; with ``json_schema`` the result's ``parsed`` holds valid JSON."""
+        ctx = context or CallContext()
+
+        def call(provider: Provider, entry: RouteEntry, timeout: float) -> Awaitable[ChatResult]:
+            return provider.chat(
+                ChatRequest(
+                    model=entry.model,
+                    messages=messages,
+                    json_schema=json_schema,
+                    schema_name=schema_name,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    timeout=timeout,
+                    facts=facts,
+                    task=ctx.task,
+                )
+            )
+
+        return await self._run("chat", task_class, ctx, call, json_schema)
+
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        task_class: str = "default",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        facts: dict[str, Any] | None = None,
+        context: CallContext | None = None,
+    ) -> ChatResult:
+        """Text completion of ``prompt``."""
+        ctx = context or CallContext()
+
+        def call(provider: Provider, entry: RouteEntry, timeout: float) -> Awaitable[ChatResult]:
+            return provider.complete(
+                CompletionRequest(
+                    model=entry.model,
+                    prompt=prompt,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    timeout=timeout,
+                    facts=facts,
+                    task=ctx.task,
+                )
+            )
+
+        return await self._run("complete", task_class, ctx, call, None)
+
+    async def embed(
+        self,
+        texts: list[str],
+        *,
+        input_type: str = "passage",
+        context: CallContext | None = None,
+    ) -> EmbedResult:
+        """Embed passages (documents) or queries with the platform's embedding provider.
+
+        There is no fallback: vectors of another model would not be comparable with the
+        stored ones.
+        """
+        ctx = context or CallContext()
+        started = time.perf_counter()
+        try:
+            embedder = self.embedder()
+        except ProviderError as exc:
+            await self._record("embed", "embed", exc.provider, exc.model, "error", ctx, started, error=str(exc))
+            raise AllProvidersFailed("embed", [exc]) from exc
+        name = str(getattr(embedder, "name", None) or "local")
+        await self._check_budget("embed", "embed", name, embedder.model, ctx)
+        timeout = self.config.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                if input_type == "query":
+                    vectors = [await asyncio.to_thread(embedder.embed_query, t) for t in texts]
+                else:
+                    vectors = await asyncio.to_thread(embedder.embed_passages, texts)
+        except TimeoutError as exc:
+            err = ProviderError(name, embedder.model, "timeout", f"no answer within {timeout}s")
+            await self._record("embed", "embed", name, embedder.model, "timeout", ctx, started, error=str(err))
+            raise AllProvidersFailed("embed", [err]) from exc
+        except ProviderError as exc:
+            await self._record("embed", "embed", name, embedder.model, "error", ctx, started, error=str(exc))
+            raise AllProvidersFailed("embed", [exc]) from exc
+        except (OSError, RuntimeError, ValueError) as exc:
+            err = ProviderError(name, embedder.model, "server_error", str(exc))
+            await self._record("embed", "embed", name, embedder.model, "error", ctx, started, error=str(err))
+            raise AllProvidersFailed("embed", [err]) from exc
+        tokens = sum(estimate_tokens(t) for t in texts)
+        latency = await self._record(
+            "embed", "embed", name, embedder.model, "ok", ctx, started, tokens_in=tokens,
+            cost=estimate_cost(name, embedder.model, tokens, 0),
+        )
+        return EmbedResult(
+            vectors=[list(map(float, v)) for v in vectors],
+            provider=name,
+            model=embedder.model,
+            dim=embedder.dim,
+            tokens_in=tokens,
+            latency_ms=latency,
+        )
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        self._providers.clear()
+
+    # -- machinery -----------------------------------------------------------------------
+
+    def _backoff(self, attempt: int, error: ProviderError) -> float:
+        delay = min(self.config.backoff_max, self.config.backoff * 2**attempt)
+        if error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, self.config.backoff_max))
+        return delay * (1 + random.uniform(0, 0.1))
+
+    async def _check_budget(
+        self, operation: Operation, task_class: str, provider: str, model: str, ctx: CallContext
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            await self.accountant.check_budget(ctx)
+        except BudgetExceeded as exc:
+            await self._record(operation, task_class, provider, model, "refused", ctx, started, error=str(exc))
+            raise
+
+    async def _record(
+        self,
+        operation: Operation,
+        task_class: str,
+        provider: str,
+        model: str,
+        outcome: Any,
+        ctx: CallContext,
+        started: float,
+        *,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost: float = 0.0,
+        error: str | None = None,
+    ) -> int:
+        latency = int((time.perf_counter() - started) * 1000)
+        await self.accountant.record(
+            CallRecord(
+                operation=operation,
+                task_class=task_class,
+                provider=provider,
+                model=model,
+                outcome=outcome,
+                context=ctx,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=latency,
+                cost_usd=cost,
+                error=error,
+            )
+        )
+        return latency
+
+    def _structured(self, entry: RouteEntry, result: ChatResult, schema: dict[str, Any]) -> Any:
+        parsed = result.parsed
+        if parsed is None:
+            text = result.content
+            fenced = _FENCE.match(text)
+            try:
+                parsed = json.loads(fenced.group(1) if fenced else text)
+            except json.JSONDecodeError as exc:
+                raise ProviderError(
+                    entry.provider, entry.model, "bad_response", f"output is not JSON: {exc}"
+                ) from exc
+        try:
+            jsonschema.validate(parsed, schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(map(str, exc.absolute_path)) or "(root)"
+            raise ProviderError(
+                entry.provider, entry.model, "bad_response", f"output does not match the schema at {where}: {exc.message}"
+            ) from exc
+        except jsonschema.SchemaError as exc:
+            raise ProviderError(entry.provider, entry.model, "bad_request", f"invalid JSON schema: {exc.message}") from exc
+        return parsed
+
+    async def _run(
+        self,
+        operation: Operation,
+        task_class: str,
+        ctx: CallContext,
+        call: ProviderCall,
+        json_schema: dict[str, Any] | None,
+    ) -> ChatResult:
+        entries = self.route(task_class)
+        await self._check_budget(operation, task_class, entries[0].provider, entries[0].model, ctx)
+        failures: list[ProviderError] = []
+        for entry in entries:
+            provider = self.provider(entry.provider)
+            timeout = entry.timeout or self.config.timeout
+            for attempt in range(self.config.retries + 1):
+                started = time.perf_counter()
+                try:
+                    async with asyncio.timeout(timeout):
+                        result = await call(provider, entry, timeout)
+                    if json_schema is not None:
+                        result.parsed = self._structured(entry, result, json_schema)
+                except ProviderError as exc:
+                    error = exc
+                except TimeoutError:
+                    error = ProviderError(entry.provider, entry.model, "timeout", f"no answer within {timeout}s")
+                else:
+                    result.provider = entry.provider
+                    result.produced_without_llm = not provider.produces_llm_output
+                    result.cost_usd = estimate_cost(
+                        provider.kind, entry.model, result.tokens_in, result.tokens_out,
+                        entry.price_in_per_mtok, entry.price_out_per_mtok,
+                    )
+                    result.latency_ms = await self._record(
+                        operation, task_class, entry.provider, result.model or entry.model, "ok", ctx, started,
+                        tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost_usd,
+                    )
+                    return result
+                outcome = "timeout" if error.kind == "timeout" else "error"
+                await self._record(operation, task_class, entry.provider, entry.model, outcome, ctx, started, error=str(error))
+                log.warning("LLM %s attempt %d failed: %s", operation, attempt + 1, error)
+                if not error.retryable or attempt == self.config.retries:
+                    break
+                await asyncio.sleep(self._backoff(attempt, error))
+            failures.append(error)
+        raise AllProvidersFailed(task_class, failures)

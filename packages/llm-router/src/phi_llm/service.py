@@ -1,0 +1,386 @@
+"""The router as an HTTP service (port 8002): native and OpenAI-compatible endpoints.
+
+Any OpenAI client can use the router by pointing its base URL at ``http://host:8002/v1``
+with the service token as its API key; the ``model`` is a task class (``heavy``, ``light``…)
+or ``provider/model``. The organization, agent and task a call is made for travel in the
+``X-Phi-Org-Id``, ``X-Phi-Agent-Id``, ``X-Phi-Task-Id`` and ``X-Phi-Task`` headers there,
+and in the body of the native endpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from phi_llm.accounting import Accountant, NullAccountant, PostgresAccountant
+from phi_llm.errors import AllProvidersFailed, BudgetExceeded, UnknownTaskClass
+from phi_llm.router import Router
+from phi_llm.settings import RouterServiceSettings
+from phi_llm.types import CallContext, ChatResult, Message
+
+# -- schemas ---------------------------------------------------------------------------
+
+
+class MessageIn(BaseModel):
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def as_message(self) -> Message:
+        content = self.content
+        if isinstance(content, list):
+            content = "".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
+        return {"role": "system" if self.role == "developer" else self.role, "content": content or ""}
+
+
+class ContextIn(BaseModel):
+    org_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    task_id: uuid.UUID | None = None
+    task: str | None = Field(default=None, max_length=100)
+
+    def context(self) -> CallContext:
+        return CallContext(self.org_id, self.agent_id, self.task_id, self.task)
+
+
+class ChatIn(ContextIn):
+    messages: list[MessageIn] = Field(min_length=1, max_length=500)
+    task_class: str = Field(default="default", min_length=1, max_length=200)
+    json_schema: dict[str, Any] | None = None
+    schema_name: str = Field(default="result", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    max_tokens: int | None = Field(default=None, ge=1, le=131072)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    facts: dict[str, Any] | None = None
+
+
+class CompleteIn(ContextIn):
+    prompt: str = Field(min_length=1, max_length=1_000_000)
+    task_class: str = Field(default="default", min_length=1, max_length=200)
+    max_tokens: int | None = Field(default=None, ge=1, le=131072)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    facts: dict[str, Any] | None = None
+
+
+class EmbedIn(ContextIn):
+    texts: list[str] = Field(min_length=1, max_length=2048)
+    input_type: Literal["passage", "query"] = "passage"
+
+
+class ChatOut(BaseModel):
+    content: str
+    parsed: Any = None
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: int
+    cost_usd: float
+    finish_reason: str
+    produced_without_llm: bool
+
+    @classmethod
+    def of(cls, r: ChatResult) -> ChatOut:
+        return cls(
+            content=r.content, parsed=r.parsed, provider=r.provider, model=r.model,
+            tokens_in=r.tokens_in, tokens_out=r.tokens_out, latency_ms=r.latency_ms,
+            cost_usd=r.cost_usd, finish_reason=r.finish_reason,
+            produced_without_llm=r.produced_without_llm,
+        )
+
+
+class EmbedOut(BaseModel):
+    vectors: list[list[float]]
+    provider: str
+    model: str
+    dim: int
+    tokens_in: int
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: dict[str, Any] | None = None
+    # llama.cpp-style {"type": "json_object", "schema": {...}}
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+
+
+class OpenAIChatIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[MessageIn] = Field(min_length=1, max_length=500)
+    max_tokens: int | None = Field(default=None, ge=1, le=131072)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=131072)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    response_format: ResponseFormat | None = None
+    stream: bool = False
+    n: int = Field(default=1, ge=1, le=1)
+
+
+class OpenAIEmbeddingsIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(min_length=1, max_length=200)
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+    # Not in OpenAI's API: e5-style models embed queries and passages differently.
+    input_type: Literal["passage", "query"] = "passage"
+
+
+# -- errors ----------------------------------------------------------------------------
+
+
+def _error(request: Request, status: int, message: str, code: str, **extra: Any) -> JSONResponse:
+    if request.url.path.startswith("/v1/"):
+        # The shape OpenAI clients read their error message from.
+        body: dict[str, Any] = {"error": {"message": message, "type": code, "code": code, **extra}}
+    else:
+        body = {"detail": message, "code": code, **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AllProvidersFailed)
+    async def _failed(request: Request, exc: AllProvidersFailed) -> JSONResponse:
+        attempts = [
+            {"provider": a.provider, "model": a.model, "kind": a.kind, "status": a.status, "message": a.message}
+            for a in exc.attempts
+        ]
+        code = "provider_unavailable" if exc.http_status == 503 else "provider_error"
+        return _error(request, exc.http_status, str(exc), code, task_class=exc.task_class, attempts=attempts)
+
+    @app.exception_handler(BudgetExceeded)
+    async def _budget(request: Request, exc: BudgetExceeded) -> JSONResponse:
+        return _error(request, 429, str(exc), "token_budget_exceeded", budget=exc.budget, used=exc.used, org_id=exc.org_id)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):
+            return _error(request, exc.status_code, str(exc.detail), "invalid_request_error")
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            return _error(request, 422, problems, "invalid_request_error")
+        return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(UnknownTaskClass)
+    async def _unknown(request: Request, exc: UnknownTaskClass) -> JSONResponse:
+        status = 404 if request.url.path.startswith("/v1/") else 422
+        return _error(request, status, str(exc), "model_not_found")
+
+
+# -- app -------------------------------------------------------------------------------
+
+PUBLIC_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+
+
+class ServiceTokenMiddleware:
+    """Refuses every request without the service token, before its body is even read."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        if secrets.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        message = "missing or wrong service token (send Authorization: Bearer <token>)"
+        if scope["path"].startswith("/v1/"):
+            body: dict[str, Any] = {"error": {"message": message, "type": "invalid_api_key", "code": "invalid_api_key"}}
+        else:
+            body = {"detail": message}
+        response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
+
+def get_router(request: Request) -> Router:
+    return request.app.state.router
+
+RouterDep = Annotated[Router, Depends(get_router)]
+
+def header_context(
+    x_phi_org_id: Annotated[uuid.UUID | None, Header()] = None,
+    x_phi_agent_id: Annotated[uuid.UUID | None, Header()] = None,
+    x_phi_task_id: Annotated[uuid.UUID | None, Header()] = None,
+    x_phi_task: Annotated[str | None, Header(max_length=100)] = None,
+) -> CallContext:
+    return CallContext(x_phi_org_id, x_phi_agent_id, x_phi_task_id, x_phi_task)
+
+
+def _accountant(settings: RouterServiceSettings) -> tuple[Accountant, Any]:
+    if settings.llm_accounting == "none":
+        return NullAccountant(), None
+    from phi_platform.db.session import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.resolved_database_url, pool_size=5)
+    return PostgresAccountant(create_sessionmaker(engine)), engine
+
+
+def create_app(
+    router: Router | None = None,
+    *,
+    token: str | None = None,
+    settings: RouterServiceSettings | None = None,
+) -> FastAPI:
+    """Build the service. Without ``router``, one is built from the environment at startup."""
+    settings = settings or RouterServiceSettings()
+    service_token = token or settings.resolved_llm_router_token
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if router is None:
+            accountant, engine = _accountant(settings)
+            app.state.router = Router(accountant=accountant)
+        else:
+            app.state.router = router
+        try:
+            yield
+        finally:
+            if router is None:
+                await app.state.router.aclose()
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(title="Phi LLM router", version="0.1.0", lifespan=lifespan)
+    _install_error_handlers(app)
+    app.add_middleware(ServiceTokenMiddleware, token=service_token)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/chat")
+    async def chat(body: ChatIn, router: RouterDep) -> ChatOut:
+        result = await router.chat(
+            [m.as_message() for m in body.messages], task_class=body.task_class,
+            json_schema=body.json_schema, schema_name=body.schema_name,
+            max_tokens=body.max_tokens, temperature=body.temperature, facts=body.facts,
+            context=body.context(),
+        )
+        return ChatOut.of(result)
+
+    @app.post("/complete")
+    async def complete(body: CompleteIn, router: RouterDep) -> ChatOut:
+        result = await router.complete(
+            body.prompt, task_class=body.task_class, max_tokens=body.max_tokens,
+            temperature=body.temperature, facts=body.facts, context=body.context(),
+        )
+        return ChatOut.of(result)
+
+    @app.post("/embed")
+    async def embed(body: EmbedIn, router: RouterDep) -> EmbedOut:
+        result = await router.embed(body.texts, input_type=body.input_type, context=body.context())
+        return EmbedOut(
+            vectors=result.vectors, provider=result.provider, model=result.model,
+            dim=result.dim, tokens_in=result.tokens_in,
+        )
+
+    @app.post("/v1/chat/completions")
+    async def openai_chat(
+        body: OpenAIChatIn, router: RouterDep, context: Annotated[CallContext, Depends(header_context)]
+    ) -> dict[str, Any]:
+        if body.stream:
+            raise HTTPException(422, "stream=true is not supported by the router; send stream=false")
+        schema, name = None, "result"
+        fmt = body.response_format
+        if fmt is not None and fmt.type == "json_schema":
+            if not fmt.json_schema or not isinstance(fmt.json_schema.get("schema"), dict):
+                raise HTTPException(422, "response_format.json_schema.schema must be a JSON schema object")
+            schema, name = fmt.json_schema["schema"], str(fmt.json_schema.get("name") or "result")
+        elif fmt is not None and fmt.type == "json_object":
+            schema = fmt.schema_ or {"type": "object"}
+        result = await router.chat(
+            [m.as_message() for m in body.messages], task_class=body.model, json_schema=schema,
+            schema_name=name, max_tokens=body.max_completion_tokens or body.max_tokens,
+            temperature=body.temperature, context=context,
+        )
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": f"{result.provider}/{result.model}",
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": result.content},
+                "finish_reason": result.finish_reason if result.finish_reason in ("stop", "length") else "stop",
+            }],
+            "usage": {
+                "prompt_tokens": result.tokens_in,
+                "completion_tokens": result.tokens_out,
+                "total_tokens": result.tokens_in + result.tokens_out,
+            },
+            "phi": {"task_class": body.model, "produced_without_llm": result.produced_without_llm},
+        }
+
+    @app.post("/v1/embeddings")
+    async def openai_embeddings(
+        body: OpenAIEmbeddingsIn, router: RouterDep, context: Annotated[CallContext, Depends(header_context)]
+    ) -> dict[str, Any]:
+        texts = [body.input] if isinstance(body.input, str) else body.input
+        if not texts or len(texts) > 2048:
+            raise HTTPException(422, "input must hold 1 to 2048 strings")
+        result = await router.embed(texts, input_type=body.input_type, context=context)
+
+        def encode(vector: list[float]) -> list[float] | str:
+            if body.encoding_format == "base64":
+                return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+            return vector
+
+        return {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": encode(v)}
+                for i, v in enumerate(result.vectors)
+            ],
+            "model": result.model,
+            "usage": {"prompt_tokens": result.tokens_in, "total_tokens": result.tokens_in},
+        }
+
+    @app.get("/v1/models")
+    async def openai_models(router: RouterDep) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": 0, "owned_by": "phi-llm-router"}
+                for name in router.model_names()
+            ],
+        }
+
+    return app
+
+
+def run() -> None:
+    """Entry point of ``phi-llm-router``: serve on ``PHI_LLM_ROUTER_HOST:PHI_LLM_ROUTER_PORT``."""
+    import uvicorn
+
+    settings = RouterServiceSettings()
+    uvicorn.run(create_app(settings=settings), host=settings.llm_router_host, port=settings.llm_router_port)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,27 @@
+"""Settings of the router service."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from phi_platform.settings import PlatformSettings, read_or_create_secret
+from pydantic import AliasChoices, Field
+
+
+class RouterServiceSettings(PlatformSettings):
+    llm_router_host: str = "127.0.0.1"
+    llm_router_port: int = 8002
+    # Bearer token every caller must present; generated into the data dir when unset.
+    llm_router_token: str | None = None
+    # Where calls are recorded: the platform database, or nowhere (a router without a DB).
+    llm_accounting: Literal["postgres", "none"] = "postgres"
+    llm_router_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PHI_LLM_ROUTER_URL")
+    )
+
+    @cached_property
+    def resolved_llm_router_token(self) -> str:
+        if self.llm_router_token:
+            return self.llm_router_token
+        return read_or_create_secret(self.secrets_dir / "llm_router_token")

@@ -1,0 +1,118 @@
+"""Plain data passed between the router, its providers and its callers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+
+Operation = Literal["chat", "complete", "embed"]
+Outcome = Literal["ok", "error", "timeout", "refused"]
+
+# The label every builtin output carries, so nobody mistakes it for model output.
+BUILTIN_LABEL = "Produced without an LLM by the builtin provider"
+
+
+class Message(TypedDict):
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who a call is made for; recorded with every call and used for the budget check."""
+
+    org_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    task_id: uuid.UUID | None = None
+    # Name of the job asking (e.g. "generate_profile"); the builtin provider picks its
+    # composer by it.
+    task: str | None = None
+
+
+@dataclass
+class ChatRequest:
+    """What a provider receives for a chat or completion."""
+
+    model: str
+    messages: list[Message]
+    json_schema: dict[str, Any] | None = None
+    schema_name: str = "result"
+    max_tokens: int | None = None
+    temperature: float | None = None
+    timeout: float = 30.0
+    # Structured facts the caller also rendered into the prompt; the builtin provider
+    # composes its output from them, model providers ignore them.
+    facts: dict[str, Any] | None = None
+    task: str | None = None
+
+
+@dataclass
+class CompletionRequest:
+    model: str
+    prompt: str
+    max_tokens: int | None = None
+    temperature: float | None = None
+    timeout: float = 30.0
+    facts: dict[str, Any] | None = None
+    task: str | None = None
+
+
+@dataclass
+class ChatResult:
+    """A provider's answer. ``parsed`` is set when a JSON schema was requested."""
+
+    content: str
+    provider: str = ""
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    finish_reason: str = "stop"
+    parsed: Any = None
+    produced_without_llm: bool = False
+    latency_ms: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class EmbedResult:
+    vectors: list[list[float]]
+    provider: str
+    model: str
+    dim: int
+    tokens_in: int = 0
+    latency_ms: int = 0
+
+
+@runtime_checkable
+class EmbeddingBackend(Protocol):
+    """What the router needs from an embedding provider (see :mod:`phi_llm.embeddings`)."""
+
+    dim: int
+    model: str
+
+    def embed_passages(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+@dataclass
+class CallRecord:
+    """One provider attempt (or a refusal), as written to ``llm_calls``."""
+
+    operation: Operation
+    task_class: str
+    provider: str
+    model: str
+    outcome: Outcome
+    context: CallContext = field(default_factory=CallContext)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (about four characters a token) for providers that report none."""
+    return max(1, (len(text) + 3) // 4) if text else 0
