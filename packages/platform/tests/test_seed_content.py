@@ -116,7 +116,7 @@ def test_schema_defaults_match_their_own_schema_and_the_default_config(
     tool: dict[str, Any],
 ) -> None:
     schema = tool["config_schema"]
-    for path, sub in _walk_schemas(schema):
+    for _path, sub in _walk_schemas(schema):
         if "default" in sub:
             Draft202012Validator(sub).validate(sub["default"])
     for name, sub in schema["properties"].items():
@@ -126,7 +126,7 @@ def test_schema_defaults_match_their_own_schema_and_the_default_config(
 
 @pytest.mark.parametrize("tool", TOOLS, ids=_tool_id)
 def test_no_secret_values_only_env_var_names(tool: dict[str, Any]) -> None:
-    for path, sub in _walk_schemas(tool["config_schema"]):
+    for path, _sub in _walk_schemas(tool["config_schema"]):
         name = path.rsplit(".", 1)[-1]
         if any(word in name for word in SECRET_WORDS):
             assert name.endswith("_env"), f"{tool['key']}{path} would hold a secret"
