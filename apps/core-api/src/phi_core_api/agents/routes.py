@@ -4,12 +4,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import TypeAdapter
 
 from phi_core_api.agents import service
 from phi_core_api.agents.schemas import AgentIn, AgentOut, AgentPatch, AgentSummary
 from phi_core_api.deps import CurrentUserId, SessionDep, agent_access, org_access
 
 router = APIRouter(tags=["agents"])
+# The listing is the hottest read: serialise straight to JSON bytes in one pass instead of
+# letting FastAPI validate the rows and then encode them again.
+_AGENT_LIST = TypeAdapter(list[AgentSummary])
 
 
 @router.post("/orgs/{org_id}/agents", status_code=status.HTTP_201_CREATED, response_model=AgentOut)
@@ -29,8 +33,11 @@ async def list_agents(
     user_id: CurrentUserId,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[dict[str, object]]:
-    return await service.list_agents(session, org_id, user_id, limit, offset)
+) -> Response:
+    rows = await service.list_agents(session, org_id, user_id, limit, offset)
+    return Response(
+        _AGENT_LIST.dump_json(_AGENT_LIST.validate_python(rows)), media_type="application/json"
+    )
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut)

@@ -7,7 +7,11 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Async engine on psycopg 3 with a bounded pool and liveness checks."""
     return _create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size // 2,
+        pool_pre_ping=False,
+        pool_recycle=1800,
     )
 
 
