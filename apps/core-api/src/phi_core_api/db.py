@@ -10,8 +10,10 @@ from phi_platform.db import create_engine, create_sessionmaker
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int) -> None:
-        self.engine: AsyncEngine = create_engine(url, pool_size=pool_size)
+    def __init__(self, url: str, pool_size: int, application_name: str = "phi-core-api") -> None:
+        self.engine: AsyncEngine = create_engine(
+            url, pool_size=pool_size, application_name=application_name
+        )
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
 
     async def session(self) -> AsyncIterator[AsyncSession]:

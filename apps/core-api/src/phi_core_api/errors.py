@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 
 class ApiError(Exception):
@@ -67,7 +67,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # Values PostgreSQL refuses (out-of-range numbers, NUL bytes in text): the input
         # was at fault, not the server.
         sqlstate = getattr(exc.orig, "sqlstate", "") or ""
-        if sqlstate.startswith("22"):
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
+            # The pool drops the broken connection; the next request gets a fresh one.
+            return JSONResponse(
+                {"detail": "the database is unavailable; retry in a moment"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        if sqlstate.startswith("22") or isinstance(exc, DataError):
             return JSONResponse(
                 {"detail": "invalid value in request", "reason": _pg_message(exc)}, status_code=422
             )

@@ -23,7 +23,9 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.db = Database(settings.resolved_database_url, settings.db_pool_size)
+        app.state.db = Database(
+            settings.resolved_database_url, settings.db_pool_size, settings.db_application_name
+        )
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ class CoreApiSettings(PlatformSettings):
 
     core_api_host: str = "127.0.0.1"
     core_api_port: int = 8000
+    db_application_name: str = "phi-core-api"
     # Public URL of the orchestrator, written into exported agent configs.
     orchestrator_url: str = "http://localhost:8001"
 

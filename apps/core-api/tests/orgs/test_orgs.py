@@ -137,3 +137,10 @@ def test_delete_org_owner_only(client: httpx.Client) -> None:
     assert client.delete(f"/orgs/{oid}", headers=admin.headers).status_code == 403
     assert client.delete(f"/orgs/{oid}", headers=owner.headers).status_code == 204
     assert client.get(f"/orgs/{oid}", headers=owner.headers).status_code == 404
+
+
+def test_text_postgres_cannot_store_is_a_422(client: httpx.Client) -> None:
+    owner = signup(client)
+    r = client.post("/orgs", json={"name": "bad\u0000name"}, headers=owner.headers)
+    assert r.status_code == 422 and "invalid value" in r.json()["detail"]
+    assert client.get("/orgs", headers=owner.headers).json() == []
