@@ -23,7 +23,8 @@ depends_on = None
 
 
 def _embedding_dim() -> int:
-    return int(op.get_context().config.attributes.get("embedding_dim", 384))
+    config = op.get_context().config
+    return int(config.attributes.get("embedding_dim", 384)) if config else 384
 
 
 def upgrade() -> None:
