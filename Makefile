@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform apps/core-api
+PACKAGES := packages/platform packages/llm-router apps/core-api
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .PHONY: dev test test-full lint bench install clean-data

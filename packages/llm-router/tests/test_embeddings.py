@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from phi_llm.embeddings import (
     EmbeddingConfigError,
     EmbeddingError,

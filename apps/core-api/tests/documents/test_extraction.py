@@ -1,21 +1,21 @@
 from __future__ import annotations
 
 import pytest
-from phi_core_api.documents.extraction import (
-    ExtractionFailed,
-    ExtractionLimits,
-    UnsupportedFileType,
-    detect_kind,
-    extract,
-)
-
-from .files import (
+from document_files import (
     make_blank_pages_pdf,
     make_docx,
     make_docx_bomb,
     make_pdf,
     make_png,
     make_scanned_pdf,
+)
+
+from phi_core_api.documents.extraction import (
+    ExtractionFailed,
+    ExtractionLimits,
+    UnsupportedFileType,
+    detect_kind,
+    extract,
 )
 
 
