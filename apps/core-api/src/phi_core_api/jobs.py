@@ -18,11 +18,7 @@ from phi_core_api.settings import CoreApiSettings
 
 logger = logging.getLogger(__name__)
 
-maintenance = procrastinate.Blueprint()
 
-
-@maintenance.periodic(cron="* * * * * */5")  # every 5 seconds (croniter's 6th field)
-@maintenance.task(queueing_lock="retry_stalled_jobs", pass_context=True)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_core_api.worker import current_settings
 
@@ -33,8 +29,6 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
         await manager.retry_job(job)
 
 
-@maintenance.periodic(cron="* * * * *")
-@maintenance.task(queueing_lock="requeue_pending_documents", pass_context=True)
 async def requeue_pending_documents(context: procrastinate.JobContext, timestamp: int) -> None:
     """Queue ingestion for documents left PENDING without a job (the API stored the file but
     could not reach the queue)."""
@@ -55,15 +49,29 @@ async def requeue_pending_documents(context: procrastinate.JobContext, timestamp
         await enqueue_ingestion(context.app, document_id)
 
 
+def maintenance_tasks() -> procrastinate.Blueprint:
+    blueprint = procrastinate.Blueprint()
+    # Every 5 seconds (croniter's sixth field is seconds).
+    blueprint.periodic(cron="* * * * * */5")(
+        blueprint.task(queueing_lock="retry_stalled_jobs", pass_context=True)(retry_stalled_jobs)
+    )
+    blueprint.periodic(cron="* * * * *")(
+        blueprint.task(queueing_lock="requeue_pending_documents", pass_context=True)(
+            requeue_pending_documents
+        )
+    )
+    return blueprint
+
+
 def create_job_app(settings: CoreApiSettings) -> procrastinate.App:
     """A procrastinate App bound to the configured database, with every task registered."""
-    from phi_core_api.documents.tasks import blueprint as documents_tasks
+    from phi_core_api.documents.tasks import make_blueprint as documents_tasks
 
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=settings.libpq_database_url, min_size=1, max_size=4
         )
     )
-    app.add_tasks_from(documents_tasks, namespace="documents")
-    app.add_tasks_from(maintenance, namespace="maintenance")
+    app.add_tasks_from(documents_tasks(), namespace="documents")
+    app.add_tasks_from(maintenance_tasks(), namespace="maintenance")
     return app

@@ -27,7 +27,7 @@ class CoreApiSettings(PlatformSettings):
     max_pdf_pages: int = 2000
     max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
     # HNSW candidate list; larger finds more true neighbours at some latency (see benchmarks).
-    search_ef_search: int = 100
+    search_ef_search: int = 200
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

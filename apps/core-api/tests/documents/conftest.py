@@ -58,9 +58,7 @@ class WorkerProcess:
                 self.kill()
 
 
-@pytest.fixture(scope="module")
-def start_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start worker processes on the test database and data dir (stopped after the module)."""
+def _worker_factory(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
     settings = live_server.settings
 
@@ -82,3 +80,15 @@ def start_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def start_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker processes on the test database and data dir (stopped after the module)."""
+    yield from _worker_factory(live_server)
+
+
+@pytest.fixture
+def start_own_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
+    """Like ``start_worker`` but the workers stop at the end of the test."""
+    yield from _worker_factory(live_server)

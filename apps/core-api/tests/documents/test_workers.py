@@ -25,9 +25,9 @@ def _sop(pages: int, words_per_page: int = 350) -> bytes:
 
 
 def test_each_job_runs_once_with_two_workers(
-    client: httpx.Client, start_worker: Callable[..., Any]
+    client: httpx.Client, start_own_worker: Callable[..., Any]
 ) -> None:
-    workers = [start_worker(), start_worker()]
+    workers = [start_own_worker(), start_own_worker()]
     owner = signup(client)
     org = create_org(client, owner)
     agent = create_agent(client, owner, org["id"])
@@ -41,8 +41,12 @@ def test_each_job_runs_once_with_two_workers(
         ).json()
         for i in range(8)
     ]
-    for doc in docs:
-        assert wait_done(client, owner, doc)["status"] == "READY"
+    try:
+        for doc in docs:
+            assert wait_done(client, owner, doc)["status"] == "READY"
+    except AssertionError:
+        print("".join(w.output for w in workers))
+        raise
     time.sleep(0.5)  # let the log lines arrive
     logs = "".join(w.output for w in workers)
     for doc in docs:
@@ -55,10 +59,10 @@ def test_each_job_runs_once_with_two_workers(
 
 
 def test_job_of_a_killed_worker_is_retried_by_another(
-    client: httpx.Client, start_worker: Callable[..., Any]
+    client: httpx.Client, start_own_worker: Callable[..., Any]
 ) -> None:
     fast_stall = {"PHI_WORKER_STALLED_SECONDS": "3", "PHI_WORKER_CONCURRENCY": "1"}
-    doomed = start_worker(**fast_stall)
+    doomed = start_own_worker(**fast_stall)
     owner = signup(client)
     org = create_org(client, owner)
     agent = create_agent(client, owner, org["id"])
@@ -71,7 +75,7 @@ def test_job_of_a_killed_worker_is_retried_by_another(
     doomed.kill()
     assert client.get(path, headers=owner.headers).json()["status"] == "PROCESSING"
 
-    rescuer = start_worker(**fast_stall)
+    rescuer = start_own_worker(**fast_stall)
     done = wait_done(client, owner, doc, timeout=90)
     assert done["status"] == "READY", done
     assert done["page_count"] == 25

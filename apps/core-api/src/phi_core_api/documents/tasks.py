@@ -12,8 +12,6 @@ from phi_core_api.documents.ingest import connect, ingest, mark_failed
 
 logger = logging.getLogger(__name__)
 
-blueprint = procrastinate.Blueprint()
-
 # Runs of one document, counting runs cut short by a dead worker: a file that kills the
 # worker (a parser crash) must end FAILED instead of being retried for ever.
 MAX_ATTEMPTS = 3
@@ -27,7 +25,6 @@ def _retry_strategy() -> procrastinate.RetryStrategy:
     )
 
 
-@blueprint.task(name="ingest_document", pass_context=True, retry=_retry_strategy())
 def ingest_document(context: procrastinate.JobContext, document_id: str) -> None:
     """Extract, chunk, embed and store one uploaded document (PENDING -> READY or FAILED)."""
     from phi_core_api.storage import storage_for
@@ -67,3 +64,14 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
             )
             return
     logger.info("document %s: %s %s", doc_id, report.status, report.error or "")
+
+
+def make_blueprint() -> procrastinate.Blueprint:
+    """A fresh blueprint with this domain's tasks. Fresh each time because registering a
+    blueprint on an app renames its tasks in place (namespace prefix), and the API process
+    may build more than one app."""
+    blueprint = procrastinate.Blueprint()
+    blueprint.task(name="ingest_document", pass_context=True, retry=_retry_strategy())(
+        ingest_document
+    )
+    return blueprint
