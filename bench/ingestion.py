@@ -47,7 +47,9 @@ def main() -> None:
     wall = 0.0
     extract_only = 0.0
     with connect(url) as conn:
-        org = conn.execute("INSERT INTO organizations (name) VALUES ('bench') RETURNING id").fetchone()[0]
+        org = conn.execute(
+            "INSERT INTO organizations (name) VALUES ('bench') RETURNING id"
+        ).fetchone()[0]
         for d in range(args.docs):
             data = build_pdf(make_pages(args.pages, seed=d))
             t0 = time.perf_counter()

@@ -72,7 +72,7 @@ def load(conn: psycopg.Connection, n: int, rng: np.random.Generator, centers: np
     vectors = synthetic(n, rng, centers)
     # Tenant 0 holds 10%; the others share the rest.
     owner = np.where(rng.random(n) < 0.10, 0, rng.integers(1, TENANTS, n))
-    conn.execute(f"DROP INDEX IF EXISTS ix_document_chunks_embedding_hnsw")
+    conn.execute("DROP INDEX IF EXISTS ix_document_chunks_embedding_hnsw")
     t0 = time.perf_counter()
     step = 20000
     for start in range(0, n, step):
@@ -151,9 +151,7 @@ def main() -> None:
             org, tenant_vecs, tenant_ids, load_s, index_s = load(conn, n, rng, centers)
             print(f"{n:>9} loaded in {load_s:.1f}s, HNSW built in {index_s:.1f}s", flush=True)
             queries = synthetic(args.queries, rng, centers)
-            exact = [
-                set(tenant_ids[np.argsort(-(tenant_vecs @ q))[:10]].tolist()) for q in queries
-            ]
+            exact = [set(tenant_ids[np.argsort(-(tenant_vecs @ q))[:10]].tolist()) for q in queries]
             modes = [("no index (exact)", False, 0)] + [(f"hnsw ef={e}", True, e) for e in args.ef]
             for label, use_index, ef in modes:
                 run_queries(conn, org, queries[:10], index=use_index, ef=ef)  # warm cache
