@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/llm-router apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev test test-full lint bench install clean-data
+.PHONY: dev test test-full lint bench bench-documents bench-search-1m install clean-data
 
 install: $(STAMP)
 
@@ -35,6 +35,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py
+
+# Documents: PDF libraries, ingestion stages, search at 10k and 100k chunks.
+bench-documents: $(STAMP)
+	$(PY) bench/pdf_extraction.py
+	$(PY) bench/ingestion.py
+	$(PY) bench/search.py --sizes 10000 100000
+
+# Search at 1M chunks: loads ~1.5 GB and builds the HNSW index; takes a long while on 2 cores.
+bench-search-1m: $(STAMP)
+	$(PY) bench/search.py --sizes 1000000
 
 clean-data:
 	rm -rf .phi

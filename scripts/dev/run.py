@@ -41,6 +41,8 @@ class Service:
 # Every long-running process of the platform; later services are added here.
 SERVICES = [
     Service("core-api", "phi_core_api.main", "PHI_CORE_API_PORT", 8000),
+    # Background jobs (document ingestion); start more by hand with `python -m phi_core_api.worker`.
+    Service("worker", "phi_core_api.worker"),
 ]
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from core_factories import UserCtx, add_member, create_agent, create_org, signup, tools_by_key
-from fastapi.routing import APIRoute
 
 from phi_core_api.main import create_app
 
@@ -38,6 +37,10 @@ class World:
             "org_id": self.org_id,
             "agent_id": self.agent_id,
             "member_user_id": self.member.id,
+            # Org-wide documents live under /orgs, an agent's own under /agents.
+            "document_id": self.ids[
+                "org_document_id" if template.startswith("/orgs") else "agent_document_id"
+            ],
             **self.ids,
         }
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
@@ -66,6 +69,13 @@ def _agent_patch(w: World) -> dict[str, Any]:
     return {"json": {"name": "renamed", "tools": [{"tool_id": db["id"]}]}}
 
 
+def _upload(_: World) -> dict[str, Any]:
+    return {
+        "files": {"file": ("sop.txt", b"Count the pallets before noon.\n", "text/plain")},
+        "data": {"source_type": "SOP"},
+    }
+
+
 CASES: dict[str, Request] = {
     "GET /orgs/{org_id}": _none,
     "PATCH /orgs/{org_id}": lambda w: {"json": {"name": "renamed"}},
@@ -79,23 +89,31 @@ CASES: dict[str, Request] = {
     "GET /agents/{agent_id}": _none,
     "PATCH /agents/{agent_id}": _agent_patch,
     "DELETE /agents/{agent_id}": _none,
+    "POST /agents/{agent_id}/documents": _upload,
+    "GET /agents/{agent_id}/documents": _none,
+    "GET /agents/{agent_id}/documents/{document_id}": _none,
+    "DELETE /agents/{agent_id}/documents/{document_id}": _none,
+    "POST /orgs/{org_id}/documents": _upload,
+    "GET /orgs/{org_id}/documents": _none,
+    "GET /orgs/{org_id}/documents/{document_id}": _none,
+    "DELETE /orgs/{org_id}/documents/{document_id}": _none,
+    "POST /agents/{agent_id}/search-docs": lambda w: {"json": {"query": "pallets", "top_k": 3}},
 }
 
 
 def scoped_routes() -> set[str]:
+    """Every operation of the app's OpenAPI document with a tenant-scoped path parameter."""
     found = set()
-    for route in create_app().routes:
-        if not isinstance(route, APIRoute):
-            continue
-        params = set(re.findall(r"\{(\w+)\}", route.path))
-        if params - PUBLIC_PARAMS:
-            for method in route.methods:
-                found.add(f"{method} {route.path}")
+    for path, operations in create_app().openapi()["paths"].items():
+        if set(re.findall(r"\{(\w+)\}", path)) - PUBLIC_PARAMS:
+            found.update(f"{method.upper()} {path}" for method in operations)
     return found
 
 
 def test_every_org_scoped_route_has_an_isolation_case() -> None:
-    missing = scoped_routes() - set(CASES)
+    routes = scoped_routes()
+    assert "GET /orgs/{org_id}/agents" in routes  # the enumeration itself works
+    missing = routes - set(CASES)
     assert not missing, f"add tenant-isolation cases for: {sorted(missing)}"
 
 
@@ -105,7 +123,15 @@ def world(client: httpx.Client) -> World:
     org_id = create_org(client, owner, "Tenant A")["id"]
     add_member(client, owner, org_id, member)
     agent_id = create_agent(client, owner, org_id)["id"]
-    return World(client=client, owner=owner, member=member, org_id=org_id, agent_id=agent_id)
+    w = World(client=client, owner=owner, member=member, org_id=org_id, agent_id=agent_id)
+    for key, path in (
+        ("agent_document_id", f"/agents/{agent_id}/documents"),
+        ("org_document_id", f"/orgs/{org_id}/documents"),
+    ):
+        r = client.post(path, headers=owner.headers, **_upload(w))
+        assert r.status_code == 202, r.text
+        w.ids[key] = r.json()["id"]
+    return w
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
 from phi_core_api.db import Database
 from phi_core_api.deps import SessionDep
+from phi_core_api.documents.routes import router as documents_router
+from phi_core_api.documents.runtime import documents_lifespan
+from phi_core_api.documents.upload_limit import UploadSizeLimit
 from phi_core_api.errors import install_error_handlers
 from phi_core_api.orgs.routes import router as orgs_router
 from phi_core_api.settings import CoreApiSettings, get_settings
@@ -27,7 +30,8 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
             settings.resolved_database_url, settings.db_pool_size, settings.db_application_name
         )
         try:
-            yield
+            async with documents_lifespan(app, settings):
+                yield
         finally:
             await app.state.db.dispose()
 
@@ -42,7 +46,8 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (auth_router, orgs_router, catalog_router, agents_router):
+    app.add_middleware(UploadSizeLimit, max_bytes=settings.max_upload_bytes)
+    for router in (auth_router, orgs_router, catalog_router, agents_router, documents_router):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

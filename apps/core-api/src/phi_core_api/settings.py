@@ -23,6 +23,21 @@ class CoreApiSettings(PlatformSettings):
     # Set when a reverse proxy in front of the API sets X-Forwarded-For.
     trust_forwarded_for: bool = False
 
+    # Documents: uploads over this size are refused with 413 before anything is stored.
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_pdf_pages: int = 2000
+    max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
+    # HNSW candidate list; larger finds more true neighbours at some latency (see benchmarks).
+    search_ef_search: int = 200
+    # Embeddings (provider, model and dim are in PlatformSettings).
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_batch_size: int | None = None
+    # Background worker: jobs run at once per process, and how long a worker may miss its
+    # heartbeat before its running jobs are handed to another worker.
+    worker_concurrency: int = 2
+    worker_stalled_seconds: int = 60
+
 
 @lru_cache
 def get_settings() -> CoreApiSettings:
