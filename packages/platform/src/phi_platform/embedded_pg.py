@@ -191,7 +191,9 @@ class EmbeddedPostgres:
     def ensure_database(self, name: str) -> str:
         """Create database ``name`` with pgvector if missing; return its libpq URL."""
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
         with psycopg.connect(self.url(name), autocommit=True) as conn:

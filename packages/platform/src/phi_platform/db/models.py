@@ -183,7 +183,9 @@ class AgentProfileVersion(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     provider: Mapped[str | None] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = _created()
     __table_args__ = (UniqueConstraint("agent_id", "version", name="uq_profile_version"),)
 

@@ -1,0 +1,50 @@
+# Everything a new machine needs is installed by these targets; see README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+STAMP := $(VENV)/.installed
+EXTRA_STAMP := $(VENV)/.installed-extras
+PACKAGES := packages/platform packages/llm-router apps/core-api apps/orchestrator apps/local-agent
+PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+
+.PHONY: dev test test-full lint bench bench-documents bench-search-1m install clean-data
+
+install: $(STAMP)
+
+# Re-runs only when a pyproject or the dev requirements change.
+$(STAMP): $(PYPROJECTS) requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+	@touch $@
+
+dev: $(STAMP)
+	$(PY) scripts/dev/run.py
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-full: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy packages/platform/src
+
+bench: $(STAMP)
+	$(PY) bench/agents_list.py
+
+# Documents: PDF libraries, ingestion stages, search at 10k and 100k chunks.
+bench-documents: $(STAMP)
+	$(PY) bench/pdf_extraction.py
+	$(PY) bench/ingestion.py
+	$(PY) bench/search.py --sizes 10000 100000
+
+# Search at 1M chunks: loads ~1.5 GB and builds the HNSW index; takes a long while on 2 cores.
+bench-search-1m: $(STAMP)
+	$(PY) bench/search.py --sizes 1000000
+
+clean-data:
+	rm -rf .phi

@@ -1,0 +1,1 @@
+"""Phi Agents core API."""

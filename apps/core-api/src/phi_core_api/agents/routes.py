@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import TypeAdapter
+
+from phi_core_api.agents import service
+from phi_core_api.agents.schemas import AgentIn, AgentOut, AgentPatch, AgentSummary
+from phi_core_api.deps import CurrentUserId, SessionDep, agent_access, org_access
+
+router = APIRouter(tags=["agents"])
+# The listing is the hottest read: serialise straight to JSON bytes in one pass instead of
+# letting FastAPI validate the rows and then encode them again.
+_AGENT_LIST = TypeAdapter(list[AgentSummary])
+
+
+@router.post("/orgs/{org_id}/agents", status_code=status.HTTP_201_CREATED, response_model=AgentOut)
+async def create_agent(
+    org_id: uuid.UUID, data: AgentIn, session: SessionDep, user_id: CurrentUserId
+) -> AgentOut:
+    """Create an agent from an industry and one of its role templates (OWNER/ADMIN)."""
+    access = await org_access(session, org_id, user_id)
+    agent = await service.create_agent(session, access, data)
+    return AgentOut.model_validate(await service.agent_out(session, agent))
+
+
+@router.get("/orgs/{org_id}/agents", response_model=list[AgentSummary])
+async def list_agents(
+    org_id: uuid.UUID,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    rows = await service.list_agents(session, org_id, user_id, limit, offset)
+    return Response(
+        _AGENT_LIST.dump_json(_AGENT_LIST.validate_python(rows)), media_type="application/json"
+    )
+
+
+@router.get("/agents/{agent_id}", response_model=AgentOut)
+async def get_agent(agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> AgentOut:
+    agent, _ = await agent_access(session, agent_id, user_id)
+    return AgentOut.model_validate(await service.agent_out(session, agent))
+
+
+@router.patch("/agents/{agent_id}", response_model=AgentOut)
+async def update_agent(
+    agent_id: uuid.UUID, data: AgentPatch, session: SessionDep, user_id: CurrentUserId
+) -> AgentOut:
+    """Rename, enable/disable, edit config, or replace the tool set with validated settings."""
+    agent, _ = await agent_access(session, agent_id, user_id, write=True)
+    agent = await service.update_agent(session, agent, data)
+    return AgentOut.model_validate(await service.agent_out(session, agent))
+
+
+@router.delete("/agents/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_agent(
+    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> Response:
+    agent, _ = await agent_access(session, agent_id, user_id, write=True)
+    await service.delete_agent(session, agent)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,95 @@
+"""`phi-documents`: maintenance commands for stored documents.
+
+    phi-documents reembed      # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM
+
+Re-embedding recomputes every chunk's vector with the configured provider, in batches, each
+batch written with one COPY into a temporary table and one UPDATE. When the new model's
+dimension differs from the column's, the column is retyped and the HNSW index rebuilt; until
+the command finishes, search returns only chunks already re-embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+warnings.filterwarnings("ignore", module="platformdirs")
+
+HNSW_INDEX = "ix_document_chunks_embedding_hnsw"
+
+
+def reembed(batch_size: int = 256) -> int:
+    from phi_core_api.documents.ingest import connect
+    from phi_core_api.settings import CoreApiSettings
+    from phi_llm.embeddings import get_embedding_provider
+
+    settings = CoreApiSettings()
+    provider = get_embedding_provider(settings)
+    with connect(settings.libpq_database_url) as conn:
+        current = conn.execute(
+            "SELECT atttypmod FROM pg_attribute "
+            "WHERE attrelid = 'document_chunks'::regclass AND attname = 'embedding'"
+        ).fetchone()
+        current_dim = int(current[0]) if current else -1
+        if current_dim != provider.dim:
+            print(f"vector column is {current_dim}-d, model gives {provider.dim}-d: retyping")
+            with conn.transaction():
+                conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+                conn.execute(
+                    "ALTER TABLE document_chunks ALTER COLUMN embedding "
+                    f"TYPE vector({int(provider.dim)}) USING NULL"
+                )
+        done = 0
+        last_id = None
+        started = time.perf_counter()
+        while True:
+            rows = conn.execute(
+                "SELECT id, chunk_text, metadata->'heading_path' FROM document_chunks "
+                "WHERE (%(last)s::uuid IS NULL OR id > %(last)s) ORDER BY id LIMIT %(n)s",
+                {"last": last_id, "n": batch_size},
+            ).fetchall()
+            if not rows:
+                break
+            texts = [(" > ".join(path) + "\n" + body) if path else body for _, body, path in rows]
+            vectors = provider.embed_passages(texts)
+            with conn.transaction():
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS reembed_batch (id uuid, embedding vector) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                with conn.cursor().copy("COPY reembed_batch (id, embedding) FROM STDIN") as copy:
+                    for (chunk_id, _, _), vector in zip(rows, vectors, strict=True):
+                        copy.write_row((chunk_id, vector))
+                conn.execute(
+                    "UPDATE document_chunks c SET embedding = b.embedding "
+                    "FROM reembed_batch b WHERE c.id = b.id"
+                )
+            done += len(rows)
+            last_id = rows[-1][0]
+            print(f"re-embedded {done} chunks", flush=True)
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON document_chunks "
+            "USING hnsw (embedding vector_cosine_ops)"
+        )
+        print(
+            f"done: {done} chunks with {provider.name}/{provider.model} ({provider.dim}-d) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+    return done
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="phi-documents", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("reembed", help="recompute every chunk's vector with the configured model")
+    p.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args(argv)
+    if args.command == "reembed":
+        reembed(args.batch_size)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

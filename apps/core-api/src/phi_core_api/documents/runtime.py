@@ -1,0 +1,46 @@
+"""What the documents domain needs in the API process: job queue, file storage, embedder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import procrastinate
+from fastapi import Depends, FastAPI, Request
+
+from phi_core_api.settings import CoreApiSettings
+from phi_core_api.storage import FileStorage, storage_for
+
+
+@asynccontextmanager
+async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIterator[None]:
+    from phi_core_api.jobs import create_job_app
+    from phi_llm.embeddings import get_embedding_provider
+
+    app.state.storage = storage_for(settings.data_dir)
+    app.state.embedder = get_embedding_provider(settings)
+    # Load the model now rather than in the first search request.
+    await asyncio.to_thread(app.state.embedder.embed_query, "warm-up")
+    jobs = create_job_app(settings)
+    async with jobs.open_async():
+        app.state.jobs = jobs
+        yield
+
+
+def _jobs(request: Request) -> procrastinate.App:
+    return request.app.state.jobs  # type: ignore[no-any-return]
+
+
+def _storage(request: Request) -> FileStorage:
+    return request.app.state.storage  # type: ignore[no-any-return]
+
+
+def _embedder(request: Request) -> Any:
+    return request.app.state.embedder
+
+
+JobsDep = Annotated[procrastinate.App, Depends(_jobs)]
+StorageDep = Annotated[FileStorage, Depends(_storage)]
+EmbedderDep = Annotated[Any, Depends(_embedder)]

@@ -1,0 +1,204 @@
+"""Rules of the documents domain: upload, list, read, delete, search."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import uuid
+from typing import Any
+
+import procrastinate
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_core_api.deps import OrgAccess
+from phi_core_api.documents.extraction import (
+    CONTENT_TYPES,
+    EXTENSIONS,
+    UnsupportedFileType,
+    detect_kind,
+)
+from phi_core_api.documents.schemas import SearchHit, SearchIn, SourceType
+from phi_core_api.documents.upload_limit import too_large_detail
+from phi_core_api.errors import ApiError, InvalidInput, NotFound
+from phi_core_api.storage import FileStorage
+from phi_platform.db.models import Document
+
+logger = logging.getLogger(__name__)
+
+INGEST_TASK = "documents:ingest_document"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+
+
+def clean_filename(raw: str | None) -> str:
+    name = re.split(r"[\\/]", raw or "")[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if not name:
+        raise InvalidInput("the uploaded file has no name")
+    return name[-255:]
+
+
+async def enqueue_ingestion(jobs: procrastinate.App, document_id: uuid.UUID) -> None:
+    """Queue the ingestion job; a job already waiting for this document is enough."""
+    try:
+        await jobs.configure_task(
+            INGEST_TASK, queueing_lock=f"ingest:{document_id}", lock=f"ingest:{document_id}"
+        ).defer_async(document_id=str(document_id))
+    except procrastinate.exceptions.AlreadyEnqueued:
+        pass
+
+
+async def upload(
+    session: AsyncSession,
+    storage: FileStorage,
+    jobs: procrastinate.App,
+    access: OrgAccess,
+    agent_id: uuid.UUID | None,
+    filename: str | None,
+    data: bytes,
+    source_type: SourceType,
+    max_bytes: int,
+) -> Document:
+    access.require_write()
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(too_large_detail(max_bytes))
+    name = clean_filename(filename)
+    try:
+        kind = detect_kind(data, name)
+    except UnsupportedFileType as exc:
+        raise UnsupportedMediaType(str(exc)) from exc
+    document = Document(
+        org_id=access.org_id,
+        agent_id=agent_id,
+        name=name,
+        source_type=source_type.value,
+        storage_path="",
+        content_type=CONTENT_TYPES[kind],
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        status="PENDING",
+        uploaded_by=access.user_id,
+    )
+    session.add(document)
+    await session.flush()
+    document.storage_path = f"{access.org_id}/{document.id}{EXTENSIONS[kind][0]}"
+    await asyncio.to_thread(storage.save, document.storage_path, data)
+    try:
+        await session.commit()
+    except BaseException:
+        await asyncio.to_thread(storage.delete, document.storage_path)
+        raise
+    await session.refresh(document)
+    try:
+        await enqueue_ingestion(jobs, document.id)
+    except Exception:
+        # The document is safe; the worker's sweep queues PENDING documents left without a job.
+        logger.exception("could not queue ingestion of %s", document.id)
+    return document
+
+
+async def list_documents(
+    session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID | None, limit: int, offset: int
+) -> list[Document]:
+    query = select(Document).where(Document.org_id == org_id)
+    query = query.where(
+        Document.agent_id == agent_id if agent_id is not None else Document.agent_id.is_(None)
+    )
+    query = query.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
+    return list(await session.scalars(query))
+
+
+async def get_document(
+    session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID | None, document_id: uuid.UUID
+) -> Document:
+    document = await session.get(Document, document_id)
+    if document is None or document.org_id != org_id or document.agent_id != agent_id:
+        raise NotFound("document not found")
+    return document
+
+
+async def delete_document(session: AsyncSession, storage: FileStorage, document: Document) -> None:
+    path = document.storage_path
+    await session.delete(document)  # chunks go with it (ON DELETE CASCADE)
+    await session.commit()
+    if path:
+        await asyncio.to_thread(storage.delete, path)
+
+
+def vector_literal(vector: Any) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+SEARCH_SQL = """
+WITH hits AS MATERIALIZED (
+    SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata,
+           c.embedding <=> CAST(:q AS vector) AS distance
+      FROM document_chunks c
+     WHERE c.org_id = :org_id
+       AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
+       {type_filter}
+     ORDER BY c.embedding <=> CAST(:q AS vector)
+     LIMIT :k
+)
+SELECT h.id, h.document_id, h.agent_id, h.chunk_text, h.metadata, h.distance,
+       d.name, d.source_type
+  FROM hits h JOIN documents d ON d.id = h.document_id
+ ORDER BY h.distance
+"""
+
+
+async def search(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    query_vector: Any,
+    data: SearchIn,
+    ef_search: int,
+) -> list[SearchHit]:
+    """Nearest chunks among the agent's documents and its org's org-wide documents.
+
+    The tenant filter is applied inside the HNSW scan with pgvector's iterative index scans
+    (relaxed order, re-sorted by the outer query), so a small tenant in a large table still
+    gets top_k results instead of the few that survive a post-filter.
+    """
+    await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), data.top_k)}"))
+    params: dict[str, Any] = {
+        "q": vector_literal(query_vector),
+        "org_id": org_id,
+        "agent_id": agent_id,
+        "k": data.top_k,
+    }
+    type_filter = ""
+    if data.source_types:
+        type_filter = "AND c.metadata->>'source_type' = ANY(:types)"
+        params["types"] = [t.value for t in data.source_types]
+    rows = (await session.execute(text(SEARCH_SQL.format(type_filter=type_filter)), params)).all()
+    await session.commit()
+    hits = []
+    for row in rows:
+        meta = row.metadata or {}
+        hits.append(
+            SearchHit(
+                chunk_id=row.id,
+                document_id=row.document_id,
+                document_name=row.name,
+                source_type=row.source_type,
+                org_wide=row.agent_id is None,
+                page=meta.get("page"),
+                page_end=meta.get("page_end"),
+                heading_path=meta.get("heading_path") or [],
+                text=row.chunk_text,
+                score=round(1.0 - float(row.distance), 6),
+            )
+        )
+    return hits

@@ -1,0 +1,77 @@
+"""Background jobs of the documents domain."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import procrastinate
+
+from phi_core_api.documents.extraction import ExtractionLimits
+from phi_core_api.documents.ingest import connect, ingest, mark_failed
+
+logger = logging.getLogger(__name__)
+
+# Runs of one document, counting runs cut short by a dead worker: a file that kills the
+# worker (a parser crash) must end FAILED instead of being retried for ever.
+MAX_ATTEMPTS = 3
+
+
+def _retry_strategy() -> procrastinate.RetryStrategy:
+    from phi_llm.embeddings import EmbeddingError
+
+    return procrastinate.RetryStrategy(
+        max_attempts=MAX_ATTEMPTS, wait=5, retry_exceptions={EmbeddingError}
+    )
+
+
+def ingest_document(context: procrastinate.JobContext, document_id: str) -> None:
+    """Extract, chunk, embed and store one uploaded document (PENDING -> READY or FAILED)."""
+    from phi_core_api.storage import storage_for
+    from phi_core_api.worker import current_settings, embedding_provider
+    from phi_llm.embeddings import EmbeddingError
+
+    settings = current_settings()
+    doc_id = uuid.UUID(document_id)
+    attempt = (context.job.attempts if context.job else 0) + 1
+    limits = ExtractionLimits(
+        max_pages=settings.max_pdf_pages,
+        max_docx_uncompressed_bytes=settings.max_docx_uncompressed_bytes,
+    )
+    with connect(settings.libpq_database_url) as conn:
+        if attempt > MAX_ATTEMPTS:
+            mark_failed(
+                conn,
+                doc_id,
+                f"processing was interrupted {MAX_ATTEMPTS} times; the file may be malformed. "
+                "Try another export of it",
+            )
+            return
+        try:
+            report = ingest(
+                conn, storage_for(settings.data_dir), embedding_provider(), doc_id, limits
+            )
+        except EmbeddingError as exc:
+            if attempt < MAX_ATTEMPTS:
+                logger.warning("embedding failed for %s (attempt %d): %s", doc_id, attempt, exc)
+                raise  # the task's retry strategy runs it again a little later
+            mark_failed(conn, doc_id, f"the embedding service failed: {exc}")
+            return
+        except Exception as exc:
+            logger.exception("ingestion of %s failed", doc_id)
+            mark_failed(
+                conn, doc_id, f"internal error while processing the file ({type(exc).__name__})"
+            )
+            return
+    logger.info("document %s: %s %s", doc_id, report.status, report.error or "")
+
+
+def make_blueprint() -> procrastinate.Blueprint:
+    """A fresh blueprint with this domain's tasks. Fresh each time because registering a
+    blueprint on an app renames its tasks in place (namespace prefix), and the API process
+    may build more than one app."""
+    blueprint = procrastinate.Blueprint()
+    blueprint.task(name="ingest_document", pass_context=True, retry=_retry_strategy())(
+        ingest_document
+    )
+    return blueprint

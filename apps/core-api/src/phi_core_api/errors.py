@@ -1,0 +1,86 @@
+"""Errors the services raise; one handler turns them into JSON responses with a clear detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+
+class ApiError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+    def __init__(self, detail: str = "not authenticated") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+
+
+class InvalidInput(ApiError):
+    """Input that is well-formed but does not make sense (unknown ids, bad settings)."""
+
+    status_code = 422
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Races that slip past the service checks (two identical requests at once).
+        return JSONResponse(
+            {"detail": "the request conflicts with existing data", "reason": _pg_message(exc)},
+            status_code=409,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
+        # Values PostgreSQL refuses (out-of-range numbers, NUL bytes in text): the input
+        # was at fault, not the server.
+        sqlstate = getattr(exc.orig, "sqlstate", "") or ""
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
+            # The pool drops the broken connection; the next request gets a fresh one.
+            return JSONResponse(
+                {"detail": "the database is unavailable; retry in a moment"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        if sqlstate.startswith("22") or isinstance(exc, DataError):
+            return JSONResponse(
+                {"detail": "invalid value in request", "reason": _pg_message(exc)}, status_code=422
+            )
+        raise exc
+
+
+def _pg_message(exc: DBAPIError) -> Any:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]

@@ -1,0 +1,175 @@
+"""Organizations and their members. Only OWNER/ADMIN manage; only an OWNER hands out OWNER."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_core_api.deps import OrgAccess
+from phi_core_api.errors import Conflict, Forbidden, NotFound
+from phi_core_api.orgs.schemas import MemberIn, OrgIn, OrgPatch
+from phi_platform.db.models import Organization, OrganizationMember, User
+
+
+def org_out(org: Organization, role: str) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "owner_user_id": org.owner_user_id,
+        "monthly_token_budget": org.monthly_token_budget,
+        "created_at": org.created_at,
+        "my_role": role,
+    }
+
+
+async def create_org(session: AsyncSession, user_id: uuid.UUID, data: OrgIn) -> Organization:
+    org = Organization(name=data.name, owner_user_id=user_id)
+    session.add(org)
+    await session.flush()
+    session.add(OrganizationMember(org_id=org.id, user_id=user_id, role="OWNER"))
+    await session.commit()
+    return org
+
+
+async def list_orgs(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(Organization, OrganizationMember.role)
+        .join(OrganizationMember, OrganizationMember.org_id == Organization.id)
+        .where(OrganizationMember.user_id == user_id)
+        .order_by(Organization.created_at)
+    )
+    return [org_out(org, role) for org, role in rows]
+
+
+async def get_org(session: AsyncSession, access: OrgAccess) -> dict[str, Any]:
+    org = await session.get(Organization, access.org_id)
+    if org is None:
+        raise NotFound("organization not found")
+    return org_out(org, access.role)
+
+
+async def update_org(session: AsyncSession, access: OrgAccess, data: OrgPatch) -> dict[str, Any]:
+    access.require_write()
+    org = await session.get(Organization, access.org_id)
+    if org is None:
+        raise NotFound("organization not found")
+    fields = data.model_dump(exclude_unset=True)
+    if "name" in fields and fields["name"] is not None:
+        org.name = fields["name"]
+    if "monthly_token_budget" in fields:
+        if access.role != "OWNER":
+            raise Forbidden("only an OWNER can change the token budget")
+        org.monthly_token_budget = fields["monthly_token_budget"]
+    await session.commit()
+    return org_out(org, access.role)
+
+
+async def delete_org(session: AsyncSession, access: OrgAccess) -> None:
+    if access.role != "OWNER":
+        raise Forbidden("only an OWNER can delete the organization")
+    org = await session.get(Organization, access.org_id)
+    if org is not None:
+        await session.delete(org)
+        await session.commit()
+
+
+def _member_out(m: OrganizationMember, u: User) -> dict[str, Any]:
+    return {
+        "user_id": u.id,
+        "email": u.email,
+        "name": u.name,
+        "role": m.role,
+        "joined_at": m.created_at,
+    }
+
+
+async def list_members(session: AsyncSession, access: OrgAccess) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(OrganizationMember, User)
+        .join(User, User.id == OrganizationMember.user_id)
+        .where(OrganizationMember.org_id == access.org_id)
+        .order_by(OrganizationMember.created_at)
+    )
+    return [_member_out(m, u) for m, u in rows]
+
+
+def _check_can_grant(access: OrgAccess, role: str) -> None:
+    access.require_write()
+    if role == "OWNER" and access.role != "OWNER":
+        raise Forbidden("only an OWNER can make someone an OWNER")
+
+
+async def add_member(session: AsyncSession, access: OrgAccess, data: MemberIn) -> dict[str, Any]:
+    _check_can_grant(access, data.role)
+    user = await session.scalar(select(User).where(func.lower(User.email) == data.email.lower()))
+    if user is None:
+        raise NotFound(f"no account uses {data.email}; ask them to sign up first")
+    existing = await session.scalar(
+        select(OrganizationMember).where(
+            OrganizationMember.org_id == access.org_id, OrganizationMember.user_id == user.id
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"{data.email} is already a member (role {existing.role})")
+    member = OrganizationMember(org_id=access.org_id, user_id=user.id, role=data.role)
+    session.add(member)
+    await session.commit()
+    return _member_out(member, user)
+
+
+async def _member(
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> tuple[OrganizationMember, User]:
+    stmt = (
+        select(OrganizationMember, User)
+        .join(User, User.id == OrganizationMember.user_id)
+        .where(OrganizationMember.org_id == org_id, OrganizationMember.user_id == user_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=OrganizationMember)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        raise NotFound("no such member in this organization")
+    return row[0], row[1]
+
+
+async def _lock_owners(session: AsyncSession, org_id: uuid.UUID) -> int:
+    # Locking the owner rows serialises concurrent demotions/removals of the last owners.
+    owners = await session.scalars(
+        select(OrganizationMember.id)
+        .where(OrganizationMember.org_id == org_id, OrganizationMember.role == "OWNER")
+        .with_for_update()
+    )
+    return len(list(owners))
+
+
+async def change_role(
+    session: AsyncSession, access: OrgAccess, user_id: uuid.UUID, role: str
+) -> dict[str, Any]:
+    _check_can_grant(access, role)
+    owner_count = await _lock_owners(session, access.org_id)
+    member, user = await _member(session, access.org_id, user_id, lock=True)
+    if member.role == "OWNER" and access.role != "OWNER":
+        raise Forbidden("only an OWNER can change an OWNER's role")
+    if member.role == "OWNER" and role != "OWNER" and owner_count <= 1:
+        raise Conflict("this is the last OWNER; make someone else OWNER first")
+    member.role = role
+    await session.commit()
+    return _member_out(member, user)
+
+
+async def remove_member(session: AsyncSession, access: OrgAccess, user_id: uuid.UUID) -> None:
+    leaving_self = user_id == access.user_id
+    if not leaving_self:
+        access.require_write()
+    owner_count = await _lock_owners(session, access.org_id)
+    member, _ = await _member(session, access.org_id, user_id, lock=True)
+    if member.role == "OWNER" and not leaving_self and access.role != "OWNER":
+        raise Forbidden("only an OWNER can remove an OWNER")
+    if member.role == "OWNER" and owner_count <= 1:
+        raise Conflict("the last OWNER cannot be removed; make someone else OWNER first")
+    await session.delete(member)
+    await session.commit()

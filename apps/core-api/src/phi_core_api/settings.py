@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from functools import lru_cache
+
+from phi_platform.settings import PlatformSettings
+
+
+class CoreApiSettings(PlatformSettings):
+    """Settings of the core API (environment variables with the ``PHI_`` prefix)."""
+
+    core_api_host: str = "127.0.0.1"
+    core_api_port: int = 8000
+    db_application_name: str = "phi-core-api"
+    # Public URL of the orchestrator, written into exported agent configs.
+    orchestrator_url: str = "http://localhost:8001"
+
+    # Failed sign-ins: after this many failures inside the window, the account (or the
+    # client address) is refused with 429 until the lock expires.
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 50
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+    # Set when a reverse proxy in front of the API sets X-Forwarded-For.
+    trust_forwarded_for: bool = False
+
+    # Documents: uploads over this size are refused with 413 before anything is stored.
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_pdf_pages: int = 2000
+    max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
+    # HNSW candidate list; larger finds more true neighbours at some latency (see benchmarks).
+    search_ef_search: int = 200
+    # Embeddings (provider, model and dim are in PlatformSettings).
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_batch_size: int | None = None
+    # Background worker: jobs run at once per process, and how long a worker may miss its
+    # heartbeat before its running jobs are handed to another worker.
+    worker_concurrency: int = 2
+    worker_stalled_seconds: int = 60
+
+
+@lru_cache
+def get_settings() -> CoreApiSettings:
+    return CoreApiSettings()

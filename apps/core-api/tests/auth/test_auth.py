@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import psycopg
+from core_factories import signup
+
+
+def test_signup_returns_token_that_opens_me(client: httpx.Client) -> None:
+    r = client.post(
+        "/auth/signup",
+        json={"email": "Ada.Lovelace@Example.com", "password": "analytical engine", "name": "Ada"},
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert body["email"] == "ada.lovelace@example.com"
+    assert "password" not in r.text and "password_hash" not in body
+    me = client.get("/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["email"] == "ada.lovelace@example.com"
+    assert me.json()["memberships"] == []
+
+
+def test_password_is_stored_as_argon2id(client: httpx.Client, database_url: str) -> None:
+    user = signup(client)
+    with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
+        (stored,) = conn.execute(
+            "SELECT password_hash FROM users WHERE id = %s", (user.id,)
+        ).fetchone()  # type: ignore[misc]
+    assert stored.startswith("$argon2id$")
+    assert user.password not in stored
+
+
+def test_duplicate_email_is_409_whatever_the_case(client: httpx.Client) -> None:
+    user = signup(client)
+    r = client.post(
+        "/auth/signup", json={"email": user.email.upper(), "password": "another password"}
+    )
+    assert r.status_code == 409
+    assert "already exists" in r.json()["detail"]
+
+
+def test_malformed_signup_names_the_field(client: httpx.Client) -> None:
+    r = client.post("/auth/signup", json={"email": "not-an-email", "password": "long enough"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == "email"
+    r = client.post("/auth/signup", json={"email": "short@example.com", "password": "short"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == "password"
+    r = client.post(
+        "/auth/signup", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+
+
+def test_login_and_me_memberships(client: httpx.Client) -> None:
+    user = signup(client)
+    r = client.post("/auth/login", json={"email": user.email, "password": user.password})
+    assert r.status_code == 200
+    token = r.json()["access_token"]
+    assert r.json()["token_type"] == "bearer" and r.json()["expires_in"] > 0
+    org = client.post("/orgs", json={"name": "Mine"}, headers={"Authorization": f"Bearer {token}"})
+    me = client.get("/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["memberships"] == [{"org_id": org.json()["id"], "org_name": "Mine", "role": "OWNER"}]
+
+
+def test_unknown_email_and_wrong_password_get_the_same_401(client: httpx.Client) -> None:
+    user = signup(client)
+    wrong = client.post("/auth/login", json={"email": user.email, "password": "wrong password"})
+    unknown = client.post(
+        "/auth/login", json={"email": f"nobody-{uuid.uuid4().hex}@example.com", "password": "x"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+def test_me_refuses_missing_forged_and_expired_tokens(client: httpx.Client) -> None:
+    assert client.get("/me").status_code == 401
+    assert client.get("/me", headers={"Authorization": "Bearer garbage"}).status_code == 401
+    user = signup(client)
+    forged = jwt.encode(
+        {"sub": user.id, "exp": datetime.now(UTC) + timedelta(hours=1), "typ": "access"},
+        "not-the-secret",
+        algorithm="HS256",
+    )
+    assert client.get("/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    expired = jwt.encode(
+        {"sub": user.id, "exp": datetime.now(UTC) - timedelta(seconds=5), "typ": "access"},
+        "test-secret-" + "x" * 40,
+        algorithm="HS256",
+    )
+    r = client.get("/me", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_repeated_failures_lock_the_account_then_it_unlocks(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(login_max_failures_per_account=3, login_lockout_seconds=2)
+    with httpx.Client(base_url=server.url) as c:
+        user = signup(c)
+        for _ in range(3):
+            assert (
+                c.post("/auth/login", json={"email": user.email, "password": "nope"}).status_code
+                == 401
+            )
+        # Locked: even the right password is refused, with a hint of when to retry.
+        locked = c.post("/auth/login", json={"email": user.email, "password": user.password})
+        assert locked.status_code == 429
+        assert int(locked.headers["Retry-After"]) >= 1
+        # Another account from the same address is unaffected.
+        other = signup(c)
+        assert (
+            c.post(
+                "/auth/login", json={"email": other.email, "password": other.password}
+            ).status_code
+            == 200
+        )
+        time.sleep(2.2)
+        ok = c.post("/auth/login", json={"email": user.email, "password": user.password})
+        assert ok.status_code == 200
+
+
+def test_repeated_failures_from_one_address_are_refused(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(login_max_failures_per_address=4, trust_forwarded_for=True)
+    attacker = {"X-Forwarded-For": "203.0.113.7"}
+    with httpx.Client(base_url=server.url) as c:
+        victim = signup(c)
+        for i in range(4):
+            r = c.post(
+                "/auth/login",
+                json={"email": f"guess{i}-{uuid.uuid4().hex[:6]}@example.com", "password": "x"},
+                headers=attacker,
+            )
+            assert r.status_code == 401
+        r = c.post(
+            "/auth/login",
+            json={"email": victim.email, "password": victim.password},
+            headers=attacker,
+        )
+        assert r.status_code == 429
+        r = c.post(
+            "/auth/login",
+            json={"email": victim.email, "password": victim.password},
+            headers={"X-Forwarded-For": "198.51.100.2"},
+        )
+        assert r.status_code == 200

@@ -1,0 +1,156 @@
+"""Every route that reaches org-scoped data answers 404 to a member of another org.
+
+``CASES`` must name every such route of the app (the first test fails when a new route is
+added without one). Each case builds a request that succeeds for the resource's own org;
+the test sends it as an outsider (404 expected), then as the owner (success expected, which
+proves the 404 did not come from a malformed request).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from core_factories import UserCtx, add_member, create_agent, create_org, signup, tools_by_key
+
+from phi_core_api.main import create_app
+
+# Path parameters that are not tenant-scoped (none yet); everything else is.
+PUBLIC_PARAMS: set[str] = set()
+
+
+@dataclass
+class World:
+    client: httpx.Client
+    owner: UserCtx
+    member: UserCtx
+    org_id: str
+    agent_id: str
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def path(self, template: str) -> str:
+        values = {
+            "org_id": self.org_id,
+            "agent_id": self.agent_id,
+            "member_user_id": self.member.id,
+            # Org-wide documents live under /orgs, an agent's own under /agents.
+            "document_id": self.ids[
+                "org_document_id" if template.startswith("/orgs") else "agent_document_id"
+            ],
+            **self.ids,
+        }
+        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+
+
+Request = Callable[[World], dict[str, Any]]
+
+
+def _none(_: World) -> dict[str, Any]:
+    return {}
+
+
+def _agent_body(w: World) -> dict[str, Any]:
+    roles = w.client.get("/role-templates", params={"industry_key": "logistics"}).json()
+    return {
+        "json": {
+            "industry_id": roles[0]["industry_id"],
+            "role_template_id": roles[0]["id"],
+            "name": "x",
+        }
+    }
+
+
+def _agent_patch(w: World) -> dict[str, Any]:
+    db = tools_by_key(w.client)["db"]
+    return {"json": {"name": "renamed", "tools": [{"tool_id": db["id"]}]}}
+
+
+def _upload(_: World) -> dict[str, Any]:
+    return {
+        "files": {"file": ("sop.txt", b"Count the pallets before noon.\n", "text/plain")},
+        "data": {"source_type": "SOP"},
+    }
+
+
+CASES: dict[str, Request] = {
+    "GET /orgs/{org_id}": _none,
+    "PATCH /orgs/{org_id}": lambda w: {"json": {"name": "renamed"}},
+    "DELETE /orgs/{org_id}": _none,
+    "GET /orgs/{org_id}/members": _none,
+    "POST /orgs/{org_id}/members": lambda w: {"json": {"email": signup(w.client).email}},
+    "PATCH /orgs/{org_id}/members/{member_user_id}": lambda w: {"json": {"role": "ADMIN"}},
+    "DELETE /orgs/{org_id}/members/{member_user_id}": _none,
+    "POST /orgs/{org_id}/agents": _agent_body,
+    "GET /orgs/{org_id}/agents": _none,
+    "GET /agents/{agent_id}": _none,
+    "PATCH /agents/{agent_id}": _agent_patch,
+    "DELETE /agents/{agent_id}": _none,
+    "POST /agents/{agent_id}/documents": _upload,
+    "GET /agents/{agent_id}/documents": _none,
+    "GET /agents/{agent_id}/documents/{document_id}": _none,
+    "DELETE /agents/{agent_id}/documents/{document_id}": _none,
+    "POST /orgs/{org_id}/documents": _upload,
+    "GET /orgs/{org_id}/documents": _none,
+    "GET /orgs/{org_id}/documents/{document_id}": _none,
+    "DELETE /orgs/{org_id}/documents/{document_id}": _none,
+    "POST /agents/{agent_id}/search-docs": lambda w: {"json": {"query": "pallets", "top_k": 3}},
+}
+
+
+def scoped_routes() -> set[str]:
+    """Every operation of the app's OpenAPI document with a tenant-scoped path parameter."""
+    found = set()
+    for path, operations in create_app().openapi()["paths"].items():
+        if set(re.findall(r"\{(\w+)\}", path)) - PUBLIC_PARAMS:
+            found.update(f"{method.upper()} {path}" for method in operations)
+    return found
+
+
+def test_every_org_scoped_route_has_an_isolation_case() -> None:
+    routes = scoped_routes()
+    assert "GET /orgs/{org_id}/agents" in routes  # the enumeration itself works
+    missing = routes - set(CASES)
+    assert not missing, f"add tenant-isolation cases for: {sorted(missing)}"
+
+
+@pytest.fixture
+def world(client: httpx.Client) -> World:
+    owner, member = signup(client), signup(client)
+    org_id = create_org(client, owner, "Tenant A")["id"]
+    add_member(client, owner, org_id, member)
+    agent_id = create_agent(client, owner, org_id)["id"]
+    w = World(client=client, owner=owner, member=member, org_id=org_id, agent_id=agent_id)
+    for key, path in (
+        ("agent_document_id", f"/agents/{agent_id}/documents"),
+        ("org_document_id", f"/orgs/{org_id}/documents"),
+    ):
+        r = client.post(path, headers=owner.headers, **_upload(w))
+        assert r.status_code == 202, r.text
+        w.ids[key] = r.json()["id"]
+    return w
+
+
+@pytest.fixture
+def outsider(client: httpx.Client) -> UserCtx:
+    # An OWNER of their own org, so role checks cannot be what stops them.
+    user = signup(client)
+    create_org(client, user, "Tenant B")
+    return user
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_outsider_gets_404_and_owner_succeeds(
+    case: str, world: World, outsider: UserCtx, client: httpx.Client
+) -> None:
+    method, template = case.split(" ", 1)
+    path = world.path(template)
+    kwargs = CASES[case](world)
+    r = client.request(method, path, headers=outsider.headers, **kwargs)
+    assert r.status_code == 404, f"{case} as outsider: {r.status_code} {r.text}"
+    assert client.request(method, path, **kwargs).status_code == 401
+    r = client.request(method, path, headers=world.owner.headers, **kwargs)
+    assert r.status_code < 400, f"{case} as owner: {r.status_code} {r.text}"

@@ -1,0 +1,3 @@
+"""The Phi Agents local agent."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,2 @@
+# Database fixtures shared by every package's tests.
+pytest_plugins = ["phi_platform.testing"]

@@ -1,0 +1,1 @@
+"""The catalog of industries, role templates and tools that ships with the platform."""

@@ -1,0 +1,83 @@
+"""`phi-db`: start the embedded PostgreSQL, migrate, seed."""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+from sqlalchemy import create_engine
+
+from phi_platform.settings import PlatformSettings
+
+app = typer.Typer(help="Database commands for Phi Agents.", no_args_is_help=True)
+
+
+def embedded(settings: PlatformSettings):  # type: ignore[no-untyped-def]
+    warnings.filterwarnings("ignore", module="platformdirs")
+    from phi_platform.embedded_pg import EmbeddedPostgres
+
+    return EmbeddedPostgres(
+        root=settings.data_dir / "pg",
+        port=settings.pg_port,
+        host=settings.pg_host,
+        password_file=settings.secrets_dir / "pg_password",
+    )
+
+
+def prepare_database(settings: PlatformSettings) -> None:
+    """Start the embedded server when no DATABASE_URL is set, then migrate and seed."""
+    from phi_platform.catalog.seed import seed_catalog
+    from phi_platform.db.migrate import upgrade
+
+    if not settings.database_url:
+        pg = embedded(settings)
+        pg.start()
+        pg.ensure_database(settings.pg_database)
+    upgrade(settings.resolved_database_url, settings.embedding_dim)
+    engine = create_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        counts = seed_catalog(conn)
+    engine.dispose()
+    typer.echo(f"database ready; catalog: {counts}")
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded server (unless DATABASE_URL is set), migrate and seed."""
+    prepare_database(PlatformSettings())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply migrations to the configured database."""
+    from phi_platform.db.migrate import upgrade
+
+    settings = PlatformSettings()
+    upgrade(settings.resolved_database_url, settings.embedding_dim)
+
+
+@app.command()
+def seed() -> None:
+    """Load (or refresh) the catalog of industries, roles and tools."""
+    from phi_platform.catalog.seed import seed_catalog
+
+    settings = PlatformSettings()
+    engine = create_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        typer.echo(seed_catalog(conn))
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded server."""
+    embedded(PlatformSettings()).stop()
+
+
+@app.command()
+def url() -> None:
+    """Print the database URL in use (with its password)."""
+    typer.echo(PlatformSettings().libpq_database_url)
+
+
+def main() -> None:
+    app()

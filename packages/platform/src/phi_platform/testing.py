@@ -1,0 +1,58 @@
+"""Pytest fixtures for tests that need the real database (loaded from the root conftest).
+
+One embedded PostgreSQL 18 + pgvector cluster per test run, under ``.phi/test-pg`` on a free
+port; each run gets a fresh database with every migration applied and the catalog seeded.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from phi_platform.settings import default_data_dir, to_sqlalchemy_url
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    warnings.filterwarnings("ignore", module="platformdirs")
+    from phi_platform.embedded_pg import EmbeddedPostgres, free_port
+
+    root = Path(os.environ.get("PHI_TEST_PG_DIR", default_data_dir() / "test-pg"))
+    pg = EmbeddedPostgres(root=root, port=free_port())
+    # A cluster left running by an interrupted run listens on an unknown port: restart it.
+    pg.stop()
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: object) -> Iterator[str]:
+    """SQLAlchemy URL of a freshly migrated and seeded database for this test run."""
+    from phi_platform.catalog.seed import seed_catalog
+    from phi_platform.db.migrate import upgrade
+
+    name = f"phi_test_{uuid.uuid4().hex[:8]}"
+    url = to_sqlalchemy_url(pg_server.ensure_database(name))  # type: ignore[attr-defined]
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        seed_catalog(conn)
+    engine.dispose()
+    yield url
+    pg_server.drop_database(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fresh_database_url(pg_server: object) -> Iterator[str]:
+    """An empty database (pgvector installed, nothing migrated) for migration tests."""
+    name = f"phi_test_{uuid.uuid4().hex[:8]}"
+    url = to_sqlalchemy_url(pg_server.ensure_database(name))  # type: ignore[attr-defined]
+    yield url
+    pg_server.drop_database(name)  # type: ignore[attr-defined]

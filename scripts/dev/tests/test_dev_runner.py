@@ -1,0 +1,77 @@
+"""`make dev`'s supervisor, as real processes: it serves, stops everything, and keeps data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from phi_platform.embedded_pg import free_port
+
+RUNNER = Path(__file__).resolve().parents[1] / "run.py"
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(RUNNER)], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"dev environment did not become healthy:\n{log.read_text()}")
+
+
+def _processes_under(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        if any(str(data_dir) in part for part in (p.info["cmdline"] or [])):
+            found.append(p)
+    return found
+
+
+def test_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "PHI_DATA_DIR": str(tmp_path / "data"),
+        "PHI_PG_PORT": str(free_port()),
+        "PHI_CORE_API_PORT": str(api_port),
+    }
+    env.pop("DATABASE_URL", None)
+    url = f"http://127.0.0.1:{api_port}"
+    log = tmp_path / "dev.log"
+
+    proc = _start(env, log)
+    _wait_healthy(url, proc, log)
+    creds = {"email": "ops@example.com", "password": "keep me around"}
+    assert httpx.post(f"{url}/auth/signup", json=creds).status_code == 201
+    secret = tmp_path / "data" / "secrets" / "jwt_secret"
+    assert secret.exists() and secret.stat().st_mode & 0o077 == 0
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0, log.read_text()
+    assert _processes_under(tmp_path / "data") == []
+    assert "all stopped" in log.read_text()
+
+    # Second start: same data, and Ctrl-C (SIGINT) stops it too.
+    proc = _start(env, log)
+    _wait_healthy(url, proc, log)
+    assert httpx.post(f"{url}/auth/login", json=creds).status_code == 200
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()
+    assert _processes_under(tmp_path / "data") == []
