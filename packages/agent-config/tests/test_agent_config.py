@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from phi_agent_config import (
     AgentConfig,
     ConfigFileError,
@@ -28,7 +29,11 @@ def example() -> dict[str, Any]:
         "role": "warehouse_analyst",
         "llm": {"model": "gpt-4.1", "temperature": 0.2},
         "tools": [
-            {"key": "db", "required_settings": ["DB_DSN"], "settings": {"read_only": True, "max_rows": 5000, "dsn": "env:DB_DSN"}},
+            {
+                "key": "db",
+                "required_settings": ["DB_DSN"],
+                "settings": {"read_only": True, "max_rows": 5000, "dsn": "env:DB_DSN"},
+            },
             {"key": "file", "settings": {"allowed_dirs": ["/srv/reports"]}},
         ],
         "memory": {"org_namespace": f"org_{org}", "agent_namespace": f"agent_{agent}"},
@@ -54,7 +59,14 @@ def test_yaml_output_reads_like_the_plan() -> None:
 
 @pytest.mark.parametrize(
     "cron",
-    ["0 17 * * *", "*/15 6-18 * * MON-FRI", "0 0 1,15 * *", "30 2 * JAN-MAR 0", "@daily", "0 9 * * 7"],
+    [
+        "0 17 * * *",
+        "*/15 6-18 * * MON-FRI",
+        "0 0 1,15 * *",
+        "30 2 * JAN-MAR 0",
+        "@daily",
+        "0 9 * * 7",
+    ],
 )
 def test_valid_schedules(cron: str) -> None:
     assert check_cron(cron) == cron
@@ -84,13 +96,31 @@ def test_invalid_schedules_name_the_field(cron: str, problem: str) -> None:
 @pytest.mark.parametrize(
     "mutate, problem",
     [
-        (lambda d: d["tools"][0]["settings"].update(password="hunter2"), "setting 'password' looks secret"),
-        (lambda d: d["tools"][0]["settings"].update(dsn="postgresql://app:s3cret@db/wms"), "setting 'dsn' looks secret"),
-        (lambda d: d["tools"][0]["settings"].update(host="postgresql://app:s3cret@db/wms"), "URL with a password"),
-        (lambda d: d["tools"][1]["settings"].update(note="sk-proj-abcdefghijklmnopqrstuvwx"), "OpenAI-style API key"),
-        (lambda d: d["tools"][1]["settings"].update(x="Zq8XbT2mK9pL4vR7sN1wY6uE3hJ0aC5d"), "looks like a key or token"),
+        (
+            lambda d: d["tools"][0]["settings"].update(password="hunter2"),
+            "setting 'password' looks secret",
+        ),
+        (
+            lambda d: d["tools"][0]["settings"].update(dsn="postgresql://app:s3cret@db/wms"),
+            "setting 'dsn' looks secret",
+        ),
+        (
+            lambda d: d["tools"][0]["settings"].update(host="postgresql://app:s3cret@db/wms"),
+            "URL with a password",
+        ),
+        (
+            lambda d: d["tools"][1]["settings"].update(note="sk-proj-abcdefghijklmnopqrstuvwx"),
+            "OpenAI-style API key",
+        ),
+        (
+            lambda d: d["tools"][1]["settings"].update(x="Zq8XbT2mK9pL4vR7sN1wY6uE3hJ0aC5d"),
+            "looks like a key or token",
+        ),
         (lambda d: d.update(name="-----BEGIN RSA PRIVATE KEY-----"), "private key"),
-        (lambda d: d["workflows"][0].update(description="log in with password: Winter2024!"), "password assignment"),
+        (
+            lambda d: d["workflows"][0].update(description="log in with password: Winter2024!"),
+            "password assignment",
+        ),
         (lambda d: d["tools"][0].update(required_settings=["db dsn"]), "environment variable name"),
     ],
 )
@@ -104,7 +134,9 @@ def test_secrets_are_refused(mutate, problem: str) -> None:
 def test_env_references_and_ordinary_text_are_allowed() -> None:
     data = example()
     data["tools"][0]["settings"].update(password="env:DB_PASSWORD", token="${API_TOKEN}")
-    data["workflows"][0]["description"] = "Summarise the day's throughput and the password reset policy."
+    data["workflows"][0]["description"] = (
+        "Summarise the day's throughput and the password reset policy."
+    )
     assert parse_config(data).tools[0].settings["password"] == "env:DB_PASSWORD"
 
 

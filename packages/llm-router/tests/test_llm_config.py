@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from phi_llm import ConfigError
 from phi_llm.config import config_from_env, parse_routes
 
@@ -11,32 +12,46 @@ def test_nothing_set_means_builtin_everywhere() -> None:
     cfg = config_from_env({})
     assert set(cfg.providers) == {"builtin"}
     assert {c: [e.label for e in es] for c, es in cfg.routes.items()} == {
-        "default": ["builtin/builtin"], "light": ["builtin/builtin"], "heavy": ["builtin/builtin"]
+        "default": ["builtin/builtin"],
+        "light": ["builtin/builtin"],
+        "heavy": ["builtin/builtin"],
     }
 
 
 def test_routes_variable_overrides_classes_and_adds_new_ones() -> None:
-    cfg = config_from_env({
-        "PHI_LLM_ROUTES": "heavy=openai:gpt-4.1,builtin; report = openai:gpt-4o-mini ,builtin",
-        "PHI_OPENAI_BASE_URL": "http://127.0.0.1:8080/v1",
-        "PHI_LLM_TIMEOUT": "12.5",
-        "PHI_LLM_RETRIES": "1",
-    })
+    cfg = config_from_env(
+        {
+            "PHI_LLM_ROUTES": "heavy=openai:gpt-4.1,builtin; report = openai:gpt-4o-mini ,builtin",
+            "PHI_OPENAI_BASE_URL": "http://127.0.0.1:8080/v1",
+            "PHI_LLM_TIMEOUT": "12.5",
+            "PHI_LLM_RETRIES": "1",
+        }
+    )
     assert [e.label for e in cfg.routes["heavy"]] == ["openai/gpt-4.1", "builtin/builtin"]
     assert [e.label for e in cfg.routes["report"]] == ["openai/gpt-4o-mini", "builtin/builtin"]
     assert (cfg.timeout, cfg.retries) == (12.5, 1)
     # A provider kind named only in the routes gets default settings.
-    assert config_from_env({"PHI_LLM_ROUTES": "light=openai:m"}).providers["openai"].kind == "openai"
+    assert (
+        config_from_env({"PHI_LLM_ROUTES": "light=openai:m"}).providers["openai"].kind == "openai"
+    )
 
 
 def test_llamacpp_model_path_puts_the_local_model_first_for_light() -> None:
     cfg = config_from_env({"PHI_LLAMACPP_MODEL_PATH": "/models/qwen.gguf", "OPENAI_API_KEY": "sk"})
-    assert [e.label for e in cfg.routes["light"]] == ["llamacpp/qwen", "openai/gpt-4o-mini", "builtin/builtin"]
+    assert [e.label for e in cfg.routes["light"]] == [
+        "llamacpp/qwen",
+        "openai/gpt-4o-mini",
+        "builtin/builtin",
+    ]
 
 
 @pytest.mark.parametrize(
     "spec, problem",
-    [("heavy", "class=provider:model"), ("heavy=openai", "needs a model"), ("=builtin", "class=provider:model")],
+    [
+        ("heavy", "class=provider:model"),
+        ("heavy=openai", "needs a model"),
+        ("=builtin", "class=provider:model"),
+    ],
 )
 def test_malformed_routes_are_refused_with_the_reason(spec: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
@@ -49,7 +64,9 @@ def test_yaml_file(tmp_path: Path) -> None:
         "providers:\n"
         "  vllm: {kind: openai, base_url: 'http://127.0.0.1:8000/v1', api_key_env: VLLM_KEY}\n"
         "routes:\n"
-        "  heavy: [{provider: vllm, model: qwen, timeout: 90, price_in_per_mtok: 0.1}, {provider: builtin, model: builtin}]\n"
+        "  heavy:\n"
+        "    - {provider: vllm, model: qwen, timeout: 90, price_in_per_mtok: 0.1}\n"
+        "    - {provider: builtin, model: builtin}\n"
         "retries: 3\n"
     )
     cfg = config_from_env({"PHI_LLM_CONFIG": str(path), "VLLM_KEY": "k"})

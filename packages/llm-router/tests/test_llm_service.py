@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import numpy as np
 import openai
 import pytest
-from conftest import ServerThread
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from phi_llm import (
     BUILTIN_LABEL,
     AllProvidersFailed,
     BudgetExceeded,
+    CallContext,
     InMemoryAccountant,
     PostgresAccountant,
     Router,
@@ -24,38 +26,44 @@ from phi_llm.client import RouterClient
 from phi_llm.service import create_app
 from phi_platform.db.models import Organization
 from phi_platform.db.session import create_engine, create_sessionmaker
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 TOKEN = "test-service-token"
 SCHEMA = {
     "type": "object",
-    "properties": {"headline": {"type": "string"}, "items": {"type": "array", "items": {"type": "string"}}},
+    "properties": {
+        "headline": {"type": "string"},
+        "items": {"type": "array", "items": {"type": "string"}},
+    },
     "required": ["headline", "items"],
 }
 
 
 def routes(base_url: str) -> RouterConfig:
-    return RouterConfig.model_validate({
-        "providers": {
-            "openai": {"kind": "openai", "base_url": base_url},
-            "down": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"},
-        },
-        "routes": {
-            "heavy": [{"provider": "openai", "model": "remote-model"}, {"provider": "builtin", "model": "builtin"}],
-            "remote_only": [{"provider": "openai", "model": "remote-model"}],
-            "broken": [{"provider": "down", "model": "m"}],
-        },
-        "retries": 0,
-        "timeout": 5,
-    })
+    return RouterConfig.model_validate(
+        {
+            "providers": {
+                "openai": {"kind": "openai", "base_url": base_url},
+                "down": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"},
+            },
+            "routes": {
+                "heavy": [
+                    {"provider": "openai", "model": "remote-model"},
+                    {"provider": "builtin", "model": "builtin"},
+                ],
+                "remote_only": [{"provider": "openai", "model": "remote-model"}],
+                "broken": [{"provider": "down", "model": "m"}],
+            },
+            "retries": 0,
+            "timeout": 5,
+        }
+    )
 
 
 @pytest.fixture
-def service(fake_openai, embedder) -> Iterator[tuple[ServerThread, InMemoryAccountant]]:
+def service(fake_openai, embedder, serve) -> tuple[Any, InMemoryAccountant]:
     accountant = InMemoryAccountant()
     router = Router(routes(fake_openai.base_url), accountant=accountant, embedder=embedder, env={})
-    with ServerThread(create_app(router, token=TOKEN)) as server:
-        yield server, accountant
+    return serve(create_app(router, token=TOKEN)), accountant
 
 
 @pytest.fixture
@@ -67,10 +75,18 @@ def sdk(service) -> openai.OpenAI:
 def test_every_endpoint_needs_the_service_token(service) -> None:
     server, _ = service
     assert httpx.get(f"{server.url}/health").status_code == 200
-    for method, path in [("POST", "/chat"), ("POST", "/complete"), ("POST", "/embed"), ("POST", "/v1/chat/completions"),
-                         ("POST", "/v1/embeddings"), ("GET", "/v1/models")]:
+    for method, path in [
+        ("POST", "/chat"),
+        ("POST", "/complete"),
+        ("POST", "/embed"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/embeddings"),
+        ("GET", "/v1/models"),
+    ]:
         assert httpx.request(method, f"{server.url}{path}", json={}).status_code == 401, path
-        wrong = httpx.request(method, f"{server.url}{path}", json={}, headers={"Authorization": "Bearer nope"})
+        wrong = httpx.request(
+            method, f"{server.url}{path}", json={}, headers={"Authorization": "Bearer nope"}
+        )
         assert wrong.status_code == 401, path
     bad_sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
@@ -88,7 +104,9 @@ def test_chat_completions_route_by_model_name(sdk, fake_openai) -> None:
     assert heavy.usage.prompt_tokens == 11 and heavy.usage.completion_tokens == 7
     assert fake_openai.requests[-1]["body"]["model"] == "remote-model"
 
-    default = sdk.chat.completions.create(model="default", messages=[{"role": "user", "content": "Gate 4 has 17 trucks queued."}])
+    default = sdk.chat.completions.create(
+        model="default", messages=[{"role": "user", "content": "Gate 4 has 17 trucks queued."}]
+    )
     assert default.choices[0].message.content.startswith(BUILTIN_LABEL)
     assert "17 trucks" in default.choices[0].message.content
 
@@ -103,18 +121,25 @@ def test_structured_output_through_the_sdk(sdk) -> None:
     assert set(data) == {"headline", "items"} and isinstance(data["items"], list)
 
 
-def test_fallback_through_the_service_when_the_model_returns_garbage(sdk, fake_openai, service) -> None:
+def test_fallback_through_the_service_when_the_model_returns_garbage(
+    sdk, fake_openai, service
+) -> None:
     _, accountant = service
     fake_openai.script.append("garbage")
     reply = sdk.chat.completions.create(model="heavy", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content.startswith(BUILTIN_LABEL)
-    assert [(r.provider, r.outcome) for r in accountant.records] == [("openai", "error"), ("builtin", "ok")]
+    assert [(r.provider, r.outcome) for r in accountant.records] == [
+        ("openai", "error"),
+        ("builtin", "ok"),
+    ]
 
 
 def test_provider_failures_map_to_502_and_503_naming_the_provider(sdk, fake_openai) -> None:
     fake_openai.default = "garbage"
     with pytest.raises(openai.APIStatusError) as bad:
-        sdk.chat.completions.create(model="remote_only", messages=[{"role": "user", "content": "hi"}])
+        sdk.chat.completions.create(
+            model="remote_only", messages=[{"role": "user", "content": "hi"}]
+        )
     assert bad.value.status_code == 502
     assert "provider 'openai'" in bad.value.message
     with pytest.raises(openai.APIStatusError) as down:
@@ -126,16 +151,27 @@ def test_provider_failures_map_to_502_and_503_naming_the_provider(sdk, fake_open
 def test_bad_requests_get_4xx_naming_the_problem(sdk, service) -> None:
     server, _ = service
     with pytest.raises(openai.NotFoundError, match="unknown task class or model 'gpt-nonexistent'"):
-        sdk.chat.completions.create(model="gpt-nonexistent", messages=[{"role": "user", "content": "hi"}])
+        sdk.chat.completions.create(
+            model="gpt-nonexistent", messages=[{"role": "user", "content": "hi"}]
+        )
     with pytest.raises(openai.UnprocessableEntityError, match="stream"):
-        sdk.chat.completions.create(model="heavy", messages=[{"role": "user", "content": "hi"}], stream=True)
+        sdk.chat.completions.create(
+            model="heavy", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
     auth = {"Authorization": f"Bearer {TOKEN}"}
     empty = httpx.post(f"{server.url}/chat", json={"messages": []}, headers=auth)
     assert empty.status_code == 422 and "messages" in empty.text
-    unknown = httpx.post(f"{server.url}/chat", json={"messages": [{"role": "user", "content": "x"}], "task_class": "nope"}, headers=auth)
+    unknown = httpx.post(
+        f"{server.url}/chat",
+        json={"messages": [{"role": "user", "content": "x"}], "task_class": "nope"},
+        headers=auth,
+    )
     assert unknown.status_code == 422 and "unknown task class" in unknown.json()["detail"]
-    bad_org = httpx.post(f"{server.url}/v1/chat/completions", json={"model": "heavy", "messages": [{"role": "user", "content": "x"}]},
-                         headers={**auth, "X-Phi-Org-Id": "not-a-uuid"})
+    bad_org = httpx.post(
+        f"{server.url}/v1/chat/completions",
+        json={"model": "heavy", "messages": [{"role": "user", "content": "x"}]},
+        headers={**auth, "X-Phi-Org-Id": "not-a-uuid"},
+    )
     assert bad_org.status_code == 422 and "x-phi-org-id" in bad_org.text.lower()
     no_texts = httpx.post(f"{server.url}/embed", json={"texts": []}, headers=auth)
     assert no_texts.status_code == 422 and "texts" in no_texts.text
@@ -143,8 +179,12 @@ def test_bad_requests_get_4xx_naming_the_problem(sdk, service) -> None:
 
 def test_embeddings_through_the_sdk_match_the_router(sdk, embedder) -> None:
     texts = ["Reach trucks are charged overnight.", "Visitors sign in at reception."]
-    as_base64 = sdk.embeddings.create(model="multilingual-e5-small", input=texts)  # SDK default: base64
-    as_float = sdk.embeddings.create(model="multilingual-e5-small", input=texts[0], encoding_format="float")
+    as_base64 = sdk.embeddings.create(
+        model="multilingual-e5-small", input=texts
+    )  # SDK default: base64
+    as_float = sdk.embeddings.create(
+        model="multilingual-e5-small", input=texts[0], encoding_format="float"
+    )
     assert len(as_base64.data) == 2 and len(as_base64.data[0].embedding) == 384
     expected = np.asarray(embedder.embed_passages(texts))
     assert np.allclose(np.asarray([d.embedding for d in as_base64.data]), expected, atol=1e-6)
@@ -156,10 +196,17 @@ def test_native_endpoints(service) -> None:
     server, accountant = service
     auth = {"Authorization": f"Bearer {TOKEN}"}
     org = str(uuid.uuid4())
-    chat = httpx.post(f"{server.url}/chat", headers=auth, json={
-        "messages": [{"role": "user", "content": "Summarise the shift."}], "task_class": "heavy",
-        "json_schema": SCHEMA, "facts": {"headline": "Quiet shift", "items": ["dock 2 closed"]}, "org_id": org,
-    })
+    chat = httpx.post(
+        f"{server.url}/chat",
+        headers=auth,
+        json={
+            "messages": [{"role": "user", "content": "Summarise the shift."}],
+            "task_class": "heavy",
+            "json_schema": SCHEMA,
+            "facts": {"headline": "Quiet shift", "items": ["dock 2 closed"]},
+            "org_id": org,
+        },
+    )
     # The fake model answers prose, which breaks the schema, so the builtin composes from the facts.
     assert chat.status_code == 200, chat.text
     body = chat.json()
@@ -167,15 +214,21 @@ def test_native_endpoints(service) -> None:
     assert body["parsed"] == {"headline": "Quiet shift", "items": ["dock 2 closed"]}
     assert str(accountant.records[-1].context.org_id) == org
 
-    complete = httpx.post(f"{server.url}/complete", headers=auth, json={"prompt": "Say hi", "task_class": "heavy"})
+    complete = httpx.post(
+        f"{server.url}/complete", headers=auth, json={"prompt": "Say hi", "task_class": "heavy"}
+    )
     assert complete.status_code == 200 and complete.json()["provider"] == "openai"
-    embed = httpx.post(f"{server.url}/embed", headers=auth, json={"texts": ["where is dock 2?"], "input_type": "query"})
+    embed = httpx.post(
+        f"{server.url}/embed",
+        headers=auth,
+        json={"texts": ["where is dock 2?"], "input_type": "query"},
+    )
     assert embed.status_code == 200 and embed.json()["dim"] == 384
 
 
 @pytest.fixture
-async def pg_sessionmaker(pg_url: str):
-    engine = create_engine(pg_url, pool_size=2)
+async def pg_sessionmaker(database_url: str):
+    engine = create_engine(database_url, pool_size=2)
     yield create_sessionmaker(engine)
     await engine.dispose()
 
@@ -188,26 +241,45 @@ async def make_budget_org(sm: async_sessionmaker[AsyncSession], budget: int) -> 
         return org.id
 
 
-async def test_budget_429_through_sdk_and_router_client(pg_sessionmaker, fake_openai, embedder) -> None:
+@pytest.mark.anyio
+async def test_budget_429_through_sdk_and_router_client(
+    pg_sessionmaker, fake_openai, embedder, serve
+) -> None:
     org_id = await make_budget_org(pg_sessionmaker, budget=10)
-    router = Router(routes(fake_openai.base_url), accountant=PostgresAccountant(pg_sessionmaker), embedder=embedder, env={})
-    with ServerThread(create_app(router, token=TOKEN)) as server:
-        sdk = openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0,
-                                 default_headers={"X-Phi-Org-Id": str(org_id)})
-        await sdk.chat.completions.create(model="heavy", messages=[{"role": "user", "content": "hi"}])  # 18 tokens
-        with pytest.raises(openai.RateLimitError, match="monthly token budget of 10 tokens"):
-            await sdk.chat.completions.create(model="heavy", messages=[{"role": "user", "content": "hi"}])
+    router = Router(
+        routes(fake_openai.base_url),
+        accountant=PostgresAccountant(pg_sessionmaker),
+        embedder=embedder,
+        env={},
+    )
+    server = serve(create_app(router, token=TOKEN))
+    sdk = openai.AsyncOpenAI(
+        base_url=f"{server.url}/v1",
+        api_key=TOKEN,
+        max_retries=0,
+        default_headers={"X-Phi-Org-Id": str(org_id)},
+    )
+    await sdk.chat.completions.create(
+        model="heavy", messages=[{"role": "user", "content": "hi"}]
+    )  # 18 tokens
+    with pytest.raises(openai.RateLimitError, match="monthly token budget of 10 tokens"):
+        await sdk.chat.completions.create(
+            model="heavy", messages=[{"role": "user", "content": "hi"}]
+        )
 
-        client = RouterClient(server.url, TOKEN)
-        from phi_llm import CallContext
+    client = RouterClient(server.url, TOKEN)
 
-        with pytest.raises(BudgetExceeded) as refused:
-            await client.chat([{"role": "user", "content": "hi"}], task_class="heavy", context=CallContext(org_id=org_id))
-        assert refused.value.budget == 10
-        with pytest.raises(AllProvidersFailed) as down:
-            await client.chat([{"role": "user", "content": "hi"}], task_class="broken")
-        assert down.value.providers == ["down"] and down.value.http_status == 503
-        ok = await client.chat([{"role": "user", "content": "hi"}], task_class="heavy")
-        assert ok.provider == "openai" and ok.content == fake_openai.reply
-        await client.aclose()
-        await sdk.close()
+    with pytest.raises(BudgetExceeded) as refused:
+        await client.chat(
+            [{"role": "user", "content": "hi"}],
+            task_class="heavy",
+            context=CallContext(org_id=org_id),
+        )
+    assert refused.value.budget == 10
+    with pytest.raises(AllProvidersFailed) as down:
+        await client.chat([{"role": "user", "content": "hi"}], task_class="broken")
+    assert down.value.providers == ["down"] and down.value.http_status == 503
+    ok = await client.chat([{"role": "user", "content": "hi"}], task_class="heavy")
+    assert ok.provider == "openai" and ok.content == fake_openai.reply
+    await client.aclose()
+    await sdk.close()

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-MONTHS = {m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+        start=1,
+    )
+}
 DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 # (name, lowest, highest, names)
 FIELDS = (
@@ -14,7 +20,9 @@ FIELDS = (
     ("month", 1, 12, MONTHS),
     ("day of week", 0, 7, DAYS),
 )
-MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+MACROS = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
 _ITEM = re.compile(r"^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(\d+))?$")
 
 
@@ -32,7 +40,10 @@ def check_cron(expression: str) -> str:
         return expr
     parts = expr.split()
     if len(parts) != 5:
-        raise ValueError(f"cron '{expression}' must have 5 fields (minute hour day month weekday), has {len(parts)}")
+        raise ValueError(
+            f"cron '{expression}' must have 5 fields (minute hour day month weekday), "
+            f"has {len(parts)}"
+        )
     for part, (field, low, high, names) in zip(parts, FIELDS, strict=True):
         for item in part.split(","):
             match = _ITEM.match(item)

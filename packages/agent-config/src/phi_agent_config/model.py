@@ -82,8 +82,8 @@ class ToolConfig(_Strict):
                     )
                 if looks_like_random_key(item):
                     raise ValueError(
-                        f"tool '{self.key}' setting '{name}' looks like a key or token; secrets are "
-                        "referenced by environment variable name only"
+                        f"tool '{self.key}' setting '{name}' looks like a key or token; "
+                        "secrets are referenced by environment variable name only"
                     )
         return self
 

@@ -6,11 +6,12 @@ import logging
 import uuid
 from typing import Protocol
 
-from phi_llm.errors import BudgetExceeded
-from phi_llm.types import CallContext, CallRecord
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from phi_llm.errors import BudgetExceeded
+from phi_llm.types import CallContext, CallRecord
 
 log = logging.getLogger(__name__)
 

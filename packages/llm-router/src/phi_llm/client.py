@@ -22,7 +22,14 @@ from phi_llm.types import CallContext, ChatResult, EmbedResult, Message
 
 
 class RouterClient:
-    def __init__(self, base_url: str, token: str, *, timeout: float = 120.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -46,7 +53,11 @@ class RouterClient:
         except httpx.HTTPError as exc:
             raise AllProvidersFailed(
                 str(body.get("task_class", "embed")),
-                [ProviderError("llm-router", "-", "unavailable", f"router service unreachable: {exc}")],
+                [
+                    ProviderError(
+                        "llm-router", "-", "unavailable", f"router service unreachable: {exc}"
+                    )
+                ],
             ) from exc
         if response.status_code == 200:
             return response.json()
@@ -59,7 +70,9 @@ class RouterClient:
             raise AllProvidersFailed(
                 data.get("task_class", ""),
                 [
-                    ProviderError(a["provider"], a["model"], a["kind"], a["message"], a.get("status"))
+                    ProviderError(
+                        a["provider"], a["model"], a["kind"], a["message"], a.get("status")
+                    )
                     for a in data["attempts"]
                 ],
             )
@@ -81,11 +94,19 @@ class RouterClient:
         facts: dict[str, Any] | None = None,
         context: CallContext | None = None,
     ) -> ChatResult:
-        data = await self._post("/chat", {
-            "messages": messages, "task_class": task_class, "json_schema": json_schema,
-            "schema_name": schema_name, "max_tokens": max_tokens, "temperature": temperature,
-            "facts": facts, **self._context(context),
-        })
+        data = await self._post(
+            "/chat",
+            {
+                "messages": messages,
+                "task_class": task_class,
+                "json_schema": json_schema,
+                "schema_name": schema_name,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "facts": facts,
+                **self._context(context),
+            },
+        )
         return ChatResult(**data)
 
     async def complete(
@@ -98,14 +119,25 @@ class RouterClient:
         facts: dict[str, Any] | None = None,
         context: CallContext | None = None,
     ) -> ChatResult:
-        data = await self._post("/complete", {
-            "prompt": prompt, "task_class": task_class, "max_tokens": max_tokens,
-            "temperature": temperature, "facts": facts, **self._context(context),
-        })
+        data = await self._post(
+            "/complete",
+            {
+                "prompt": prompt,
+                "task_class": task_class,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "facts": facts,
+                **self._context(context),
+            },
+        )
         return ChatResult(**data)
 
-    async def embed(self, texts: list[str], *, input_type: str = "passage", context: CallContext | None = None) -> EmbedResult:
-        data = await self._post("/embed", {"texts": texts, "input_type": input_type, **self._context(context)})
+    async def embed(
+        self, texts: list[str], *, input_type: str = "passage", context: CallContext | None = None
+    ) -> EmbedResult:
+        data = await self._post(
+            "/embed", {"texts": texts, "input_type": input_type, **self._context(context)}
+        )
         return EmbedResult(**data)
 
     async def aclose(self) -> None:

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from phi_llm.errors import ConfigError
 from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from phi_llm.errors import ConfigError
 
 PROVIDER_KINDS = ("openai", "llamacpp", "builtin")
 BASE_TASK_CLASSES = ("default", "light", "heavy")
@@ -140,7 +141,10 @@ def config_from_env(env: Mapping[str, str] | None = None) -> RouterConfig:
             routes["heavy"] = [{"provider": "openai", "model": heavy}]
             routes["light"] = [{"provider": "openai", "model": light}]
         if "llamacpp" in providers:
-            local = {"provider": "llamacpp", "model": Path(providers["llamacpp"]["model_path"]).stem}
+            local = {
+                "provider": "llamacpp",
+                "model": Path(providers["llamacpp"]["model_path"]).stem,
+            }
             routes["light"] = [local, *routes.get("light", [])]
         for entries in routes.values():
             entries.append({"provider": "builtin", "model": "builtin"})

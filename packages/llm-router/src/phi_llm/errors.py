@@ -39,7 +39,9 @@ class ProviderError(LLMError):
 
     def __str__(self) -> str:
         status = f" (HTTP {self.status})" if self.status else ""
-        return f"provider '{self.provider}' model '{self.model}': {self.kind}{status}: {self.message}"
+        return (
+            f"provider '{self.provider}' model '{self.model}': {self.kind}{status}: {self.message}"
+        )
 
 
 @dataclass

@@ -16,6 +16,7 @@ import jsonschema
 
 from phi_llm.accounting import Accountant, NullAccountant
 from phi_llm.config import RouteEntry, RouterConfig, config_from_env
+from phi_llm.embeddings import EmbeddingError
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
@@ -46,11 +47,12 @@ ProviderCall = Callable[[Provider, RouteEntry, float], Awaitable[ChatResult]]
 
 def default_embedder() -> EmbeddingBackend:
     """The embedding provider configured for the platform (see :mod:`phi_llm.embeddings`)."""
+    from phi_llm.embeddings import get_embedding_provider
+
     try:
-        from phi_llm.embeddings import get_embedding_provider  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise ProviderError("embeddings", "-", "unavailable", "no embedding provider is installed") from exc
-    return get_embedding_provider()
+        return get_embedding_provider()
+    except EmbeddingError as exc:
+        raise ProviderError("embeddings", "-", "unavailable", str(exc)) from exc
 
 
 class Router:
@@ -189,31 +191,49 @@ class Router:
         try:
             embedder = self.embedder()
         except ProviderError as exc:
-            await self._record("embed", "embed", exc.provider, exc.model, "error", ctx, started, error=str(exc))
+            await self._record(
+                "embed", "embed", exc.provider, exc.model, "error", ctx, started, error=str(exc)
+            )
             raise AllProvidersFailed("embed", [exc]) from exc
         name = str(getattr(embedder, "name", None) or "local")
         await self._check_budget("embed", "embed", name, embedder.model, ctx)
         timeout = self.config.timeout
         try:
             async with asyncio.timeout(timeout):
-                if input_type == "query":
+                batch_queries = getattr(embedder, "embed_queries", None)
+                if input_type == "query" and batch_queries is not None:
+                    vectors = await asyncio.to_thread(batch_queries, texts)
+                elif input_type == "query":
                     vectors = [await asyncio.to_thread(embedder.embed_query, t) for t in texts]
                 else:
                     vectors = await asyncio.to_thread(embedder.embed_passages, texts)
         except TimeoutError as exc:
             err = ProviderError(name, embedder.model, "timeout", f"no answer within {timeout}s")
-            await self._record("embed", "embed", name, embedder.model, "timeout", ctx, started, error=str(err))
+            await self._record(
+                "embed", "embed", name, embedder.model, "timeout", ctx, started, error=str(err)
+            )
             raise AllProvidersFailed("embed", [err]) from exc
         except ProviderError as exc:
-            await self._record("embed", "embed", name, embedder.model, "error", ctx, started, error=str(exc))
+            await self._record(
+                "embed", "embed", name, embedder.model, "error", ctx, started, error=str(exc)
+            )
             raise AllProvidersFailed("embed", [exc]) from exc
-        except (OSError, RuntimeError, ValueError) as exc:
+        except (EmbeddingError, OSError, RuntimeError, ValueError) as exc:
             err = ProviderError(name, embedder.model, "server_error", str(exc))
-            await self._record("embed", "embed", name, embedder.model, "error", ctx, started, error=str(err))
+            await self._record(
+                "embed", "embed", name, embedder.model, "error", ctx, started, error=str(err)
+            )
             raise AllProvidersFailed("embed", [err]) from exc
         tokens = sum(estimate_tokens(t) for t in texts)
         latency = await self._record(
-            "embed", "embed", name, embedder.model, "ok", ctx, started, tokens_in=tokens,
+            "embed",
+            "embed",
+            name,
+            embedder.model,
+            "ok",
+            ctx,
+            started,
+            tokens_in=tokens,
             cost=estimate_cost(name, embedder.model, tokens, 0),
         )
         return EmbedResult(
@@ -245,7 +265,9 @@ class Router:
         try:
             await self.accountant.check_budget(ctx)
         except BudgetExceeded as exc:
-            await self._record(operation, task_class, provider, model, "refused", ctx, started, error=str(exc))
+            await self._record(
+                operation, task_class, provider, model, "refused", ctx, started, error=str(exc)
+            )
             raise
 
     async def _record(
@@ -297,10 +319,15 @@ class Router:
         except jsonschema.ValidationError as exc:
             where = "/".join(map(str, exc.absolute_path)) or "(root)"
             raise ProviderError(
-                entry.provider, entry.model, "bad_response", f"output does not match the schema at {where}: {exc.message}"
+                entry.provider,
+                entry.model,
+                "bad_response",
+                f"output does not match the schema at {where}: {exc.message}",
             ) from exc
         except jsonschema.SchemaError as exc:
-            raise ProviderError(entry.provider, entry.model, "bad_request", f"invalid JSON schema: {exc.message}") from exc
+            raise ProviderError(
+                entry.provider, entry.model, "bad_request", f"invalid JSON schema: {exc.message}"
+            ) from exc
         return parsed
 
     async def _run(
@@ -327,21 +354,44 @@ class Router:
                 except ProviderError as exc:
                     error = exc
                 except TimeoutError:
-                    error = ProviderError(entry.provider, entry.model, "timeout", f"no answer within {timeout}s")
+                    error = ProviderError(
+                        entry.provider, entry.model, "timeout", f"no answer within {timeout}s"
+                    )
                 else:
                     result.provider = entry.provider
                     result.produced_without_llm = not provider.produces_llm_output
                     result.cost_usd = estimate_cost(
-                        provider.kind, entry.model, result.tokens_in, result.tokens_out,
-                        entry.price_in_per_mtok, entry.price_out_per_mtok,
+                        provider.kind,
+                        entry.model,
+                        result.tokens_in,
+                        result.tokens_out,
+                        entry.price_in_per_mtok,
+                        entry.price_out_per_mtok,
                     )
                     result.latency_ms = await self._record(
-                        operation, task_class, entry.provider, result.model or entry.model, "ok", ctx, started,
-                        tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost=result.cost_usd,
+                        operation,
+                        task_class,
+                        entry.provider,
+                        result.model or entry.model,
+                        "ok",
+                        ctx,
+                        started,
+                        tokens_in=result.tokens_in,
+                        tokens_out=result.tokens_out,
+                        cost=result.cost_usd,
                     )
                     return result
                 outcome = "timeout" if error.kind == "timeout" else "error"
-                await self._record(operation, task_class, entry.provider, entry.model, outcome, ctx, started, error=str(error))
+                await self._record(
+                    operation,
+                    task_class,
+                    entry.provider,
+                    entry.model,
+                    outcome,
+                    ctx,
+                    started,
+                    error=str(error),
+                )
                 log.warning("LLM %s attempt %d failed: %s", operation, attempt + 1, error)
                 if not error.retryable or attempt == self.config.retries:
                     break

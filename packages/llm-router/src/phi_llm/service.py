@@ -44,8 +44,13 @@ class MessageIn(BaseModel):
     def as_message(self) -> Message:
         content = self.content
         if isinstance(content, list):
-            content = "".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
-        return {"role": "system" if self.role == "developer" else self.role, "content": content or ""}
+            content = "".join(
+                str(part.get("text", "")) for part in content if part.get("type") == "text"
+            )
+        return {
+            "role": "system" if self.role == "developer" else self.role,
+            "content": content or "",
+        }
 
 
 class ContextIn(BaseModel):
@@ -96,9 +101,15 @@ class ChatOut(BaseModel):
     @classmethod
     def of(cls, r: ChatResult) -> ChatOut:
         return cls(
-            content=r.content, parsed=r.parsed, provider=r.provider, model=r.model,
-            tokens_in=r.tokens_in, tokens_out=r.tokens_out, latency_ms=r.latency_ms,
-            cost_usd=r.cost_usd, finish_reason=r.finish_reason,
+            content=r.content,
+            parsed=r.parsed,
+            provider=r.provider,
+            model=r.model,
+            tokens_in=r.tokens_in,
+            tokens_out=r.tokens_out,
+            latency_ms=r.latency_ms,
+            cost_usd=r.cost_usd,
+            finish_reason=r.finish_reason,
             produced_without_llm=r.produced_without_llm,
         )
 
@@ -156,15 +167,31 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AllProvidersFailed)
     async def _failed(request: Request, exc: AllProvidersFailed) -> JSONResponse:
         attempts = [
-            {"provider": a.provider, "model": a.model, "kind": a.kind, "status": a.status, "message": a.message}
+            {
+                "provider": a.provider,
+                "model": a.model,
+                "kind": a.kind,
+                "status": a.status,
+                "message": a.message,
+            }
             for a in exc.attempts
         ]
         code = "provider_unavailable" if exc.http_status == 503 else "provider_error"
-        return _error(request, exc.http_status, str(exc), code, task_class=exc.task_class, attempts=attempts)
+        return _error(
+            request, exc.http_status, str(exc), code, task_class=exc.task_class, attempts=attempts
+        )
 
     @app.exception_handler(BudgetExceeded)
     async def _budget(request: Request, exc: BudgetExceeded) -> JSONResponse:
-        return _error(request, 429, str(exc), "token_budget_exceeded", budget=exc.budget, used=exc.used, org_id=exc.org_id)
+        return _error(
+            request,
+            429,
+            str(exc),
+            "token_budget_exceeded",
+            budget=exc.budget,
+            used=exc.used,
+            org_id=exc.org_id,
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -209,18 +236,21 @@ class ServiceTokenMiddleware:
             return
         message = "missing or wrong service token (send Authorization: Bearer <token>)"
         if scope["path"].startswith("/v1/"):
-            body: dict[str, Any] = {"error": {"message": message, "type": "invalid_api_key", "code": "invalid_api_key"}}
+            body: dict[str, Any] = {
+                "error": {"message": message, "type": "invalid_api_key", "code": "invalid_api_key"}
+            }
         else:
             body = {"detail": message}
         response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         await response(scope, receive, send)
 
 
-
 def get_router(request: Request) -> Router:
     return request.app.state.router
 
+
 RouterDep = Annotated[Router, Depends(get_router)]
+
 
 def header_context(
     x_phi_org_id: Annotated[uuid.UUID | None, Header()] = None,
@@ -277,9 +307,13 @@ def create_app(
     @app.post("/chat")
     async def chat(body: ChatIn, router: RouterDep) -> ChatOut:
         result = await router.chat(
-            [m.as_message() for m in body.messages], task_class=body.task_class,
-            json_schema=body.json_schema, schema_name=body.schema_name,
-            max_tokens=body.max_tokens, temperature=body.temperature, facts=body.facts,
+            [m.as_message() for m in body.messages],
+            task_class=body.task_class,
+            json_schema=body.json_schema,
+            schema_name=body.schema_name,
+            max_tokens=body.max_tokens,
+            temperature=body.temperature,
+            facts=body.facts,
             context=body.context(),
         )
         return ChatOut.of(result)
@@ -287,8 +321,12 @@ def create_app(
     @app.post("/complete")
     async def complete(body: CompleteIn, router: RouterDep) -> ChatOut:
         result = await router.complete(
-            body.prompt, task_class=body.task_class, max_tokens=body.max_tokens,
-            temperature=body.temperature, facts=body.facts, context=body.context(),
+            body.prompt,
+            task_class=body.task_class,
+            max_tokens=body.max_tokens,
+            temperature=body.temperature,
+            facts=body.facts,
+            context=body.context(),
         )
         return ChatOut.of(result)
 
@@ -296,39 +334,56 @@ def create_app(
     async def embed(body: EmbedIn, router: RouterDep) -> EmbedOut:
         result = await router.embed(body.texts, input_type=body.input_type, context=body.context())
         return EmbedOut(
-            vectors=result.vectors, provider=result.provider, model=result.model,
-            dim=result.dim, tokens_in=result.tokens_in,
+            vectors=result.vectors,
+            provider=result.provider,
+            model=result.model,
+            dim=result.dim,
+            tokens_in=result.tokens_in,
         )
 
     @app.post("/v1/chat/completions")
     async def openai_chat(
-        body: OpenAIChatIn, router: RouterDep, context: Annotated[CallContext, Depends(header_context)]
+        body: OpenAIChatIn,
+        router: RouterDep,
+        context: Annotated[CallContext, Depends(header_context)],
     ) -> dict[str, Any]:
         if body.stream:
-            raise HTTPException(422, "stream=true is not supported by the router; send stream=false")
+            raise HTTPException(
+                422, "stream=true is not supported by the router; send stream=false"
+            )
         schema, name = None, "result"
         fmt = body.response_format
         if fmt is not None and fmt.type == "json_schema":
             if not fmt.json_schema or not isinstance(fmt.json_schema.get("schema"), dict):
-                raise HTTPException(422, "response_format.json_schema.schema must be a JSON schema object")
+                raise HTTPException(
+                    422, "response_format.json_schema.schema must be a JSON schema object"
+                )
             schema, name = fmt.json_schema["schema"], str(fmt.json_schema.get("name") or "result")
         elif fmt is not None and fmt.type == "json_object":
             schema = fmt.schema_ or {"type": "object"}
         result = await router.chat(
-            [m.as_message() for m in body.messages], task_class=body.model, json_schema=schema,
-            schema_name=name, max_tokens=body.max_completion_tokens or body.max_tokens,
-            temperature=body.temperature, context=context,
+            [m.as_message() for m in body.messages],
+            task_class=body.model,
+            json_schema=schema,
+            schema_name=name,
+            max_tokens=body.max_completion_tokens or body.max_tokens,
+            temperature=body.temperature,
+            context=context,
         )
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": f"{result.provider}/{result.model}",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": result.content},
-                "finish_reason": result.finish_reason if result.finish_reason in ("stop", "length") else "stop",
-            }],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.content},
+                    "finish_reason": result.finish_reason
+                    if result.finish_reason in ("stop", "length")
+                    else "stop",
+                }
+            ],
             "usage": {
                 "prompt_tokens": result.tokens_in,
                 "completion_tokens": result.tokens_out,
@@ -339,7 +394,9 @@ def create_app(
 
     @app.post("/v1/embeddings")
     async def openai_embeddings(
-        body: OpenAIEmbeddingsIn, router: RouterDep, context: Annotated[CallContext, Depends(header_context)]
+        body: OpenAIEmbeddingsIn,
+        router: RouterDep,
+        context: Annotated[CallContext, Depends(header_context)],
     ) -> dict[str, Any]:
         texts = [body.input] if isinstance(body.input, str) else body.input
         if not texts or len(texts) > 2048:
@@ -379,7 +436,9 @@ def run() -> None:
     import uvicorn
 
     settings = RouterServiceSettings()
-    uvicorn.run(create_app(settings=settings), host=settings.llm_router_host, port=settings.llm_router_port)
+    uvicorn.run(
+        create_app(settings=settings), host=settings.llm_router_host, port=settings.llm_router_port
+    )
 
 
 if __name__ == "__main__":

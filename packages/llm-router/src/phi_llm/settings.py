@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from phi_platform.settings import PlatformSettings, read_or_create_secret
 from pydantic import AliasChoices, Field
+
+from phi_platform.settings import PlatformSettings, read_or_create_secret
 
 
 class RouterServiceSettings(PlatformSettings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
@@ -91,9 +92,10 @@ class EmbeddingBackend(Protocol):
     dim: int
     model: str
 
-    def embed_passages(self, texts: list[str]) -> list[list[float]]: ...
+    # numpy arrays satisfy these as well as lists do.
+    def embed_passages(self, texts: list[str]) -> Sequence[Sequence[float]]: ...
 
-    def embed_query(self, text: str) -> list[float]: ...
+    def embed_query(self, text: str) -> Sequence[float]: ...
 
 
 @dataclass

@@ -43,7 +43,7 @@ class Provider(ABC):
             )
         )
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027  (an optional hook)
         """Release connections or loaded models."""
 
     def error(

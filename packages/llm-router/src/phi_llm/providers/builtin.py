@@ -49,7 +49,9 @@ class BuiltinProvider(Provider):
             else:
                 output = summarize(request)
         except (KeyError, TypeError, ValueError) as exc:
-            raise self.error(request.model, "bad_response", f"cannot compose output: {exc}") from exc
+            raise self.error(
+                request.model, "bad_response", f"cannot compose output: {exc}"
+            ) from exc
         if isinstance(output, str):
             content, parsed = output, None
         else:
@@ -115,7 +117,9 @@ def fill_schema(schema: dict[str, Any], facts: Mapping[str, Any], summary: str) 
     return _fill(schema, schema, facts, summary, hint=None)
 
 
-def _fill(schema: dict[str, Any], root: dict[str, Any], facts: Mapping[str, Any], summary: str, hint: Any) -> Any:
+def _fill(
+    schema: dict[str, Any], root: dict[str, Any], facts: Mapping[str, Any], summary: str, hint: Any
+) -> Any:
     schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]

@@ -91,7 +91,9 @@ class LlamaCppProvider(Provider):
         # The thread cannot be cancelled; the router's timeout returns control to the caller.
         out = await asyncio.to_thread(self._run, request.model, "create_chat_completion", kwargs)
         content = out["choices"][0]["message"].get("content") or ""
-        return self._result(request.model, out, content, "".join(m["content"] for m in request.messages))
+        return self._result(
+            request.model, out, content, "".join(m["content"] for m in request.messages)
+        )
 
     async def complete(self, request: CompletionRequest) -> ChatResult:
         kwargs: dict[str, Any] = {"prompt": request.prompt}

@@ -41,7 +41,11 @@ class OpenAIProvider(Provider):
             return {"type": "json_object", "schema": request.json_schema}
         return {
             "type": "json_schema",
-            "json_schema": {"name": request.schema_name, "schema": request.json_schema, "strict": False},
+            "json_schema": {
+                "name": request.schema_name,
+                "schema": request.json_schema,
+                "strict": False,
+            },
         }
 
     async def chat(self, request: ChatRequest) -> ChatResult:
@@ -60,18 +64,26 @@ class OpenAIProvider(Provider):
         try:
             response = await self.client.chat.completions.create(**kwargs)
         except openai.APITimeoutError as exc:
-            raise self.error(request.model, "timeout", f"no answer within {request.timeout}s") from exc
+            raise self.error(
+                request.model, "timeout", f"no answer within {request.timeout}s"
+            ) from exc
         except openai.APIConnectionError as exc:
             raise self.error(request.model, "unavailable", f"cannot connect: {exc}") from exc
         except openai.RateLimitError as exc:
             raise self.error(
-                request.model, "rate_limited", "rate limited", 429, _retry_after(exc.response.headers)
+                request.model,
+                "rate_limited",
+                "rate limited",
+                429,
+                _retry_after(exc.response.headers),
             ) from exc
         except openai.APIStatusError as exc:
             kind = "server_error" if exc.status_code >= 500 else "bad_request"
             raise self.error(request.model, kind, _short(exc.message), exc.status_code) from exc
         except (openai.OpenAIError, ValueError, TypeError) as exc:
-            raise self.error(request.model, "bad_response", f"unreadable answer: {_short(exc)}") from exc
+            raise self.error(
+                request.model, "bad_response", f"unreadable answer: {_short(exc)}"
+            ) from exc
         return self._result(request, response)
 
     def _result(self, request: ChatRequest, response: Any) -> ChatResult:

@@ -32,6 +32,7 @@ def create_provider(name: str, config: ProviderConfig, env: Mapping[str, str]) -
         cls = _KINDS[config.kind]
     except KeyError:
         raise ConfigError(
-            f"provider '{name}' has unknown kind '{config.kind}' (known: {', '.join(provider_kinds())})"
+            f"provider '{name}' has unknown kind '{config.kind}' "
+            f"(known: {', '.join(provider_kinds())})"
         ) from None
     return cls(name, config, env)
