@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform packages/llm-router apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/agent-config packages/llm-router apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .PHONY: dev test test-full lint bench bench-documents bench-search-1m install clean-data

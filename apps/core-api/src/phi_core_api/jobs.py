@@ -66,6 +66,7 @@ def maintenance_tasks() -> procrastinate.Blueprint:
 def create_job_app(settings: CoreApiSettings) -> procrastinate.App:
     """A procrastinate App bound to the configured database, with every task registered."""
     from phi_core_api.documents.tasks import make_blueprint as documents_tasks
+    from phi_core_api.profiles.tasks import make_blueprint as profiles_tasks
 
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
@@ -73,5 +74,6 @@ def create_job_app(settings: CoreApiSettings) -> procrastinate.App:
         )
     )
     app.add_tasks_from(documents_tasks(), namespace="documents")
+    app.add_tasks_from(profiles_tasks(), namespace="profiles")
     app.add_tasks_from(maintenance_tasks(), namespace="maintenance")
     return app

@@ -18,6 +18,7 @@ from phi_core_api.documents.runtime import documents_lifespan
 from phi_core_api.documents.upload_limit import UploadSizeLimit
 from phi_core_api.errors import install_error_handlers
 from phi_core_api.orgs.routes import router as orgs_router
+from phi_core_api.profiles.routes import router as profiles_router
 from phi_core_api.settings import CoreApiSettings, get_settings
 
 
@@ -47,7 +48,14 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(UploadSizeLimit, max_bytes=settings.max_upload_bytes)
-    for router in (auth_router, orgs_router, catalog_router, agents_router, documents_router):
+    for router in (
+        auth_router,
+        orgs_router,
+        catalog_router,
+        agents_router,
+        documents_router,
+        profiles_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    JsonValue,
     AfterValidator,
     BaseModel,
     ConfigDict,
@@ -27,7 +28,6 @@ from phi_agent_config.secret_checks import (
 CONFIG_VERSION = 1
 
 CronSchedule = Annotated[str, AfterValidator(check_cron)]
-SettingValue = str | int | float | bool | None | list[str]
 
 
 def _env_name(value: str) -> str:
@@ -64,7 +64,7 @@ class ToolConfig(_Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     name: str | None = Field(default=None, max_length=200)
     required_settings: list[EnvVarName] = Field(default_factory=list)
-    settings: dict[str, SettingValue] = Field(default_factory=dict)
+    settings: dict[str, JsonValue] = Field(default_factory=dict)
     usage_rules: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

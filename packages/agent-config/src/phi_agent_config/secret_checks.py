@@ -8,7 +8,8 @@ from collections import Counter
 
 # Setting names whose value must be a reference to an environment variable, not the value.
 SECRET_NAME = re.compile(
-    r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|dsn|auth", re.IGNORECASE
+    r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|dsn|auth[_-]?(key|token)",
+    re.IGNORECASE,
 )
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,127}$")
 ENV_REFERENCE = re.compile(r"^(?:env:|\$\{?)([A-Z][A-Z0-9_]{1,127})\}?$")

@@ -28,8 +28,24 @@ def register_composer(task: str, composer: Composer) -> None:
     _COMPOSERS[task] = composer
 
 
+_ENTRY_POINT_GROUP = "phi_llm.composers"
+_entry_points_loaded = False
+
+
 def composer_for(task: str | None) -> Composer | None:
-    return _COMPOSERS.get(task) if task else None
+    """The composer for ``task``: registered in this process, or declared by an installed
+    package under the ``phi_llm.composers`` entry-point group (so the router service finds
+    the composers of apps it does not import)."""
+    global _entry_points_loaded
+    if not task:
+        return None
+    if task not in _COMPOSERS and not _entry_points_loaded:
+        from importlib.metadata import entry_points
+
+        _entry_points_loaded = True
+        for ep in entry_points(group=_ENTRY_POINT_GROUP):
+            _COMPOSERS.setdefault(ep.name, ep.load())
+    return _COMPOSERS.get(task)
 
 
 @register("builtin")

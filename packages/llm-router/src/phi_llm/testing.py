@@ -1,0 +1,108 @@
+"""Test helpers shipped with the package: a real OpenAI-compatible HTTP server on loopback
+that misbehaves on request, for testing callers of the router (and the router itself).
+
+Each request takes the next behaviour from ``script`` (then ``default``): ``ok`` answers a chat
+completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_seconds`` first,
+``garbage`` answers 200 with a body that is not JSON, ``text`` answers a valid completion whose
+content is plain prose (not the JSON a schema asked for), ``json:<doc>`` answers a completion
+whose content is ``<doc>``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeOpenAIServer:
+    def __init__(self) -> None:
+        self.script: deque[str] = deque()
+        self.default = "ok"
+        self.requests: list[dict[str, Any]] = []
+        self.slow_seconds = 3.0
+        self.reply = "Hello from the fake server."
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                ctype: str = "application/json",
+                headers: dict[str, str] | None = None,
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                server.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
+                behaviour = server.script.popleft() if server.script else server.default
+                if behaviour == "slow":
+                    time.sleep(server.slow_seconds)
+                    behaviour = "ok"
+                if behaviour in ("429", "500", "503"):
+                    err = {"error": {"message": f"deliberate {behaviour}", "type": "test"}}
+                    self._send(
+                        int(behaviour), json.dumps(err).encode(), headers={"Retry-After": "0"}
+                    )
+                    return
+                if behaviour == "garbage":
+                    self._send(200, b"<html>definitely not json", "text/html")
+                    return
+                content = server.reply
+                if behaviour.startswith("json:"):
+                    content = behaviour[5:]
+                elif behaviour == "text":
+                    content = "Sure! Here is some prose instead of JSON."
+                completion = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "test-model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                }
+                self._send(200, json.dumps(completion).encode())
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
