@@ -98,6 +98,12 @@ CASES: dict[str, Request] = {
     "GET /orgs/{org_id}/documents/{document_id}": _none,
     "DELETE /orgs/{org_id}/documents/{document_id}": _none,
     "POST /agents/{agent_id}/search-docs": lambda w: {"json": {"query": "pallets", "top_k": 3}},
+    "POST /agents/{agent_id}/generate-profile": _none,
+    "GET /agents/{agent_id}/profile-generations/{generation_id}": _none,
+    "GET /agents/{agent_id}/profile-versions": _none,
+    "GET /agents/{agent_id}/profile-versions/{version}": _none,
+    "POST /agents/{agent_id}/profile-versions/{version}/restore": _none,
+    "GET /agents/{agent_id}/config": _none,
 }
 
 
@@ -117,8 +123,22 @@ def test_every_org_scoped_route_has_an_isolation_case() -> None:
     assert not missing, f"add tenant-isolation cases for: {sorted(missing)}"
 
 
+def _insert_profile_version(database_url: str, agent_id: str, org_id: str) -> None:
+    # Versions are written by the generation job; a worker is not needed to test access.
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO agent_profile_versions "
+            "(agent_id, org_id, version, system_prompt, profile) "
+            "VALUES (%s, %s, 1, 'You are a test agent.', '{}')",
+            (agent_id, org_id),
+        )
+
+
 @pytest.fixture
-def world(client: httpx.Client) -> World:
+def world(client: httpx.Client, live_server: Any) -> World:
     owner, member = signup(client), signup(client)
     org_id = create_org(client, owner, "Tenant A")["id"]
     add_member(client, owner, org_id, member)
@@ -131,6 +151,11 @@ def world(client: httpx.Client) -> World:
         r = client.post(path, headers=owner.headers, **_upload(w))
         assert r.status_code == 202, r.text
         w.ids[key] = r.json()["id"]
+    r = client.post(f"/agents/{agent_id}/generate-profile", headers=owner.headers)
+    assert r.status_code == 202, r.text
+    w.ids["generation_id"] = r.json()["id"]
+    _insert_profile_version(live_server.settings.database_url, agent_id, org_id)
+    w.ids["version"] = "1"
     return w
 
 

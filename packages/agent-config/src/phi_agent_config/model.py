@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    JsonValue,
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     HttpUrl,
+    JsonValue,
     field_validator,
     model_validator,
 )

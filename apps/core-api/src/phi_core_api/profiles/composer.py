@@ -88,12 +88,38 @@ DEFAULT_SAFETY = (
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►]|\d{1,2}[.)]|[a-z][.)])\s+")
 
 
+def _is_heading(line: str) -> bool:
+    return (
+        len(line) < 80 and len(line.split()) <= 8 and not line.endswith((".", "!", "?", ";", ","))
+    )
+
+
+def _paragraph_lines(text: str) -> list[str]:
+    """Lines of text with PDF line wrapping undone: a row continues the previous one unless
+    it starts a bullet or the previous one is a heading or ends a sentence."""
+    merged: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        rows = [r.strip() for r in paragraph.split("\n") if r.strip()]
+        start = len(merged)
+        for row in rows:
+            prev = merged[-1] if len(merged) > start else None
+            if (
+                prev is not None
+                and not _BULLET.match(row)
+                and not _is_heading(prev)
+                and not prev.endswith((".", "!", "?", ":", ";"))
+            ):
+                merged[-1] = f"{prev} {row}"
+            else:
+                merged.append(row)
+    return merged
+
+
 def _lines(text: str) -> list[str]:
     """Candidate lines: bullets and sentences of reasonable length, without list markers."""
     out = []
-    for raw in re.split(r"\n+", text):
-        raw = raw.strip()
-        if not raw or raw.startswith("#"):
+    for raw in _paragraph_lines(text):
+        if raw.startswith("#") or _is_heading(raw):
             continue
         pieces = [raw] if _BULLET.match(raw) else re.split(r"(?<=[.!?;])\s+(?=[A-Z])", raw)
         for piece in pieces:
@@ -109,6 +135,7 @@ def _source(doc: dict[str, Any], chunk: dict[str, Any]) -> dict[str, Any]:
         "document": doc["name"],
         "source_type": doc.get("source_type"),
         "page": chunk.get("page"),
+        "page_end": chunk.get("page_end"),
     }
 
 
@@ -139,7 +166,11 @@ def _cite(item: dict[str, Any]) -> str:
     src = item.get("source")
     if not src:
         return ""
-    page = f", p. {src['page']}" if src.get("page") else ""
+    page = ""
+    if src.get("page") and src.get("page_end") and src["page_end"] != src["page"]:
+        page = f", pp. {src['page']}-{src['page_end']}"
+    elif src.get("page"):
+        page = f", p. {src['page']}"
     return f" [{src['document']}{page}]"
 
 

@@ -25,6 +25,7 @@ class SourceRef(BaseModel):
     document: str = Field(min_length=1, max_length=300)
     source_type: str | None = Field(default=None, max_length=20)
     page: int | None = Field(default=None, ge=1)
+    page_end: int | None = Field(default=None, ge=1)
 
 
 class CitedLine(BaseModel):

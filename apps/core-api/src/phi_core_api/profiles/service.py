@@ -209,7 +209,15 @@ async def _documents(session: AsyncSession, agent: Agent) -> tuple[list[dict[str
         doc = docs.setdefault(
             doc_id, {"id": str(doc_id), "name": name, "source_type": source_type, "chunks": []}
         )
-        doc["chunks"].append({"index": index, "text": chunk_text, "page": (meta or {}).get("page")})
+        meta = meta or {}
+        doc["chunks"].append(
+            {
+                "index": index,
+                "text": chunk_text,
+                "page": meta.get("page"),
+                "page_end": meta.get("page_end"),
+            }
+        )
         total += 1
     pending = await session.scalar(
         text(

@@ -1,0 +1,147 @@
+"""Profile generation when a model is configured and misbehaves: fallback, retry with the
+validation error, clear failures naming the provider, budgets. The model is a real HTTP server
+(phi_llm.testing.FakeOpenAIServer); each test starts its own worker with its own LLM settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import psycopg
+from core_factories import create_agent, create_org, signup
+from profile_api import generate, wait_generation
+
+from phi_llm.testing import FakeOpenAIServer
+
+VALID = {
+    "system_prompt": "You are the warehouse analyst of Acme. Report only figures from the data.",
+    "capabilities": ["daily inventory report"],
+    "workflows": [
+        {
+            "type": "DAILY_WAREHOUSE_REPORT",
+            "description": "Daily report",
+            "schedule": "30 16 * * 1-5",
+        }
+    ],
+    "tool_usage_rules": [{"tool": "db", "rule": "Read-only queries."}],
+    "safety_constraints": [{"text": "Never invent numbers."}],
+}
+
+
+def llm_env(
+    server: FakeOpenAIServer, routes: str = "heavy=openai:test-model,builtin"
+) -> dict[str, str]:
+    return {
+        "PHI_OPENAI_BASE_URL": server.base_url,
+        "PHI_LLM_ROUTES": routes,
+        "PHI_LLM_RETRIES": "0",
+    }
+
+
+def setup(client: httpx.Client) -> tuple[Any, str]:
+    owner = signup(client)
+    org = create_org(client, owner)
+    return owner, create_agent(client, owner, org["id"])["id"]
+
+
+def test_a_configured_model_is_used_with_no_code_change(
+    client: httpx.Client, own_worker: Callable[..., Any], fake_llm: FakeOpenAIServer
+) -> None:
+    fake_llm.default = "json:" + json.dumps(VALID)
+    own_worker(**llm_env(fake_llm))
+    owner, agent_id = setup(client)
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "SUCCEEDED", done["error"]
+    agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    assert agent["system_prompt"] == VALID["system_prompt"]
+    assert agent["config"]["workflows"][0]["schedule"] == "30 16 * * 1-5"
+    [version] = client.get(f"/agents/{agent_id}/profile-versions", headers=owner.headers).json()
+    assert (version["provider"], version["produced_without_llm"]) == ("openai", False)
+    # The model got the schema and the role template in its prompt.
+    body = fake_llm.requests[0]["body"]
+    assert body["response_format"]["json_schema"]["name"] == "agent_profile"
+    assert "Warehouse Analyst" in body["messages"][1]["content"]
+
+
+def test_invalid_profile_is_retried_once_with_the_error(
+    client: httpx.Client, own_worker: Callable[..., Any], fake_llm: FakeOpenAIServer
+) -> None:
+    bad = dict(VALID, workflows=[{"type": "DAILY", "description": "x", "schedule": "61 25 * * *"}])
+    fake_llm.script.append("json:" + json.dumps(bad))
+    fake_llm.default = "json:" + json.dumps(VALID)
+    own_worker(**llm_env(fake_llm))
+    owner, agent_id = setup(client)
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "SUCCEEDED", done["error"]
+    assert fake_llm.calls == 2
+    retry = fake_llm.requests[1]["body"]["messages"]
+    assert retry[-2]["role"] == "assistant" and "61 25" in retry[-2]["content"]
+    assert "rejected" in retry[-1]["content"] and "workflows.0.schedule" in retry[-1]["content"]
+
+
+def test_invalid_twice_fails_without_touching_the_agent(
+    client: httpx.Client, own_worker: Callable[..., Any], fake_llm: FakeOpenAIServer
+) -> None:
+    bad = dict(VALID, tool_usage_rules=[{"tool": "teleporter", "rule": "Beam the pallets."}])
+    fake_llm.default = "json:" + json.dumps(bad)
+    own_worker(**llm_env(fake_llm))
+    owner, agent_id = setup(client)
+    before = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "FAILED"
+    assert "invalid twice" in done["error"] and "unknown tool 'teleporter'" in done["error"]
+    after = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    assert (after["system_prompt"], after["config"]) == (before["system_prompt"], before["config"])
+    assert client.get(f"/agents/{agent_id}/profile-versions", headers=owner.headers).json() == []
+
+
+def test_garbage_from_the_model_falls_back_to_builtin(
+    client: httpx.Client, own_worker: Callable[..., Any], fake_llm: FakeOpenAIServer
+) -> None:
+    fake_llm.default = "garbage"
+    own_worker(**llm_env(fake_llm))
+    owner, agent_id = setup(client)
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "SUCCEEDED", done["error"]
+    [version] = client.get(f"/agents/{agent_id}/profile-versions", headers=owner.headers).json()
+    assert (version["provider"], version["produced_without_llm"]) == ("builtin", True)
+
+
+def test_provider_down_fails_clearly_naming_it(
+    client: httpx.Client, own_worker: Callable[..., Any], fake_llm: FakeOpenAIServer
+) -> None:
+    fake_llm.stop()  # nothing listens on its port any more
+    own_worker(**llm_env(fake_llm, routes="heavy=openai:test-model"))
+    owner, agent_id = setup(client)
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "FAILED"
+    assert done["error"].startswith("LLM provider error (503)")
+    assert "provider 'openai'" in done["error"]
+    agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    assert agent["system_prompt"] is None
+
+
+def test_monthly_token_budget_refuses_with_its_figure(
+    client: httpx.Client, own_worker: Callable[..., Any], live_server: Any
+) -> None:
+    own_worker()
+    owner, agent_id = setup(client)
+    org_id = client.get(f"/agents/{agent_id}", headers=owner.headers).json()["org_id"]
+    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE organizations SET monthly_token_budget = 1 WHERE id = %s", (org_id,))
+    assert (
+        wait_generation(client, owner, generate(client, owner, agent_id))["status"] == "SUCCEEDED"
+    )
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "FAILED"
+    assert "refused (429)" in done["error"] and "monthly token budget of 1 tokens" in done["error"]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT provider, outcome, tokens_in > 0 FROM llm_calls WHERE org_id = %s "
+            "ORDER BY created_at",
+            (org_id,),
+        ).fetchall()
+    assert rows == [("builtin", "ok", True), ("builtin", "refused", False)]

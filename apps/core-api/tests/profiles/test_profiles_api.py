@@ -1,0 +1,229 @@
+"""Profile generation on the builtin provider, versions and config export, through HTTP with a
+real worker process. No model is configured: this is the path a new user takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from core_factories import add_member, create_agent, create_org, signup
+from document_api import upload, wait_done
+from document_files import make_docx, make_pdf
+from profile_api import generate, wait_generation
+
+from phi_agent_config import parse_config
+from phi_llm import BUILTIN_LABEL
+
+JD = [
+    ("h1", "Warehouse Analyst - Job Description"),
+    ("h2", "Responsibilities"),
+    ("p", "Prepare the daily inventory report for the operations manager by 17:00."),
+    ("p", "Reconcile cycle counts with the WMS and flag locations that disagree."),
+    ("p", "Track pick accuracy by zone and review slow-moving stock every week."),
+]
+SOP_PAGES = [
+    [
+        "Stock counts",
+        "Cycle counts must be entered in the WMS within two hours of the count. "
+        "A discrepancy above 2 percent requires approval from the shift supervisor.",
+    ],
+    [
+        "Safety",
+        "Never walk in a forklift aisle without a high-visibility vest. "
+        "Spills are reported to the safety officer at once and the area is closed off.",
+    ],
+]
+
+
+@pytest.fixture(scope="module")
+def worker(profile_worker_factory: Callable[..., Any]) -> Any:
+    return profile_worker_factory()
+
+
+@pytest.fixture
+def team(client: httpx.Client) -> dict[str, Any]:
+    owner, member = signup(client), signup(client)
+    org = create_org(client, owner)
+    add_member(client, owner, org["id"], member)
+    agent = create_agent(client, owner, org["id"], name="Nightly Analyst")
+    return {"owner": owner, "member": member, "org": org, "agent": agent}
+
+
+def upload_docs(client: httpx.Client, team: dict[str, Any]) -> None:
+    owner, agent_id = team["owner"], team["agent"]["id"]
+    for data, name, kind in (
+        (make_docx(JD), "analyst-jd.docx", "JD"),
+        (make_pdf(SOP_PAGES), "stock-sop.pdf", "SOP"),
+    ):
+        r = upload(client, owner, data, name, agent_id=agent_id, source_type=kind)
+        assert r.status_code == 202, r.text
+        assert wait_done(client, owner, r.json())["status"] == "READY"
+
+
+def test_generated_profile_reflects_the_documents_and_exports(
+    client: httpx.Client, team: dict[str, Any], worker: Any
+) -> None:
+    owner, agent_id = team["owner"], team["agent"]["id"]
+    upload_docs(client, team)
+    started = generate(client, owner, agent_id)
+    assert started["status"] in ("PENDING", "RUNNING", "SUCCEEDED")
+    done = wait_generation(client, owner, started)
+    assert done["status"] == "SUCCEEDED", done["error"]
+
+    agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    prompt = agent["system_prompt"]
+    assert prompt.startswith("You are Nightly Analyst, a virtual Warehouse Analyst")
+    # Duties, rules and safety lines come from the documents, each citing its source.
+    assert (
+        "Prepare the daily inventory report for the operations manager by 17:00. [analyst-jd.docx]"
+        in prompt
+    )
+    assert "Cycle counts must be entered in the WMS within two hours of the count." in prompt
+    assert "approval from the shift supervisor. [stock-sop.pdf, pp. 1-2]" in prompt
+    assert (
+        "Never walk in a forklift aisle without a high-visibility vest. [stock-sop.pdf, pp. 1-2]"
+        in prompt
+    )
+    assert BUILTIN_LABEL in prompt
+    config = agent["config"]
+    assert config["profile_version"] == 1
+    assert {"type": "DAILY_WAREHOUSE_REPORT"}.items() <= config["workflows"][0].items()
+    assert any(r["tool"] == "db" and "WMS" in r["rule"] for r in config["tool_usage_rules"])
+
+    versions = client.get(f"/agents/{agent_id}/profile-versions", headers=owner.headers).json()
+    assert [(v["version"], v["provider"], v["produced_without_llm"]) for v in versions] == [
+        (1, "builtin", True)
+    ]
+    full = client.get(f"/agents/{agent_id}/profile-versions/1", headers=owner.headers).json()
+    assert full["system_prompt"] == prompt
+    assert {d["name"] for d in full["profile"]["documents"]} == {"analyst-jd.docx", "stock-sop.pdf"}
+
+    # The exported YAML validates with the schema the local agent uses.
+    r = client.get(f"/agents/{agent_id}/config", headers=team["member"].headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/yaml")
+    exported = parse_config(r.text)
+    assert str(exported.agent_id) == agent_id and str(exported.org_id) == team["org"]["id"]
+    assert (exported.industry, exported.role) == ("logistics", "warehouse_analyst")
+    assert exported.workflows[0].schedule == "0 17 * * *"
+    db = next(t for t in exported.tools if t.key == "db")
+    assert db.required_settings == ["PHI_DB_PASSWORD"]
+    assert db.settings["password_env"] == "env:PHI_DB_PASSWORD"
+    assert any("WMS" in rule for rule in db.usage_rules)
+    assert str(exported.orchestrator_url).startswith("http://localhost:8001")
+    as_json = client.get(f"/agents/{agent_id}/config?format=json", headers=owner.headers)
+    assert as_json.headers["content-type"].startswith("application/json")
+    assert parse_config(as_json.text) == exported == parse_config(yaml.safe_load(r.text))
+
+
+def test_versions_are_kept_and_can_be_restored(
+    client: httpx.Client, team: dict[str, Any], worker: Any
+) -> None:
+    owner, member, agent_id = team["owner"], team["member"], team["agent"]["id"]
+    assert (
+        wait_generation(client, owner, generate(client, owner, agent_id))["status"] == "SUCCEEDED"
+    )
+    first_prompt = client.get(f"/agents/{agent_id}", headers=owner.headers).json()["system_prompt"]
+    upload_docs(client, team)
+    assert (
+        wait_generation(client, owner, generate(client, owner, agent_id))["status"] == "SUCCEEDED"
+    )
+    second_prompt = client.get(f"/agents/{agent_id}", headers=owner.headers).json()["system_prompt"]
+    assert second_prompt != first_prompt and "stock-sop.pdf" in second_prompt
+
+    # Members read versions but cannot restore or generate.
+    assert (
+        client.post(
+            f"/agents/{agent_id}/profile-versions/1/restore", headers=member.headers
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/agents/{agent_id}/generate-profile", headers=member.headers).status_code
+        == 403
+    )
+    r = client.post(f"/agents/{agent_id}/profile-versions/1/restore", headers=owner.headers)
+    assert r.status_code == 201, r.text
+    assert (r.json()["version"], r.json()["restored_from"]) == (3, 1)
+    agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    assert agent["system_prompt"] == first_prompt and agent["config"]["profile_version"] == 3
+    versions = client.get(f"/agents/{agent_id}/profile-versions", headers=member.headers).json()
+    assert [v["version"] for v in versions] == [3, 2, 1]
+
+    assert (
+        client.post(
+            f"/agents/{agent_id}/profile-versions/9/restore", headers=owner.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(f"/agents/{agent_id}/profile-versions/9", headers=owner.headers).status_code
+        == 404
+    )
+
+
+def test_no_documents_and_disabled_agent_still_get_a_profile(
+    client: httpx.Client, team: dict[str, Any], worker: Any
+) -> None:
+    owner, agent_id = team["owner"], team["agent"]["id"]
+    r = client.patch(f"/agents/{agent_id}", json={"status": "DISABLED"}, headers=owner.headers)
+    assert r.status_code == 200, r.text
+    assert (
+        wait_generation(client, owner, generate(client, owner, agent_id))["status"] == "SUCCEEDED"
+    )
+    full = client.get(f"/agents/{agent_id}/profile-versions/1", headers=owner.headers).json()
+    warnings = " ".join(full["profile"]["warnings"])
+    assert "DISABLED" in warnings and "no processed documents" in warnings
+    # Built from the role template: its description is in the prompt.
+    assert "role template: Warehouse Analyst" in str(full["profile"]["duties"])
+    assert "daily inventory report" in full["system_prompt"]
+
+
+def test_bad_input(client: httpx.Client, team: dict[str, Any]) -> None:
+    owner, agent_id = team["owner"], team["agent"]["id"]
+    r = client.get(f"/agents/{agent_id}/config?format=xml", headers=owner.headers)
+    assert r.status_code == 422 and "format" in r.text
+    r = client.get(f"/agents/{agent_id}/profile-generations/not-a-uuid", headers=owner.headers)
+    assert r.status_code == 422
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert (
+        client.get(
+            f"/agents/{agent_id}/profile-generations/{missing}", headers=owner.headers
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/agents/{missing}/generate-profile", headers=owner.headers).status_code == 404
+    )
+    assert (
+        client.get(f"/agents/{agent_id}/profile-versions/abc", headers=owner.headers).status_code
+        == 422
+    )
+
+    # A secret typed into a tool's settings by hand: export refuses it, naming the field.
+    tools = {t["key"]: t for t in client.get("/tools").json()}
+    config = dict(tools["db"]["default_config"])
+    config["username"] = "postgresql://app:hunter2@db/wms"
+    r = client.patch(
+        f"/agents/{agent_id}",
+        json={"tools": [{"tool_id": tools["db"]["id"], "config": config}]},
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text  # the tool's schema allows it; the export must not
+    r = client.get(f"/agents/{agent_id}/config", headers=owner.headers)
+    assert r.status_code == 409 and "URL with a password" in r.json()["detail"]
+    # A hand-edited workflow with a broken schedule is refused the same way.
+    r = client.patch(
+        f"/agents/{agent_id}",
+        json={
+            "tools": [],
+            "config": {"workflows": [{"type": "NIGHTLY", "schedule": "every night"}]},
+        },
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = client.get(f"/agents/{agent_id}/config", headers=owner.headers)
+    assert r.status_code == 409 and "workflows.0.schedule" in r.json()["detail"]
