@@ -8,7 +8,7 @@ EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev test test-full lint bench bench-documents bench-search-1m install clean-data
+.PHONY: dev test test-full lint bench bench-documents bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -25,7 +25,13 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-full: $(STAMP)
+# The llamacpp extra compiles llama.cpp (several minutes on 2 cores): only for test-full
+# and the LLM benchmark, never for `make dev` or `make test`.
+$(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
+	$(PIP) install -e "packages/llm-router[llamacpp]"
+	@touch $@
+
+test-full: $(STAMP) $(EXTRA_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -45,6 +51,10 @@ bench-documents: $(STAMP)
 # Search at 1M chunks: loads ~1.5 GB and builds the HNSW index; takes a long while on 2 cores.
 bench-search-1m: $(STAMP)
 	$(PY) bench/search.py --sizes 1000000
+
+# LLM router overhead per call: in-process, as a service, and the provider called directly.
+bench-llm: $(STAMP) $(EXTRA_STAMP)
+	$(PY) bench/llm_router_overhead.py
 
 clean-data:
 	rm -rf .phi

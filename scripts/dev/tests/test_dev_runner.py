@@ -45,12 +45,13 @@ def _processes_under(data_dir: Path) -> list[psutil.Process]:
 
 
 def test_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
-    api_port = free_port()
+    api_port, router_port = free_port(), free_port()
     env = {
         **os.environ,
         "PHI_DATA_DIR": str(tmp_path / "data"),
         "PHI_PG_PORT": str(free_port()),
         "PHI_CORE_API_PORT": str(api_port),
+        "PHI_LLM_ROUTER_PORT": str(router_port),
     }
     env.pop("DATABASE_URL", None)
     url = f"http://127.0.0.1:{api_port}"
@@ -62,6 +63,12 @@ def test_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     assert httpx.post(f"{url}/auth/signup", json=creds).status_code == 201
     secret = tmp_path / "data" / "secrets" / "jwt_secret"
     assert secret.exists() and secret.stat().st_mode & 0o077 == 0
+    # The LLM router answers OpenAI clients with the token generated into the data dir.
+    router = f"http://127.0.0.1:{router_port}"
+    _wait_healthy(router, proc, log)
+    token = (tmp_path / "data" / "secrets" / "llm_router_token").read_text().strip()
+    models = httpx.get(f"{router}/v1/models", headers={"Authorization": f"Bearer {token}"})
+    assert "heavy" in {m["id"] for m in models.json()["data"]}
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0, log.read_text()
