@@ -235,7 +235,7 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
                 }
             )
         pattern = TOOL_WORDS.get(key)
-        for item in rules + lines["safety"]:
+        for item in rules + lines["safety"] + duties:
             if pattern is not None and pattern.search(item["text"]):
                 tool_rules.append({"tool": key, "rule": item["text"], "source": item["source"]})
 

@@ -1,0 +1,84 @@
+"""The builtin profile composer on its own: sorting document lines, citing them, workflows."""
+
+from __future__ import annotations
+
+from phi_core_api.profiles.composer import classify_document_lines, compose_profile
+from phi_core_api.profiles.service import validate_profile
+from phi_llm import BUILTIN_LABEL
+from phi_llm.types import ChatRequest
+
+FACTS = {
+    "agent": {"name": "Ops Bot", "status": "ACTIVE"},
+    "industry": {"key": "retail", "name": "Retail", "description": None},
+    "role": {
+        "key": "store_operations_analyst",
+        "name": "Store Operations Analyst",
+        "description": "Watches store KPIs.",
+        "default_capabilities": ["kpi_review"],
+        "default_tools": ["db"],
+    },
+    "tools": [{"key": "db", "name": "Database"}, {"key": "file", "name": "Files"}],
+    "known_tools": ["browser", "cctv", "db", "email", "file"],
+    "documents": [
+        {
+            "id": "11111111-1111-1111-1111-111111111111",
+            "name": "ops-policy.pdf",
+            "source_type": "POLICY",
+            "chunks": [
+                {
+                    "text": "Refunds\n- Refunds above 200 EUR require approval from the store "
+                    "manager.\n- Do not share customer personal data outside the company.",
+                    "page": 3,
+                    "page_end": 3,
+                },
+                {
+                    "text": "Reporting\nCompile the weekly sales summary from the POS database "
+                    "every Monday morning.",
+                    "page": 4,
+                },
+            ],
+        }
+    ],
+}
+
+
+def test_lines_are_sorted_and_cited() -> None:
+    found = classify_document_lines(FACTS["documents"])
+    assert [x["text"] for x in found["rules"]] == [
+        "Refunds above 200 EUR require approval from the store manager."
+    ]
+    assert [x["text"] for x in found["safety"]] == [
+        "Do not share customer personal data outside the company."
+    ]
+    [duty] = found["duties"]
+    assert duty["text"].startswith("Compile the weekly sales summary")
+    assert duty["source"] == {
+        "document_id": "11111111-1111-1111-1111-111111111111",
+        "document": "ops-policy.pdf",
+        "source_type": "POLICY",
+        "page": 4,
+        "page_end": None,
+    }
+
+
+def test_composed_profile_is_valid_and_labelled() -> None:
+    composed = compose_profile(ChatRequest(model="builtin", messages=[], facts=FACTS))
+    profile = validate_profile(composed, FACTS["known_tools"])
+    assert profile.system_prompt.startswith("You are Ops Bot, a virtual Store Operations Analyst")
+    assert (
+        "Refunds above 200 EUR require approval from the store manager. [ops-policy.pdf, p. 3]"
+        in (profile.system_prompt)
+    )
+    assert BUILTIN_LABEL in profile.system_prompt
+    # "every Monday" in a duty becomes a weekly scheduled workflow; ASK is always there.
+    schedules = {w.type: w.schedule for w in profile.workflows}
+    assert schedules == {"WEEKLY_STORE_OPERATIONS_ANALYST_REVIEW": "0 9 * * 1", "ASK": None}
+    assert {r.tool for r in profile.tool_usage_rules} == {"db", "file"}
+    assert any("POS database" in r.rule for r in profile.tool_usage_rules if r.tool == "db")
+    assert "kpi review" in profile.capabilities
+
+
+def test_composer_is_found_by_the_builtin_provider_through_its_entry_point() -> None:
+    from phi_llm.providers.builtin import composer_for
+
+    assert composer_for("generate_profile") is compose_profile
