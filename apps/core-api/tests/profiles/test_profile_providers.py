@@ -145,3 +145,46 @@ def test_monthly_token_budget_refuses_with_its_figure(
             (org_id,),
         ).fetchall()
     assert rows == [("builtin", "ok", True), ("builtin", "refused", False)]
+
+
+def test_generation_through_the_router_service(
+    client: httpx.Client, own_worker: Callable[..., Any]
+) -> None:
+    """PHI_LLM_ROUTER_URL: the worker calls the router service, which finds core-api's builtin
+    profile composer through its entry point."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from phi_llm import InMemoryAccountant, Router
+    from phi_llm.service import create_app
+    from phi_platform.embedded_pg import free_port
+
+    accountant = InMemoryAccountant()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(Router(env={}, accountant=accountant), token="svc-token"),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        own_worker(PHI_LLM_ROUTER_URL=f"http://127.0.0.1:{port}", PHI_LLM_ROUTER_TOKEN="svc-token")
+        owner, agent_id = setup(client)
+        done = wait_generation(client, owner, generate(client, owner, agent_id))
+        assert done["status"] == "SUCCEEDED", done["error"]
+        prompt = client.get(f"/agents/{agent_id}", headers=owner.headers).json()["system_prompt"]
+        assert prompt.startswith("You are Warehouse bot, a virtual Warehouse Analyst")
+        assert [(r.provider, str(r.context.agent_id)) for r in accountant.records] == [
+            ("builtin", agent_id)
+        ]
+    finally:
+        server.should_exit = True
+        thread.join(10)
