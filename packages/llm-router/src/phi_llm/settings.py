@@ -5,8 +5,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
-from pydantic import AliasChoices, Field
-
 from phi_platform.settings import PlatformSettings, read_or_create_secret
 
 
@@ -17,9 +15,6 @@ class RouterServiceSettings(PlatformSettings):
     llm_router_token: str | None = None
     # Where calls are recorded: the platform database, or nowhere (a router without a DB).
     llm_accounting: Literal["postgres", "none"] = "postgres"
-    llm_router_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("PHI_LLM_ROUTER_URL")
-    )
 
     @cached_property
     def resolved_llm_router_token(self) -> str:
