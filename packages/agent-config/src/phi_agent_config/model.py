@@ -25,7 +25,7 @@ from phi_agent_config.secret_checks import (
     secret_reason,
 )
 
-CONFIG_VERSION = 1
+CONFIG_VERSION: Literal[1] = 1
 
 CronSchedule = Annotated[str, AfterValidator(check_cron)]
 

@@ -10,7 +10,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 
@@ -50,7 +50,7 @@ def default_embedder() -> EmbeddingBackend:
     from phi_llm.embeddings import get_embedding_provider
 
     try:
-        return get_embedding_provider()
+        return cast(EmbeddingBackend, get_embedding_provider())
     except EmbeddingError as exc:
         raise ProviderError("embeddings", "-", "unavailable", str(exc)) from exc
 
