@@ -82,3 +82,38 @@ def test_composer_is_found_by_the_builtin_provider_through_its_entry_point() -> 
     from phi_llm.providers.builtin import composer_for
 
     assert composer_for("generate_profile") is compose_profile
+
+
+def test_deadline_cron_reads_times_from_duties() -> None:
+    from phi_core_api.profiles.composer import deadline_cron
+
+    assert deadline_cron("Send the stock report by 09:00 each morning.") == "0 8 * * *"
+    assert deadline_cron("Have the summary ready before 6 pm.") == "0 17 * * *"
+    assert deadline_cron("File it by 12:30.") == "30 11 * * *"
+    assert deadline_cron("Meet at 3 with the team.") is None
+    assert deadline_cron("Review it by 25:00.") is None
+
+
+def test_a_daily_report_deadline_in_the_documents_sets_the_report_schedule() -> None:
+    facts = {
+        **FACTS,
+        "role": {**FACTS["role"], "key": "warehouse_analyst", "name": "Warehouse Analyst"},
+        "documents": [
+            {
+                "id": "22222222-2222-2222-2222-222222222222",
+                "name": "jd.pdf",
+                "source_type": "JD",
+                "chunks": [
+                    {
+                        "text": "You are responsible for producing the daily stock report "
+                        "by 07:30 each morning.",
+                        "page": 1,
+                    }
+                ],
+            }
+        ],
+    }
+    composed = compose_profile(ChatRequest(model="builtin", messages=[], facts=facts))
+    report = next(w for w in composed["workflows"] if w["type"] == "DAILY_WAREHOUSE_REPORT")
+    assert report["schedule"] == "30 6 * * *"
+    assert "jd.pdf" in report["description"]

@@ -108,7 +108,7 @@ def test_generated_profile_reflects_the_documents_and_exports(
     exported = parse_config(r.text)
     assert str(exported.agent_id) == agent_id and str(exported.org_id) == team["org"]["id"]
     assert (exported.industry, exported.role) == ("logistics", "warehouse_analyst")
-    assert exported.workflows[0].schedule == "0 17 * * *"
+    assert exported.workflows[0].schedule == "0 16 * * *"  # an hour before the "by 17:00" in the JD
     db = next(t for t in exported.tools if t.key == "db")
     assert db.required_settings == ["PHI_DB_PASSWORD"]
     assert db.settings["password_env"] == "env:PHI_DB_PASSWORD"

@@ -39,7 +39,11 @@ DUTY_WORDS = re.compile(
 )
 PERIODS = (
     (
-        re.compile(r"\b(daily|every day|each day|end of (the )?day|every shift)\b", re.I),
+        re.compile(
+            r"\b(daily|every day|each day|end of (the )?day|every shift|"
+            r"(every|each) (morning|evening|afternoon))\b",
+            re.I,
+        ),
         "DAILY",
         "0 17 * * *",
     ),
@@ -174,8 +178,40 @@ def _cite(item: dict[str, Any]) -> str:
     return f" [{src['document']}{page}]"
 
 
+# "by 09:00", "before 10am", "at 6 pm": the time a duty must be done by.
+TIME_OF_DAY = re.compile(
+    r"\b(?:by|before|at|until)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?", re.I
+)
+REPORT_WORDS = re.compile(r"\b(report|stock|inventory)\b", re.I)
+
+
+def deadline_cron(text: str) -> str | None:
+    """A daily cron one hour before the deadline a duty names, so the work is ready by then."""
+    match = TIME_OF_DAY.search(text)
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    suffix = (match.group(3) or "").lower().replace(".", "")
+    if suffix == "pm" and hour < 12:
+        hour += 12
+    elif suffix == "am" and hour == 12:
+        hour = 0
+    if not (0 <= hour <= 23 and 0 <= minute <= 59) or (not suffix and not match.group(2)):
+        return None  # "at 3" alone is too vague to schedule
+    return f"{minute} {(hour - 1) % 24} * * *"
+
+
 def _workflows(role_key: str, duties: list[dict[str, Any]], role_name: str) -> list[dict[str, Any]]:
     workflows = [dict(w) for w in ROLE_WORKFLOWS.get(role_key, [])]
+    # A daily report duty with a deadline in the documents sets the role's report time.
+    for duty in duties:
+        cron = deadline_cron(duty["text"])
+        if cron and PERIODS[0][0].search(duty["text"]) and REPORT_WORDS.search(duty["text"]):
+            for w in workflows:
+                if w["type"].startswith("DAILY_") and w["schedule"]:
+                    w["schedule"] = cron
+                    w["description"] += f" Scheduled from: {duty['text']}{_cite(duty)}"
+            break
     have = {w["type"] for w in workflows}
     prefix = re.sub(r"[^A-Z0-9]+", "_", role_key.upper()).strip("_") or "AGENT"
     for duty in duties:
