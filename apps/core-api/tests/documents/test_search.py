@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from core_factories import create_agent, create_org, signup
 from document_api import search, upload, wait_done
 
+from phi_core_api.documents.ingest import connect
+from phi_core_api.documents.tenant_index import ensure_tenant_indexes, index_name
 from phi_llm.embeddings import LocalE5Provider
 
 # Short documents (one chunk each). On its own the embedding of "85 dB(A)" is closer to the
@@ -86,3 +89,40 @@ def test_search_syntax_in_queries_is_not_an_error(client: httpx.Client, worker: 
         r = search(client, owner, agent["id"], query)
         assert r.status_code == 200, (query, r.text)
         assert [h["document_name"] for h in r.json()["results"]] == ["pallets.txt"]
+
+
+def test_organization_index_serves_the_same_results(
+    client: httpx.Client, worker: Any, live_server: Any
+) -> None:
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    for name in ("ppe.txt", "returns.txt", "pallets.txt"):
+        r = upload(client, owner, DOCS[name].encode(), name, agent_id=agent["id"])
+        assert wait_done(client, owner, r.json())["status"] == "READY"
+    queries = [
+        "85 dB(A)",
+        "what happens if a customer lost the receipt",
+        "how tall can a pallet be",
+    ]
+    before = [search(client, owner, agent["id"], q).json()["results"] for q in queries]
+
+    org_id = uuid.UUID(org["id"])
+    with connect(live_server.settings.libpq_database_url) as conn:
+        # Below the threshold nothing is built; at it, one index; a second run builds nothing.
+        assert ensure_tenant_indexes(conn, 4, org_ids=[org_id], log=lambda _: None) == []
+        built = ensure_tenant_indexes(conn, 3, org_ids=[org_id], log=lambda _: None)
+        assert built == [index_name(org_id)]
+        assert ensure_tenant_indexes(conn, 3, org_ids=[org_id], log=lambda _: None) == []
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (built[0],)
+        ).fetchone()
+        assert valid == (True,)
+
+    after = [search(client, owner, agent["id"], q).json()["results"] for q in queries]
+    assert [[h["chunk_id"] for h in hits] for hits in after] == [
+        [h["chunk_id"] for h in hits] for hits in before
+    ]
+    assert after[0][0]["document_name"] == "ppe.txt"
+    assert after[1][0]["document_name"] == "returns.txt"
+    assert after[2][0]["document_name"] == "pallets.txt"

@@ -21,6 +21,8 @@ from phi_core_api.documents.extraction import (
     detect_kind,
 )
 from phi_core_api.documents.schemas import SearchHit, SearchIn, SourceType
+from phi_core_api.documents.tenant_index import HAS_INDEX_SQL
+from phi_core_api.documents.tenant_index import index_name as tenant_index_name
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_core_api.errors import ApiError, InvalidInput, NotFound
 from phi_core_api.storage import FileStorage
@@ -138,9 +140,9 @@ def vector_literal(vector: Any) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
-# The tenant filter sits inside the HNSW scan (pgvector iterative scan, relaxed order) and the
-# scan over-fetches :n candidates that are re-sorted exactly, which is what keeps recall@10 up
-# for a tenant holding a small share of the table (docs/benchmarks.md).
+# The :n nearest chunks of the tenant: from the organization's own HNSW index when it has one
+# (iterative scan for the agent filter), otherwise by an exact scan of its rows; re-sorted
+# exactly before the top_k are kept.
 VECTOR_CANDIDATES = """
     SELECT c.id, c.embedding <=> CAST(:q AS vector) AS distance
       FROM document_chunks c
@@ -208,13 +210,25 @@ async def search(
 ) -> list[SearchHit]:
     """Best chunks among the agent's documents and its org's org-wide documents.
 
-    ``candidates`` nearest chunks are taken from the HNSW index with the tenant filter applied
-    inside the scan (pgvector iterative index scan), re-sorted exactly; with ``hybrid`` they are
-    fused with a full-text ranking of the chunks holding every word of the query.
+    ``candidates`` nearest chunks come from the organization's own HNSW index when
+    ``phi-documents index-tenants`` built one, otherwise from an exact scan of its rows; with
+    ``hybrid`` they are fused with a full-text ranking of the chunks holding every word of the
+    query.
     """
     n = max(int(candidates), data.top_k)
-    await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), n)}"))
+    own_index = (
+        await session.execute(text(HAS_INDEX_SQL), {"name": tenant_index_name(org_id)})
+    ).scalar()
+    if own_index:
+        await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), n)}"))
+        # Plan with the org id's value, so that the partial index matches even once the
+        # driver has prepared the statement.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    else:
+        # Exact scan of the organization's rows (bitmap scan on org_id): the shared HNSW
+        # index is slower and less exact for a tenant-filtered query (tenant_index.py).
+        await session.execute(text("SET LOCAL enable_indexscan = off"))
     params: dict[str, Any] = {
         "q": vector_literal(query_vector),
         "org_id": org_id,
