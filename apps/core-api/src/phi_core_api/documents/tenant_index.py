@@ -27,10 +27,14 @@ def index_name(org_id: uuid.UUID) -> str:
 
 # Whether the organization has a usable (valid) partial index; a CONCURRENTLY build that
 # failed leaves an invalid one that the planner ignores.
-HAS_INDEX_SQL = (
-    "SELECT coalesce((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)), "
-    "false)"
+_HAS_INDEX = (
+    "SELECT coalesce((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass({})), false)"
 )
+HAS_INDEX_SQL = _HAS_INDEX.format(":name")  # SQLAlchemy text()
+
+
+def has_own_index(conn: psycopg.Connection[Any], org_id: uuid.UUID) -> bool:
+    return bool(conn.execute(_HAS_INDEX.format("%s"), (index_name(org_id),)).fetchone()[0])
 
 
 def ensure_tenant_indexes(
