@@ -29,8 +29,14 @@ class CoreApiSettings(PlatformSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pdf_pages: int = 2000
     max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
-    # HNSW candidate list; larger finds more true neighbours at some latency (see benchmarks).
+    # Search (figures in docs/benchmarks.md): the HNSW candidate list of an organization's own
+    # index, how many nearest chunks are fetched and re-sorted before the top_k are kept,
+    # whether the full-text ranking is fused in, and from how many chunks `phi-documents
+    # index-tenants` gives an organization its own HNSW index (below it: exact scan).
     search_ef_search: int = 200
+    search_candidates: int = 40
+    search_hybrid: bool = True
+    search_tenant_index_min_chunks: int = 10_000
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

@@ -1,6 +1,7 @@
 """`phi-documents`: maintenance commands for stored documents.
 
-    phi-documents reembed      # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM
+    phi-documents reembed        # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM
+    phi-documents index-tenants  # own HNSW index for organizations with many chunks
 
 Re-embedding recomputes every chunk's vector with the configured provider, in batches, each
 batch written with one COPY into a temporary table and one UPDATE. When the new model's
@@ -80,14 +81,34 @@ def reembed(batch_size: int = 256) -> int:
     return done
 
 
+def index_tenants(min_chunks: int | None = None) -> list[str]:
+    from phi_core_api.documents.ingest import connect
+    from phi_core_api.documents.tenant_index import ensure_tenant_indexes
+    from phi_core_api.settings import CoreApiSettings
+
+    settings = CoreApiSettings()
+    threshold = settings.search_tenant_index_min_chunks if min_chunks is None else min_chunks
+    with connect(settings.libpq_database_url) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        created = ensure_tenant_indexes(conn, threshold)
+    print(f"done: {len(created)} index(es) built for organizations with >= {threshold} chunks")
+    return created
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="phi-documents", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("reembed", help="recompute every chunk's vector with the configured model")
     p.add_argument("--batch-size", type=int, default=256)
+    p = sub.add_parser(
+        "index-tenants", help="build an HNSW index of their own for organizations with many chunks"
+    )
+    p.add_argument("--min-chunks", type=int, default=None, help="default: the setting")
     args = parser.parse_args(argv)
     if args.command == "reembed":
         reembed(args.batch_size)
+    elif args.command == "index-tenants":
+        index_tenants(args.min_chunks)
     sys.exit(0)
 
 

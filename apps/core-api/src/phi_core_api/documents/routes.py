@@ -179,10 +179,18 @@ async def search_documents(
     settings: SettingsDep,
     embedder: EmbedderDep,
 ) -> SearchOut:
-    """Semantic search over the agent's documents and its organization's org-wide ones."""
+    """Search the agent's documents and its organization's org-wide ones: meaning (vectors)
+    fused with exact words and codes (full text)."""
     agent, access = await agent_access(session, agent_id, user_id)
     vector = await embedder.aembed_query(data.query)
     hits = await service.search(
-        session, access.org_id, agent.id, vector, data, settings.search_ef_search
+        session,
+        access.org_id,
+        agent.id,
+        vector,
+        data,
+        ef_search=settings.search_ef_search,
+        candidates=settings.search_candidates,
+        hybrid=settings.search_hybrid,
     )
     return SearchOut(query=data.query, results=hits)

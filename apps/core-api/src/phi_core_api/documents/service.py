@@ -21,6 +21,8 @@ from phi_core_api.documents.extraction import (
     detect_kind,
 )
 from phi_core_api.documents.schemas import SearchHit, SearchIn, SourceType
+from phi_core_api.documents.tenant_index import HAS_INDEX_SQL
+from phi_core_api.documents.tenant_index import index_name as tenant_index_name
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_core_api.errors import ApiError, InvalidInput, NotFound
 from phi_core_api.storage import FileStorage
@@ -138,21 +140,61 @@ def vector_literal(vector: Any) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
-SEARCH_SQL = """
-WITH hits AS MATERIALIZED (
-    SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata,
-           c.embedding <=> CAST(:q AS vector) AS distance
+# The :n nearest chunks of the tenant: from the organization's own HNSW index when it has one
+# (iterative scan for the agent filter), otherwise by an exact scan of its rows; re-sorted
+# exactly before the top_k are kept.
+VECTOR_CANDIDATES = """
+    SELECT c.id, c.embedding <=> CAST(:q AS vector) AS distance
       FROM document_chunks c
      WHERE c.org_id = :org_id
        AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
        {type_filter}
      ORDER BY c.embedding <=> CAST(:q AS vector)
+     LIMIT :n
+"""
+
+VECTOR_SEARCH_SQL = f"""
+WITH hits AS MATERIALIZED ({VECTOR_CANDIDATES})
+SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata, h.distance,
+       d.name, d.source_type
+  FROM hits h
+  JOIN document_chunks c ON c.id = h.id
+  JOIN documents d ON d.id = c.document_id
+ ORDER BY h.distance, c.id
+ LIMIT :k
+"""
+
+# Reciprocal rank fusion of the vector candidates and a full-text ranking. websearch_to_tsquery
+# needs every word of the query in the chunk, so a plain-language question rarely matches and
+# leaves the vector ranking as it is, while codes and exact terms (SKU-4471, LOTO-R) that the
+# embedding blurs are lifted to the top (measured in docs/benchmarks.md, "search quality").
+HYBRID_SEARCH_SQL = f"""
+WITH vec AS MATERIALIZED ({VECTOR_CANDIDATES}),
+txt AS MATERIALIZED (
+    SELECT c.id, ts_rank_cd(c.search_text, tq) AS text_rank
+      FROM document_chunks c, websearch_to_tsquery('simple', :text) tq
+     WHERE c.org_id = :org_id
+       AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
+       AND c.search_text @@ tq
+       {{type_filter}}
+     ORDER BY text_rank DESC, c.id
+     LIMIT :n
+),
+fused AS (
+    SELECT id, sum(1.0 / (60 + rank)) AS rrf
+      FROM (SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM vec
+            UNION ALL
+            SELECT id, row_number() OVER (ORDER BY text_rank DESC, id) AS rank FROM txt) ranks
+     GROUP BY id
+     ORDER BY rrf DESC, id
      LIMIT :k
 )
-SELECT h.id, h.document_id, h.agent_id, h.chunk_text, h.metadata, h.distance,
-       d.name, d.source_type
-  FROM hits h JOIN documents d ON d.id = h.document_id
- ORDER BY h.distance
+SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata,
+       c.embedding <=> CAST(:q AS vector) AS distance, d.name, d.source_type
+  FROM fused f
+  JOIN document_chunks c ON c.id = f.id
+  JOIN documents d ON d.id = c.document_id
+ ORDER BY f.rrf DESC, c.id
 """
 
 
@@ -163,26 +205,45 @@ async def search(
     query_vector: Any,
     data: SearchIn,
     ef_search: int,
+    candidates: int,
+    hybrid: bool = True,
 ) -> list[SearchHit]:
-    """Nearest chunks among the agent's documents and its org's org-wide documents.
+    """Best chunks among the agent's documents and its org's org-wide documents.
 
-    The tenant filter is applied inside the HNSW scan with pgvector's iterative index scans
-    (relaxed order, re-sorted by the outer query), so a small tenant in a large table still
-    gets top_k results instead of the few that survive a post-filter.
+    ``candidates`` nearest chunks come from the organization's own HNSW index when
+    ``phi-documents index-tenants`` built one, otherwise from an exact scan of its rows; with
+    ``hybrid`` they are fused with a full-text ranking of the chunks holding every word of the
+    query.
     """
-    await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), data.top_k)}"))
+    n = max(int(candidates), data.top_k)
+    own_index = (
+        await session.execute(text(HAS_INDEX_SQL), {"name": tenant_index_name(org_id)})
+    ).scalar()
+    if own_index:
+        await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), n)}"))
+        # Plan with the org id's value, so that the partial index matches even once the
+        # driver has prepared the statement.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    else:
+        # Exact scan of the organization's rows (bitmap scan on org_id): the shared HNSW
+        # index is slower and less exact for a tenant-filtered query (tenant_index.py).
+        await session.execute(text("SET LOCAL enable_indexscan = off"))
     params: dict[str, Any] = {
         "q": vector_literal(query_vector),
         "org_id": org_id,
         "agent_id": agent_id,
         "k": data.top_k,
+        "n": n,
     }
     type_filter = ""
     if data.source_types:
         type_filter = "AND c.metadata->>'source_type' = ANY(:types)"
         params["types"] = [t.value for t in data.source_types]
-    rows = (await session.execute(text(SEARCH_SQL.format(type_filter=type_filter)), params)).all()
+    if hybrid:
+        params["text"] = data.query
+    sql = (HYBRID_SEARCH_SQL if hybrid else VECTOR_SEARCH_SQL).format(type_filter=type_filter)
+    rows = (await session.execute(text(sql), params)).all()
     await session.commit()
     hits = []
     for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import procrastinate
 
@@ -63,7 +64,36 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
                 conn, doc_id, f"internal error while processing the file ({type(exc).__name__})"
             )
             return
-    logger.info("document %s: %s %s", doc_id, report.status, report.error or "")
+        logger.info("document %s: %s %s", doc_id, report.status, report.error or "")
+        if report.status == "READY":
+            index_organization_if_large(conn, doc_id, settings.search_tenant_index_min_chunks)
+
+
+def index_organization_if_large(conn: Any, document_id: uuid.UUID, min_chunks: int) -> None:
+    """Give the document's organization its own HNSW index once it has ``min_chunks`` chunks
+    (tenant_index.py says why). Runs after the document is READY, so a long build delays no
+    search; an advisory lock keeps two workers from building the same index."""
+    from phi_core_api.documents.tenant_index import ensure_tenant_indexes, has_own_index
+
+    row = conn.execute(
+        "SELECT d.org_id, (SELECT count(*) FROM document_chunks c WHERE c.org_id = d.org_id) "
+        "FROM documents d WHERE d.id = %s",
+        (document_id,),
+    ).fetchone()
+    if row is None or row[1] < min_chunks:
+        return
+    org_id = row[0]
+    if has_own_index(conn, org_id):
+        return
+    lock = f"tenant-index:{org_id}"
+    if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock,)).fetchone()[0]:
+        return  # another worker is building it
+    try:
+        ensure_tenant_indexes(conn, min_chunks, org_ids=[org_id], log=logger.info)
+    except Exception:
+        logger.exception("could not build the search index of organization %s", org_id)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
 
 
 def make_blueprint() -> procrastinate.Blueprint:

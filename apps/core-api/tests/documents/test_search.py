@@ -1,0 +1,128 @@
+"""Hybrid search: exact codes that the embedding blurs are found through the full-text ranking."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from core_factories import create_agent, create_org, signup
+from document_api import search, upload, wait_done
+
+from phi_core_api.documents.ingest import connect
+from phi_core_api.documents.tenant_index import ensure_tenant_indexes, index_name
+from phi_llm.embeddings import LocalE5Provider
+
+# Short documents (one chunk each). On its own the embedding of "85 dB(A)" is closer to the
+# job description than to the PPE policy that contains the figure.
+DOCS = {
+    "ppe.txt": (
+        "Safety footwear with toe caps and a high-visibility vest are worn by everyone past the "
+        "yellow line. Cut-resistant gloves are used when opening cartons with a knife. Hearing "
+        "protection is worn in the sorter mezzanine, where noise exceeds 85 dB(A). Insulated "
+        "jackets are worn in the freezer."
+    ),
+    "associate.txt": (
+        "Warehouse associate: you pick customer orders with a handheld scanner, pack them into "
+        "the right carton and keep your zone clean. Pick rate target: 110 lines per hour in "
+        "ambient, 80 in chilled. Shifts are 8 hours; night shift carries a 15% premium."
+    ),
+    "returns.txt": (
+        "Customers may return unused items within 30 days with a receipt. Without a receipt we "
+        "offer store credit at the lowest selling price of the last 60 days. Refunds over 250 "
+        "dollars need a manager override code at the till."
+    ),
+    "pallets.txt": (
+        "Build pallets with heavy cases at the bottom and a maximum height of 1.8 m. Wrap with "
+        "at least 5 turns at the base. Each pallet gets an SSCC label on two adjacent sides, "
+        "400 to 800 mm from the ground."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def worker(start_worker: Callable[..., Any]) -> Any:
+    return start_worker()
+
+
+def test_code_query_that_vector_ranking_misses_is_found_first(
+    client: httpx.Client, worker: Any
+) -> None:
+    # Precondition: by meaning alone, the PPE text is not the nearest to the query.
+    e5 = LocalE5Provider()
+    names = list(DOCS)
+    sims = e5.embed_passages([DOCS[n] for n in names]) @ e5.embed_query("85 dB(A)")
+    assert names[int(np.argmax(sims))] != "ppe.txt"
+
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    for name, body in DOCS.items():
+        r = upload(client, owner, body.encode(), name, agent_id=agent["id"])
+        assert r.status_code == 202, r.text
+        assert wait_done(client, owner, r.json())["status"] == "READY"
+
+    hits = search(client, owner, agent["id"], "85 dB(A)").json()["results"]
+    assert hits[0]["document_name"] == "ppe.txt"
+    assert "85 dB(A)" in hits[0]["text"]
+    assert 0 < hits[0]["score"] <= 1  # still the cosine similarity
+
+    # A plain-language question matches no chunk word for word: the meaning ranking decides.
+    hits = search(client, owner, agent["id"], "what happens if a customer lost the receipt")
+    assert hits.json()["results"][0]["document_name"] == "returns.txt"
+    # Every document is still reachable (the text filter never drops vector results).
+    hits = search(client, owner, agent["id"], "85 dB(A)", top_k=10).json()["results"]
+    assert sorted(h["document_name"] for h in hits) == sorted(DOCS)
+
+
+def test_search_syntax_in_queries_is_not_an_error(client: httpx.Client, worker: Any) -> None:
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    r = upload(client, owner, DOCS["pallets.txt"].encode(), "pallets.txt", agent_id=agent["id"])
+    assert wait_done(client, owner, r.json())["status"] == "READY"
+    # websearch_to_tsquery syntax and characters that to_tsquery would reject.
+    for query in ['"SSCC label" -pallet', "a & b | !c", "'); DROP TABLE x; --", ":*", "or"]:
+        r = search(client, owner, agent["id"], query)
+        assert r.status_code == 200, (query, r.text)
+        assert [h["document_name"] for h in r.json()["results"]] == ["pallets.txt"]
+
+
+def test_organization_index_serves_the_same_results(
+    client: httpx.Client, worker: Any, live_server: Any
+) -> None:
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    for name in ("ppe.txt", "returns.txt", "pallets.txt"):
+        r = upload(client, owner, DOCS[name].encode(), name, agent_id=agent["id"])
+        assert wait_done(client, owner, r.json())["status"] == "READY"
+    queries = [
+        "85 dB(A)",
+        "what happens if a customer lost the receipt",
+        "how tall can a pallet be",
+    ]
+    before = [search(client, owner, agent["id"], q).json()["results"] for q in queries]
+
+    org_id = uuid.UUID(org["id"])
+    with connect(live_server.settings.libpq_database_url) as conn:
+        # Below the threshold nothing is built; at it, one index; a second run builds nothing.
+        assert ensure_tenant_indexes(conn, 4, org_ids=[org_id], log=lambda _: None) == []
+        built = ensure_tenant_indexes(conn, 3, org_ids=[org_id], log=lambda _: None)
+        assert built == [index_name(org_id)]
+        assert ensure_tenant_indexes(conn, 3, org_ids=[org_id], log=lambda _: None) == []
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (built[0],)
+        ).fetchone()
+        assert valid == (True,)
+
+    after = [search(client, owner, agent["id"], q).json()["results"] for q in queries]
+    assert [[h["chunk_id"] for h in hits] for hits in after] == [
+        [h["chunk_id"] for h in hits] for hits in before
+    ]
+    assert after[0][0]["document_name"] == "ppe.txt"
+    assert after[1][0]["document_name"] == "returns.txt"
+    assert after[2][0]["document_name"] == "pallets.txt"
