@@ -30,12 +30,11 @@ def test_vector_dimension_follows_the_embedding_setting(fresh_database_url: str)
             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = 'document_chunks'::regclass AND attname = 'embedding'"
         ).fetchone()  # type: ignore[misc]
-        (method,) = conn.execute(
-            "SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_am am ON am.oid = c.relam "
-            "WHERE c.relname = 'ix_document_chunks_embedding_hnsw'"
+        (shared_hnsw,) = conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = 'ix_document_chunks_embedding_hnsw'"
         ).fetchone()  # type: ignore[misc]
-    assert kind == "vector(1536)" and method == "hnsw"
+    # Search uses per-organization indexes (migration 0004 drops the shared one).
+    assert kind == "vector(1536)" and shared_hnsw == 0
 
 
 def test_updated_at_is_maintained_by_the_database(database_url: str) -> None:

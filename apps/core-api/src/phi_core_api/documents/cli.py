@@ -5,7 +5,8 @@
 
 Re-embedding recomputes every chunk's vector with the configured provider, in batches, each
 batch written with one COPY into a temporary table and one UPDATE. When the new model's
-dimension differs from the column's, the column is retyped and the HNSW index rebuilt; until
+dimension differs from the column's, the column is retyped and the organizations' own HNSW
+indexes are rebuilt after the vectors are written; until
 the command finishes, search returns only chunks already re-embedded.
 """
 
@@ -18,11 +19,10 @@ import warnings
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
-HNSW_INDEX = "ix_document_chunks_embedding_hnsw"
-
 
 def reembed(batch_size: int = 256) -> int:
     from phi_core_api.documents.ingest import connect
+    from phi_core_api.documents.tenant_index import PREFIX, ensure_tenant_indexes
     from phi_core_api.settings import CoreApiSettings
     from phi_llm.embeddings import get_embedding_provider
 
@@ -37,7 +37,12 @@ def reembed(batch_size: int = 256) -> int:
         if current_dim != provider.dim:
             print(f"vector column is {current_dim}-d, model gives {provider.dim}-d: retyping")
             with conn.transaction():
-                conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+                # Organizations' own indexes are rebuilt below, once the vectors exist.
+                for (name,) in conn.execute(
+                    "SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE %s",
+                    (PREFIX + "%",),
+                ).fetchall():
+                    conn.execute(f'DROP INDEX IF EXISTS "{name}"')
                 conn.execute(
                     "ALTER TABLE document_chunks ALTER COLUMN embedding "
                     f"TYPE vector({int(provider.dim)}) USING NULL"
@@ -70,10 +75,7 @@ def reembed(batch_size: int = 256) -> int:
             done += len(rows)
             last_id = rows[-1][0]
             print(f"re-embedded {done} chunks", flush=True)
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON document_chunks "
-            "USING hnsw (embedding vector_cosine_ops)"
-        )
+        ensure_tenant_indexes(conn, settings.search_tenant_index_min_chunks)
         print(
             f"done: {done} chunks with {provider.name}/{provider.model} ({provider.dim}-d) "
             f"in {time.perf_counter() - started:.1f}s"
