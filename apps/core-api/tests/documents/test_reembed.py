@@ -65,3 +65,103 @@ def test_reembed_command_rewrites_every_vector(
         assert np.allclose(vector, after[chunk_id], atol=1e-4)
     hits = search(client, owner, agent["id"], "when should trucks be refuelled").json()["results"]
     assert "Fuel the trucks" in hits[0]["text"]
+
+
+def test_reembed_to_a_model_of_another_dimension(fresh_database_url: str) -> None:
+    """Switching to an 8-d model retypes the column, rewrites every vector and rebuilds the
+    organizations' own indexes, on a database of its own (the shared one stays 384-d)."""
+    import hashlib
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from phi_platform.db.migrate import upgrade
+
+    dim = 8
+
+    class Embeddings(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # a real OpenAI-compatible /v1/embeddings, 8-d
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = []
+            for i, text in enumerate(inputs):
+                raw = np.frombuffer(hashlib.sha256(text.encode()).digest()[:dim], np.uint8)
+                vec = raw.astype(float) + 1
+                data.append(
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": list(vec / np.linalg.norm(vec)),
+                    }
+                )
+            out = json.dumps(
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body["model"],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Embeddings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    upgrade(fresh_database_url)
+    url = fresh_database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        (org_id,) = conn.execute(
+            "INSERT INTO organizations (name) VALUES ('o') RETURNING id"
+        ).fetchone()  # type: ignore[misc]
+        (doc_id,) = conn.execute(
+            "INSERT INTO documents (org_id, name, source_type, storage_path, status) "
+            "VALUES (%s, 'd.txt', 'SOP', 'x', 'READY') RETURNING id",
+            (org_id,),
+        ).fetchone()  # type: ignore[misc]
+        for i in range(5):
+            conn.execute(
+                "INSERT INTO document_chunks (document_id, org_id, chunk_index, chunk_text, "
+                "embedding) VALUES (%s, %s, %s, %s, array_fill(0.1, ARRAY[384])::vector)",
+                (doc_id, org_id, i, f"chunk number {i}"),
+            )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PHI_EMBEDDING_PROVIDER": "openai",
+        "PHI_EMBEDDING_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/v1",
+        "PHI_EMBEDDING_API_KEY": "test",
+        "PHI_EMBEDDING_MODEL": "tiny-8d",
+        "PHI_EMBEDDING_DIM": str(dim),
+        "PHI_SEARCH_TENANT_INDEX_MIN_CHUNKS": "3",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "phi_core_api.documents.cli", "reembed"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(url) as conn:
+        (kind,) = conn.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'document_chunks'::regclass AND attname = 'embedding'"
+        ).fetchone()  # type: ignore[misc]
+        dims = conn.execute(
+            "SELECT DISTINCT vector_dims(embedding) FROM document_chunks"
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'ix_document_chunks_hnsw_org_%'"
+        ).fetchall()
+    assert kind == f"vector({dim})" and dims == [(dim,)]
+    assert len(indexes) == 1 and str(org_id) in indexes[0][0]

@@ -23,13 +23,27 @@ def pg_server() -> Iterator[object]:
     warnings.filterwarnings("ignore", module="platformdirs")
     from phi_platform.embedded_pg import EmbeddedPostgres, free_port
 
-    root = Path(os.environ.get("PHI_TEST_PG_DIR", default_data_dir() / "test-pg"))
-    pg = EmbeddedPostgres(root=root, port=free_port())
-    # A cluster left running by an interrupted run listens on an unknown port: restart it.
-    pg.stop()
+    base = Path(os.environ.get("PHI_TEST_PG_DIR", default_data_dir() / "test-pg"))
+    # One cluster per test process, so two runs in one checkout never touch each other's
+    # server; clusters left by runs that were killed are removed here.
+    for leftover in base.glob("run-*"):
+        pid = int(leftover.name.removeprefix("run-")) if leftover.name[4:].isdigit() else 0
+        if pid and not _alive(pid):
+            EmbeddedPostgres(root=leftover, port=0).destroy()
+    pg = EmbeddedPostgres(root=base / f"run-{os.getpid()}", port=free_port())
     pg.start()
     yield pg
-    pg.stop()
+    pg.destroy()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
