@@ -32,6 +32,11 @@ class OpenAIProvider(Provider):
             api_key=config.api_key(env) or "unset",
             base_url=config.base_url or None,
             max_retries=0,  # the router retries, with its own backoff and accounting
+            # The SDK's default client closes itself from __del__ on whatever event loop is
+            # running at collection time; a client collected after its own loop ended then
+            # fails inside an unrelated loop (seen across tests, and possible in workers that
+            # run one loop per job). A plain client is closed by aclose() only.
+            http_client=openai.DefaultAsyncHttpxClient(),
         )
 
     def _response_format(self, request: ChatRequest) -> dict[str, Any] | None:
