@@ -4,6 +4,8 @@ For each provider (builtin; and llama-cpp-python's OpenAI-compatible server on S
 when the llamacpp extra is installed) it times sequential calls made
   - directly: the provider object (builtin) or the openai SDK against the server (llama.cpp),
   - through the router in-process (Router.chat; no accounting, to isolate the routing),
+  - through the router in-process with the Postgres accountant (budget check + llm_calls
+    insert per call, on the embedded PostgreSQL; builtin only, where it is not noise),
   - through the router service (a separate uvicorn process, over loopback HTTP; the llama.cpp
     case is driven by the openai SDK, as any OpenAI client would),
 and prints median / p95 latency per call and the router's median overhead over direct.
@@ -99,11 +101,49 @@ def row(name: str, samples: list[float], base: float | None) -> str:
     return f"| {name} | {len(samples)} | {p50:.3f} | {p95:.3f} | {over} |"
 
 
+async def bench_accounted(n: int, data_dir: Path) -> list[float]:
+    """Router calls that check an org's token budget and record each call in llm_calls."""
+    import uuid
+
+    import psycopg
+
+    from phi_llm.accounting import PostgresAccountant
+    from phi_llm.types import CallContext
+    from phi_platform.db import create_engine, create_sessionmaker
+    from phi_platform.db.migrate import upgrade
+    from phi_platform.embedded_pg import EmbeddedPostgres
+    from phi_platform.settings import to_sqlalchemy_url
+
+    pg = EmbeddedPostgres(root=data_dir / "pg", port=free_port())
+    pg.start()
+    try:
+        url = pg.ensure_database("llm_bench")
+        upgrade(to_sqlalchemy_url(url))
+        org_id = uuid.uuid4()
+        with psycopg.connect(url, autocommit=True) as conn:
+            # A budget, so every call runs the month-to-date sum as well as the insert.
+            conn.execute(
+                "INSERT INTO organizations (id, name, monthly_token_budget) VALUES (%s, 'b', %s)",
+                (org_id, 10**12),
+            )
+        engine = create_engine(to_sqlalchemy_url(url), pool_size=2)
+        router = Router(env={}, accountant=PostgresAccountant(create_sessionmaker(engine)))
+        context = CallContext(org_id=org_id)
+        samples = await timed(
+            n, lambda: router.chat(MESSAGES, task_class="default", context=context)
+        )
+        await engine.dispose()
+        return samples
+    finally:
+        pg.destroy()
+
+
 async def bench_builtin(n: int, data_dir: Path) -> list[str]:
     provider = BuiltinProvider("builtin", ProviderConfig(kind="builtin"), {})
     direct = await timed(n, lambda: provider.chat(ChatRequest(model="builtin", messages=MESSAGES)))
     router = Router(env={})
     inproc = await timed(n, lambda: router.chat(MESSAGES, task_class="default"))
+    accounted = await bench_accounted(max(n // 4, 50), data_dir)
     proc, url = start_router_service({}, data_dir)
     try:
         async with httpx.AsyncClient(
@@ -118,6 +158,7 @@ async def bench_builtin(n: int, data_dir: Path) -> list[str]:
     return [
         row("builtin: provider called directly", direct, None),
         row("builtin: router in-process", inproc, base),
+        row("builtin: router in-process + Postgres accounting", accounted, base),
         row("builtin: router service (HTTP /chat)", service, base),
     ]
 
