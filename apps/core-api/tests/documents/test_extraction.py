@@ -30,9 +30,48 @@ def test_pdf_pages_keep_their_text_and_numbers() -> None:
     doc = extract(data, "sop.pdf")
     assert doc.kind == "pdf"
     assert doc.page_count == 3
-    assert [b.page for b in doc.blocks] == [1, 2, 3]
-    assert "cold room within 20 minutes" in doc.blocks[1].text
-    assert "forklift incident" not in doc.blocks[1].text
+    # Each page: its heading (recognised by shape) then its paragraph.
+    assert [(b.page, b.heading_level) for b in doc.blocks] == [
+        (1, 1),
+        (1, None),
+        (2, 1),
+        (2, None),
+        (3, 1),
+        (3, None),
+    ]
+    assert [b.text for b in doc.blocks if b.heading_level] == [
+        "Receiving",
+        "Cold chain",
+        "Incidents",
+    ]
+    assert "cold room within 20 minutes" in doc.blocks[3].text
+    assert "forklift incident" not in doc.blocks[3].text
+
+
+def test_pdf_lines_are_reflowed_and_headings_recognised_by_shape() -> None:
+    from phi_core_api.documents.extraction import pdf_page_blocks
+
+    text = (
+        "2.1 Cycle counting\n"
+        "Every morning the analyst compares the cycle count with the system stock. Any\n"
+        "discrepancy above two percent is escalated to the operations manager before 10:00 and\n"
+        "logged in the WMS.\n"
+        "Forklift Safety\n"
+        "Only certified drivers may operate forklifts; pedestrians stay behind the yellow\n"
+        "lines at all times and wear high-visi-\n"
+        "bility vests."
+    )
+    blocks = pdf_page_blocks(text, 4)
+    assert [(b.heading_level, b.text[:20]) for b in blocks] == [
+        (2, "2.1 Cycle counting"),
+        (None, "Every morning the an"),
+        (1, "Forklift Safety"),
+        (None, "Only certified drive"),
+    ]
+    # Wrapped lines are one paragraph again; a line ending mid-sentence is never a heading.
+    assert "Any discrepancy above two percent" in blocks[1].text
+    assert "high-visibility vests." in blocks[3].text
+    assert all(b.page == 4 for b in blocks)
 
 
 def test_pdf_without_text_layer_fails_as_scanned() -> None:

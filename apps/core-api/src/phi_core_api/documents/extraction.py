@@ -262,14 +262,66 @@ def _extract_pdf(data: bytes, limits: ExtractionLimits) -> ExtractedDocument:
                 raise ExtractionFailed(
                     f"page {index + 1} of the PDF is damaged and cannot be read ({exc})"
                 ) from exc
-            text = _normalise(raw)
-            if text:
-                blocks.append(Block(text=text, page=index + 1))
+            blocks.extend(pdf_page_blocks(_normalise(raw), index + 1))
         if not blocks:
             raise ExtractionFailed("no extractable text (scanned?)")
         return ExtractedDocument(kind="pdf", blocks=blocks, page_count=page_count)
     finally:
         pdf.close()
+
+
+# A PDF has no heading markup: a heading is recognised by shape. Numbered ("2.", "3.1 Scope")
+# or a short line without closing punctuation that follows the end of a sentence (or the top
+# of the page) and is followed by more text.
+_NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
+_SENTENCE_END = re.compile(r"[.!?:;]$")
+
+
+def _heading_level(line: str, previous: str | None, following: str | None) -> int | None:
+    words = line.split()
+    if not following or not (1 <= len(words) <= 10) or len(line) > 80:
+        return None
+    if line[-1] in ".,;:!?" or not (line[0].isupper() or line[0].isdigit()):
+        return None
+    if previous is not None and not _SENTENCE_END.search(previous):
+        return None  # the tail of a wrapped sentence, not a heading
+    numbered = _NUMBERED.match(line)
+    if numbered:
+        return min(numbered.group(1).count(".") + 1, 6)
+    # Unnumbered: short ("Cold chain"), or longer with most words capitalised, as titles are.
+    capitalised = sum(1 for w in words if w[0].isupper() or not w[0].isalpha())
+    return 1 if len(words) <= 6 or capitalised >= len(words) * 0.6 else None
+
+
+def pdf_page_blocks(text: str, page: int) -> list[Block]:
+    """Split one PDF page's text into headings and reflowed paragraphs."""
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            joined = " ".join(paragraph)
+            # Words hyphenated across a line break are joined again.
+            joined = re.sub(r"(\w)- (\w)", lambda m: m.group(1) + m.group(2), joined)
+            blocks.append(Block(text=joined, page=page))
+            paragraph.clear()
+
+    lines = [line.strip() for line in text.split("\n")]
+    previous: str | None = None
+    for i, line in enumerate(lines):
+        if not line:
+            flush()
+            continue
+        following = next((n for n in lines[i + 1 :] if n), None)
+        level = _heading_level(line, previous, following)
+        if level is not None:
+            flush()
+            blocks.append(Block(text=line, page=page, heading_level=level))
+        else:
+            paragraph.append(line)
+        previous = line
+    flush()
+    return blocks
 
 
 def _check_docx_archive(data: bytes, limits: ExtractionLimits) -> None:
