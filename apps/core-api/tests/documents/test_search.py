@@ -126,3 +126,24 @@ def test_organization_index_serves_the_same_results(
     assert after[0][0]["document_name"] == "ppe.txt"
     assert after[1][0]["document_name"] == "returns.txt"
     assert after[2][0]["document_name"] == "pallets.txt"
+
+
+def test_embedding_service_down_gives_503_and_the_api_still_starts(start_server: Any) -> None:
+    from phi_platform.embedded_pg import free_port
+
+    # An OpenAI-compatible embeddings endpoint where nothing listens: the API must start
+    # anyway, search must say what is wrong, and the rest keeps working.
+    server = start_server(
+        embedding_provider="openai",
+        embedding_base_url=f"http://127.0.0.1:{free_port()}/v1",
+        embedding_api_key="unused",
+        embedding_model="text-embedding-3-small",
+    )
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        owner = signup(c)
+        org = create_org(c, owner)
+        agent = create_agent(c, owner, org["id"])
+        r = search(c, owner, agent["id"], "where are the forklift keys?")
+        assert r.status_code == 503, r.text
+        assert "openai embedding service" in r.json()["detail"]
+        assert c.get(f"/agents/{agent['id']}/documents", headers=owner.headers).status_code == 200

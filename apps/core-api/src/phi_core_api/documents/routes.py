@@ -10,6 +10,7 @@ from phi_core_api.documents import service
 from phi_core_api.documents.runtime import EmbedderDep, JobsDep, StorageDep
 from phi_core_api.documents.schemas import DocumentOut, SearchIn, SearchOut, SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
+from phi_llm.embeddings import EmbeddingError
 
 router = APIRouter(tags=["documents"])
 
@@ -182,7 +183,12 @@ async def search_documents(
     """Search the agent's documents and its organization's org-wide ones: meaning (vectors)
     fused with exact words and codes (full text)."""
     agent, access = await agent_access(session, agent_id, user_id)
-    vector = await embedder.aembed_query(data.query)
+    try:
+        vector = await embedder.aembed_query(data.query)
+    except EmbeddingError as exc:
+        raise service.EmbeddingUnavailable(
+            f"search is unavailable: the {embedder.name} embedding service failed ({exc})"
+        ) from exc
     hits = await service.search(
         session,
         access.org_id,

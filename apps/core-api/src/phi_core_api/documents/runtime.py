@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -13,16 +14,22 @@ from fastapi import Depends, FastAPI, Request
 from phi_core_api.settings import CoreApiSettings
 from phi_core_api.storage import FileStorage, storage_for
 
+logger = logging.getLogger(__name__)
+
 
 @asynccontextmanager
 async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIterator[None]:
     from phi_core_api.jobs import create_job_app
-    from phi_llm.embeddings import get_embedding_provider
+    from phi_llm.embeddings import EmbeddingError, get_embedding_provider
 
     app.state.storage = storage_for(settings.data_dir)
     app.state.embedder = get_embedding_provider(settings)
-    # Load the model now rather than in the first search request.
-    await asyncio.to_thread(app.state.embedder.embed_query, "warm-up")
+    # Load the model now rather than in the first search request. A remote embedding service
+    # that is down must not keep the API from starting: search answers 503 until it is back.
+    try:
+        await asyncio.to_thread(app.state.embedder.embed_query, "warm-up")
+    except EmbeddingError as exc:
+        logger.warning("embedding service not reachable at start-up: %s", exc)
     jobs = create_job_app(settings)
     async with jobs.open_async():
         app.state.jobs = jobs

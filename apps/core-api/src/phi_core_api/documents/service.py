@@ -41,6 +41,10 @@ class UnsupportedMediaType(ApiError):
     status_code = 415
 
 
+class EmbeddingUnavailable(ApiError):
+    status_code = 503
+
+
 def clean_filename(raw: str | None) -> str:
     name = re.split(r"[\\/]", raw or "")[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
@@ -220,15 +224,18 @@ async def search(
         await session.execute(text(HAS_INDEX_SQL), {"name": tenant_index_name(org_id)})
     ).scalar()
     if own_index:
-        await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-        await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), n)}"))
-        # Plan with the org id's value, so that the partial index matches even once the
-        # driver has prepared the statement.
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    else:
-        # Exact scan of the organization's rows (bitmap scan on org_id): the shared HNSW
-        # index is slower and less exact for a tenant-filtered query (tenant_index.py).
-        await session.execute(text("SET LOCAL enable_indexscan = off"))
+        # One round trip for the three transaction-local settings: iterative scan for the
+        # agent filter, the candidate list, and planning with the org id's value so that the
+        # partial index matches even once the driver has prepared the statement. Without an
+        # index of its own the organization's rows are scanned exactly (bitmap on org_id).
+        await session.execute(
+            text(
+                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.ef_search', :ef, true), "
+                "set_config('plan_cache_mode', 'force_custom_plan', true)"
+            ),
+            {"ef": str(max(int(ef_search), n))},
+        )
     params: dict[str, Any] = {
         "q": vector_literal(query_vector),
         "org_id": org_id,

@@ -144,6 +144,33 @@ async def _next_version(session: AsyncSession, agent_id: uuid.UUID) -> int:
     return int(latest or 0) + 1
 
 
+async def _save_version(
+    session: AsyncSession,
+    agent: Agent,
+    system_prompt: str,
+    profile: dict[str, Any],
+    provider: str | None,
+    model: str | None,
+    created_by: uuid.UUID | None,
+) -> AgentProfileVersion:
+    """Store the next version and make it live on the agent. The caller holds the agent's row
+    lock (so two saves cannot take the same number) and commits."""
+    version = AgentProfileVersion(
+        agent_id=agent.id,
+        org_id=agent.org_id,
+        version=await _next_version(session, agent.id),
+        system_prompt=system_prompt,
+        profile=profile,
+        provider=provider,
+        model=model,
+        created_by=created_by,
+    )
+    session.add(version)
+    await session.flush()
+    apply_profile(agent, system_prompt, profile, version.version)
+    return version
+
+
 async def restore_version(
     session: AsyncSession, agent: Agent, access: OrgAccess, version: int
 ) -> AgentProfileVersion:
@@ -154,18 +181,9 @@ async def restore_version(
     await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
     profile = dict(old.profile)
     profile["restored_from"] = old.version
-    new = AgentProfileVersion(
-        agent_id=agent.id,
-        org_id=agent.org_id,
-        version=await _next_version(session, agent.id),
-        system_prompt=old.system_prompt,
-        profile=profile,
-        provider=old.provider,
-        model=old.model,
-        created_by=access.user_id,
+    new = await _save_version(
+        session, agent, old.system_prompt, profile, old.provider, old.model, access.user_id
     )
-    session.add(new)
-    apply_profile(agent, old.system_prompt, profile, new.version)
     await session.commit()
     await session.refresh(new)
     return new
@@ -430,19 +448,15 @@ async def run_generation(
         generation = await session.get(ProfileGeneration, generation_id)
         if agent is None or generation is None:
             return
-        version = AgentProfileVersion(
-            agent_id=agent.id,
-            org_id=agent.org_id,
-            version=await _next_version(session, agent.id),
-            system_prompt=profile.system_prompt,
-            profile=stored,
-            provider=result.provider,
-            model=result.model,
-            created_by=generation.requested_by,
+        version = await _save_version(
+            session,
+            agent,
+            profile.system_prompt,
+            stored,
+            result.provider,
+            result.model,
+            generation.requested_by,
         )
-        session.add(version)
-        await session.flush()
-        apply_profile(agent, profile.system_prompt, stored, version.version)
         generation.status = "SUCCEEDED"
         generation.profile_version_id = version.id
         await session.commit()
