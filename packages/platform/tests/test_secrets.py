@@ -65,4 +65,4 @@ def test_settings_refuse_an_exposed_database_password(tmp_path: Path) -> None:
     (secrets_dir / "pg_password").chmod(0o644)
     settings = PlatformSettings(data_dir=tmp_path, database_url=None)
     with pytest.raises(SecretFileExposed, match="pg_password"):
-        settings.resolved_database_url
+        _ = settings.resolved_database_url
