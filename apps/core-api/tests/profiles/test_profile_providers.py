@@ -174,7 +174,10 @@ def test_generation_through_the_router_service(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
+        deadline = time.monotonic() + 20
         while not server.started:
+            assert thread.is_alive(), "the router service stopped while starting"
+            assert time.monotonic() < deadline, "the router service did not start in 20 s"
             time.sleep(0.02)
         own_worker(PHI_LLM_ROUTER_URL=f"http://127.0.0.1:{port}", PHI_LLM_ROUTER_TOKEN="svc-token")
         owner, agent_id = setup(client)
