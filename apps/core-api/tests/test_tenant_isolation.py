@@ -9,6 +9,7 @@ proves the 404 did not come from a malformed request).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,10 +71,9 @@ def _agent_patch(w: World) -> dict[str, Any]:
 
 
 def _upload(_: World) -> dict[str, Any]:
-    return {
-        "files": {"file": ("sop.txt", b"Count the pallets before noon.\n", "text/plain")},
-        "data": {"source_type": "SOP"},
-    }
+    # New content each time: the same file twice in one scope is refused (409).
+    text = f"Count the pallets before noon. Ref {uuid.uuid4()}.\n".encode()
+    return {"files": {"file": ("sop.txt", text, "text/plain")}, "data": {"source_type": "SOP"}}
 
 
 CASES: dict[str, Request] = {

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from phi_core_api.agents.routes import router as agents_router
 from phi_core_api.auth.routes import router as auth_router
@@ -51,6 +52,9 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(UploadSizeLimit, max_bytes=settings.max_upload_bytes)
+    if settings.trusted_proxy_list:
+        # Outermost, so everything inside sees the forwarded client.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     for router in (
         auth_router,
         orgs_router,
@@ -78,6 +82,9 @@ def run() -> None:
         host=settings.core_api_host,
         port=settings.core_api_port,
         log_level="info",
+        # The app applies PHI_TRUSTED_PROXIES itself; uvicorn's own default would trust
+        # X-Forwarded-For from 127.0.0.1 whatever the setting says.
+        proxy_headers=False,
     )
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from phi_platform.settings import PlatformSettings
 
@@ -22,8 +23,12 @@ class CoreApiSettings(PlatformSettings):
     login_max_failures_per_address: int = 50
     login_failure_window_seconds: int = 900
     login_lockout_seconds: int = 900
-    # Set when a reverse proxy in front of the API sets X-Forwarded-For.
-    trust_forwarded_for: bool = False
+    # Addresses or networks of the reverse proxies in front of the API, comma-separated
+    # ("10.0.0.5,192.168.0.0/24"). Only a connection from one of them may say, with
+    # X-Forwarded-For, which client it forwards; the client is the nearest address in that
+    # chain that is not a trusted proxy (uvicorn's proxy-headers handling). Empty: the header
+    # is ignored and the connecting address is the client.
+    trusted_proxies: str = ""
 
     # Documents: uploads over this size are refused with 413 before anything is stored.
     max_upload_bytes: int = 25 * 1024 * 1024
@@ -51,6 +56,22 @@ class CoreApiSettings(PlatformSettings):
     # Document chunks shown to the model when generating a profile (JDs and SOPs first).
     profile_sample_chunks: int = Field(default=10, ge=1, le=50)
     worker_stalled_seconds: int = 60
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"PHI_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
 
 
 @lru_cache

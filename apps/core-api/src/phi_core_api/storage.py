@@ -24,14 +24,15 @@ class LocalFileStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
+        """The file of ``key``; ValueError for a key that would leave ``root``."""
         rel = PurePosixPath(key)
         if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             raise ValueError(f"invalid storage key {key!r}")
         return self.root.joinpath(*rel.parts)
 
     def save(self, key: str, data: bytes) -> None:
-        path = self._path(key)
+        path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
@@ -45,10 +46,10 @@ class LocalFileStorage:
             raise
 
     def read(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        return self.path(key).read_bytes()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        self.path(key).unlink(missing_ok=True)
 
 
 def storage_for(data_dir: Path) -> LocalFileStorage:

@@ -124,7 +124,7 @@ def test_repeated_failures_lock_the_account_then_it_unlocks(start_server) -> Non
 
 
 def test_repeated_failures_from_one_address_are_refused(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server(login_max_failures_per_address=4, trust_forwarded_for=True)
+    server = start_server(login_max_failures_per_address=4, trusted_proxies="127.0.0.1")
     attacker = {"X-Forwarded-For": "203.0.113.7"}
     with httpx.Client(base_url=server.url) as c:
         victim = signup(c)
@@ -147,3 +147,78 @@ def test_repeated_failures_from_one_address_are_refused(start_server) -> None:  
             headers={"X-Forwarded-For": "198.51.100.2"},
         )
         assert r.status_code == 200
+
+
+def _fail_login(c: httpx.Client, forwarded_for: str) -> int:
+    return c.post(
+        "/auth/login",
+        json={"email": f"guess-{uuid.uuid4().hex[:8]}@example.com", "password": "x"},
+        headers={"X-Forwarded-For": forwarded_for},
+    ).status_code
+
+
+def test_behind_a_trusted_proxy_the_address_it_saw_counts_not_what_the_client_wrote(
+    start_server,  # type: ignore[no-untyped-def]
+) -> None:
+    server = start_server(login_max_failures_per_address=3, trusted_proxies="127.0.0.1")
+    with httpx.Client(base_url=server.url) as c:
+        victim = signup(c)
+        # The client writes a new X-Forwarded-For each time; the proxy appends the address
+        # it really saw (203.0.113.9), which is the one that counts.
+        for i in range(3):
+            assert _fail_login(c, f"10.9.{i}.1, 203.0.113.9") == 401
+        r = c.post(
+            "/auth/login",
+            json={"email": victim.email, "password": victim.password},
+            headers={"X-Forwarded-For": "10.9.200.1, 203.0.113.9"},
+        )
+        assert r.status_code == 429, r.text
+        r = c.post(
+            "/auth/login",
+            json={"email": victim.email, "password": victim.password},
+            headers={"X-Forwarded-For": "203.0.113.10"},
+        )
+        assert r.status_code == 200
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(start_server, database_url) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(login_max_failures_per_address=3, login_lockout_seconds=3)
+    with httpx.Client(base_url=server.url) as c:
+        victim = signup(c)
+        # Other tests' failures from loopback share this counter: start it from zero.
+        with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("DELETE FROM login_throttle WHERE key = 'address:127.0.0.1'")
+        for i in range(3):
+            _fail_login(c, f"198.18.{i}.1")
+        # Every attempt came from this connection's address, whatever the header said.
+        r = c.post(
+            "/auth/login",
+            json={"email": victim.email, "password": victim.password},
+            headers={"X-Forwarded-For": "198.18.250.1"},
+        )
+        assert r.status_code == 429, r.text
+        # Let the loopback address's lock run out before other tests sign in.
+        deadline = time.monotonic() + 10
+        while (
+            c.post(
+                "/auth/login", json={"email": victim.email, "password": victim.password}
+            ).status_code
+            != 200
+        ):
+            assert time.monotonic() < deadline, "the address lock did not run out"
+            time.sleep(0.2)
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from phi_core_api.settings import CoreApiSettings
+
+    assert CoreApiSettings(trusted_proxies="10.0.0.5, 192.168.0.0/24").trusted_proxy_list == [
+        "10.0.0.5",
+        "192.168.0.0/24",
+    ]
+    assert CoreApiSettings().trusted_proxy_list == []
+    with pytest.raises(ValidationError, match="proxy.internal"):
+        CoreApiSettings(trusted_proxies="10.0.0.5,proxy.internal")

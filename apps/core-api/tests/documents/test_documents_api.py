@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -305,7 +306,6 @@ def test_hostile_files_end_failed_and_service_keeps_working(
         "broken.pdf": (b"%PDF-1.7\n" + bytes(range(256)) * 40, "damaged"),
         "scanned.pdf": (make_scanned_pdf(), "no extractable text (scanned?)"),
         "huge.pdf": (make_blank_pages_pdf(60), "60 pages; the limit is 50"),
-        "empty.txt": (b"", "empty (0 bytes)"),
         "bomb.docx": (make_docx_bomb(inflated_bytes=210 * 1024 * 1024), "zip bomb"),
     }
     uploaded = {}
@@ -359,6 +359,107 @@ def test_bad_upload_form_is_422(client: httpx.Client, org_setup: dict[str, Any])
     )
     assert r.status_code == 422
     assert "file" in r.text
+
+
+def _listed(client: httpx.Client, owner: Any, agent: dict[str, Any]) -> list[dict[str, Any]]:
+    r = client.get(f"/agents/{agent['id']}/documents", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+def test_same_file_again_in_the_same_scope_is_409_naming_the_document(
+    client: httpx.Client, worker: Any, org_setup: dict[str, Any]
+) -> None:
+    owner, org, agent = org_setup["owner"], org_setup["org"], org_setup["agent"]
+    other_agent = create_agent(client, owner, org["id"])
+    data = b"Trailers are sealed before they leave dock 4."
+    first = upload(client, owner, data, "seal.txt", agent_id=agent["id"])
+    assert first.status_code == 202, first.text
+    doc_id = first.json()["id"]
+
+    again = upload(client, owner, data, "seal-copy.txt", agent_id=agent["id"])
+    assert again.status_code == 409, again.text
+    assert doc_id in again.json()["detail"]
+    assert again.headers["location"] == f"/agents/{agent['id']}/documents/{doc_id}"
+    assert [d["id"] for d in _listed(client, owner, agent)] == [doc_id]
+
+    # Another agent, or the org-wide scope, may hold the same file once each.
+    assert upload(client, owner, data, "seal.txt", agent_id=other_agent["id"]).status_code == 202
+    org_wide = upload(client, owner, data, "seal.txt", org_id=org["id"])
+    assert org_wide.status_code == 202
+    org_again = upload(client, owner, data, "seal.txt", org_id=org["id"])
+    assert org_again.status_code == 409
+    assert org_again.headers["location"] == f"/orgs/{org['id']}/documents/{org_wide.json()['id']}"
+
+    # Once READY, still one set of chunks: search returns the sentence once.
+    assert wait_done(client, owner, first.json())["status"] == "READY"
+    assert wait_done(client, owner, org_wide.json())["status"] == "READY"
+    hits = search(client, owner, agent["id"], "when are trailers sealed").json()["results"]
+    assert sorted(h["org_wide"] for h in hits if "dock 4" in h["text"]) == [False, True]
+
+
+def test_same_file_uploaded_twice_at_once_is_stored_once(
+    client: httpx.Client, org_setup: dict[str, Any]
+) -> None:
+    owner, agent = org_setup["owner"], org_setup["agent"]
+    data = b"Two people lift anything over 25 kg."
+
+    def send(_: int) -> int:
+        with httpx.Client(base_url=str(client.base_url), timeout=30) as c:
+            return upload(c, owner, data, "lift.txt", agent_id=agent["id"]).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(send, range(4)))
+    assert codes == [202, 409, 409, 409]
+    assert len(_listed(client, owner, agent)) == 1
+
+
+def test_a_failed_document_does_not_block_uploading_the_file_again(
+    client: httpx.Client, worker: Any, org_setup: dict[str, Any]
+) -> None:
+    owner, agent = org_setup["owner"], org_setup["agent"]
+    scanned = make_scanned_pdf()
+    failed = upload(client, owner, scanned, "scan.pdf", agent_id=agent["id"]).json()
+    assert wait_done(client, owner, failed)["status"] == "FAILED"
+    assert upload(client, owner, scanned, "scan.pdf", agent_id=agent["id"]).status_code == 202
+
+
+def test_empty_file_is_422_at_once_and_nothing_stored(
+    client: httpx.Client, live_server: Any, org_setup: dict[str, Any]
+) -> None:
+    owner, org, agent = org_setup["owner"], org_setup["org"], org_setup["agent"]
+    r = upload(client, owner, b"", "empty.txt", agent_id=agent["id"])
+    assert r.status_code == 422, r.text
+    assert "empty (0 bytes)" in r.json()["detail"]
+    assert upload(client, owner, b"", "empty.pdf", org_id=org["id"]).status_code == 422
+    assert _listed(client, owner, agent) == []
+    assert not (Path(live_server.settings.data_dir) / "files" / org["id"]).exists()
+
+
+def test_two_file_parts_in_one_upload_is_422(
+    client: httpx.Client, org_setup: dict[str, Any]
+) -> None:
+    owner, org, agent = org_setup["owner"], org_setup["org"], org_setup["agent"]
+    files = [
+        ("file", ("a.txt", b"first file", "text/plain")),
+        ("file", ("b.txt", b"second file", "text/plain")),
+    ]
+    for path in (f"/agents/{agent['id']}/documents", f"/orgs/{org['id']}/documents"):
+        r = client.post(path, files=files, data={"source_type": "SOP"}, headers=owner.headers)
+        assert r.status_code == 422, r.text
+        assert "one file per upload" in r.json()["detail"]
+    assert _listed(client, owner, agent) == []
+
+
+@pytest.mark.parametrize("name", [".", "..", "/", "//", "a/..", "./.", "...", " . "])
+def test_file_names_that_are_not_names_are_422(
+    client: httpx.Client, org_setup: dict[str, Any], name: str
+) -> None:
+    owner, agent = org_setup["owner"], org_setup["agent"]
+    r = upload(client, owner, b"Gate closes at 22:00.", name, agent_id=agent["id"])
+    assert r.status_code == 422, (name, r.text)
+    assert "name" in r.json()["detail"]
+    assert _listed(client, owner, agent) == []
 
 
 def test_oversized_upload_is_413_before_storing(

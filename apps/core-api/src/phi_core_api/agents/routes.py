@@ -9,6 +9,7 @@ from pydantic import TypeAdapter
 from phi_core_api.agents import service
 from phi_core_api.agents.schemas import AgentIn, AgentOut, AgentPatch, AgentSummary
 from phi_core_api.deps import CurrentUserId, SessionDep, agent_access, org_access
+from phi_core_api.documents.runtime import JobsDep
 
 router = APIRouter(tags=["agents"])
 # The listing is the hottest read: serialise straight to JSON bytes in one pass instead of
@@ -58,8 +59,9 @@ async def update_agent(
 
 @router.delete("/agents/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_agent(
-    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId, jobs: JobsDep
 ) -> Response:
+    """Delete the agent and its documents; their stored files are removed in the background."""
     agent, _ = await agent_access(session, agent_id, user_id, write=True)
-    await service.delete_agent(session, agent)
+    await service.delete_agent(session, jobs, agent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import procrastinate
 from jsonschema import Draft202012Validator
 from psycopg.rows import dict_row
 from sqlalchemy import delete, select
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_core_api.agents.schemas import AgentIn, AgentPatch, AgentToolIn
 from phi_core_api.deps import OrgAccess
+from phi_core_api.documents import file_cleanup
 from phi_core_api.errors import InvalidInput, NotFound
 from phi_platform.db.models import Agent, AgentTool, RoleTemplate, Tool
 
@@ -165,6 +167,9 @@ async def update_agent(session: AsyncSession, agent: Agent, data: AgentPatch) ->
     return agent
 
 
-async def delete_agent(session: AsyncSession, agent: Agent) -> None:
+async def delete_agent(session: AsyncSession, jobs: procrastinate.App, agent: Agent) -> None:
+    """Delete the agent (its documents go by cascade), then queue removing their files."""
+    keys = await file_cleanup.file_keys(session, agent.org_id, agent.id)
     await session.delete(agent)
     await session.commit()
+    await file_cleanup.remove_after_commit(jobs, keys)

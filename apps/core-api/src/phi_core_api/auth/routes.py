@@ -10,10 +10,9 @@ from phi_core_api.security import create_access_token
 router = APIRouter(tags=["auth"])
 
 
-def client_address(request: Request, trust_forwarded_for: bool) -> str:
-    forwarded = request.headers.get("x-forwarded-for") if trust_forwarded_for else None
-    if forwarded:
-        return forwarded.split(",")[0].strip()
+def client_address(request: Request) -> str:
+    """The client's address; behind trusted proxies (PHI_TRUSTED_PROXIES) the app's
+    proxy-headers middleware has already put the forwarded client here."""
     return request.client.host if request.client else "unknown"
 
 
@@ -48,9 +47,7 @@ async def login(
     data: LoginIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> TokenOut:
     """Exchange email and password for a bearer token (paste it into Authorize on /docs)."""
-    user = await service.login(
-        session, settings, data, client_address(request, settings.trust_forwarded_for)
-    )
+    user = await service.login(session, settings, data, client_address(request))
     token, expires_in = create_access_token(
         user.id, settings.resolved_jwt_secret, settings.jwt_ttl_minutes
     )

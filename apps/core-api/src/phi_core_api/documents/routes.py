@@ -3,18 +3,31 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 
 from phi_core_api.deps import CurrentUserId, SessionDep, SettingsDep, agent_access, org_access
 from phi_core_api.documents import service
 from phi_core_api.documents.runtime import EmbedderDep, JobsDep, StorageDep
 from phi_core_api.documents.schemas import DocumentOut, SearchIn, SearchOut, SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
+from phi_core_api.errors import InvalidInput
 from phi_llm.embeddings import EmbeddingError
 
 router = APIRouter(tags=["documents"])
 
-FileField = Annotated[UploadFile, File(description="PDF, DOCX, TXT or Markdown")]
+
+async def _one_file(
+    request: Request,
+    file: Annotated[UploadFile, File(description="PDF, DOCX, TXT or Markdown; one file")],
+) -> UploadFile:
+    # A second `file` part would otherwise be dropped without a word.
+    parts = len((await request.form()).getlist("file"))
+    if parts > 1:
+        raise InvalidInput(f"send one file per upload; this request has {parts} 'file' parts")
+    return file
+
+
+FileField = Annotated[UploadFile, Depends(_one_file)]
 SourceTypeField = Annotated[SourceType, Form(description="JD, SOP, POLICY, MANUAL or OTHER")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]

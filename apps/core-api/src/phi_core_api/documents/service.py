@@ -24,7 +24,7 @@ from phi_core_api.documents.schemas import SearchHit, SearchIn, SourceType
 from phi_core_api.documents.tenant_index import HAS_INDEX_SQL
 from phi_core_api.documents.tenant_index import index_name as tenant_index_name
 from phi_core_api.documents.upload_limit import too_large_detail
-from phi_core_api.errors import ApiError, InvalidInput, NotFound
+from phi_core_api.errors import ApiError, Conflict, InvalidInput, NotFound
 from phi_core_api.storage import FileStorage
 from phi_platform.db.models import Document
 
@@ -45,11 +45,28 @@ class EmbeddingUnavailable(ApiError):
     status_code = 503
 
 
+class DuplicateDocument(Conflict):
+    """The same content (sha256) is already a document of the same agent, or org-wide."""
+
+    def __init__(self, existing: Document) -> None:
+        scope = f"/agents/{existing.agent_id}" if existing.agent_id else f"/orgs/{existing.org_id}"
+        super().__init__(
+            f"this file is already uploaded as document {existing.id} ({existing.name!r}, "
+            f"{existing.status}); delete that document first to upload the file again",
+            headers={"Location": f"{scope}/documents/{existing.id}"},
+        )
+
+
 def clean_filename(raw: str | None) -> str:
+    """The file's own name: the last path segment, printable, at most 255 characters."""
+    if not (raw or "").strip():
+        raise InvalidInput("the uploaded file has no name")
     name = re.split(r"[\\/]", raw or "")[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     if not name:
-        raise InvalidInput("the uploaded file has no name")
+        raise InvalidInput(f"the file name {raw!r} is only path separators, not a file name")
+    if set(name) <= {"."}:
+        raise InvalidInput(f"the file name {name!r} is not a file name")
     return name[-255:]
 
 
@@ -77,11 +94,17 @@ async def upload(
     access.require_write()
     if len(data) > max_bytes:
         raise PayloadTooLarge(too_large_detail(max_bytes))
+    if not data:
+        raise InvalidInput("the file is empty (0 bytes)")
     name = clean_filename(filename)
     try:
         kind = detect_kind(data, name)
     except UnsupportedFileType as exc:
         raise UnsupportedMediaType(str(exc)) from exc
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = await _same_content(session, access.org_id, agent_id, sha256)
+    if existing is not None:
+        raise DuplicateDocument(existing)
     document = Document(
         org_id=access.org_id,
         agent_id=agent_id,
@@ -90,7 +113,7 @@ async def upload(
         storage_path="",
         content_type=CONTENT_TYPES[kind],
         size_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         status="PENDING",
         uploaded_by=access.user_id,
     )
@@ -110,6 +133,25 @@ async def upload(
         # The document is safe; the worker's sweep queues PENDING documents left without a job.
         logger.exception("could not queue ingestion of %s", document.id)
     return document
+
+
+async def _same_content(
+    session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID | None, sha256: str
+) -> Document | None:
+    """A live document of the same scope with this content. Same-content uploads of one scope
+    wait for each other (a transaction lock), so two at once cannot both get in. A FAILED
+    document does not count: uploading the file again is how it is retried."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"document:{org_id}:{agent_id}:{sha256}"},
+    )
+    query = select(Document).where(
+        Document.org_id == org_id,
+        Document.agent_id == agent_id if agent_id is not None else Document.agent_id.is_(None),
+        Document.sha256 == sha256,
+        Document.status != "FAILED",
+    )
+    return (await session.scalars(query.limit(1))).first()
 
 
 async def list_documents(

@@ -96,6 +96,29 @@ def index_organization_if_large(conn: Any, document_id: uuid.UUID, min_chunks: i
         conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
 
 
+def remove_files(keys: list[str], org_id: str | None = None) -> None:
+    """Remove the stored files of deleted documents (queued after the delete commits)."""
+    from phi_core_api.documents import file_cleanup
+    from phi_core_api.worker import current_settings
+
+    settings = current_settings()
+    with connect(settings.libpq_database_url) as conn:
+        removed = file_cleanup.remove_files(conn, settings.data_dir / "files", keys, org_id)
+    logger.info("removed %d stored files of deleted documents", removed)
+
+
+def sweep_orphan_files(timestamp: int) -> None:
+    """Remove stored files that no document row names (file_cleanup.py says which)."""
+    from phi_core_api.documents import file_cleanup
+    from phi_core_api.worker import current_settings
+
+    settings = current_settings()
+    with connect(settings.libpq_database_url) as conn:
+        removed = file_cleanup.sweep_orphan_files(conn, settings.data_dir / "files")
+    if removed:
+        logger.warning("removed %d stored files that had no document", removed)
+
+
 def make_blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint with this domain's tasks. Fresh each time because registering a
     blueprint on an app renames its tasks in place (namespace prefix), and the API process
@@ -103,5 +126,12 @@ def make_blueprint() -> procrastinate.Blueprint:
     blueprint = procrastinate.Blueprint()
     blueprint.task(name="ingest_document", pass_context=True, retry=_retry_strategy())(
         ingest_document
+    )
+    blueprint.task(name="remove_files")(remove_files)
+    # Hourly, at a minute of its own.
+    blueprint.periodic(cron="17 * * * *")(
+        blueprint.task(name="sweep_orphan_files", queueing_lock="sweep_orphan_files")(
+            sweep_orphan_files
+        )
     )
     return blueprint

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from phi_core_api.deps import CurrentUserId, SessionDep, org_access
+from phi_core_api.documents.runtime import JobsDep
 from phi_core_api.orgs import service
 from phi_core_api.orgs.schemas import MemberIn, MemberOut, MemberPatch, OrgIn, OrgOut, OrgPatch
 
@@ -40,10 +41,13 @@ async def update_org(
 
 
 @router.delete("/orgs/{org_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_org(org_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> Response:
-    """Delete the organization and everything in it (OWNER only)."""
+async def delete_org(
+    org_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId, jobs: JobsDep
+) -> Response:
+    """Delete the organization and everything in it (OWNER only); its stored files are
+    removed in the background."""
     access = await org_access(session, org_id, user_id)
-    await service.delete_org(session, access)
+    await service.delete_org(session, jobs, access)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

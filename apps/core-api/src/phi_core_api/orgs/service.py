@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import procrastinate
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_core_api.deps import OrgAccess
+from phi_core_api.documents import file_cleanup
 from phi_core_api.errors import Conflict, Forbidden, NotFound
 from phi_core_api.orgs.schemas import MemberIn, OrgIn, OrgPatch
 from phi_platform.db.models import Organization, OrganizationMember, User
@@ -67,13 +69,16 @@ async def update_org(session: AsyncSession, access: OrgAccess, data: OrgPatch) -
     return org_out(org, access.role)
 
 
-async def delete_org(session: AsyncSession, access: OrgAccess) -> None:
+async def delete_org(session: AsyncSession, jobs: procrastinate.App, access: OrgAccess) -> None:
+    """Delete the organization (its rows go by cascade), then queue removing its files."""
     if access.role != "OWNER":
         raise Forbidden("only an OWNER can delete the organization")
     org = await session.get(Organization, access.org_id)
     if org is not None:
+        keys = await file_cleanup.file_keys(session, access.org_id)
         await session.delete(org)
         await session.commit()
+        await file_cleanup.remove_after_commit(jobs, keys, org_id=access.org_id)
 
 
 def _member_out(m: OrganizationMember, u: User) -> dict[str, Any]:
