@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform packages/agent-config packages/llm-router apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .PHONY: dev test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
@@ -37,7 +37,7 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py
