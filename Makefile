@@ -22,8 +22,13 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 dev: $(STAMP)
 	$(PY) scripts/dev/run.py
 
+# pytest's temporary folders live under .phi/tmp: pytest makes its temp root private (0700)
+# at every start, which would lock the embedded PostgreSQL's user out of the folders of
+# another test run going on at the same time under /tmp.
+PYTEST := mkdir -p .phi/tmp && PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.phi/tmp $(PY) -m pytest
+
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 # The llamacpp extra compiles llama.cpp (several minutes on 2 cores): only for test-full
 # and the LLM benchmark, never for `make dev` or `make test`.
@@ -32,7 +37,7 @@ $(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
 	@touch $@
 
 test-full: $(STAMP) $(EXTRA_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
