@@ -43,13 +43,14 @@ def _world() -> dict:
             picks.append(_pick(n, d + timedelta(minutes=i)))
     day = datetime(2026, 11, 24, 8, 0)
     # The day: pickers P1..P4 with 12 picks over ~1 h, P5 with 12 picks in 12 minutes.
-    for p, gap in (("P1", 5), ("P2", 4), ("P3", 5), ("P4", 6)):
+    for p, gap, took in (("P1", 5, 1.8), ("P2", 4, 2.0), ("P3", 5, 2.2), ("P4", 6, 2.4)):
         for i in range(12):
             n += 1
-            picks.append(_pick(n, day + timedelta(minutes=gap * i + 5), picker=p, zone="B"))
+            when = day + timedelta(minutes=gap * i + 5)
+            picks.append(_pick(n, when, picker=p, zone="B", minutes=took))
     for i in range(12):
         n += 1
-        picks.append(_pick(n, day + timedelta(minutes=i + 1), picker="P5", zone="A"))
+        picks.append(_pick(n, day + timedelta(minutes=i + 1), picker="P5", zone="B", minutes=0.5))
     # One very slow pick.
     n += 1
     picks.append(_pick(n, day + timedelta(hours=3), picker="P1", zone="B", minutes=90))
@@ -98,7 +99,8 @@ def test_throughput_against_previous_day_and_seven_day_mean() -> None:
     assert t["change_vs_previous_day_pct"] == round((61 - 6) / 6 * 100, 1)
     assert t["units"] == 122 and t["active_pickers"] == 5
     zones = {z["zone_id"]: z for z in m["by_zone"]}
-    assert (zones["A"]["picks"], zones["B"]["picks"]) == (12, 49)
+    assert (zones["A"]["picks"], zones["B"]["picks"]) == (0, 61)
+    assert zones["A"]["change_vs_mean_7d_pct"] == -100.0
     assert zones["B"]["change_vs_mean_7d_pct"] is None  # no history in B
     hours = {h["hour"]: h for h in m["by_hour"]}
     assert hours[8]["picks"] == 4 * 11 + 12 and hours[9]["previous_day_picks"] == 6
@@ -124,7 +126,9 @@ def test_idle_docks_and_outliers() -> None:
     assert not docks["D1"]["idle"]
     outliers = m["outliers"]["pickers"]
     assert [o["picker_id"] for o in outliers] == ["P5"]
-    assert outliers[0]["direction"] == "high"
+    assert (
+        outliers[0]["direction"] == "fast" and outliers[0]["relative_pick_time"] == 0.25
+    )  # 30 s / zone median 2 min
     slow = m["outliers"]["slow_picks"]
     assert slow["count"] == 1 and slow["slowest_minutes"] == [90.0]
 
@@ -147,7 +151,22 @@ def test_builtin_narrative_uses_only_the_figures_and_says_so() -> None:
     used = set(re.findall(r"\d+(?:\.\d+)?", text))
     assert used <= allowed, used - allowed
     md = report_markdown(m, text, "builtin", "bot", [])
-    assert "| Bulk | 49 |" in md and "## Rules" in md
+    assert "| Bulk | 61 |" in md and "## Rules" in md
+
+
+def test_the_sample_warehouse_shows_its_planted_anomalies() -> None:
+    from phi_agent_config.warehouse_sample import PLANTED
+    from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
+
+    m = analyse(sample_tables(DAY), DAY)
+    assert [d["dock_id"] for d in m["idle_docks"]["docks"] if d["idle"]] == [
+        PLANTED["idle_dock"]["dock_id"]
+    ]
+    assert [z["zone_id"] for z in m["outliers"]["slow_zones"]] == [PLANTED["slow_zone"]["zone_id"]]
+    assert [o["picker_id"] for o in m["outliers"]["pickers"]] == [
+        PLANTED["picker_outlier"]["picker_id"]
+    ]
+    assert m["late_orders"]["late_pct"] > 3 * PLANTED["late_order_spike"]["late_share_normal"] * 100
 
 
 def test_contract_payloads_and_results() -> None:

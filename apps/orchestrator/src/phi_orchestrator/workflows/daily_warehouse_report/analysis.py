@@ -11,8 +11,12 @@ Rules (stated in the report too):
   ``due_at``, or nothing departed by the end of the day (lateness counted to the day's end);
 - an idle dock: no shipment during the operating window (first to last pick or dock activity
   of the day), or a gap of at least ``idle_gap_minutes`` between its loadings;
-- a picker outlier: picks per active hour with a modified z-score (0.6745 (x - median) / MAD)
-  beyond ``outlier_z`` among pickers with at least ``min_picks`` picks;
+- a picker outlier: the picker's median relative pick time (a pick's time divided by the
+  day's median pick time in its zone, so a slow zone does not flag its pickers) with a
+  modified z-score (0.6745 (x - median) / MAD) beyond ``outlier_z`` among the day's pickers
+  with at least ``min_picks`` picks;
+- a slow zone: median pick time at least ``slow_zone_ratio`` times the zone's median over
+  the 7 days before;
 - a slow pick: duration above Q3 + ``slow_pick_iqr_k`` x IQR of the day's pick durations.
 """
 
@@ -37,6 +41,7 @@ class Rules:
     min_picks: int = 10
     idle_gap_minutes: int = 120
     slow_pick_iqr_k: float = 3.0
+    slow_zone_ratio: float = 1.5
     max_listed: int = 10
 
     def describe(self) -> list[str]:
@@ -47,8 +52,11 @@ class Rules:
             "time, or not shipped by the end of the day.",
             f"Idle dock: no loading during the operating window, or a gap of at least "
             f"{self.idle_gap_minutes} minutes between loadings.",
-            f"Picker outlier: picks per active hour with a modified z-score beyond "
-            f"±{self.outlier_z} (pickers with at least {self.min_picks} picks).",
+            "Picker outlier: median relative pick time (pick time / the day's median pick time "
+            f"in its zone) with a modified z-score beyond ±{self.outlier_z} among the day's "
+            f"pickers with at least {self.min_picks} picks.",
+            f"Slow zone: median pick time at least {self.slow_zone_ratio:g}x the zone's median "
+            "over the 7 days before.",
             f"Slow pick: duration above Q3 + {self.slow_pick_iqr_k:g} x IQR of the day's pick "
             "durations.",
         ]
@@ -91,6 +99,17 @@ class _Pick:
     quantity: float
     started: datetime | None
     completed: datetime
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None or self.started > self.completed:
+            return None
+        return (self.completed - self.started).total_seconds()
+
+
+def _median_seconds(picks: Iterable[_Pick]) -> float | None:
+    values = [s for p in picks if (s := p.seconds) is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def _picks(rows: Iterable[Row]) -> list[_Pick]:
@@ -177,15 +196,29 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
     units_by_zone: dict[str, float] = defaultdict(float)
     for p in picks_today:
         units_by_zone[p.zone_id] += p.quantity
-    by_zone = [
-        {
-            "zone_id": z,
-            "name": zones.get(z, z),
-            "units": round(units_by_zone[z], 1),
-            **_comparison(z, by_day_zone, day, history),
-        }
-        for z in zone_ids
-    ]
+    history_start = datetime(history[0].year, history[0].month, history[0].day)
+    picks_history = [p for p in picks if history_start <= p.completed < day_start]
+    by_zone = []
+    for z in zone_ids:
+        today_median = _median_seconds(p for p in picks_today if p.zone_id == z)
+        history_median = _median_seconds(p for p in picks_history if p.zone_id == z)
+        ratio = (
+            round(today_median / history_median, 2)
+            if today_median is not None and history_median
+            else None
+        )
+        by_zone.append(
+            {
+                "zone_id": z,
+                "name": zones.get(z, z),
+                "units": round(units_by_zone[z], 1),
+                **_comparison(z, by_day_zone, day, history),
+                "median_pick_seconds": today_median,
+                "median_pick_seconds_7d": history_median,
+                "pick_time_ratio_vs_7d": ratio,
+                "slow": ratio is not None and ratio >= rules.slow_zone_ratio,
+            }
+        )
 
     by_day_picker = _counts_by_day(picks, days, lambda p: p.picker_id)
     today_by_picker: dict[str, list[_Pick]] = defaultdict(list)
@@ -202,6 +235,7 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
             **_comparison(pid, by_day_picker, day, history),
             "active_minutes": 0.0,
             "picks_per_hour": None,
+            "median_pick_seconds": _median_seconds(own),
         }
         if own:
             first = min((p.started or p.completed) for p in own)
@@ -309,26 +343,38 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
     idle_docks["idle_count"] = sum(1 for d in idle_docks["docks"] if d["idle"])
 
     # -- outliers ------------------------------------------------------------------------------
+    zone_median = {z["zone_id"]: z["median_pick_seconds"] for z in by_zone}
+    relative: dict[str, list[float]] = defaultdict(list)
+    for p in picks_today:
+        seconds, base = p.seconds, zone_median.get(p.zone_id)
+        if seconds is not None and base:
+            relative[p.picker_id].append(seconds / base)
+    for r in by_picker:
+        values = relative.get(r["picker_id"])
+        r["relative_pick_time"] = round(statistics.median(values), 2) if values else None
     rated = [
-        r for r in by_picker if r["picks"] >= rules.min_picks and r["picks_per_hour"] is not None
+        r
+        for r in by_picker
+        if r["picks"] >= rules.min_picks and r["relative_pick_time"] is not None
     ]
     picker_outliers = []
     if len(rated) >= 3:
-        rates = [r["picks_per_hour"] for r in rated]
-        median = statistics.median(rates)
-        mad = statistics.median(abs(x - median) for x in rates)
+        times = [r["relative_pick_time"] for r in rated]
+        median = statistics.median(times)
+        mad = statistics.median(abs(x - median) for x in times)
         if mad > 0:
             for r in rated:
-                z = 0.6745 * (r["picks_per_hour"] - median) / mad
+                z = 0.6745 * (r["relative_pick_time"] - median) / mad
                 if abs(z) > rules.outlier_z:
                     picker_outliers.append(
                         {
                             "picker_id": r["picker_id"],
                             "name": r["name"],
-                            "picks_per_hour": r["picks_per_hour"],
-                            "median_picks_per_hour": round(median, 1),
+                            "median_pick_seconds": r["median_pick_seconds"],
+                            "relative_pick_time": r["relative_pick_time"],
+                            "pickers_median_relative": round(median, 2),
                             "modified_z": round(z, 2),
-                            "direction": "high" if z > 0 else "low",
+                            "direction": "slow" if z > 0 else "fast",
                         }
                     )
     durations = sorted(
@@ -359,5 +405,22 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
         "by_picker": by_picker,
         "late_orders": late_orders,
         "idle_docks": idle_docks,
-        "outliers": {"pickers": picker_outliers, "slow_picks": slow},
+        "outliers": {
+            "pickers": picker_outliers,
+            "slow_zones": [
+                {
+                    k: z[k]
+                    for k in (
+                        "zone_id",
+                        "name",
+                        "median_pick_seconds",
+                        "median_pick_seconds_7d",
+                        "pick_time_ratio_vs_7d",
+                    )
+                }
+                for z in by_zone
+                if z["slow"]
+            ],
+            "slow_picks": slow,
+        },
     }

@@ -33,8 +33,12 @@ def narrative_facts(metrics: dict[str, Any], docs: list[dict[str, Any]]) -> dict
         },
         "idle_docks": [d["name"] for d in metrics["idle_docks"]["docks"] if d["idle"]],
         "picker_outliers": [
-            {k: o[k] for k in ("name", "picks_per_hour", "median_picks_per_hour", "direction")}
+            {k: o[k] for k in ("name", "median_pick_seconds", "relative_pick_time", "direction")}
             for o in metrics["outliers"]["pickers"]
+        ],
+        "slow_zones": [
+            {k: z[k] for k in ("name", "median_pick_seconds", "median_pick_seconds_7d")}
+            for z in metrics["outliers"]["slow_zones"]
         ],
         "slow_picks": metrics["outliers"]["slow_picks"]["count"],
         "documents": [d["document_name"] for d in docs],
@@ -97,9 +101,20 @@ def compose_narrative(request: ChatRequest) -> str:
         parts.append(
             "Picker outliers: "
             + "; ".join(
-                f"{o['name']} at {o['picks_per_hour']} picks/h ({o['direction']}, median "
-                f"{o['median_picks_per_hour']})"
+                f"{o['name']} ({o['direction']}: median pick {o['median_pick_seconds']} s, "
+                f"{o['relative_pick_time']} times the zone's median)"
                 for o in outliers
+            )
+            + "."
+        )
+    slow_zones = f.get("slow_zones", [])
+    if slow_zones:
+        parts.append(
+            "Slow zones: "
+            + "; ".join(
+                f"{z['name']} (median pick {z['median_pick_seconds']} s against "
+                f"{z['median_pick_seconds_7d']} s over the 7 days before)"
+                for z in slow_zones
             )
             + "."
         )

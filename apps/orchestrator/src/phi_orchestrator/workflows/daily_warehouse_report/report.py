@@ -80,7 +80,16 @@ def report_markdown(
         "### By zone",
         "",
         *_table(
-            ["zone", "picks", "units", "previous day", "7-day mean", "vs 7-day mean"],
+            [
+                "zone",
+                "picks",
+                "units",
+                "previous day",
+                "7-day mean",
+                "vs 7-day mean",
+                "median pick s",
+                "7-day median s",
+            ],
             [
                 [
                     z["name"],
@@ -89,6 +98,8 @@ def report_markdown(
                     z["previous_day_picks"],
                     z["mean_7d_picks"],
                     _pct(z["change_vs_mean_7d_pct"]),
+                    z["median_pick_seconds"],
+                    z["median_pick_seconds_7d"],
                 ]
                 for z in metrics["by_zone"]
             ],
@@ -96,12 +107,21 @@ def report_markdown(
         "### By picker",
         "",
         *_table(
-            ["picker", "picks", "picks/h", "active min", "previous day", "7-day mean"],
+            [
+                "picker",
+                "picks",
+                "picks/h",
+                "median pick s",
+                "active min",
+                "previous day",
+                "7-day mean",
+            ],
             [
                 [
                     p["name"],
                     p["picks"],
                     p["picks_per_hour"],
+                    p["median_pick_seconds"],
                     p["active_minutes"],
                     p["previous_day_picks"],
                     p["mean_7d_picks"],
@@ -154,16 +174,28 @@ def report_markdown(
         "## Outliers",
         "",
         *_table(
-            ["picker", "picks/h", "median picks/h", "modified z", "direction"],
+            ["picker", "median pick s", "x zone median", "modified z", "direction"],
             [
                 [
                     o["name"],
-                    o["picks_per_hour"],
-                    o["median_picks_per_hour"],
+                    o["median_pick_seconds"],
+                    o["relative_pick_time"],
                     o["modified_z"],
                     o["direction"],
                 ]
                 for o in metrics["outliers"]["pickers"]
+            ],
+        ),
+        *_table(
+            ["slow zone", "median pick s", "7-day median s", "ratio"],
+            [
+                [
+                    z["name"],
+                    z["median_pick_seconds"],
+                    z["median_pick_seconds_7d"],
+                    z["pick_time_ratio_vs_7d"],
+                ]
+                for z in metrics["outliers"]["slow_zones"]
             ],
         ),
     ]
