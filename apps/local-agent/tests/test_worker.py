@@ -166,6 +166,9 @@ def test_results_pile_up_offline_and_are_delivered_once_each_after_a_restart(
     fake: tuple[FakeOrchestrator, str], agent: Agent
 ) -> None:
     orchestrator, _ = fake
+    # Long leases: with short ones the cloud would rightly offer the calls again while their
+    # results wait in the outbox, and the old attempts' results would then be refused.
+    orchestrator.lease_seconds = 120
     orchestrator.callbacks_down = True
     calls = [orchestrator.add("db", DOCKS) for _ in range(6)]
     agent.start()
