@@ -41,7 +41,7 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src apps/local-agent/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py
