@@ -8,7 +8,7 @@ EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+.PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 
 dev: $(STAMP)
 	$(PY) scripts/dev/run.py
+
+# The whole product headless: sign-up to a daily report read through phi-agent (README).
+demo: $(STAMP)
+	$(PY) scripts/demo/run.py
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -37,7 +41,7 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src apps/local-agent/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py

@@ -61,8 +61,9 @@ class OrchestratorClient:
         **kwargs: Any,
     ) -> httpx.Response:
         try:
-            extra = {"timeout": timeout} if timeout is not None else {}
-            response = await self._http.request(method, path, **kwargs, **extra)
+            if timeout is not None:
+                kwargs["timeout"] = timeout
+            response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise CloudUnreachable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code in (401, 403):
