@@ -8,7 +8,7 @@ EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+.PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ dev: $(STAMP)
 # another test run going on at the same time under /tmp.
 PYTEST := mkdir -p .phi/tmp && PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.phi/tmp $(PY) -m pytest
 
+# The whole product headless: sign-up to a daily report read through phi-agent (README).
+demo: $(STAMP)
+	$(PY) scripts/demo/run.py
+
 test: $(STAMP)
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
@@ -42,7 +46,7 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py

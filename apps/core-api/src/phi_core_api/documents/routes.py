@@ -184,6 +184,9 @@ async def search_documents(
     """Search the agent's documents and its organization's org-wide ones: meaning (vectors)
     fused with exact words and codes (full text)."""
     agent, access = await agent_access(session, agent_id, user_id)
+    # Give the connection back to the pool while the query is embedded (tens to hundreds of
+    # ms under load): held, 50 concurrent searches emptied the pool for every other route.
+    await session.commit()
     try:
         hits = await phi_search.search_documents(
             session,
