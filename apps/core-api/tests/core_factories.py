@@ -39,13 +39,23 @@ def create_org(client: httpx.Client, user: UserCtx, name: str = "Acme Logistics"
     return r.json()  # type: ignore[no-any-return]
 
 
+def invite(
+    client: httpx.Client, inviter: UserCtx, org_id: str, email: str, role: str = "MEMBER"
+) -> dict[str, Any]:
+    r = client.post(
+        f"/orgs/{org_id}/invitations", json={"email": email, "role": role}, headers=inviter.headers
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 def add_member(
     client: httpx.Client, owner: UserCtx, org_id: str, member: UserCtx, role: str = "MEMBER"
 ) -> None:
-    r = client.post(
-        f"/orgs/{org_id}/members", json={"email": member.email, "role": role}, headers=owner.headers
-    )
-    assert r.status_code == 201, r.text
+    """Invite ``member`` and accept the invitation as them."""
+    invitation = invite(client, owner, org_id, member.email, role)
+    r = client.post(f"/me/invitations/{invitation['id']}/accept", headers=member.headers)
+    assert r.status_code == 200, r.text
 
 
 def catalog_role(

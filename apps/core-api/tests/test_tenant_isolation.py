@@ -16,7 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
-from core_factories import UserCtx, add_member, create_agent, create_org, signup, tools_by_key
+from core_factories import (
+    UserCtx,
+    add_member,
+    create_agent,
+    create_org,
+    invite,
+    signup,
+    tools_by_key,
+)
 
 from phi_core_api.main import create_app
 from phi_service.testing import scoped_routes as tenant_scoped_routes
@@ -42,6 +50,11 @@ class World:
             # Org-wide documents live under /orgs, an agent's own under /agents.
             "document_id": self.ids[
                 "org_document_id" if template.startswith("/orgs") else "agent_document_id"
+            ],
+            # The org's invitation (to someone else) under /orgs; under /me, one addressed
+            # to the owner by another organization.
+            "invitation_id": self.ids[
+                "org_invitation_id" if template.startswith("/orgs") else "my_invitation_id"
             ],
             **self.ids,
         }
@@ -82,7 +95,11 @@ CASES: dict[str, Request] = {
     "PATCH /orgs/{org_id}": lambda w: {"json": {"name": "renamed"}},
     "DELETE /orgs/{org_id}": _none,
     "GET /orgs/{org_id}/members": _none,
-    "POST /orgs/{org_id}/members": lambda w: {"json": {"email": signup(w.client).email}},
+    "POST /orgs/{org_id}/invitations": lambda w: {"json": {"email": signup(w.client).email}},
+    "GET /orgs/{org_id}/invitations": _none,
+    "DELETE /orgs/{org_id}/invitations/{invitation_id}": _none,
+    "POST /me/invitations/{invitation_id}/accept": _none,
+    "POST /me/invitations/{invitation_id}/decline": _none,
     "PATCH /orgs/{org_id}/members/{member_user_id}": lambda w: {"json": {"role": "ADMIN"}},
     "DELETE /orgs/{org_id}/members/{member_user_id}": _none,
     "POST /orgs/{org_id}/agents": _agent_body,
@@ -147,6 +164,10 @@ def world(client: httpx.Client, live_server: Any) -> World:
         r = client.post(path, headers=owner.headers, **_upload(w))
         assert r.status_code == 202, r.text
         w.ids[key] = r.json()["id"]
+    w.ids["org_invitation_id"] = invite(client, owner, org_id, signup(client).email)["id"]
+    other_owner = signup(client)
+    other_org = create_org(client, other_owner, "Tenant C")["id"]
+    w.ids["my_invitation_id"] = invite(client, other_owner, other_org, owner.email)["id"]
     r = client.post(f"/agents/{agent_id}/generate-profile", headers=owner.headers)
     assert r.status_code == 202, r.text
     w.ids["generation_id"] = r.json()["id"]

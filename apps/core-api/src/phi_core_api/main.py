@@ -15,6 +15,7 @@ from phi_core_api.catalog.routes import router as catalog_router
 from phi_core_api.documents.routes import router as documents_router
 from phi_core_api.documents.runtime import documents_lifespan
 from phi_core_api.documents.upload_limit import UploadSizeLimit
+from phi_core_api.invitations.routes import router as invitations_router
 from phi_core_api.orgs.routes import router as orgs_router
 from phi_core_api.profiles.routes import router as profiles_router
 from phi_core_api.settings import CoreApiSettings, get_settings
@@ -58,6 +59,7 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
     for router in (
         auth_router,
         orgs_router,
+        invitations_router,
         catalog_router,
         agents_router,
         documents_router,

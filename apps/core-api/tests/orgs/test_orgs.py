@@ -42,21 +42,21 @@ def test_member_management(client: httpx.Client) -> None:
     me = client.get("/me", headers=member.headers).json()
     assert me["memberships"][0]["role"] == "MEMBER"
 
-    # Adding twice, or an unknown account.
-    r = client.post(f"/orgs/{oid}/members", json={"email": member.email}, headers=owner.headers)
-    assert r.status_code == 409
+    # Inviting a member again, or with a role that does not exist.
+    r = client.post(f"/orgs/{oid}/invitations", json={"email": member.email}, headers=owner.headers)
+    assert r.status_code == 409 and "already a member" in r.json()["detail"]
     r = client.post(
-        f"/orgs/{oid}/members", json={"email": "ghost@example.com"}, headers=owner.headers
-    )
-    assert r.status_code == 404 and "sign up" in r.json()["detail"]
-    r = client.post(
-        f"/orgs/{oid}/members", json={"email": member.email, "role": "BOSS"}, headers=owner.headers
+        f"/orgs/{oid}/invitations",
+        json={"email": member.email, "role": "BOSS"},
+        headers=owner.headers,
     )
     assert r.status_code == 422
 
     # MEMBERs cannot manage; ADMINs cannot hand out OWNER.
     outsider = signup(client)
-    r = client.post(f"/orgs/{oid}/members", json={"email": outsider.email}, headers=member.headers)
+    r = client.post(
+        f"/orgs/{oid}/invitations", json={"email": outsider.email}, headers=member.headers
+    )
     assert r.status_code == 403
     r = client.patch(
         f"/orgs/{oid}/members/{member.id}", json={"role": "OWNER"}, headers=admin.headers

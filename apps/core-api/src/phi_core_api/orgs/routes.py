@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from phi_core_api.documents.runtime import JobsDep
 from phi_core_api.orgs import service
-from phi_core_api.orgs.schemas import MemberIn, MemberOut, MemberPatch, OrgIn, OrgOut, OrgPatch
+from phi_core_api.orgs.schemas import MemberOut, MemberPatch, OrgIn, OrgOut, OrgPatch
 from phi_service.deps import CurrentUserId, SessionDep, org_access
 
 router = APIRouter(tags=["organizations"])
@@ -57,17 +57,6 @@ async def list_members(
 ) -> list[MemberOut]:
     access = await org_access(session, org_id, user_id)
     return [MemberOut.model_validate(m) for m in await service.list_members(session, access)]
-
-
-@router.post(
-    "/orgs/{org_id}/members", status_code=status.HTTP_201_CREATED, response_model=MemberOut
-)
-async def add_member(
-    org_id: uuid.UUID, data: MemberIn, session: SessionDep, user_id: CurrentUserId
-) -> MemberOut:
-    """Add an existing account to the organization by email (OWNER/ADMIN)."""
-    access = await org_access(session, org_id, user_id)
-    return MemberOut.model_validate(await service.add_member(session, access, data))
 
 
 @router.patch("/orgs/{org_id}/members/{member_user_id}", response_model=MemberOut)

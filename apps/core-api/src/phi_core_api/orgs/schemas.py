@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Role = Literal["OWNER", "ADMIN", "MEMBER"]
@@ -28,12 +28,6 @@ class OrgOut(BaseModel):
     monthly_token_budget: int | None
     created_at: datetime
     my_role: Role
-
-
-class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    email: EmailStr
-    role: Role = "MEMBER"
 
 
 class MemberPatch(BaseModel):

@@ -6,11 +6,11 @@ import uuid
 from typing import Any
 
 import procrastinate
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_core_api.documents import file_cleanup
-from phi_core_api.orgs.schemas import MemberIn, OrgIn, OrgPatch
+from phi_core_api.orgs.schemas import OrgIn, OrgPatch
 from phi_platform.db.models import Organization, OrganizationMember, User
 from phi_service.deps import OrgAccess
 from phi_service.errors import Conflict, Forbidden, NotFound
@@ -101,28 +101,11 @@ async def list_members(session: AsyncSession, access: OrgAccess) -> list[dict[st
     return [_member_out(m, u) for m, u in rows]
 
 
-def _check_can_grant(access: OrgAccess, role: str) -> None:
+def check_can_grant(access: OrgAccess, role: str) -> None:
+    """OWNER/ADMIN may give a role; only an OWNER may give OWNER."""
     access.require_write()
     if role == "OWNER" and access.role != "OWNER":
         raise Forbidden("only an OWNER can make someone an OWNER")
-
-
-async def add_member(session: AsyncSession, access: OrgAccess, data: MemberIn) -> dict[str, Any]:
-    _check_can_grant(access, data.role)
-    user = await session.scalar(select(User).where(func.lower(User.email) == data.email.lower()))
-    if user is None:
-        raise NotFound(f"no account uses {data.email}; ask them to sign up first")
-    existing = await session.scalar(
-        select(OrganizationMember).where(
-            OrganizationMember.org_id == access.org_id, OrganizationMember.user_id == user.id
-        )
-    )
-    if existing is not None:
-        raise Conflict(f"{data.email} is already a member (role {existing.role})")
-    member = OrganizationMember(org_id=access.org_id, user_id=user.id, role=data.role)
-    session.add(member)
-    await session.commit()
-    return _member_out(member, user)
 
 
 async def _member(
@@ -154,7 +137,7 @@ async def _lock_owners(session: AsyncSession, org_id: uuid.UUID) -> int:
 async def change_role(
     session: AsyncSession, access: OrgAccess, user_id: uuid.UUID, role: str
 ) -> dict[str, Any]:
-    _check_can_grant(access, role)
+    check_can_grant(access, role)
     owner_count = await _lock_owners(session, access.org_id)
     member, user = await _member(session, access.org_id, user_id, lock=True)
     if member.role == "OWNER" and access.role != "OWNER":

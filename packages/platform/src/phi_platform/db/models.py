@@ -110,6 +110,29 @@ class OrganizationMember(Base):
     )
 
 
+class OrganizationInvitation(Base):
+    """An open invitation to join an organization, addressed to an email (lower-cased); the
+    account with that email accepts or declines it."""
+
+    __tablename__ = "organization_invitations"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    __table_args__ = (
+        UniqueConstraint("org_id", "email", name="uq_org_invitation_email"),
+        Index("ix_org_invitations_email", "email"),
+        CheckConstraint(_in("role", ORG_ROLES), name="ck_org_invitation_role"),
+    )
+
+
 class Industry(Base):
     __tablename__ = "industries"
     id: Mapped[uuid.UUID] = _pk()
