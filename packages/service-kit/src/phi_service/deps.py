@@ -39,16 +39,23 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")
 
 
-def get_current_user_id(
+async def get_current_user_id(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: SessionDep,
 ) -> uuid.UUID:
+    """The caller's account id, from a valid token of an account that still exists.
+
+    Every authenticated route depends on this, so a deleted account's unexpired tokens are
+    refused everywhere (401), not only where a later query happens to miss the account."""
     if credentials is None:
         raise Unauthorized("missing bearer token: log in with POST /auth/login")
     settings = get_settings_dep(request)
     user_id = decode_access_token(credentials.credentials, settings.resolved_jwt_secret)
     if user_id is None:
         raise Unauthorized("invalid or expired token: log in again")
+    if await session.scalar(select(User.id).where(User.id == user_id)) is None:
+        raise Unauthorized("the account behind this token no longer exists")
     return user_id
 
 
@@ -57,7 +64,7 @@ CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 async def get_current_user(session: SessionDep, user_id: CurrentUserId) -> User:
     user = await session.get(User, user_id)
-    if user is None:
+    if user is None:  # deleted between the two statements
         raise Unauthorized("the account behind this token no longer exists")
     return user
 
