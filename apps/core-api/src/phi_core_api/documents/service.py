@@ -38,10 +38,6 @@ class UnsupportedMediaType(ApiError):
     status_code = 415
 
 
-class EmbeddingUnavailable(ApiError):
-    status_code = 503
-
-
 class DuplicateDocument(Conflict):
     """The same content (sha256) is already a document of the same agent, or org-wide."""
 
