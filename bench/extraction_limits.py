@@ -25,7 +25,7 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore", module="platformdirs")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import database, start_cluster  # noqa: E402
+from bench_db import database, server, smoke_argument  # noqa: E402
 
 
 def text_file(mb: int) -> bytes:
@@ -83,14 +83,18 @@ async def enqueue(settings: object, document_id: object) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--smoke", action="store_true")
+    smoke_argument(ap)
     args = ap.parse_args()
+    with server() as server_url:
+        return run(args.smoke, database(server_url, "phi_bench_extraction_limits"))
+
+
+def run(smoke: bool, url: str) -> int:
 
     from phi_core_api.documents.ingest import connect
     from phi_core_api.settings import CoreApiSettings
     from phi_core_api.storage import LocalFileStorage
 
-    url = database(start_cluster(), "phi_bench_extraction_limits", fresh=True)
     data_dir = Path(tempfile.mkdtemp(prefix="phi-limits-"))
     env = {
         **os.environ,
@@ -99,7 +103,7 @@ def main() -> int:
         "PHI_WORKER_CONCURRENCY": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    if args.smoke:
+    if smoke:
         env["PHI_MAX_EXTRACTED_CHARS"] = "20000"
         files = [("big.txt", text_file(1)), ("big.docx", docx_file(2))]
     else:

@@ -42,7 +42,9 @@ import numpy as np
 
 warnings.filterwarnings("ignore", module="platformdirs")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import BENCH, database, start_cluster  # noqa: E402
+from bench_db import BENCH_DIR as BENCH  # noqa: E402
+from bench_db import database, server, smoke_argument  # noqa: E402
+from embedding_profile import SMOKE_PARAGRAPHS, profile  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 QUERY_OFFSET = BENCH / "e5_query_offset.npz"
@@ -263,7 +265,7 @@ def baseline_rankers(conn: Any, corpus: Corpus) -> dict[str, Callable[[str, np.n
 def service_ranker(url: str, corpus: Corpus) -> Callable[[str, np.ndarray], list] | None:
     """The search route's own function (phi_search), when this tree has it."""
     try:
-        from phi_search.documents import search  # type: ignore[import-not-found]
+        from phi_search import search
     except ImportError:
         return None
     return _service(search, url, corpus)
@@ -272,7 +274,6 @@ def service_ranker(url: str, corpus: Corpus) -> Callable[[str, np.ndarray], list
 def _service(search: Any, url: str, corpus: Corpus) -> Callable[[str, np.ndarray], list]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-    from phi_core_api.documents.schemas import SearchIn
     from phi_platform.settings import to_sqlalchemy_url
 
     loop = asyncio.new_event_loop()
@@ -282,7 +283,7 @@ def _service(search: Any, url: str, corpus: Corpus) -> Callable[[str, np.ndarray
     async def run(q: str, v: np.ndarray) -> list:
         async with sessions() as session:
             hits = await search(
-                session, corpus.org, corpus.agent, v, SearchIn(query=q, top_k=TOP), 200, FETCH
+                session, corpus.org, corpus.agent, v, q, TOP, ef_search=200, candidates=FETCH
             )
         return [h.chunk_id for h in hits]
 
@@ -306,16 +307,22 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="1,2")
     ap.add_argument("--sizes", default="900", help="chunk max_chars values, comma-separated")
-    ap.add_argument("--smoke", action="store_true", help="2 documents, a few questions")
+    smoke_argument(ap)
     ap.add_argument(
         "--today", action="store_true", help="also measure today's extraction and chunking"
     )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
-    provider = CachedEmbedder(BENCH / "embeddings.sqlite")
-    url = database(start_cluster(), "phi_bench_search_quality", fresh=True)
+    with server() as server_url:
+        return run(args, database(server_url, "phi_bench_search_quality"))
+
+
+def run(args: argparse.Namespace, url: str) -> int:
     from phi_core_api.documents.ingest import connect
+
+    cache = Path(tempfile.gettempdir()) if args.smoke else BENCH
+    provider = CachedEmbedder(cache / "embeddings.sqlite")
 
     conn = connect(url)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -366,19 +373,24 @@ def main() -> int:
                 f"{time.perf_counter() - t0:.1f}s, {provider.computed} texts embedded so far)",
                 flush=True,
             )
-            if set_name == "1" and chunking != "today" and size == sizes[0] and not args.smoke:
-                save_query_offset(conn, corpus, truth, vectors)
+            if chunking != "today" and size == sizes[0] and (set_name == "1" or args.smoke):
+                if args.smoke:
+                    prof = profile(limit=SMOKE_PARAGRAPHS, cache=None)
+                    path = Path(tempfile.gettempdir()) / "e5_query_offset.npz"
+                else:
+                    prof, path = profile(), QUERY_OFFSET
+                save_query_offset(conn, corpus, truth, vectors, path, prof)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     return 0
 
 
-def save_query_offset(conn: Any, corpus: Corpus, truth: list[set], queries: np.ndarray) -> None:
+def save_query_offset(
+    conn: Any, corpus: Corpus, truth: list[set], queries: np.ndarray, path: Path, prof: dict
+) -> None:
     """How real queries sit relative to their answer chunk, for the synthetic queries of
     bench/search.py: the mean offset (query minus nearest answer), the size of the rest, and
     how much of the rest lies along the passages' principal directions."""
-    from embedding_profile import profile
-
     rows = conn.execute(
         "SELECT id, embedding::text FROM document_chunks WHERE org_id = %s", (corpus.org,)
     ).fetchall()
@@ -391,7 +403,7 @@ def save_query_offset(conn: Any, corpus: Corpus, truth: list[set], queries: np.n
     shift = offsets.mean(axis=0)
     rest = offsets - shift
     rest_sq = float((rest**2).sum(axis=1).mean())
-    w, v = np.linalg.eigh(profile()["cov"])
+    w, v = np.linalg.eigh(prof["cov"])
     top = v[:, ::-1][:, :50]
     in_top = float(((rest @ top) ** 2).sum() / (rest**2).sum())
     cov_top = float(w[::-1][:50].sum() / w.sum())
@@ -401,13 +413,19 @@ def save_query_offset(conn: Any, corpus: Corpus, truth: list[set], queries: np.n
     a = min(1.0, max(0.0, (in_top - iso_top) / (cov_top - iso_top)))
     to_answer = float(np.mean([passages[pos[c]] @ queries[i] for i, c in enumerate(nearest)]))
     to_any = float(np.mean(passages @ queries.T))
+    path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
-        QUERY_OFFSET,
+        path,
         shift=shift,
         rest_sq=np.array(rest_sq),
         covariance_part=np.array(a),
         to_answer=np.array(to_answer),
         to_any=np.array(to_any),
+    )
+    print(
+        f"query offsets: mean shift |s|^2 {float(shift @ shift):.3f}, rest |r|^2 {rest_sq:.3f} "
+        f"({a:.2f} along the passages' covariance, the rest isotropic); cosine to answer "
+        f"{to_answer:.3f}, to any chunk {to_any:.3f}"
     )
 
 
