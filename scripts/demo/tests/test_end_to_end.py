@@ -47,6 +47,10 @@ from tcp_proxy import CuttableProxy
 from phi_agent_config.warehouse_sample import PLANTED
 from phi_platform.embedded_pg import free_port
 
+# Until the orchestrator's local-agent routes are on main these tests have nothing to run
+# against (they pass against its branch); remove this line once they are.
+pytest.importorskip("phi_orchestrator.local_agents", reason="orchestrator protocol not merged")
+
 DAY = date(2026, 11, 24)
 LEASE_SECONDS = 15
 
@@ -172,8 +176,8 @@ def test_report_through_phi_agent_names_the_planted_anomalies(
     assert PLANTED["picker_outlier"]["picker_id"] in pickers
     assert metrics["late_orders"]["late_pct"] > 25
     report = task["output"]["full_report_md"]
-    for name in ("Z-C", "D-4", "P-03"):
-        assert name in report
+    for kind in ("slow_zone", "idle_dock", "picker_outlier"):
+        assert PLANTED[kind]["name"] in report
     # Read through the agent: its audit log holds the executed db call and its queries.
     events = _audit(tmp_path)
     assert any(e["event"] == "executed" and e["tool"] == "db" for e in events)
