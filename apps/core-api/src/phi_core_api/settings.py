@@ -41,6 +41,9 @@ class CoreApiSettings(PlatformSettings):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
+    # Platform administrators by email, comma-separated (besides users given the flag with
+    # `phi-admin grant EMAIL`); they see /admin/* routes, which answer 404 to everyone else.
+    admin_emails: str = ""
     # Background worker: jobs run at once per process, and how long a worker may miss its
     # heartbeat before its running jobs are handed to another worker.
     worker_concurrency: int = 2
@@ -51,6 +54,10 @@ class CoreApiSettings(PlatformSettings):
     # Document chunks shown to the model when generating a profile (JDs and SOPs first).
     profile_sample_chunks: int = Field(default=10, ge=1, le=50)
     worker_stalled_seconds: int = 60
+
+    def is_admin_email(self, email: str) -> bool:
+        wanted = {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
+        return email.strip().lower() in wanted
 
 
 @lru_cache
