@@ -1,5 +1,6 @@
 import { NextResponse, type NextRequest } from "next/server";
 
+import { ownOrigin } from "@/lib/server/csrf";
 import { SESSION_COOKIE } from "@/lib/server/session";
 
 // Pages that need an account send a visitor without a session to the login page (the API
@@ -7,14 +8,16 @@ import { SESSION_COOKIE } from "@/lib/server/session";
 export function middleware(request: NextRequest) {
   const signedIn = request.cookies.has(SESSION_COOKIE);
   const { pathname, search } = request.nextUrl;
+  // Redirect on the host the browser used (Next's own URL may name another, e.g. localhost).
+  const origin = ownOrigin(request);
   const authPage = pathname === "/login" || pathname === "/signup";
   if (!signedIn && !authPage) {
-    const url = new URL("/login", request.url);
+    const url = new URL("/login", origin);
     if (pathname !== "/") url.searchParams.set("next", pathname + search);
     return NextResponse.redirect(url);
   }
   if (signedIn && (authPage || pathname === "/")) {
-    return NextResponse.redirect(new URL("/dashboard", request.url));
+    return NextResponse.redirect(new URL("/dashboard", origin));
   }
   return NextResponse.next();
 }

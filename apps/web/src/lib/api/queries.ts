@@ -37,6 +37,7 @@ export function useOrg(orgId: string) {
   return useQuery({
     queryKey: keys.org(orgId),
     queryFn: () => unwrap(core.GET("/orgs/{org_id}", { params: { path: { org_id: orgId } } })),
+    enabled: Boolean(orgId),
   });
 }
 

@@ -12,7 +12,6 @@ const FORWARDED_RESPONSE_HEADERS = [
   "content-length",
   "cache-control",
   "retry-after",
-  "location",
 ];
 
 /** Path segments must be plain names: no "..", no encoded slashes, so a caller cannot escape. */
