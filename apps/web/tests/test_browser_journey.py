@@ -58,7 +58,9 @@ class Proc:
     def output(self) -> str:
         return "".join(self.lines[-200:])
 
-    def wait_for(self, ready: str | None = None, url: str | None = None, timeout: float = 90) -> None:
+    def wait_for(
+        self, ready: str | None = None, url: str | None = None, timeout: float = 90
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -114,7 +116,16 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         next_bin = str(WEB / "node_modules" / "next" / "dist" / "bin" / "next")
         web = Proc(
             "web",
-            ["node", next_bin, "start", str(WEB), "--port", str(web_port), "--hostname", "127.0.0.1"],
+            [
+                "node",
+                next_bin,
+                "start",
+                str(WEB),
+                "--port",
+                str(web_port),
+                "--hostname",
+                "127.0.0.1",
+            ],
             web_env,
         )
         started.append(web)
