@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform packages/agent-config packages/llm-router apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
+<<<<<<< HEAD
 WEB := apps/web
 WEB_STAMP := $(WEB)/node_modules/.installed
 WEB_BUILD := $(WEB)/.next/BUILD_ID
@@ -15,6 +16,9 @@ WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: web-install web-build web-check web-test dev test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+=======
+.PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+>>>>>>> main
 
 install: $(STAMP)
 
@@ -28,9 +32,23 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 dev: $(STAMP) $(WEB_BUILD)
 	$(PY) scripts/dev/run.py
 
+<<<<<<< HEAD
 # The browser journey (apps/web/tests) runs inside pytest against the production build.
 test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+=======
+# pytest's temporary folders live under .phi/tmp: pytest makes its temp root private (0700)
+# at every start, which would lock the embedded PostgreSQL's user out of the folders of
+# another test run going on at the same time under /tmp.
+PYTEST := mkdir -p .phi/tmp && PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.phi/tmp $(PY) -m pytest
+
+# The whole product headless: sign-up to a daily report read through phi-agent (README).
+demo: $(STAMP)
+	$(PY) scripts/demo/run.py
+
+test: $(STAMP)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+>>>>>>> main
 
 # Web app: node packages from the lockfile, the production build, and its fast checks
 # (API types current with the services, TypeScript, Vitest units).
@@ -62,12 +80,12 @@ $(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
 	@touch $@
 
 test-full: $(STAMP) $(EXTRA_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py

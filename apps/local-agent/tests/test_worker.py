@@ -166,6 +166,9 @@ def test_results_pile_up_offline_and_are_delivered_once_each_after_a_restart(
     fake: tuple[FakeOrchestrator, str], agent: Agent
 ) -> None:
     orchestrator, _ = fake
+    # Long leases: with short ones the cloud would rightly offer the calls again while their
+    # results wait in the outbox, and the old attempts' results would then be refused.
+    orchestrator.lease_seconds = 120
     orchestrator.callbacks_down = True
     calls = [orchestrator.add("db", DOCKS) for _ in range(6)]
     agent.start()
@@ -228,6 +231,18 @@ def test_a_call_whose_lease_passed_is_not_run(
     agent.stop()
     assert orchestrator.results_for(stale) == []
     assert not any(e["event"] == "executed" for e in agent.audit())
+
+
+def test_a_wrong_local_clock_does_not_make_fresh_calls_look_stale(
+    fake: tuple[FakeOrchestrator, str], agent: Agent
+) -> None:
+    orchestrator, _ = fake
+    orchestrator.clock_offset_seconds = -3600  # the cloud is an hour behind this machine
+    call = orchestrator.add("db", DOCKS)
+    agent.start()
+    wait_for(lambda: orchestrator.results_for(call), what="the call to run")
+    agent.stop()
+    assert not any(e["event"] == "skipped" for e in agent.audit())
 
 
 def test_a_lost_lease_abandons_the_call(fake: tuple[FakeOrchestrator, str], agent: Agent) -> None:
