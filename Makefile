@@ -8,17 +8,13 @@ EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-<<<<<<< HEAD
 WEB := apps/web
 WEB_STAMP := $(WEB)/node_modules/.installed
 WEB_BUILD := $(WEB)/.next/BUILD_ID
 WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.ts $(WEB)/*.mjs $(WEB)/*.json)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: web-install web-build web-check web-test dev test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
-=======
-.PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
->>>>>>> main
+.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -32,11 +28,6 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 dev: $(STAMP) $(WEB_BUILD)
 	$(PY) scripts/dev/run.py
 
-<<<<<<< HEAD
-# The browser journey (apps/web/tests) runs inside pytest against the production build.
-test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
-=======
 # pytest's temporary folders live under .phi/tmp: pytest makes its temp root private (0700)
 # at every start, which would lock the embedded PostgreSQL's user out of the folders of
 # another test run going on at the same time under /tmp.
@@ -46,9 +37,9 @@ PYTEST := mkdir -p .phi/tmp && PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.phi/tmp $(PY) -m
 demo: $(STAMP)
 	$(PY) scripts/demo/run.py
 
-test: $(STAMP)
+# The browser journey (apps/web/tests) runs inside pytest against the production build.
+test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
->>>>>>> main
 
 # Web app: node packages from the lockfile, the production build, and its fast checks
 # (API types current with the services, TypeScript, Vitest units).
@@ -67,7 +58,7 @@ web-check: $(STAMP) $(WEB_STAMP)
 	cd $(WEB) && npx --no-install vitest run
 
 web-test: web-check $(WEB_BUILD) $(CHROMIUM)
-	$(PY) -m pytest $(WEB)/tests $(PYTEST_ARGS)
+	$(PYTEST) $(WEB)/tests $(PYTEST_ARGS)
 
 # Headless Chromium for the browser tests, from Debian (never a browser download).
 $(CHROMIUM):

@@ -41,15 +41,9 @@ class CoreApiSettings(ServiceSettings):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
-<<<<<<< HEAD
     # Platform administrators by email, comma-separated (besides users given the flag with
     # `phi-admin grant EMAIL`); they see /admin/* routes, which answer 404 to everyone else.
     admin_emails: str = ""
-    # Background worker: jobs run at once per process, and how long a worker may miss its
-    # heartbeat before its running jobs are handed to another worker.
-    worker_concurrency: int = 2
-=======
->>>>>>> main
     # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
     llm_router_url: str | None = None
     llm_router_token: str | None = None

@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from phi_core_api.deps import CurrentUser, SettingsDep
-from phi_core_api.errors import NotFound
+from phi_core_api.deps import SettingsDep
 from phi_core_api.settings import CoreApiSettings
 from phi_platform.db.models import User
+from phi_service.deps import CurrentUser
+from phi_service.errors import NotFound
 
 
 def is_platform_admin(user: User, settings: CoreApiSettings) -> bool:

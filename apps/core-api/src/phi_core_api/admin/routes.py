@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from phi_core_api.admin import service
 from phi_core_api.admin.access import PlatformAdmin
 from phi_core_api.admin.schemas import Failures, OrgUsage
-from phi_core_api.deps import SessionDep
+from phi_service.deps import SessionDep
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -5,7 +5,6 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from phi_core_api.orgs import service
-<<<<<<< HEAD
 from phi_core_api.orgs.schemas import (
     MemberIn,
     MemberOut,
@@ -15,10 +14,7 @@ from phi_core_api.orgs.schemas import (
     OrgPatch,
     OrgStats,
 )
-=======
-from phi_core_api.orgs.schemas import MemberIn, MemberOut, MemberPatch, OrgIn, OrgOut, OrgPatch
 from phi_service.deps import CurrentUserId, SessionDep, org_access
->>>>>>> main
 
 router = APIRouter(tags=["organizations"])
 

@@ -1196,7 +1196,11 @@ export interface components {
              * @description cosine similarity, higher is closer
              */
             score: number;
-            source_type: components["schemas"]["SourceType"];
+            /**
+             * Source Type
+             * @enum {string}
+             */
+            source_type: "JD" | "SOP" | "POLICY" | "MANUAL" | "OTHER";
             /** Text */
             text: string;
         };
