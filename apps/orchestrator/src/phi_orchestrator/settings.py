@@ -34,8 +34,6 @@ class OrchestratorSettings(PlatformSettings):
     # before its running jobs are handed to another worker.
     worker_concurrency: int = Field(default=4, ge=1)
     worker_stalled_seconds: int = Field(default=30, ge=1)
-    # Schedules are checked this often (seconds); a slot is run once whatever the workers.
-    schedule_check_seconds: int = Field(default=30, ge=5)
 
     # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
     llm_router_url: str | None = None
