@@ -33,6 +33,7 @@ class FakeOrchestrator:
     callbacks_down: bool = False  # only /tool-callbacks answers 503
     revoked: bool = False  # every route answers 401
     lease_conflicts: set[str] = field(default_factory=set)  # calls whose renewals get 409
+    clock_offset_seconds: float = 0  # the cloud's clock against this machine's
     calls: dict[str, Call] = field(default_factory=dict)
     accepted: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +69,7 @@ class FakeOrchestrator:
                 call.claimed = True
                 call.attempt += 1
                 call.lease_until = now + timedelta(seconds=self.lease_seconds)
+                cloud_lease = call.lease_until + timedelta(seconds=self.clock_offset_seconds)
                 out.append(
                     {
                         "tool_call_id": call.tool_call_id,
@@ -76,7 +78,7 @@ class FakeOrchestrator:
                         "tool": call.tool,
                         "attempt": call.attempt,
                         "lease_until": call.lease_override
-                        or call.lease_until.isoformat().replace("+00:00", "Z"),
+                        or cloud_lease.isoformat().replace("+00:00", "Z"),
                         "payload": call.payload,
                     }
                 )
@@ -160,6 +162,11 @@ class FakeOrchestrator:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                import time as _time
+
+                return super().date_time_string(_time.time() + fake.clock_offset_seconds)
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True

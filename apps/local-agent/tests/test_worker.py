@@ -233,6 +233,18 @@ def test_a_call_whose_lease_passed_is_not_run(
     assert not any(e["event"] == "executed" for e in agent.audit())
 
 
+def test_a_wrong_local_clock_does_not_make_fresh_calls_look_stale(
+    fake: tuple[FakeOrchestrator, str], agent: Agent
+) -> None:
+    orchestrator, _ = fake
+    orchestrator.clock_offset_seconds = -3600  # the cloud is an hour behind this machine
+    call = orchestrator.add("db", DOCKS)
+    agent.start()
+    wait_for(lambda: orchestrator.results_for(call), what="the call to run")
+    agent.stop()
+    assert not any(e["event"] == "skipped" for e in agent.audit())
+
+
 def test_a_lost_lease_abandons_the_call(fake: tuple[FakeOrchestrator, str], agent: Agent) -> None:
     orchestrator, _ = fake
     orchestrator.lease_seconds = 3  # renewals every second

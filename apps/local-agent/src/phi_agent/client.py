@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -38,6 +41,13 @@ def _detail(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+def _server_time(response: httpx.Response) -> datetime | None:
+    try:
+        return parsedate_to_datetime(response.headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class OrchestratorClient:
     def __init__(self, base_url: str, key: str, *, timeout: float = 30.0) -> None:
         self._http = httpx.AsyncClient(
@@ -61,8 +71,9 @@ class OrchestratorClient:
         **kwargs: Any,
     ) -> httpx.Response:
         try:
-            extra = {"timeout": timeout} if timeout is not None else {}
-            response = await self._http.request(method, path, **kwargs, **extra)
+            if timeout is not None:
+                kwargs["timeout"] = timeout
+            response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise CloudUnreachable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code in (401, 403):
@@ -93,7 +104,21 @@ class OrchestratorClient:
         )
         if response.status_code != 200:
             raise CallRefused(response.status_code, _detail(response))
-        return list(response.json().get("tasks", []))
+        tasks = list(response.json().get("tasks", []))
+        # How long each lease has left by the cloud's own clock (its Date header), measured
+        # from now on ours: a customer machine whose clock is off does not skip good calls.
+        cloud_now = _server_time(response)
+        received = time.monotonic()
+        for task in tasks:
+            try:
+                until = datetime.fromisoformat(str(task["lease_until"]).replace("Z", "+00:00"))
+                if until.tzinfo is None:
+                    until = until.replace(tzinfo=UTC)
+                left = (until - (cloud_now or datetime.now(UTC))).total_seconds()
+            except (KeyError, ValueError):
+                left = None
+            task["_lease_deadline"] = None if left is None else received + left
+        return tasks
 
     async def renew_lease(self, tool_call_id: str, attempt: int) -> str:
         response = await self._request(

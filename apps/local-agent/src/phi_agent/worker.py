@@ -21,8 +21,8 @@ import logging
 import random
 import signal
 import socket
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,6 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def callback_body(call: dict[str, Any], result_json: str | None, error: str | None) -> str:
@@ -302,8 +297,8 @@ class Worker:
     async def _execute(self, call: dict[str, Any]) -> None:
         call_id, attempt, name = call["tool_call_id"], int(call["attempt"]), call["tool"]
         where = {"tool_call_id": call_id, "attempt": attempt, "tool": name}
-        lease_until = call.get("lease_until")
-        if lease_until and _parse_time(lease_until) <= datetime.now(UTC):
+        deadline = call.pop("_lease_deadline", None)
+        if deadline is not None and deadline <= time.monotonic():
             self.audit.record("skipped", reason="lease passed before the call started", **where)
             log.warning("skipped call %s (attempt %d): its lease had passed", call_id, attempt)
             return

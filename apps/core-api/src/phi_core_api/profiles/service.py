@@ -14,8 +14,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from phi_agent_config import AgentConfig, ConfigFileError, parse_config
-from phi_core_api.deps import OrgAccess
-from phi_core_api.errors import ApiError, Conflict, NotFound
 from phi_core_api.profiles.schemas import GeneratedProfile, profile_json_schema
 from phi_core_api.settings import CoreApiSettings
 from phi_llm import AllProvidersFailed, BudgetExceeded, CallContext, LLMError
@@ -28,6 +26,8 @@ from phi_platform.db.models import (
     RoleTemplate,
     Tool,
 )
+from phi_service.deps import OrgAccess
+from phi_service.errors import ApiError, Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -119,8 +119,8 @@ class FileTool:
 
     def _table(self, rows: Any) -> str:
         iterator = iter(rows)
-        columns = next(iterator, [])
-        pieces = []
+        columns: list[Any] = list(next(iterator, []))
+        pieces: list[str] = []
         truncated = False
         for row in iterator:
             if len(pieces) >= self.policy.max_rows:
