@@ -277,10 +277,9 @@ def main() -> None:
     if args.smoke:
         args.calls, args.tasks, args.throughput = 2, 1, 3
 
-    from phi_service.testing import LiveServer, WorkerProcess
-
     from phi_orchestrator.main import create_app
     from phi_orchestrator.settings import OrchestratorSettings
+    from phi_service.testing import LiveServer, WorkerProcess
 
     print(f"cores: {os.cpu_count()}")
     with server() as server_url, tempfile.TemporaryDirectory() as data_dir:

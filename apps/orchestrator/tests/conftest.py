@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 import pytest
 from orch_factories import FAST, JWT_SECRET, worker_env
-from phi_service.testing import LiveServer, WorkerProcess
 
 from phi_orchestrator.main import create_app
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_service.testing import LiveServer, WorkerProcess
 
 
 @pytest.fixture(scope="session")

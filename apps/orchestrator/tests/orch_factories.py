@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import psycopg
+
 from phi_service.tokens import create_access_token
 
 JWT_SECRET = "orchestrator-test-secret-" + "x" * 40

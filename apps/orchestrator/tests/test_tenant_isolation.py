@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from orch_factories import Tenant, create_key, make_tenant, sql
-from phi_service.testing import scoped_routes
 
 from phi_orchestrator.main import create_app
+from phi_service.testing import scoped_routes
 
 # Routes without a path parameter that still act on one tenant's data (key-authenticated).
 KEYED_WITHOUT_PARAMS = {"POST /local-agents/heartbeat", "POST /tool-callbacks"}

@@ -15,10 +15,10 @@ import uuid
 from typing import Any
 
 import procrastinate
-from phi_service.jobs import context_value, create_job_app
 from procrastinate.exceptions import AlreadyEnqueued
 
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_service.jobs import context_value, create_job_app
 
 logger = logging.getLogger(__name__)
 

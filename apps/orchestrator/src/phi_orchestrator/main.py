@@ -6,9 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from phi_service.db import Database
-from phi_service.deps import SessionDep
-from phi_service.errors import install_error_handlers
 from sqlalchemy import text
 
 from phi_orchestrator.jobs import create_orchestrator_jobs
@@ -17,6 +14,9 @@ from phi_orchestrator.notify import Notifier
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
 from phi_orchestrator.tasks.routes import router as tasks_router
 from phi_orchestrator.tool_calls.routes import router as tool_calls_router
+from phi_service.db import Database
+from phi_service.deps import SessionDep
+from phi_service.errors import install_error_handlers
 
 
 def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:

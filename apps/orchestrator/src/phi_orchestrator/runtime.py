@@ -276,7 +276,11 @@ class TaskRunner:
                 graph_input = None  # continue after a crash, from the last checkpoint
             else:
                 graph_input = {"input": task["input"] or {}}
-            result = await graph.ainvoke(graph_input, config, context=context)  # type: ignore[arg-type]
+            # "sync": a step's checkpoint is stored before the next step starts, so a worker
+            # killed at any point loses at most the step it was in.
+            result = await graph.ainvoke(  # type: ignore[call-overload]
+                graph_input, config, context=context, durability="sync"
+            )
         except TaskCancelled:
             return "CANCELLED"
         except WorkflowError as exc:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from phi_service.worker import run_worker, worker_main
-
 from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs
 from phi_orchestrator.runtime import TaskRunner, open_pool
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
+from phi_service.worker import run_worker, worker_main
 
 
 def build_router(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
@@ -42,10 +41,10 @@ def build_router(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
 
 def build_search(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
     """Document search for the workflows (the embedding model loads on first use)."""
-    from phi_search.search import SearchUnavailable, search_documents
     from sqlalchemy import text
 
     from phi_llm.embeddings import get_embedding_provider
+    from phi_search.search import SearchUnavailable, search_documents
 
     embedder: Any = None
 

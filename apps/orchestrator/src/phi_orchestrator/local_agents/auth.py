@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from phi_service.deps import SessionDep
-from phi_service.errors import Forbidden, Unauthorized
 from sqlalchemy import text
 
 from phi_orchestrator.local_agents.keys import parse_key, secret_matches
+from phi_service.deps import SessionDep
+from phi_service.errors import Forbidden, Unauthorized
 
 _key_bearer = HTTPBearer(
     auto_error=False,

@@ -9,8 +9,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from phi_service.deps import CurrentUserId, SessionDep, agent_access
-from phi_service.errors import Forbidden, NotFound
 from sqlalchemy import text
 
 from phi_orchestrator.local_agents.auth import AgentKeyDep
@@ -27,6 +25,8 @@ from phi_orchestrator.local_agents.schemas import (
 from phi_orchestrator.notify import TOOL_CALLS, wait_for
 from phi_orchestrator.settings import OrchestratorSettings
 from phi_orchestrator.tool_calls.service import claim_pending_tool_calls
+from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.errors import Forbidden, NotFound
 
 router = APIRouter(tags=["local agents"])
 

@@ -9,8 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from phi_service.deps import CurrentUserId, SessionDep, agent_access
-from phi_service.errors import InvalidInput
 from sqlalchemy import text
 
 from phi_orchestrator.jobs import defer_advance
@@ -26,6 +24,8 @@ from phi_orchestrator.tasks.schemas import (
     WorkflowOut,
 )
 from phi_orchestrator.workflows.registry import workflows
+from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.errors import InvalidInput
 
 router = APIRouter(tags=["tasks"])
 

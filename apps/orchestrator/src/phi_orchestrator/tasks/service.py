@@ -6,7 +6,6 @@ import json
 import uuid
 from typing import Any
 
-from phi_service.errors import Conflict, InvalidInput, NotFound
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tool_calls.service import add_event
 from phi_orchestrator.workflows.registry import get_workflow, workflows
+from phi_service.errors import Conflict, InvalidInput, NotFound
 
 TASK_COLUMNS = (
     "t.id, t.agent_id, t.org_id, t.type, t.status, t.trigger, t.error, t.created_at, "

@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from phi_service.errors import ApiError, InvalidInput
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.local_agents.auth import AgentKeyDep
 from phi_orchestrator.settings import OrchestratorSettings
 from phi_orchestrator.tool_calls import service
+from phi_service.errors import ApiError, InvalidInput
 
 router = APIRouter(tags=["local agents"])
 

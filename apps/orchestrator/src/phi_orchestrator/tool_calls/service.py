@@ -8,9 +8,10 @@ import json
 import uuid
 from typing import Any
 
-from phi_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 # Claimable: never claimed or put back, or claimed with a lease that ran out; attempts left;
 # the task still running. SKIP LOCKED: two pollers never get the same call, and neither waits.
