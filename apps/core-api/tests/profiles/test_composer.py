@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from phi_core_api.profiles.composer import classify_document_lines, compose_profile
-from phi_core_api.profiles.service import validate_profile
+from phi_core_api.profiles.generation import validate_profile
 from phi_llm import BUILTIN_LABEL
 from phi_llm.types import ChatRequest
 
