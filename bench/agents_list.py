@@ -4,7 +4,10 @@ Starts an embedded PostgreSQL under .phi/bench, the real core API and the bare h
 (bench/bare_agents.py) as separate uvicorn processes (one worker each, same settings),
 creates one org with 50 agents, then drives each with wrk (32 connections) in turn.
 
-    .venv/bin/python bench/agents_list.py [--duration 15] [--connections 32]
+    .venv/bin/python bench/agents_list.py [--duration 15] [--connections 32] [--smoke]
+
+The smoke run (make test) lists 5 agents for one second each; without wrk on the machine it
+sends a few requests with httpx instead, so that everything but the load generator is run.
 """
 
 from __future__ import annotations
@@ -23,14 +26,11 @@ import httpx
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
-from sqlalchemy import create_engine  # noqa: E402
-
-from phi_platform.catalog.seed import seed_catalog  # noqa: E402
-from phi_platform.db.migrate import upgrade  # noqa: E402
-from phi_platform.embedded_pg import EmbeddedPostgres, free_port  # noqa: E402
-from phi_platform.settings import to_sqlalchemy_url  # noqa: E402
+from phi_platform.embedded_pg import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_db import BENCH_DIR, database, server, smoke_argument  # noqa: E402
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -64,6 +64,8 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def wrk(url: str, token: str, duration: int, connections: int) -> dict[str, float]:
+    if shutil.which("wrk") is None:
+        return sequential(url, token, duration)
     out = subprocess.run(
         [
             "wrk",
@@ -93,32 +95,47 @@ def wrk(url: str, token: str, duration: int, connections: int) -> dict[str, floa
     }
 
 
+def sequential(url: str, token: str, duration: int) -> dict[str, float]:
+    """Stand-in for wrk in a smoke run: one connection, requests for ``duration`` seconds."""
+    times, non2xx = [], 0
+    deadline = time.monotonic() + duration
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        while time.monotonic() < deadline or not times:
+            t0 = time.perf_counter()
+            non2xx += client.get(url).status_code >= 300
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {
+        "rps": len(times) / max(sum(times) / 1000, 1e-9),
+        "p50": times[len(times) // 2],
+        "p99": times[min(len(times) - 1, len(times) * 99 // 100)],
+        "non2xx": float(non2xx),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--profile", help="write py-spy collapsed stacks of the API here")
+    smoke_argument(parser)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    agents = 50
+    if args.smoke:
+        args.duration, args.connections, agents = 1, 2, 5
+    elif shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
+    with server() as server_url:
+        run(database(server_url, "phi_bench_agents", seed=True), args, agents)
 
-    pg = EmbeddedPostgres(root=ROOT / ".phi" / "bench" / "pg", port=free_port())
-    pg.stop()
-    pg.start()
-    pg.drop_database("bench")
-    url = pg.ensure_database("bench")
-    upgrade(to_sqlalchemy_url(url))
-    engine = create_engine(to_sqlalchemy_url(url))
-    with engine.begin() as conn:
-        seed_catalog(conn)
-    engine.dispose()
 
+def run(url: str, args: argparse.Namespace, agents: int) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "PHI_JWT_SECRET": "bench-" + "s" * 40,
         "PHI_DB_POOL_SIZE": "10",
-        "PHI_DATA_DIR": str(ROOT / ".phi" / "bench"),
+        "PHI_DATA_DIR": str(BENCH_DIR),
     }
     api_port, bare_port = free_port(), free_port()
     api = serve("phi_core_api.main:create_app --factory", api_port, env)
@@ -133,7 +150,7 @@ def main() -> None:
         h = {"Authorization": f"Bearer {token}"}
         org = c.post("/orgs", json={"name": "Bench"}, headers=h).json()
         role = c.get("/role-templates", params={"industry_key": "logistics"}).json()[0]
-        for i in range(50):
+        for i in range(agents):
             r = c.post(
                 f"/orgs/{org['id']}/agents",
                 headers=h,
@@ -144,7 +161,7 @@ def main() -> None:
                 },
             )
             assert r.status_code == 201, r.text
-        assert len(c.get(f"/orgs/{org['id']}/agents", headers=h).json()) == 50
+        assert len(c.get(f"/orgs/{org['id']}/agents", headers=h).json()) == agents
 
         bare_env = {
             **env,
@@ -156,11 +173,12 @@ def main() -> None:
         bare = serve("bare_agents:app", bare_port, bare_env)
         procs.append(bare)
         bare_body = httpx.get(f"http://127.0.0.1:{bare_port}/").json()
-        assert len(bare_body) == 50
+        assert len(bare_body) == agents
 
         path = f"/orgs/{org['id']}/agents"
-        wrk(f"{base}{path}", token, 3, args.connections)  # warm-up
-        wrk(f"http://127.0.0.1:{bare_port}{path}", token, 3, args.connections)
+        warm = min(3, args.duration)
+        wrk(f"{base}{path}", token, warm, args.connections)  # warm-up
+        wrk(f"http://127.0.0.1:{bare_port}{path}", token, warm, args.connections)
         spy = None
         if args.profile:
             spy = subprocess.Popen(
@@ -185,11 +203,10 @@ def main() -> None:
         for p in procs:
             p.terminate()
             p.wait()
-        pg.stop()
 
     print(
         f"cores: {os.cpu_count()}, {args.connections} connections, {args.duration}s each, "
-        "50 agents, one uvicorn worker each"
+        f"{agents} agents, one uvicorn worker each"
     )
     print("| server | req/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---|---|---|---|")

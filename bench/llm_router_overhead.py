@@ -11,6 +11,7 @@ when the llamacpp extra is installed) it times sequential calls made
 and prints median / p95 latency per call and the router's median overhead over direct.
 
     .venv/bin/python bench/llm_router_overhead.py [--builtin-calls 2000] [--llama-calls 30]
+        [--smoke]
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from phi_llm.providers.builtin import BuiltinProvider  # noqa: E402
 from phi_llm.providers.llamacpp import llama_cpp_installed, smollm2_gguf_path  # noqa: E402
 from phi_llm.types import ChatRequest  # noqa: E402
 from phi_platform.embedded_pg import free_port  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_db import database, server, smoke_argument  # noqa: E402
 
 TOKEN = "bench-token"
 MESSAGES = [{"role": "user", "content": "Dock 3 received 42 pallets today; 2 were damaged."}]
@@ -101,7 +105,7 @@ def row(name: str, samples: list[float], base: float | None) -> str:
     return f"| {name} | {len(samples)} | {p50:.3f} | {p95:.3f} | {over} |"
 
 
-async def bench_accounted(n: int, data_dir: Path) -> list[float]:
+async def bench_accounted(n: int) -> list[float]:
     """Router calls that check an org's token budget and record each call in llm_calls."""
     import uuid
 
@@ -110,15 +114,10 @@ async def bench_accounted(n: int, data_dir: Path) -> list[float]:
     from phi_llm.accounting import PostgresAccountant
     from phi_llm.types import CallContext
     from phi_platform.db import create_engine, create_sessionmaker
-    from phi_platform.db.migrate import upgrade
-    from phi_platform.embedded_pg import EmbeddedPostgres
     from phi_platform.settings import to_sqlalchemy_url
 
-    pg = EmbeddedPostgres(root=data_dir / "pg", port=free_port())
-    pg.start()
-    try:
-        url = pg.ensure_database("llm_bench")
-        upgrade(to_sqlalchemy_url(url))
+    with server() as server_url:
+        url = database(server_url, "phi_bench_llm")
         org_id = uuid.uuid4()
         with psycopg.connect(url, autocommit=True) as conn:
             # A budget, so every call runs the month-to-date sum as well as the insert.
@@ -134,8 +133,6 @@ async def bench_accounted(n: int, data_dir: Path) -> list[float]:
         )
         await engine.dispose()
         return samples
-    finally:
-        pg.destroy()
 
 
 async def bench_builtin(n: int, data_dir: Path) -> list[str]:
@@ -143,14 +140,14 @@ async def bench_builtin(n: int, data_dir: Path) -> list[str]:
     direct = await timed(n, lambda: provider.chat(ChatRequest(model="builtin", messages=MESSAGES)))
     router = Router(env={})
     inproc = await timed(n, lambda: router.chat(MESSAGES, task_class="default"))
-    accounted = await bench_accounted(max(n // 4, 50), data_dir)
+    accounted = await bench_accounted(max(n // 4, 10))
     proc, url = start_router_service({}, data_dir)
     try:
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}
         ) as http:
             body = {"messages": MESSAGES, "task_class": "default"}
-            service = await timed(max(n // 4, 50), lambda: http.post("/chat", json=body))
+            service = await timed(max(n // 4, 10), lambda: http.post("/chat", json=body))
     finally:
         proc.terminate()
         proc.wait(20)
@@ -245,14 +242,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--builtin-calls", type=int, default=2000)
     parser.add_argument("--llama-calls", type=int, default=30)
+    smoke_argument(parser)
     args = parser.parse_args()
+    if args.smoke:
+        # The llama.cpp server takes longer to load than a smoke run may: builtin only.
+        args.builtin_calls, args.llama_calls = 20, 0
     print(f"cores: {os.cpu_count()}; sequential calls, latency per call in ms")
     print("| path | calls | p50 ms | p95 ms | p50 overhead vs direct, ms |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for line in await bench_builtin(args.builtin_calls, Path(tmp)):
             print(line, flush=True)
-        if llama_cpp_installed() and smollm2_gguf_path() is not None:
+        if args.llama_calls and llama_cpp_installed() and smollm2_gguf_path() is not None:
             for line in await bench_llama(args.llama_calls, Path(tmp)):
                 print(line, flush=True)
         else:

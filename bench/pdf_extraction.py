@@ -5,7 +5,7 @@ paragraphs, accented words, a two-column page), extracts them with each candidat
 pages/second and a word-level similarity to the ground truth (difflib ratio over the word
 sequence of each page, 1.0 = identical words in identical order).
 
-    python bench/pdf_extraction.py [--pages 200] [--repeat 3]
+    python bench/pdf_extraction.py [--pages 200] [--repeat 3] [--smoke]
 
 Candidates that are not installed are skipped. Licences matter for a hosted product:
 pypdfium2 (Apache-2.0 / BSD-3), pypdf (BSD-3), pdfminer.six (MIT), PyMuPDF (AGPL-3.0 or
@@ -23,6 +23,8 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+
+from bench_db import smoke_argument
 
 WORDS = (
     "forklift pallet dock inventory shipment carrier receiving picking packing safety "
@@ -193,7 +195,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=3)
+    smoke_argument(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.pages, args.repeat = 3, 1
 
     pages = make_pages(args.pages)
     data = build_pdf(pages)

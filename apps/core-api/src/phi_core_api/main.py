@@ -27,6 +27,9 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Read (or create) the signing secret now: a secret file open to other users stops
+        # the start with its name, instead of the first sign-in failing.
+        settings.resolved_jwt_secret  # noqa: B018
         app.state.db = Database(
             settings.resolved_database_url, settings.db_pool_size, settings.db_application_name
         )

@@ -7,7 +7,10 @@ everywhere. Values come from environment variables (prefix ``PHI_`` unless state
 
 from __future__ import annotations
 
+import os
 import secrets
+import stat
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
@@ -25,18 +28,40 @@ def default_data_dir() -> Path:
     return Path.cwd() / ".phi"
 
 
+class SecretFileExposed(RuntimeError):
+    """A stored secret can be read by other users of the machine; the service will not start."""
+
+
 def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
-    """Return the secret stored at ``path``, generating it on first use (mode 0600)."""
+    """Return the secret stored at ``path``, generating it on first use.
+
+    The file is created with mode 0600 in one step (never written first and narrowed after),
+    so no other user can read it even for a moment. An existing file that other users can
+    read or write is refused with :class:`SecretFileExposed`, naming the file: it may have
+    been read already, and silently using it would hide that.
+    """
     if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise SecretFileExposed(
+                f"{path} is open to other users (mode {mode:04o}); the secret in it may have "
+                f"leaked. Replace it (rm {path}; a new one is generated) or, if you trust it, "
+                f"chmod 600 {path}"
+            )
         value = path.read_text().strip()
         if value:
             return value
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(nbytes)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(value)
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    # mkstemp creates the file 0600; the rename makes it appear complete or not at all.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return value
 
 

@@ -19,8 +19,10 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -54,6 +56,9 @@ SOURCE_TYPES = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
 DOCUMENT_STATUSES = ("PENDING", "PROCESSING", "READY", "FAILED")
 LOCAL_AGENT_STATUSES = ("ENROLLED", "ACTIVE", "OFFLINE")
 TASK_STATUSES = ("PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED")
+TASK_FINISHED_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
+TASK_TRIGGERS = ("manual", "schedule")
+TOOL_CALL_STATUSES = ("PENDING", "CLAIMED", "DONE", "FAILED", "CANCELLED")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -82,6 +87,8 @@ class Organization(Base):
     )
     # Optional cap on LLM tokens (in + out) per calendar month; NULL means no cap.
     monthly_token_budget: Mapped[int | None] = mapped_column(BigInteger)
+    # IANA zone in which the org's agent schedules (cron) are read.
+    time_zone: Mapped[str] = mapped_column(Text, nullable=False, server_default="UTC")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -284,10 +291,43 @@ class LocalAgent(Base):
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="ENROLLED")
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    host: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str | None] = mapped_column(Text)
+    # Tools enabled by the local policy; only calls for these are handed to this local agent.
+    tools: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("local_agent_keys.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (
         CheckConstraint(_in("status", LOCAL_AGENT_STATUSES), name="ck_local_agent_status"),
+    )
+
+
+class LocalAgentKey(Base):
+    """A key a local agent presents as its bearer token; only the secret's SHA-256 is kept."""
+
+    __tablename__ = "local_agent_keys"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    prefix: Mapped[str] = mapped_column(Text, nullable=False)
+    secret_sha256: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_local_agent_keys_org", "org_id"),
+        Index("ix_local_agent_keys_agent", "agent_id", "created_at"),
     )
 
 
@@ -305,11 +345,30 @@ class Task(Base):
     input: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     output: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    trigger: Mapped[str] = mapped_column(Text, nullable=False, server_default="manual")
+    # The cron slot a scheduled run belongs to (unique per agent and type).
+    schedule_slot: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (
         Index("ix_tasks_org_created", "org_id", "created_at"),
+        Index("ix_tasks_agent_created", "agent_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_tasks_finished", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
+        Index(
+            "uq_tasks_schedule_slot",
+            "agent_id",
+            "type",
+            "schedule_slot",
+            unique=True,
+            postgresql_where=text("schedule_slot IS NOT NULL"),
+        ),
         CheckConstraint(_in("status", TASK_STATUSES), name="ck_task_status"),
+        CheckConstraint(_in("trigger", TASK_TRIGGERS), name="ck_task_trigger"),
     )
 
 
@@ -324,7 +383,56 @@ class TaskEvent(Base):
     )
     event_type: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    __table_args__ = (Index("ix_task_events_task_time", "task_id", "timestamp"),)
+    # Order of events, and the id a stream resumes from (Last-Event-ID).
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), nullable=False)
+    __table_args__ = (
+        Index("ix_task_events_task_time", "task_id", "timestamp"),
+        Index("uq_task_events_task_seq", "task_id", "seq", unique=True),
+    )
+
+
+class ToolCall(Base):
+    """A request to the agent's local agent (db, file...), claimed with a lease."""
+
+    __tablename__ = "tool_calls"
+    id: Mapped[uuid.UUID] = _pk()
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False
+    )
+    step: Mapped[str] = mapped_column(Text, nullable=False)
+    tool: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING")
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="3")
+    local_agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("local_agents.id", ondelete="SET NULL")
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    result_sha256: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        UniqueConstraint("task_id", "step", name="uq_tool_call_step"),
+        Index("ix_tool_calls_org", "org_id"),
+        Index(
+            "ix_tool_calls_open",
+            "agent_id",
+            "created_at",
+            postgresql_where=text("status IN ('PENDING', 'CLAIMED')"),
+        ),
+        CheckConstraint(_in("status", TOOL_CALL_STATUSES), name="ck_tool_call_status"),
+    )
 
 
 class LoginThrottle(Base):

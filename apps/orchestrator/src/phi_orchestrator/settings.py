@@ -1,0 +1,56 @@
+"""The orchestrator's one settings object (environment variables with the ``PHI_`` prefix)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from phi_platform.settings import PlatformSettings
+
+
+class OrchestratorSettings(PlatformSettings):
+    orchestrator_host: str = "127.0.0.1"
+    orchestrator_port: int = 8001
+    db_application_name: str = "phi-orchestrator"
+
+    # Local-agent protocol (docs/local-agent-protocol.md).
+    heartbeat_interval_seconds: int = Field(default=15, ge=1)
+    # A local agent is OFFLINE once its last heartbeat is older than this many intervals.
+    offline_after_heartbeats: int = Field(default=3, ge=1)
+    lease_seconds: int = Field(default=30, ge=1)
+    # Claims of one call (a lease that expires counts one); after the last, the task fails.
+    tool_call_max_attempts: int = Field(default=3, ge=1)
+    # A call nobody claims for this long fails its task ("no local agent picked this up").
+    tool_call_unclaimed_seconds: int = Field(default=600, ge=1)
+    tool_result_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    long_poll_max_seconds: int = Field(default=30, ge=0)
+
+    # Housekeeping: LangGraph checkpoints of finished tasks are deleted after this long
+    # (task rows, events and results stay).
+    checkpoint_retention_hours: float = Field(default=24.0, ge=0)
+
+    # Workers: jobs at once per process, and how long a worker may miss its heartbeat
+    # before its running jobs are handed to another worker.
+    worker_concurrency: int = Field(default=4, ge=1)
+    worker_stalled_seconds: int = Field(default=30, ge=1)
+    # Schedules are checked this often (seconds); a slot is run once whatever the workers.
+    schedule_check_seconds: int = Field(default=30, ge=5)
+
+    # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
+    llm_router_url: str | None = None
+    llm_router_token: str | None = None
+    llm_timeout_seconds: float = 180.0
+
+    # Search for the ASK workflow.
+    search_ef_search: int = 200
+    search_candidates: int = 40
+    search_hybrid: bool = True
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_batch_size: int | None = None
+
+
+@lru_cache
+def get_settings() -> OrchestratorSettings:
+    return OrchestratorSettings()

@@ -1,0 +1,118 @@
+"""What every workflow type provides, and what its nodes may use while they run.
+
+A type is one folder under ``workflows/`` with a ``Workflow`` subclass registered in
+``registry.py``: its input model (validated when the task is created), and its LangGraph
+graph, compiled by the runtime with the Postgres checkpointer (thread id = task id).
+Nodes get a :class:`WorkflowContext` as LangGraph's run-time context (never checkpointed).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import wraps
+from typing import Any, ClassVar, Protocol
+
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph import StateGraph
+from langgraph.runtime import Runtime
+from pydantic import BaseModel
+
+
+class WorkflowError(Exception):
+    """A failure the task reports as its error (bad data, a refused tool call...)."""
+
+
+class TaskCancelled(Exception):
+    """The task was cancelled while it ran; the runtime stops without touching its status."""
+
+
+class TaskPort(Protocol):
+    """What nodes may do with the task they run for (implemented by the runtime)."""
+
+    async def event(self, event_type: str, payload: dict[str, Any]) -> None: ...
+
+    async def ensure_running(self) -> None: ...
+
+    async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def agent(self) -> dict[str, Any]: ...
+
+    async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]: ...
+
+    async def save_output(self, output: dict[str, Any]) -> bool: ...
+
+
+@dataclass
+class WorkflowContext:
+    task_id: uuid.UUID
+    org_id: uuid.UUID
+    agent_id: uuid.UUID
+    task: TaskPort
+    # phi_llm.Router in-process, or phi_llm.client.RouterClient (same chat signature).
+    router: Any
+
+
+class Workflow(ABC):
+    type: ClassVar[str]
+    description: ClassVar[str]
+    input_model: ClassVar[type[BaseModel]]
+
+    def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
+        """The task's stored input from the validated one (defaults resolved, e.g. the day)."""
+        return data.model_dump(mode="json")
+
+    @abstractmethod
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """The uncompiled graph; the runtime compiles it with the checkpointer."""
+
+
+NodeBody = Callable[[dict[str, Any], WorkflowContext], Awaitable[tuple[dict[str, Any], str]]]
+
+
+def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, Any]]]]:
+    """A graph node that writes its start, end, duration and a one-line summary as task events.
+
+    The body returns ``(state update, summary)``. A node waiting on a tool (LangGraph's
+    interrupt) writes a ``step_waiting`` event instead of an end; it runs again on resume.
+    """
+
+    def wrap(body: NodeBody) -> Callable[..., Awaitable[dict[str, Any]]]:
+        @wraps(body)
+        async def node(state: dict[str, Any], runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+            ctx = runtime.context
+            await ctx.task.ensure_running()
+            await ctx.task.event("step_started", {"step": name})
+            started = time.perf_counter()
+            try:
+                update, summary = await body(state, ctx)
+            except GraphBubbleUp:
+                await ctx.task.event("step_waiting", {"step": name})
+                raise
+            except Exception as exc:
+                await ctx.task.event(
+                    "step_failed",
+                    {
+                        "step": name,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "error": str(exc) or type(exc).__name__,
+                    },
+                )
+                raise
+            await ctx.task.event(
+                "step_finished",
+                {
+                    "step": name,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "summary": summary,
+                },
+            )
+            return update
+
+        return node
+
+    return wrap

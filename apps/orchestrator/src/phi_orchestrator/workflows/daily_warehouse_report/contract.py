@@ -1,0 +1,119 @@
+"""The warehouse data contract's queries (docs/local-agent-protocol.md), and their results.
+
+The SQL is deliberately plain (SELECT, WHERE with comparisons, OR, no functions, no casts), so
+the same text runs on SQLite, PostgreSQL and MySQL views over a WMS. Parameters are SQLAlchemy
+``:name`` style; timestamps are the warehouse's local time as ISO text, which compares
+correctly both against timestamp columns and against ISO text columns.
+
+The report needs the day and the 7 days before it (for the comparisons), so picks are read
+from ``history_start``; orders and shipments only around the day itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import HISTORY_DAYS
+
+QUERIES: dict[str, str] = {
+    "zones": "SELECT zone_id, name FROM zones",
+    "pickers": "SELECT picker_id, name, home_zone_id FROM pickers",
+    "docks": "SELECT dock_id, name FROM docks",
+    "picks": (
+        "SELECT pick_id, order_id, line_no, picker_id, zone_id, sku, quantity, started_at, "
+        "completed_at FROM picks "
+        "WHERE completed_at >= :history_start AND completed_at < :day_end"
+    ),
+    "orders": (
+        "SELECT order_id, customer, created_at, due_at, status FROM orders "
+        "WHERE (due_at >= :day_start AND due_at < :day_end) "
+        "OR (created_at >= :day_start AND created_at < :day_end)"
+    ),
+    "shipments": (
+        "SELECT shipment_id, order_id, dock_id, carrier, loading_started_at, departed_at "
+        "FROM shipments "
+        "WHERE (loading_started_at >= :day_start AND loading_started_at < :day_end) "
+        "OR (departed_at >= :day_start AND departed_at < :day_end) "
+        "OR (loading_started_at < :day_start AND departed_at IS NULL) "
+        # Orders due on the day may have left earlier: they are on time, not missing.
+        "OR order_id IN (SELECT order_id FROM orders "
+        "WHERE due_at >= :day_start AND due_at < :day_end)"
+    ),
+}
+
+# Which parameters each query uses (drivers refuse unused named parameters in some setups).
+_QUERY_PARAMS = {
+    "zones": (),
+    "pickers": (),
+    "docks": (),
+    "picks": ("history_start", "day_end"),
+    "orders": ("day_start", "day_end"),
+    "shipments": ("day_start", "day_end"),
+}
+
+
+def day_parameters(day: date) -> dict[str, str]:
+    start = datetime(day.year, day.month, day.day)
+    return {
+        "history_start": (start - timedelta(days=HISTORY_DAYS)).isoformat(),
+        "day_start": start.isoformat(),
+        "day_end": (start + timedelta(days=1)).isoformat(),
+    }
+
+
+def db_payload(day: date, connection: str | None = None) -> dict[str, Any]:
+    """The ``db`` tool call asking for everything the report of ``day`` needs."""
+    params = day_parameters(day)
+    return {
+        "connection": connection,
+        "queries": [
+            {"name": name, "sql": sql, "params": {p: params[p] for p in _QUERY_PARAMS[name]}}
+            for name, sql in QUERIES.items()
+        ],
+    }
+
+
+def file_payload(day: date) -> dict[str, Any]:
+    """The ``file`` tool call for CSV exports: one file per table and day where it has one."""
+    files = [{"name": t, "path": f"{t}.csv"} for t in ("zones", "pickers", "docks")]
+    for offset in range(HISTORY_DAYS, -1, -1):
+        d = (day - timedelta(days=offset)).isoformat()
+        files.append({"name": f"picks_{d}", "path": f"picks_{d}.csv"})
+    files += [
+        {"name": "orders", "path": f"orders_{day.isoformat()}.csv"},
+        {"name": "shipments", "path": f"shipments_{day.isoformat()}.csv"},
+    ]
+    return {"files": files}
+
+
+class ContractError(ValueError):
+    """The local agent's answer does not have the contract's shape."""
+
+
+def tables_from_result(result: Any) -> dict[str, list[dict[str, Any]]]:
+    """Rows by table from a ``db`` or ``file`` result (``picks_<day>`` files are merged)."""
+    if not isinstance(result, dict) or not isinstance(result.get("results"), dict):
+        raise ContractError("the tool result has no 'results' object")
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name, answer in result["results"].items():
+        if not isinstance(answer, dict):
+            raise ContractError(f"result '{name}' is not an object")
+        columns, rows = answer.get("columns"), answer.get("rows")
+        if not isinstance(columns, list) or not isinstance(rows, list):
+            raise ContractError(f"result '{name}' needs 'columns' and 'rows' lists")
+        table = name.split("_")[0] if name.startswith("picks_") else name
+        tables.setdefault(table, [])
+        for row in rows:
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise ContractError(f"result '{name}' has a row that does not match its columns")
+            tables.setdefault(table, []).append(dict(zip(columns, row, strict=True)))
+        if answer.get("truncated"):
+            raise ContractError(
+                f"result '{name}' was truncated by the local policy's row limit; raise the limit "
+                "or the report would be computed on partial data"
+            )
+    missing = {"picks", "orders", "shipments"} - set(tables)
+    if missing:
+        raise ContractError(f"the tool result lacks: {', '.join(sorted(missing))}")
+    return tables

@@ -1,0 +1,126 @@
+"""The report's prose: asked of the router (class ``heavy``) with the computed figures as facts.
+
+On the builtin route (no model) :func:`compose_narrative` assembles the prose from those
+figures alone and says so; it never adds a number that is not in the facts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from phi_llm.types import BUILTIN_LABEL, ChatRequest, Message
+
+COMPOSER_TASK = "daily_warehouse_report"
+
+
+def narrative_facts(metrics: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures the prose may use (a subset of the metrics, small enough for a prompt)."""
+    zones = sorted(
+        metrics["by_zone"],
+        key=lambda z: abs(z["change_vs_mean_7d_pct"] or 0),
+        reverse=True,
+    )
+    return {
+        "day": metrics["day"],
+        "totals": metrics["totals"],
+        "zones_most_changed": [
+            {k: z[k] for k in ("name", "picks", "mean_7d_picks", "change_vs_mean_7d_pct")}
+            for z in zones[:3]
+        ],
+        "late_orders": {
+            k: metrics["late_orders"][k] for k in ("orders_due", "late", "not_shipped", "late_pct")
+        },
+        "idle_docks": [d["name"] for d in metrics["idle_docks"]["docks"] if d["idle"]],
+        "picker_outliers": [
+            {k: o[k] for k in ("name", "median_pick_seconds", "relative_pick_time", "direction")}
+            for o in metrics["outliers"]["pickers"]
+        ],
+        "slow_zones": [
+            {k: z[k] for k in ("name", "median_pick_seconds", "median_pick_seconds_7d")}
+            for z in metrics["outliers"]["slow_zones"]
+        ],
+        "slow_picks": metrics["outliers"]["slow_picks"]["count"],
+        "documents": [d["document_name"] for d in docs],
+    }
+
+
+def narrative_messages(facts: dict[str, Any], system_prompt: str | None) -> list[Message]:
+    instructions = (
+        "Write the narrative of a daily warehouse operations report in 2-4 short paragraphs: "
+        "what went well, what needs attention today, and one or two concrete actions. Use only "
+        "the figures given in the JSON below, exactly as given; do not compute or invent any "
+        "other number, date or duty. Where a procedure document is listed, you may refer to it "
+        "by name."
+    )
+    return [
+        {"role": "system", "content": system_prompt or "You are a warehouse operations analyst."},
+        {"role": "user", "content": f"{instructions}\n\n{json.dumps(facts, ensure_ascii=False)}"},
+    ]
+
+
+def _change(value: float | None, what: str) -> str:
+    if value is None:
+        return f"no {what} to compare with"
+    return f"{value:+.1f}% vs the {what}"
+
+
+def compose_narrative(request: ChatRequest) -> str:
+    """Builtin prose from the facts only, labelled as produced without a model."""
+    f = request.facts or {}
+    totals = f.get("totals", {})
+    parts = [
+        f"On {f.get('day')}, {totals.get('picks', 0)} picks ({totals.get('units', 0)} units) "
+        f"were completed by {totals.get('active_pickers', 0)} pickers: "
+        f"{_change(totals.get('change_vs_previous_day_pct'), 'previous day')}, "
+        f"{_change(totals.get('change_vs_mean_7d_pct'), '7-day mean')}."
+    ]
+    zones = [z for z in f.get("zones_most_changed", []) if z.get("change_vs_mean_7d_pct")]
+    if zones:
+        parts.append(
+            "Largest zone changes against the 7-day mean: "
+            + "; ".join(
+                f"{z['name']} {z['picks']} picks ({z['change_vs_mean_7d_pct']:+.1f}%)"
+                for z in zones
+            )
+            + "."
+        )
+    late = f.get("late_orders", {})
+    if late.get("orders_due"):
+        parts.append(
+            f"{late.get('late', 0)} of {late['orders_due']} orders due were late "
+            f"({late.get('late_pct')}%), {late.get('not_shipped', 0)} of them not shipped by the "
+            "end of the day."
+        )
+    else:
+        parts.append("No orders were due on the day.")
+    idle = f.get("idle_docks", [])
+    parts.append(f"Idle docks: {', '.join(idle)}." if idle else "No dock was idle by the rule.")
+    outliers = f.get("picker_outliers", [])
+    if outliers:
+        parts.append(
+            "Picker outliers: "
+            + "; ".join(
+                f"{o['name']} ({o['direction']}: median pick {o['median_pick_seconds']} s, "
+                f"{o['relative_pick_time']} times the zone's median)"
+                for o in outliers
+            )
+            + "."
+        )
+    slow_zones = f.get("slow_zones", [])
+    if slow_zones:
+        parts.append(
+            "Slow zones: "
+            + "; ".join(
+                f"{z['name']} (median pick {z['median_pick_seconds']} s against "
+                f"{z['median_pick_seconds_7d']} s over the 7 days before)"
+                for z in slow_zones
+            )
+            + "."
+        )
+    if f.get("slow_picks"):
+        parts.append(f"{f['slow_picks']} picks were slow by the rule.")
+    docs = f.get("documents", [])
+    if docs:
+        parts.append("Relevant procedures: " + ", ".join(docs) + ".")
+    return " ".join(parts) + f"\n\n_{BUILTIN_LABEL}: assembled from the figures above._"

@@ -1,0 +1,50 @@
+"""The built-in sample warehouse (``phi_agent_config.warehouse_sample``), for runs with
+``data_source: "sample"``: the same rows the local agent's demo data holds, cut to what the
+contract's queries would return for the day."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from phi_agent_config.warehouse_sample import generate
+from phi_orchestrator.workflows.daily_warehouse_report.contract import day_parameters
+
+TABLES = ("zones", "pickers", "docks", "picks", "orders", "shipments")
+
+
+@lru_cache(maxsize=4)
+def _sample(day: date) -> Any:
+    # Two weeks ending on the day: the day and the 7 days the comparisons need.
+    return generate(day, weeks=2)
+
+
+def sample_tables(day: date) -> dict[str, list[dict[str, Any]]]:
+    """The sample's rows for the report of ``day`` (its anomalies are planted on ``day``)."""
+    sample = _sample(day)
+    p = day_parameters(day)
+    tables = {t: list(sample.rows(t)) for t in TABLES}
+    tables["picks"] = [
+        r
+        for r in tables["picks"]
+        if r["completed_at"] and p["history_start"] <= r["completed_at"] < p["day_end"]
+    ]
+    due_today = {
+        r["order_id"]
+        for r in tables["orders"]
+        if p["day_start"] <= (r["due_at"] or "") < p["day_end"]
+    }
+    tables["orders"] = [
+        r
+        for r in tables["orders"]
+        if r["order_id"] in due_today or p["day_start"] <= (r["created_at"] or "") < p["day_end"]
+    ]
+    tables["shipments"] = [
+        r
+        for r in tables["shipments"]
+        if r["order_id"] in due_today
+        or p["day_start"] <= (r["loading_started_at"] or "") < p["day_end"]
+        or p["day_start"] <= (r["departed_at"] or "") < p["day_end"]
+    ]
+    return tables

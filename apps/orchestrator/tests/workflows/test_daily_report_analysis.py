@@ -1,0 +1,203 @@
+"""The report's figures on small hand-made data, where every expected number is countable."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from phi_llm.types import BUILTIN_LABEL, ChatRequest
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import analyse
+from phi_orchestrator.workflows.daily_warehouse_report.contract import (
+    ContractError,
+    db_payload,
+    file_payload,
+    tables_from_result,
+)
+from phi_orchestrator.workflows.daily_warehouse_report.narrative import (
+    compose_narrative,
+    narrative_facts,
+)
+from phi_orchestrator.workflows.daily_warehouse_report.report import report_markdown
+
+DAY = date(2026, 11, 24)
+
+
+def _pick(n: int, when: datetime, picker: str = "P1", zone: str = "A", minutes: float = 2):
+    return {
+        "pick_id": f"k{n}",
+        "picker_id": picker,
+        "zone_id": zone,
+        "quantity": 2,
+        "started_at": (when - timedelta(minutes=minutes)).isoformat(),
+        "completed_at": when.isoformat(),
+    }
+
+
+def _world() -> dict:
+    picks = []
+    n = 0
+    # 7 history days with 4 picks each in zone A at 09:xx; the previous day has 6.
+    for back in range(1, 8):
+        d = datetime(2026, 11, 24, 9, 0) - timedelta(days=back)
+        for i in range(6 if back == 1 else 4):
+            n += 1
+            picks.append(_pick(n, d + timedelta(minutes=i)))
+    day = datetime(2026, 11, 24, 8, 0)
+    # The day: pickers P1..P4 with 12 picks over ~1 h, P5 with 12 picks in 12 minutes.
+    for p, gap, took in (("P1", 5, 1.8), ("P2", 4, 2.0), ("P3", 5, 2.2), ("P4", 6, 2.4)):
+        for i in range(12):
+            n += 1
+            when = day + timedelta(minutes=gap * i + 5)
+            picks.append(_pick(n, when, picker=p, zone="B", minutes=took))
+    for i in range(12):
+        n += 1
+        picks.append(_pick(n, day + timedelta(minutes=i + 1), picker="P5", zone="B", minutes=0.5))
+    # One very slow pick.
+    n += 1
+    picks.append(_pick(n, day + timedelta(hours=3), picker="P1", zone="B", minutes=90))
+    # An unfinished pick is not throughput.
+    picks.append({**_pick(0, day), "completed_at": None})
+    orders = [
+        {"order_id": "O1", "customer": "c", "due_at": "2026-11-24T10:00:00", "status": "SHIPPED"},
+        {"order_id": "O2", "customer": "c", "due_at": "2026-11-24T10:00:00", "status": "SHIPPED"},
+        {"order_id": "O3", "customer": "c", "due_at": "2026-11-24T22:00:00", "status": "OPEN"},
+        {"order_id": "O4", "customer": "c", "due_at": "2026-11-24T12:00", "status": "CANCELLED"},
+        {"order_id": "O5", "customer": "c", "due_at": "2026-11-25T09:00:00", "status": "OPEN"},
+    ]
+    shipments = [
+        # O1 on time (left the day before), O2 30 minutes late, O3 never shipped.
+        {
+            "shipment_id": "S1",
+            "order_id": "O1",
+            "dock_id": "D1",
+            "loading_started_at": "2026-11-23T17:00:00",
+            "departed_at": "2026-11-23T18:00:00",
+        },
+        {
+            "shipment_id": "S2",
+            "order_id": "O2",
+            "dock_id": "D1",
+            "loading_started_at": "2026-11-24T09:30:00",
+            "departed_at": "2026-11-24T10:30:00",
+        },
+    ]
+    return {
+        "zones": [{"zone_id": "A", "name": "Ambient"}, {"zone_id": "B", "name": "Bulk"}],
+        "pickers": [{"picker_id": f"P{i}", "name": f"Picker {i}"} for i in range(1, 6)],
+        "docks": [{"dock_id": "D1", "name": "Dock 1"}, {"dock_id": "D2", "name": "Dock 2"}],
+        "picks": picks,
+        "orders": orders,
+        "shipments": shipments,
+    }
+
+
+def test_throughput_against_previous_day_and_seven_day_mean() -> None:
+    m = analyse(_world(), DAY)
+    t = m["totals"]
+    assert (t["picks"], t["previous_day_picks"]) == (61, 6)
+    # 7-day mean: (6 + 6 * 4) / 7 = 4.3
+    assert t["mean_7d_picks"] == 4.3
+    assert t["change_vs_previous_day_pct"] == round((61 - 6) / 6 * 100, 1)
+    assert t["units"] == 122 and t["active_pickers"] == 5
+    zones = {z["zone_id"]: z for z in m["by_zone"]}
+    assert (zones["A"]["picks"], zones["B"]["picks"]) == (0, 61)
+    assert zones["A"]["change_vs_mean_7d_pct"] == -100.0
+    assert zones["B"]["change_vs_mean_7d_pct"] is None  # no history in B
+    hours = {h["hour"]: h for h in m["by_hour"]}
+    assert hours[8]["picks"] == 4 * 11 + 12 and hours[9]["previous_day_picks"] == 6
+    assert sum(h["picks"] for h in m["by_hour"]) == 61
+
+
+def test_late_orders_by_the_stated_rule() -> None:
+    late = analyse(_world(), DAY)["late_orders"]
+    assert late["orders_due"] == 3  # O4 cancelled, O5 due the next day
+    by_id = {o["order_id"]: o for o in late["orders"]}
+    assert set(by_id) == {"O2", "O3"}
+    assert by_id["O2"]["minutes_late"] == 30 and by_id["O2"]["shipped"]
+    assert by_id["O3"]["minutes_late"] == 120 and not by_id["O3"]["shipped"]
+    assert late["late_pct"] == 66.7
+
+
+def test_idle_docks_and_outliers() -> None:
+    m = analyse(_world(), DAY)
+    docks = {d["dock_id"]: d for d in m["idle_docks"]["docks"]}
+    assert docks["D2"]["idle"] and docks["D2"]["loadings"] == 0
+    # D1 loads 09:30-10:30 inside a window 07:58-11:00: its longest gap is 92 minutes.
+    assert docks["D1"]["loadings"] == 1 and docks["D1"]["busy_minutes"] == 60
+    assert not docks["D1"]["idle"]
+    outliers = m["outliers"]["pickers"]
+    assert [o["picker_id"] for o in outliers] == ["P5"]
+    assert (
+        outliers[0]["direction"] == "fast" and outliers[0]["relative_pick_time"] == 0.25
+    )  # 30 s / zone median 2 min
+    slow = m["outliers"]["slow_picks"]
+    assert slow["count"] == 1 and slow["slowest_minutes"] == [90.0]
+
+
+def test_no_data_gives_zeros_not_invented_figures() -> None:
+    m = analyse({"picks": [], "orders": [], "shipments": []}, DAY)
+    assert m["totals"]["picks"] == 0 and m["totals"]["change_vs_mean_7d_pct"] is None
+    assert m["late_orders"]["late_pct"] is None and m["idle_docks"]["docks"] == []
+
+
+def test_builtin_narrative_uses_only_the_figures_and_says_so() -> None:
+    m = analyse(_world(), DAY)
+    facts = narrative_facts(m, [])
+    text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
+    assert BUILTIN_LABEL in text
+    assert "61 picks" in text and "2 of 3 orders" in text and "Dock 2" in text
+    import re
+
+    allowed = set(re.findall(r"\d+(?:\.\d+)?", str(facts)))
+    used = set(re.findall(r"\d+(?:\.\d+)?", text))
+    assert used <= allowed, used - allowed
+    md = report_markdown(m, text, "builtin", "bot", [])
+    assert "| Bulk | 61 |" in md and "## Rules" in md
+
+
+def test_the_sample_warehouse_shows_its_planted_anomalies() -> None:
+    from phi_agent_config.warehouse_sample import PLANTED
+    from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
+
+    m = analyse(sample_tables(DAY), DAY)
+    assert [d["dock_id"] for d in m["idle_docks"]["docks"] if d["idle"]] == [
+        PLANTED["idle_dock"]["dock_id"]
+    ]
+    assert [z["zone_id"] for z in m["outliers"]["slow_zones"]] == [PLANTED["slow_zone"]["zone_id"]]
+    assert [o["picker_id"] for o in m["outliers"]["pickers"]] == [
+        PLANTED["picker_outlier"]["picker_id"]
+    ]
+    assert m["late_orders"]["late_pct"] > 3 * PLANTED["late_order_spike"]["late_share_normal"] * 100
+
+
+def test_contract_payloads_and_results() -> None:
+    payload = db_payload(DAY)
+    by_name = {q["name"]: q for q in payload["queries"]}
+    assert by_name["picks"]["params"] == {
+        "history_start": "2026-11-17T00:00:00",
+        "day_end": "2026-11-25T00:00:00",
+    }
+    for q in payload["queries"]:
+        used = set(re.findall(r":(\w+)", q["sql"]))
+        assert used == set(q["params"]), q["name"]
+    files = [f["path"] for f in file_payload(DAY)["files"]]
+    assert "picks_2026-11-17.csv" in files and "orders_2026-11-24.csv" in files
+    tables = tables_from_result(
+        {
+            "results": {
+                "picks_2026-11-23": {"columns": ["pick_id"], "rows": [["a"]]},
+                "picks_2026-11-24": {"columns": ["pick_id"], "rows": [["b"]]},
+                "orders": {"columns": ["order_id"], "rows": []},
+                "shipments": {"columns": ["shipment_id"], "rows": []},
+            }
+        }
+    )
+    assert tables["picks"] == [{"pick_id": "a"}, {"pick_id": "b"}] and tables["orders"] == []
+    for bad in ({}, {"results": {"picks": {"columns": ["a"], "rows": [[1, 2]]}}}):
+        try:
+            tables_from_result(bad)
+        except ContractError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+
+
+import re  # noqa: E402
