@@ -1,7 +1,7 @@
 """monthly token usage per organization, reserved before each model call
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 The budget check used to sum llm_calls and then call the model: 20 concurrent calls all passed
 the check and spent 1104 tokens of a 300-token budget. The router now reserves a call's
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:
