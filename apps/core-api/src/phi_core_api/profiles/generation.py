@@ -94,15 +94,7 @@ async def _documents(session: AsyncSession, agent: Agent) -> tuple[list[dict[str
         doc = docs.setdefault(
             doc_id, {"id": str(doc_id), "name": name, "source_type": source_type, "chunks": []}
         )
-        meta = meta or {}
-        doc["chunks"].append(
-            {
-                "index": index,
-                "text": chunk_text,
-                "page": meta.get("page"),
-                "page_end": meta.get("page_end"),
-            }
-        )
+        doc["chunks"].append(chunk_fact(index, chunk_text, meta or {}))
         total += 1
     pending = await session.scalar(
         text(
@@ -112,6 +104,20 @@ async def _documents(session: AsyncSession, agent: Agent) -> tuple[list[dict[str
         {"org": agent.org_id, "agent": agent.id},
     )
     return list(docs.values()), int(pending or 0)
+
+
+def chunk_fact(index: int, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """A chunk as the composer reads it: its text, page, the headings it starts under and its
+    offsets in the document (so the overlap between chunks is read once)."""
+    return {
+        "index": index,
+        "text": text,
+        "page": metadata.get("page"),
+        "page_end": metadata.get("page_end"),
+        "heading_path": metadata.get("heading_path") or [],
+        "char_start": metadata.get("char_start"),
+        "char_end": metadata.get("char_end"),
+    }
 
 
 def sample_chunks(
