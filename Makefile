@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform packages/agent-config packages/llm-router apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+.PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -22,8 +22,17 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 dev: $(STAMP)
 	$(PY) scripts/dev/run.py
 
+# pytest's temporary folders live under .phi/tmp: pytest makes its temp root private (0700)
+# at every start, which would lock the embedded PostgreSQL's user out of the folders of
+# another test run going on at the same time under /tmp.
+PYTEST := mkdir -p .phi/tmp && PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.phi/tmp $(PY) -m pytest
+
+# The whole product headless: sign-up to a daily report read through phi-agent (README).
+demo: $(STAMP)
+	$(PY) scripts/demo/run.py
+
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 # The llamacpp extra compiles llama.cpp (several minutes on 2 cores): only for test-full
 # and the LLM benchmark, never for `make dev` or `make test`.
@@ -32,12 +41,12 @@ $(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
 	@touch $@
 
 test-full: $(STAMP) $(EXTRA_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py

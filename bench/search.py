@@ -270,7 +270,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--rebuild", action="store_true", help="reload even if a stored table fits")
     ap.add_argument("--load-only", action="store_true")
-    # The shipped tenant index (documents/tenant_index.py) uses m=24, ef_construction=200.
+    # The shipped tenant index (phi_search/tenant_index.py) uses m=24, ef_construction=200.
     ap.add_argument("--tenant-m", type=int, default=24)
     ap.add_argument("--tenant-ef-construction", type=int, default=200)
     ap.add_argument("--tenant-ef", type=int, nargs="+", default=[40, 100, 200, 400])

@@ -1,9 +1,14 @@
 """Process supervisor behind `make dev`.
 
-Starts the embedded PostgreSQL (unless DATABASE_URL names a server), applies migrations,
-loads the catalog, then runs every service as a child process with its output prefixed and
-copied to $PHI_DATA_DIR/logs/. Ctrl-C or SIGTERM stops the children, then the database.
-If any service exits on its own, everything is stopped and the exit is reported.
+Runs the embedded PostgreSQL (unless DATABASE_URL names a server) as a child process, applies
+migrations, loads the catalog, then runs every service in SERVICES as a child process with its
+output prefixed and copied to $PHI_DATA_DIR/logs/.
+
+A child that exits on its own (a crash, kill -9, an out-of-memory kill) is started again after
+a backoff that doubles with each quick failure (0.5 s up to 30 s) and resets once the child
+has stayed up for a minute; no child is restarted more than MAX_RESTARTS_PER_MINUTE times in
+any minute. Every restart is logged. Only Ctrl-C or SIGTERM stops the stack: the services
+first, then the database.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import sys
 import threading
 import time
 import warnings
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
-from phi_platform.cli import embedded, prepare_database  # noqa: E402
+from phi_platform.cli import embedded, migrate_and_seed  # noqa: E402
 from phi_platform.settings import PlatformSettings  # noqa: E402
 
 
@@ -47,22 +54,136 @@ SERVICES = [
     Service("llm-router", "phi_llm.service", "PHI_LLM_ROUTER_PORT", 8002),
 ]
 
+MAX_RESTARTS_PER_MINUTE = 5
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+# A child that stayed up this long was healthy: its next failure starts the backoff afresh.
+HEALTHY_AFTER = 60.0
+
+
+def log(message: str) -> None:
+    sys.stdout.write(f"[dev] {time.strftime('%H:%M:%S')} {message}\n")
+    sys.stdout.flush()
+
 
 def _pump(name: str, stream, logfile: Path) -> None:  # type: ignore[no-untyped-def]
-    with logfile.open("a") as log:
+    with logfile.open("a") as out:
         for line in iter(stream.readline, ""):
             sys.stdout.write(f"[{name}] {line}")
             sys.stdout.flush()
-            log.write(line)
-            log.flush()
+            out.write(line)
+            out.flush()
+
+
+class Child:
+    """One supervised process: started, watched, restarted with backoff, stopped."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        logs: Path,
+        *,
+        prepare: Callable[[], object] | None = None,
+        user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
+        where: str = "",
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.prepare = prepare
+        self.logfile = logs / f"{name}.log"
+        self.user = user
+        self.stop_signal = stop_signal
+        self.where = where
+        self.proc: subprocess.Popen[str] | None = None
+        self.started_at = 0.0
+        self.failures = 0  # consecutive quick failures, for the backoff
+        self.restarts: deque[float] = deque()  # monotonic times of restarts in the last minute
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        if self.prepare is not None:
+            try:
+                self.prepare()
+            except Exception as exc:
+                log(f"could not start {self.name}: {exc}")
+                self.started_at = time.monotonic()
+                self._schedule_restart(1)
+                return
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            user=self.user,
+            # Own session: a terminal Ctrl-C reaches only this supervisor, which then stops
+            # the children in order.
+            start_new_session=True,
+        )
+        self.started_at = time.monotonic()
+        threading.Thread(
+            target=_pump, args=(self.name, self.proc.stdout, self.logfile), daemon=True
+        ).start()
+        log(f"started {self.name}{self.where} (pid {self.proc.pid})")
+
+    def check(self) -> None:
+        """Notice an exit and schedule the restart; start it when its time has come."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restart_at = None
+                self.restarts.append(now)
+                self.start()
+            return
+        if self.proc is None or self.proc.poll() is None:
+            return
+        self._schedule_restart(self.proc.returncode)
+
+    def _schedule_restart(self, code: int) -> None:
+        now = time.monotonic()
+        if now - self.started_at >= HEALTHY_AFTER:
+            self.failures = 0
+        self.failures += 1
+        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self.failures - 1))
+        while self.restarts and now - self.restarts[0] > 60:
+            self.restarts.popleft()
+        if len(self.restarts) >= MAX_RESTARTS_PER_MINUTE:
+            # Past the cap: wait until the oldest restart of the minute leaves the window.
+            delay = max(delay, 60 - (now - self.restarts[0]))
+        how = f"signal {-code}" if code < 0 else f"code {code}"
+        log(f"{self.name} exited ({how}); restarting in {delay:.1f}s")
+        self.restart_at = now + delay
+        self.proc = None
+
+    def stop(self) -> None:
+        self.restart_at = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(self.stop_signal)
+
+    def wait(self, deadline: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _supervise(children: list[Child], stopping: threading.Event) -> None:
+    while not stopping.is_set():
+        for child in children:
+            child.check()
+        stopping.wait(0.2)
 
 
 def main() -> int:
     settings = PlatformSettings()
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"[dev] data dir: {settings.data_dir}")
-    prepare_database(settings)
+    log(f"data dir: {settings.data_dir}")
 
     stopping = threading.Event()
 
@@ -72,53 +193,68 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    children: list[tuple[Service, subprocess.Popen[str]]] = []
-    for service in SERVICES:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", service.module, *service.args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            # Own session: a terminal Ctrl-C reaches only this supervisor, which then stops
-            # the children in order.
-            start_new_session=True,
+    database: Child | None = None
+    if not settings.database_url:
+        pg = embedded(settings)
+        pg.init()
+        if pg.is_running():
+            # A server started by `phi-db up` (pg_ctl) is not ours to watch: run our own.
+            log("stopping the PostgreSQL already running on this data dir, to supervise it")
+            pg.stop()
+        # PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for every client to leave).
+        database = Child(
+            "postgres",
+            pg.foreground_command(),
+            logs,
+            # Again before each restart: a test run may have reset a parent folder's mode.
+            prepare=pg.foreground_command,
+            user=pg.run_as,
+            stop_signal=signal.SIGINT,
+            where=f" on {settings.pg_host}:{settings.pg_port}",
         )
-        threading.Thread(
-            target=_pump,
-            args=(service.name, proc.stdout, logs / f"{service.name}.log"),
-            daemon=True,
-        ).start()
-        children.append((service, proc))
+        database.start()
+        while True:
+            try:
+                pg.wait_ready(timeout=5)
+                break
+            except Exception:
+                if stopping.is_set():
+                    database.stop()
+                    database.wait(time.monotonic() + 15)
+                    return 1
+                database.check()
+        pg.ensure_database(settings.pg_database)
+    migrate_and_seed(settings)
+
+    children = [database] if database else []
+    for service in SERVICES:
         port = service.port()
-        where = f" on http://localhost:{port}" if port else ""
-        print(f"[dev] started {service.name}{where} (pid {proc.pid})")
+        child = Child(
+            service.name,
+            [sys.executable, "-m", service.module, *service.args],
+            logs,
+            where=f" on http://localhost:{port}" if port else "",
+        )
+        child.start()
+        children.append(child)
 
     core_port = SERVICES[0].port()
-    print(f"[dev] API docs: http://localhost:{core_port}/docs   (Ctrl-C stops everything)")
-    exit_code = 0
-    while not stopping.is_set():
-        for service, proc in children:
-            if proc.poll() is not None:
-                print(f"[dev] {service.name} exited with code {proc.returncode}; stopping")
-                exit_code = proc.returncode or 1
-                stopping.set()
-        stopping.wait(0.5)
+    log(f"API docs: http://localhost:{core_port}/docs   (Ctrl-C stops everything)")
+    _supervise(children, stopping)
 
-    for _, proc in children:
-        if proc.poll() is None:
-            proc.terminate()
+    # Services first (newest first), the database last, so nothing loses it while stopping.
+    services = [c for c in children if c is not database]
+    for child in reversed(services):
+        child.stop()
     deadline = time.monotonic() + 15
-    for _, proc in children:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    if not settings.database_url:
-        embedded(settings).stop()
-        print("[dev] database stopped")
-    print("[dev] all stopped")
-    return exit_code
+    for child in services:
+        child.wait(deadline)
+    if database is not None:
+        database.stop()
+        database.wait(time.monotonic() + 30)
+        log("database stopped")
+    log("all stopped")
+    return 0
 
 
 if __name__ == "__main__":

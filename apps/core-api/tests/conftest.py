@@ -1,45 +1,15 @@
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from phi_core_api.main import create_app
 from phi_core_api.settings import CoreApiSettings
-from phi_platform.embedded_pg import free_port
-
-
-class LiveServer:
-    """The real app served by uvicorn on a loopback port, in a background thread."""
-
-    def __init__(self, settings: CoreApiSettings) -> None:
-        self.settings = settings
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("core-api test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+from phi_service.testing import LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +33,8 @@ def make_settings(
 
 @pytest.fixture(scope="session")
 def live_server(make_settings: Callable[..., CoreApiSettings]) -> Iterator[LiveServer]:
-    server = LiveServer(make_settings()).start()
+    settings = make_settings()
+    server = LiveServer(create_app(settings), settings).start()
     yield server
     server.stop()
 
@@ -76,7 +47,8 @@ def start_server(
     started: list[LiveServer] = []
 
     def start(**overrides: Any) -> LiveServer:
-        server = LiveServer(make_settings(**overrides)).start()
+        settings = make_settings(**overrides)
+        server = LiveServer(create_app(settings), settings).start()
         started.append(server)
         return server
 

@@ -18,6 +18,7 @@ import pytest
 from core_factories import UserCtx, add_member, create_agent, create_org, signup, tools_by_key
 
 from phi_core_api.main import create_app
+from phi_service.testing import scoped_routes as tenant_scoped_routes
 
 # Path parameters that are not tenant-scoped (none yet); everything else is.
 PUBLIC_PARAMS: set[str] = set()
@@ -108,12 +109,7 @@ CASES: dict[str, Request] = {
 
 
 def scoped_routes() -> set[str]:
-    """Every operation of the app's OpenAPI document with a tenant-scoped path parameter."""
-    found = set()
-    for path, operations in create_app().openapi()["paths"].items():
-        if set(re.findall(r"\{(\w+)\}", path)) - PUBLIC_PARAMS:
-            found.update(f"{method.upper()} {path}" for method in operations)
-    return found
+    return tenant_scoped_routes(create_app(), PUBLIC_PARAMS)
 
 
 def test_every_org_scoped_route_has_an_isolation_case() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from phi_llm.embeddings import (
     EmbeddingConfigError,
     EmbeddingError,
+    EmbeddingProvider,
     LocalE5Provider,
     OpenAICompatibleProvider,
     get_embedding_provider,
@@ -157,3 +159,38 @@ def test_factory_reads_settings_and_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PHI_EMBEDDING_PROVIDER", "cohere")
     with pytest.raises(EmbeddingConfigError, match="unknown embedding provider 'cohere'"):
         get_embedding_provider()
+
+
+class _CountingProvider(EmbeddingProvider):
+    """Deterministic vectors per text; records the batches the model was asked for."""
+
+    name = "counting"
+    model = "counting"
+    dim = 8
+    batch_size = 32
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def _embed_batch(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        self.batches.append(list(texts))
+        time.sleep(0.05)  # a model call takes time, so more queries arrive meanwhile
+        return np.asarray(
+            [[(hash(t) >> i) % 7 + 1 for i in range(self.dim)] for t in texts], dtype=np.float32
+        )
+
+
+def test_concurrent_queries_are_embedded_in_batches() -> None:
+    provider = _CountingProvider()
+    texts = [f"query {i}" for i in range(20)]
+
+    async def run() -> list[np.ndarray]:
+        return list(await asyncio.gather(*(provider.aembed_query(t) for t in texts)))
+
+    vectors = asyncio.run(run())
+    # Each caller gets its own query's vector, though the model saw them together.
+    for text, vector in zip(texts, vectors, strict=True):
+        assert np.allclose(vector, provider.embed_query(text))
+    calls = provider.batches[: -len(texts)]  # the embed_query checks above came after
+    assert sorted(t for batch in calls for t in batch) == sorted(texts)
+    assert len(calls) <= 2, calls

@@ -44,7 +44,8 @@ def _processes_under(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def test_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+def test_serves_stops_cleanly_and_keeps_data(data_home: Path) -> None:
+    tmp_path = data_home
     api_port, router_port = free_port(), free_port()
     env = {
         **os.environ,

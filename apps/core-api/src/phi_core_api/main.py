@@ -11,15 +11,15 @@ from sqlalchemy import text
 from phi_core_api.agents.routes import router as agents_router
 from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
-from phi_core_api.db import Database
-from phi_core_api.deps import SessionDep
 from phi_core_api.documents.routes import router as documents_router
 from phi_core_api.documents.runtime import documents_lifespan
 from phi_core_api.documents.upload_limit import UploadSizeLimit
-from phi_core_api.errors import install_error_handlers
 from phi_core_api.orgs.routes import router as orgs_router
 from phi_core_api.profiles.routes import router as profiles_router
 from phi_core_api.settings import CoreApiSettings, get_settings
+from phi_service.db import Database
+from phi_service.deps import SessionDep
+from phi_service.errors import install_error_handlers
 
 
 def create_app(settings: CoreApiSettings | None = None) -> FastAPI:

@@ -4,10 +4,10 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from phi_platform.settings import PlatformSettings
+from phi_service.settings import ServiceSettings
 
 
-class CoreApiSettings(PlatformSettings):
+class CoreApiSettings(ServiceSettings):
     """Settings of the core API (environment variables with the ``PHI_`` prefix)."""
 
     core_api_host: str = "127.0.0.1"
@@ -41,9 +41,6 @@ class CoreApiSettings(PlatformSettings):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
-    # Background worker: jobs run at once per process, and how long a worker may miss its
-    # heartbeat before its running jobs are handed to another worker.
-    worker_concurrency: int = 2
     # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
     llm_router_url: str | None = None
     llm_router_token: str | None = None
@@ -53,7 +50,6 @@ class CoreApiSettings(PlatformSettings):
     # generate-profile waits this long for the agent's documents still being processed,
     # then answers 409 naming them.
     profile_documents_wait_seconds: float = Field(default=15.0, ge=0, le=120)
-    worker_stalled_seconds: int = 60
 
 
 @lru_cache

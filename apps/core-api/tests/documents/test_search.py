@@ -13,8 +13,8 @@ from core_factories import create_agent, create_org, signup
 from document_api import search, upload, wait_done
 
 from phi_core_api.documents.ingest import connect
-from phi_core_api.documents.tenant_index import ensure_tenant_indexes, index_name
 from phi_llm.embeddings import LocalE5Provider
+from phi_search.tenant_index import ensure_tenant_indexes, index_name
 
 # Short documents (one chunk each). On its own the embedding of "85 dB(A)" is closer to the
 # job description than to the PPE policy that contains the figure.

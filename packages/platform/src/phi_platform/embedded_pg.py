@@ -9,6 +9,7 @@ cluster is owned by an unprivileged system user, as the wheel does.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -137,20 +138,43 @@ class EmbeddedPostgres:
             return True
         return True
 
+    # Server settings shared by `start` (pg_ctl) and `foreground_command` (a supervised child).
+    def _server_options(self) -> list[str]:
+        return [
+            "-h", self.host, "-p", str(self.port), "-k", "",
+            "-c", "max_connections=200",
+            "-c", "shared_buffers=256MB",
+            "-c", "maintenance_work_mem=512MB",
+        ]  # fmt: skip
+
+    @property
+    def run_as(self) -> str | None:
+        """The system user the server must run as (PostgreSQL refuses to run as root)."""
+        return SYSTEM_USER if _is_root() else None
+
+    def foreground_command(self) -> list[str]:
+        """Initialise if needed and return the command that runs the server in the foreground
+        (run it as ``run_as``), for a supervisor that restarts it when it dies."""
+        self.init()
+        self._prepare_ownership()
+        self._check_port()
+        server = str(POSTGRES_BIN_PATH / "postgres")
+        return [server, "-D", str(self.pgdata), *self._server_options()]
+
+    def _check_port(self) -> None:
+        if not port_is_free(self.host, self.port):
+            raise RuntimeError(
+                f"port {self.port} on {self.host} is already in use; set PHI_PG_PORT to a free "
+                "port or DATABASE_URL to use that server"
+            )
+
     def start(self) -> None:
         """Initialise if needed and start the server; returns once it accepts connections."""
         self.init()
         self._prepare_ownership()
         if not self.is_running():
-            if not port_is_free(self.host, self.port):
-                raise RuntimeError(
-                    f"port {self.port} on {self.host} is already in use; set PHI_PG_PORT to a free "
-                    "port or DATABASE_URL to use that server"
-                )
-            options = (
-                f"-h {self.host} -p {self.port} -k '' -c max_connections=200 "
-                "-c shared_buffers=256MB -c maintenance_work_mem=512MB"
-            )
+            self._check_port()
+            options = shlex.join(self._server_options())
             _run(
                 [
                     str(POSTGRES_BIN_PATH / "pg_ctl"),

@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 
 from phi_core_api.agents import service
 from phi_core_api.agents.schemas import AgentIn, AgentOut, AgentPatch, AgentSummary
-from phi_core_api.deps import CurrentUserId, SessionDep, agent_access, org_access
+from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
 
 router = APIRouter(tags=["agents"])
 # The listing is the hottest read: serialise straight to JSON bytes in one pass instead of

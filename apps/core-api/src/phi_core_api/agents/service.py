@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_core_api.agents.schemas import AgentIn, AgentPatch, AgentToolIn
-from phi_core_api.deps import OrgAccess
-from phi_core_api.errors import InvalidInput, NotFound
 from phi_platform.db.models import Agent, AgentTool, RoleTemplate, Tool
+from phi_service.deps import OrgAccess
+from phi_service.errors import InvalidInput, NotFound
 
 
 def validate_tool_config(tool: Tool, config: dict[str, Any]) -> None:

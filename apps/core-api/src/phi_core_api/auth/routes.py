@@ -4,8 +4,9 @@ from fastapi import APIRouter, Request, status
 
 from phi_core_api.auth import service
 from phi_core_api.auth.schemas import LoginIn, MembershipOut, MeOut, SignupIn, SignupOut, TokenOut
-from phi_core_api.deps import CurrentUser, SessionDep, SettingsDep
-from phi_core_api.security import create_access_token
+from phi_core_api.deps import SettingsDep
+from phi_service.deps import CurrentUser, SessionDep
+from phi_service.tokens import create_access_token
 
 router = APIRouter(tags=["auth"])
 

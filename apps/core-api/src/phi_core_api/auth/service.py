@@ -10,11 +10,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
+from phi_core_api.auth.passwords import hash_password, verify_password
 from phi_core_api.auth.schemas import LoginIn, SignupIn
-from phi_core_api.errors import Conflict, TooManyRequests, Unauthorized
-from phi_core_api.security import hash_password, verify_password
 from phi_core_api.settings import CoreApiSettings
 from phi_platform.db.models import User
+from phi_service.errors import Conflict, TooManyRequests, Unauthorized
 
 
 def normalize_email(email: str) -> str:

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from phi_core_api.catalog.schemas import IndustryOut, RoleTemplateOut, ToolOut
-from phi_core_api.deps import SessionDep
-from phi_core_api.errors import NotFound
 from phi_platform.db.models import Industry, RoleTemplate, Tool
+from phi_service.deps import SessionDep
+from phi_service.errors import NotFound
 
 router = APIRouter(tags=["catalog"])
 

@@ -22,9 +22,9 @@ warnings.filterwarnings("ignore", module="platformdirs")
 
 def reembed(batch_size: int = 256) -> int:
     from phi_core_api.documents.ingest import connect
-    from phi_core_api.documents.tenant_index import PREFIX, ensure_tenant_indexes
     from phi_core_api.settings import CoreApiSettings
     from phi_llm.embeddings import get_embedding_provider
+    from phi_search.tenant_index import PREFIX, ensure_tenant_indexes
 
     settings = CoreApiSettings()
     provider = get_embedding_provider(settings)
@@ -85,8 +85,8 @@ def reembed(batch_size: int = 256) -> int:
 
 def index_tenants(min_chunks: int | None = None) -> list[str]:
     from phi_core_api.documents.ingest import connect
-    from phi_core_api.documents.tenant_index import ensure_tenant_indexes
     from phi_core_api.settings import CoreApiSettings
+    from phi_search.tenant_index import ensure_tenant_indexes
 
     settings = CoreApiSettings()
     threshold = settings.search_tenant_index_min_chunks if min_chunks is None else min_chunks

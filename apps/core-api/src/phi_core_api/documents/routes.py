@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from phi_core_api.deps import CurrentUserId, SessionDep, SettingsDep, agent_access, org_access
+import phi_search
+from phi_core_api.deps import SettingsDep
 from phi_core_api.documents import service
 from phi_core_api.documents.runtime import EmbedderDep, JobsDep, StorageDep
 from phi_core_api.documents.schemas import DocumentOut, SearchIn, SearchOut, SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
-from phi_llm.embeddings import EmbeddingError
+from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
 
 router = APIRouter(tags=["documents"])
 
@@ -183,20 +184,22 @@ async def search_documents(
     """Search the agent's documents and its organization's org-wide ones: meaning (vectors)
     fused with exact words and codes (full text)."""
     agent, access = await agent_access(session, agent_id, user_id)
+    # Give the connection back to the pool while the query is embedded (tens to hundreds of
+    # ms under load): held, 50 concurrent searches emptied the pool for every other route.
+    await session.commit()
     try:
-        vector = await embedder.aembed_query(data.query)
-    except EmbeddingError as exc:
-        raise service.EmbeddingUnavailable(
-            f"search is unavailable: the {embedder.name} embedding service failed ({exc})"
-        ) from exc
-    hits = await service.search(
-        session,
-        access.org_id,
-        agent.id,
-        vector,
-        data,
-        ef_search=settings.search_ef_search,
-        candidates=settings.search_candidates,
-        hybrid=settings.search_hybrid,
-    )
+        hits = await phi_search.search_documents(
+            session,
+            embedder,
+            access.org_id,
+            agent.id,
+            data.query,
+            data.top_k,
+            source_types=data.source_types,
+            ef_search=settings.search_ef_search,
+            candidates=settings.search_candidates,
+            hybrid=settings.search_hybrid,
+        )
+    except phi_search.SearchUnavailable as exc:
+        raise service.EmbeddingUnavailable(str(exc)) from exc
     return SearchOut(query=data.query, results=hits)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from phi_search import SearchHit
+
 MAX_TOP_K = 50
 
 
@@ -45,19 +47,6 @@ class SearchIn(BaseModel):
     source_types: list[SourceType] | None = Field(
         None, min_length=1, description="only search documents of these types"
     )
-
-
-class SearchHit(BaseModel):
-    chunk_id: uuid.UUID
-    document_id: uuid.UUID
-    document_name: str
-    source_type: SourceType
-    org_wide: bool
-    page: int | None
-    page_end: int | None
-    heading_path: list[str]
-    text: str
-    score: float = Field(description="cosine similarity, higher is closer")
 
 
 class SearchOut(BaseModel):

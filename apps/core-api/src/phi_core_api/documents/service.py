@@ -7,26 +7,23 @@ import hashlib
 import logging
 import re
 import uuid
-from typing import Any
 
 import procrastinate
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_core_api.deps import OrgAccess
 from phi_core_api.documents.extraction import (
     CONTENT_TYPES,
     EXTENSIONS,
     UnsupportedFileType,
     detect_kind,
 )
-from phi_core_api.documents.schemas import SearchHit, SearchIn, SourceType
-from phi_core_api.documents.tenant_index import HAS_INDEX_SQL
-from phi_core_api.documents.tenant_index import index_name as tenant_index_name
+from phi_core_api.documents.schemas import SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
-from phi_core_api.errors import ApiError, InvalidInput, NotFound
 from phi_core_api.storage import FileStorage
 from phi_platform.db.models import Document
+from phi_service.deps import OrgAccess
+from phi_service.errors import ApiError, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -138,135 +135,3 @@ async def delete_document(session: AsyncSession, storage: FileStorage, document:
     await session.commit()
     if path:
         await asyncio.to_thread(storage.delete, path)
-
-
-def vector_literal(vector: Any) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
-
-
-# The :n nearest chunks of the tenant: from the organization's own HNSW index when it has one
-# (iterative scan for the agent filter), otherwise by an exact scan of its rows; re-sorted
-# exactly before the top_k are kept.
-VECTOR_CANDIDATES = """
-    SELECT c.id, c.embedding <=> CAST(:q AS vector) AS distance
-      FROM document_chunks c
-     WHERE c.org_id = :org_id
-       AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
-       {type_filter}
-     ORDER BY c.embedding <=> CAST(:q AS vector)
-     LIMIT :n
-"""
-
-VECTOR_SEARCH_SQL = f"""
-WITH hits AS MATERIALIZED ({VECTOR_CANDIDATES})
-SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata, h.distance,
-       d.name, d.source_type
-  FROM hits h
-  JOIN document_chunks c ON c.id = h.id
-  JOIN documents d ON d.id = c.document_id
- ORDER BY h.distance, c.id
- LIMIT :k
-"""
-
-# Reciprocal rank fusion of the vector candidates and a full-text ranking. websearch_to_tsquery
-# needs every word of the query in the chunk, so a plain-language question rarely matches and
-# leaves the vector ranking as it is, while codes and exact terms (SKU-4471, LOTO-R) that the
-# embedding blurs are lifted to the top (measured in docs/benchmarks.md, "search quality").
-HYBRID_SEARCH_SQL = f"""
-WITH vec AS MATERIALIZED ({VECTOR_CANDIDATES}),
-txt AS MATERIALIZED (
-    SELECT c.id, ts_rank_cd(c.search_text, tq) AS text_rank
-      FROM document_chunks c, websearch_to_tsquery('simple', :text) tq
-     WHERE c.org_id = :org_id
-       AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
-       AND c.search_text @@ tq
-       {{type_filter}}
-     ORDER BY text_rank DESC, c.id
-     LIMIT :n
-),
-fused AS (
-    SELECT id, sum(1.0 / (60 + rank)) AS rrf
-      FROM (SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM vec
-            UNION ALL
-            SELECT id, row_number() OVER (ORDER BY text_rank DESC, id) AS rank FROM txt) ranks
-     GROUP BY id
-     ORDER BY rrf DESC, id
-     LIMIT :k
-)
-SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata,
-       c.embedding <=> CAST(:q AS vector) AS distance, d.name, d.source_type
-  FROM fused f
-  JOIN document_chunks c ON c.id = f.id
-  JOIN documents d ON d.id = c.document_id
- ORDER BY f.rrf DESC, c.id
-"""
-
-
-async def search(
-    session: AsyncSession,
-    org_id: uuid.UUID,
-    agent_id: uuid.UUID,
-    query_vector: Any,
-    data: SearchIn,
-    ef_search: int,
-    candidates: int,
-    hybrid: bool = True,
-) -> list[SearchHit]:
-    """Best chunks among the agent's documents and its org's org-wide documents.
-
-    ``candidates`` nearest chunks come from the organization's own HNSW index when
-    ``phi-documents index-tenants`` built one, otherwise from an exact scan of its rows; with
-    ``hybrid`` they are fused with a full-text ranking of the chunks holding every word of the
-    query.
-    """
-    n = max(int(candidates), data.top_k)
-    own_index = (
-        await session.execute(text(HAS_INDEX_SQL), {"name": tenant_index_name(org_id)})
-    ).scalar()
-    if own_index:
-        # One round trip for the three transaction-local settings: iterative scan for the
-        # agent filter, the candidate list, and planning with the org id's value so that the
-        # partial index matches even once the driver has prepared the statement. Without an
-        # index of its own the organization's rows are scanned exactly (bitmap on org_id).
-        await session.execute(
-            text(
-                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.ef_search', :ef, true), "
-                "set_config('plan_cache_mode', 'force_custom_plan', true)"
-            ),
-            {"ef": str(max(int(ef_search), n))},
-        )
-    params: dict[str, Any] = {
-        "q": vector_literal(query_vector),
-        "org_id": org_id,
-        "agent_id": agent_id,
-        "k": data.top_k,
-        "n": n,
-    }
-    type_filter = ""
-    if data.source_types:
-        type_filter = "AND c.metadata->>'source_type' = ANY(:types)"
-        params["types"] = [t.value for t in data.source_types]
-    if hybrid:
-        params["text"] = data.query
-    sql = (HYBRID_SEARCH_SQL if hybrid else VECTOR_SEARCH_SQL).format(type_filter=type_filter)
-    rows = (await session.execute(text(sql), params)).all()
-    await session.commit()
-    hits = []
-    for row in rows:
-        meta = row.metadata or {}
-        hits.append(
-            SearchHit(
-                chunk_id=row.id,
-                document_id=row.document_id,
-                document_name=row.name,
-                source_type=row.source_type,
-                org_wide=row.agent_id is None,
-                page=meta.get("page"),
-                page_end=meta.get("page_end"),
-                heading_path=meta.get("heading_path") or [],
-                text=row.chunk_text,
-                score=round(1.0 - float(row.distance), 6),
-            )
-        )
-    return hits

@@ -10,6 +10,7 @@ import procrastinate
 
 from phi_core_api.documents.extraction import ExtractionLimits
 from phi_core_api.documents.ingest import connect, ingest, mark_failed
+from phi_service.jobs import context_value
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,10 @@ def _retry_strategy() -> procrastinate.RetryStrategy:
 def ingest_document(context: procrastinate.JobContext, document_id: str) -> None:
     """Extract, chunk, embed and store one uploaded document (PENDING -> READY or FAILED)."""
     from phi_core_api.storage import storage_for
-    from phi_core_api.worker import current_settings, embedding_provider
     from phi_llm.embeddings import EmbeddingError
 
-    settings = current_settings()
+    settings = context_value(context, "settings")
+    embedder = context_value(context, "embedder")
     doc_id = uuid.UUID(document_id)
     attempt = (context.job.attempts if context.job else 0) + 1
     limits = ExtractionLimits(
@@ -49,9 +50,7 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
             )
             return
         try:
-            report = ingest(
-                conn, storage_for(settings.data_dir), embedding_provider(), doc_id, limits
-            )
+            report = ingest(conn, storage_for(settings.data_dir), embedder, doc_id, limits)
         except EmbeddingError as exc:
             if attempt < MAX_ATTEMPTS:
                 logger.warning("embedding failed for %s (attempt %d): %s", doc_id, attempt, exc)
@@ -73,7 +72,7 @@ def index_organization_if_large(conn: Any, document_id: uuid.UUID, min_chunks: i
     """Give the document's organization its own HNSW index once it has ``min_chunks`` chunks
     (tenant_index.py says why). Runs after the document is READY, so a long build delays no
     search; an advisory lock keeps two workers from building the same index."""
-    from phi_core_api.documents.tenant_index import ensure_tenant_indexes, has_own_index
+    from phi_search.tenant_index import ensure_tenant_indexes, has_own_index
 
     row = conn.execute(
         "SELECT d.org_id, (SELECT count(*) FROM document_chunks c WHERE c.org_id = d.org_id) "
@@ -96,6 +95,26 @@ def index_organization_if_large(conn: Any, document_id: uuid.UUID, min_chunks: i
         conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
 
 
+async def requeue_pending_documents(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Queue ingestion for documents left PENDING without a job (the API stored the file but
+    could not reach the queue)."""
+    from phi_core_api.documents.service import INGEST_TASK, enqueue_ingestion
+
+    async with context.app.connector.pool.connection() as conn:  # type: ignore[attr-defined]
+        rows = await (
+            await conn.execute(
+                "SELECT d.id FROM documents d WHERE d.status = 'PENDING' "
+                "AND d.updated_at < now() - interval '1 minute' AND NOT EXISTS ("
+                "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
+                "  AND j.status IN ('todo', 'doing') AND j.args->>'document_id' = d.id::text)",
+                (INGEST_TASK,),
+            )
+        ).fetchall()
+    for (document_id,) in rows:
+        logger.warning("queueing ingestion of PENDING document %s that had no job", document_id)
+        await enqueue_ingestion(context.app, document_id)
+
+
 def make_blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint with this domain's tasks. Fresh each time because registering a
     blueprint on an app renames its tasks in place (namespace prefix), and the API process
@@ -103,5 +122,12 @@ def make_blueprint() -> procrastinate.Blueprint:
     blueprint = procrastinate.Blueprint()
     blueprint.task(name="ingest_document", pass_context=True, retry=_retry_strategy())(
         ingest_document
+    )
+    blueprint.periodic(cron="* * * * *")(
+        blueprint.task(
+            name="requeue_pending_documents",
+            queueing_lock="requeue_pending_documents",
+            pass_context=True,
+        )(requeue_pending_documents)
     )
     return blueprint

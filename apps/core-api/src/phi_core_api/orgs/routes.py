@@ -4,9 +4,9 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from phi_core_api.deps import CurrentUserId, SessionDep, org_access
 from phi_core_api.orgs import service
 from phi_core_api.orgs.schemas import MemberIn, MemberOut, MemberPatch, OrgIn, OrgOut, OrgPatch
+from phi_service.deps import CurrentUserId, SessionDep, org_access
 
 router = APIRouter(tags=["organizations"])
 

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_core_api.deps import OrgAccess
-from phi_core_api.errors import Conflict, Forbidden, NotFound
 from phi_core_api.orgs.schemas import MemberIn, OrgIn, OrgPatch
 from phi_platform.db.models import Organization, OrganizationMember, User
+from phi_service.deps import OrgAccess
+from phi_service.errors import Conflict, Forbidden, NotFound
 
 
 def org_out(org: Organization, role: str) -> dict[str, Any]:

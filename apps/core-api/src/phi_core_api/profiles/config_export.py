@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_agent_config import AgentConfig, ConfigFileError, parse_config
-from phi_core_api.errors import Conflict
 from phi_core_api.settings import CoreApiSettings
 from phi_llm import LLMError
 from phi_platform.db.models import Agent, AgentTool, Industry, RoleTemplate, Tool
+from phi_service.errors import Conflict
 
 
 def _tool_entry(tool: Tool, config: dict[str, Any], rules: list[str]) -> dict[str, Any]:

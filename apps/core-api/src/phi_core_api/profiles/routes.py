@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from phi_agent_config import dump_json, dump_yaml
-from phi_core_api.deps import CurrentUserId, SessionDep, SettingsDep, agent_access
+from phi_core_api.deps import SettingsDep
 from phi_core_api.documents.runtime import JobsDep
 from phi_core_api.profiles import config_export, service
 from phi_core_api.profiles.schemas import (
@@ -16,6 +16,7 @@ from phi_core_api.profiles.schemas import (
     ProfileVersionSummary,
 )
 from phi_platform.db.models import AgentProfileVersion, ProfileGeneration
+from phi_service.deps import CurrentUserId, SessionDep, agent_access
 
 router = APIRouter(tags=["profiles"])
 

@@ -11,11 +11,11 @@ import procrastinate
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_core_api.deps import OrgAccess
-from phi_core_api.errors import Conflict, NotFound, TooManyRequests
 from phi_llm import LLMError, config_from_env
 from phi_llm.accounting import budget_and_usage
 from phi_platform.db.models import Agent, AgentProfileVersion, Document, ProfileGeneration
+from phi_service.deps import OrgAccess
+from phi_service.errors import Conflict, NotFound, TooManyRequests
 
 PROFILE_TASK = "profiles:generate_profile"
 PROFILE_TASK_CLASS = "heavy"  # the router's task class profiles are generated with

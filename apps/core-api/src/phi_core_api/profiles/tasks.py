@@ -7,16 +7,17 @@ import uuid
 
 import procrastinate
 
+from phi_service.jobs import context_value
+
 logger = logging.getLogger(__name__)
 
 
-async def generate_profile(generation_id: str) -> None:
+async def generate_profile(context: procrastinate.JobContext, generation_id: str) -> None:
     """Generate and save a profile for the generation's agent (PENDING -> SUCCEEDED/FAILED)."""
     from phi_core_api.profiles.generation import fail_generation, run_generation
     from phi_core_api.profiles.runtime import profile_runtime
-    from phi_core_api.worker import current_settings
 
-    settings = current_settings()
+    settings = context_value(context, "settings")
     runtime = profile_runtime(settings)
     gen_id = uuid.UUID(generation_id)
     try:
@@ -34,5 +35,5 @@ async def generate_profile(generation_id: str) -> None:
 def make_blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint with this domain's tasks (see documents.tasks for why fresh)."""
     blueprint = procrastinate.Blueprint()
-    blueprint.task(name="generate_profile")(generate_profile)
+    blueprint.task(name="generate_profile", pass_context=True)(generate_profile)
     return blueprint

@@ -1,4 +1,4 @@
-"""Engine and session lifecycle for the API process."""
+"""Engine and session lifecycle of a service process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from phi_platform.db import create_engine, create_sessionmaker
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int, application_name: str = "phi-core-api") -> None:
+    def __init__(self, url: str, pool_size: int, application_name: str = "phi-service") -> None:
         self.engine: AsyncEngine = create_engine(
             url, pool_size=pool_size, application_name=application_name
         )

@@ -1,4 +1,7 @@
-"""Errors the services raise; one handler turns them into JSON responses with a clear detail."""
+"""Errors the services raise; one handler turns them into JSON responses with a clear detail.
+
+Shared by every HTTP service, so the same mistake gets the same answer everywhere.
+"""
 
 from __future__ import annotations
 

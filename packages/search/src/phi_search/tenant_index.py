@@ -34,7 +34,8 @@ HAS_INDEX_SQL = _HAS_INDEX.format(":name")  # SQLAlchemy text()
 
 
 def has_own_index(conn: psycopg.Connection[Any], org_id: uuid.UUID) -> bool:
-    return bool(conn.execute(_HAS_INDEX.format("%s"), (index_name(org_id),)).fetchone()[0])
+    row = conn.execute(_HAS_INDEX.format("%s"), (index_name(org_id),)).fetchone()
+    return bool(row and row[0])
 
 
 def ensure_tenant_indexes(

@@ -1,0 +1,3 @@
+from phi_agent.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""One module per tool; each registers itself with :func:`phi_agent.registry.register`."""

@@ -1,0 +1,21 @@
+"""Document search shared by the services: :func:`search_documents` ranks an agent's chunks
+and its organization's org-wide chunks for a question (vectors fused with full text), and
+:mod:`phi_search.tenant_index` keeps an own HNSW index for large organizations."""
+
+from phi_search.search import (
+    QueryEmbedder,
+    SearchHit,
+    SearchUnavailable,
+    search,
+    search_documents,
+    vector_literal,
+)
+
+__all__ = [
+    "QueryEmbedder",
+    "SearchHit",
+    "SearchUnavailable",
+    "search",
+    "search_documents",
+    "vector_literal",
+]

@@ -1,0 +1,114 @@
+"""Request dependencies shared by the HTTP services: settings, database session, the caller,
+and tenant access checks.
+
+Every org-scoped resource is reached through :func:`org_access` or :func:`agent_access`,
+which look the caller's membership up in the same query as the resource and answer 404 to
+non-members, so an outsider cannot even learn that an organization or agent exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_platform.db.models import Agent, OrganizationMember, User
+from phi_platform.settings import PlatformSettings
+from phi_service.errors import Forbidden, NotFound, Unauthorized
+from phi_service.tokens import decode_access_token
+
+
+def get_settings_dep(request: Request) -> PlatformSettings:
+    """The service's settings object (``app.state.settings``)."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")
+
+
+def get_current_user_id(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    if credentials is None:
+        raise Unauthorized("missing bearer token: log in with POST /auth/login")
+    settings = get_settings_dep(request)
+    user_id = decode_access_token(credentials.credentials, settings.resolved_jwt_secret)
+    if user_id is None:
+        raise Unauthorized("invalid or expired token: log in again")
+    return user_id
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+
+
+async def get_current_user(session: SessionDep, user_id: CurrentUserId) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("the account behind this token no longer exists")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+WRITE_ROLES = ("OWNER", "ADMIN")
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITE_ROLES
+
+    def require_write(self) -> None:
+        if not self.can_write:
+            raise Forbidden(f"your role in this organization is {self.role}; OWNER or ADMIN needed")
+
+
+async def org_access(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> OrgAccess:
+    """The caller's membership of ``org_id``; 404 for non-members so orgs cannot be probed."""
+    role = await session.scalar(
+        select(OrganizationMember.role).where(
+            OrganizationMember.org_id == org_id, OrganizationMember.user_id == user_id
+        )
+    )
+    if role is None:
+        raise NotFound("organization not found")
+    return OrgAccess(org_id=org_id, user_id=user_id, role=role)
+
+
+async def agent_access(
+    session: AsyncSession, agent_id: uuid.UUID, user_id: uuid.UUID, *, write: bool = False
+) -> tuple[Agent, OrgAccess]:
+    """The agent and the caller's membership of its org, in one query; 404 for non-members."""
+    row = (
+        await session.execute(
+            select(Agent, OrganizationMember.role)
+            .join(OrganizationMember, OrganizationMember.org_id == Agent.org_id)
+            .where(Agent.id == agent_id, OrganizationMember.user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("agent not found")
+    agent, role = row
+    access = OrgAccess(org_id=agent.org_id, user_id=user_id, role=role)
+    if write:
+        access.require_write()
+    return agent, access

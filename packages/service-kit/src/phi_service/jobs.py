@@ -1,0 +1,75 @@
+"""The background job queue: procrastinate on the platform's PostgreSQL.
+
+The queue's tables come from Alembic migration 0002. Any number of workers can run against
+the same database, on any machine; procrastinate hands each job to exactly one of them
+(``SELECT ... FOR UPDATE SKIP LOCKED``). A worker that dies stops sending heartbeats; the
+``retry_stalled_jobs`` periodic task, run by whichever worker is alive, puts the jobs of
+workers silent for ``worker_stalled_seconds`` back in the queue.
+
+Each service registers its own tasks on its own queues and its workers listen only to those
+(plus ``maintenance``): a worker that fetches a job of a task it does not know fails it.
+Tasks read what they need (settings, embedder, router...) from
+``context.additional_context``, which the worker fills (see :mod:`phi_service.worker`), so a
+task module never imports the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import procrastinate
+
+logger = logging.getLogger(__name__)
+
+MAINTENANCE_QUEUE = "maintenance"
+
+
+def context_value(context: procrastinate.JobContext, key: str) -> Any:
+    """A resource the worker put in the job context (``settings``, ``embedder``...)."""
+    try:
+        return context.additional_context[key]
+    except KeyError:
+        raise RuntimeError(
+            f"job context has no '{key}': run this task in a worker started by "
+            "phi_service.worker.run_worker with that resource"
+        ) from None
+
+
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    manager = context.app.job_manager
+    seconds = context_value(context, "settings").worker_stalled_seconds
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
+        logger.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
+        await manager.retry_job(job)
+
+
+def maintenance_tasks() -> procrastinate.Blueprint:
+    """Queue housekeeping every service's workers run. Fresh each call: registering a
+    blueprint renames its tasks in place (namespace prefix)."""
+    blueprint = procrastinate.Blueprint()
+    # Every 5 seconds (croniter's sixth field is seconds).
+    blueprint.periodic(cron="* * * * * */5")(
+        blueprint.task(
+            name="retry_stalled_jobs",
+            queue=MAINTENANCE_QUEUE,
+            queueing_lock="retry_stalled_jobs",
+            pass_context=True,
+        )(retry_stalled_jobs)
+    )
+    return blueprint
+
+
+def create_job_app(
+    conninfo: str, blueprints: Mapping[str, procrastinate.Blueprint], *, pool_max: int = 4
+) -> procrastinate.App:
+    """A procrastinate App on ``conninfo`` (libpq URL) with the given blueprints, each under
+    its namespace, and the maintenance tasks."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_max)
+    )
+    for namespace, blueprint in blueprints.items():
+        app.add_tasks_from(blueprint, namespace=namespace)
+    app.add_tasks_from(maintenance_tasks(), namespace="maintenance")
+    return app

@@ -1,0 +1,17 @@
+"""Settings every service with a job queue adds to the platform's."""
+
+from __future__ import annotations
+
+from phi_platform.settings import PlatformSettings
+
+
+class ServiceSettings(PlatformSettings):
+    """Base of each service's settings object (environment variables with the ``PHI_`` prefix).
+
+    ``worker_concurrency`` is how many jobs one worker process runs at once;
+    ``worker_stalled_seconds`` is how long a worker may miss its heartbeat before another
+    worker puts its running jobs back in the queue.
+    """
+
+    worker_concurrency: int = 2
+    worker_stalled_seconds: int = 60

@@ -1,0 +1,105 @@
+"""Helpers for the services' tests: the real app on a loopback port, real worker processes,
+and the list of tenant-scoped routes an isolation test must cover."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from phi_platform.embedded_pg import free_port
+
+
+class LiveServer:
+    """A real app served by uvicorn on a loopback port, in a background thread."""
+
+    def __init__(self, app: FastAPI, settings: Any = None, *, start_timeout: float = 30) -> None:
+        self.app = app
+        self.settings = settings if settings is not None else getattr(app.state, "settings", None)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start_timeout = start_timeout
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"test server {self.app.title!r} did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class WorkerProcess:
+    """A real worker process (``python -m <module>``); its output is kept for assertions."""
+
+    def __init__(self, module: str, env: Mapping[str, str], ready_marker: str = "ready") -> None:
+        self.lines: list[str] = []
+        self.ready_marker = ready_marker
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
+        deadline = time.monotonic() + timeout
+        while not any(self.ready_marker in line for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("worker did not start:\n" + "".join(self.lines))
+            time.sleep(0.05)
+        return self
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def scoped_routes(app: FastAPI, public_params: Iterable[str] = ()) -> set[str]:
+    """Every operation ("METHOD /path") of the app's OpenAPI document with a path parameter
+    other than ``public_params``: the routes a tenant-isolation test must have a case for.
+
+    Read from the OpenAPI document rather than ``app.routes``, which FastAPI nests."""
+    public = set(public_params)
+    found: set[str] = set()
+    for path, operations in app.openapi()["paths"].items():
+        if set(re.findall(r"\{(\w+)\}", path)) - public:
+            found.update(f"{method.upper()} {path}" for method in operations)
+    return found

@@ -1,0 +1,177 @@
+"""`make dev`'s supervisor heals the stack: every process killed in turn while documents are
+uploaded comes back by itself, and no acknowledged upload is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from core_factories import create_agent, create_org, signup
+
+from phi_platform.embedded_pg import free_port
+
+RUNNER = Path(__file__).resolve().parents[1] / "run.py"
+
+
+class Stack:
+    def __init__(self, tmp_path: Path) -> None:
+        self.api_port, self.router_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "PHI_DATA_DIR": str(tmp_path / "data"),
+            "PHI_PG_PORT": str(free_port()),
+            "PHI_CORE_API_PORT": str(self.api_port),
+            "PHI_LLM_ROUTER_PORT": str(self.router_port),
+            # A killed worker's job goes back to the queue after 4 s of silence.
+            "PHI_WORKER_STALLED_SECONDS": "4",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("DATABASE_URL", None)
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        self.router = f"http://127.0.0.1:{self.router_port}"
+        self.log = tmp_path / "dev.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(RUNNER)],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_healthy(self, url: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"{url} did not become healthy:\n{self.output()[-5000:]}")
+
+    def child(self, marker: str) -> psutil.Process:
+        """The supervisor's child whose command line contains ``marker``."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for p in psutil.Process(self.proc.pid).children():
+                try:
+                    if any(marker in part for part in p.cmdline()):
+                        return p
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.2)
+        raise AssertionError(f"no child running {marker}:\n{self.output()[-5000:]}")
+
+    def kill_and_wait_back(self, marker: str) -> None:
+        victim = self.child(marker)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        deadline = time.monotonic() + 60
+        while self.child(marker).pid == victim.pid:
+            assert time.monotonic() < deadline, f"{marker} was not restarted"
+            time.sleep(0.2)
+
+
+class Uploader(threading.Thread):
+    """Uploads a small document every second; keeps those the API accepted."""
+
+    def __init__(self, url: str, headers: dict[str, str], agent_id: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.headers, self.agent_id = url, headers, agent_id
+        self.accepted: list[dict[str, str]] = []
+        self.refused = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        with httpx.Client(base_url=self.url, timeout=15) as c:
+            while not self.stop.is_set():
+                n += 1
+                text = f"Procedure {n}: check the seal on trailer {n} before loading.\n" * 3
+                try:
+                    r = c.post(
+                        f"/agents/{self.agent_id}/documents",
+                        files={"file": (f"p{n}.txt", text.encode(), "text/plain")},
+                        data={"source_type": "SOP"},
+                        headers=self.headers,
+                    )
+                except httpx.HTTPError:
+                    self.refused += 1
+                else:
+                    if r.status_code == 202:
+                        self.accepted.append(r.json())
+                    else:
+                        assert r.status_code == 503, r.text
+                        self.refused += 1
+                self.stop.wait(1.0)
+
+
+def test_stack_heals_after_each_process_is_killed(data_home: Path) -> None:
+    tmp_path = data_home
+    stack = Stack(tmp_path)
+    try:
+        stack.wait_healthy(stack.api)
+        stack.wait_healthy(stack.router)
+        with httpx.Client(base_url=stack.api, timeout=30) as c:
+            owner = signup(c)
+            org = create_org(c, owner)
+            agent = create_agent(c, owner, org["id"])
+        uploader = Uploader(stack.api, owner.headers, agent["id"])
+        uploader.start()
+        time.sleep(2)
+
+        stack.kill_and_wait_back("phi_core_api.worker")
+        time.sleep(2)
+        stack.kill_and_wait_back("phi_core_api.main")
+        stack.wait_healthy(stack.api)
+        time.sleep(1)
+        stack.kill_and_wait_back("phi_llm.service")
+        stack.wait_healthy(stack.router)
+        time.sleep(1)
+        stack.kill_and_wait_back("bin/postgres")
+        stack.wait_healthy(stack.api)
+        time.sleep(2)
+        uploader.stop.set()
+        uploader.join(30)
+
+        accepted = uploader.accepted
+        assert len(accepted) >= 8, (uploader.refused, stack.output()[-5000:])
+        final = {}
+        deadline = time.monotonic() + 150
+        with httpx.Client(base_url=stack.api, timeout=15) as c:
+            for doc in accepted:
+                while True:
+                    r = c.get(f"/agents/{agent['id']}/documents/{doc['id']}", headers=owner.headers)
+                    if r.status_code == 200 and r.json()["status"] in ("READY", "FAILED"):
+                        final[doc["id"]] = r.json()
+                        break
+                    assert time.monotonic() < deadline, (doc, r.text, stack.output()[-8000:])
+                    time.sleep(0.3)
+        for body in final.values():
+            assert body["status"] == "READY" or body["error"], body
+        # Plain text of this size never fails: every acknowledged upload was ingested.
+        assert {b["status"] for b in final.values()} == {"READY"}, final
+
+        out = stack.output()
+        for name in ("worker", "core-api", "llm-router", "postgres"):
+            assert f"{name} exited (signal 9); restarting" in out, out[-5000:]
+        assert stack.proc.poll() is None
+    finally:
+        stack.proc.send_signal(signal.SIGTERM)
+        try:
+            code = stack.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            stack.proc.kill()
+            raise
+    assert code == 0, stack.output()[-5000:]
+    assert "all stopped" in stack.output()
