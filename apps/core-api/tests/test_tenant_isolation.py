@@ -142,6 +142,11 @@ def world(client: httpx.Client, live_server: Any) -> World:
     add_member(client, owner, org_id, member)
     agent_id = create_agent(client, owner, org_id)["id"]
     w = World(client=client, owner=owner, member=member, org_id=org_id, agent_id=agent_id)
+    # Before the uploads: generation waits for documents still processing (no worker here),
+    # and once queued, asking again returns the same generation at once.
+    r = client.post(f"/agents/{agent_id}/generate-profile", headers=owner.headers)
+    assert r.status_code == 202, r.text
+    w.ids["generation_id"] = r.json()["id"]
     for key, path in (
         ("agent_document_id", f"/agents/{agent_id}/documents"),
         ("org_document_id", f"/orgs/{org_id}/documents"),
@@ -149,9 +154,6 @@ def world(client: httpx.Client, live_server: Any) -> World:
         r = client.post(path, headers=owner.headers, **_upload(w))
         assert r.status_code == 202, r.text
         w.ids[key] = r.json()["id"]
-    r = client.post(f"/agents/{agent_id}/generate-profile", headers=owner.headers)
-    assert r.status_code == 202, r.text
-    w.ids["generation_id"] = r.json()["id"]
     _insert_profile_version(live_server.settings.database_url, agent_id, org_id)
     w.ids["version"] = "1"
     return w

@@ -50,6 +50,9 @@ class CoreApiSettings(ServiceSettings):
     llm_timeout_seconds: float = 180.0
     # Document chunks shown to the model when generating a profile (JDs and SOPs first).
     profile_sample_chunks: int = Field(default=10, ge=1, le=50)
+    # generate-profile waits this long for the agent's documents still being processed,
+    # then answers 409 naming them.
+    profile_documents_wait_seconds: float = Field(default=15.0, ge=0, le=120)
 
     def is_admin_email(self, email: str) -> bool:
         wanted = {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
