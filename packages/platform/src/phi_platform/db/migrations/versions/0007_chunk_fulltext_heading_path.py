@@ -1,7 +1,7 @@
 """full-text index of a chunk covers its heading path
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 A chunk's words often do not name its subject: "Drivers may not exceed 56 hours" sits under
 "Rules and standards > Weekly limits". The heading path is embedded with the chunk already
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 
 _WITH_PATH = (
     "to_tsvector('simple'::regconfig, coalesce(metadata->>'heading_path', '') || ' ' || chunk_text)"
