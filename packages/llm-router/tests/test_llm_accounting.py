@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,6 +18,7 @@ from phi_llm import (
     Router,
     RouterConfig,
 )
+from phi_llm.service import create_app
 from phi_platform.db.models import Agent, LlmCall, Organization
 from phi_platform.db.session import create_engine, create_sessionmaker
 
@@ -96,17 +99,23 @@ async def test_every_attempt_is_recorded_with_its_context(sessionmaker, fake_ope
 
 
 async def test_budget_refuses_calls_once_used_up_and_names_it(sessionmaker, fake_openai) -> None:
-    org_id, _ = await make_org(sessionmaker, budget=30)
+    org_id, _ = await make_org(sessionmaker, budget=40)
     other_org, _ = await make_org(sessionmaker, budget=None)
     router = Router(
         config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
     )
-    await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))  # 18 tokens
-    await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))  # 36 >= 30
-    with pytest.raises(BudgetExceeded) as refused:
-        await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))
-    assert (refused.value.budget, refused.value.used) == (30, 36)
-    assert "monthly token budget of 30 tokens" in str(refused.value)
+    # Each call reserves 6 prompt + 10 output tokens and settles at the 18 it really used.
+    for _ in range(2):
+        await router.chat(
+            MESSAGES, task_class="heavy", max_tokens=10, context=CallContext(org_id=org_id)
+        )
+    assert await usage(sessionmaker, org_id) == 36
+    with pytest.raises(BudgetExceeded) as refused:  # 36 + 16 > 40
+        await router.chat(
+            MESSAGES, task_class="heavy", max_tokens=10, context=CallContext(org_id=org_id)
+        )
+    assert (refused.value.budget, refused.value.used, refused.value.needed) == (40, 36, 16)
+    assert "monthly token budget of 40 tokens" in str(refused.value)
     assert fake_openai.calls == 2  # the refused call never reached the provider
     assert [r.outcome for r in await calls_of(sessionmaker, org_id)] == ["ok", "ok", "refused"]
 
@@ -116,21 +125,93 @@ async def test_budget_refuses_calls_once_used_up_and_names_it(sessionmaker, fake
     await router.aclose()
 
 
+async def usage(sm: async_sessionmaker[AsyncSession], org_id: uuid.UUID) -> int:
+    async with sm() as s:
+        used = await s.scalar(
+            text("SELECT used FROM llm_token_usage WHERE org_id = :org"), {"org": org_id}
+        )
+        return int(used or 0)
+
+
+async def test_builtin_calls_are_recorded_but_never_consume_the_budget(sessionmaker) -> None:
+    # A budget far below one call: builtin output costs no model tokens, so it is never refused.
+    org_id, _ = await make_org(sessionmaker, budget=1)
+    router = Router(env={}, accountant=PostgresAccountant(sessionmaker))
+    for _ in range(3):
+        result = await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))
+        assert result.provider == "builtin"
+    rows = await calls_of(sessionmaker, org_id)
+    assert [(r.provider, r.outcome, float(r.cost_usd)) for r in rows] == [("builtin", "ok", 0)] * 3
+    assert all(r.tokens_in > 0 for r in rows)  # recorded with their size
+    assert await usage(sessionmaker, org_id) == 0
+    await router.aclose()
+
+
+async def test_a_failed_model_call_releases_its_reservation(sessionmaker, fake_openai) -> None:
+    org_id, _ = await make_org(sessionmaker, budget=5000)
+    fake_openai.script.append("garbage")  # openai fails, builtin answers
+    router = Router(
+        config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
+    )
+    result = await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))
+    assert result.provider == "builtin"
+    assert await usage(sessionmaker, org_id) == 0
+    await router.aclose()
+
+
+async def test_fifty_concurrent_calls_through_the_service_never_overspend(
+    sessionmaker, fake_openai, serve
+) -> None:
+    """Before reservations, 20 concurrent calls spent 1104 tokens of a 300-token budget: every
+    call passed the check before any was recorded."""
+    budget, estimate = 300, 6 + 20  # prompt + max_tokens reserved per call; each really uses 18
+    org_id, _ = await make_org(sessionmaker, budget=budget)
+    fake_openai.default = "slow"  # every call is in flight at once
+    fake_openai.slow_seconds = 0.3
+    only_openai = RouterConfig.model_validate(
+        {
+            "providers": {"openai": {"kind": "openai", "base_url": fake_openai.base_url}},
+            "routes": {"heavy": [{"provider": "openai", "model": "gpt-4o-mini"}]},
+            "retries": 0,
+        }
+    )
+    router = Router(only_openai, accountant=PostgresAccountant(sessionmaker), env={})
+    server = serve(create_app(router, token="svc"))
+    headers = {"Authorization": "Bearer svc", "X-Phi-Org-Id": str(org_id)}
+    body = {"model": "heavy", "messages": MESSAGES, "max_tokens": 20}
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        answers = await asyncio.gather(
+            *(client.post("/v1/chat/completions", json=body, headers=headers) for _ in range(50))
+        )
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) == {200, 429}, statuses
+    rows = await calls_of(sessionmaker, org_id)
+    spent = sum(r.tokens_in + r.tokens_out for r in rows if r.outcome == "ok")
+    assert spent == 18 * statuses.count(200) == await usage(sessionmaker, org_id)
+    assert spent <= budget + estimate
+    # The budget was really used, not refused wholesale: at least budget / estimate calls ran.
+    assert statuses.count(200) >= budget // estimate
+    assert sum(1 for r in rows if r.outcome == "refused") == statuses.count(429)
+    await router.aclose()
+
+
 async def test_tokens_of_earlier_months_do_not_count(sessionmaker, fake_openai) -> None:
     org_id, _ = await make_org(sessionmaker, budget=100)
     async with sessionmaker() as s, s.begin():
         await s.execute(
             text(
-                "INSERT INTO llm_calls (org_id, operation, task_class, provider, model, "
-                "tokens_in, outcome, created_at) VALUES (:org, 'chat', 'heavy', 'openai', "
-                "'gpt-4o', 5000, 'ok', date_trunc('month', now()) - interval '1 day')"
+                "INSERT INTO llm_token_usage (org_id, month, used) VALUES "
+                "(:org, (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 day')::date, "
+                "5000)"
             ),
             {"org": org_id},
         )
     router = Router(
         config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
     )
-    result = await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))
+    result = await router.chat(
+        MESSAGES, task_class="heavy", max_tokens=10, context=CallContext(org_id=org_id)
+    )
     assert result.provider == "openai"
     await router.aclose()
 

@@ -24,6 +24,7 @@ from phi_llm import (
 )
 from phi_llm.client import RouterClient
 from phi_llm.service import create_app
+from phi_llm.settings import RouterServiceSettings
 from phi_platform.db.models import Organization
 from phi_platform.db.session import create_engine, create_sessionmaker
 
@@ -66,10 +67,18 @@ def service(fake_openai, embedder, serve) -> tuple[Any, InMemoryAccountant]:
     return serve(create_app(router, token=TOKEN)), accountant
 
 
+ORG = str(uuid.uuid4())
+
+
 @pytest.fixture
 def sdk(service) -> openai.OpenAI:
     server, _ = service
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0)
+    return openai.OpenAI(
+        base_url=f"{server.url}/v1",
+        api_key=TOKEN,
+        max_retries=0,
+        default_headers={"X-Phi-Org-Id": ORG},
+    )
 
 
 def test_every_endpoint_needs_the_service_token(service) -> None:
@@ -111,14 +120,114 @@ def test_chat_completions_route_by_model_name(sdk, fake_openai) -> None:
     assert "17 trucks" in default.choices[0].message.content
 
 
-def test_structured_output_through_the_sdk(sdk) -> None:
+def test_structured_output_through_the_sdk(sdk, fake_openai) -> None:
+    fake_openai.script.append('json:{"headline": "Docks 1-3 open", "items": ["1", "2", "3"]}')
     reply = sdk.chat.completions.create(
-        model="default",
+        model="heavy",
         messages=[{"role": "user", "content": "List the open docks."}],
         response_format={"type": "json_schema", "json_schema": {"name": "docks", "schema": SCHEMA}},
     )
     data = json.loads(reply.choices[0].message.content)
-    assert set(data) == {"headline", "items"} and isinstance(data["items"], list)
+    assert data == {"headline": "Docks 1-3 open", "items": ["1", "2", "3"]}
+
+
+def test_builtin_refuses_structured_output_it_has_no_facts_for(sdk, service) -> None:
+    """It used to answer {'headline': 'Produced without an LLM...', 'items': []}: a headline
+    and an empty list nobody stated. Now the call fails naming the field."""
+    server, accountant = service
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.chat.completions.create(
+            model="default",
+            messages=[{"role": "user", "content": "List the open docks."}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "docks", "schema": SCHEMA},
+            },
+        )
+    assert refused.value.status_code == 502
+    assert "cannot_answer" in refused.value.message
+    assert "(root).headline: no fact of that name was given" in refused.value.message
+    # The native endpoint too, with a number the old builtin filled with its minimum.
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    numbers = {
+        "type": "object",
+        "properties": {"total_units": {"type": "integer", "minimum": 0}},
+        "required": ["total_units"],
+    }
+    native = httpx.post(
+        f"{server.url}/chat",
+        headers=auth,
+        json={
+            "messages": [{"role": "user", "content": "How many units?"}],
+            "json_schema": numbers,
+            "facts": {"units_text": "about forty"},
+        },
+    )
+    assert native.status_code == 502, native.text
+    assert "total_units" in native.json()["detail"]
+    assert accountant.records[-1].outcome == "error"
+
+
+def test_unknown_fields_are_refused_naming_them(sdk, service) -> None:
+    server, _ = service
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    misspelled = httpx.post(
+        f"{server.url}/chat",
+        headers=auth,
+        json={"messages": [{"role": "user", "content": "x"}], "response_schema": SCHEMA},
+    )
+    assert misspelled.status_code == 422
+    assert "response_schema" in misspelled.text and "Extra inputs" in misspelled.text
+    with pytest.raises(openai.UnprocessableEntityError, match="response_schema"):
+        sdk.chat.completions.create(
+            model="heavy",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"response_schema": SCHEMA},
+        )
+    with pytest.raises(openai.UnprocessableEntityError, match="tools"):
+        sdk.chat.completions.create(
+            model="heavy",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        )
+    # What OpenAI clients commonly send is still accepted.
+    ok = sdk.chat.completions.create(
+        model="heavy",
+        messages=[{"role": "user", "content": "hi", "name": "ops"}],
+        top_p=0.9,
+        seed=1,
+    )
+    assert ok.choices[0].message.content
+
+
+def test_v1_calls_without_an_organization_need_a_platform_token(
+    fake_openai, embedder, serve
+) -> None:
+    router = Router(routes(fake_openai.base_url), embedder=embedder, env={})
+    body = {"model": "heavy", "messages": [{"role": "user", "content": "hi"}]}
+    plain = serve(create_app(router, token=TOKEN))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    refused = httpx.post(f"{plain.url}/v1/chat/completions", json=body, headers=auth)
+    assert refused.status_code == 403 and "X-Phi-Org-Id" in refused.json()["error"]["message"]
+    refused = httpx.post(
+        f"{plain.url}/v1/embeddings", json={"model": "e5", "input": "x"}, headers=auth
+    )
+    assert refused.status_code == 403
+    assert fake_openai.calls == 0
+    # A builtin-only route meters nothing, so it needs no organization.
+    builtin = httpx.post(
+        f"{plain.url}/v1/chat/completions", json={**body, "model": "default"}, headers=auth
+    )
+    assert builtin.status_code == 200
+    platform = serve(
+        create_app(
+            router,
+            token=TOKEN,
+            settings=RouterServiceSettings(llm_router_platform_token=True, llm_accounting="none"),
+        )
+    )
+    allowed = httpx.post(f"{platform.url}/v1/chat/completions", json=body, headers=auth)
+    assert allowed.status_code == 200 and fake_openai.calls == 1
 
 
 def test_fallback_through_the_service_when_the_model_returns_garbage(
@@ -245,7 +354,7 @@ async def make_budget_org(sm: async_sessionmaker[AsyncSession], budget: int) -> 
 async def test_budget_429_through_sdk_and_router_client(
     pg_sessionmaker, fake_openai, embedder, serve
 ) -> None:
-    org_id = await make_budget_org(pg_sessionmaker, budget=10)
+    org_id = await make_budget_org(pg_sessionmaker, budget=25)
     router = Router(
         routes(fake_openai.base_url),
         accountant=PostgresAccountant(pg_sessionmaker),
@@ -259,12 +368,13 @@ async def test_budget_429_through_sdk_and_router_client(
         max_retries=0,
         default_headers={"X-Phi-Org-Id": str(org_id)},
     )
+    # Reserves 1 prompt + 10 output tokens, settles at the 18 the model reports.
     await sdk.chat.completions.create(
-        model="heavy", messages=[{"role": "user", "content": "hi"}]
-    )  # 18 tokens
-    with pytest.raises(openai.RateLimitError, match="monthly token budget of 10 tokens"):
+        model="heavy", messages=[{"role": "user", "content": "hi"}], max_tokens=10
+    )
+    with pytest.raises(openai.RateLimitError, match="monthly token budget of 25 tokens"):
         await sdk.chat.completions.create(
-            model="heavy", messages=[{"role": "user", "content": "hi"}]
+            model="heavy", messages=[{"role": "user", "content": "hi"}], max_tokens=10
         )
 
     client = RouterClient(server.url, TOKEN)
@@ -273,9 +383,10 @@ async def test_budget_429_through_sdk_and_router_client(
         await client.chat(
             [{"role": "user", "content": "hi"}],
             task_class="heavy",
+            max_tokens=10,
             context=CallContext(org_id=org_id),
         )
-    assert refused.value.budget == 10
+    assert (refused.value.budget, refused.value.used, refused.value.needed) == (25, 18, 11)
     with pytest.raises(AllProvidersFailed) as down:
         await client.chat([{"role": "user", "content": "hi"}], task_class="broken")
     assert down.value.providers == ["down"] and down.value.http_status == 503

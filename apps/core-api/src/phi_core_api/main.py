@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from phi_core_api.admin.routes import router as admin_router
 from phi_core_api.agents.routes import router as agents_router
 from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
@@ -65,6 +66,7 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
         agents_router,
         documents_router,
         profiles_router,
+        admin_router,
     ):
         app.include_router(router)
 

@@ -34,6 +34,9 @@ class CoreApiSettings(ServiceSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pdf_pages: int = 2000
     max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
+    # Text kept from one document; past it the document FAILS with the reason (bounds a
+    # worker's time and memory on a huge file: figures in docs/benchmarks.md).
+    max_extracted_chars: int = 3_000_000
     # Search (figures in docs/benchmarks.md): the HNSW candidate list of an organization's own
     # index, how many nearest chunks are fetched and re-sorted before the top_k are kept,
     # whether the full-text ranking is fused in, and from how many chunks `phi-documents
@@ -46,12 +49,22 @@ class CoreApiSettings(ServiceSettings):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
+    # Platform administrators by email, comma-separated (besides users given the flag with
+    # `phi-admin grant EMAIL`); they see /admin/* routes, which answer 404 to everyone else.
+    admin_emails: str = ""
     # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
     llm_router_url: str | None = None
     llm_router_token: str | None = None
     llm_timeout_seconds: float = 180.0
     # Document chunks shown to the model when generating a profile (JDs and SOPs first).
     profile_sample_chunks: int = Field(default=10, ge=1, le=50)
+    # generate-profile waits this long for the agent's documents still being processed,
+    # then answers 409 naming them.
+    profile_documents_wait_seconds: float = Field(default=15.0, ge=0, le=120)
+
+    def is_admin_email(self, email: str) -> bool:
+        wanted = {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
+        return email.strip().lower() in wanted
 
     @field_validator("trusted_proxies")
     @classmethod

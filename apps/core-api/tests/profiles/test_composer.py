@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from phi_core_api.profiles.composer import classify_document_lines, compose_profile
-from phi_core_api.profiles.service import validate_profile
+from phi_core_api.profiles.generation import validate_profile
 from phi_llm import BUILTIN_LABEL
 from phi_llm.types import ChatRequest
 
@@ -70,11 +70,13 @@ def test_composed_profile_is_valid_and_labelled() -> None:
         in (profile.system_prompt)
     )
     assert BUILTIN_LABEL in profile.system_prompt
-    # "every Monday" in a duty becomes a weekly scheduled workflow; ASK is always there.
+    # "every Monday" in a duty becomes a weekly scheduled workflow (09:00: the documents state
+    # no working hours); ASK is always there.
     schedules = {w.type: w.schedule for w in profile.workflows}
-    assert schedules == {"WEEKLY_STORE_OPERATIONS_ANALYST_REVIEW": "0 9 * * 1", "ASK": None}
+    assert schedules == {"WEEKLY_COMPILE_SALES_SUMMARY": "0 9 * * 1", "ASK": None}
     assert {r.tool for r in profile.tool_usage_rules} == {"db", "file"}
-    assert any("POS database" in r.rule for r in profile.tool_usage_rules if r.tool == "db")
+    # A duty that names the database is work to do, not a rule of how to use the tool.
+    assert not any("POS database" in r.rule for r in profile.tool_usage_rules)
     assert "kpi review" in profile.capabilities
 
 

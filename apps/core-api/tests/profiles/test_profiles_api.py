@@ -227,3 +227,63 @@ def test_bad_input(client: httpx.Client, team: dict[str, Any]) -> None:
     assert r.status_code == 200, r.text
     r = client.get(f"/agents/{agent_id}/config", headers=owner.headers)
     assert r.status_code == 409 and "workflows.0.schedule" in r.json()["detail"]
+
+
+def _labelled(name: str) -> tuple[dict[str, Any], bytes]:
+    """A labelled document of bench/data/profiles, rendered as the bench renders it."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[4] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    module = importlib.import_module("profile_composer")
+    doc = yaml.safe_load((bench / "data" / "profiles" / f"{name}.yaml").read_text())
+    return doc, module.render(doc)
+
+
+def test_transport_manager_profile_reads_the_documents_like_a_person(
+    client: httpx.Client, team: dict[str, Any], worker: Any
+) -> None:
+    """The issue's case: a transport manager's JD (cover page, long bullets, 06:00-14:30
+    hours) and drivers' hours SOP, as PDFs, with no model configured."""
+    owner, agent_id = team["owner"], team["agent"]["id"]
+    labelled = {}
+    for name, kind in (("transport_manager_jd", "JD"), ("transport_driver_hours_sop", "SOP")):
+        doc, data = _labelled(name)
+        labelled[name] = doc
+        r = upload(client, owner, data, doc["name"], agent_id=agent_id, source_type=kind)
+        assert r.status_code == 202, r.text
+        assert wait_done(client, owner, r.json())["status"] == "READY"
+    done = wait_generation(client, owner, generate(client, owner, agent_id))
+    assert done["status"] == "SUCCEEDED", done["error"]
+    agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
+    prompt, config = agent["system_prompt"], agent["config"]
+
+    # Whole sections are read: every key responsibility is a duty, every rule a rule.
+    jd = labelled["transport_manager_jd"]
+    duties = [d["text"] for d in config["duties"]]
+    for text, *label in (b[1:] for b in jd["blocks"]):
+        if label == ["D"]:
+            assert text in duties, text
+        if label in (["R"], ["S"]):
+            assert f"- {text} [transport-manager-jd.pdf" in prompt, text
+    # Cover-page lines are not duties, rules or safety constraints.
+    for cover in ("Location:", "Reports to:", "Version 4.2", "Daventry DC", "Targets:"):
+        assert not any(cover in d for d in duties), cover
+        assert cover not in prompt.split("Your duties:")[1], cover
+    # An SOP step is a duty, not a rule of the db tool.
+    db_rules = [r["rule"] for r in config["tool_usage_rules"] if r["tool"] == "db"]
+    assert not any("download the driver card" in r for r in db_rules)
+
+    # The stated schedules, inside the 06:00-14:30 hours; "daily and weekly driving time"
+    # schedules nothing.
+    scheduled = {w["schedule"]: w["description"] for w in config["workflows"] if w["schedule"]}
+    assert any(c.endswith("* * 1") and "every Monday" in d for c, d in scheduled.items())
+    assert any(c.split()[2:] == ["1", "*", "*"] for c in scheduled)  # first of each month
+    assert any(c.split()[2:] == ["5", "*", "*"] for c in scheduled)  # the SOP's 5th
+    for cron in scheduled:
+        minute, hour = (int(x) for x in cron.split()[:2])
+        assert 6 * 60 <= hour * 60 + minute < 14 * 60 + 30, cron
+    assert not any("driving time" in d for d in scheduled.values())

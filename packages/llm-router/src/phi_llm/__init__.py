@@ -18,6 +18,7 @@ from phi_llm.config import RouteEntry, RouterConfig, config_from_env
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
+    BuiltinCannotAnswer,
     ConfigError,
     LLMError,
     ProviderError,
@@ -32,6 +33,7 @@ __all__ = [
     "Accountant",
     "AllProvidersFailed",
     "BudgetExceeded",
+    "BuiltinCannotAnswer",
     "CallContext",
     "ChatResult",
     "ConfigError",

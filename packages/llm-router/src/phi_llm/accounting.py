@@ -1,12 +1,22 @@
-"""Accounting of router calls and the monthly token budget of an organization."""
+"""Accounting of router calls and the monthly token budget of an organization.
+
+Every attempt is recorded (``llm_calls``). Model tokens are metered against the budget by
+reservation: before a model call the router reserves its estimate (prompt plus the output
+allowance) in one atomic step, which fails when it would take the month past the budget; after
+the call it settles the reservation with the real count, or releases it when the call failed.
+So concurrent calls cannot overspend a budget by more than one call's estimate going over it.
+Builtin calls are recorded with no cost and reserve nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Protocol
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,11 +26,33 @@ from phi_llm.types import CallContext, CallRecord
 log = logging.getLogger(__name__)
 
 
+def current_month() -> date:
+    """The first day of the current month (UTC): budgets run per calendar month."""
+    now = datetime.now(UTC)
+    return date(now.year, now.month, 1)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Tokens set aside for one call in flight, to be settled or released."""
+
+    org_id: uuid.UUID
+    month: date
+    tokens: int
+
+
 class Accountant(Protocol):
-    """Called by the router before every call (budget) and after every attempt (record)."""
+    """The router's bookkeeper: budget reservations around model calls, a record per attempt."""
 
     async def check_budget(self, context: CallContext) -> None:
-        """Raise :class:`BudgetExceeded` when the context's organization is over budget."""
+        """Raise :class:`BudgetExceeded` when the context's organization has used its budget."""
+
+    async def reserve(self, context: CallContext, tokens: int) -> Reservation | None:
+        """Set ``tokens`` aside for a call, or raise :class:`BudgetExceeded` when they would
+        take the organization past its budget. ``None`` when the call has no organization."""
+
+    async def settle(self, reservation: Reservation, tokens: int) -> None:
+        """Replace the reservation by the tokens really used (0 releases it). Never raises."""
 
     async def record(self, record: CallRecord) -> None:
         """Store one attempt. Must not raise for storage problems of its own."""
@@ -32,19 +64,26 @@ class NullAccountant:
     async def check_budget(self, context: CallContext) -> None:
         return None
 
+    async def reserve(self, context: CallContext, tokens: int) -> Reservation | None:
+        return None
+
+    async def settle(self, reservation: Reservation, tokens: int) -> None:
+        return None
+
     async def record(self, record: CallRecord) -> None:
         return None
 
 
 class InMemoryAccountant:
-    """Keeps records in a list and budgets in a dict; for processes without a database."""
+    """Keeps records in a list and budgets in dicts; for processes without a database."""
 
     def __init__(self, budgets: dict[uuid.UUID, int] | None = None) -> None:
         self.records: list[CallRecord] = []
         self.budgets = budgets or {}
+        self.usage: dict[uuid.UUID, int] = {}
 
     def used(self, org_id: uuid.UUID) -> int:
-        return sum(r.tokens_in + r.tokens_out for r in self.records if r.context.org_id == org_id)
+        return self.usage.get(org_id, 0)
 
     async def check_budget(self, context: CallContext) -> None:
         if context.org_id is None or context.org_id not in self.budgets:
@@ -53,41 +92,102 @@ class InMemoryAccountant:
         if used >= budget:
             raise BudgetExceeded(str(context.org_id), budget, used)
 
+    async def reserve(self, context: CallContext, tokens: int) -> Reservation | None:
+        if context.org_id is None:
+            return None
+        used = self.used(context.org_id)
+        budget = self.budgets.get(context.org_id)
+        if budget is not None and used + tokens > budget:
+            raise BudgetExceeded(str(context.org_id), budget, used, tokens)
+        self.usage[context.org_id] = used + tokens
+        return Reservation(context.org_id, current_month(), tokens)
+
+    async def settle(self, reservation: Reservation, tokens: int) -> None:
+        org = reservation.org_id
+        self.usage[org] = max(0, self.used(org) + tokens - reservation.tokens)
+
     async def record(self, record: CallRecord) -> None:
         self.records.append(record)
 
 
+_ENSURE_ROW = text(
+    "INSERT INTO llm_token_usage (org_id, month, used) "
+    "SELECT id, :month, 0 FROM organizations WHERE id = :org ON CONFLICT DO NOTHING"
+)
+# One statement: PostgreSQL locks the row and re-checks the condition on its newest version,
+# so of two concurrent reservations the second sees the first's tokens.
+_RESERVE = text(
+    "UPDATE llm_token_usage u SET used = u.used + :tokens FROM organizations o "
+    "WHERE u.org_id = :org AND u.month = :month AND o.id = u.org_id "
+    "AND (o.monthly_token_budget IS NULL OR u.used + :tokens <= o.monthly_token_budget) "
+    "RETURNING u.used"
+)
+_USAGE = text(
+    "SELECT o.monthly_token_budget, coalesce(u.used, 0) FROM organizations o "
+    "LEFT JOIN llm_token_usage u ON u.org_id = o.id AND u.month = :month WHERE o.id = :org"
+)
+_SETTLE = text(
+    "UPDATE llm_token_usage SET used = greatest(0, used + :delta) "
+    "WHERE org_id = :org AND month = :month"
+)
+
+
+async def budget_and_usage(
+    session: AsyncSession, org_id: uuid.UUID, month: date | None = None
+) -> tuple[int | None, int] | None:
+    """The organization's monthly budget (None: unlimited) and the tokens used or reserved
+    this month; None when there is no such organization."""
+    row = (
+        await session.execute(_USAGE, {"org": org_id, "month": month or current_month()})
+    ).first()
+    if row is None:
+        return None
+    budget, used = row
+    return (None if budget is None else int(budget)), int(used)
+
+
 class PostgresAccountant:
-    """Writes ``llm_calls`` rows and checks ``organizations.monthly_token_budget``."""
+    """Writes ``llm_calls`` rows and meters ``organizations.monthly_token_budget`` in
+    ``llm_token_usage`` (one row per organization and month)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
-    async def tokens_used_this_month(self, session: AsyncSession, org_id: uuid.UUID) -> int:
-        from phi_platform.db.models import LlmCall
-
-        used = await session.scalar(
-            select(func.coalesce(func.sum(LlmCall.tokens_in + LlmCall.tokens_out), 0)).where(
-                LlmCall.org_id == org_id,
-                LlmCall.created_at >= func.date_trunc("month", func.now()),
-            )
-        )
-        return int(used or 0)
-
     async def check_budget(self, context: CallContext) -> None:
-        from phi_platform.db.models import Organization
-
         if context.org_id is None:
             return
         async with self.sessionmaker() as session:
-            budget = await session.scalar(
-                select(Organization.monthly_token_budget).where(Organization.id == context.org_id)
-            )
-            if budget is None:
-                return
-            used = await self.tokens_used_this_month(session, context.org_id)
-        if used >= budget:
-            raise BudgetExceeded(str(context.org_id), int(budget), used)
+            found = await budget_and_usage(session, context.org_id)
+        if found is not None and found[0] is not None and found[1] >= found[0]:
+            raise BudgetExceeded(str(context.org_id), found[0], found[1])
+
+    async def reserve(self, context: CallContext, tokens: int) -> Reservation | None:
+        if context.org_id is None:
+            return None
+        month = current_month()
+        params = {"org": context.org_id, "month": month, "tokens": tokens}
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(_ENSURE_ROW, params)
+            if (await session.execute(_RESERVE, params)).first() is not None:
+                return Reservation(context.org_id, month, tokens)
+            found = await budget_and_usage(session, context.org_id, month)
+        if found is None or found[0] is None:
+            return None  # an organization that does not exist has no budget to hold
+        raise BudgetExceeded(str(context.org_id), found[0], found[1], tokens)
+
+    async def settle(self, reservation: Reservation, tokens: int) -> None:
+        params = {
+            "org": reservation.org_id,
+            "month": reservation.month,
+            "delta": tokens - reservation.tokens,
+        }
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await session.execute(_SETTLE, params)
+        except SQLAlchemyError:
+            # The reservation stays counted: the budget errs on the side of the customer's
+            # money rather than letting calls through unmetered.
+            log.exception("could not settle a token reservation of org %s", reservation.org_id)
 
     async def record(self, record: CallRecord) -> None:
         from phi_platform.db.models import LlmCall
@@ -114,3 +214,14 @@ class PostgresAccountant:
         except SQLAlchemyError:
             # A lost accounting row must not fail a call that already succeeded (and was paid).
             log.exception("could not record LLM call %s/%s", record.provider, record.model)
+
+
+__all__ = [
+    "Accountant",
+    "InMemoryAccountant",
+    "NullAccountant",
+    "PostgresAccountant",
+    "Reservation",
+    "budget_and_usage",
+    "current_month",
+]

@@ -77,7 +77,9 @@ class RouterClient:
                 ],
             )
         if response.status_code == 429 and data.get("code") == "token_budget_exceeded":
-            raise BudgetExceeded(data["org_id"], data["budget"], data["used"])
+            raise BudgetExceeded(
+                data["org_id"], data["budget"], data["used"], int(data.get("needed") or 0)
+            )
         if response.status_code == 422 and data.get("code") == "model_not_found":
             raise UnknownTaskClass(message)
         raise LLMError(f"router service answered {response.status_code}: {message}")

@@ -72,6 +72,8 @@ class RouterConfig(BaseModel):
     retries: int = Field(default=2, ge=0, le=10)
     backoff: float = Field(default=0.5, ge=0)
     backoff_max: float = Field(default=8.0, ge=0)
+    # Output tokens reserved against the budget for a call that sets no max_tokens.
+    reserve_output_tokens: int = Field(default=1024, ge=1)
 
     @model_validator(mode="after")
     def _complete(self) -> RouterConfig:
@@ -89,6 +91,16 @@ class RouterConfig(BaseModel):
                         f"defined (defined: {', '.join(sorted(self.providers))})"
                     )
         return self
+
+    def metered(self, task_class: str) -> bool:
+        """Whether ``task_class`` (or a ``provider/model`` name) can reach a language model,
+        whose tokens count against an organization's budget; builtin-only routes cost none."""
+        entries = self.routes.get(task_class)
+        if entries is None:
+            provider, _, _ = task_class.partition("/")
+            config = self.providers.get(provider)
+            return config is None or config.kind != "builtin"
+        return any(self.providers[e.provider].kind != "builtin" for e in entries)
 
 
 def parse_routes(spec: str) -> dict[str, list[dict[str, str]]]:
@@ -156,7 +168,11 @@ def config_from_env(env: Mapping[str, str] | None = None) -> RouterConfig:
                     if entry["provider"] in PROVIDER_KINDS and entry["provider"] not in providers:
                         providers[entry["provider"]] = {"kind": entry["provider"]}
         settings: dict[str, Any] = {"providers": providers, "routes": routes}
-        for key, name in (("timeout", "PHI_LLM_TIMEOUT"), ("retries", "PHI_LLM_RETRIES")):
+        for key, name in (
+            ("timeout", "PHI_LLM_TIMEOUT"),
+            ("retries", "PHI_LLM_RETRIES"),
+            ("reserve_output_tokens", "PHI_LLM_RESERVE_OUTPUT_TOKENS"),
+        ):
             if env.get(name):
                 settings[key] = env[name]
         return RouterConfig.model_validate(settings)

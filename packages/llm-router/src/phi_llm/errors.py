@@ -20,7 +20,8 @@ class ProviderError(LLMError):
 
     ``kind`` is one of ``timeout``, ``unavailable`` (connection refused, not installed),
     ``rate_limited`` (HTTP 429), ``server_error`` (HTTP 5xx), ``bad_response`` (garbage or
-    output that does not match the requested schema) and ``bad_request`` (other 4xx).
+    output that does not match the requested schema), ``bad_request`` (other 4xx) and
+    ``cannot_answer`` (the builtin provider has no facts for a requested field).
     """
 
     provider: str
@@ -42,6 +43,15 @@ class ProviderError(LLMError):
         return (
             f"provider '{self.provider}' model '{self.model}': {self.kind}{status}: {self.message}"
         )
+
+
+class BuiltinCannotAnswer(ProviderError):
+    """The builtin provider cannot answer a structured request from the facts it was given
+    (a field with no fact behind it); it refuses rather than make a value up. The router
+    treats it like any provider failure: the next route entry, or the call fails naming it."""
+
+    def __init__(self, provider: str, model: str, message: str) -> None:
+        super().__init__(provider, model, "cannot_answer", message)
 
 
 @dataclass
@@ -72,20 +82,23 @@ class AllProvidersFailed(LLMError):
 
 @dataclass
 class BudgetExceeded(LLMError):
-    """The organization has used its monthly token budget; services answer 429."""
+    """The call would take the organization past its monthly token budget; services answer
+    429. ``used`` counts settled and reserved tokens; ``needed`` is the call's estimate."""
 
     org_id: str
     budget: int
     used: int
+    needed: int = 0
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        needed = f" and this call needs up to {self.needed}" if self.needed else ""
         return (
             f"monthly token budget of {self.budget} tokens for organization {self.org_id} is "
-            f"used up ({self.used} tokens this month); raise monthly_token_budget or wait for "
-            "next month"
+            f"used up ({self.used} tokens used or reserved this month{needed}); raise "
+            "monthly_token_budget or wait for next month"
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import jsonschema
 
-from phi_llm.accounting import Accountant, NullAccountant
+from phi_llm.accounting import Accountant, NullAccountant, Reservation
 from phi_llm.config import RouteEntry, RouterConfig, config_from_env
 from phi_llm.embeddings import EmbeddingError
 from phi_llm.errors import (
@@ -144,7 +144,9 @@ class Router:
                 )
             )
 
-        return await self._run("chat", task_class, ctx, call, json_schema)
+        prompt = "".join(m["content"] for m in messages)
+        estimate = estimate_tokens(prompt) + (max_tokens or self.config.reserve_output_tokens)
+        return await self._run("chat", task_class, ctx, call, json_schema, estimate)
 
     async def complete(
         self,
@@ -172,7 +174,8 @@ class Router:
                 )
             )
 
-        return await self._run("complete", task_class, ctx, call, None)
+        estimate = estimate_tokens(prompt) + (max_tokens or self.config.reserve_output_tokens)
+        return await self._run("complete", task_class, ctx, call, None, estimate)
 
     async def embed(
         self,
@@ -196,7 +199,25 @@ class Router:
             )
             raise AllProvidersFailed("embed", [exc]) from exc
         name = str(getattr(embedder, "name", None) or "local")
-        await self._check_budget("embed", "embed", name, embedder.model, ctx)
+        tokens = sum(estimate_tokens(t) for t in texts)
+        reservation = await self._reserve("embed", "embed", name, embedder.model, ctx, tokens)
+        try:
+            return await self._embed(embedder, name, texts, input_type, ctx, started, tokens)
+        except BaseException:
+            if reservation is not None:
+                await self.accountant.settle(reservation, 0)
+            raise
+
+    async def _embed(
+        self,
+        embedder: EmbeddingBackend,
+        name: str,
+        texts: list[str],
+        input_type: str,
+        ctx: CallContext,
+        started: float,
+        tokens: int,
+    ) -> EmbedResult:
         timeout = self.config.timeout
         try:
             async with asyncio.timeout(timeout):
@@ -224,7 +245,6 @@ class Router:
                 "embed", "embed", name, embedder.model, "error", ctx, started, error=str(err)
             )
             raise AllProvidersFailed("embed", [err]) from exc
-        tokens = sum(estimate_tokens(t) for t in texts)
         latency = await self._record(
             "embed",
             "embed",
@@ -258,12 +278,22 @@ class Router:
             delay = max(delay, min(error.retry_after, self.config.backoff_max))
         return delay * (1 + random.uniform(0, 0.1))
 
-    async def _check_budget(
-        self, operation: Operation, task_class: str, provider: str, model: str, ctx: CallContext
-    ) -> None:
+    def metered(self, entry: RouteEntry) -> bool:
+        """Whether a route entry calls a language model (its tokens count against budgets)."""
+        return self.config.providers[entry.provider].kind != "builtin"
+
+    async def _reserve(
+        self,
+        operation: Operation,
+        task_class: str,
+        provider: str,
+        model: str,
+        ctx: CallContext,
+        tokens: int,
+    ) -> Reservation | None:
         started = time.perf_counter()
         try:
-            await self.accountant.check_budget(ctx)
+            return await self.accountant.reserve(ctx, tokens)
         except BudgetExceeded as exc:
             await self._record(
                 operation, task_class, provider, model, "refused", ctx, started, error=str(exc)
@@ -337,9 +367,39 @@ class Router:
         ctx: CallContext,
         call: ProviderCall,
         json_schema: dict[str, Any] | None,
+        estimate: int,
     ) -> ChatResult:
         entries = self.route(task_class)
-        await self._check_budget(operation, task_class, entries[0].provider, entries[0].model, ctx)
+        metered = [e for e in entries if self.metered(e)]
+        reservation = None
+        if metered:
+            # Reserved once for the call: only one entry's answer is ever kept and paid for.
+            reservation = await self._reserve(
+                operation, task_class, metered[0].provider, metered[0].model, ctx, estimate
+            )
+        spent = 0
+        try:
+            result = await self._attempt(operation, task_class, ctx, call, json_schema, entries)
+            if self.metered(self.route_entry(entries, result.provider)):
+                spent = result.tokens_in + result.tokens_out
+            return result
+        finally:
+            if reservation is not None:
+                await self.accountant.settle(reservation, spent)
+
+    @staticmethod
+    def route_entry(entries: list[RouteEntry], provider: str) -> RouteEntry:
+        return next(e for e in entries if e.provider == provider)
+
+    async def _attempt(
+        self,
+        operation: Operation,
+        task_class: str,
+        ctx: CallContext,
+        call: ProviderCall,
+        json_schema: dict[str, Any] | None,
+        entries: list[RouteEntry],
+    ) -> ChatResult:
         failures: list[ProviderError] = []
         for entry in entries:
             provider = self.provider(entry.provider)

@@ -37,9 +37,20 @@ from phi_llm.types import CallContext, ChatResult, Message
 # -- schemas ---------------------------------------------------------------------------
 
 
-class MessageIn(BaseModel):
+class StrictModel(BaseModel):
+    """Unknown fields are refused (422 naming them): a misspelled option must not be dropped
+    and the call run without it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageIn(StrictModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
+    # Parts of OpenAI's message shape that the router does not use but clients send.
+    name: str | None = Field(default=None, max_length=256)
+    tool_call_id: str | None = Field(default=None, max_length=256)
+    tool_calls: list[dict[str, Any]] | None = None
 
     def as_message(self) -> Message:
         content = self.content
@@ -53,7 +64,7 @@ class MessageIn(BaseModel):
         }
 
 
-class ContextIn(BaseModel):
+class ContextIn(StrictModel):
     org_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     task_id: uuid.UUID | None = None
@@ -122,16 +133,14 @@ class EmbedOut(BaseModel):
     tokens_in: int
 
 
-class ResponseFormat(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class ResponseFormat(StrictModel):
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
     # llama.cpp-style {"type": "json_object", "schema": {...}}
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
 
 
-class OpenAIChatIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class OpenAIChatIn(StrictModel):
     model: str = Field(min_length=1, max_length=200)
     messages: list[MessageIn] = Field(min_length=1, max_length=500)
     max_tokens: int | None = Field(default=None, ge=1, le=131072)
@@ -140,15 +149,26 @@ class OpenAIChatIn(BaseModel):
     response_format: ResponseFormat | None = None
     stream: bool = False
     n: int = Field(default=1, ge=1, le=1)
+    # Sampling and bookkeeping options OpenAI clients send; accepted and not passed on.
+    # Anything else (tools, a misspelled response_format...) is refused with 422.
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    user: str | None = Field(default=None, max_length=256)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stream_options: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
 
 
-class OpenAIEmbeddingsIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class OpenAIEmbeddingsIn(StrictModel):
     model: str = Field(min_length=1, max_length=200)
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
     # Not in OpenAI's API: e5-style models embed queries and passages differently.
     input_type: Literal["passage", "query"] = "passage"
+    user: str | None = Field(default=None, max_length=256)
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -190,6 +210,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             "token_budget_exceeded",
             budget=exc.budget,
             used=exc.used,
+            needed=exc.needed,
             org_id=exc.org_id,
         )
 
@@ -261,6 +282,20 @@ def header_context(
     return CallContext(x_phi_org_id, x_phi_agent_id, x_phi_task_id, x_phi_task)
 
 
+def require_payer(request: Request, router: Router, task_class: str, context: CallContext) -> None:
+    """Refuse a call that uses model tokens without naming the organization that pays,
+    unless the service token is a platform token (see RouterServiceSettings)."""
+    if context.org_id is not None or request.app.state.platform_token:
+        return
+    if task_class == "embed" or any(router.metered(e) for e in router.route(task_class)):
+        raise HTTPException(
+            403,
+            "this call uses model tokens, which are metered per organization: send the paying "
+            "organization's id in X-Phi-Org-Id (only a platform token, "
+            "PHI_LLM_ROUTER_PLATFORM_TOKEN=true, may call without one)",
+        )
+
+
 def _accountant(settings: RouterServiceSettings) -> tuple[Accountant, Any]:
     if settings.llm_accounting == "none":
         return NullAccountant(), None
@@ -297,6 +332,7 @@ def create_app(
                 await engine.dispose()
 
     app = FastAPI(title="Phi LLM router", version="0.1.0", lifespan=lifespan)
+    app.state.platform_token = settings.llm_router_platform_token
     _install_error_handlers(app)
     app.add_middleware(ServiceTokenMiddleware, token=service_token)
 
@@ -344,9 +380,11 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def openai_chat(
         body: OpenAIChatIn,
+        request: Request,
         router: RouterDep,
         context: Annotated[CallContext, Depends(header_context)],
     ) -> dict[str, Any]:
+        require_payer(request, router, body.model, context)
         if body.stream:
             raise HTTPException(
                 422, "stream=true is not supported by the router; send stream=false"
@@ -395,9 +433,11 @@ def create_app(
     @app.post("/v1/embeddings")
     async def openai_embeddings(
         body: OpenAIEmbeddingsIn,
+        request: Request,
         router: RouterDep,
         context: Annotated[CallContext, Depends(header_context)],
     ) -> dict[str, Any]:
+        require_payer(request, router, "embed", context)
         texts = [body.input] if isinstance(body.input, str) else body.input
         if not texts or len(texts) > 2048:
             raise HTTPException(422, "input must hold 1 to 2048 strings")

@@ -13,6 +13,9 @@ class RouterServiceSettings(PlatformSettings):
     llm_router_port: int = 8002
     # Bearer token every caller must present; generated into the data dir when unset.
     llm_router_token: str | None = None
+    # A platform token may make model calls that no organization pays for (no X-Phi-Org-Id on
+    # /v1); otherwise such calls are refused, so no client can spend tokens outside a budget.
+    llm_router_platform_token: bool = False
     # Where calls are recorded: the platform database, or nowhere (a router without a DB).
     llm_accounting: Literal["postgres", "none"] = "postgres"
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import procrastinate
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_core_api.documents import file_cleanup
@@ -161,3 +161,25 @@ async def remove_member(session: AsyncSession, access: OrgAccess, user_id: uuid.
         raise Conflict("the last OWNER cannot be removed; make someone else OWNER first")
     await session.delete(member)
     await session.commit()
+
+
+_ORG_STATS = text(
+    """
+    SELECT
+        (SELECT count(*) FROM agents WHERE org_id = :org_id) AS agents,
+        (SELECT count(*) FROM documents WHERE org_id = :org_id) AS documents,
+        (SELECT count(*) FROM documents WHERE org_id = :org_id AND status = 'FAILED')
+            AS documents_failed,
+        (SELECT count(*) FROM tasks WHERE org_id = :org_id
+            AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+            AS tasks_today,
+        (SELECT count(*) FROM tasks WHERE org_id = :org_id AND status = 'FAILED'
+            AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+            AS tasks_failed_today
+    """
+)
+
+
+async def org_stats(session: AsyncSession, org_id: uuid.UUID) -> dict[str, int]:
+    row = (await session.execute(_ORG_STATS, {"org_id": org_id})).mappings().one()
+    return {key: int(value) for key, value in row.items()}

@@ -1,8 +1,9 @@
 """The builtin profile composer: a useful profile with no language model at all.
 
 It reads the facts the profile job gathered (industry, role template, tools, document
-chunks) and sorts the lines of the documents into duties, rules and safety constraints by
-their wording, keeping the document (and page) each line came from. The system prompt is
+chunks); the documents are read as a person reads them (``reading.py``: sections decide what a
+line is, metadata is left out, stated schedules are kept inside the stated working hours),
+keeping the document (and page) each line came from. The system prompt is
 assembled from a template around those lines and says that no LLM wrote it.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from phi_core_api.profiles.reading import Reading, WorkingHours, read_documents
 from phi_llm import BUILTIN_LABEL
 from phi_llm.types import ChatRequest
 
@@ -18,42 +20,6 @@ MAX_DUTIES = 12
 MAX_RULES = 12
 MAX_SAFETY = 10
 
-SAFETY_WORDS = re.compile(
-    r"\b(safety|safe|hazard\w*|injur\w*|ppe|helmet|hi-vis|high-visibility|fire|emergenc\w*|"
-    r"evacuat\w*|first aid|spill\w*|forklift\w*|lockout|incident\w*|accident\w*|danger\w*|"
-    r"confidential\w*|personal data|privacy|gdpr|hipaa|never|must not|do not|prohibited|"
-    r"forbidden)\b",
-    re.IGNORECASE,
-)
-RULE_WORDS = re.compile(
-    r"\b(must|shall|always|required|requires|only|before|after|within|no later than|"
-    r"at least|policy|approval|approve\w*|sign[- ]off|escalat\w*|should)\b",
-    re.IGNORECASE,
-)
-DUTY_WORDS = re.compile(
-    r"\b(responsib\w*|duties|prepar\w*|monitor\w*|report\w*|review\w*|analy[sz]\w*|track\w*|"
-    r"ensur\w*|coordinat\w*|manag\w*|reconcil\w*|investigat\w*|compil\w*|maintain\w*|"
-    r"check\w*|count\w*|update\w*|plan\w*|forecast\w*|audit\w*|inspect\w*|schedul\w*|"
-    r"summari[sz]\w*|flag\w*|compare\w*)\b",
-    re.IGNORECASE,
-)
-PERIODS = (
-    (
-        re.compile(
-            r"\b(daily|every day|each day|end of (the )?day|every shift|"
-            r"(every|each) (morning|evening|afternoon))\b",
-            re.I,
-        ),
-        "DAILY",
-        "0 17 * * *",
-    ),
-    (re.compile(r"\b(weekly|every week|each week|every monday)\b", re.I), "WEEKLY", "0 9 * * 1"),
-    (
-        re.compile(r"\b(monthly|every month|each month|month[- ]end)\b", re.I),
-        "MONTHLY",
-        "0 9 1 * *",
-    ),
-)
 # Scheduled work the orchestrator knows for a role; everything else is derived from the text.
 ROLE_WORKFLOWS: dict[str, list[dict[str, Any]]] = {
     "warehouse_analyst": [
@@ -89,81 +55,12 @@ DEFAULT_SAFETY = (
     "escalate to a person instead of guessing.",
     "Never reveal credentials, connection details or personal data in reports or messages.",
 )
-_BULLET = re.compile(r"^\s*(?:[-*•·▪►]|\d{1,2}[.)]|[a-z][.)])\s+")
-
-
-def _is_heading(line: str) -> bool:
-    return (
-        len(line) < 80 and len(line.split()) <= 8 and not line.endswith((".", "!", "?", ";", ","))
-    )
-
-
-def _paragraph_lines(text: str) -> list[str]:
-    """Lines of text with PDF line wrapping undone: a row continues the previous one unless
-    it starts a bullet or the previous one is a heading or ends a sentence."""
-    merged: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        rows = [r.strip() for r in paragraph.split("\n") if r.strip()]
-        start = len(merged)
-        for row in rows:
-            prev = merged[-1] if len(merged) > start else None
-            if (
-                prev is not None
-                and not _BULLET.match(row)
-                and not _is_heading(prev)
-                and not prev.endswith((".", "!", "?", ":", ";"))
-            ):
-                merged[-1] = f"{prev} {row}"
-            else:
-                merged.append(row)
-    return merged
-
-
-def _lines(text: str) -> list[str]:
-    """Candidate lines: bullets and sentences of reasonable length, without list markers."""
-    out = []
-    for raw in _paragraph_lines(text):
-        if raw.startswith("#") or _is_heading(raw):
-            continue
-        pieces = [raw] if _BULLET.match(raw) else re.split(r"(?<=[.!?;])\s+(?=[A-Z])", raw)
-        for piece in pieces:
-            line = _BULLET.sub("", piece).strip().rstrip(";").strip()
-            if 15 <= len(line) <= 400 and not line.endswith(":"):
-                out.append(line)
-    return out
-
-
-def _source(doc: dict[str, Any], chunk: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "document_id": doc.get("id"),
-        "document": doc["name"],
-        "source_type": doc.get("source_type"),
-        "page": chunk.get("page"),
-        "page_end": chunk.get("page_end"),
-    }
 
 
 def classify_document_lines(documents: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Duties, rules and safety lines found in the documents, each with its source."""
-    found: dict[str, list[dict[str, Any]]] = {"duties": [], "rules": [], "safety": []}
-    seen: set[str] = set()
-    for doc in documents:
-        for chunk in doc.get("chunks", []):
-            for line in _lines(chunk.get("text", "")):
-                key = line.lower()
-                if key in seen:
-                    continue
-                if SAFETY_WORDS.search(line):
-                    kind = "safety"
-                elif RULE_WORDS.search(line):
-                    kind = "rules"
-                elif DUTY_WORDS.search(line) or doc.get("source_type") == "JD":
-                    kind = "duties"
-                else:
-                    continue
-                seen.add(key)
-                found[kind].append({"text": line, "source": _source(doc, chunk)})
-    return found
+    reading = read_documents(documents)
+    return {"duties": reading.duties, "rules": reading.rules, "safety": reading.safety}
 
 
 def _cite(item: dict[str, Any]) -> str:
@@ -183,6 +80,11 @@ TIME_OF_DAY = re.compile(
     r"\b(?:by|before|at|until)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?", re.I
 )
 REPORT_WORDS = re.compile(r"\b(report|stock|inventory)\b", re.I)
+DAILY_WORDS = re.compile(
+    r"\b(daily|every day|each day|end of (the )?day|every shift|each working day|"
+    r"(every|each) (morning|evening|afternoon))\b",
+    re.I,
+)
 
 
 def deadline_cron(text: str) -> str | None:
@@ -201,27 +103,63 @@ def deadline_cron(text: str) -> str | None:
     return f"{minute} {(hour - 1) % 24} * * *"
 
 
-def _workflows(role_key: str, duties: list[dict[str, Any]], role_name: str) -> list[dict[str, Any]]:
+def _slug(text: str) -> str:
+    words = [
+        w for w in re.findall(r"[A-Za-z]+", text.upper()) if w not in _SLUG_STOP and len(w) > 2
+    ]
+    return "_".join(words[:3]) or "WORK"
+
+
+_SLUG_STOP = {
+    "THE", "AND", "FOR", "WITH", "EVERY", "EACH", "DAILY", "WEEKLY", "MONTHLY", "FROM", "INTO",
+    "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY", "THAT",
+    "ALL", "ANY", "OUR", "YOUR", "THIS", "DAY", "WEEK", "MONTH",
+}  # fmt: skip
+
+
+def _within_hours(cron: str, hours: WorkingHours | None) -> str:
+    """A role's default time moved inside the working hours the documents state."""
+    minute, hour, *rest = cron.split()
+    if hours is None or not (minute.isdigit() and hour.isdigit()):
+        return cron
+    at = int(hour) * 60 + int(minute)
+    if hours.contains(at):
+        return cron
+    at = max(hours.start, min(at, hours.end - 30))
+    return " ".join([str(at % 60), str(at // 60), *rest])
+
+
+def _workflows(role_key: str, reading: Reading, role_name: str) -> list[dict[str, Any]]:
     workflows = [dict(w) for w in ROLE_WORKFLOWS.get(role_key, [])]
+    for w in workflows:
+        if w["schedule"]:
+            w["schedule"] = _within_hours(w["schedule"], reading.hours)
     # A daily report duty with a deadline in the documents sets the role's report time.
-    for duty in duties:
+    for duty in reading.duties:
         cron = deadline_cron(duty["text"])
-        if cron and PERIODS[0][0].search(duty["text"]) and REPORT_WORDS.search(duty["text"]):
+        if cron and DAILY_WORDS.search(duty["text"]) and REPORT_WORDS.search(duty["text"]):
             for w in workflows:
                 if w["type"].startswith("DAILY_") and w["schedule"]:
                     w["schedule"] = cron
                     w["description"] += f" Scheduled from: {duty['text']}{_cite(duty)}"
+                    w["from_duty"] = duty["text"]
             break
+    taken = {w.pop("from_duty", None) for w in workflows}
     have = {w["type"] for w in workflows}
-    prefix = re.sub(r"[^A-Z0-9]+", "_", role_key.upper()).strip("_") or "AGENT"
-    for duty in duties:
-        for pattern, period, cron in PERIODS:
-            if pattern.search(duty["text"]):
-                wtype = f"{period}_{prefix}_REVIEW"
-                if wtype not in have and not any(w["schedule"] == cron for w in workflows):
-                    workflows.append({"type": wtype, "description": duty["text"], "schedule": cron})
-                    have.add(wtype)
-                break
+    for schedule in reading.schedules:
+        if schedule.line["text"] in taken:
+            continue  # already the role's own scheduled work
+        wtype = f"{schedule.period}_{_slug(schedule.line['text'])}"
+        while wtype in have:
+            wtype += "_2"
+        have.add(wtype)
+        workflows.append(
+            {
+                "type": wtype,
+                "description": f"{schedule.line['text']}{_cite(schedule.line)}",
+                "schedule": schedule.cron,
+            }
+        )
     workflows.append(
         {
             "type": "ASK",
@@ -245,9 +183,9 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
     role_name = role.get("name") or "team member"
     industry_name = industry.get("name") or "general"
 
-    lines = classify_document_lines(documents)
-    duties = lines["duties"][:MAX_DUTIES]
-    rules = lines["rules"][:MAX_RULES]
+    reading = read_documents(documents)
+    duties = reading.duties[:MAX_DUTIES]
+    rules = reading.rules[:MAX_RULES]
     template_src = {"document": f"role template: {role_name}", "source_type": None}
     if not duties and role.get("description"):
         duties = [
@@ -255,7 +193,7 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
             for s in re.split(r"(?<=[.!?])\s+", role["description"])
             if len(s) >= 15
         ][:MAX_DUTIES]
-    safety = lines["safety"][:MAX_SAFETY] + [
+    safety = reading.safety[:MAX_SAFETY] + [
         {"text": text, "source": {"document": "platform default"}} for text in DEFAULT_SAFETY
     ]
 
@@ -271,17 +209,16 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
                 }
             )
         pattern = TOOL_WORDS.get(key)
-        for item in rules + lines["safety"] + duties:
+        # Rules and safety lines say how a tool may be used; a duty naming a tool does not.
+        for item in rules + reading.safety:
             if pattern is not None and pattern.search(item["text"]):
                 tool_rules.append({"tool": key, "rule": item["text"], "source": item["source"]})
 
     capabilities = [str(c).replace("_", " ") for c in role.get("default_capabilities") or []]
-    capabilities += [
-        d["text"] for d in lines["duties"][:MAX_DUTIES] if d["text"] not in capabilities
-    ]
+    capabilities += [d["text"] for d in duties if d["text"] not in capabilities]
     if not capabilities:
         capabilities = [f"work as a {role_name}"]
-    workflows = _workflows(str(role.get("key") or "agent"), duties, role_name)
+    workflows = _workflows(str(role.get("key") or "agent"), reading, role_name)
 
     doc_names = sorted({d["name"] for d in documents})
     parts = [

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from phi_agent_config import dump_json, dump_yaml
 from phi_core_api.deps import SettingsDep
 from phi_core_api.documents.runtime import JobsDep
-from phi_core_api.profiles import service
+from phi_core_api.profiles import config_export, service
 from phi_core_api.profiles.schemas import (
     ConfigFormat,
     GenerationOut,
@@ -50,16 +50,28 @@ def _summary(v: AgentProfileVersion) -> dict[str, object]:
     "/agents/{agent_id}/generate-profile",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=GenerationOut,
+    responses={
+        409: {"description": "documents of the agent are still being processed"},
+        429: {"description": "the organization's monthly token budget is used up"},
+    },
 )
 async def generate_profile(
-    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId, jobs: JobsDep
+    agent_id: uuid.UUID,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    jobs: JobsDep,
+    settings: SettingsDep,
 ) -> GenerationOut:
     """Generate the agent's profile in the background (OWNER/ADMIN); poll the returned status.
 
     Uses the industry, the role template and the agent's documents (JDs and SOPs first).
-    Works with no documents and with no model configured (the builtin composer)."""
+    Works with no documents and with no model configured (the builtin composer). Waits up to
+    PHI_PROFILE_DOCUMENTS_WAIT_SECONDS for documents still processing, then answers 409 naming
+    them; answers 429 when a model would generate it and the org's token budget is used up."""
     agent, access = await agent_access(session, agent_id, user_id)
-    generation = await service.request_generation(session, jobs, agent, access)
+    generation = await service.request_generation(
+        session, jobs, agent, access, settings.profile_documents_wait_seconds
+    )
     return _generation_out(generation)
 
 
@@ -127,7 +139,7 @@ async def export_agent_config(
     format: Annotated[ConfigFormat, Query(description="yaml (default) or json")] = "yaml",
 ) -> Response:
     agent, _ = await agent_access(session, agent_id, user_id)
-    config = await service.export_config(session, agent, settings)
+    config = await config_export.export_config(session, agent, settings)
     if format == "json":
         body, media = dump_json(config), "application/json"
     else:

@@ -20,7 +20,7 @@ def build_router(settings: CoreApiSettings, sessionmaker: async_sessionmaker[Asy
     """The router service when ``PHI_LLM_ROUTER_URL`` is set, else the router in-process
     (configured from the environment: PHI_LLM_ROUTES, PHI_LLM_CONFIG, OPENAI_API_KEY...)."""
     from phi_core_api.profiles.composer import compose_profile
-    from phi_core_api.profiles.service import COMPOSER_TASK
+    from phi_core_api.profiles.generation import COMPOSER_TASK
     from phi_llm import PostgresAccountant, Router, register_composer
 
     if settings.llm_router_url:

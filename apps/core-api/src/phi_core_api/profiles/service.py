@@ -1,78 +1,109 @@
-"""Rules of profile generation, profile versions and config export."""
+"""Rules of profile generation requests and profile versions (the API side)."""
 
 from __future__ import annotations
 
-import json
-import logging
+import asyncio
+import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
-from pydantic import ValidationError
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_agent_config import AgentConfig, ConfigFileError, parse_config
-from phi_core_api.profiles.schemas import GeneratedProfile, profile_json_schema
-from phi_core_api.settings import CoreApiSettings
-from phi_llm import AllProvidersFailed, BudgetExceeded, CallContext, LLMError
-from phi_platform.db.models import (
-    Agent,
-    AgentProfileVersion,
-    AgentTool,
-    Industry,
-    ProfileGeneration,
-    RoleTemplate,
-    Tool,
-)
+from phi_llm import LLMError, config_from_env
+from phi_llm.accounting import budget_and_usage
+from phi_platform.db.models import Agent, AgentProfileVersion, Document, ProfileGeneration
 from phi_service.deps import OrgAccess
-from phi_service.errors import ApiError, Conflict, NotFound
-
-logger = logging.getLogger(__name__)
+from phi_service.errors import Conflict, NotFound, TooManyRequests
 
 PROFILE_TASK = "profiles:generate_profile"
-COMPOSER_TASK = "generate_profile"  # the builtin composer's name (see composer.py)
-SOURCE_PRIORITY = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
-# Chunks per document and in all handed to the builtin composer; a model sees only the sample.
-COMPOSER_CHUNKS_PER_DOC = 20
-COMPOSER_CHUNKS = 80
+PROFILE_TASK_CLASS = "heavy"  # the router's task class profiles are generated with
+DOCUMENT_POLL_SECONDS = 0.25
 PROFILE_KEYS = ("capabilities", "duties", "workflows", "tool_usage_rules", "safety_constraints")
-
-SYSTEM_PROMPT = """You are building a virtual employee for a company. From the industry, the \
-role template, the agent's tools and excerpts of the company's own documents, write the agent's \
-profile as JSON that matches the given schema:
-- system_prompt: instructions to the agent in the second person ("You are ..."), reflecting the \
-duties, rules and safety constraints of the documents;
-- capabilities: short phrases;
-- duties: what the job involves, each citing the document (and page) it came from;
-- workflows: recurring work, each with a type in UPPER_SNAKE_CASE, a description and a \
-five-field cron schedule (minute hour day month weekday), or null when it runs on demand;
-- tool_usage_rules: how each tool may be used; the tool must be one of the known tools;
-- safety_constraints: what the agent must never do, citing the document where there is one.
-Numbers in the agent's reports must always come from data; say so in the system prompt."""
-
-
-class ProfileRejected(Exception):
-    """The generated profile failed validation (after the retry)."""
-
-
-@dataclass
-class ProfileContext:
-    facts: dict[str, Any]
-    messages: list[dict[str, str]]
-    known_tools: list[str]
-    warnings: list[str] = field(default_factory=list)
 
 
 # -- requests from the API ---------------------------------------------------------------------
 
 
+async def unfinished_documents(
+    session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str, str]]:
+    """(id, name, status) of the documents a generation for the agent would read (its own and
+    the organization's) that are still PENDING or PROCESSING."""
+    rows = await session.execute(
+        select(Document.id, Document.name, Document.status)
+        .where(
+            Document.org_id == org_id,
+            or_(Document.agent_id == agent_id, Document.agent_id.is_(None)),
+            Document.status.in_(("PENDING", "PROCESSING")),
+        )
+        .order_by(Document.created_at)
+    )
+    return [(r.id, r.name, r.status) for r in rows]
+
+
+async def wait_for_documents(
+    session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID, timeout: float
+) -> None:
+    """Wait up to ``timeout`` seconds for the agent's documents to finish processing; then
+    Conflict naming those still unfinished, with where to poll them. A profile generated
+    while they are processing would silently leave them out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = await unfinished_documents(session, org_id, agent_id)
+        # End the transaction so every poll sees the worker's commits and no connection
+        # stays checked out while sleeping.
+        await session.rollback()
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(DOCUMENT_POLL_SECONDS)
+    names = ", ".join(f"{name} ({status}, id {doc_id})" for doc_id, name, status in pending[:10])
+    more = f" and {len(pending) - 10} more" if len(pending) > 10 else ""
+    raise Conflict(
+        f"{len(pending)} document(s) of this agent are still being processed: {names}{more}. "
+        f"Wait until each is READY (poll GET /agents/{agent_id}/documents/{{document_id}}, or "
+        f"GET /orgs/{org_id}/documents/{{document_id}} for organization-wide ones) and try again."
+    )
+
+
+def _profile_route_is_metered() -> bool:
+    try:
+        return config_from_env().metered(PROFILE_TASK_CLASS)
+    except LLMError:
+        return False  # a broken routing configuration is reported by the job, with its reason
+
+
+async def refuse_over_budget(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """TooManyRequests when profiles go to a model and the organization has used its monthly
+    token budget: the job could only fail. The builtin composer costs no budget."""
+    if not _profile_route_is_metered():
+        return
+    found = await budget_and_usage(session, org_id)
+    if found is None or found[0] is None or found[1] < found[0]:
+        return
+    raise TooManyRequests(
+        f"the organization has used its monthly token budget ({found[1]} of {found[0]} tokens) "
+        "and profiles are generated by a language model; raise monthly_token_budget "
+        "(PATCH /orgs/{org_id}) or wait for next month"
+    )
+
+
 async def request_generation(
-    session: AsyncSession, jobs: procrastinate.App, agent: Agent, access: OrgAccess
+    session: AsyncSession,
+    jobs: procrastinate.App,
+    agent: Agent,
+    access: OrgAccess,
+    wait_seconds: float = 0.0,
 ) -> ProfileGeneration:
-    """Queue a generation for ``agent``; one already waiting or running is returned instead."""
+    """Queue a generation for ``agent``; one already waiting or running is returned instead.
+
+    Refused at once when the organization is over budget (429), and when the agent's
+    documents are still processing after ``wait_seconds`` (409 naming them)."""
     access.require_write()
+    agent_id, org_id = agent.id, agent.org_id
     running = await session.scalar(
         select(ProfileGeneration)
         .where(
@@ -84,14 +115,14 @@ async def request_generation(
     )
     if running is not None:
         return running
-    generation = ProfileGeneration(
-        agent_id=agent.id, org_id=agent.org_id, requested_by=access.user_id
-    )
+    await refuse_over_budget(session, org_id)
+    await wait_for_documents(session, org_id, agent_id, wait_seconds)
+    generation = ProfileGeneration(agent_id=agent_id, org_id=org_id, requested_by=access.user_id)
     session.add(generation)
     await session.commit()
     await session.refresh(generation)
     await jobs.configure_task(
-        PROFILE_TASK, queueing_lock=f"profile:{generation.id}", lock=f"profile:{agent.id}"
+        PROFILE_TASK, queueing_lock=f"profile:{generation.id}", lock=f"profile:{agent_id}"
     ).defer_async(generation_id=str(generation.id))
     return generation
 
@@ -144,7 +175,7 @@ async def _next_version(session: AsyncSession, agent_id: uuid.UUID) -> int:
     return int(latest or 0) + 1
 
 
-async def _save_version(
+async def save_version(
     session: AsyncSession,
     agent: Agent,
     system_prompt: str,
@@ -181,359 +212,9 @@ async def restore_version(
     await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
     profile = dict(old.profile)
     profile["restored_from"] = old.version
-    new = await _save_version(
+    new = await save_version(
         session, agent, old.system_prompt, profile, old.provider, old.model, access.user_id
     )
     await session.commit()
     await session.refresh(new)
     return new
-
-
-# -- the background job ------------------------------------------------------------------------
-
-
-async def _documents(session: AsyncSession, agent: Agent) -> tuple[list[dict[str, Any]], int]:
-    """READY documents of the agent and its org (JDs and SOPs first), with their first chunks;
-    and how many are still being processed."""
-    rows = (
-        await session.execute(
-            text(
-                """
-                SELECT d.id, d.name, d.source_type, c.chunk_index, c.chunk_text, c.metadata
-                FROM documents d
-                JOIN LATERAL (
-                    SELECT chunk_index, chunk_text, metadata FROM document_chunks
-                    WHERE document_id = d.id ORDER BY chunk_index LIMIT :per_doc
-                ) c ON true
-                WHERE d.org_id = :org AND (d.agent_id = :agent OR d.agent_id IS NULL)
-                  AND d.status = 'READY'
-                ORDER BY array_position(CAST(:priority AS text[]), d.source_type),
-                         d.agent_id NULLS LAST, d.created_at, c.chunk_index
-                """
-            ),
-            {
-                "org": agent.org_id,
-                "agent": agent.id,
-                "per_doc": COMPOSER_CHUNKS_PER_DOC,
-                "priority": list(SOURCE_PRIORITY),
-            },
-        )
-    ).all()
-    docs: dict[uuid.UUID, dict[str, Any]] = {}
-    total = 0
-    for doc_id, name, source_type, index, chunk_text, meta in rows:
-        if total >= COMPOSER_CHUNKS:
-            break
-        doc = docs.setdefault(
-            doc_id, {"id": str(doc_id), "name": name, "source_type": source_type, "chunks": []}
-        )
-        meta = meta or {}
-        doc["chunks"].append(
-            {
-                "index": index,
-                "text": chunk_text,
-                "page": meta.get("page"),
-                "page_end": meta.get("page_end"),
-            }
-        )
-        total += 1
-    pending = await session.scalar(
-        text(
-            "SELECT count(*) FROM documents WHERE org_id = :org AND "
-            "(agent_id = :agent OR agent_id IS NULL) AND status IN ('PENDING', 'PROCESSING')"
-        ),
-        {"org": agent.org_id, "agent": agent.id},
-    )
-    return list(docs.values()), int(pending or 0)
-
-
-def sample_chunks(
-    documents: list[dict[str, Any]], limit: int
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Up to ``limit`` chunks spread over the documents: one from each per round, in
-    priority order, so JDs and SOPs come first and no single document fills the sample."""
-    sample: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    depth = max((len(d["chunks"]) for d in documents), default=0)
-    for round_ in range(depth):
-        for doc in documents:
-            if round_ < len(doc["chunks"]) and len(sample) < limit:
-                sample.append((doc, doc["chunks"][round_]))
-    return sample
-
-
-async def gather_context(session: AsyncSession, agent: Agent, sample_size: int) -> ProfileContext:
-    industry = await session.get(Industry, agent.industry_id) if agent.industry_id else None
-    role = (
-        await session.get(RoleTemplate, agent.role_template_id) if agent.role_template_id else None
-    )
-    tool_rows = (
-        await session.execute(
-            select(Tool)
-            .join(AgentTool, AgentTool.tool_id == Tool.id)
-            .where(AgentTool.agent_id == agent.id)
-            .order_by(Tool.key)
-        )
-    ).scalars()
-    tools = [{"key": t.key, "name": t.name, "description": t.description} for t in tool_rows]
-    known_tools = sorted(await session.scalars(select(Tool.key)))
-    documents, pending = await _documents(session, agent)
-
-    warnings = []
-    if agent.status == "DISABLED":
-        warnings.append(
-            "the agent is DISABLED: the profile is saved, but it runs only once enabled"
-        )
-    if not documents:
-        warnings.append(
-            "no processed documents: the profile comes from the role template and industry only; "
-            "upload JDs and SOPs for a profile that reflects your company"
-        )
-    if pending:
-        warnings.append(f"{pending} document(s) still processing were not used")
-
-    facts = {
-        "agent": {"name": agent.name, "status": agent.status},
-        "industry": {
-            "key": industry.key,
-            "name": industry.name,
-            "description": industry.description,
-        }
-        if industry
-        else None,
-        "role": {
-            "key": role.key,
-            "name": role.name,
-            "description": role.description,
-            "default_capabilities": role.default_capabilities or [],
-            "default_tools": role.default_tools or [],
-        }
-        if role
-        else None,
-        "tools": tools,
-        "known_tools": known_tools,
-        "documents": documents,
-    }
-    excerpts = [
-        f"[{doc['name']} ({doc['source_type']}"
-        + (f", page {chunk['page']}" if chunk.get("page") else "")
-        + f")]\n{chunk['text']}"
-        for doc, chunk in sample_chunks(documents, sample_size)
-    ]
-    context = {k: v for k, v in facts.items() if k != "documents"}
-    user = (
-        "Context of the agent:\n"
-        + json.dumps(context, indent=1, ensure_ascii=False)
-        + "\n\nExcerpts of the company's documents:\n\n"
-        + ("\n\n".join(excerpts) if excerpts else "(none uploaded yet)")
-    )
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-    return ProfileContext(facts, messages, known_tools, warnings)
-
-
-def validate_profile(data: Any, known_tools: list[str]) -> GeneratedProfile:
-    """The profile as a model, or ProfileRejected naming every problem found."""
-    try:
-        profile = GeneratedProfile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:8]
-        )
-        raise ProfileRejected(problems) from exc
-    unknown = [
-        f"tool_usage_rules.{i}.tool: unknown tool '{r.tool}' (known: {', '.join(known_tools)})"
-        for i, r in enumerate(profile.tool_usage_rules)
-        if r.tool not in known_tools
-    ]
-    if unknown:
-        raise ProfileRejected("; ".join(unknown))
-    return profile
-
-
-async def generate(
-    router: Any, ctx: ProfileContext, call: CallContext
-) -> tuple[GeneratedProfile, Any]:
-    """Ask the router (class ``heavy``); a rejected answer is retried once, with the reason."""
-    schema = profile_json_schema()
-    messages = list(ctx.messages)
-    facts = dict(ctx.facts)
-    first_error = None
-    for attempt in (1, 2):
-        result = await router.chat(
-            messages,
-            task_class="heavy",
-            json_schema=schema,
-            schema_name="agent_profile",
-            temperature=0.2,
-            facts=facts,
-            context=call,
-        )
-        try:
-            return validate_profile(result.parsed, ctx.known_tools), result
-        except ProfileRejected as exc:
-            if attempt == 2:
-                raise ProfileRejected(
-                    f"the generated profile was invalid twice: first {first_error}; then {exc}"
-                ) from exc
-            first_error = str(exc)
-            logger.warning("profile rejected, retrying once: %s", exc)
-            messages += [
-                {"role": "assistant", "content": result.content},
-                {
-                    "role": "user",
-                    "content": f"That profile was rejected: {exc}. Return the corrected JSON only.",
-                },
-            ]
-            facts["previous_error"] = first_error
-    raise AssertionError("unreachable")
-
-
-async def _finish(
-    sessionmaker: async_sessionmaker[AsyncSession], generation_id: uuid.UUID, error: str
-) -> None:
-    async with sessionmaker() as session:
-        generation = await session.get(ProfileGeneration, generation_id)
-        if generation is not None:
-            generation.status = "FAILED"
-            generation.error = error[:4000]
-            await session.commit()
-
-
-async def run_generation(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    router: Any,
-    generation_id: uuid.UUID,
-    sample_size: int = 10,
-) -> None:
-    """The job: gather context, generate, validate, then save version + agent in one commit."""
-    async with sessionmaker() as session:
-        generation = await session.get(ProfileGeneration, generation_id)
-        if generation is None or generation.status in ("SUCCEEDED", "FAILED"):
-            return  # deleted with its agent, or already done by an earlier run of this job
-        agent = await session.get(Agent, generation.agent_id)
-        if agent is None:
-            return
-        generation.status = "RUNNING"
-        generation.error = None
-        await session.commit()
-        ctx = await gather_context(session, agent, sample_size)
-        call = CallContext(org_id=agent.org_id, agent_id=agent.id, task=COMPOSER_TASK)
-
-    try:
-        profile, result = await generate(router, ctx, call)
-    except ProfileRejected as exc:
-        await _finish(sessionmaker, generation_id, str(exc))
-        return
-    except AllProvidersFailed as exc:
-        await _finish(sessionmaker, generation_id, f"LLM provider error ({exc.http_status}): {exc}")
-        return
-    except BudgetExceeded as exc:
-        await _finish(sessionmaker, generation_id, f"refused (429): {exc}")
-        return
-    except LLMError as exc:
-        await _finish(sessionmaker, generation_id, f"LLM router error: {exc}")
-        return
-
-    stored = profile.model_dump(mode="json")
-    stored.update(
-        produced_without_llm=result.produced_without_llm,
-        warnings=ctx.warnings,
-        documents=[
-            {"id": d["id"], "name": d["name"], "source_type": d["source_type"]}
-            for d in ctx.facts["documents"]
-        ],
-    )
-    async with sessionmaker() as session:
-        agent = await session.get(Agent, generation.agent_id, with_for_update=True)
-        generation = await session.get(ProfileGeneration, generation_id)
-        if agent is None or generation is None:
-            return
-        version = await _save_version(
-            session,
-            agent,
-            profile.system_prompt,
-            stored,
-            result.provider,
-            result.model,
-            generation.requested_by,
-        )
-        generation.status = "SUCCEEDED"
-        generation.profile_version_id = version.id
-        await session.commit()
-
-
-# -- config export -----------------------------------------------------------------------------
-
-
-def _tool_entry(tool: Tool, config: dict[str, Any], rules: list[str]) -> dict[str, Any]:
-    """Settings of a tool for the local agent; ``*_env`` fields name what the customer sets."""
-    required = []
-    settings: dict[str, Any] = {}
-    for key, value in config.items():
-        if key.endswith("_env") and isinstance(value, str) and value:
-            required.append(value)
-            settings[key] = f"env:{value}"
-        else:
-            settings[key] = value
-    return {
-        "key": tool.key,
-        "name": tool.name,
-        "required_settings": sorted(set(required)),
-        "settings": settings,
-        "usage_rules": rules,
-    }
-
-
-def _llm_model(heavy_class: str = "heavy") -> str:
-    from phi_llm.config import config_from_env
-
-    try:
-        return config_from_env().routes[heavy_class][0].model
-    except LLMError:
-        return "builtin"
-
-
-async def export_config(
-    session: AsyncSession, agent: Agent, settings: CoreApiSettings
-) -> AgentConfig:
-    """The local agent's config file for ``agent``, validated by the shared schema."""
-    industry = await session.get(Industry, agent.industry_id) if agent.industry_id else None
-    role = (
-        await session.get(RoleTemplate, agent.role_template_id) if agent.role_template_id else None
-    )
-    config = agent.config or {}
-    rules: dict[str, list[str]] = {}
-    for rule in config.get("tool_usage_rules") or []:
-        if isinstance(rule, dict) and isinstance(rule.get("tool"), str) and rule.get("rule"):
-            rules.setdefault(rule["tool"], []).append(str(rule["rule"]))
-    tool_rows = await session.execute(
-        select(Tool, AgentTool.config)
-        .join(AgentTool, AgentTool.tool_id == Tool.id)
-        .where(AgentTool.agent_id == agent.id)
-        .order_by(Tool.key)
-    )
-    llm = config.get("llm") if isinstance(config.get("llm"), dict) else {}
-    document = {
-        "agent_id": str(agent.id),
-        "org_id": str(agent.org_id),
-        "name": agent.name,
-        "industry": industry.key if industry else "general",
-        "role": role.key if role else "custom",
-        "llm": {"model": _llm_model(), "task_class": "heavy", "temperature": 0.2, **llm},
-        "tools": [_tool_entry(t, c or {}, rules.get(t.key, [])) for t, c in tool_rows],
-        "memory": {"org_namespace": f"org_{agent.org_id}", "agent_namespace": f"agent_{agent.id}"},
-        "workflows": [
-            {k: w.get(k) for k in ("type", "schedule", "description") if w.get(k) is not None}
-            for w in config.get("workflows") or []
-            if isinstance(w, dict)
-        ],
-        "orchestrator_url": settings.orchestrator_url,
-    }
-    try:
-        return parse_config(document)
-    except ConfigFileError as exc:
-        # Stored settings (edited by hand through PATCH) that the local agent would refuse.
-        raise Conflict(f"the agent's stored settings cannot be exported: {exc}") from exc
-
-
-__all__ = ["ApiError", "ProfileRejected", "export_config", "request_generation", "run_generation"]

@@ -14,8 +14,8 @@ logger = logging.getLogger(__name__)
 
 async def generate_profile(context: procrastinate.JobContext, generation_id: str) -> None:
     """Generate and save a profile for the generation's agent (PENDING -> SUCCEEDED/FAILED)."""
+    from phi_core_api.profiles.generation import fail_generation, run_generation
     from phi_core_api.profiles.runtime import profile_runtime
-    from phi_core_api.profiles.service import run_generation
 
     settings = context_value(context, "settings")
     runtime = profile_runtime(settings)
@@ -27,9 +27,7 @@ async def generate_profile(context: procrastinate.JobContext, generation_id: str
     except Exception as exc:
         # Never leave a generation RUNNING: say what broke so the user can try again.
         logger.exception("profile generation %s failed", generation_id)
-        from phi_core_api.profiles.service import _finish
-
-        await _finish(
+        await fail_generation(
             runtime.sessionmaker, gen_id, f"internal error while generating ({type(exc).__name__})"
         )
 

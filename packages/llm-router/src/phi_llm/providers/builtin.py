@@ -3,8 +3,10 @@
 It needs no model, so the platform works end to end with nothing configured. Callers pass the
 facts their prompt was built from (``facts``) and, optionally, the name of their task; a
 composer registered for that task builds the answer (core-api registers one for profile
-generation). Without a composer, a JSON schema is filled from the facts, and free text gets a
-structured summary of what it was given. Every output says it was produced without an LLM.
+generation). Without a composer, a JSON schema is filled from the facts (matched by property
+name), and free text gets a structured summary of what it was given. A field the facts do not
+answer is never made up: the call fails with :class:`BuiltinCannotAnswer`, so the router falls
+back or reports why. Every output says it was produced without an LLM.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from phi_llm.config import ProviderConfig
+from phi_llm.errors import BuiltinCannotAnswer
 from phi_llm.providers.base import Provider
 from phi_llm.providers.registry import register
 from phi_llm.types import BUILTIN_LABEL, ChatRequest, ChatResult, estimate_tokens
@@ -64,6 +67,10 @@ class BuiltinProvider(Provider):
                 output = fill_schema(request.json_schema, request.facts or {}, summarize(request))
             else:
                 output = summarize(request)
+        except Unanswerable as exc:
+            raise BuiltinCannotAnswer(
+                self.name, request.model, f"no facts to answer the requested JSON: {exc}"
+            ) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise self.error(
                 request.model, "bad_response", f"cannot compose output: {exc}"
@@ -128,55 +135,102 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+class Unanswerable(Exception):
+    """A schema field the facts do not answer; the message says where."""
+
+
 def fill_schema(schema: dict[str, Any], facts: Mapping[str, Any], summary: str) -> Any:
-    """An instance of ``schema`` built from ``facts`` (matched by property name)."""
-    return _fill(schema, schema, facts, summary, hint=None)
+    """An instance of ``schema`` built from ``facts`` (matched by property name).
+
+    Values come only from the facts: a required field with no fact behind it (or a fact that
+    does not fit the field) raises :class:`Unanswerable` instead of a made-up number or text.
+    A field that may be null is null when unknown; a bare JSON-object request gets the summary.
+    """
+    return _fill(schema, schema, facts, summary, hint=None, path="(root)", given=True)
 
 
 def _fill(
-    schema: dict[str, Any], root: dict[str, Any], facts: Mapping[str, Any], summary: str, hint: Any
+    schema: dict[str, Any],
+    root: dict[str, Any],
+    facts: Mapping[str, Any],
+    summary: str,
+    hint: Any,
+    path: str,
+    given: bool,
 ) -> Any:
     schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
-    if "enum" in schema:
-        return hint if hint in schema["enum"] else schema["enum"][0]
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [o for o in schema[key] if _resolve(o, root).get("type") != "null"]
             if hint is None and len(options) < len(schema[key]):
                 return None
-            return _fill(options[0] if options else schema[key][0], root, facts, summary, hint)
+            errors = []
+            for option in options:
+                try:
+                    return _fill(option, root, facts, summary, hint, path, given)
+                except Unanswerable as exc:
+                    errors.append(str(exc))
+            raise Unanswerable(errors[0] if errors else f"{path}: no option fits")
     kind = schema.get("type")
+    nullable = isinstance(kind, list) and "null" in kind
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
+    if hint is None and nullable:
+        return None
+    if "enum" in schema:
+        if hint in schema["enum"]:
+            return hint
+        raise Unanswerable(f"{path}: no fact gives one of {schema['enum']}")
     if kind == "object" or "properties" in schema:
         if "properties" not in schema and schema.get("additionalProperties") is not False:
             # A bare "some JSON object" request (json_object mode): give the summary.
             return dict(hint) if isinstance(hint, Mapping) else {"summary": summary}
+        if not given and not isinstance(hint, Mapping):
+            raise Unanswerable(f"{path}: no fact gives this object")
         props: dict[str, Any] = schema.get("properties", {})
         required = set(schema.get("required", props))
         source = hint if isinstance(hint, Mapping) else facts
         return {
-            name: _fill(sub, root, facts, summary, source.get(name))
+            name: _fill(
+                sub, root, facts, summary, source.get(name), f"{path}.{name}", name in source
+            )
             for name, sub in props.items()
             if name in required or name in source
         }
+    if hint is None:
+        raise Unanswerable(f"{path}: no fact of that name was given")
     if kind == "array":
-        items = schema.get("items", {})
-        values = list(hint) if isinstance(hint, (list, tuple)) else []
-        if not values:
-            values = [None] * int(schema.get("minItems", 0))
+        if not isinstance(hint, (list, tuple)):
+            raise Unanswerable(f"{path}: the fact is not a list")
+        values = list(hint)
+        if len(values) < int(schema.get("minItems", 0)):
+            raise Unanswerable(f"{path}: {len(values)} item(s) given, {schema['minItems']} needed")
         if "maxItems" in schema:
             values = values[: int(schema["maxItems"])]
-        return [_fill(items, root, facts, summary, v) for v in values]
+        items = schema.get("items", {})
+        return [
+            _fill(items, root, facts, summary, v, f"{path}.{i}", True) for i, v in enumerate(values)
+        ]
     if kind in ("integer", "number"):
-        if isinstance(hint, (int, float)) and not isinstance(hint, bool):
-            return int(hint) if kind == "integer" else hint
-        return schema.get("minimum", 0)
+        if isinstance(hint, bool) or not isinstance(hint, (int, float)):
+            raise Unanswerable(f"{path}: the fact is not a number")
+        if kind == "integer" and hint != int(hint):
+            raise Unanswerable(f"{path}: the fact {hint} is not a whole number")
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and hint < low) or (high is not None and hint > high):
+            raise Unanswerable(f"{path}: the fact {hint} is outside the allowed range")
+        return int(hint) if kind == "integer" else hint
     if kind == "boolean":
-        return bool(hint) if hint is not None else False
+        if not isinstance(hint, bool):
+            raise Unanswerable(f"{path}: the fact is not true or false")
+        return hint
     if kind == "null":
         return None
-    text = _render_fact(hint) if hint is not None else summary
-    return text.ljust(int(schema.get("minLength", 0)), ".")
+    text = hint if isinstance(hint, str) else _render_fact(hint)
+    if len(text) < int(schema.get("minLength", 0)):
+        raise Unanswerable(f"{path}: the fact is shorter than {schema['minLength']} characters")
+    if "maxLength" in schema and len(text) > int(schema["maxLength"]):
+        raise Unanswerable(f"{path}: the fact is longer than {schema['maxLength']} characters")
+    return text

@@ -8,7 +8,7 @@ joins, and each such column is indexed. ``updated_at`` columns are kept current 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -491,6 +492,19 @@ class LlmCall(Base):
     cost_usd: Mapped[float] = mapped_column(Numeric(12, 6), nullable=False, server_default="0")
     created_at: Mapped[datetime] = _created()
     __table_args__ = (Index("ix_llm_calls_org_created", "org_id", "created_at"),)
+
+
+class LlmTokenUsage(Base):
+    """Model tokens an organization has used (settled) or reserved (calls in flight) in one
+    calendar month (UTC). The router reserves a call's estimate here with one conditional
+    UPDATE before calling a model, so concurrent calls cannot overspend the budget."""
+
+    __tablename__ = "llm_token_usage"
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 ORG_SCOPED_UPDATED_TABLES = (

@@ -1,0 +1,24 @@
+"""The builtin composer reaches its aims on the labelled JDs and SOPs of bench/data/profiles:
+recall >= 0.8 and precision >= 0.9 for duties, rules and safety lines, every stated schedule
+found. The documents go through the real extraction and chunking first (PDF, DOCX, TXT, MD).
+Before the composer read sections, it found 43% of the duties and 14% of the schedules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[4] / "bench" / "profile_composer.py"
+
+
+def test_composer_meets_its_aims_on_the_labelled_set() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH), "--check", "--show"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=BENCH.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "15 documents" in result.stdout
