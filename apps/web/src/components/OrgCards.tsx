@@ -1,6 +1,6 @@
 "use client";
 
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
@@ -99,11 +99,70 @@ function CreateOrgForm() {
   );
 }
 
+function MyInvitations() {
+  const queryClient = useQueryClient();
+  const invitations = useQuery({
+    queryKey: ["me", "invitations"],
+    queryFn: () => unwrap(core.GET("/me/invitations")),
+  });
+  const answer = useMutation({
+    mutationFn: ({ id, action }: { id: string; action: "accept" | "decline" }) =>
+      action === "accept"
+        ? unwrap(core.POST("/me/invitations/{invitation_id}/accept", { params: { path: { invitation_id: id } } }))
+        : unwrap(core.POST("/me/invitations/{invitation_id}/decline", { params: { path: { invitation_id: id } } })),
+    onSuccess: () =>
+      Promise.all([
+        queryClient.invalidateQueries({ queryKey: ["me", "invitations"] }),
+        queryClient.invalidateQueries({ queryKey: keys.orgs }),
+      ]),
+  });
+  if (!invitations.data || invitations.data.length === 0) return null;
+  return (
+    <section aria-labelledby="invitations-heading" className="space-y-3">
+      <h2 id="invitations-heading" className="text-lg font-semibold">
+        Invitations
+      </h2>
+      {invitations.data.map((inv) => (
+        <Card key={inv.id}>
+          <CardContent className="flex flex-wrap items-center justify-between gap-3 pt-6">
+            <div>
+              <div className="font-medium">{inv.org_name}</div>
+              <div className="text-sm text-muted-foreground">
+                as {inv.role}
+                {inv.invited_by_email ? `, invited by ${inv.invited_by_email}` : ""}
+              </div>
+            </div>
+            <div className="flex gap-2">
+              <Button
+                size="sm"
+                disabled={answer.isPending}
+                onClick={() => answer.mutate({ id: inv.id, action: "accept" })}
+              >
+                Accept
+              </Button>
+              <Button
+                size="sm"
+                variant="outline"
+                disabled={answer.isPending}
+                onClick={() => answer.mutate({ id: inv.id, action: "decline" })}
+              >
+                Decline
+              </Button>
+            </div>
+          </CardContent>
+        </Card>
+      ))}
+      <InlineError error={answer.error} />
+    </section>
+  );
+}
+
 export function Dashboard() {
   const orgs = useOrgs();
   return (
     <>
       <PageHeader title="Dashboard" description="Your organizations at a glance." />
+      <MyInvitations />
       <section aria-labelledby="orgs-heading" className="space-y-4">
         <h2 id="orgs-heading" className="sr-only">
           Organizations

@@ -17,7 +17,7 @@ import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useMe, useMembers, useOrg, useOrgStats } from "@/lib/api/queries";
 
-type Role = Schemas["MemberIn"]["role"];
+type Role = Schemas["InvitationIn"]["role"];
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER"];
 
 function OrgFrame({
@@ -103,36 +103,39 @@ export function OrgAgents({ orgId }: { orgId: string }) {
   );
 }
 
-function AddMemberForm({ orgId, myRole }: { orgId: string; myRole: string }) {
-  const queryClient = useQueryClient();
+function InviteForm({ orgId, myRole }: { orgId: string; myRole: string }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("MEMBER");
-  const add = useMutation({
+  const [sent, setSent] = useState<string | null>(null);
+  const invite = useMutation({
     mutationFn: () =>
       unwrap(
-        core.POST("/orgs/{org_id}/members", {
+        core.POST("/orgs/{org_id}/invitations", {
           params: { path: { org_id: orgId } },
           body: { email, role },
         }),
       ),
-    onSuccess: () => {
+    onSuccess: (invitation) => {
+      setSent(invitation.email);
       setEmail("");
-      return queryClient.invalidateQueries({ queryKey: keys.members(orgId) });
     },
   });
-  const fields = add.error instanceof ApiError ? add.error.fields : {};
+  const fields = invite.error instanceof ApiError ? invite.error.fields : {};
   return (
     <Card>
       <CardHeader>
-        <CardTitle>Add a member</CardTitle>
-        <CardDescription>The person must already have an account.</CardDescription>
+        <CardTitle>Invite someone</CardTitle>
+        <CardDescription>
+          They join once they accept the invitation from their own account (on their dashboard).
+        </CardDescription>
       </CardHeader>
       <CardContent>
         <form
           className="flex flex-wrap items-end gap-3"
           onSubmit={(e) => {
             e.preventDefault();
-            add.mutate();
+            setSent(null);
+            invite.mutate();
           }}
         >
           <div className="min-w-60 flex-1">
@@ -159,11 +162,12 @@ function AddMemberForm({ orgId, myRole }: { orgId: string; myRole: string }) {
               )}
             </FormField>
           </div>
-          <Button type="submit" disabled={add.isPending || !email}>
-            {add.isPending ? "Adding…" : "Add member"}
+          <Button type="submit" disabled={invite.isPending || !email}>
+            {invite.isPending ? "Inviting…" : "Invite"}
           </Button>
         </form>
-        {Object.keys(fields).length === 0 ? <InlineError error={add.error} /> : null}
+        {sent ? <p className="mt-3 text-sm text-muted-foreground">Invitation sent to {sent}.</p> : null}
+        {Object.keys(fields).length === 0 ? <InlineError error={invite.error} /> : null}
       </CardContent>
     </Card>
   );
@@ -274,7 +278,7 @@ export function OrgMembers({ orgId }: { orgId: string }) {
               </table>
             </div>
           )}
-          {canWrite(org) ? <AddMemberForm orgId={orgId} myRole={org.my_role} /> : null}
+          {canWrite(org) ? <InviteForm orgId={orgId} myRole={org.my_role} /> : null}
         </div>
       )}
     </OrgFrame>

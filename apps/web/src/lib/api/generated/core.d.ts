@@ -52,7 +52,10 @@ export interface paths {
         get: operations["get_agent_agents__agent_id__get"];
         put?: never;
         post?: never;
-        /** Delete Agent */
+        /**
+         * Delete Agent
+         * @description Delete the agent and its documents; their stored files are removed in the background.
+         */
         delete: operations["delete_agent_agents__agent_id__delete"];
         options?: never;
         head?: never;
@@ -87,15 +90,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Agent Documents */
-        get: operations["list_agent_documents_agents__agent_id__documents_get"];
+        /**
+         * List Documents
+         * @description the agent's own documents
+         */
+        get: operations["list_documents_agents__agent_id__documents_get"];
         put?: never;
         /**
-         * Upload Agent Document
-         * @description Upload a document for one agent (OWNER/ADMIN). Ingestion runs in the background:
-         *     poll the document until its status is READY or FAILED.
+         * Upload Document
+         * @description Upload a document, the agent's own (OWNER/ADMIN). Ingestion runs in the background: poll the document until its status is READY or FAILED.
          */
-        post: operations["upload_agent_document_agents__agent_id__documents_post"];
+        post: operations["upload_document_agents__agent_id__documents_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -109,15 +114,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Agent Document */
-        get: operations["get_agent_document_agents__agent_id__documents__document_id__get"];
+        /** Get Document */
+        get: operations["get_document_agents__agent_id__documents__document_id__get"];
         put?: never;
         post?: never;
         /**
-         * Delete Agent Document
+         * Delete Document
          * @description Delete the document, its stored file and its chunks (OWNER/ADMIN).
          */
-        delete: operations["delete_agent_document_agents__agent_id__documents__document_id__delete"];
+        delete: operations["delete_document_agents__agent_id__documents__document_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -334,6 +339,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Invitations
+         * @description Open invitations addressed to your email.
+         */
+        get: operations["my_invitations_me_invitations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/invitations/{invitation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invitation
+         * @description Join the organization with the invited role.
+         */
+        post: operations["accept_invitation_me_invitations__invitation_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/invitations/{invitation_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline Invitation
+         * @description Turn the invitation down; the organization sees it disappear from its list.
+         */
+        post: operations["decline_invitation_me_invitations__invitation_id__decline_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs": {
         parameters: {
             query?: never;
@@ -371,7 +436,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Org
-         * @description Delete the organization and everything in it (OWNER only).
+         * @description Delete the organization and everything in it (OWNER only); its stored files are
+         *     removed in the background.
          */
         delete: operations["delete_org_orgs__org_id__delete"];
         options?: never;
@@ -412,16 +478,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Org Documents
-         * @description Org-wide documents (those not tied to one agent).
+         * List Documents
+         * @description org-wide (every agent's) documents
          */
-        get: operations["list_org_documents_orgs__org_id__documents_get"];
+        get: operations["list_documents_orgs__org_id__documents_get"];
         put?: never;
         /**
-         * Upload Org Document
-         * @description Upload an org-wide document that every agent of the organization can search.
+         * Upload Document
+         * @description Upload a document, org-wide (every agent's) (OWNER/ADMIN). Ingestion runs in the background: poll the document until its status is READY or FAILED.
          */
-        post: operations["upload_org_document_orgs__org_id__documents_post"];
+        post: operations["upload_document_orgs__org_id__documents_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -435,12 +501,61 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Org Document */
-        get: operations["get_org_document_orgs__org_id__documents__document_id__get"];
+        /** Get Document */
+        get: operations["get_document_orgs__org_id__documents__document_id__get"];
         put?: never;
         post?: never;
-        /** Delete Org Document */
-        delete: operations["delete_org_document_orgs__org_id__documents__document_id__delete"];
+        /**
+         * Delete Document
+         * @description Delete the document, its stored file and its chunks (OWNER/ADMIN).
+         */
+        delete: operations["delete_document_orgs__org_id__documents__document_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org_id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invitations
+         * @description Open invitations of the organization (OWNER/ADMIN).
+         */
+        get: operations["list_invitations_orgs__org_id__invitations_get"];
+        put?: never;
+        /**
+         * Invite
+         * @description Invite someone by email (OWNER/ADMIN). They join once they accept it from their own
+         *     account (GET /me/invitations); the answer is the same whether or not the email has an
+         *     account yet. Inviting the same email again renews the invitation.
+         */
+        post: operations["invite_orgs__org_id__invitations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org_id}/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Invitation
+         * @description Withdraw an open invitation (OWNER/ADMIN).
+         */
+        delete: operations["revoke_invitation_orgs__org_id__invitations__invitation_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -456,11 +571,7 @@ export interface paths {
         /** List Members */
         get: operations["list_members_orgs__org_id__members_get"];
         put?: never;
-        /**
-         * Add Member
-         * @description Add an existing account to the organization by email (OWNER/ADMIN).
-         */
-        post: operations["add_member_orgs__org_id__members_post"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -703,21 +814,21 @@ export interface components {
              */
             tool_id: string;
         };
-        /** Body_upload_agent_document_agents__agent_id__documents_post */
-        Body_upload_agent_document_agents__agent_id__documents_post: {
+        /** Body_upload_document_agents__agent_id__documents_post */
+        Body_upload_document_agents__agent_id__documents_post: {
             /**
              * File
-             * @description PDF, DOCX, TXT or Markdown
+             * @description PDF, DOCX, TXT or Markdown; one file
              */
             file: string;
             /** @description JD, SOP, POLICY, MANUAL or OTHER */
             source_type: components["schemas"]["SourceType"];
         };
-        /** Body_upload_org_document_orgs__org_id__documents_post */
-        Body_upload_org_document_orgs__org_id__documents_post: {
+        /** Body_upload_document_orgs__org_id__documents_post */
+        Body_upload_document_orgs__org_id__documents_post: {
             /**
              * File
-             * @description PDF, DOCX, TXT or Markdown
+             * @description PDF, DOCX, TXT or Markdown; one file
              */
             file: string;
             /** @description JD, SOP, POLICY, MANUAL or OTHER */
@@ -907,18 +1018,8 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** LoginIn */
-        LoginIn: {
-            /**
-             * Email
-             * Format: email
-             */
-            email: string;
-            /** Password */
-            password: string;
-        };
-        /** MemberIn */
-        MemberIn: {
+        /** InvitationIn */
+        InvitationIn: {
             /**
              * Email
              * Format: email
@@ -930,6 +1031,51 @@ export interface components {
              * @enum {string}
              */
             role: "OWNER" | "ADMIN" | "MEMBER";
+        };
+        /**
+         * InvitationOut
+         * @description An open invitation, as the organization's OWNER/ADMIN see it.
+         */
+        InvitationOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Email */
+            email: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Invited By */
+            invited_by: string | null;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "OWNER" | "ADMIN" | "MEMBER";
+        };
+        /** LoginIn */
+        LoginIn: {
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /** Password */
+            password: string;
         };
         /** MemberOut */
         MemberOut: {
@@ -993,6 +1139,41 @@ export interface components {
             memberships: components["schemas"]["MembershipOut"][];
             /** Name */
             name: string | null;
+        };
+        /**
+         * MyInvitationOut
+         * @description An invitation addressed to the caller's email.
+         */
+        MyInvitationOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Invited By Email */
+            invited_by_email: string | null;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Org Name */
+            org_name: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "OWNER" | "ADMIN" | "MEMBER";
         };
         /** OrgIn */
         OrgIn: {
@@ -1527,7 +1708,7 @@ export interface operations {
             };
         };
     };
-    list_agent_documents_agents__agent_id__documents_get: {
+    list_documents_agents__agent_id__documents_get: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1561,7 +1742,7 @@ export interface operations {
             };
         };
     };
-    upload_agent_document_agents__agent_id__documents_post: {
+    upload_document_agents__agent_id__documents_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -1572,7 +1753,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_upload_agent_document_agents__agent_id__documents_post"];
+                "multipart/form-data": components["schemas"]["Body_upload_document_agents__agent_id__documents_post"];
             };
         };
         responses: {
@@ -1584,6 +1765,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DocumentOut"];
                 };
+            };
+            /** @description the same file is already a document here */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description file too large */
             413: {
@@ -1610,7 +1798,7 @@ export interface operations {
             };
         };
     };
-    get_agent_document_agents__agent_id__documents__document_id__get: {
+    get_document_agents__agent_id__documents__document_id__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -1642,7 +1830,7 @@ export interface operations {
             };
         };
     };
-    delete_agent_document_agents__agent_id__documents__document_id__delete: {
+    delete_document_agents__agent_id__documents__document_id__delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -2028,6 +2216,86 @@ export interface operations {
             };
         };
     };
+    my_invitations_me_invitations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyInvitationOut"][];
+                };
+            };
+        };
+    };
+    accept_invitation_me_invitations__invitation_id__accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decline_invitation_me_invitations__invitation_id__decline_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_orgs_orgs_get: {
         parameters: {
             query?: never;
@@ -2245,7 +2513,7 @@ export interface operations {
             };
         };
     };
-    list_org_documents_orgs__org_id__documents_get: {
+    list_documents_orgs__org_id__documents_get: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2279,7 +2547,7 @@ export interface operations {
             };
         };
     };
-    upload_org_document_orgs__org_id__documents_post: {
+    upload_document_orgs__org_id__documents_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2290,7 +2558,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_upload_org_document_orgs__org_id__documents_post"];
+                "multipart/form-data": components["schemas"]["Body_upload_document_orgs__org_id__documents_post"];
             };
         };
         responses: {
@@ -2302,6 +2570,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DocumentOut"];
                 };
+            };
+            /** @description the same file is already a document here */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description file too large */
             413: {
@@ -2328,7 +2603,7 @@ export interface operations {
             };
         };
     };
-    get_org_document_orgs__org_id__documents__document_id__get: {
+    get_document_orgs__org_id__documents__document_id__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -2360,12 +2635,108 @@ export interface operations {
             };
         };
     };
-    delete_org_document_orgs__org_id__documents__document_id__delete: {
+    delete_document_orgs__org_id__documents__document_id__delete: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 document_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_invitations_orgs__org_id__invitations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    invite_orgs__org_id__invitations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revoke_invitation_orgs__org_id__invitations__invitation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
                 org_id: string;
             };
             cookie?: never;
@@ -2408,41 +2779,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"][];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    add_member_orgs__org_id__members_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                org_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["MemberIn"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["MemberOut"];
                 };
             };
             /** @description Validation Error */
