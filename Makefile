@@ -80,7 +80,9 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src \
+		packages/service-kit/src packages/search/src apps/local-agent/src apps/core-api/src \
+		apps/orchestrator/src
 
 # wrk drives the load; installed from the system's packages when missing (root or sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

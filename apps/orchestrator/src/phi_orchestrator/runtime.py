@@ -20,12 +20,16 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from phi_llm.types import LLMRouter
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
+
+# The pool's connections return rows as dicts (open_pool sets the row factory).
+DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +42,12 @@ def advisory_key(task_id: uuid.UUID) -> int:
     return int.from_bytes(task_id.bytes[8:], "big", signed=True)
 
 
-def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> AsyncConnectionPool:
+def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> DictPool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
     statements) and that the runner's own queries share."""
     return AsyncConnectionPool(
         conninfo,
+        connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         open=False,
@@ -67,9 +72,7 @@ async def add_event(
 class TaskHandle:
     """What the nodes of one task may do (the ``TaskPort`` of workflows.base)."""
 
-    def __init__(
-        self, pool: AsyncConnectionPool, task: dict[str, Any], search: SearchFn | None
-    ) -> None:
+    def __init__(self, pool: DictPool, task: dict[str, Any], search: SearchFn | None) -> None:
         self.pool = pool
         self.task = task
         self.task_id: uuid.UUID = task["id"]
@@ -195,8 +198,8 @@ class TaskRunner:
 
     def __init__(
         self,
-        pool: AsyncConnectionPool,
-        router: Any,
+        pool: DictPool,
+        router: LLMRouter,
         *,
         search: SearchFn | None = None,
         tool_call_max_attempts: int = 3,

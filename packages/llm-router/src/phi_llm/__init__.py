@@ -26,7 +26,14 @@ from phi_llm.errors import (
 )
 from phi_llm.providers.builtin import register_composer
 from phi_llm.router import Router
-from phi_llm.types import BUILTIN_LABEL, CallContext, ChatResult, EmbedResult, Message
+from phi_llm.types import (
+    BUILTIN_LABEL,
+    CallContext,
+    ChatResult,
+    EmbedResult,
+    LLMRouter,
+    Message,
+)
 
 __all__ = [
     "BUILTIN_LABEL",
@@ -40,6 +47,7 @@ __all__ = [
     "EmbedResult",
     "InMemoryAccountant",
     "LLMError",
+    "LLMRouter",
     "Message",
     "NullAccountant",
     "PostgresAccountant",

@@ -98,6 +98,40 @@ class EmbeddingBackend(Protocol):
     def embed_query(self, text: str) -> Sequence[float]: ...
 
 
+class LLMRouter(Protocol):
+    """What a service calls to use models: the in-process :class:`phi_llm.Router` and the
+    HTTP :class:`phi_llm.client.RouterClient` both provide it, so code written against this
+    runs either way."""
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        task_class: str = "default",
+        json_schema: dict[str, Any] | None = None,
+        schema_name: str = "result",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        facts: dict[str, Any] | None = None,
+        context: CallContext | None = None,
+    ) -> ChatResult: ...
+
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        task_class: str = "default",
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        facts: dict[str, Any] | None = None,
+        context: CallContext | None = None,
+    ) -> ChatResult: ...
+
+    async def embed(
+        self, texts: list[str], *, input_type: str = "passage", context: CallContext | None = None
+    ) -> EmbedResult: ...
+
+
 @dataclass
 class CallRecord:
     """One provider attempt (or a refusal), as written to ``llm_calls``."""

@@ -4,7 +4,7 @@ with a full-text ranking (see docs/benchmarks.md for the measurements behind eac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -36,7 +36,8 @@ class QueryEmbedder(Protocol):
 
     name: str
 
-    async def aembed_query(self, text: str) -> Sequence[float]: ...
+    # Any iterable of floats: the providers return numpy vectors.
+    async def aembed_query(self, text: str) -> Iterable[float]: ...
 
 
 class SearchUnavailable(EmbeddingError):

@@ -51,10 +51,9 @@ async def remove_after_commit(
     the delete itself succeeded and the periodic sweep removes the files later."""
     if not keys and org_id is None:
         return
+    job_args: dict[str, Any] = {"keys": keys, "org_id": str(org_id) if org_id else None}
     try:
-        await jobs.configure_task(REMOVE_TASK).defer_async(
-            keys=keys, org_id=str(org_id) if org_id else None
-        )
+        await jobs.configure_task(REMOVE_TASK).defer_async(**job_args)
     except Exception:
         logger.exception("could not queue the removal of %d files; the sweep will", len(keys))
 

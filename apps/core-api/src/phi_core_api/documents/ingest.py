@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from phi_core_api.documents.chunking import ChunkingOptions, chunk_document, embedding_text
 from phi_core_api.documents.extraction import ExtractionError, ExtractionLimits, extract
 from phi_core_api.storage import FileStorage
+from phi_llm.types import EmbeddingBackend
 
 
 @dataclass
@@ -57,7 +58,7 @@ def claim(conn: psycopg.Connection[Any], document_id: uuid.UUID) -> dict[str, An
 def ingest(
     conn: psycopg.Connection[Any],
     storage: FileStorage,
-    provider: Any,
+    provider: EmbeddingBackend,
     document_id: uuid.UUID,
     limits: ExtractionLimits,
     chunking: ChunkingOptions | None = None,

@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import procrastinate
 from fastapi import Depends, FastAPI, Request
 
 from phi_core_api.settings import CoreApiSettings
 from phi_core_api.storage import FileStorage, storage_for
+from phi_llm.embeddings import EmbeddingProvider
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,10 @@ def _storage(request: Request) -> FileStorage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
 
-def _embedder(request: Request) -> Any:
-    return request.app.state.embedder
+def _embedder(request: Request) -> EmbeddingProvider:
+    return request.app.state.embedder  # type: ignore[no-any-return]
 
 
 JobsDep = Annotated[procrastinate.App, Depends(_jobs)]
 StorageDep = Annotated[FileStorage, Depends(_storage)]
-EmbedderDep = Annotated[Any, Depends(_embedder)]
+EmbedderDep = Annotated[EmbeddingProvider, Depends(_embedder)]

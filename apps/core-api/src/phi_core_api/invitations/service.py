@@ -64,12 +64,16 @@ async def invite(session: AsyncSession, access: OrgAccess, data: InvitationIn) -
         "created_at": func.now(),
         "expires_at": func.now() + INVITATION_TTL,
     }
-    stmt = insert(OrganizationInvitation).values(**values)
-    stmt = stmt.on_conflict_do_update(
+    insert_stmt = insert(OrganizationInvitation).values(**values)
+    upsert = insert_stmt.on_conflict_do_update(
         constraint="uq_org_invitation_email",
-        set_={k: stmt.excluded[k] for k in ("role", "invited_by", "created_at", "expires_at")},
+        set_={
+            k: insert_stmt.excluded[k] for k in ("role", "invited_by", "created_at", "expires_at")
+        },
     ).returning(OrganizationInvitation)
-    invitation = (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
+    invitation = (
+        await session.scalars(upsert, execution_options={"populate_existing": True})
+    ).one()
     await session.commit()
     return _out(invitation)
 

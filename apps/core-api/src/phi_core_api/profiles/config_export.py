@@ -61,7 +61,8 @@ async def export_config(
         .where(AgentTool.agent_id == agent.id)
         .order_by(Tool.key)
     )
-    llm = config.get("llm") if isinstance(config.get("llm"), dict) else {}
+    llm_setting = config.get("llm")
+    llm: dict[str, Any] = llm_setting if isinstance(llm_setting, dict) else {}
     document = {
         "agent_id": str(agent.id),
         "org_id": str(agent.org_id),

@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from phi_core_api.profiles.schemas import GeneratedProfile, profile_json_schema
 from phi_core_api.profiles.service import PROFILE_TASK_CLASS, save_version
-from phi_llm import AllProvidersFailed, BudgetExceeded, CallContext, LLMError
+from phi_llm import (
+    AllProvidersFailed,
+    BudgetExceeded,
+    CallContext,
+    LLMError,
+    LLMRouter,
+    Message,
+)
 from phi_platform.db.models import (
     Agent,
     AgentTool,
@@ -54,7 +61,7 @@ class ProfileRejected(Exception):
 @dataclass
 class ProfileContext:
     facts: dict[str, Any]
-    messages: list[dict[str, str]]
+    messages: list[Message]
     known_tools: list[str]
     warnings: list[str] = field(default_factory=list)
 
@@ -199,7 +206,10 @@ async def gather_context(session: AsyncSession, agent: Agent, sample_size: int) 
         + "\n\nExcerpts of the company's documents:\n\n"
         + ("\n\n".join(excerpts) if excerpts else "(none uploaded yet)")
     )
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    messages: list[Message] = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    ]
     return ProfileContext(facts, messages, known_tools, warnings)
 
 
@@ -224,7 +234,7 @@ def validate_profile(data: Any, known_tools: list[str]) -> GeneratedProfile:
 
 
 async def generate(
-    router: Any, ctx: ProfileContext, call: CallContext
+    router: LLMRouter, ctx: ProfileContext, call: CallContext
 ) -> tuple[GeneratedProfile, Any]:
     """Ask the router (class ``heavy``); a rejected answer is retried once, with the reason."""
     schema = profile_json_schema()
@@ -275,7 +285,7 @@ async def fail_generation(
 
 async def run_generation(
     sessionmaker: async_sessionmaker[AsyncSession],
-    router: Any,
+    router: LLMRouter,
     generation_id: uuid.UUID,
     sample_size: int = 10,
 ) -> None:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from phi_core_api.settings import CoreApiSettings
+from phi_llm.types import LLMRouter
 
 
 @dataclass
 class ProfileRuntime:
     sessionmaker: async_sessionmaker[AsyncSession]
-    router: Any  # phi_llm.Router in-process, or phi_llm.client.RouterClient
+    router: LLMRouter  # phi_llm.Router in-process, or phi_llm.client.RouterClient
 
 
-def build_router(settings: CoreApiSettings, sessionmaker: async_sessionmaker[AsyncSession]) -> Any:
+def build_router(
+    settings: CoreApiSettings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> LLMRouter:
     """The router service when ``PHI_LLM_ROUTER_URL`` is set, else the router in-process
     (configured from the environment: PHI_LLM_ROUTES, PHI_LLM_CONFIG, OPENAI_API_KEY...)."""
     from phi_core_api.profiles.composer import compose_profile

@@ -8,6 +8,7 @@ Nodes get a :class:`WorkflowContext` as LangGraph's run-time context (never chec
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -20,6 +21,8 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
+
+from phi_llm.types import LLMRouter
 
 
 class WorkflowError(Exception):
@@ -56,14 +59,15 @@ class WorkflowContext:
     org_id: uuid.UUID
     agent_id: uuid.UUID
     task: TaskPort
-    # phi_llm.Router in-process, or phi_llm.client.RouterClient (same chat signature).
-    router: Any
+    # phi_llm.Router in-process, or phi_llm.client.RouterClient.
+    router: LLMRouter
 
 
 class Workflow(ABC):
     type: ClassVar[str]
     description: ClassVar[str]
-    input_model: ClassVar[type[BaseModel]]
+    # builtins.type: the class attribute `type` above shadows the builtin in this body.
+    input_model: ClassVar[builtins.type[BaseModel]]
 
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
         """The task's stored input from the validated one (defaults resolved, e.g. the day)."""
