@@ -50,6 +50,10 @@ SERVICES = [
     Service("core-api", "phi_core_api.main", "PHI_CORE_API_PORT", 8000),
     # Background jobs (document ingestion); start more by hand with `python -m phi_core_api.worker`.
     Service("worker", "phi_core_api.worker"),
+    # Tasks, workflows and the local-agent protocol; its workers run the workflows (start more
+    # with `python -m phi_orchestrator.worker`).
+    Service("orchestrator", "phi_orchestrator.main", "PHI_ORCHESTRATOR_PORT", 8001),
+    Service("orchestrator-worker", "phi_orchestrator.worker"),
     # LLM router for other services and any OpenAI client (base URL http://host:8002/v1).
     Service("llm-router", "phi_llm.service", "PHI_LLM_ROUTER_PORT", 8002),
 ]

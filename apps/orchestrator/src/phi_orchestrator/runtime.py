@@ -80,13 +80,32 @@ class TaskHandle:
         async with self.pool.connection() as conn:
             await add_event(conn, self.task_id, event_type, payload)
 
-    async def ensure_running(self) -> None:
+    async def start_step(self, step: str) -> None:
+        # One round trip: the event is written only while the task is not cancelled.
         async with self.pool.connection() as conn:
             row = await (
-                await conn.execute("SELECT status FROM tasks WHERE id = %s", (self.task_id,))
+                await conn.execute(
+                    "INSERT INTO task_events (task_id, event_type, payload) "
+                    "SELECT %s, 'step_started', %s WHERE EXISTS (SELECT 1 FROM tasks "
+                    "WHERE id = %s AND status <> 'CANCELLED') RETURNING seq",
+                    (self.task_id, Jsonb({"step": step}), self.task_id),
+                )
             ).fetchone()
-        if row is None or row["status"] == "CANCELLED":
+        if row is None:
             raise TaskCancelled()
+
+    async def tool_result(self, step: str) -> Any:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT result FROM tool_calls WHERE task_id = %s AND step = %s "
+                    "AND status = 'DONE'",
+                    (self.task_id, step),
+                )
+            ).fetchone()
+        if row is None:
+            raise WorkflowError(f"the result of step {step} is gone")
+        return row["result"]
 
     async def agent(self) -> dict[str, Any]:
         async with self.pool.connection() as conn:
@@ -158,18 +177,16 @@ class TaskHandle:
             interrupt({"tool_call_id": str(call["id"]), "tool": tool})
 
     async def save_output(self, output: dict[str, Any]) -> bool:
-        """Store the result and mark SUCCESS, once: a re-run finds the task finished."""
-        async with self.pool.connection() as conn, conn.transaction():
+        """Store the result while the task runs; the runner marks it SUCCESS once the graph
+        has ended, so the last step's events come before the task's end."""
+        async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "UPDATE tasks SET output = %s, status = 'SUCCESS', error = NULL, "
-                    "finished_at = now() WHERE id = %s AND status IN ('RUNNING', 'WAITING') "
-                    "RETURNING id",
+                    "UPDATE tasks SET output = %s WHERE id = %s "
+                    "AND status IN ('RUNNING', 'WAITING') RETURNING id",
                     (Jsonb(output), self.task_id),
                 )
             ).fetchone()
-            if row:
-                await add_event(conn, self.task_id, "task_succeeded", {})
         return row is not None
 
 
@@ -203,8 +220,10 @@ class TaskRunner:
         """Run the task from its checkpoint; returns its status afterwards (None: no task)."""
         async with self.pool.connection() as lock_conn:
             # Waits while another worker holds the task; gives up (job retried) after a while.
-            await lock_conn.execute("SET lock_timeout = '60s'")
-            await lock_conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key(task_id),))
+            await lock_conn.execute(
+                "SELECT set_config('lock_timeout', '60s', true), pg_advisory_lock(%s)",
+                (advisory_key(task_id),),
+            )
             try:
                 return await self._advance_locked(task_id)
             finally:
@@ -246,15 +265,22 @@ class TaskRunner:
         config: dict[str, Any] = {"configurable": {"thread_id": str(task_id)}}
         try:
             graph = self.graph(task["type"])
-            state = await graph.aget_state(config)  # type: ignore[arg-type]
             graph_input: Any
-            if any(t.interrupts for t in state.tasks):
+            # A PENDING task has never run, so it has no checkpoint to look at.
+            state = None if task["status"] == "PENDING" else await graph.aget_state(config)  # type: ignore[arg-type]
+            if state is None:
+                graph_input = {"input": task["input"] or {}}
+            elif any(t.interrupts for t in state.tasks):
                 graph_input = Command(resume={"resumed_at": datetime.now(UTC).isoformat()})
             elif state.next or state.values:
                 graph_input = None  # continue after a crash, from the last checkpoint
             else:
                 graph_input = {"input": task["input"] or {}}
-            result = await graph.ainvoke(graph_input, config, context=context)  # type: ignore[arg-type]
+            # "sync": a step's checkpoint is stored before the next step starts, so a worker
+            # killed at any point loses at most the step it was in.
+            result = await graph.ainvoke(  # type: ignore[call-overload]
+                graph_input, config, context=context, durability="sync"
+            )
         except TaskCancelled:
             return "CANCELLED"
         except WorkflowError as exc:
@@ -275,6 +301,18 @@ class TaskRunner:
                     waits = [i.value for i in result["__interrupt__"]]
                     await add_event(conn, task_id, "task_waiting", {"on": waits})
             return "WAITING" if row else await self.status(task_id)
+        async with self.pool.connection() as conn, conn.transaction():
+            row = await (
+                await conn.execute(
+                    "UPDATE tasks SET status = 'SUCCESS', error = NULL, finished_at = now() "
+                    "WHERE id = %s AND status = 'RUNNING' AND output IS NOT NULL RETURNING id",
+                    (task_id,),
+                )
+            ).fetchone()
+            if row:
+                await add_event(conn, task_id, "task_succeeded", {})
+        if row:
+            return "SUCCESS"
         status = await self.status(task_id)
         if status == "RUNNING":
             return await self.fail(task_id, "the workflow ended without saving a result")

@@ -6,10 +6,10 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from phi_platform.settings import PlatformSettings
+from phi_service.settings import ServiceSettings
 
 
-class OrchestratorSettings(PlatformSettings):
+class OrchestratorSettings(ServiceSettings):
     orchestrator_host: str = "127.0.0.1"
     orchestrator_port: int = 8001
     db_application_name: str = "phi-orchestrator"
@@ -30,12 +30,10 @@ class OrchestratorSettings(PlatformSettings):
     # (task rows, events and results stay).
     checkpoint_retention_hours: float = Field(default=24.0, ge=0)
 
-    # Workers: jobs at once per process, and how long a worker may miss its heartbeat
-    # before its running jobs are handed to another worker.
+    # Workflow jobs mostly wait on the database, so a worker runs more at once than
+    # core-api's; a worker silent this long has its running jobs handed to another.
     worker_concurrency: int = Field(default=4, ge=1)
     worker_stalled_seconds: int = Field(default=30, ge=1)
-    # Schedules are checked this often (seconds); a slot is run once whatever the workers.
-    schedule_check_seconds: int = Field(default=30, ge=5)
 
     # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
     llm_router_url: str | None = None

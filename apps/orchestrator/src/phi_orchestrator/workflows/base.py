@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import wraps
 from typing import Any, ClassVar, Protocol
 
 from langgraph.errors import GraphBubbleUp
@@ -36,7 +35,11 @@ class TaskPort(Protocol):
 
     async def event(self, event_type: str, payload: dict[str, Any]) -> None: ...
 
-    async def ensure_running(self) -> None: ...
+    async def start_step(self, step: str) -> None:
+        """Record the step's start; raises TaskCancelled if the task was cancelled."""
+        ...
+
+    async def tool_result(self, step: str) -> Any: ...
 
     async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -82,11 +85,9 @@ def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, An
     """
 
     def wrap(body: NodeBody) -> Callable[..., Awaitable[dict[str, Any]]]:
-        @wraps(body)
         async def node(state: dict[str, Any], runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
             ctx = runtime.context
-            await ctx.task.ensure_running()
-            await ctx.task.event("step_started", {"step": name})
+            await ctx.task.start_step(name)
             started = time.perf_counter()
             try:
                 update, summary = await body(state, ctx)
@@ -113,6 +114,9 @@ def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, An
             )
             return update
 
+        # Not functools.wraps: LangGraph reads the signature to pass ``runtime``.
+        node.__name__ = body.__name__
+        node.__doc__ = body.__doc__
         return node
 
     return wrap

@@ -22,7 +22,9 @@ DOCS_QUERY = "daily warehouse report targets late orders dock picking procedure 
 class ReportState(TypedDict, total=False):
     input: dict[str, Any]
     agent: dict[str, Any]
-    tables: dict[str, list[dict[str, Any]]]
+    # Where the rows are (the sample, or the fetch_data tool call's stored result), not the
+    # rows themselves: megabytes of rows in every checkpoint would be the slowest part.
+    data: dict[str, Any]
     docs: list[dict[str, Any]]
     metrics: dict[str, Any]
     output: dict[str, Any]
@@ -42,6 +44,7 @@ async def fetch_data(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
     if params.get("data_source", "sample") == "sample":
         tables = sample_tables(day)
         source = "built-in sample data"
+        data = {"source": "sample"}
     else:
         tool = params.get("tool", "db")
         payload = (
@@ -57,8 +60,9 @@ async def fetch_data(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
                 f"the local agent's data does not match the contract: {exc}"
             ) from exc
         source = f"the local agent ({tool} tool)"
+        data = {"source": "tool_call", "step": "fetch_data"}
     counts = ", ".join(f"{len(rows)} {name}" for name, rows in tables.items())
-    return {"tables": tables}, f"read {counts} from {source}"
+    return {"data": data}, f"read {counts} from {source}"
 
 
 @step("fetch_docs")
@@ -69,9 +73,13 @@ async def fetch_docs(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
 
 @step("analysis")
 async def analysis(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
-    metrics = analyse(state["tables"], date.fromisoformat(state["input"]["day"]))
-    # The rows are not needed past this point; dropping them keeps later checkpoints small.
-    return {"metrics": metrics, "tables": {}}, report.summary_text(metrics)
+    day = date.fromisoformat(state["input"]["day"])
+    if state["data"]["source"] == "sample":
+        tables = sample_tables(day)
+    else:
+        tables = contract.tables_from_result(await ctx.task.tool_result(state["data"]["step"]))
+    metrics = analyse(tables, day)
+    return {"metrics": metrics}, report.summary_text(metrics)
 
 
 @step("report_formatter")

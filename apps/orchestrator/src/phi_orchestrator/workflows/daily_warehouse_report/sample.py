@@ -20,8 +20,10 @@ def _sample(day: date) -> Any:
     return generate(day, weeks=2)
 
 
+@lru_cache(maxsize=4)
 def sample_tables(day: date) -> dict[str, list[dict[str, Any]]]:
-    """The sample's rows for the report of ``day`` (its anomalies are planted on ``day``)."""
+    """The sample's rows for the report of ``day`` (its anomalies are planted on ``day``).
+    Cached: callers must not change them."""
     sample = _sample(day)
     p = day_parameters(day)
     tables = {t: list(sample.rows(t)) for t in TABLES}

@@ -1,0 +1,105 @@
+"""Periodic clean-up run by the workers: tool calls whose time ran out, checkpoints of
+finished tasks, tasks that lost their job."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from psycopg_pool import AsyncConnectionPool
+
+from phi_orchestrator.settings import OrchestratorSettings
+
+logger = logging.getLogger(__name__)
+
+
+async def expire_tool_calls(
+    pool: AsyncConnectionPool, settings: OrchestratorSettings
+) -> list[uuid.UUID]:
+    """Fail the calls that can no longer be answered; returns their tasks (to be advanced,
+    which fails them with the call's reason).
+
+    - a lease that ran out on the last attempt: the local agent took the call and never
+      answered, ``max_attempts`` times;
+    - a call nobody claimed for ``tool_call_unclaimed_seconds`` (since it was created or its
+      last lease ran out): no local agent of this agent is polling for that tool.
+    """
+    unclaimed = settings.tool_call_unclaimed_seconds
+    async with pool.connection() as conn, conn.transaction():
+        rows = await (
+            await conn.execute(
+                """
+                UPDATE tool_calls c SET status = 'FAILED', lease_until = NULL,
+                       completed_at = now(),
+                       error = CASE
+                         WHEN c.status = 'CLAIMED' AND c.attempt >= c.max_attempts THEN
+                           format('the local agent took the %%s call %%s times and its lease ran '
+                                  'out each time', c.tool, c.attempt)
+                         ELSE format('no local agent picked this up: nobody claimed the %%s call '
+                                     'within %%s seconds (is phi-agent running with the %%s tool '
+                                     'enabled?)', c.tool, %(unclaimed)s::int, c.tool)
+                       END
+                 WHERE (c.status = 'CLAIMED' AND c.lease_until < now()
+                        AND c.attempt >= c.max_attempts)
+                    OR (c.status = 'PENDING'
+                        AND c.created_at < now() - make_interval(secs => %(unclaimed)s))
+                    OR (c.status = 'CLAIMED' AND c.attempt < c.max_attempts
+                        AND c.lease_until < now() - make_interval(secs => %(unclaimed)s))
+                RETURNING c.id, c.task_id, c.error
+                """,
+                {"unclaimed": unclaimed},
+            )
+        ).fetchall()
+        for row in rows:
+            await conn.execute(
+                "INSERT INTO task_events (task_id, event_type, payload) "
+                "VALUES (%s, 'tool_call_failed', jsonb_build_object('tool_call_id', %s::text, "
+                "'error', %s::text))",
+                (row["task_id"], row["id"], row["error"]),
+            )
+    for row in rows:
+        logger.warning("tool call %s failed: %s", row["id"], row["error"])
+    return [row["task_id"] for row in rows]
+
+
+async def prune_checkpoints(pool: AsyncConnectionPool, retention_hours: float) -> int:
+    """Delete LangGraph checkpoints of tasks finished more than ``retention_hours`` ago;
+    the task, its events and its result stay. Returns the number of threads pruned."""
+    async with pool.connection() as conn, conn.transaction():
+        threads = [
+            r["thread_id"]
+            for r in await (
+                await conn.execute(
+                    "SELECT DISTINCT c.thread_id FROM checkpoints c "
+                    "JOIN tasks t ON t.id::text = c.thread_id "
+                    "WHERE t.finished_at < now() - make_interval(secs => %s) LIMIT 1000",
+                    (retention_hours * 3600,),
+                )
+            ).fetchall()
+        ]
+        if threads:
+            for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+                await conn.execute(f"DELETE FROM {table} WHERE thread_id = ANY(%s)", (threads,))
+    if threads:
+        logger.info("pruned the checkpoints of %d finished task(s)", len(threads))
+    return len(threads)
+
+
+async def tasks_without_job(pool: AsyncConnectionPool, task_name: str) -> list[uuid.UUID]:
+    """Tasks that need a run but have no queued or running job: PENDING for over a minute
+    (the API stored the task but could not reach the queue), or WAITING on a call that was
+    answered or failed over half a minute ago (the resume could not be queued)."""
+    async with pool.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
+                "AND t.created_at < now() - interval '1 minute') OR (t.status = 'WAITING' "
+                "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
+                "AND c.status IN ('DONE', 'FAILED') "
+                "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("
+                "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
+                "  AND j.status IN ('todo', 'doing') AND j.args->>'task_id' = t.id::text)",
+                (task_name,),
+            )
+        ).fetchall()
+    return [r["id"] for r in rows]

@@ -1,0 +1,97 @@
+"""The orchestrator's background jobs (procrastinate, queue ``orchestrator``).
+
+``advance_task`` runs a task's graph from its checkpoint; it carries a lock named after the
+task (jobs of one task run one after the other, never at once) and a queueing lock (at most
+one waiting job per task: a waiting job will see whatever happened since it was queued).
+Periodic jobs, each run once per tick whatever the number of workers: expire tool calls
+(leases out of attempts, calls nobody claimed), start scheduled runs, prune checkpoints of
+finished tasks, and queue tasks left PENDING without a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+
+from phi_orchestrator.settings import OrchestratorSettings
+from phi_service.jobs import context_value, create_job_app
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "orchestrator"
+NAMESPACE = "orchestrator"
+ADVANCE_TASK = f"{NAMESPACE}:advance_task"
+
+
+async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> None:
+    """Queue a run of the task from its checkpoint (no-op if one is already waiting)."""
+    try:
+        await app.configure_task(
+            ADVANCE_TASK,
+            queue=QUEUE,
+            lock=f"task:{task_id}",
+            queueing_lock=f"advance:{task_id}",
+        ).defer_async(task_id=str(task_id))
+    except AlreadyEnqueued:
+        pass
+
+
+async def advance_task(context: procrastinate.JobContext, task_id: str) -> None:
+    runner = context_value(context, "runner")
+    status = await runner.advance(uuid.UUID(task_id))
+    logger.info("task %s: %s", task_id, status)
+
+
+async def expire_tool_calls(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import expire_tool_calls as expire
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    for task_id in await expire(context_value(context, "pool"), settings):
+        await defer_advance(context.app, task_id)
+
+
+async def run_schedules(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.schedules import start_due_runs
+
+    for task_id in await start_due_runs(context_value(context, "pool"), timestamp):
+        await defer_advance(context.app, task_id)
+
+
+async def prune_checkpoints(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import prune_checkpoints as prune
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    await prune(context_value(context, "pool"), settings.checkpoint_retention_hours)
+
+
+async def requeue_pending_tasks(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import tasks_without_job
+
+    for task_id in await tasks_without_job(context_value(context, "pool"), ADVANCE_TASK):
+        logger.warning("queueing task %s that had no job", task_id)
+        await defer_advance(context.app, task_id)
+
+
+def make_blueprint() -> procrastinate.Blueprint:
+    bp = procrastinate.Blueprint()
+    bp.task(name="advance_task", queue=QUEUE, pass_context=True)(advance_task)
+
+    def periodic(cron: str, fn: Any) -> None:
+        bp.periodic(cron=cron)(
+            bp.task(name=fn.__name__, queue=QUEUE, queueing_lock=fn.__name__, pass_context=True)(fn)
+        )
+
+    # croniter's sixth field is seconds.
+    periodic("* * * * * */2", expire_tool_calls)
+    periodic("* * * * * */15", run_schedules)
+    periodic("*/10 * * * *", prune_checkpoints)
+    periodic("* * * * *", requeue_pending_tasks)
+    return bp
+
+
+def create_orchestrator_jobs(settings: OrchestratorSettings) -> procrastinate.App:
+    return create_job_app(settings.libpq_database_url, {NAMESPACE: make_blueprint()})

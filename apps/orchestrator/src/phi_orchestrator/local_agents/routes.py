@@ -1,0 +1,219 @@
+"""Local agents: keys (JWT, OWNER/ADMIN), the agent's local agents, and the calls a local
+agent makes with its key (heartbeat, long-poll for work)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import text
+
+from phi_orchestrator.local_agents.auth import AgentKeyDep
+from phi_orchestrator.local_agents.keys import new_key
+from phi_orchestrator.local_agents.schemas import (
+    Heartbeat,
+    HeartbeatAnswer,
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    LocalAgentList,
+    PendingTasks,
+)
+from phi_orchestrator.notify import TOOL_CALLS, wait_for
+from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tool_calls.service import claim_pending_tool_calls
+from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.errors import Forbidden, NotFound
+
+router = APIRouter(tags=["local agents"])
+
+# A claimable call that sends no notification (a lease running out) is seen within this.
+RECHECK_SECONDS = 1.0
+
+
+def _settings(request: Request) -> OrchestratorSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+@router.post("/agents/{agent_id}/local-agent-keys", status_code=201, response_model=KeyCreated)
+async def create_key(
+    agent_id: uuid.UUID, body: KeyCreate, session: SessionDep, user_id: CurrentUserId
+) -> KeyCreated:
+    """A key for this agent's local agents. The whole key is in this answer only."""
+    agent, _ = await agent_access(session, agent_id, user_id, write=True)
+    key = new_key()
+    created_at = (
+        await session.execute(
+            text(
+                "INSERT INTO local_agent_keys (id, org_id, agent_id, name, prefix, secret_sha256, "
+                "created_by) VALUES (:id, :org_id, :agent_id, :name, :prefix, :hash, :user_id) "
+                "RETURNING created_at"
+            ),
+            {
+                "id": key.id,
+                "org_id": agent.org_id,
+                "agent_id": agent.id,
+                "name": body.name,
+                "prefix": key.prefix,
+                "hash": key.secret_sha256,
+                "user_id": user_id,
+            },
+        )
+    ).scalar_one()
+    await session.commit()
+    return KeyCreated(
+        id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
+    )
+
+
+@router.get("/agents/{agent_id}/local-agent-keys", response_model=KeyList)
+async def list_keys(agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> KeyList:
+    await agent_access(session, agent_id, user_id, write=True)
+    rows = (
+        await session.execute(
+            text(
+                "SELECT id, name, prefix, created_at, last_used_at, revoked_at "
+                "FROM local_agent_keys WHERE agent_id = :agent_id ORDER BY created_at"
+            ),
+            {"agent_id": agent_id},
+        )
+    ).all()
+    return KeyList(items=[dict(r._mapping) for r in rows])  # type: ignore[misc]
+
+
+@router.delete("/agents/{agent_id}/local-agent-keys/{key_id}", status_code=204)
+async def revoke_key(
+    agent_id: uuid.UUID, key_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> Response:
+    """Revoke a key: the local agent using it gets 401 on its next call."""
+    await agent_access(session, agent_id, user_id, write=True)
+    found = (
+        await session.execute(
+            text(
+                "UPDATE local_agent_keys SET revoked_at = coalesce(revoked_at, now()) "
+                "WHERE id = :id AND agent_id = :agent_id RETURNING id"
+            ),
+            {"id": key_id, "agent_id": agent_id},
+        )
+    ).first()
+    if found is None:
+        raise NotFound("key not found")
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/agents/{agent_id}/local-agents", response_model=LocalAgentList)
+async def list_local_agents(
+    agent_id: uuid.UUID, request: Request, session: SessionDep, user_id: CurrentUserId
+) -> LocalAgentList:
+    """The agent's local agents; OFFLINE once the last heartbeat is older than a few intervals."""
+    await agent_access(session, agent_id, user_id)
+    settings = _settings(request)
+    offline_after = settings.heartbeat_interval_seconds * settings.offline_after_heartbeats
+    rows = (
+        await session.execute(
+            text(
+                "SELECT id, name, host, version, tools, last_heartbeat_at, CASE "
+                "  WHEN last_heartbeat_at IS NULL THEN status "
+                "  WHEN last_heartbeat_at < now() - make_interval(secs => :offline) THEN 'OFFLINE' "
+                "  ELSE 'ACTIVE' END AS status "
+                "FROM local_agents WHERE agent_id = :agent_id ORDER BY created_at"
+            ),
+            {"agent_id": agent_id, "offline": offline_after},
+        )
+    ).all()
+    return LocalAgentList(items=[dict(r._mapping) for r in rows])  # type: ignore[misc]
+
+
+@router.post("/local-agents/heartbeat", response_model=HeartbeatAnswer)
+async def heartbeat(
+    body: Heartbeat, request: Request, session: SessionDep, key: AgentKeyDep
+) -> HeartbeatAnswer:
+    """Register (no ``local_agent_id``) or refresh this local agent."""
+    settings = _settings(request)
+    values = {
+        "name": body.name,
+        "host": body.host,
+        "version": body.version,
+        "tools": json.dumps(sorted(set(body.tools))),
+        "key_id": key.key_id,
+    }
+    local_agent_id = None
+    if body.local_agent_id is not None:
+        owner = (
+            await session.execute(
+                text("SELECT agent_id FROM local_agents WHERE id = :id FOR UPDATE"),
+                {"id": body.local_agent_id},
+            )
+        ).scalar()
+        if owner is not None:
+            key.require_agent(owner, "local agent")
+            await session.execute(
+                text(
+                    "UPDATE local_agents SET name = :name, host = :host, version = :version, "
+                    "tools = CAST(:tools AS jsonb), key_id = :key_id, status = 'ACTIVE', "
+                    "last_heartbeat_at = now() WHERE id = :id"
+                ),
+                {**values, "id": body.local_agent_id},
+            )
+            local_agent_id = body.local_agent_id
+    if local_agent_id is None:
+        # First contact, or the row was deleted: register afresh (the agent stores the new id).
+        local_agent_id = (
+            await session.execute(
+                text(
+                    "INSERT INTO local_agents (agent_id, org_id, name, host, version, tools, "
+                    "key_id, status, last_heartbeat_at) VALUES (:agent_id, :org_id, :name, "
+                    ":host, :version, CAST(:tools AS jsonb), :key_id, 'ACTIVE', now()) "
+                    "RETURNING id"
+                ),
+                {**values, "agent_id": key.agent_id, "org_id": key.org_id},
+            )
+        ).scalar_one()
+    await session.commit()
+    return HeartbeatAnswer(
+        local_agent_id=local_agent_id,
+        agent_id=key.agent_id,
+        org_id=key.org_id,
+        heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+        lease_seconds=settings.lease_seconds,
+    )
+
+
+@router.get("/local-agents/{local_agent_id}/pending-tasks", response_model=PendingTasks)
+async def pending_tasks(
+    local_agent_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    key: AgentKeyDep,
+    wait: Annotated[int, Query(ge=0, le=30, description="seconds to wait for work")] = 20,
+    max: Annotated[int, Query(ge=1, le=20, description="calls to claim at most")] = 1,
+) -> PendingTasks:
+    """Long poll: claims this agent's open tool calls (for the tools the local agent listed
+    in its heartbeat) as soon as there are some, or answers an empty list after ``wait``."""
+    settings = _settings(request)
+    row = (
+        await session.execute(
+            text("SELECT agent_id, tools FROM local_agents WHERE id = :id"),
+            {"id": local_agent_id},
+        )
+    ).first()
+    if row is None:
+        raise NotFound("local agent not found: send a heartbeat without local_agent_id first")
+    if row.agent_id != key.agent_id:
+        raise Forbidden("this key belongs to another agent; it cannot reach this local agent")
+    await session.commit()
+    tools = [str(t) for t in row.tools or []]
+    deadline = time.monotonic() + min(wait, settings.long_poll_max_seconds)
+    with request.app.state.notifier.subscribe(TOOL_CALLS, str(key.agent_id)) as woken:
+        while True:
+            calls = await claim_pending_tool_calls(
+                session, key.agent_id, local_agent_id, tools, max, settings.lease_seconds
+            )
+            remaining = deadline - time.monotonic()
+            if calls or remaining <= 0 or await request.is_disconnected():
+                return PendingTasks(tasks=calls)  # type: ignore[arg-type]
+            await wait_for(woken, min(RECHECK_SECONDS, remaining))

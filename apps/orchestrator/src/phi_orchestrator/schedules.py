@@ -1,0 +1,104 @@
+"""Scheduled runs: each enabled workflow with a cron ``schedule`` in an agent's config runs by
+itself, in the org's time zone. Every worker may check; a run is created once per slot
+(unique index on agent, type and slot), and appears in the task list like a manual run.
+
+Only the latest slot is run, and only within ``CATCH_UP`` of its time: a worker that was down
+for a day does not start a burst of old reports when it comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
+
+from phi_orchestrator.workflows.registry import get_workflow
+
+logger = logging.getLogger(__name__)
+
+CATCH_UP = timedelta(minutes=10)
+
+
+def latest_slot(cron: str, zone: str, now: datetime) -> datetime | None:
+    """The latest time ``cron`` fired at or before ``now``, read in ``zone`` (as UTC)."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    local_now = now.astimezone(tz)
+    try:
+        # A slot exactly at ``now`` counts: get_prev from a moment just after it.
+        slot = croniter(cron, local_now + timedelta(microseconds=1)).get_prev(datetime)
+    except (ValueError, KeyError):
+        return None
+    return slot.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def due_runs(
+    agents: list[dict[str, Any]], now: datetime
+) -> list[tuple[dict[str, Any], str, datetime]]:
+    """(agent, workflow type, slot) for every enabled scheduled workflow due at ``now``."""
+    due = []
+    for agent in agents:
+        for wf in (agent.get("config") or {}).get("workflows", []) or []:
+            if not isinstance(wf, dict) or not wf.get("schedule") or not wf.get("enabled", True):
+                continue
+            if get_workflow(str(wf.get("type"))) is None:
+                continue
+            slot = latest_slot(str(wf["schedule"]), agent.get("time_zone") or "UTC", now)
+            if slot is not None and now - slot <= CATCH_UP:
+                due.append((agent, str(wf["type"]), slot))
+    return due
+
+
+async def start_due_runs(
+    pool: AsyncConnectionPool, timestamp: float | None = None
+) -> list[uuid.UUID]:
+    """Create the tasks of the slots due now (once each); returns the new tasks' ids."""
+    now = datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
+    async with pool.connection() as conn:
+        agents = await (
+            await conn.execute(
+                "SELECT a.id, a.org_id, a.config, o.time_zone FROM agents a "
+                "JOIN organizations o ON o.id = a.org_id "
+                "WHERE a.status = 'ACTIVE' AND a.config ? 'workflows'"
+            )
+        ).fetchall()
+    created = []
+    for agent, type_, slot in due_runs([dict(a) for a in agents], now):
+        workflow = get_workflow(type_)
+        assert workflow is not None
+        try:
+            local_day = slot.astimezone(ZoneInfo(agent.get("time_zone") or "UTC")).date()
+        except (KeyError, ValueError):
+            local_day = slot.date()
+        try:
+            params = workflow.prepare(workflow.input_model(), local_day)
+        except ValidationError as exc:
+            logger.warning("schedule of %s on agent %s: %s", type_, agent["id"], exc)
+            continue
+        async with pool.connection() as conn, conn.transaction():
+            row = await (
+                await conn.execute(
+                    "INSERT INTO tasks (agent_id, org_id, type, input, trigger, schedule_slot) "
+                    "VALUES (%s, %s, %s, %s, 'schedule', %s) "
+                    "ON CONFLICT (agent_id, type, schedule_slot) "
+                    "WHERE schedule_slot IS NOT NULL DO NOTHING RETURNING id",
+                    (agent["id"], agent["org_id"], type_, Jsonb(params), slot),
+                )
+            ).fetchone()
+            if row:
+                await conn.execute(
+                    "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, "
+                    "'task_created', %s)",
+                    (row["id"], Jsonb({"trigger": "schedule", "slot": slot.isoformat()})),
+                )
+                created.append(row["id"])
+    return created

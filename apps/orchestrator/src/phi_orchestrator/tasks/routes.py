@@ -1,0 +1,154 @@
+"""Task routes: run a workflow, read tasks, cancel, and follow a task's events live."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import text
+
+from phi_orchestrator.jobs import defer_advance
+from phi_orchestrator.notify import TASK_EVENTS, wait_for
+from phi_orchestrator.runtime import FINISHED
+from phi_orchestrator.tasks import service
+from phi_orchestrator.tasks.schemas import (
+    RunTask,
+    TaskCreated,
+    TaskDetail,
+    TaskPage,
+    TaskStatus,
+    WorkflowOut,
+)
+from phi_orchestrator.workflows.registry import workflows
+from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.errors import InvalidInput
+
+router = APIRouter(tags=["tasks"])
+
+KEEP_ALIVE_SECONDS = 15.0
+
+
+@router.get("/workflows", response_model=list[WorkflowOut], tags=["workflows"])
+async def list_workflows() -> list[WorkflowOut]:
+    """The workflow types a task can run, with the JSON schema of their input."""
+    return [
+        WorkflowOut(
+            type=t, description=w.description, input_schema=w.input_model.model_json_schema()
+        )
+        for t, w in sorted(workflows().items())
+    ]
+
+
+@router.post("/agents/{agent_id}/run-task", status_code=202, response_model=TaskCreated)
+async def run_task(
+    agent_id: uuid.UUID,
+    body: RunTask,
+    request: Request,
+    session: SessionDep,
+    user_id: CurrentUserId,
+) -> TaskCreated:
+    """Start a workflow run; follow it with GET /tasks/{task_id} or its event stream."""
+    agent, _ = await agent_access(session, agent_id, user_id)
+    task_id = await service.create_task(session, agent, user_id, body.type, body.input)
+    # If the queue is unreachable now, the task stays PENDING and a worker queues it later.
+    try:
+        await defer_advance(request.app.state.jobs, task_id)
+    except Exception:  # noqa: BLE001 - the task row is stored; requeue_pending_tasks picks it up
+        pass
+    return TaskCreated(task_id=task_id)
+
+
+@router.get("/agents/{agent_id}/tasks", response_model=TaskPage)
+async def list_agent_tasks(
+    agent_id: uuid.UUID,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    status: TaskStatus | None = None,
+    type: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> TaskPage:
+    """The agent's tasks, newest first, manual and scheduled alike."""
+    await agent_access(session, agent_id, user_id)
+    items, total = await service.list_tasks(
+        session, agent_id, status=status, type_=type, limit=limit, offset=offset
+    )
+    return TaskPage(items=items, total=total, limit=limit, offset=offset)  # type: ignore[arg-type]
+
+
+@router.get("/tasks/{task_id}", response_model=TaskDetail)
+async def get_task(task_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> TaskDetail:
+    row = await service.task_for_member(session, task_id, user_id)
+    return TaskDetail.model_validate(await service.task_detail(session, row))
+
+
+@router.post("/tasks/{task_id}/cancel", response_model=TaskDetail)
+async def cancel_task(
+    task_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> TaskDetail:
+    """Cancel a task that has not finished; a call its local agent holds is withdrawn (the
+    agent's lease extension and callback then get 409)."""
+    await service.cancel_task(session, task_id, user_id)
+    row = await service.task_for_member(session, task_id, user_id)
+    return TaskDetail.model_validate(await service.task_detail(session, row))
+
+
+def _sse(seq: int, event_type: str, data: object) -> str:
+    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@router.get(
+    "/tasks/{task_id}/events/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def stream_task_events(
+    task_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """Server-sent events: every event of the task as it is written (``id`` is its sequence
+    number; reconnect with ``Last-Event-ID`` to resume), then an ``end`` event once the task
+    has finished."""
+    await service.task_for_member(session, task_id, user_id)
+    await session.close()  # no connection held while the stream waits
+    after = 0
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise InvalidInput("Last-Event-ID must be the id of an event (a number)")
+        after = int(last_event_id)
+    db, notifier = request.app.state.db, request.app.state.notifier
+
+    async def events() -> AsyncIterator[str]:
+        seq = after
+        with notifier.subscribe(TASK_EVENTS, str(task_id)) as woken:
+            while True:
+                async with db.sessionmaker() as s:
+                    batch = await service.events_after(s, task_id, seq)
+                    status = await s.scalar(
+                        text("SELECT status FROM tasks WHERE id = :id"), {"id": task_id}
+                    )
+                for e in batch:
+                    seq = e["seq"]
+                    yield _sse(seq, e["event_type"], {**e, "task_id": str(task_id)})
+                if not batch and (status is None or status in FINISHED):
+                    yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
+                    return
+                if batch:
+                    continue
+                if await request.is_disconnected():
+                    return
+                if not await wait_for(woken, KEEP_ALIVE_SECONDS):
+                    yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

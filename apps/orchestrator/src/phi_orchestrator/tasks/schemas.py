@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskStatus = Literal["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"]
+
+
+class RunTask(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "sample"}},
+                {"type": "ASK", "input": {"question": "When must pallets be counted?"}},
+            ]
+        },
+    )
+    type: str = Field(min_length=1, max_length=100, description="A type from GET /workflows")
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskCreated(BaseModel):
+    task_id: uuid.UUID
+
+
+class TaskEventOut(BaseModel):
+    seq: int
+    event_type: str
+    payload: dict[str, Any] | None
+    timestamp: datetime
+
+
+class ToolCallOut(BaseModel):
+    id: uuid.UUID
+    step: str
+    tool: str
+    status: str
+    attempt: int
+    max_attempts: int
+    lease_until: datetime | None
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class TaskSummary(BaseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    org_id: uuid.UUID
+    type: str
+    status: TaskStatus
+    trigger: str
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class TaskDetail(TaskSummary):
+    input: dict[str, Any] | None
+    output: dict[str, Any] | None
+    schedule_slot: datetime | None
+    events: list[TaskEventOut]
+    tool_calls: list[ToolCallOut]
+
+
+class TaskPage(BaseModel):
+    items: list[TaskSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class WorkflowOut(BaseModel):
+    type: str
+    description: str
+    input_schema: dict[str, Any]

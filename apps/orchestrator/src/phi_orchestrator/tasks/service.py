@@ -1,0 +1,180 @@
+"""Tasks: creation with a validated input, reads, cancellation, event pages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_orchestrator.runtime import org_today
+from phi_orchestrator.tool_calls.service import add_event
+from phi_orchestrator.workflows.registry import get_workflow, workflows
+from phi_service.errors import Conflict, InvalidInput, NotFound
+
+TASK_COLUMNS = (
+    "t.id, t.agent_id, t.org_id, t.type, t.status, t.trigger, t.error, t.created_at, "
+    "t.started_at, t.finished_at, t.updated_at"
+)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "input"
+        parts.append(f"input.{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+async def create_task(
+    session: AsyncSession,
+    agent: Any,
+    user_id: uuid.UUID,
+    type_: str,
+    raw_input: dict[str, Any],
+) -> uuid.UUID:
+    workflow = get_workflow(type_)
+    if workflow is None:
+        known = ", ".join(sorted(workflows()))
+        raise InvalidInput(f"unknown workflow type '{type_}'; known types: {known}")
+    if agent.status != "ACTIVE":
+        raise Conflict(f"the agent is {agent.status}: enable it before running tasks")
+    try:
+        data = workflow.input_model.model_validate(raw_input)
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid input for {type_}: {_validation_message(exc)}") from exc
+    zone = await session.scalar(
+        text("SELECT time_zone FROM organizations WHERE id = :id"), {"id": agent.org_id}
+    )
+    params = workflow.prepare(data, org_today(zone))
+    task_id = (
+        await session.execute(
+            text(
+                "INSERT INTO tasks (agent_id, org_id, type, input, created_by) "
+                "VALUES (:agent_id, :org_id, :type, CAST(:input AS jsonb), :user_id) RETURNING id"
+            ),
+            {
+                "agent_id": agent.id,
+                "org_id": agent.org_id,
+                "type": type_,
+                "input": json.dumps(params),
+                "user_id": user_id,
+            },
+        )
+    ).scalar_one()
+    await add_event(session, task_id, "task_created", {"trigger": "manual", "type": type_})
+    await session.commit()
+    return task_id  # type: ignore[no-any-return]
+
+
+async def task_for_member(
+    session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> Any:
+    """The task if the caller is a member of its org; 404 otherwise (outsiders learn nothing)."""
+    row = (
+        await session.execute(
+            text(
+                f"SELECT {TASK_COLUMNS}, t.input, t.output, t.schedule_slot FROM tasks t "
+                "JOIN organization_members m ON m.org_id = t.org_id AND m.user_id = :user_id "
+                "WHERE t.id = :id" + (" FOR UPDATE OF t" if lock else "")
+            ),
+            {"id": task_id, "user_id": user_id},
+        )
+    ).first()
+    if row is None:
+        raise NotFound("task not found")
+    return row
+
+
+async def events_after(
+    session: AsyncSession, task_id: uuid.UUID, after_seq: int, limit: int = 500
+) -> list[dict[str, Any]]:
+    rows = (
+        await session.execute(
+            text(
+                "SELECT seq, event_type, payload, timestamp FROM task_events "
+                "WHERE task_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
+            ),
+            {"id": task_id, "after": after_seq, "limit": limit},
+        )
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
+    calls = (
+        await session.execute(
+            text(
+                "SELECT id, step, tool, status, attempt, max_attempts, lease_until, error, "
+                "created_at, completed_at FROM tool_calls WHERE task_id = :id ORDER BY created_at"
+            ),
+            {"id": row.id},
+        )
+    ).all()
+    return {
+        **row._mapping,
+        "events": await events_after(session, row.id, 0, limit=10_000),
+        "tool_calls": [dict(c._mapping) for c in calls],
+    }
+
+
+async def list_tasks(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    *,
+    status: str | None,
+    type_: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    where = "t.agent_id = :agent_id"
+    params: dict[str, Any] = {"agent_id": agent_id, "limit": limit, "offset": offset}
+    if status:
+        where += " AND t.status = :status"
+        params["status"] = status
+    if type_:
+        where += " AND t.type = :type"
+        params["type"] = type_
+    total = (
+        await session.execute(text(f"SELECT count(*) FROM tasks t WHERE {where}"), params)
+    ).scalar_one()
+    rows = (
+        await session.execute(
+            text(
+                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {where} "
+                "ORDER BY t.created_at DESC, t.id DESC LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        )
+    ).all()
+    return [dict(r._mapping) for r in rows], int(total)
+
+
+async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Cancel an unfinished task; its open tool calls are withdrawn from the local agents."""
+    row = await task_for_member(session, task_id, user_id, lock=True)
+    if row.status in ("SUCCESS", "FAILED", "CANCELLED"):
+        raise Conflict(f"the task already finished ({row.status})")
+    await session.execute(
+        text("UPDATE tasks SET status = 'CANCELLED', finished_at = now() WHERE id = :id"),
+        {"id": task_id},
+    )
+    released = (
+        await session.execute(
+            text(
+                "UPDATE tool_calls SET status = 'CANCELLED', lease_until = NULL "
+                "WHERE task_id = :id AND status IN ('PENDING', 'CLAIMED') RETURNING id"
+            ),
+            {"id": task_id},
+        )
+    ).all()
+    await add_event(
+        session,
+        task_id,
+        "task_cancelled",
+        {"by": str(user_id), "released_tool_calls": [str(r.id) for r in released]},
+    )
+    await session.commit()

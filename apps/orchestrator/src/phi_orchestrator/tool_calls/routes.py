@@ -1,0 +1,118 @@
+"""Calls a local agent makes about a tool call it holds: extend the lease, post the result."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
+
+from phi_orchestrator.jobs import defer_advance
+from phi_orchestrator.local_agents.auth import AgentKeyDep
+from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tool_calls import service
+from phi_service.errors import ApiError, InvalidInput
+
+router = APIRouter(tags=["local agents"])
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
+class LeaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attempt: int = Field(ge=1, le=1000)
+
+
+class LeaseAnswer(BaseModel):
+    lease_until: datetime
+
+
+class ToolCallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tool_call_id: uuid.UUID
+    task_id: uuid.UUID
+    attempt: int = Field(ge=1, le=1000)
+    tool: str = Field(min_length=1, max_length=64)
+    result: JsonValue = None
+    error: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> ToolCallback:
+        if (self.result is None) == (self.error is None):
+            raise ValueError("give exactly one of 'result' and 'error'")
+        return self
+
+
+class CallbackAnswer(BaseModel):
+    status: str
+
+
+@router.post("/tool-calls/{tool_call_id}/lease", response_model=LeaseAnswer)
+async def extend_lease(
+    tool_call_id: uuid.UUID,
+    body: LeaseRequest,
+    request: Request,
+    key: AgentKeyDep,
+) -> LeaseAnswer:
+    """Keep working on a call: 409 once the attempt was superseded or the task cancelled."""
+    settings: OrchestratorSettings = request.app.state.settings
+    async with request.app.state.db.sessionmaker() as session:
+        lease_until = await service.extend_lease(
+            session, tool_call_id, key.agent_id, body.attempt, settings.lease_seconds
+        )
+    return LeaseAnswer(lease_until=lease_until)
+
+
+async def _read_capped(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise PayloadTooLarge(f"the result is over the {cap} byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            raise PayloadTooLarge(f"the result is over the {cap} byte limit")
+    return bytes(body)
+
+
+@router.post(
+    "/tool-callbacks",
+    response_model=CallbackAnswer,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ToolCallback.model_json_schema()}},
+        }
+    },
+)
+async def tool_callback(request: Request, key: AgentKeyDep) -> CallbackAnswer:
+    """The result (or the error) of a call. Idempotent: the same answer again → ``duplicate``;
+    a different one, or one from a superseded attempt → 409."""
+    settings: OrchestratorSettings = request.app.state.settings
+    raw = await _read_capped(request, settings.tool_result_max_bytes)
+    try:
+        body = ToolCallback.model_validate_json(raw)
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"invalid callback: {detail}") from exc
+    result: Any = body.result
+    async with request.app.state.db.sessionmaker() as session:
+        status, task_id = await service.record_callback(
+            session,
+            key.agent_id,
+            body.tool_call_id,
+            body.task_id,
+            body.attempt,
+            body.tool,
+            result,
+            body.error,
+        )
+    if status == "accepted":
+        await defer_advance(request.app.state.jobs, task_id)
+    return CallbackAnswer(status=status)

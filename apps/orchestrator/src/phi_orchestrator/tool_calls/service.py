@@ -1,0 +1,227 @@
+"""Tool calls on the server side: atomic claims with a lease, lease extension, idempotent
+callbacks (docs/local-agent-protocol.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_service.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+# Claimable: never claimed or put back, or claimed with a lease that ran out; attempts left;
+# the task still running. SKIP LOCKED: two pollers never get the same call, and neither waits.
+CLAIM_SQL = """
+WITH picked AS (
+    SELECT c.id, c.status AS previous_status
+      FROM tool_calls c
+      JOIN tasks t ON t.id = c.task_id
+     WHERE c.agent_id = :agent_id
+       AND c.tool = ANY(:tools)
+       AND (c.status = 'PENDING' OR (c.status = 'CLAIMED' AND c.lease_until < now()))
+       AND c.attempt < c.max_attempts
+       AND t.status IN ('RUNNING', 'WAITING')
+     ORDER BY c.created_at
+     LIMIT :max
+       FOR UPDATE OF c SKIP LOCKED
+)
+UPDATE tool_calls c
+   SET status = 'CLAIMED', attempt = c.attempt + 1, local_agent_id = :local_agent_id,
+       lease_until = now() + make_interval(secs => :lease), claimed_at = now()
+  FROM picked
+ WHERE c.id = picked.id
+RETURNING c.id, c.task_id, c.step, c.tool, c.attempt, c.lease_until, c.payload,
+          picked.previous_status
+"""
+
+EVENT_SQL = (
+    "INSERT INTO task_events (task_id, event_type, payload) "
+    "VALUES (:task_id, :event_type, CAST(:payload AS jsonb))"
+)
+
+
+async def add_event(
+    session: AsyncSession, task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
+) -> None:
+    await session.execute(
+        text(EVENT_SQL),
+        {"task_id": task_id, "event_type": event_type, "payload": json.dumps(payload)},
+    )
+
+
+async def claim_pending_tool_calls(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    local_agent_id: uuid.UUID,
+    tools: list[str],
+    max_calls: int,
+    lease_seconds: int,
+) -> list[dict[str, Any]]:
+    """Claim up to ``max_calls`` open calls of the agent for this local agent, in one
+    statement, and record the claims as task events."""
+    if not tools:
+        return []
+    rows = (
+        await session.execute(
+            text(CLAIM_SQL),
+            {
+                "agent_id": agent_id,
+                "tools": tools,
+                "max": max_calls,
+                "local_agent_id": local_agent_id,
+                "lease": lease_seconds,
+            },
+        )
+    ).all()
+    for row in rows:
+        if row.previous_status == "CLAIMED":
+            await add_event(
+                session,
+                row.task_id,
+                "tool_call_lease_expired",
+                {"tool_call_id": str(row.id), "attempt": row.attempt - 1},
+            )
+        await add_event(
+            session,
+            row.task_id,
+            "tool_call_claimed",
+            {
+                "tool_call_id": str(row.id),
+                "step": row.step,
+                "tool": row.tool,
+                "attempt": row.attempt,
+                "local_agent_id": str(local_agent_id),
+            },
+        )
+    await session.commit()
+    return [
+        {
+            "tool_call_id": row.id,
+            "task_id": row.task_id,
+            "step": row.step,
+            "tool": row.tool,
+            "attempt": row.attempt,
+            "lease_until": row.lease_until,
+            "payload": row.payload,
+        }
+        for row in rows
+    ]
+
+
+async def _call_for_update(
+    session: AsyncSession, tool_call_id: uuid.UUID, agent_id: uuid.UUID
+) -> Any:
+    row = (
+        await session.execute(
+            text(
+                "SELECT c.id, c.task_id, c.agent_id, c.tool, c.status, c.attempt, "
+                "c.result_sha256, t.status AS task_status "
+                "FROM tool_calls c JOIN tasks t ON t.id = c.task_id "
+                "WHERE c.id = :id FOR UPDATE OF c"
+            ),
+            {"id": tool_call_id},
+        )
+    ).first()
+    if row is None:
+        raise NotFound("tool call not found")
+    if row.agent_id != agent_id:
+        raise Forbidden("this key belongs to another agent; it cannot reach this tool call")
+    return row
+
+
+async def extend_lease(
+    session: AsyncSession,
+    tool_call_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    attempt: int,
+    lease_seconds: int,
+) -> Any:
+    row = await _call_for_update(session, tool_call_id, agent_id)
+    if row.task_status == "CANCELLED" or row.status == "CANCELLED":
+        raise Conflict("the task was cancelled: abandon this call")
+    if row.status != "CLAIMED" or row.attempt != attempt:
+        raise Conflict(
+            f"attempt {attempt} of this call is no longer current (call {row.status}, "
+            f"attempt {row.attempt}): abandon it"
+        )
+    lease_until = (
+        await session.execute(
+            text(
+                "UPDATE tool_calls SET lease_until = now() + make_interval(secs => :lease) "
+                "WHERE id = :id RETURNING lease_until"
+            ),
+            {"id": tool_call_id, "lease": lease_seconds},
+        )
+    ).scalar_one()
+    await session.commit()
+    return lease_until
+
+
+def result_digest(result: Any, error: str | None) -> str:
+    canonical = json.dumps(
+        {"result": result, "error": error}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def record_callback(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    tool_call_id: uuid.UUID,
+    task_id: uuid.UUID,
+    attempt: int,
+    tool: str,
+    result: Any,
+    error: str | None,
+) -> tuple[str, uuid.UUID]:
+    """Store a call's result once. Returns ("accepted" | "duplicate", task id); raises
+    Conflict for a different result, a superseded attempt, or a finished/cancelled task."""
+    row = await _call_for_update(session, tool_call_id, agent_id)
+    if row.task_id != task_id:
+        raise InvalidInput("task_id is not the task of this tool call")
+    if row.tool != tool:
+        raise InvalidInput(f"this is a '{row.tool}' call, not '{tool}'")
+    digest = result_digest(result, error)
+    if row.status in ("DONE", "FAILED"):
+        if row.attempt == attempt and row.result_sha256 == digest:
+            await session.rollback()
+            return "duplicate", row.task_id
+        raise Conflict("this call already has a different result")
+    if row.status == "CANCELLED" or row.task_status in ("SUCCESS", "FAILED", "CANCELLED"):
+        raise Conflict(f"the task is {row.task_status}: the result is not needed any more")
+    if row.status != "CLAIMED" or row.attempt != attempt:
+        raise Conflict(
+            f"attempt {attempt} was superseded (the call is at attempt {row.attempt}, "
+            f"{row.status}); its result is refused"
+        )
+    status = "FAILED" if error is not None else "DONE"
+    await session.execute(
+        text(
+            "UPDATE tool_calls SET status = :status, result = CAST(:result AS jsonb), "
+            "error = :error, result_sha256 = :digest, completed_at = now(), lease_until = NULL "
+            "WHERE id = :id"
+        ),
+        {
+            "status": status,
+            "result": None if result is None else json.dumps(result),
+            "error": error,
+            "digest": digest,
+            "id": tool_call_id,
+        },
+    )
+    await add_event(
+        session,
+        row.task_id,
+        "tool_call_completed" if status == "DONE" else "tool_call_failed",
+        {
+            "tool_call_id": str(tool_call_id),
+            "attempt": attempt,
+            **({"error": error} if error else {}),
+        },
+    )
+    await session.commit()
+    return "accepted", row.task_id

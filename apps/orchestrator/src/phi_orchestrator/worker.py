@@ -1,0 +1,134 @@
+"""Workflow worker: ``python -m phi_orchestrator.worker`` (or ``phi-orchestrator-worker``).
+
+Runs the orchestrator's jobs (task runs and resumes, tool-call expiry, schedules, checkpoint
+pruning). Start as many as you like against the same database; ``make dev`` starts one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs
+from phi_orchestrator.runtime import TaskRunner, open_pool
+from phi_orchestrator.settings import OrchestratorSettings, get_settings
+from phi_service.worker import run_worker, worker_main
+
+
+def build_router(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
+    """The router service when ``PHI_LLM_ROUTER_URL`` is set, else the router in-process
+    (configured from the environment), with the workflows' builtin composers registered."""
+    from phi_llm import PostgresAccountant, Router, register_composer
+    from phi_orchestrator.workflows.ask.answer import COMPOSER_TASK as ASK_TASK
+    from phi_orchestrator.workflows.ask.answer import compose_answer
+    from phi_orchestrator.workflows.daily_warehouse_report.narrative import (
+        COMPOSER_TASK as REPORT_TASK,
+    )
+    from phi_orchestrator.workflows.daily_warehouse_report.narrative import compose_narrative
+
+    if settings.llm_router_url:
+        from phi_llm.client import RouterClient
+        from phi_platform.settings import read_or_create_secret
+
+        token = settings.llm_router_token or read_or_create_secret(
+            settings.secrets_dir / "llm_router_token"
+        )
+        return RouterClient(settings.llm_router_url, token, timeout=settings.llm_timeout_seconds)
+    register_composer(REPORT_TASK, compose_narrative)
+    register_composer(ASK_TASK, compose_answer)
+    return Router(accountant=PostgresAccountant(sessionmaker))
+
+
+def build_search(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
+    """Document search for the workflows (the embedding model loads on first use)."""
+    from sqlalchemy import text
+
+    from phi_llm.embeddings import get_embedding_provider
+    from phi_search.search import SearchUnavailable, search_documents
+
+    embedder: Any = None
+
+    async def search(
+        org_id: uuid.UUID, agent_id: uuid.UUID, query: str, top_k: int
+    ) -> list[dict[str, Any]]:
+        nonlocal embedder
+        if embedder is None:
+            embedder = get_embedding_provider(settings)
+        async with sessionmaker() as session:
+            # Skip the embedding entirely when the agent has nothing to search.
+            has_chunks = (
+                await session.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM document_chunks WHERE org_id = :org "
+                        "AND (agent_id = :agent OR agent_id IS NULL))"
+                    ),
+                    {"org": org_id, "agent": agent_id},
+                )
+            ).scalar()
+            if not has_chunks:
+                return []
+            try:
+                hits = await search_documents(
+                    session,
+                    embedder,
+                    org_id,
+                    agent_id,
+                    query,
+                    top_k,
+                    ef_search=settings.search_ef_search,
+                    candidates=settings.search_candidates,
+                    hybrid=settings.search_hybrid,
+                )
+            except SearchUnavailable:
+                return []
+        return [
+            {
+                "document_id": str(h.document_id),
+                "document_name": h.document_name,
+                "text": h.text,
+                "excerpt": " ".join(h.text.split())[:300],
+                "score": h.score,
+            }
+            for h in hits
+        ]
+
+    return search
+
+
+async def run() -> None:
+    from phi_platform.db.session import create_engine, create_sessionmaker
+
+    settings = get_settings()
+    engine = create_engine(settings.resolved_database_url, pool_size=2)
+    sessionmaker = create_sessionmaker(engine)
+    pool = open_pool(
+        settings.libpq_database_url,
+        max_size=settings.worker_concurrency * 3 + 2,
+        name="phi-orchestrator-worker",
+    )
+    await pool.open()
+    runner = TaskRunner(
+        pool,
+        build_router(settings, sessionmaker),
+        search=build_search(settings, sessionmaker),
+        tool_call_max_attempts=settings.tool_call_max_attempts,
+    )
+    try:
+        await run_worker(
+            create_orchestrator_jobs(settings),
+            settings,
+            queues=[QUEUE],
+            resources={"runner": runner, "pool": pool},
+            name="orchestrator worker",
+        )
+    finally:
+        await pool.close()
+        await engine.dispose()
+
+
+def main() -> None:
+    worker_main(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""The local-agent protocol (docs/local-agent-protocol.md) with a scripted client over real
+HTTP and a real worker process."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+from orch_factories import (
+    ScriptedLocalAgent,
+    Tenant,
+    contract_result,
+    create_key,
+    make_tenant,
+    run_task,
+    sql,
+    wait_task,
+)
+
+DAY = "2026-11-24"
+
+
+@pytest.fixture
+def tenant(database_url: str) -> Tenant:
+    return make_tenant(database_url)
+
+
+@pytest.fixture
+def agent(api: httpx.Client, orchestrator: Any, tenant: Tenant) -> Any:
+    client = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant))
+    assert client.heartbeat().status_code == 200
+    yield client
+    client.close()
+
+
+def _report(api: httpx.Client, tenant: Tenant, **extra: Any) -> str:
+    return run_task(
+        api,
+        tenant,
+        "DAILY_WAREHOUSE_REPORT",
+        {"data_source": "local_agent", "day": DAY, **extra},
+    )
+
+
+def test_keys_are_shown_once_stored_hashed_and_revocable(
+    api: httpx.Client, orchestrator: Any, tenant: Tenant, database_url: str
+) -> None:
+    path = f"/agents/{tenant.agent_id}/local-agent-keys"
+    r = api.post(path, json={"name": "pc"}, headers=tenant.owner.headers)
+    assert r.status_code == 201
+    created = r.json()
+    assert re.fullmatch(r"phia_[0-9a-f]{32}_[A-Za-z0-9_-]{43}", created["key"])
+    assert created["key"].startswith(created["prefix"])
+    secret = created["key"].rsplit("_", 1)[1]
+    stored = sql(database_url, "SELECT secret_sha256::text FROM local_agent_keys")
+    assert all(secret not in row[0] for row in stored)
+    listed = api.get(path, headers=tenant.owner.headers).json()["items"]
+    assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
+    # MEMBERs cannot see or make keys.
+    assert api.get(path, headers=tenant.member.headers).status_code == 403
+    assert api.post(path, json={"name": "x"}, headers=tenant.member.headers).status_code == 403
+    client = ScriptedLocalAgent(orchestrator.url, created["key"])
+    assert client.heartbeat().status_code == 200
+    assert api.delete(f"{path}/{created['id']}", headers=tenant.owner.headers).status_code == 204
+    r = client.heartbeat()
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert api.get(path, headers=tenant.owner.headers).json()["items"][0]["revoked_at"]
+    missing = api.delete(f"{path}/{tenant.org_id}", headers=tenant.owner.headers)
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "key",
+    [None, "nonsense", "phia_" + "0" * 32 + "_" + "a" * 43, "Bearer"],
+)
+def test_calls_without_a_valid_key_get_401(orchestrator: Any, key: str | None) -> None:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with httpx.Client(base_url=orchestrator.url, headers=headers) as c:
+        assert c.post("/local-agents/heartbeat", json={"name": "x"}).status_code == 401
+        assert (
+            c.get(f"/local-agents/{'0' * 8}-0000-0000-0000-{'0' * 12}/pending-tasks").status_code
+            == 401
+        )
+
+
+def test_heartbeat_registers_then_updates_and_goes_offline(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant
+) -> None:
+    first = agent.local_agent_id
+    r = agent.heartbeat()
+    body = r.json()
+    assert body["local_agent_id"] == first and body["agent_id"] == tenant.agent_id
+    assert body["lease_seconds"] == 2 and body["heartbeat_interval_seconds"] == 1
+    path = f"/agents/{tenant.agent_id}/local-agents"
+    items = api.get(path, headers=tenant.member.headers).json()["items"]
+    assert [(i["id"], i["status"], sorted(i["tools"])) for i in items] == [
+        (first, "ACTIVE", ["db", "file"])
+    ]
+    time.sleep(3.3)  # 3 missed heartbeats of 1 s
+    assert api.get(path, headers=tenant.member.headers).json()["items"][0]["status"] == "OFFLINE"
+    agent.heartbeat()
+    assert api.get(path, headers=tenant.member.headers).json()["items"][0]["status"] == "ACTIVE"
+
+
+def test_report_pulls_its_data_through_the_protocol(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    task_id = _report(api, tenant)
+    call = agent.claim()
+    assert call["task_id"] == task_id and call["tool"] == "db" and call["attempt"] == 1
+    assert {q["name"] for q in call["payload"]["queries"]} >= {"picks", "orders", "shipments"}
+    assert wait_task(api, tenant, task_id, {"WAITING"})["status"] == "WAITING"
+    result = contract_result(call["payload"], DAY)
+    assert agent.callback(call, result).json() == {"status": "accepted"}
+    # The same result again changes nothing; a different one is refused.
+    assert agent.callback(call, result).json() == {"status": "duplicate"}
+    assert agent.callback(call, {"results": {}}).status_code == 409
+    task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})
+    assert task["status"] == "SUCCESS", task["error"]
+    assert "Dock 4" in task["output"]["full_report_md"]
+    kinds = [e["event_type"] for e in task["events"]]
+    assert kinds.count("tool_call_completed") == 1 and kinds.count("task_resumed") == 1
+    # Same figures as the cloud-only sample run of the same day.
+    sample_id = run_task(api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY})
+    sample = wait_task(api, tenant, sample_id, {"SUCCESS", "FAILED"})
+    assert sample["output"]["metrics"] == task["output"]["metrics"]
+
+
+def test_file_tool_payload(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    task_id = _report(api, tenant, tool="file")
+    call = agent.claim()
+    assert call["tool"] == "file"
+    assert "picks_2026-11-24.csv" in [f["path"] for f in call["payload"]["files"]]
+    agent.callback(call, error="policy: path outside the allowed roots")
+    task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})
+    assert task["status"] == "FAILED" and "outside the allowed roots" in task["error"]
+
+
+def test_only_tools_the_local_agent_listed_are_offered(
+    api: httpx.Client, orchestrator: Any, tenant: Tenant, worker: Any
+) -> None:
+    files_only = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), tools=("file",))
+    files_only.heartbeat()
+    _report(api, tenant)  # a db call
+    assert files_only.poll(wait=2).json() == {"tasks": []}
+    files_only.close()
+
+
+def test_long_poll_answers_as_soon_as_work_exists(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    import threading
+
+    got: list[Any] = []
+    t0 = time.monotonic()
+    poller = threading.Thread(target=lambda: got.append((agent.poll(wait=20), time.monotonic())))
+    poller.start()
+    time.sleep(0.5)
+    _report(api, tenant)
+    poller.join(30)
+    response, answered = got[0]
+    assert response.json()["tasks"], "the long poll ended empty"
+    assert answered - t0 < 10  # well before the 20 s wait
+
+
+def test_expired_lease_is_handed_out_again_and_the_old_attempt_refused(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    task_id = _report(api, tenant)
+    first = agent.claim()
+    assert agent.lease(first).status_code == 200
+    time.sleep(2.3)  # the 2 s lease runs out
+    second = agent.claim()
+    assert second["tool_call_id"] == first["tool_call_id"] and second["attempt"] == 2
+    assert agent.lease(first).status_code == 409
+    late = agent.callback(first, contract_result(first["payload"], DAY))
+    assert late.status_code == 409 and "superseded" in late.json()["detail"]
+    assert agent.callback(second, contract_result(second["payload"], DAY)).status_code == 200
+    assert wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})["status"] == "SUCCESS"
+
+
+def test_lease_running_out_on_every_attempt_fails_the_task_saying_so(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    task_id = _report(api, tenant)
+    for attempt in (1, 2, 3):
+        assert agent.claim()["attempt"] == attempt
+        time.sleep(2.3)
+    task = wait_task(api, tenant, task_id, {"FAILED", "SUCCESS"}, timeout=30)
+    assert task["status"] == "FAILED" and "lease ran out" in task["error"]
+    assert agent.poll(wait=1).json() == {"tasks": []}
+
+
+def test_cancelling_a_waiting_task_releases_its_call(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    task_id = _report(api, tenant)
+    call = agent.claim()
+    wait_task(api, tenant, task_id, {"WAITING"})
+    r = api.post(f"/tasks/{task_id}/cancel", headers=tenant.member.headers)
+    assert r.status_code == 200 and r.json()["tool_calls"][0]["status"] == "CANCELLED"
+    assert agent.lease(call).status_code == 409
+    assert agent.callback(call, contract_result(call["payload"], DAY)).status_code == 409
+    assert agent.poll(wait=1).json() == {"tasks": []}
+    time.sleep(1)
+    assert (
+        api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()["status"] == "CANCELLED"
+    )
+
+
+def test_unclaimed_call_fails_the_task(
+    api: httpx.Client, tenant: Tenant, worker: Any, start_worker: Any
+) -> None:
+    start_worker(tool_call_unclaimed_seconds=2)
+    task_id = _report(api, tenant)
+    task = wait_task(api, tenant, task_id, {"FAILED", "SUCCESS"}, timeout=30)
+    assert task["status"] == "FAILED" and "no local agent picked this up" in task["error"]
+
+
+def test_callback_checks(
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+) -> None:
+    _report(api, tenant)
+    call = agent.claim()
+    both = agent.http.post(
+        "/tool-callbacks",
+        json={
+            **{k: call[k] for k in ("tool_call_id", "task_id", "attempt", "tool")},
+            "result": {},
+            "error": "x",
+        },
+    )
+    assert both.status_code == 422 and "exactly one" in both.json()["detail"]
+    wrong_tool = agent.callback({**call, "tool": "file"}, {"results": {}})
+    assert wrong_tool.status_code == 422
+    unknown = agent.callback({**call, "tool_call_id": call["task_id"]}, {"results": {}})
+    assert unknown.status_code == 404
+    big = {"results": {"picks": {"columns": ["a"], "rows": [["x" * 1000]] * 9000}}}
+    assert agent.callback(call, big).status_code == 413
+    assert agent.http.post("/tool-callbacks", content=b"{not json").status_code == 422

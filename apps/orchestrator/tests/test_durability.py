@@ -1,0 +1,128 @@
+"""Durability with real worker processes and the real database: a worker killed mid-task,
+two workers at once, a callback posted twice at the same moment."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+from orch_factories import (
+    ScriptedLocalAgent,
+    contract_result,
+    create_key,
+    make_tenant,
+    run_task,
+    wait_task,
+)
+
+DAY = "2026-11-24"
+STEPS = [
+    "load_agent_config",
+    "fetch_data",
+    "fetch_docs",
+    "analysis",
+    "report_formatter",
+    "save_result",
+]
+
+
+def _events(task: dict[str, Any], kind: str) -> Counter[str]:
+    return Counter(e["payload"]["step"] for e in task["events"] if e["event_type"] == kind)
+
+
+def _wait_event(api: httpx.Client, tenant: Any, task_id: str, kind: str, step: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        events = api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()["events"]
+        if any(e["event_type"] == kind and e["payload"].get("step") == step for e in events):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind} {step}")
+
+
+def test_worker_killed_mid_task_another_finishes_it_with_one_result(
+    api: httpx.Client, database_url: str, start_worker: Any
+) -> None:
+    tenant = make_tenant(database_url)
+    first = start_worker()
+    # A fresh worker builds the sample data set inside fetch_data (seconds): kill it there.
+    task_id = run_task(api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": "2026-11-20"})
+    _wait_event(api, tenant, task_id, "step_started", "fetch_data")
+    first.kill()
+    assert api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()["status"] == "RUNNING"
+    start_worker()
+    task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=120)
+    assert task["status"] == "SUCCESS", task["error"]
+    # Steps checkpointed before the kill were not run again; fetch_data started twice and
+    # finished once; one result, one success.
+    assert _events(task, "step_finished") == Counter(STEPS)
+    assert _events(task, "step_started")["load_agent_config"] == 1
+    assert _events(task, "step_started")["fetch_data"] == 2
+    kinds = Counter(e["event_type"] for e in task["events"])
+    assert kinds["task_succeeded"] == 1 and task["output"]["metrics"]["day"] == "2026-11-20"
+
+
+def test_two_workers_never_run_the_same_step_twice(
+    api: httpx.Client, database_url: str, orchestrator: Any, start_worker: Any
+) -> None:
+    start_worker()
+    start_worker()
+    tenant = make_tenant(database_url)
+    agent = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant))
+    agent.heartbeat()
+    sample = [run_task(api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY}) for _ in range(6)]
+    local = [
+        run_task(api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY, "data_source": "local_agent"})
+        for _ in range(3)
+    ]
+    asks = [run_task(api, tenant, "ASK", {"question": f"q{i}"}) for i in range(4)]
+    for _ in local:
+        call = agent.claim(wait=30)
+        assert agent.callback(call, contract_result(call["payload"], DAY)).status_code == 200
+    for task_id in sample + local + asks:
+        task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=180)
+        assert task["status"] == "SUCCESS", task["error"]
+        finished, started = _events(task, "step_finished"), _events(task, "step_started")
+        waited = _events(task, "step_waiting")
+        assert set(finished.values()) == {1}, (task_id, finished)
+        assert started == finished + waited, (task_id, started, finished, waited)
+        assert Counter(e["event_type"] for e in task["events"])["task_succeeded"] == 1
+    agent.close()
+
+
+def test_the_same_callback_posted_twice_at_once_is_applied_once(
+    api: httpx.Client, database_url: str, orchestrator: Any, worker: Any
+) -> None:
+    tenant = make_tenant(database_url)
+    key = create_key(api, tenant)
+    agent = ScriptedLocalAgent(orchestrator.url, key)
+    agent.heartbeat()
+    task_id = run_task(
+        api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY, "data_source": "local_agent"}
+    )
+    call = agent.claim()
+    result = contract_result(call["payload"], DAY)
+    answers: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def post() -> None:
+        client = ScriptedLocalAgent(orchestrator.url, key)
+        barrier.wait()
+        answers.append(client.callback(call, result).json()["status"])
+        client.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == ["accepted", "duplicate"]
+    task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})
+    assert task["status"] == "SUCCESS"
+    kinds = Counter(e["event_type"] for e in task["events"])
+    assert kinds["tool_call_completed"] == 1 and kinds["task_resumed"] == 1
+    assert kinds["task_succeeded"] == 1
+    agent.close()

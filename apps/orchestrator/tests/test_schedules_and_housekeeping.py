@@ -1,0 +1,118 @@
+"""Scheduled runs (org time zone, once per slot whatever the workers) and checkpoint pruning."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from orch_factories import make_tenant, run_task, sql, wait_task
+
+from phi_orchestrator.housekeeping import prune_checkpoints
+from phi_orchestrator.runtime import open_pool
+from phi_orchestrator.schedules import due_runs, latest_slot, start_due_runs
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_slots_are_read_in_the_org_time_zone() -> None:
+    now = datetime(2026, 11, 25, 5, 30, tzinfo=UTC)
+    # 06:00 in Tokyo (UTC+9) is 21:00 UTC the day before.
+    assert latest_slot("0 6 * * *", "Asia/Tokyo", now) == datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+    assert latest_slot("0 6 * * *", "UTC", now) == datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    assert latest_slot("30 5 * * *", "UTC", now) == now  # a slot exactly now counts
+    agent = {
+        "config": {
+            "workflows": [
+                {"type": "DAILY_WAREHOUSE_REPORT", "schedule": "30 5 * * *"},
+                {"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 6 * * *"},  # 23.5 h ago: too old
+                {"type": "ASK", "schedule": "30 5 * * *", "enabled": False},
+                {"type": "UNKNOWN", "schedule": "30 5 * * *"},
+            ]
+        },
+        "time_zone": "UTC",
+    }
+    assert [(t, s) for _, t, s in due_runs([agent], now)] == [("DAILY_WAREHOUSE_REPORT", now)]
+
+
+def test_a_slot_runs_once_however_many_schedulers_race(database_url: str) -> None:
+    now = time.time()
+    tenant = make_tenant(
+        database_url,
+        config={"workflows": [{"type": "DAILY_WAREHOUSE_REPORT", "schedule": "* * * * *"}]},
+        time_zone="Europe/Berlin",
+    )
+
+    async def race() -> list[Any]:
+        pool = open_pool(_libpq(database_url), max_size=8)
+        await pool.open()
+        try:
+            results = await asyncio.gather(*(start_due_runs(pool, now) for _ in range(6)))
+        finally:
+            await pool.close()
+        return [task for created in results for task in created]
+
+    created = asyncio.run(race())
+    mine = sql(
+        database_url,
+        "SELECT id, trigger, input->>'day' FROM tasks WHERE agent_id = %s",
+        tenant.agent_id,
+    )
+    assert len(mine) == 1 and mine[0][0] in created and mine[0][1] == "schedule"
+    berlin_today = datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
+    # The report of a scheduled run covers the day before, in the org's time zone.
+    assert mine[0][2] == (berlin_today - timedelta(days=1)).isoformat()
+
+
+def test_scheduled_run_appears_in_the_task_list_and_finishes(
+    api: httpx.Client, database_url: str, worker: Any
+) -> None:
+    tenant = make_tenant(
+        database_url,
+        config={"workflows": [{"type": "DAILY_WAREHOUSE_REPORT", "schedule": "* * * * *"}]},
+    )
+    deadline = time.monotonic() + 40
+    items: list[Any] = []
+    while time.monotonic() < deadline and not items:
+        items = api.get(f"/agents/{tenant.agent_id}/tasks", headers=tenant.owner.headers).json()[
+            "items"
+        ]
+        time.sleep(0.5)
+    assert [i["trigger"] for i in items] == ["schedule"]
+    task = wait_task(api, tenant, items[0]["id"], {"SUCCESS", "FAILED"}, timeout=120)
+    assert task["status"] == "SUCCESS", task["error"]
+
+
+def test_checkpoints_of_finished_tasks_are_pruned_results_stay(
+    api: httpx.Client, database_url: str, worker: Any
+) -> None:
+    tenant = make_tenant(database_url)
+    task_id = run_task(api, tenant, "ASK", {"question": "q"})
+    wait_task(api, tenant, task_id, {"SUCCESS"})
+    count = "SELECT count(*) FROM checkpoints WHERE thread_id = %s"
+    assert sql(database_url, count, task_id)[0][0] > 0
+
+    async def prune(hours: float) -> int:
+        pool = open_pool(_libpq(database_url), max_size=2)
+        await pool.open()
+        try:
+            return await prune_checkpoints(pool, hours)
+        finally:
+            await pool.close()
+
+    asyncio.run(prune(24))  # too recent to prune
+    assert sql(database_url, count, task_id)[0][0] > 0
+    assert asyncio.run(prune(0)) >= 1
+    assert sql(database_url, count, task_id)[0][0] == 0
+    for table in ("checkpoint_blobs", "checkpoint_writes"):
+        assert (
+            sql(database_url, f"SELECT count(*) FROM {table} WHERE thread_id = %s", task_id)[0][0]
+            == 0
+        )
+    task = api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()
+    assert task["status"] == "SUCCESS" and task["output"]["answer"] and task["events"]
