@@ -223,6 +223,13 @@ try {
   await page.getByRole("link", { name: "Admin" }).click();
   await page.waitForURL(/\/admin$/);
   await page.getByTestId("admin-orgs").getByText(`Acme Logistics ${RUN}`).waitFor();
+  // The journey's task, found through the organization filter, with its events.
+  await page.getByLabel("Organization", { exact: true }).selectOption({ label: `Acme Logistics ${RUN}` });
+  const adminTask = page.getByTestId("admin-tasks").getByRole("row").filter({ hasText: "DAILY_WAREHOUSE_REPORT" });
+  await adminTask.getByText("SUCCESS").waitFor();
+  assert.equal(await adminTask.count(), 1);
+  await adminTask.getByRole("button", { name: "Events" }).click();
+  await page.getByTestId("admin-task-events").getByText("task_succeeded").waitFor();
   await screenshot(page, "admin");
   const adminState = await context.storageState();
   await context.close();

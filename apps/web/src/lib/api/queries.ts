@@ -27,6 +27,8 @@ export const keys = {
   allTasks: (agentId: string) => ["agents", agentId, "tasks"] as const,
   task: (taskId: string) => ["tasks", taskId] as const,
   adminOrgs: ["admin", "orgs"] as const,
+  adminTasks: (filters: Record<string, string>) => ["admin", "tasks", filters] as const,
+  adminTask: (taskId: string) => ["admin", "task", taskId] as const,
   adminFailures: ["admin", "failures"] as const,
 };
 
@@ -244,6 +246,44 @@ export function useTask(taskId: string | null) {
     queryFn: () =>
       unwrap(
         orchestrator.GET("/tasks/{task_id}", { params: { path: { task_id: taskId ?? "" } } }),
+      ),
+    enabled: taskId !== null,
+  });
+}
+
+export interface AdminTaskFilters {
+  status: TaskStatus | "";
+  type: string;
+  org_id: string;
+}
+
+export function useAdminTasks(filters: AdminTaskFilters) {
+  return useQuery({
+    queryKey: keys.adminTasks({ ...filters }),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/admin/tasks", {
+          params: {
+            query: {
+              limit: 100,
+              ...(filters.status ? { status: filters.status } : {}),
+              ...(filters.type ? { type: filters.type } : {}),
+              ...(filters.org_id ? { org_id: filters.org_id } : {}),
+            },
+          },
+        }),
+      ),
+  });
+}
+
+export function useAdminTask(taskId: string | null) {
+  return useQuery({
+    queryKey: keys.adminTask(taskId ?? ""),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/admin/tasks/{task_id}", {
+          params: { path: { task_id: taskId ?? "" } },
+        }),
       ),
     enabled: taskId !== null,
   });
