@@ -8,7 +8,7 @@ EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+.PHONY: dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -50,6 +50,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py
+
+# Orchestrator: long-poll claim latency against a 5 s poller, overhead per report task,
+# tasks/s with 1 and 2 workers (about 3 minutes).
+bench-orchestrator: $(STAMP)
+	$(PY) bench/orchestrator.py
 
 # Documents: PDF libraries, ingestion stages, search quality (vector vs hybrid on the labelled
 # set), search latency/recall at 10k and 100k chunks.
