@@ -8,7 +8,13 @@ EXTRA_STAMP := $(VENV)/.installed-extras
 PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
-.PHONY: dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+WEB := apps/web
+WEB_STAMP := $(WEB)/node_modules/.installed
+WEB_BUILD := $(WEB)/.next/BUILD_ID
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.ts $(WEB)/*.mjs $(WEB)/*.json)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -19,7 +25,7 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	$(PIP) install $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
 	@touch $@
 
-dev: $(STAMP)
+dev: $(STAMP) $(WEB_BUILD)
 	$(PY) scripts/dev/run.py
 
 # pytest's temporary folders live under .phi/tmp: pytest makes its temp root private (0700)
@@ -31,8 +37,32 @@ PYTEST := mkdir -p .phi/tmp && PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.phi/tmp $(PY) -m
 demo: $(STAMP)
 	$(PY) scripts/demo/run.py
 
-test: $(STAMP)
+# The browser journey (apps/web/tests) runs inside pytest against the production build.
+test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+
+# Web app: node packages from the lockfile, the production build, and its fast checks
+# (API types current with the services, TypeScript, Vitest units).
+web-install: $(WEB_STAMP)
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web-build: $(WEB_BUILD)
+$(WEB_BUILD): $(WEB_STAMP) $(WEB_SOURCES)
+	cd $(WEB) && NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
+
+web-check: $(STAMP) $(WEB_STAMP)
+	cd $(WEB) && PHI_PYTHON=$(abspath $(PY)) node scripts/gen-api.mjs --check
+	cd $(WEB) && npx --no-install tsc --noEmit
+	cd $(WEB) && npx --no-install vitest run
+
+web-test: web-check $(WEB_BUILD) $(CHROMIUM)
+	$(PYTEST) $(WEB)/tests $(PYTEST_ARGS)
+
+# Headless Chromium for the browser tests, from Debian (never a browser download).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # The llamacpp extra compiles llama.cpp (several minutes on 2 cores): only for test-full
 # and the LLM benchmark, never for `make dev` or `make test`.

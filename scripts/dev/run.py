@@ -38,6 +38,11 @@ class Service:
     port_env: str | None = None
     default_port: int | None = None
     args: list[str] = field(default_factory=list)
+    # A non-Python service names its whole command line instead of a module.
+    command: list[str] | None = None
+
+    def argv(self) -> list[str]:
+        return self.command or [sys.executable, "-m", self.module, *self.args]
 
     def port(self) -> int | None:
         if self.port_env is None:
@@ -57,6 +62,29 @@ SERVICES = [
     # LLM router for other services and any OpenAI client (base URL http://host:8002/v1).
     Service("llm-router", "phi_llm.service", "PHI_LLM_ROUTER_PORT", 8002),
 ]
+
+# The web app's production build (`make dev` runs `next build` first); it reaches the services
+# through PHI_CORE_API_PORT / PHI_ORCHESTRATOR_PORT, inherited from this environment.
+WEB_DIR = Path(__file__).resolve().parents[2] / "apps" / "web"
+if (WEB_DIR / ".next" / "BUILD_ID").exists():
+    SERVICES.append(
+        Service(
+            "web",
+            "",
+            "PHI_WEB_PORT",
+            3000,
+            command=[
+                "node",
+                str(WEB_DIR / "node_modules" / "next" / "dist" / "bin" / "next"),
+                "start",
+                str(WEB_DIR),
+                "--port",
+                os.environ.get("PHI_WEB_PORT", "3000"),
+                "--hostname",
+                "127.0.0.1",
+            ],
+        )
+    )
 
 MAX_RESTARTS_PER_MINUTE = 5
 FIRST_BACKOFF = 0.5
@@ -235,7 +263,7 @@ def main() -> int:
         port = service.port()
         child = Child(
             service.name,
-            [sys.executable, "-m", service.module, *service.args],
+            service.argv(),
             logs,
             where=f" on http://localhost:{port}" if port else "",
         )
@@ -244,6 +272,11 @@ def main() -> int:
 
     core_port = SERVICES[0].port()
     log(f"API docs: http://localhost:{core_port}/docs   (Ctrl-C stops everything)")
+    web = next((s for s in SERVICES if s.name == "web"), None)
+    if web is None:
+        log("web app not built (`make dev` builds it): serving the APIs only")
+    else:
+        log(f"web app: http://localhost:{web.port()}")
     _supervise(children, stopping)
 
     # Services first (newest first), the database last, so nothing loses it while stopping.

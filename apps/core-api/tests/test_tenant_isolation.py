@@ -9,6 +9,7 @@ proves the 404 did not come from a malformed request).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,7 @@ def _upload(_: World) -> dict[str, Any]:
 
 CASES: dict[str, Request] = {
     "GET /orgs/{org_id}": _none,
+    "GET /orgs/{org_id}/stats": _none,
     "PATCH /orgs/{org_id}": lambda w: {"json": {"name": "renamed"}},
     "DELETE /orgs/{org_id}": _none,
     "GET /orgs/{org_id}/members": _none,
@@ -177,3 +179,39 @@ def test_outsider_gets_404_and_owner_succeeds(
     assert client.request(method, path, **kwargs).status_code == 401
     r = client.request(method, path, headers=world.owner.headers, **kwargs)
     assert r.status_code < 400, f"{case} as owner: {r.status_code} {r.text}"
+
+
+# Platform-wide routes: not tenant-scoped but for platform administrators only. Everyone else,
+# an org OWNER included, gets 404 as if they did not exist.
+ADMIN_CASES: dict[str, dict[str, Any]] = {
+    "GET /admin/orgs": {},
+    "GET /admin/failures": {},
+}
+
+
+def test_every_admin_route_has_a_case() -> None:
+    routes = {
+        f"{method.upper()} {path}"
+        for path, operations in create_app().openapi()["paths"].items()
+        for method in operations
+        if path.startswith("/admin")
+    }
+    assert "GET /admin/orgs" in routes
+    assert routes == set(ADMIN_CASES), f"admin routes without a case: {routes - set(ADMIN_CASES)}"
+
+
+@pytest.mark.parametrize("case", sorted(ADMIN_CASES))
+def test_admin_routes_answer_404_to_non_admins(
+    case: str, world: World, outsider: UserCtx, start_server: Any
+) -> None:
+    admin_email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    server = start_server(admin_emails=f"someone@example.com, {admin_email.upper()}")
+    method, path = case.split(" ", 1)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        admin = signup(client, email=admin_email)
+        for user in (world.owner, world.member, outsider):
+            r = client.request(method, path, headers=user.headers, **ADMIN_CASES[case])
+            assert r.status_code == 404, f"{case} as {user.email}: {r.status_code} {r.text}"
+        assert client.request(method, path, **ADMIN_CASES[case]).status_code == 401
+        r = client.request(method, path, headers=admin.headers, **ADMIN_CASES[case])
+        assert r.status_code == 200, f"{case} as admin: {r.status_code} {r.text}"

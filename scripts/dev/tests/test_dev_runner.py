@@ -53,6 +53,7 @@ def test_serves_stops_cleanly_and_keeps_data(data_home: Path) -> None:
         "PHI_PG_PORT": str(free_port()),
         "PHI_CORE_API_PORT": str(api_port),
         "PHI_LLM_ROUTER_PORT": str(router_port),
+        "PHI_WEB_PORT": str(free_port()),
     }
     env.pop("DATABASE_URL", None)
     url = f"http://127.0.0.1:{api_port}"

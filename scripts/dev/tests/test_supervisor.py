@@ -29,6 +29,7 @@ class Stack:
             "PHI_PG_PORT": str(free_port()),
             "PHI_CORE_API_PORT": str(self.api_port),
             "PHI_LLM_ROUTER_PORT": str(self.router_port),
+            "PHI_WEB_PORT": str(free_port()),
             # A killed worker's job goes back to the queue after 4 s of silence.
             "PHI_WORKER_STALLED_SECONDS": "4",
             "PYTHONUNBUFFERED": "1",

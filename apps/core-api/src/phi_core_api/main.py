@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from phi_core_api.admin.routes import router as admin_router
 from phi_core_api.agents.routes import router as agents_router
 from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
@@ -58,6 +59,7 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
         agents_router,
         documents_router,
         profiles_router,
+        admin_router,
     ):
         app.include_router(router)
 

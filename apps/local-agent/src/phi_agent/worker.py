@@ -260,6 +260,10 @@ class Worker:
                 calls = await self.client.pending_tasks(
                     self.local_agent_id, self.options.poll_wait_seconds, free
                 )
+                if backoff.failures:
+                    # The cloud is back: deliver what waited now, not after the outbox's own
+                    # backoff, while the leases of those results may still hold.
+                    self.flush_now.set()
                 backoff.reset()
             except AgentRevoked as exc:
                 self._fail(exc)
@@ -378,6 +382,18 @@ class Worker:
                 raise
             self.outbox.done(item.tool_call_id, item.attempt)
 
+    async def _wait_for_flush(self, seconds: float) -> None:
+        """Sleep until a result is ready to send, the cloud is back, a stop, or ``seconds``."""
+        waiters = {
+            asyncio.ensure_future(self.flush_now.wait()),
+            asyncio.ensure_future(self.stopping.wait()),
+        }
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
     async def _outbox_loop(self) -> None:
         backoff = Backoff(self.options.backoff_base_seconds, self.options.backoff_max_seconds)
         while not self.stopping.is_set():
@@ -396,11 +412,9 @@ class Worker:
                     self.outbox.count(),
                     delay,
                 )
-                await self._sleep_or_stop(delay)
+                self.flush_now.clear()
+                await self._wait_for_flush(delay)
                 continue
             if self.outbox.count():
                 continue
-            try:
-                await asyncio.wait_for(self.flush_now.wait(), timeout=5)
-            except TimeoutError:
-                pass
+            await self._wait_for_flush(5)

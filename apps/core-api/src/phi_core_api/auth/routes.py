@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from phi_core_api.admin.access import is_platform_admin
 from phi_core_api.auth import service
 from phi_core_api.auth.schemas import LoginIn, MembershipOut, MeOut, SignupIn, SignupOut, TokenOut
 from phi_core_api.deps import SettingsDep
@@ -59,7 +60,7 @@ async def login(
 
 
 @router.get("/me", response_model=MeOut)
-async def me(user: CurrentUser, session: SessionDep) -> MeOut:
+async def me(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> MeOut:
     """The signed-in user and the organizations they belong to, with their role in each."""
     rows = await service.memberships(session, user.id)
     return MeOut(
@@ -68,4 +69,5 @@ async def me(user: CurrentUser, session: SessionDep) -> MeOut:
         name=user.name,
         created_at=user.created_at,
         memberships=[MembershipOut.model_validate(r) for r in rows],
+        is_platform_admin=is_platform_admin(user, settings),
     )

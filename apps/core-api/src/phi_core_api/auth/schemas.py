@@ -51,3 +51,5 @@ class MembershipOut(BaseModel):
 
 class MeOut(UserOut):
     memberships: list[MembershipOut]
+    # Platform administrators see /admin in the web app and may call the /admin routes.
+    is_platform_admin: bool

@@ -5,7 +5,15 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from phi_core_api.orgs import service
-from phi_core_api.orgs.schemas import MemberIn, MemberOut, MemberPatch, OrgIn, OrgOut, OrgPatch
+from phi_core_api.orgs.schemas import (
+    MemberIn,
+    MemberOut,
+    MemberPatch,
+    OrgIn,
+    OrgOut,
+    OrgPatch,
+    OrgStats,
+)
 from phi_service.deps import CurrentUserId, SessionDep, org_access
 
 router = APIRouter(tags=["organizations"])
@@ -28,6 +36,13 @@ async def list_orgs(session: SessionDep, user_id: CurrentUserId) -> list[OrgOut]
 async def get_org(org_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> OrgOut:
     access = await org_access(session, org_id, user_id)
     return OrgOut.model_validate(await service.get_org(session, access))
+
+
+@router.get("/orgs/{org_id}/stats", response_model=OrgStats)
+async def get_org_stats(org_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> OrgStats:
+    """Agents, documents (failed ones too) and today's tasks (failed ones too) of the org."""
+    access = await org_access(session, org_id, user_id)
+    return OrgStats.model_validate(await service.org_stats(session, access.org_id))
 
 
 @router.patch("/orgs/{org_id}", response_model=OrgOut)

@@ -47,3 +47,13 @@ class MemberOut(BaseModel):
     name: str | None
     role: Role
     joined_at: datetime
+
+
+class OrgStats(BaseModel):
+    """Counts for the dashboard; "today" is the current UTC day."""
+
+    agents: int
+    documents: int
+    documents_failed: int
+    tasks_today: int
+    tasks_failed_today: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_core_api.orgs.schemas import MemberIn, OrgIn, OrgPatch
@@ -173,3 +173,25 @@ async def remove_member(session: AsyncSession, access: OrgAccess, user_id: uuid.
         raise Conflict("the last OWNER cannot be removed; make someone else OWNER first")
     await session.delete(member)
     await session.commit()
+
+
+_ORG_STATS = text(
+    """
+    SELECT
+        (SELECT count(*) FROM agents WHERE org_id = :org_id) AS agents,
+        (SELECT count(*) FROM documents WHERE org_id = :org_id) AS documents,
+        (SELECT count(*) FROM documents WHERE org_id = :org_id AND status = 'FAILED')
+            AS documents_failed,
+        (SELECT count(*) FROM tasks WHERE org_id = :org_id
+            AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+            AS tasks_today,
+        (SELECT count(*) FROM tasks WHERE org_id = :org_id AND status = 'FAILED'
+            AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+            AS tasks_failed_today
+    """
+)
+
+
+async def org_stats(session: AsyncSession, org_id: uuid.UUID) -> dict[str, int]:
+    row = (await session.execute(_ORG_STATS, {"org_id": org_id})).mappings().one()
+    return {key: int(value) for key, value in row.items()}

@@ -1,0 +1,213 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+
+import { ConfigViewer } from "@/components/ConfigViewer";
+import { PageHeader } from "@/components/DashboardLayout";
+import { DocumentsPanel } from "@/components/DocumentsPanel";
+import { FormField } from "@/components/form-field";
+import { ProfilePanel } from "@/components/ProfilePanel";
+import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
+import { ToolSettingsForm } from "@/components/ToolSettingsForm";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Input } from "@/components/ui/input";
+import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { core, unwrap, type Schemas } from "@/lib/api/client";
+import { ApiError } from "@/lib/api/errors";
+import { keys, useAgent, useIndustries, useOrg, useRoleTemplates, useTools } from "@/lib/api/queries";
+import { initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
+
+function usePatchAgent(agentId: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: Schemas["AgentPatch"]) =>
+      unwrap(core.PATCH("/agents/{agent_id}", { params: { path: { agent_id: agentId } }, body })),
+    onSuccess: (agent) => {
+      queryClient.setQueryData(keys.agent(agentId), agent);
+      return Promise.all([
+        queryClient.invalidateQueries({ queryKey: keys.agents(agent.org_id) }),
+        queryClient.invalidateQueries({ queryKey: keys.config(agentId) }),
+      ]);
+    },
+  });
+}
+
+function Overview({ agent }: { agent: Schemas["AgentOut"] }) {
+  const patch = usePatchAgent(agent.id);
+  const [name, setName] = useState(agent.name);
+  useEffect(() => setName(agent.name), [agent.name]);
+  const industries = useIndustries();
+  const industry = industries.data?.find((i) => i.id === agent.industry_id);
+  const roles = useRoleTemplates(industry?.key ?? null);
+  const role = roles.data?.find((r) => r.id === agent.role_template_id);
+  const fields = patch.error instanceof ApiError ? patch.error.fields : {};
+  const active = agent.status === "ACTIVE";
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>General</CardTitle>
+      </CardHeader>
+      <CardContent className="space-y-6">
+        <dl className="grid gap-4 text-sm sm:grid-cols-4">
+          <div>
+            <dt className="text-muted-foreground">Status</dt>
+            <dd>
+              <Badge variant={active ? "success" : "secondary"}>{agent.status}</Badge>
+            </dd>
+          </div>
+          <div>
+            <dt className="text-muted-foreground">Industry</dt>
+            <dd>{industry?.name ?? "—"}</dd>
+          </div>
+          <div>
+            <dt className="text-muted-foreground">Role</dt>
+            <dd>{role?.name ?? "—"}</dd>
+          </div>
+          <div>
+            <dt className="text-muted-foreground">Created</dt>
+            <dd>{new Date(agent.created_at).toLocaleString()}</dd>
+          </div>
+        </dl>
+        <form
+          className="flex flex-wrap items-end gap-3"
+          onSubmit={(e) => {
+            e.preventDefault();
+            patch.mutate({ name });
+          }}
+        >
+          <div className="min-w-60 flex-1">
+            <FormField label="Name" error={fields.name}>
+              {(p) => <Input {...p} value={name} onChange={(e) => setName(e.target.value)} />}
+            </FormField>
+          </div>
+          <Button type="submit" variant="outline" disabled={patch.isPending || name === agent.name}>
+            Rename
+          </Button>
+          <Button
+            type="button"
+            variant={active ? "outline" : "default"}
+            disabled={patch.isPending}
+            onClick={() => patch.mutate({ status: active ? "DISABLED" : "ACTIVE" })}
+          >
+            {active ? "Disable agent" : "Enable agent"}
+          </Button>
+        </form>
+        {Object.keys(fields).length === 0 ? <InlineError error={patch.error} /> : null}
+      </CardContent>
+    </Card>
+  );
+}
+
+function ToolsPanel({ agent }: { agent: Schemas["AgentOut"] }) {
+  const tools = useTools();
+  const patch = usePatchAgent(agent.id);
+  const [values, setValues] = useState<Record<string, FormValues>>({});
+  const [errors, setErrors] = useState<Record<string, Record<string, string>>>({});
+  const [saved, setSaved] = useState(false);
+  if (tools.isPending) return <LoadingState label="Loading tools" />;
+  if (tools.isError) return <ErrorState error={tools.error} />;
+  if (agent.tools.length === 0) {
+    return <EmptyState title="This agent has no tools">It can only answer from its documents.</EmptyState>;
+  }
+  const schemaOf = (toolId: string) =>
+    (tools.data.find((t) => t.id === toolId)?.config_schema ?? {}) as JsonSchema;
+  const valuesOf = (t: Schemas["AgentToolOut"]) =>
+    values[t.tool_id] ?? initialValues(schemaOf(t.tool_id), t.config);
+
+  function save() {
+    const nextErrors: Record<string, Record<string, string>> = {};
+    const body = agent.tools.map((t) => {
+      const result = toConfig(schemaOf(t.tool_id), valuesOf(t));
+      if (Object.keys(result.errors).length) nextErrors[t.tool_id] = result.errors;
+      return { tool_id: t.tool_id, config: result.config };
+    });
+    setErrors(nextErrors);
+    setSaved(false);
+    if (Object.keys(nextErrors).length === 0) {
+      patch.mutate({ tools: body }, { onSuccess: () => setSaved(true) });
+    }
+  }
+
+  return (
+    <div className="space-y-4">
+      {agent.tools.map((t) => (
+        <Card key={t.tool_id}>
+          <CardHeader>
+            <CardTitle>{t.name}</CardTitle>
+          </CardHeader>
+          <CardContent>
+            <ToolSettingsForm
+              idPrefix={`agent-tool-${t.key}`}
+              schema={schemaOf(t.tool_id)}
+              values={valuesOf(t)}
+              errors={errors[t.tool_id] ?? {}}
+              onChange={(v) => {
+                setSaved(false);
+                setValues({ ...values, [t.tool_id]: v });
+              }}
+            />
+          </CardContent>
+        </Card>
+      ))}
+      <div className="flex items-center gap-3">
+        <Button onClick={save} disabled={patch.isPending}>
+          {patch.isPending ? "Saving…" : "Save tool settings"}
+        </Button>
+        {saved ? (
+          <span role="status" className="text-sm text-emerald-700">
+            Saved.
+          </span>
+        ) : null}
+        <InlineError error={patch.error} />
+      </div>
+    </div>
+  );
+}
+
+export function AgentPage({ agentId }: { agentId: string }) {
+  const agent = useAgent(agentId);
+  const org = useOrg(agent.data?.org_id ?? "");
+  if (agent.isPending) return <LoadingState label="Loading agent" />;
+  if (agent.isError) return <ErrorState error={agent.error} onRetry={() => agent.refetch()} />;
+  const a = agent.data;
+  return (
+    <>
+      <PageHeader
+        crumbs={[
+          { href: "/dashboard", label: "Dashboard" },
+          { href: `/orgs/${a.org_id}`, label: org.data?.name ?? "Organization" },
+          { href: `/orgs/${a.org_id}/agents`, label: "Agents" },
+        ]}
+        title={a.name}
+        description={`${a.tools.length} tool(s) · ${a.system_prompt ? "profile generated" : "no profile yet"}`}
+      />
+      <Tabs defaultValue="overview">
+        <TabsList aria-label="Agent sections">
+          <TabsTrigger value="overview">Overview</TabsTrigger>
+          <TabsTrigger value="tools">Tools</TabsTrigger>
+          <TabsTrigger value="documents">Documents</TabsTrigger>
+          <TabsTrigger value="profile">Profile</TabsTrigger>
+          <TabsTrigger value="config">Config</TabsTrigger>
+        </TabsList>
+        <TabsContent value="overview">
+          <Overview agent={a} />
+        </TabsContent>
+        <TabsContent value="tools">
+          <ToolsPanel agent={a} />
+        </TabsContent>
+        <TabsContent value="documents">
+          <DocumentsPanel agentId={a.id} />
+        </TabsContent>
+        <TabsContent value="profile">
+          <ProfilePanel agent={a} />
+        </TabsContent>
+        <TabsContent value="config">
+          <ConfigViewer agentId={a.id} />
+        </TabsContent>
+      </Tabs>
+    </>
+  );
+}

@@ -1,0 +1,191 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+
+import { core, unwrap, type Schemas } from "./client";
+
+export const keys = {
+  me: ["me"] as const,
+  orgs: ["orgs"] as const,
+  org: (orgId: string) => ["orgs", orgId] as const,
+  orgStats: (orgId: string) => ["orgs", orgId, "stats"] as const,
+  members: (orgId: string) => ["orgs", orgId, "members"] as const,
+  agents: (orgId: string) => ["orgs", orgId, "agents"] as const,
+  agent: (agentId: string) => ["agents", agentId] as const,
+  documents: (agentId: string) => ["agents", agentId, "documents"] as const,
+  profileVersions: (agentId: string) => ["agents", agentId, "profile-versions"] as const,
+  profileVersion: (agentId: string, version: number) =>
+    ["agents", agentId, "profile-versions", version] as const,
+  generation: (agentId: string, id: string) => ["agents", agentId, "generations", id] as const,
+  config: (agentId: string) => ["agents", agentId, "config"] as const,
+  industries: ["industries"] as const,
+  roles: (industryKey: string) => ["role-templates", industryKey] as const,
+  tools: ["tools"] as const,
+  adminOrgs: ["admin", "orgs"] as const,
+  adminFailures: ["admin", "failures"] as const,
+};
+
+export function useMe() {
+  return useQuery({ queryKey: keys.me, queryFn: () => unwrap(core.GET("/me")) });
+}
+
+export function useOrgs() {
+  return useQuery({ queryKey: keys.orgs, queryFn: () => unwrap(core.GET("/orgs")) });
+}
+
+export function useOrg(orgId: string) {
+  return useQuery({
+    queryKey: keys.org(orgId),
+    queryFn: () => unwrap(core.GET("/orgs/{org_id}", { params: { path: { org_id: orgId } } })),
+    enabled: Boolean(orgId),
+  });
+}
+
+export function useOrgStats(orgId: string) {
+  return useQuery({
+    queryKey: keys.orgStats(orgId),
+    queryFn: () =>
+      unwrap(core.GET("/orgs/{org_id}/stats", { params: { path: { org_id: orgId } } })),
+  });
+}
+
+export function useMembers(orgId: string) {
+  return useQuery({
+    queryKey: keys.members(orgId),
+    queryFn: () =>
+      unwrap(core.GET("/orgs/{org_id}/members", { params: { path: { org_id: orgId } } })),
+  });
+}
+
+export function useAgents(orgId: string) {
+  return useQuery({
+    queryKey: keys.agents(orgId),
+    queryFn: () =>
+      unwrap(core.GET("/orgs/{org_id}/agents", { params: { path: { org_id: orgId } } })),
+  });
+}
+
+export function useAgent(agentId: string) {
+  return useQuery({
+    queryKey: keys.agent(agentId),
+    queryFn: () =>
+      unwrap(core.GET("/agents/{agent_id}", { params: { path: { agent_id: agentId } } })),
+  });
+}
+
+const SETTLED_DOCUMENT = new Set(["READY", "FAILED"]);
+
+export function documentsSettled(documents: Schemas["DocumentOut"][] | undefined): boolean {
+  return (documents ?? []).every((d) => SETTLED_DOCUMENT.has(d.status));
+}
+
+export function useDocuments(agentId: string) {
+  return useQuery({
+    queryKey: keys.documents(agentId),
+    queryFn: () =>
+      unwrap(
+        core.GET("/agents/{agent_id}/documents", { params: { path: { agent_id: agentId } } }),
+      ),
+    // Poll while anything is still being ingested; stop once every document settled.
+    refetchInterval: (query) => (documentsSettled(query.state.data) ? false : 1000),
+  });
+}
+
+export function useIndustries() {
+  return useQuery({
+    queryKey: keys.industries,
+    queryFn: () => unwrap(core.GET("/industries")),
+    staleTime: Infinity,
+  });
+}
+
+export function useRoleTemplates(industryKey: string | null) {
+  return useQuery({
+    queryKey: keys.roles(industryKey ?? ""),
+    queryFn: () =>
+      unwrap(
+        core.GET("/role-templates", { params: { query: { industry_key: industryKey ?? "" } } }),
+      ),
+    enabled: Boolean(industryKey),
+    staleTime: Infinity,
+  });
+}
+
+export function useTools() {
+  return useQuery({
+    queryKey: keys.tools,
+    queryFn: () => unwrap(core.GET("/tools")),
+    staleTime: Infinity,
+  });
+}
+
+export function useProfileVersions(agentId: string) {
+  return useQuery({
+    queryKey: keys.profileVersions(agentId),
+    queryFn: () =>
+      unwrap(
+        core.GET("/agents/{agent_id}/profile-versions", {
+          params: { path: { agent_id: agentId } },
+        }),
+      ),
+  });
+}
+
+export function useProfileVersion(agentId: string, version: number | null) {
+  return useQuery({
+    queryKey: keys.profileVersion(agentId, version ?? 0),
+    queryFn: () =>
+      unwrap(
+        core.GET("/agents/{agent_id}/profile-versions/{version}", {
+          params: { path: { agent_id: agentId, version: version ?? 0 } },
+        }),
+      ),
+    enabled: version !== null,
+  });
+}
+
+const SETTLED_GENERATION = new Set(["SUCCEEDED", "FAILED"]);
+
+export function useGeneration(agentId: string, generationId: string | null) {
+  return useQuery({
+    queryKey: keys.generation(agentId, generationId ?? ""),
+    queryFn: () =>
+      unwrap(
+        core.GET("/agents/{agent_id}/profile-generations/{generation_id}", {
+          params: { path: { agent_id: agentId, generation_id: generationId ?? "" } },
+        }),
+      ),
+    enabled: generationId !== null,
+    refetchInterval: (query) =>
+      query.state.data && SETTLED_GENERATION.has(query.state.data.status) ? false : 1000,
+  });
+}
+
+export function useAgentConfig(agentId: string) {
+  return useQuery({
+    queryKey: keys.config(agentId),
+    queryFn: () =>
+      unwrap(
+        core.GET("/agents/{agent_id}/config", {
+          params: { path: { agent_id: agentId }, query: { format: "yaml" } },
+          parseAs: "text",
+        }),
+      ) as Promise<string>,
+  });
+}
+
+export function useAdminOrgs(enabled: boolean) {
+  return useQuery({
+    queryKey: keys.adminOrgs,
+    queryFn: () => unwrap(core.GET("/admin/orgs", { params: { query: { limit: 500 } } })),
+    enabled,
+  });
+}
+
+export function useAdminFailures(enabled: boolean) {
+  return useQuery({
+    queryKey: keys.adminFailures,
+    queryFn: () => unwrap(core.GET("/admin/failures")),
+    enabled,
+  });
+}

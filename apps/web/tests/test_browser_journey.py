@@ -1,0 +1,169 @@
+"""The web app in a real browser against the real services.
+
+Starts core-api and a documents worker as processes on the test database, serves the web
+app's production build (`make web-build`) with `next start`, and runs e2e/journey.mjs
+(playwright-core driving Debian's Chromium) through the whole user journey. Screenshots of
+every page go to apps/web/e2e/screenshots/ (git-ignored); the JavaScript each route loads
+cold is written to e2e/screenshots/js-budget.json and checked against the 200 kB budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from phi_platform.embedded_pg import free_port
+
+WEB = Path(__file__).resolve().parents[1]
+SCREENSHOTS = WEB / "e2e" / "screenshots"
+CHROMIUM = os.environ.get("PHI_CHROMIUM", "/usr/bin/chromium")
+JS_BUDGET_BYTES = 200 * 1024
+ADMIN_EMAIL = "admin-e2e@example.com"
+
+
+class Proc:
+    """A child process whose output is kept (and shown when something fails)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None):
+        self.name = name
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines[-200:])
+
+    def wait_for(
+        self, ready: str | None = None, url: str | None = None, timeout: float = 90
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.output}")
+            if ready is not None and any(ready in line for line in self.lines):
+                return
+            if url is not None:
+                try:
+                    if httpx.get(url, timeout=2).status_code < 500:
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not start in {timeout}s:\n{self.output}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    if not (WEB / ".next" / "BUILD_ID").exists() or not (WEB / "node_modules").exists():
+        pytest.fail("the web app is not built: run `make web-build` (make test does)")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (make test does)")
+    data_dir = tmp_path_factory.mktemp("phi-web-e2e")
+    core_port, web_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PHI_DATA_DIR": str(data_dir),
+        "PHI_JWT_SECRET": "e2e-secret-" + "x" * 40,
+        "PHI_CORE_API_PORT": str(core_port),
+        "PHI_ADMIN_EMAILS": ADMIN_EMAIL,
+        "PHI_WORKER_CONCURRENCY": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    started: list[Proc] = []
+    try:
+        core = Proc("core-api", [sys.executable, "-m", "phi_core_api.main"], env)
+        started.append(core)
+        worker = Proc("worker", [sys.executable, "-m", "phi_core_api.worker"], env)
+        started.append(worker)
+        core.wait_for(url=f"http://127.0.0.1:{core_port}/health")
+        worker.wait_for(ready="worker ready")
+        web_env = {**env, "NEXT_TELEMETRY_DISABLED": "1"}
+        next_bin = str(WEB / "node_modules" / "next" / "dist" / "bin" / "next")
+        web = Proc(
+            "web",
+            [
+                "node",
+                next_bin,
+                "start",
+                str(WEB),
+                "--port",
+                str(web_port),
+                "--hostname",
+                "127.0.0.1",
+            ],
+            web_env,
+        )
+        started.append(web)
+        web.wait_for(url=f"http://127.0.0.1:{web_port}/login")
+        yield {"web": f"http://127.0.0.1:{web_port}", "core": f"http://127.0.0.1:{core_port}"}
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+        for proc in started:
+            if proc.proc.returncode not in (0, -15, None):
+                print(f"--- {proc.name} output ---\n{proc.output}")
+
+
+def test_browser_journey(stack: dict[str, str]) -> None:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "BASE_URL": stack["web"].replace("127.0.0.1", "localhost"),
+        "CHROMIUM": CHROMIUM,
+        "SCREENSHOTS": str(SCREENSHOTS),
+        "ADMIN_EMAIL": ADMIN_EMAIL,
+        "RUN_ID": uuid.uuid4().hex[:8],
+    }
+    done = subprocess.run(
+        ["node", str(WEB / "e2e" / "journey.mjs")],
+        env=env,
+        cwd=WEB,
+        capture_output=True,
+        text=True,
+        timeout=480,
+    )
+    print(done.stdout)
+    assert done.returncode == 0, f"journey failed:\n{done.stdout}\n{done.stderr}"
+
+    budget = json.loads((SCREENSHOTS / "js-budget.json").read_text())
+    assert len(budget) >= 8, budget  # every page of the journey was measured
+    over = {route: size for route, size in budget.items() if size > JS_BUDGET_BYTES}
+    assert not over, f"routes over the {JS_BUDGET_BYTES // 1024} kB JS budget: {over}"
+    shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
+    assert len(shots) >= 8, shots
