@@ -76,7 +76,7 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src apps/orchestrator/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py
