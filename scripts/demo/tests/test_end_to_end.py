@@ -47,10 +47,6 @@ from tcp_proxy import CuttableProxy
 from phi_agent_config.warehouse_sample import PLANTED
 from phi_platform.embedded_pg import free_port
 
-# Until the orchestrator's local-agent routes are on main these tests have nothing to run
-# against (they pass against its branch); remove this line once they are.
-pytest.importorskip("phi_orchestrator.local_agents", reason="orchestrator protocol not merged")
-
 DAY = date(2026, 11, 24)
 LEASE_SECONDS = 15
 

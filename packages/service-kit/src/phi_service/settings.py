@@ -15,3 +15,5 @@ class ServiceSettings(PlatformSettings):
 
     worker_concurrency: int = 2
     worker_stalled_seconds: int = 60
+    # Port of a worker's /health, /ready and /metrics page on 127.0.0.1 (0: none).
+    worker_metrics_port: int = 0

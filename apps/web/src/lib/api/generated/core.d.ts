@@ -137,7 +137,9 @@ export interface paths {
          * @description Generate the agent's profile in the background (OWNER/ADMIN); poll the returned status.
          *
          *     Uses the industry, the role template and the agent's documents (JDs and SOPs first).
-         *     Works with no documents and with no model configured (the builtin composer).
+         *     Works with no documents and with no model configured (the builtin composer). Waits up to
+         *     PHI_PROFILE_DOCUMENTS_WAIT_SECONDS for documents still processing, then answers 409 naming
+         *     them; answers 429 when a model would generate it and the org's token budget is used up.
          */
         post: operations["generate_profile_agents__agent_id__generate_profile_post"];
         delete?: never;
@@ -1690,6 +1692,13 @@ export interface operations {
                     "application/json": components["schemas"]["GenerationOut"];
                 };
             };
+            /** @description documents of the agent are still being processed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1698,6 +1707,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+            /** @description the organization's monthly token budget is used up */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
