@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from phi_orchestrator.admin.routes import router as admin_router
 from phi_orchestrator.jobs import create_orchestrator_jobs
 from phi_orchestrator.local_agents.routes import router as local_agents_router
 from phi_orchestrator.notify import Notifier
@@ -54,7 +55,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (tasks_router, local_agents_router, tool_calls_router):
+    for router in (tasks_router, local_agents_router, tool_calls_router, admin_router):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])
