@@ -28,9 +28,6 @@ from phi_llm.types import LLMRouter
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
 
-# The pool's connections return rows as dicts (open_pool sets the row factory).
-DictPool = AsyncConnectionPool[AsyncConnection[DictRow]]
-
 logger = logging.getLogger(__name__)
 
 FINISHED = ("SUCCESS", "FAILED", "CANCELLED")
@@ -42,7 +39,10 @@ def advisory_key(task_id: uuid.UUID) -> int:
     return int.from_bytes(task_id.bytes[8:], "big", signed=True)
 
 
-def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> DictPool:
+Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+
+def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> Pool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
     statements) and that the runner's own queries share."""
     return AsyncConnectionPool(
@@ -72,7 +72,7 @@ async def add_event(
 class TaskHandle:
     """What the nodes of one task may do (the ``TaskPort`` of workflows.base)."""
 
-    def __init__(self, pool: DictPool, task: dict[str, Any], search: SearchFn | None) -> None:
+    def __init__(self, pool: Pool, task: dict[str, Any], search: SearchFn | None) -> None:
         self.pool = pool
         self.task = task
         self.task_id: uuid.UUID = task["id"]
@@ -198,7 +198,7 @@ class TaskRunner:
 
     def __init__(
         self,
-        pool: DictPool,
+        pool: Pool,
         router: LLMRouter,
         *,
         search: SearchFn | None = None,

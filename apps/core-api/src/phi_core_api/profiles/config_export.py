@@ -61,8 +61,7 @@ async def export_config(
         .where(AgentTool.agent_id == agent.id)
         .order_by(Tool.key)
     )
-    llm_setting = config.get("llm")
-    llm: dict[str, Any] = llm_setting if isinstance(llm_setting, dict) else {}
+    llm: dict[str, Any] = config["llm"] if isinstance(config.get("llm"), dict) else {}
     document = {
         "agent_id": str(agent.id),
         "org_id": str(agent.org_id),

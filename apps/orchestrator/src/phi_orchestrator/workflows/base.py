@@ -66,7 +66,6 @@ class WorkflowContext:
 class Workflow(ABC):
     type: ClassVar[str]
     description: ClassVar[str]
-    # builtins.type: the class attribute `type` above shadows the builtin in this body.
     input_model: ClassVar[builtins.type[BaseModel]]
 
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 Row = Mapping[str, Any]
 Tables = Mapping[str, list[dict[str, Any]]]
@@ -291,7 +291,7 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
                     "shipped": False,
                 }
             )
-    late.sort(key=lambda r: (-cast(float, r["minutes_late"]), r["order_id"]))
+    late.sort(key=lambda r: (-float(r["minutes_late"] or 0), str(r["order_id"])))
     late_orders = {
         "orders_due": orders_due,
         "late": len(late),
