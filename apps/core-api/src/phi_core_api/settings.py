@@ -29,6 +29,9 @@ class CoreApiSettings(ServiceSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pdf_pages: int = 2000
     max_docx_uncompressed_bytes: int = 200 * 1024 * 1024
+    # Text kept from one document; past it the document FAILS with the reason (bounds a
+    # worker's time and memory on a huge file: figures in docs/benchmarks.md).
+    max_extracted_chars: int = 3_000_000
     # Search (figures in docs/benchmarks.md): the HNSW candidate list of an organization's own
     # index, how many nearest chunks are fetched and re-sorted before the top_k are kept,
     # whether the full-text ranking is fused in, and from how many chunks `phi-documents

@@ -29,16 +29,20 @@ def test_reembed_command_rewrites_every_vector(
     owner = signup(client)
     org = create_org(client, owner)
     agent = create_agent(client, owner, org["id"])
+    # Sections with heading paths: ingestion and reembed must embed the same text (the path
+    # and the chunk, one ``embedding_text``), so the vectors come out equal.
     doc = upload(
         client,
         owner,
-        b"Fuel the trucks before 7 am.\n\nCheck tyre pressure weekly.",
-        "fleet.txt",
+        b"# Fleet\n\n## Fuel\n\nFuel the trucks before 7 am.\n\n## Tyres\n\n"
+        b"Check tyre pressure weekly.",
+        "fleet.md",
         agent_id=agent["id"],
     ).json()
     assert wait_done(client, owner, doc)["status"] == "READY"
     settings = live_server.settings
     before = _vectors(settings.libpq_database_url, doc["id"])
+    assert len(before) == 2
     with psycopg.connect(settings.libpq_database_url, autocommit=True) as conn:
         conn.execute(
             "UPDATE document_chunks SET embedding = array_fill(0.5, ARRAY[384])::vector "

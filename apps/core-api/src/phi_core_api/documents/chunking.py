@@ -1,15 +1,25 @@
-"""Cut extracted documents into overlapping chunks of 500-1000 characters for embedding.
+"""Cut extracted documents into chunks that follow the document's sections.
 
 The document's text is the blocks joined by blank lines; every chunk is an exact slice of it
-(``text == full_text[char_start:char_end]``), so offsets point back into the document. A chunk
-ends at the best boundary available inside the size window: a heading, then a paragraph break,
-then a line break after a sentence, a sentence end, a line break, a space. Each chunk after a
-cut inside a section starts with a short overlap taken from the end of the previous one (also
-cut at a word boundary) so that a sentence split across two chunks is still found.
+(``text == full_text[char_start:char_end]``), so offsets point back into the document.
+
+* A chunk never spans two sections: a heading (with the headings right before it that have
+  no text of their own) starts a new chunk, and the chunk's ``heading_path`` is the path of
+  the section it sits in.
+* Blocks (a paragraph, a list item, a table) are kept whole; a section longer than
+  ``max_chars`` is cut between blocks into parts of about equal size. Only a block longer
+  than ``max_chars`` on its own is cut inside, at the best boundary (a sentence end, a line
+  break, a space), each piece starting with a short overlap from the end of the previous one.
+* What is embedded and indexed for full text is :func:`embedding_text`: the heading path
+  followed by the chunk's text. What is shown is the chunk's text alone.
+
+``max_chars`` (900) was chosen by measurement on both labelled sets of ``bench/`` (hit@1 per
+size in ``docs/benchmarks.md``, "chunk size").
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +27,14 @@ from typing import Any
 from phi_core_api.documents.extraction import Block, ExtractedDocument
 
 BLOCK_SEPARATOR = "\n\n"
+HEADING_PATH_SEPARATOR = " > "
 
 
 @dataclass(frozen=True)
 class ChunkingOptions:
-    min_chars: int = 500
-    max_chars: int = 1000
+    max_chars: int = 900
+    # Cutting inside an over-long block: the smallest piece worth cutting off, and the overlap.
+    min_chars: int = 400
     overlap_chars: int = 100
 
 
@@ -46,6 +58,14 @@ class Chunk:
         }
 
 
+def embedding_text(heading_path: list[str] | None, text: str) -> str:
+    """The text embedded for a chunk (by ingestion and by ``phi-documents reembed``): the
+    heading path gives the model the section's context that the chunk's words may lack."""
+    if heading_path:
+        return HEADING_PATH_SEPARATOR.join(heading_path) + "\n" + text
+    return text
+
+
 @dataclass
 class _Span:
     start: int
@@ -53,6 +73,13 @@ class _Span:
     page: int | None
     heading_path: tuple[str, ...]
     is_heading: bool
+
+
+@dataclass
+class _Section:
+    heading_path: tuple[str, ...]
+    leading: list[_Span]  # the heading lines that open it
+    body: list[_Span]
 
 
 def full_text(doc: ExtractedDocument) -> str:
@@ -82,7 +109,25 @@ def _block_spans(blocks: list[Block]) -> list[_Span]:
     return spans
 
 
-# Preferred cut points, best first; each pattern matches the text *before* the cut.
+def _sections(spans: list[_Span]) -> list[_Section]:
+    sections: list[_Section] = []
+    for span in spans:
+        if span.is_heading:
+            if sections and not sections[-1].body:
+                # A heading with no text of its own opens the next section with it.
+                sections[-1].leading.append(span)
+                sections[-1].heading_path = span.heading_path
+            else:
+                sections.append(_Section(span.heading_path, [span], []))
+        else:
+            if not sections:
+                sections.append(_Section(span.heading_path, [], []))
+            sections[-1].body.append(span)
+    return sections
+
+
+# Preferred cut points inside an over-long block, best first; each pattern matches the text
+# *before* the cut.
 _BOUNDARIES = (
     re.compile(r"\n\s*\n"),
     re.compile(r"[.!?:;][\"')\]]*\n"),
@@ -104,7 +149,7 @@ def _best_cut(text: str, lo: int, hi: int, min_cut: int) -> int:
 
 
 def _overlap_start(text: str, prev_start: int, prev_end: int, overlap: int) -> int:
-    """Start of the overlap taken from the end of the previous chunk, at a word boundary."""
+    """Start of the overlap taken from the end of the previous piece, at a word boundary."""
     if overlap <= 0:
         return prev_end
     lo = max(prev_start + 1, prev_end - overlap)
@@ -116,20 +161,35 @@ def _overlap_start(text: str, prev_start: int, prev_end: int, overlap: int) -> i
     return lo + space.end() if space else prev_end
 
 
+def _pieces(text: str, span: _Span, opts: ChunkingOptions) -> list[_Span]:
+    """An over-long block cut into overlapping pieces of at most ``max_chars``."""
+    if span.end - span.start <= opts.max_chars:
+        return [span]
+    pieces: list[_Span] = []
+    start = span.start
+    while start < span.end:
+        hard_end = min(start + opts.max_chars, span.end)
+        cut = (
+            span.end
+            if hard_end == span.end
+            else _best_cut(text, start, hard_end, start + opts.min_chars)
+        )
+        pieces.append(_Span(start, cut, span.page, span.heading_path, False))
+        if cut >= span.end:
+            break
+        next_start = _overlap_start(text, start, cut, opts.overlap_chars)
+        start = next_start if next_start > start else cut
+    return pieces
+
+
 def chunk_document(doc: ExtractedDocument, options: ChunkingOptions | None = None) -> list[Chunk]:
     """Split ``doc`` into chunks; see the module docstring for the rules."""
     opts = options or ChunkingOptions()
     text = full_text(doc)
-    spans = _block_spans(doc.blocks)
     chunks: list[Chunk] = []
 
-    def span_at(pos: int) -> _Span:
-        for span in spans:
-            if span.end >= pos:
-                return span
-        return spans[-1]
-
-    def emit(start: int, end: int) -> None:
+    def emit(parts: list[_Span], heading_path: tuple[str, ...]) -> None:
+        start, end = parts[0].start, parts[-1].end
         # Trim whitespace at the edges so offsets point at text.
         while start < end and text[start].isspace():
             start += 1
@@ -137,11 +197,7 @@ def chunk_document(doc: ExtractedDocument, options: ChunkingOptions | None = Non
             end -= 1
         if start >= end:
             return
-        covered = [s for s in spans if s.end > start and s.start < end]
-        pages = [s.page for s in covered if s.page is not None]
-        # The heading path of the body text contributing the most characters.
-        body = [s for s in covered if not s.is_heading] or covered
-        main = max(body, key=lambda s: min(s.end, end) - max(s.start, start))
+        pages = [p.page for p in parts if p.page is not None]
         chunks.append(
             Chunk(
                 index=len(chunks),
@@ -150,37 +206,32 @@ def chunk_document(doc: ExtractedDocument, options: ChunkingOptions | None = Non
                 char_end=end,
                 page=min(pages) if pages else None,
                 page_end=max(pages) if pages else None,
-                heading_path=list(main.heading_path),
+                heading_path=list(heading_path),
             )
         )
 
-    # Positions where a heading starts: preferred cuts that take no overlap.
-    heading_starts = [s.start for s in spans if s.is_heading]
-    start = 0
-    n = len(text)
-    while start < n:
-        hard_end = min(start + opts.max_chars, n)
-        if hard_end == n:
-            # The rest fits; still cut before a heading if the part before it is big enough.
-            cut = next((h for h in heading_starts if start + opts.min_chars <= h < n), None)
-            if cut is None:
-                emit(start, n)
-                break
-            emit(start, cut)
-            start = cut
+    for section in _sections(_block_spans(doc.blocks)):
+        if not section.body:
+            # Headings at the end of the document with nothing under them.
+            emit(section.leading, section.heading_path)
             continue
-        heading_cut = next(
-            (h for h in heading_starts if start + opts.min_chars <= h <= hard_end), None
-        )
-        if heading_cut is not None:
-            emit(start, heading_cut)
-            start = heading_cut
-            continue
-        cut = _best_cut(text, start, hard_end, start + opts.min_chars)
-        emit(start, cut)
-        # Do not carry overlap across a heading: the next chunk starts a new section.
-        next_start = _overlap_start(text, start, cut, opts.overlap_chars)
-        if span_at(cut).is_heading or next_start <= start:
-            next_start = cut
-        start = next_start
+        atoms = [piece for span in section.body for piece in _pieces(text, span, opts)]
+        lead = section.leading
+        size = (atoms[-1].end - (lead or atoms)[0].start) if atoms else 0
+        # Parts of about equal size rather than full chunks and a small remainder.
+        target = size / max(1, math.ceil(size / opts.max_chars))
+        current: list[_Span] = list(lead)
+        for atom in atoms:
+            body = [p for p in current if not p.is_heading]
+            if body:
+                length = atom.end - current[0].start
+                overlapping = atom.start < body[-1].end  # pieces of one long block
+                if length > opts.max_chars or (
+                    not overlapping and body[-1].end - current[0].start >= target
+                ):
+                    emit(current, section.heading_path)
+                    current = []
+            current.append(atom)
+        if current:
+            emit(current, section.heading_path)
     return chunks

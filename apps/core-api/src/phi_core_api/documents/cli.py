@@ -21,6 +21,7 @@ warnings.filterwarnings("ignore", module="platformdirs")
 
 
 def reembed(batch_size: int = 256) -> int:
+    from phi_core_api.documents.chunking import embedding_text
     from phi_core_api.documents.ingest import connect
     from phi_core_api.settings import CoreApiSettings
     from phi_llm.embeddings import get_embedding_provider
@@ -58,7 +59,7 @@ def reembed(batch_size: int = 256) -> int:
             ).fetchall()
             if not rows:
                 break
-            texts = [(" > ".join(path) + "\n" + body) if path else body for _, body, path in rows]
+            texts = [embedding_text(path, body) for _, body, path in rows]
             vectors = provider.embed_passages(texts)
             with conn.transaction():
                 conn.execute(

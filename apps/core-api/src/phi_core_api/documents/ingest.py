@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from phi_core_api.documents.chunking import Chunk, chunk_document
+from phi_core_api.documents.chunking import ChunkingOptions, chunk_document, embedding_text
 from phi_core_api.documents.extraction import ExtractionError, ExtractionLimits, extract
 from phi_core_api.storage import FileStorage
 
@@ -28,13 +28,6 @@ class IngestReport:
     pages: int | None = None
     chunks: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What is embedded for a chunk: its heading path gives the model the section's context."""
-    if chunk.heading_path:
-        return " > ".join(chunk.heading_path) + "\n" + chunk.text
-    return chunk.text
 
 
 def mark_failed(conn: psycopg.Connection[Any], document_id: uuid.UUID, reason: str) -> None:
@@ -67,6 +60,7 @@ def ingest(
     provider: Any,
     document_id: uuid.UUID,
     limits: ExtractionLimits,
+    chunking: ChunkingOptions | None = None,
 ) -> IngestReport:
     """Run the pipeline for one claimed-or-claimable document. Embedding errors propagate
     (the job decides whether to retry); everything else ends in READY or FAILED."""
@@ -88,14 +82,14 @@ def ingest(
     times["extract"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    chunks = chunk_document(extracted)
+    chunks = chunk_document(extracted, chunking)
     times["chunk"] = time.perf_counter() - t0
     if not chunks:
         mark_failed(conn, document_id, "the document contains no text")
         return IngestReport(status="FAILED", error="the document contains no text")
 
     t0 = time.perf_counter()
-    vectors = provider.embed_passages([embedding_text(c) for c in chunks])
+    vectors = provider.embed_passages([embedding_text(c.heading_path, c.text) for c in chunks])
     times["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -39,6 +39,7 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
     limits = ExtractionLimits(
         max_pages=settings.max_pdf_pages,
         max_docx_uncompressed_bytes=settings.max_docx_uncompressed_bytes,
+        max_chars=settings.max_extracted_chars,
     )
     with connect(settings.libpq_database_url) as conn:
         if attempt > MAX_ATTEMPTS:
