@@ -204,7 +204,8 @@ def test_agent_waits_out_a_cloud_outage_with_backoff(
     orchestrator, _ = fake
     orchestrator.down = True
     agent.start()
-    time.sleep(3)
+    # Two failed attempts (the second after a backoff), and the agent is still running.
+    wait_for(lambda: orchestrator.answered_down >= 2, what="the agent to meet the outage")
     assert agent.process is not None and agent.process.poll() is None
     orchestrator.down = False
     call = orchestrator.add("db", DOCKS)
@@ -254,7 +255,7 @@ def test_a_wrong_local_clock_does_not_make_fresh_calls_look_stale(
 def test_a_lost_lease_abandons_the_call(fake: tuple[FakeOrchestrator, str], agent: Agent) -> None:
     orchestrator, _ = fake
     orchestrator.lease_seconds = 3  # renewals every second
-    call = orchestrator.add("db", {"queries": [{"name": "n", "sql": SLOW_SQL.format(n=3_000_000)}]})
+    call = orchestrator.add("db", {"queries": [{"name": "n", "sql": SLOW_SQL.format(n=6_000_000)}]})
     orchestrator.lease_conflicts.add(call.tool_call_id)
     agent.start()
     wait_for(lambda: any(e["event"] == "abandoned" for e in agent.audit()), what="abandon")
