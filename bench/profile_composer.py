@@ -24,6 +24,7 @@ import io
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,42 +103,33 @@ def _docx(blocks: list[tuple[str, str]]) -> bytes:
 
 
 def _markdown(blocks: list[tuple[str, str]]) -> bytes:
-    out: list[str] = []
-    number = 0
-    for kind, text in blocks:
-        if kind == "title":
-            out.append(f"# {text}\n")
-        elif kind in ("h1", "h2"):
-            number = 0
-            out.append(f"\n{'##' if kind == 'h1' else '###'} {text}\n")
-        elif kind == "bullet":
-            out.append(f"- {text}")
-        elif kind == "numbered":
-            number += 1
-            out.append(f"{number}. {text}")
-        elif kind == "meta":
-            out.append(f"{text}  ")
-        else:
-            out.append(f"\n{text}\n")
-    return "\n".join(out).encode()
+    return _plain(blocks, markdown=True)
 
 
 def _text(blocks: list[tuple[str, str]]) -> bytes:
+    return _plain(blocks, markdown=False)
+
+
+def _plain(blocks: list[tuple[str, str]], markdown: bool) -> bytes:
+    """Markdown, or plain text with the same layout: headings on their own line between blank
+    lines, "- " bullets, numbered steps ("1." in Markdown, "1)" in text), cover lines as
+    consecutive lines."""
     out: list[str] = []
     number = 0
     for kind, text in blocks:
         if kind == "title":
-            out.append(text)
+            out.append(f"# {text}\n" if markdown else text)
         elif kind in ("h1", "h2"):
             number = 0
-            out.append(f"\n{text}\n")
+            mark = ("## " if kind == "h1" else "### ") if markdown else ""
+            out.append(f"\n{mark}{text}\n")
         elif kind == "bullet":
             out.append(f"- {text}")
         elif kind == "numbered":
             number += 1
-            out.append(f"{number}) {text}")
+            out.append(f"{number}{'.' if markdown else ')'} {text}")
         elif kind == "meta":
-            out.append(text)
+            out.append(f"{text}  " if markdown else text)  # two spaces: a Markdown line break
         else:
             out.append(f"\n{text}\n")
     return "\n".join(out).encode()
@@ -215,11 +207,14 @@ class Tally:
         return self.matched / self.labelled if self.labelled else 1.0
 
 
-def score_lines(name: str, labels: list[str], found: list[str]) -> Tally:
+def score(
+    name: str, labels: list[Any], found: list[Any], same: Callable[[Any, Any], bool]
+) -> Tally:
+    """Match labels to what the composer found, one to one, first match wins."""
     tally = Tally(found=len(found), labelled=len(labels))
     left = list(found)
     for label in labels:
-        hit = next((f for f in left if same_line(label, f)), None)
+        hit = next((f for f in left if same(label, f)), None)
         if hit is None:
             tally.misses.append(f"{name}: missed {label!r}")
         else:
@@ -243,20 +238,15 @@ def evaluate(doc: dict[str, Any]) -> dict[str, Tally]:
     for key in FIELDS:
         labels = [b[1] for b in doc["blocks"] if len(b) > 2 and LABELS[b[2]] == key]
         found = [line["text"] for line in reading.lines(key)]  # type: ignore[arg-type]
-        result[key] = score_lines(doc["name"], labels, found)
+        result[key] = score(doc["name"], labels, found, same_line)
     # Schedules: the profile's scheduled workflows against the stated ones.
     crons = [(w["schedule"], w["description"]) for w in profile["workflows"] if w["schedule"]]
-    tally = Tally(found=len(crons), labelled=len(doc["schedules"]))
-    left = list(crons)
-    for label in doc["schedules"]:
-        hit = next((c for c in left if schedule_matches(label, c[0], doc.get("hours"))), None)
-        if hit is None:
-            tally.misses.append(f"{doc['name']}: schedule {label} not found in {crons}")
-        else:
-            left.remove(hit)
-            tally.matched += 1
-    tally.misses += [f"{doc['name']}: extra schedule {c}" for c in left]
-    result["schedules"] = tally
+    result["schedules"] = score(
+        doc["name"],
+        doc["schedules"],
+        crons,
+        lambda label, cron: schedule_matches(label, cron[0], doc.get("hours")),
+    )
     return result
 
 

@@ -30,11 +30,13 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
     (
         None,
         re.compile(
-            r"\b(purpose|scope|overview|about (the role|us|you)|summary|introduction|"
+            r"\b(purpose|scope|overview|about (the role|the job|us|you)|summary|introduction|"
             r"qualifications?|skills?|experience|person spec\w*|what you bring|about you|"
-            r"benefits|what we offer|salary|contacts?|kpis?|targets?|records?|definitions?|"
-            r"references?|appendix|revision history|document control|distribution|glossary|"
-            r"training)\b",
+            r"what you need|you('ll| will) (have|need)|benefits|what we offer|salary|"
+            r"contacts?|kpis?|targets?|key (figures|indicators)|performance|measures|records?|"
+            r"definitions?|references?|appendix|revision history|document control|"
+            r"distribution|glossary|training|working (hours|pattern|time)|hours of work|"
+            r"shift pattern|rota)\b",
             re.I,
         ),
     ),
@@ -68,6 +70,7 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
         ),
     ),
 )
+PERSON_SPEC = re.compile(r"\b(requirements|essential|desirable|criteria|profile)\b", re.I)
 # Cover-page and document-control fields: never profile lines.
 META_LINE = re.compile(
     r"^\W*(location|site|office|reports? to|line manager|manager|department|team|division|"
@@ -154,6 +157,11 @@ MONTHLY = re.compile(
     r"(?:each|every|the)\s+month\b|"
     r"\b(?:on|by)\s+the\s+(first|second|third|fourth|fifth)(?:\s+working)?(?:\s+day)?\s+of\s+"
     r"(?:each|every|the)\s+month\b",
+    re.I,
+)
+MONTHLY_DAYS = re.compile(
+    r"\bon\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+"
+    r"of\s+(?:each|every|the)\s+month\b",
     re.I,
 )
 DAILY = re.compile(
@@ -329,8 +337,10 @@ def _run_in_heading(row: str) -> tuple[str, str] | None:
     return None
 
 
-def _section_kind(title: str) -> tuple[bool, Section | None]:
+def _section_kind(title: str, source_type: str | None = None) -> tuple[bool, Section | None]:
     """(known, kind): a known heading that says what its lines are, or (False, None)."""
+    if source_type == "JD" and PERSON_SPEC.search(title):
+        return True, None  # a JD's "Requirements" are the candidate's, not the job's rules
     for kind, pattern in SECTION_WORDS:
         if pattern.search(title):
             return True, kind
@@ -392,12 +402,13 @@ def _clean(row: str) -> str:
 class _Section:
     """Where a reader is in a document: what the current section's lines are."""
 
+    source_type: str | None = None
     kind: Section | None = None
     known: bool = False
     level: int | None = None
 
     def enter(self, title: str, depth: int | None) -> None:
-        is_known, kind = _section_kind(title)
+        is_known, kind = _section_kind(title, self.source_type)
         deeper = depth is not None and self.level is not None and depth > self.level
         if is_known or not (deeper and self.known):
             # A sub-heading ("3.1 Daily checks") stays in its section.
@@ -415,14 +426,22 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
         has_sections = any(
             _section_kind(h[0])[0] for r, _, _ in rows if (h := _heading(r, levels)) is not None
         )
-        section = _Section()
+        section = _Section(doc.get("source_type"))
+        depths = [h[1] for r, _, _ in rows if (h := _heading(r, levels)) is not None]
+        # Text under a title that has sections below it is the document's introduction.
+        first, second = ([*depths, None, None])[:2]
+        titled = first is not None and second is not None and first < second
+        seen_headings = 0
         for row, chunk, item in rows:
             if reading.hours is None and (hours := working_hours(row)) is not None:
                 reading.hours = hours
             heading = _heading(row, levels)
             if heading is not None:
                 section.enter(*heading)
+                seen_headings += 1
                 continue
+            if seen_headings == 1 and titled and not item:
+                continue  # the introduction under the title ("Front Office policy FO-05.")
             # A list item is one line however many sentences it has; a paragraph is read
             # sentence by sentence.
             for sentence in [row] if item else SENTENCE_END.split(row):
@@ -439,7 +458,9 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                     continue
                 _file_line(reading, seen, doc, chunk, sentence, section, has_sections)
     reading.schedules = [
-        s for duty in reading.duties if (s := schedule_of(duty, reading.hours)) is not None
+        s
+        for line in reading.duties + reading.rules
+        if (s := schedule_of(line, reading.hours)) is not None
     ]
     return reading
 
@@ -512,6 +533,9 @@ def schedule_of(duty: dict[str, Any], hours: WorkingHours | None) -> Schedule | 
     if weekly:
         day = next(g for g in weekly.groups() if g)
         return Schedule("WEEKLY", f"{hm} * * {WEEKDAYS[day.lower()]}", duty)
+    days = MONTHLY_DAYS.search(text)
+    if days and all(1 <= int(d) <= 28 for d in days.groups()):
+        return Schedule("MONTHLY", f"{hm} {int(days.group(1))},{int(days.group(2))} * *", duty)
     monthly = MONTHLY.search(text)
     if monthly:
         day_of_month = int(monthly.group(1)) if monthly.group(1) else ORDINAL[monthly.group(2)]
