@@ -47,7 +47,8 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             "core API (POST /auth/login), click Authorize and paste the access token under "
             "HTTPBearer. Then POST /agents/{agent_id}/run-task with "
             '`{"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "sample"}}` and '
-            "follow GET /tasks/{task_id}/events/stream. Local-agent routes take a local-agent "
+            "follow GET /tasks/{task_id}/events/stream, or open /watch to see the events arrive "
+            "live in the browser. Local-agent routes take a local-agent "
             "key (LocalAgentKey); see docs/local-agent-protocol.md."
         ),
         lifespan=lifespan,
