@@ -86,8 +86,8 @@ DOC_CONTROL = re.compile(
     re.I,
 )
 TAIL_HEADING = re.compile(r"(?<=[a-z0-9)])\s+((?:[A-Z][a-z'-]+)(?:\s+[a-z'-]+){0,4})$")
-SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z])")
-FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}:\s*\S")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}(?<!\d):\s*\S")  # not "At 06:45"
 TIME = r"(\d{1,2})[:.](\d{2})"
 HOURS_RANGE = re.compile(TIME + r"\s*(?:-|–|—|to|until)\s*" + TIME)
 HOURS_CONTEXT = re.compile(r"\b(hours?|shift|working|contract|rota|monday|weekdays?)\b", re.I)
@@ -118,14 +118,25 @@ NOT_SECOND = frozenset(
 )
 # "Every Sunday, count the cages": the schedule phrase comes before the verb.
 LEADING_WHEN = re.compile(
-    r"^(?:(?:every|each|on|at|by)\s+[^,]{1,40},\s*|(?:daily|weekly|monthly),\s*)", re.I
+    r"^(?:(?:every|each|on|at|by|if|when|where)\s+[^,]{1,80},\s*|(?:daily|weekly|monthly),\s*)",
+    re.I,
 )
 RESPONSIBLE = re.compile(
     r"\b(responsible for|you will|your (duties|job|role) (is|are|includes?))\b", re.I
 )
+# "The analyst sends the denial rate…", "Every morning the auditor counts…": a role doing the work.
+ROLE_DOES = re.compile(
+    r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[a-z-]+\s+){0,3}"
+    r"(?:analyst|auditor|coordinator|manager|officer|planner|supervisor|controller|clerk|"
+    r"technician|engineer|operator|setter|storekeeper|receptionist|specialist|assistant|"
+    r"administrator|lead|agent|driver|handler)\s+(?!is\b|are\b|was\b|has\b|have\b|may\b|"
+    r"can\b|must\b|should\b|will\b)[a-z]+s\b",
+    re.I,
+)
 RULE_WORDS = re.compile(
     r"\b(must|shall|only|required?|requires|need|needs|approval|approved|may not|cannot|"
-    r"no later than|at least|within|is not|are not|policy)\b",
+    r"no later than|at least|within|is not|are not|policy)\b|^no\b|"
+    r"\b(over|above|more than|less than|under|below)\s+[$€£]?\d",
     re.I,
 )
 SAFETY_WORDS = re.compile(
@@ -369,9 +380,11 @@ def _by_wording(text: str, source_type: str | None) -> Kind | None:
     """Kind of a line in a section that does not say, or in a document without sections."""
     if NEGATION.search(text) and SAFETY_WORDS.search(text):
         return "safety"
+    if IMPERATIVE.match(LEADING_WHEN.sub("", text)):
+        return "duties"  # "Reconcile the outlets: every check must be posted…" is work to do
     if NEGATION.search(text) or RULE_WORDS.search(text):
         return "rules" if not SAFETY_WORDS.search(text) else "safety"
-    if _imperative(text) or RESPONSIBLE.search(text):
+    if _imperative(text) or RESPONSIBLE.search(text) or ROLE_DOES.match(text):
         return "duties"
     return None
 
@@ -438,6 +451,9 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
             heading = _heading(row, levels)
             if heading is not None:
                 section.enter(*heading)
+                if seen_headings == 0 and titled:
+                    # A title ("Night audit procedure") names the document, not a section.
+                    section.kind, section.known = None, False
                 seen_headings += 1
                 continue
             if seen_headings == 1 and titled and not item:
