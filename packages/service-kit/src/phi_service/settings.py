@@ -17,3 +17,5 @@ class ServiceSettings(PlatformSettings):
     worker_stalled_seconds: int = 60
     # Port of a worker's /health, /ready and /metrics page on 127.0.0.1 (0: none).
     worker_metrics_port: int = 0
+    # Largest request body of any route but the upload routes (which have their own limit).
+    max_request_bytes: int = 1024 * 1024

@@ -91,11 +91,12 @@ async def delete_agent_document(
     session: SessionDep,
     user_id: CurrentUserId,
     storage: StorageDep,
+    jobs: JobsDep,
 ) -> Response:
     """Delete the document, its stored file and its chunks (OWNER/ADMIN)."""
     agent, access = await agent_access(session, agent_id, user_id, write=True)
     document = await service.get_document(session, access.org_id, agent.id, document_id)
-    await service.delete_document(session, storage, document)
+    await service.delete_document(session, storage, jobs, document)
     return Response(status_code=204)
 
 
@@ -164,11 +165,12 @@ async def delete_org_document(
     session: SessionDep,
     user_id: CurrentUserId,
     storage: StorageDep,
+    jobs: JobsDep,
 ) -> Response:
     access = await org_access(session, org_id, user_id)
     access.require_write()
     document = await service.get_document(session, access.org_id, None, document_id)
-    await service.delete_document(session, storage, document)
+    await service.delete_document(session, storage, jobs, document)
     return Response(status_code=204)
 
 
