@@ -19,3 +19,10 @@ class ServiceSettings(PlatformSettings):
     worker_metrics_port: int = 0
     # Largest request body of any route but the upload routes (which have their own limit).
     max_request_bytes: int = 1024 * 1024
+    # Platform administrators by email, comma-separated (besides users given the flag with
+    # `phi-admin grant EMAIL`); they may call the /admin routes, which answer 404 to others.
+    admin_emails: str = ""
+
+    def is_admin_email(self, email: str) -> bool:
+        wanted = {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
+        return email.strip().lower() in wanted
