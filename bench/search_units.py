@@ -139,6 +139,31 @@ def load(conn: Any, passages: int, rng: np.random.Generator) -> tuple[uuid.UUID,
     return orgs[0], samples_v, samples_t
 
 
+def stored_sample(conn: Any) -> tuple[uuid.UUID, list, list]:
+    """Tenant A and query material from rows a previous run loaded (``--reuse``); its own
+    indexes are dropped so that the exact-scan set-up is one."""
+    from pgvector.psycopg import register_vector
+
+    register_vector(conn)
+    org = conn.execute(
+        "SELECT org_id FROM document_units GROUP BY org_id ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
+    for (name,) in conn.execute(
+        "SELECT relname FROM pg_class WHERE relname LIKE 'ix_document_%%_hnsw_org_%%'"
+    ).fetchall():
+        conn.execute(f'DROP INDEX "{name}"')
+    rows = conn.execute(
+        "SELECT embedding, unit_text FROM document_units WHERE org_id = %s AND unit_index = 0 "
+        "LIMIT 1000",
+        (org,),
+    ).fetchall()
+    return (
+        org,
+        [np.asarray(r[0], dtype=np.float32) for r in rows],
+        [" ".join(r[1].split()[3:5]) for r in rows],
+    )
+
+
 def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p))
 
@@ -147,12 +172,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--passages", type=int, default=25_000)
     ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--reuse", action="store_true", help="keep the rows a previous run loaded")
     smoke_argument(ap)
     args = ap.parse_args()
     if args.smoke:
         args.passages, args.queries = 1_000, 10
     with server() as server_url:
-        url = database(server_url, f"phi_bench_search_units_{args.passages}")
+        url = database(server_url, f"phi_bench_search_units_{args.passages}", fresh=not args.reuse)
         return run(url, args)
 
 
@@ -166,7 +192,11 @@ def run(url: str, args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(7)
     with psycopg.connect(url, autocommit=True) as conn:
-        org, vectors, texts = load(conn, args.passages, rng)
+        loaded = conn.execute("SELECT count(*) FROM document_units").fetchone()[0]
+        if loaded:
+            org, vectors, texts = stored_sample(conn)
+        else:
+            org, vectors, texts = load(conn, args.passages, rng)
         tenant_rows = conn.execute(
             "SELECT (SELECT count(*) FROM document_chunks WHERE org_id = %(o)s), "
             "(SELECT count(*) FROM document_units WHERE org_id = %(o)s)",

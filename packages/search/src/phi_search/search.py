@@ -12,8 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_llm.embeddings import EmbeddingError
-from phi_search.tenant_index import HAS_INDEX_SQL
-from phi_search.tenant_index import index_name as tenant_index_name
+from phi_search.tenant_index import HAS_INDEX_SQL, unit_index_name
 
 SourceTypeName = Literal["JD", "SOP", "POLICY", "MANUAL", "OTHER"]
 
@@ -59,15 +58,15 @@ def vector_literal(vector: Any) -> str:
 
 # Small-to-big: search matches on units (a list item, a group of sentences: document_units,
 # embedded and full-text indexed with their heading path) and returns the enclosing passage
-# (document_chunks). Three rankings are fused by reciprocal rank fusion, each listing passages:
-#   uvec: the :n nearest units, each passage ranked by its best unit (units of the same
+# (document_chunks). Two rankings are fused by reciprocal rank fusion, each listing passages:
+#   uvec: the :nu nearest units, each passage ranked by its best unit (units of the same
 #         passage count once);
-#   cvec: the :n nearest passages (the whole passage's meaning, for questions that span it);
 #   utxt: units holding every word of the question (websearch_to_tsquery, 'simple'): exact
 #         codes and terms the embedding blurs.
-# Nearest units and passages come from the organization's own HNSW indexes when it has them
-# (iterative scan for the agent filter), otherwise from an exact scan of its rows. Measured on
-# both labelled sets in docs/benchmarks.md ("small-to-big", "ranking").
+# A third ranking, the nearest passages as wholes, was measured and left out: no better on the
+# labelled sets and a second HNSW walk per query. Nearest units come from the organization's
+# own HNSW index when it has one (iterative scan for the agent filter), otherwise from an exact
+# scan of its rows. Measured in docs/benchmarks.md ("small-to-big", "ranking").
 TENANT_FILTER = """{t}.org_id = :org_id AND ({t}.agent_id = :agent_id OR {t}.agent_id IS NULL)"""
 
 SEARCH_SQL = """
@@ -77,13 +76,6 @@ WITH uvec AS MATERIALIZED (
      WHERE {unit_filter} {unit_type_filter}
      ORDER BY u.embedding <=> CAST(:q AS vector)
      LIMIT :nu
-),
-cvec AS MATERIALIZED (
-    SELECT c.id AS chunk_id, c.embedding <=> CAST(:q AS vector) AS distance
-      FROM document_chunks c
-     WHERE {chunk_filter} {chunk_type_filter}
-     ORDER BY c.embedding <=> CAST(:q AS vector)
-     LIMIT :n
 ),
 utxt AS MATERIALIZED (
     SELECT u.id, u.chunk_id, ts_rank_cd(u.search_text, tq) AS text_rank
@@ -103,8 +95,6 @@ utxt_best AS (
 ),
 ranks AS (
     SELECT chunk_id, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM uvec_best
-    UNION ALL
-    SELECT chunk_id, row_number() OVER (ORDER BY distance, chunk_id) FROM cvec
     UNION ALL
     SELECT chunk_id, row_number() OVER (ORDER BY text_rank DESC, chunk_id) FROM utxt_best
 ),
@@ -148,7 +138,7 @@ async def search(
     the unit (sentence group, list item) that matched; see ``SEARCH_SQL``."""
     n = max(int(candidates), top_k)
     own_index = (
-        await session.execute(text(HAS_INDEX_SQL), {"name": tenant_index_name(org_id)})
+        await session.execute(text(HAS_INDEX_SQL), {"name": unit_index_name(org_id)})
     ).scalar()
     if own_index:
         # One round trip for the three transaction-local settings: iterative scan for the
@@ -175,19 +165,15 @@ async def search(
         "text": query,
         "hybrid": bool(hybrid),
     }
-    unit_type_filter = chunk_type_filter = ""
+    unit_type_filter = ""
     if source_types:
-        chunk_type_filter = "AND c.metadata->>'source_type' = ANY(:types)"
         unit_type_filter = (
             "AND EXISTS (SELECT 1 FROM documents ud WHERE ud.id = u.document_id "
             "AND ud.source_type = ANY(:types))"
         )
         params["types"] = [str(t) for t in source_types]
     sql = SEARCH_SQL.format(
-        unit_filter=TENANT_FILTER.format(t="u"),
-        chunk_filter=TENANT_FILTER.format(t="c"),
-        unit_type_filter=unit_type_filter,
-        chunk_type_filter=chunk_type_filter,
+        unit_filter=TENANT_FILTER.format(t="u"), unit_type_filter=unit_type_filter
     )
     rows = (await session.execute(text(sql), params)).all()
     await session.commit()

@@ -55,7 +55,7 @@ def ensure_tenant_indexes(
     log: Any = print,
 ) -> list[str]:
     """Create the partial HNSW indexes (chunks and units) of every organization (or of
-    ``org_ids``) with at least ``min_chunks`` chunks, rebuild invalid ones, drop those of
+    ``org_ids``) with at least ``min_chunks`` units, rebuild invalid ones, drop those of
     deleted organizations; returns the names created. ``conn`` must be in autocommit mode
     (CREATE INDEX CONCURRENTLY)."""
     existing = {
@@ -67,8 +67,10 @@ def ensure_tenant_indexes(
             (PREFIX + "%", UNITS_PREFIX + "%"),
         ).fetchall()
     }
+    # Counted in units, the rows search scans: past the threshold an exact scan of them is
+    # slower than the index (docs/benchmarks.md).
     orgs = conn.execute(
-        "SELECT org_id, count(*) FROM document_chunks "
+        "SELECT org_id, count(*) FROM document_units "
         "WHERE %(orgs)s::uuid[] IS NULL OR org_id = ANY(%(orgs)s) "
         "GROUP BY org_id HAVING count(*) >= %(min)s",
         {"orgs": org_ids, "min": min_chunks},
@@ -81,7 +83,7 @@ def ensure_tenant_indexes(
                 continue
             if name in existing:
                 conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-            log(f"building {name} ({table} of an organization with {count} chunks)")
+            log(f"building {name} ({table} of an organization with {count} units)")
             # org_id is a uuid from the database, so the literal is safe; a partial index
             # predicate cannot take a parameter. m=24 / ef_construction=200 rather than the
             # defaults (16/64): recall@10 0.954 instead of 0.852 at ef_search=200 for 100k rows.
