@@ -165,6 +165,8 @@ def ingest_set(
         patches = [
             mock.patch.object(ingest_module, "extract", lambda d, n, lim: old_extract(d, n)),
             mock.patch.object(ingest_module, "chunk_document", lambda doc, opts: old_chunk(doc)),
+            # Today had no units; none are embedded for it.
+            mock.patch.object(ingest_module, "split_units", lambda chunk: []),
             # Today embedded the path and the text the same way; the full-text column of
             # this tree also indexes the path, a small difference on the full-text side.
         ]

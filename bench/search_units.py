@@ -159,7 +159,7 @@ def stored_sample(conn: Any) -> tuple[uuid.UUID, list, list]:
     ).fetchall()
     return (
         org,
-        [np.asarray(r[0], dtype=np.float32) for r in rows],
+        [np.asarray(r[0].to_numpy(), dtype=np.float32) for r in rows],
         [" ".join(r[1].split()[3:5]) for r in rows],
     )
 
