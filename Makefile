@@ -14,7 +14,7 @@ WEB_BUILD := $(WEB)/.next/BUILD_ID
 WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.ts $(WEB)/*.mjs $(WEB)/*.json)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -76,10 +76,15 @@ test-full: $(STAMP) $(EXTRA_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src
+	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src packages/service-kit/src packages/search/src apps/local-agent/src apps/orchestrator/src
 
 bench: $(STAMP)
 	$(PY) bench/agents_list.py
+
+# Orchestrator: long-poll claim latency against a 5 s poller, overhead per report task,
+# tasks/s with 1 and 2 workers (about 3 minutes).
+bench-orchestrator: $(STAMP)
+	$(PY) bench/orchestrator.py
 
 # Documents: PDF libraries, ingestion stages, search quality (vector vs hybrid on the labelled
 # set), search latency/recall at 10k and 100k chunks.

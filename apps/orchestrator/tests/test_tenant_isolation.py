@@ -23,7 +23,7 @@ from phi_service.testing import scoped_routes
 
 # Routes without a path parameter that still act on one tenant's data (key-authenticated).
 KEYED_WITHOUT_PARAMS = {"POST /local-agents/heartbeat", "POST /tool-callbacks"}
-PUBLIC = {"GET /health", "GET /workflows"}
+PUBLIC = {"GET /health", "GET /workflows", "GET /watch"}
 
 
 @dataclass
@@ -83,14 +83,26 @@ KEY_CASES: dict[str, Request] = {
 }
 
 
+# Platform-wide routes for platform administrators only: everyone else, an org OWNER
+# included, gets 404 as if they did not exist (tested below).
+ADMIN_CASES: dict[str, Request] = {
+    "GET /admin/tasks": lambda w: {"params": {"status": "CANCELLED", "org_id": w.a.org_id}},
+    "GET /admin/tasks/{task_id}": _none,
+}
+
+
 def test_every_route_has_an_isolation_case() -> None:
     app = create_app()
     routes = scoped_routes(app) | KEYED_WITHOUT_PARAMS
     assert "GET /tasks/{task_id}" in routes  # the enumeration itself works
-    missing = routes - set(USER_CASES) - set(KEY_CASES)
+    missing = routes - set(USER_CASES) - set(KEY_CASES) - set(ADMIN_CASES)
     assert not missing, f"add tenant-isolation cases for: {sorted(missing)}"
     everything = {f"{m.upper()} {p}" for p, ops in app.openapi()["paths"].items() for m in ops}
-    assert everything - routes == PUBLIC, "a new route without a path parameter needs a case"
+    assert everything - routes - set(ADMIN_CASES) == PUBLIC, (
+        "a new route without a path parameter needs a case"
+    )
+    admin = {r for r in everything if r.split(" ", 1)[1].startswith("/admin")}
+    assert admin == set(ADMIN_CASES), f"admin routes without a case: {admin - set(ADMIN_CASES)}"
 
 
 @pytest.fixture
@@ -206,3 +218,35 @@ def test_other_orgs_key_sees_none_of_its_tool_calls(
         headers={"Authorization": f"Bearer {world.key_b}"},
     )
     assert r.status_code == 200 and r.json() == {"tasks": []}
+
+
+@pytest.mark.parametrize("case", sorted(ADMIN_CASES))
+def test_admin_routes_answer_404_to_everyone_but_platform_admins(
+    case: str,
+    world: World,
+    outsider: Tenant,
+    api: httpx.Client,
+    orch_settings: Any,
+    database_url: str,
+) -> None:
+    method, path, kwargs = _request(world, case, ADMIN_CASES[case])
+    for headers in (world.a.owner.headers, outsider.owner.headers):
+        r = api.request(method, path, headers=headers, **kwargs)
+        assert r.status_code == 404, f"{case} as a non-admin: {r.status_code} {r.text}"
+    key = api.request(method, path, headers={"Authorization": f"Bearer {world.key_a}"}, **kwargs)
+    assert key.status_code == 401
+    assert api.request(method, path, **kwargs).status_code == 401
+    # The outsider made a platform administrator by the flag sees org A's task.
+    sql(
+        database_url,
+        "UPDATE users SET is_platform_admin = true WHERE id = %s",
+        outsider.owner.user_id,
+    )
+    r = api.request(method, path, headers=outsider.owner.headers, **kwargs)
+    assert r.status_code == 200, f"{case} as admin: {r.status_code} {r.text}"
+    body = r.json()
+    if "items" in body:
+        assert [t["id"] for t in body["items"]] == [world.ids["task_id"]]
+        assert body["items"][0]["org_name"] and body["items"][0]["agent_name"]
+    else:
+        assert body["id"] == world.ids["task_id"] and body["status"] == "CANCELLED"

@@ -167,6 +167,30 @@ try {
   assert.equal(downloaded.trim(), yaml.trim());
   await screenshot(page, "agent-config");
 
+  step("local agents: a key is shown once, then listed");
+  await page.getByRole("tab", { name: "Local agents" }).click();
+  await page.getByText("No local agent has connected yet").waitFor();
+  await page.getByLabel("Key name").fill("warehouse-pc");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = await page.getByTestId("new-key-secret").innerText();
+  assert.ok(secret.length > 20, "the new key is shown");
+  await page.getByRole("button", { name: "Revoke key warehouse-pc" }).waitFor();
+  await screenshot(page, "agent-local-agents");
+
+  step("tasks: run the test task on sample data, events arrive live, the report renders");
+  await page.getByRole("tab", { name: "Tasks" }).click();
+  await page.getByText("No tasks yet").waitFor();
+  await page.getByRole("button", { name: "Run Test Task (Daily Warehouse Report)" }).click();
+  await page.getByTestId("task-events").getByText("step_started").first().waitFor();
+  const report = page.getByTestId("task-report");
+  await report.waitFor({ timeout: 180_000 });
+  assert.match(await report.innerText(), /Daily warehouse report/i);
+  await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
+  await page.getByTestId("task-history").getByText("SUCCESS").waitFor();
+  await screenshot(page, "agent-tasks");
+  await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
+  await page.getByText("No FAILED tasks").waitFor();
+
   step("dashboard shows the org's counts");
   await page.goto("/dashboard");
   await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
@@ -199,6 +223,13 @@ try {
   await page.getByRole("link", { name: "Admin" }).click();
   await page.waitForURL(/\/admin$/);
   await page.getByTestId("admin-orgs").getByText(`Acme Logistics ${RUN}`).waitFor();
+  // The journey's task, found through the organization filter, with its events.
+  await page.getByLabel("Organization", { exact: true }).selectOption({ label: `Acme Logistics ${RUN}` });
+  const adminTask = page.getByTestId("admin-tasks").getByRole("row").filter({ hasText: "DAILY_WAREHOUSE_REPORT" });
+  await adminTask.getByText("SUCCESS").waitFor();
+  assert.equal(await adminTask.count(), 1);
+  await adminTask.getByRole("button", { name: "Events" }).click();
+  await page.getByTestId("admin-task-events").getByText("task_succeeded").waitFor();
   await screenshot(page, "admin");
   const adminState = await context.storageState();
   await context.close();

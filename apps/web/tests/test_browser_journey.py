@@ -1,7 +1,7 @@
 """The web app in a real browser against the real services.
 
-Starts core-api and a documents worker as processes on the test database, serves the web
-app's production build (`make web-build`) with `next start`, and runs e2e/journey.mjs
+Starts core-api, the orchestrator and a worker of each as processes on the test database,
+serves the web app's production build (`make web-build`) with `next start`, and runs e2e/journey.mjs
 (playwright-core driving Debian's Chromium) through the whole user journey. Screenshots of
 every page go to apps/web/e2e/screenshots/ (git-ignored); the JavaScript each route loads
 cold is written to e2e/screenshots/js-budget.json and checked against the 200 kB budget.
@@ -93,13 +93,14 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (make test does)")
     data_dir = tmp_path_factory.mktemp("phi-web-e2e")
-    core_port, web_port = free_port(), free_port()
+    core_port, orchestrator_port, web_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "PHI_DATA_DIR": str(data_dir),
         "PHI_JWT_SECRET": "e2e-secret-" + "x" * 40,
         "PHI_CORE_API_PORT": str(core_port),
+        "PHI_ORCHESTRATOR_PORT": str(orchestrator_port),
         "PHI_ADMIN_EMAILS": ADMIN_EMAIL,
         "PHI_WORKER_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
@@ -110,8 +111,16 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         started.append(core)
         worker = Proc("worker", [sys.executable, "-m", "phi_core_api.worker"], env)
         started.append(worker)
+        orchestrator = Proc("orchestrator", [sys.executable, "-m", "phi_orchestrator.main"], env)
+        started.append(orchestrator)
+        orchestrator_worker = Proc(
+            "orchestrator-worker", [sys.executable, "-m", "phi_orchestrator.worker"], env
+        )
+        started.append(orchestrator_worker)
         core.wait_for(url=f"http://127.0.0.1:{core_port}/health")
+        orchestrator.wait_for(url=f"http://127.0.0.1:{orchestrator_port}/health")
         worker.wait_for(ready="worker ready")
+        orchestrator_worker.wait_for(ready="ready (concurrency")
         web_env = {**env, "NEXT_TELEMETRY_DISABLED": "1"}
         next_bin = str(WEB / "node_modules" / "next" / "dist" / "bin" / "next")
         web = Proc(

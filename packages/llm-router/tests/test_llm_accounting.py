@@ -17,6 +17,7 @@ from phi_llm import (
     PostgresAccountant,
     Router,
     RouterConfig,
+    UnknownOrganization,
 )
 from phi_llm.service import create_app
 from phi_platform.db.models import Agent, LlmCall, Organization
@@ -192,6 +193,19 @@ async def test_fifty_concurrent_calls_through_the_service_never_overspend(
     # The budget was really used, not refused wholesale: at least budget / estimate calls ran.
     assert statuses.count(200) >= budget // estimate
     assert sum(1 for r in rows if r.outcome == "refused") == statuses.count(429)
+    await router.aclose()
+
+
+async def test_a_model_call_for_an_organization_that_does_not_exist_is_refused(
+    sessionmaker, fake_openai
+) -> None:
+    """Otherwise any made-up X-Phi-Org-Id would buy unmetered model calls."""
+    router = Router(
+        config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
+    )
+    with pytest.raises(UnknownOrganization, match="does not exist"):
+        await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=uuid.uuid4()))
+    assert fake_openai.calls == 0
     await router.aclose()
 
 

@@ -377,6 +377,19 @@ async def test_budget_429_through_sdk_and_router_client(
             model="heavy", messages=[{"role": "user", "content": "hi"}], max_tokens=10
         )
 
+    # An organization nobody created cannot buy unmetered calls.
+    stranger = openai.AsyncOpenAI(
+        base_url=f"{server.url}/v1",
+        api_key=TOKEN,
+        max_retries=0,
+        default_headers={"X-Phi-Org-Id": str(uuid.uuid4())},
+    )
+    with pytest.raises(openai.PermissionDeniedError, match="does not exist"):
+        await stranger.chat.completions.create(
+            model="heavy", messages=[{"role": "user", "content": "hi"}]
+        )
+    await stranger.close()
+
     client = RouterClient(server.url, TOKEN)
 
     with pytest.raises(BudgetExceeded) as refused:

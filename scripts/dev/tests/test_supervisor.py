@@ -1,5 +1,6 @@
-"""`make dev`'s supervisor heals the stack: every process killed in turn while documents are
-uploaded comes back by itself, and no acknowledged upload is lost."""
+"""`make dev`'s stack heals itself while documents are uploaded: a PostgreSQL restart ends no
+process (the workers reconnect), every process killed in turn comes back by itself, and no
+acknowledged upload is lost."""
 
 from __future__ import annotations
 
@@ -59,6 +60,20 @@ class Stack:
                 pass
             time.sleep(0.3)
         raise AssertionError(f"{url} did not become healthy:\n{self.output()[-5000:]}")
+
+    def wait_ready(self, headers: dict[str, str], org_id: str, timeout: float = 60) -> None:
+        """Until an authenticated request that reads the database succeeds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(f"{self.api}/orgs/{org_id}/agents", headers=headers, timeout=5)
+                if r.status_code == 200:
+                    return
+                assert r.status_code == 503, r.text
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the API did not get its database back:\n{self.output()[-5000:]}")
 
     def child(self, marker: str) -> psutil.Process:
         """The supervisor's child whose command line contains ``marker``."""
@@ -130,6 +145,17 @@ def test_stack_heals_after_each_process_is_killed(data_home: Path) -> None:
         uploader = Uploader(stack.api, owner.headers, agent["id"])
         uploader.start()
         time.sleep(2)
+
+        # A database restart (fast shutdown, back 0.5 s later): the services ride it out.
+        postgres = stack.child("bin/postgres")
+        postgres.send_signal(signal.SIGINT)
+        postgres.wait(30)
+        stack.wait_ready(owner.headers, org["id"])
+        time.sleep(4)
+        out = stack.output()
+        assert "postgres exited (code 0)" in out
+        for name in ("worker", "core-api", "llm-router"):
+            assert f"{name} exited" not in out, out[-5000:]
 
         stack.kill_and_wait_back("phi_core_api.worker")
         time.sleep(2)

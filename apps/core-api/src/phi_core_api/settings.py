@@ -45,9 +45,6 @@ class CoreApiSettings(ServiceSettings):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
-    # Platform administrators by email, comma-separated (besides users given the flag with
-    # `phi-admin grant EMAIL`); they see /admin/* routes, which answer 404 to everyone else.
-    admin_emails: str = ""
     # LLM: the router runs in-process unless PHI_LLM_ROUTER_URL names the router service.
     llm_router_url: str | None = None
     llm_router_token: str | None = None
@@ -57,10 +54,6 @@ class CoreApiSettings(ServiceSettings):
     # generate-profile waits this long for the agent's documents still being processed,
     # then answers 409 naming them.
     profile_documents_wait_seconds: float = Field(default=15.0, ge=0, le=120)
-
-    def is_admin_email(self, email: str) -> bool:
-        wanted = {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
-        return email.strip().lower() in wanted
 
 
 @lru_cache

@@ -130,6 +130,21 @@ def test_token_budget_is_owner_only_and_validated(client: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["monthly_token_budget"] == 250000
 
 
+def test_time_zone_is_validated_and_kept(client: httpx.Client) -> None:
+    owner, member = signup(client), signup(client)
+    oid = create_org(client, owner)["id"]
+    add_member(client, owner, oid, member)
+    assert client.get(f"/orgs/{oid}", headers=owner.headers).json()["time_zone"] == "UTC"
+    for bad in ("Mars/Olympus", "../../etc/passwd", "", "x" * 100):
+        r = client.patch(f"/orgs/{oid}", json={"time_zone": bad}, headers=owner.headers)
+        assert r.status_code == 422, (bad, r.text)
+    r = client.patch(f"/orgs/{oid}", json={"time_zone": "Europe/Berlin"}, headers=member.headers)
+    assert r.status_code == 403
+    r = client.patch(f"/orgs/{oid}", json={"time_zone": "Europe/Berlin"}, headers=owner.headers)
+    assert r.status_code == 200 and r.json()["time_zone"] == "Europe/Berlin"
+    assert client.get(f"/orgs/{oid}", headers=owner.headers).json()["time_zone"] == "Europe/Berlin"
+
+
 def test_delete_org_owner_only(client: httpx.Client) -> None:
     owner, admin = signup(client), signup(client)
     oid = create_org(client, owner)["id"]

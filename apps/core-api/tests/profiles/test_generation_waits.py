@@ -24,6 +24,14 @@ JD = (
 )
 
 
+def sql(live_server: Any, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement on the test database (set-up and checks the API does not expose)."""
+    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
 def agent_of(client: httpx.Client) -> tuple[Any, dict[str, Any]]:
     owner = signup(client)
     org = create_org(client, owner)
@@ -86,25 +94,22 @@ def test_over_budget_with_a_model_route_is_refused_at_once(
     monkeypatch.setenv("PHI_LLM_ROUTES", "heavy=openai:test-model,builtin")
     own_worker()
     owner, agent = agent_of(client)
-    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE organizations SET monthly_token_budget = 100 WHERE id = %s", (agent["org_id"],)
-        )
-        conn.execute(
-            "INSERT INTO llm_token_usage (org_id, month, used) VALUES "
-            "(%s, (date_trunc('month', now() AT TIME ZONE 'UTC'))::date, 100)",
-            (agent["org_id"],),
-        )
+    org = agent["org_id"]
+    sql(live_server, "UPDATE organizations SET monthly_token_budget = 100 WHERE id = %s", org)
+    sql(
+        live_server,
+        "INSERT INTO llm_token_usage (org_id, month, used) VALUES "
+        "(%s, (date_trunc('month', now() AT TIME ZONE 'UTC'))::date, 100)",
+        org,
+    )
     refused = client.post(f"/agents/{agent['id']}/generate-profile", headers=owner.headers)
     assert refused.status_code == 429, refused.text
     assert "100 of 100 tokens" in refused.json()["detail"]
     assert fake_llm.calls == 0
-    with psycopg.connect(url) as conn:
-        queued = conn.execute(
-            "SELECT count(*) FROM profile_generations WHERE agent_id = %s", (agent["id"],)
-        ).fetchone()
-    assert queued == (0,)
+    queued = sql(
+        live_server, "SELECT count(*) FROM profile_generations WHERE agent_id = %s", agent["id"]
+    )
+    assert queued == [(0,)]
 
 
 def test_builtin_generations_never_consume_the_budget(
@@ -114,23 +119,21 @@ def test_builtin_generations_never_consume_the_budget(
     'spent' a small budget."""
     own_worker()
     owner, agent = agent_of(client)
-    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE organizations SET monthly_token_budget = 1 WHERE id = %s", (agent["org_id"],)
-        )
+    org = agent["org_id"]
+    sql(live_server, "UPDATE organizations SET monthly_token_budget = 1 WHERE id = %s", org)
     for _ in range(2):
         done = wait_generation(client, owner, generate(client, owner, agent["id"]))
         assert done["status"] == "SUCCEEDED", done["error"]
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT provider, outcome, tokens_in > 0, cost_usd FROM llm_calls WHERE org_id = %s",
-            (agent["org_id"],),
-        ).fetchall()
-        used = conn.execute(
-            "SELECT coalesce(sum(used), 0) FROM llm_token_usage WHERE org_id = %s",
-            (agent["org_id"],),
-        ).fetchone()
+    rows = sql(
+        live_server,
+        "SELECT provider, outcome, tokens_in > 0, cost_usd FROM llm_calls WHERE org_id = %s",
+        org,
+    )
+    used = sql(
+        live_server,
+        "SELECT coalesce(sum(used), 0) FROM llm_token_usage WHERE org_id = %s",
+        org,
+    )
     assert [r[:3] for r in rows] == [("builtin", "ok", True)] * 2
     assert all(float(r[3]) == 0 for r in rows)
-    assert used == (0,)
+    assert used == [(0,)]

@@ -82,9 +82,9 @@ def test_generated_profile_reflects_the_documents_and_exports(
         in prompt
     )
     assert "Cycle counts must be entered in the WMS within two hours of the count." in prompt
-    assert "approval from the shift supervisor. [stock-sop.pdf, pp. 1-2]" in prompt
+    assert "approval from the shift supervisor. [stock-sop.pdf, p. 1]" in prompt
     assert (
-        "Never walk in a forklift aisle without a high-visibility vest. [stock-sop.pdf, pp. 1-2]"
+        "Never walk in a forklift aisle without a high-visibility vest. [stock-sop.pdf, p. 2]"
         in prompt
     )
     assert BUILTIN_LABEL in prompt

@@ -6,16 +6,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from psycopg_pool import AsyncConnectionPool
-
+from phi_orchestrator.runtime import Pool
 from phi_orchestrator.settings import OrchestratorSettings
 
 logger = logging.getLogger(__name__)
 
 
-async def expire_tool_calls(
-    pool: AsyncConnectionPool, settings: OrchestratorSettings
-) -> list[uuid.UUID]:
+async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[uuid.UUID]:
     """Fail the calls that can no longer be answered; returns their tasks (to be advanced,
     which fails them with the call's reason).
 
@@ -62,7 +59,7 @@ async def expire_tool_calls(
     return [row["task_id"] for row in rows]
 
 
-async def prune_checkpoints(pool: AsyncConnectionPool, retention_hours: float) -> int:
+async def prune_checkpoints(pool: Pool, retention_hours: float) -> int:
     """Delete LangGraph checkpoints of tasks finished more than ``retention_hours`` ago;
     the task, its events and its result stay. Returns the number of threads pruned."""
     async with pool.connection() as conn, conn.transaction():
@@ -85,7 +82,7 @@ async def prune_checkpoints(pool: AsyncConnectionPool, retention_hours: float) -
     return len(threads)
 
 
-async def tasks_without_job(pool: AsyncConnectionPool, task_name: str) -> list[uuid.UUID]:
+async def tasks_without_job(pool: Pool, task_name: str) -> list[uuid.UUID]:
     """Tasks that need a run but have no queued or running job: PENDING for over a minute
     (the API stored the task but could not reach the queue), or WAITING on a call that was
     answered or failed over half a minute ago (the resume could not be queued)."""

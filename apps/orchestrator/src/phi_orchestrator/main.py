@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from phi_orchestrator.admin.routes import router as admin_router
 from phi_orchestrator.jobs import create_orchestrator_jobs
 from phi_orchestrator.local_agents.routes import router as local_agents_router
 from phi_orchestrator.notify import Notifier
@@ -46,14 +47,15 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
             "core API (POST /auth/login), click Authorize and paste the access token under "
             "HTTPBearer. Then POST /agents/{agent_id}/run-task with "
             '`{"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "sample"}}` and '
-            "follow GET /tasks/{task_id}/events/stream. Local-agent routes take a local-agent "
+            "follow GET /tasks/{task_id}/events/stream, or open /watch to see the events arrive "
+            "live in the browser. Local-agent routes take a local-agent "
             "key (LocalAgentKey); see docs/local-agent-protocol.md."
         ),
         lifespan=lifespan,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (tasks_router, local_agents_router, tool_calls_router):
+    for router in (tasks_router, local_agents_router, tool_calls_router, admin_router):
         app.include_router(router)
 
     @app.get("/health", tags=["health"])

@@ -20,7 +20,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -38,11 +38,15 @@ def advisory_key(task_id: uuid.UUID) -> int:
     return int.from_bytes(task_id.bytes[8:], "big", signed=True)
 
 
-def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> AsyncConnectionPool:
+Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+
+def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> Pool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
     statements) and that the runner's own queries share."""
     return AsyncConnectionPool(
         conninfo,
+        connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         open=False,
@@ -67,9 +71,7 @@ async def add_event(
 class TaskHandle:
     """What the nodes of one task may do (the ``TaskPort`` of workflows.base)."""
 
-    def __init__(
-        self, pool: AsyncConnectionPool, task: dict[str, Any], search: SearchFn | None
-    ) -> None:
+    def __init__(self, pool: Pool, task: dict[str, Any], search: SearchFn | None) -> None:
         self.pool = pool
         self.task = task
         self.task_id: uuid.UUID = task["id"]
@@ -195,7 +197,7 @@ class TaskRunner:
 
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: Pool,
         router: Any,
         *,
         search: SearchFn | None = None,

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
+from phi_orchestrator.runtime import Pool
 from phi_orchestrator.workflows.registry import get_workflow
 
 logger = logging.getLogger(__name__)
@@ -58,9 +58,7 @@ def due_runs(
     return due
 
 
-async def start_due_runs(
-    pool: AsyncConnectionPool, timestamp: float | None = None
-) -> list[uuid.UUID]:
+async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uuid.UUID]:
     """Create the tasks of the slots due now (once each); returns the new tasks' ids."""
     now = datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
     async with pool.connection() as conn:

@@ -243,3 +243,50 @@ def test_callback_checks(
     big = {"results": {"picks": {"columns": ["a"], "rows": [["x" * 1000]] * 9000}}}
     assert agent.callback(call, big).status_code == 413
     assert agent.http.post("/tool-callbacks", content=b"{not json").status_code == 422
+
+
+def test_concurrent_pollers_never_get_the_same_call(
+    api: httpx.Client, orchestrator: Any, tenant: Tenant, database_url: str
+) -> None:
+    import threading
+
+    key = create_key(api, tenant)
+    pollers = [ScriptedLocalAgent(orchestrator.url, key) for _ in range(4)]
+    for p in pollers:
+        p.heartbeat()
+    for _ in range(8):
+        (task_id,) = sql(
+            database_url,
+            "INSERT INTO tasks (agent_id, org_id, type, status, input) "
+            "VALUES (%s, %s, 'DAILY_WAREHOUSE_REPORT', 'WAITING', '{}') RETURNING id",
+            tenant.agent_id,
+            tenant.org_id,
+        )[0]
+        sql(
+            database_url,
+            "INSERT INTO tool_calls (task_id, org_id, agent_id, step, tool, payload) "
+            "VALUES (%s, %s, %s, 'fetch_data', 'db', '{}')",
+            task_id,
+            tenant.org_id,
+            tenant.agent_id,
+        )
+    claimed: list[tuple[str, int]] = []
+    barrier = threading.Barrier(len(pollers))
+
+    def poll(p: ScriptedLocalAgent) -> None:
+        barrier.wait()
+        for _ in range(3):
+            calls = p.poll(wait=1, max_calls=3).json()["tasks"]
+            claimed.extend((c["tool_call_id"], c["attempt"]) for c in calls)
+
+    threads = [threading.Thread(target=poll, args=(p,)) for p in pollers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    # A call may be handed out again only after its lease ran out (2 s here), and then as a
+    # new attempt: never the same attempt to two pollers.
+    assert len(claimed) == len(set(claimed))
+    assert len({call_id for call_id, _ in claimed}) == 8
+    for p in pollers:
+        p.close()

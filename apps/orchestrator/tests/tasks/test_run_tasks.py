@@ -139,3 +139,9 @@ def test_event_stream_follows_a_run_live_and_resumes(
     assert [e["id"] for e in rest[:-1]] == ids[3:]
     bad = api.get(path, headers={**tenant.owner.headers, "Last-Event-ID": "x"})
     assert bad.status_code == 422
+
+
+def test_watch_page_reads_the_stream_with_the_token(api: httpx.Client) -> None:
+    r = api.get("/watch")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "/events/stream" in r.text and "Authorization" in r.text

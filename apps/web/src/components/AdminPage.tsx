@@ -1,11 +1,26 @@
 "use client";
 
 import Link from "next/link";
+import { Fragment, useState } from "react";
 
 import { PageHeader } from "@/components/DashboardLayout";
+import { FormField } from "@/components/form-field";
 import { EmptyState, ErrorState, LoadingState } from "@/components/states";
+import { TaskStatusBadge } from "@/components/TaskList";
+import { Button } from "@/components/ui/button";
+import { Input, NativeSelect } from "@/components/ui/input";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { useAdminFailures, useAdminOrgs, useMe } from "@/lib/api/queries";
+import {
+  useAdminFailures,
+  useAdminOrgs,
+  useAdminTask,
+  useAdminTasks,
+  useMe,
+  type AdminTaskFilters,
+  type TaskStatus,
+} from "@/lib/api/queries";
+
+const STATUSES: TaskStatus[] = ["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"];
 
 const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumFractionDigits: 4 });
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "—");
@@ -137,6 +152,136 @@ function Failures() {
   );
 }
 
+function AdminTaskEvents({ taskId }: { taskId: string }) {
+  const task = useAdminTask(taskId);
+  if (task.isPending) return <LoadingState label="Loading events" rows={2} />;
+  if (task.isError) return <ErrorState error={task.error} />;
+  return (
+    <ol className="space-y-1 font-mono text-xs" data-testid="admin-task-events">
+      {task.data.events.map((e) => (
+        <li key={e.seq}>
+          <span className="text-muted-foreground">{new Date(e.timestamp).toLocaleTimeString()}</span>{" "}
+          <span className="font-semibold">{e.event_type}</span>{" "}
+          {e.payload ? JSON.stringify(e.payload).slice(0, 200) : ""}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function AdminTasks() {
+  const orgs = useAdminOrgs(true);
+  const [filters, setFilters] = useState<AdminTaskFilters>({ status: "", type: "", org_id: "" });
+  const [open, setOpen] = useState<string | null>(null);
+  const tasks = useAdminTasks(filters);
+  return (
+    <div className="space-y-3">
+      <form className="grid gap-3 sm:grid-cols-3" onSubmit={(e) => e.preventDefault()} aria-label="Task filters">
+        <FormField label="Status">
+          {(p) => (
+            <NativeSelect
+              {...p}
+              value={filters.status}
+              onChange={(e) => setFilters({ ...filters, status: e.target.value as TaskStatus | "" })}
+            >
+              <option value="">All</option>
+              {STATUSES.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </NativeSelect>
+          )}
+        </FormField>
+        <FormField label="Type">
+          {(p) => (
+            <Input
+              {...p}
+              placeholder="e.g. DAILY_WAREHOUSE_REPORT"
+              value={filters.type}
+              onChange={(e) => setFilters({ ...filters, type: e.target.value.trim() })}
+            />
+          )}
+        </FormField>
+        <FormField label="Organization">
+          {(p) => (
+            <NativeSelect
+              {...p}
+              value={filters.org_id}
+              onChange={(e) => setFilters({ ...filters, org_id: e.target.value })}
+            >
+              <option value="">All</option>
+              {orgs.data?.map((o) => (
+                <option key={o.id} value={o.id}>
+                  {o.name}
+                </option>
+              ))}
+            </NativeSelect>
+          )}
+        </FormField>
+      </form>
+      {tasks.isPending ? (
+        <LoadingState label="Loading tasks" />
+      ) : tasks.isError ? (
+        <ErrorState error={tasks.error} onRetry={() => tasks.refetch()} />
+      ) : tasks.data.items.length === 0 ? (
+        <EmptyState title="No tasks match" />
+      ) : (
+        <div className="overflow-x-auto rounded-lg border bg-background">
+          <table className="w-full text-sm" data-testid="admin-tasks">
+            <caption className="sr-only">Tasks across all organizations</caption>
+            <thead className="bg-muted/50 text-left text-muted-foreground">
+              <tr>
+                {["Organization", "Agent", "Type", "Status", "Created", ""].map((h, i) => (
+                  <th key={i} scope="col" className="px-3 py-2 font-medium">
+                    {h || <span className="sr-only">Events</span>}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {tasks.data.items.map((t) => (
+                <Fragment key={t.id}>
+                  <tr className="border-t align-top">
+                    <td className="px-3 py-2">{t.org_name}</td>
+                    <td className="px-3 py-2">{t.agent_name}</td>
+                    <td className="px-3 py-2">{t.type}</td>
+                    <td className="px-3 py-2">
+                      <TaskStatusBadge status={t.status} />
+                      {t.error ? <p className="mt-1 text-xs text-destructive">{t.error}</p> : null}
+                    </td>
+                    <td className="px-3 py-2 text-muted-foreground">{when(t.created_at)}</td>
+                    <td className="px-3 py-2 text-right">
+                      <Button
+                        variant="outline"
+                        size="sm"
+                        aria-expanded={open === t.id}
+                        onClick={() => setOpen(open === t.id ? null : t.id)}
+                      >
+                        Events
+                      </Button>
+                    </td>
+                  </tr>
+                  {open === t.id ? (
+                    <tr>
+                      <td colSpan={6} className="bg-muted/30 px-3 py-2">
+                        <AdminTaskEvents taskId={t.id} />
+                      </td>
+                    </tr>
+                  ) : null}
+                </Fragment>
+              ))}
+            </tbody>
+          </table>
+          {tasks.data.total > tasks.data.items.length ? (
+            <p className="border-t px-3 py-2 text-xs text-muted-foreground">
+              Showing the latest {tasks.data.items.length} of {tasks.data.total}.
+            </p>
+          ) : null}
+        </div>
+      )}
+    </div>
+  );
+}
+
 export function AdminPage() {
   const me = useMe();
   if (me.isPending) return <LoadingState label="Loading" />;
@@ -159,6 +304,12 @@ export function AdminPage() {
             Organizations and usage this month
           </h2>
           <OrgUsage />
+        </section>
+        <section aria-labelledby="tasks-heading" className="space-y-3">
+          <h2 id="tasks-heading" className="text-lg font-semibold">
+            Tasks across organizations
+          </h2>
+          <AdminTasks />
         </section>
         <section aria-labelledby="failures-heading" className="space-y-3">
           <h2 id="failures-heading" className="text-lg font-semibold">

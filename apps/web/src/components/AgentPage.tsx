@@ -1,6 +1,7 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import { useEffect, useState } from "react";
 
 import { ConfigViewer } from "@/components/ConfigViewer";
@@ -19,6 +20,15 @@ import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useAgent, useIndustries, useOrg, useRoleTemplates, useTools } from "@/lib/api/queries";
 import { initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
+
+// Loaded when their tab opens, so the agent page's first load stays small.
+const LocalAgentsPanel = dynamic(
+  () => import("@/components/LocalAgentsPanel").then((m) => m.LocalAgentsPanel),
+  { loading: () => <LoadingState label="Loading" /> },
+);
+const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
+  loading: () => <LoadingState label="Loading" />,
+});
 
 function usePatchAgent(agentId: string) {
   const queryClient = useQueryClient();
@@ -191,6 +201,8 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <TabsTrigger value="documents">Documents</TabsTrigger>
           <TabsTrigger value="profile">Profile</TabsTrigger>
           <TabsTrigger value="config">Config</TabsTrigger>
+          <TabsTrigger value="local-agents">Local agents</TabsTrigger>
+          <TabsTrigger value="tasks">Tasks</TabsTrigger>
         </TabsList>
         <TabsContent value="overview">
           <Overview agent={a} />
@@ -206,6 +218,12 @@ export function AgentPage({ agentId }: { agentId: string }) {
         </TabsContent>
         <TabsContent value="config">
           <ConfigViewer agentId={a.id} />
+        </TabsContent>
+        <TabsContent value="local-agents">
+          <LocalAgentsPanel agentId={a.id} />
+        </TabsContent>
+        <TabsContent value="tasks">
+          <TaskList agentId={a.id} />
         </TabsContent>
       </Tabs>
     </>

@@ -22,6 +22,7 @@ from phi_llm.errors import (
     ConfigError,
     LLMError,
     ProviderError,
+    UnknownOrganization,
     UnknownTaskClass,
 )
 from phi_llm.providers.builtin import register_composer
@@ -47,6 +48,7 @@ __all__ = [
     "RouteEntry",
     "Router",
     "RouterConfig",
+    "UnknownOrganization",
     "UnknownTaskClass",
     "config_from_env",
     "register_composer",

@@ -20,7 +20,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from phi_llm.errors import BudgetExceeded
+from phi_llm.errors import BudgetExceeded, UnknownOrganization
 from phi_llm.types import CallContext, CallRecord
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ class Accountant(Protocol):
 
     async def reserve(self, context: CallContext, tokens: int) -> Reservation | None:
         """Set ``tokens`` aside for a call, or raise :class:`BudgetExceeded` when they would
-        take the organization past its budget. ``None`` when the call has no organization."""
+        take the organization past its budget (:class:`UnknownOrganization` when there is no
+        such organization). ``None`` when the call has no organization."""
 
     async def settle(self, reservation: Reservation, tokens: int) -> None:
         """Replace the reservation by the tokens really used (0 releases it). Never raises."""
@@ -171,8 +172,13 @@ class PostgresAccountant:
             if (await session.execute(_RESERVE, params)).first() is not None:
                 return Reservation(context.org_id, month, tokens)
             found = await budget_and_usage(session, context.org_id, month)
-        if found is None or found[0] is None:
-            return None  # an organization that does not exist has no budget to hold
+        if found is None:
+            raise UnknownOrganization(
+                f"organization {context.org_id} does not exist; model calls are metered per "
+                "organization"
+            )
+        if found[0] is None:
+            return None  # unreachable: an unlimited budget always reserves
         raise BudgetExceeded(str(context.org_id), found[0], found[1], tokens)
 
     async def settle(self, reservation: Reservation, tokens: int) -> None:

@@ -16,6 +16,7 @@ from phi_llm.errors import (
     BudgetExceeded,
     LLMError,
     ProviderError,
+    UnknownOrganization,
     UnknownTaskClass,
 )
 from phi_llm.types import CallContext, ChatResult, EmbedResult, Message
@@ -80,6 +81,8 @@ class RouterClient:
             raise BudgetExceeded(
                 data["org_id"], data["budget"], data["used"], int(data.get("needed") or 0)
             )
+        if response.status_code == 403 and data.get("code") == "unknown_organization":
+            raise UnknownOrganization(message)
         if response.status_code == 422 and data.get("code") == "model_not_found":
             raise UnknownTaskClass(message)
         raise LLMError(f"router service answered {response.status_code}: {message}")

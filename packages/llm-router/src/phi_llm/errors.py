@@ -102,6 +102,11 @@ class BudgetExceeded(LLMError):
         )
 
 
+class UnknownOrganization(LLMError):
+    """A metered call names an organization that does not exist: no budget can hold it, so it
+    is refused (services answer 403) rather than run unmetered."""
+
+
 class UnknownTaskClass(LLMError):
     """A task class (or provider/model) that the routing configuration does not define."""
 

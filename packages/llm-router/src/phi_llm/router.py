@@ -379,17 +379,15 @@ class Router:
             )
         spent = 0
         try:
-            result = await self._attempt(operation, task_class, ctx, call, json_schema, entries)
-            if self.metered(self.route_entry(entries, result.provider)):
+            result, entry = await self._attempt(
+                operation, task_class, ctx, call, json_schema, entries
+            )
+            if self.metered(entry):
                 spent = result.tokens_in + result.tokens_out
             return result
         finally:
             if reservation is not None:
                 await self.accountant.settle(reservation, spent)
-
-    @staticmethod
-    def route_entry(entries: list[RouteEntry], provider: str) -> RouteEntry:
-        return next(e for e in entries if e.provider == provider)
 
     async def _attempt(
         self,
@@ -399,7 +397,8 @@ class Router:
         call: ProviderCall,
         json_schema: dict[str, Any] | None,
         entries: list[RouteEntry],
-    ) -> ChatResult:
+    ) -> tuple[ChatResult, RouteEntry]:
+        """The first entry's answer that succeeds, with that entry; every attempt recorded."""
         failures: list[ProviderError] = []
         for entry in entries:
             provider = self.provider(entry.provider)
@@ -440,7 +439,7 @@ class Router:
                         tokens_out=result.tokens_out,
                         cost=result.cost_usd,
                     )
-                    return result
+                    return result, entry
                 outcome = "timeout" if error.kind == "timeout" else "error"
                 await self._record(
                     operation,

@@ -29,7 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from phi_llm.accounting import Accountant, NullAccountant, PostgresAccountant
-from phi_llm.errors import AllProvidersFailed, BudgetExceeded, UnknownTaskClass
+from phi_llm.errors import (
+    AllProvidersFailed,
+    BudgetExceeded,
+    UnknownOrganization,
+    UnknownTaskClass,
+)
 from phi_llm.router import Router
 from phi_llm.settings import RouterServiceSettings
 from phi_llm.types import CallContext, ChatResult, Message
@@ -228,6 +233,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
             return _error(request, 422, problems, "invalid_request_error")
         return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(UnknownOrganization)
+    async def _no_org(request: Request, exc: UnknownOrganization) -> JSONResponse:
+        return _error(request, 403, str(exc), "unknown_organization")
 
     @app.exception_handler(UnknownTaskClass)
     async def _unknown(request: Request, exc: UnknownTaskClass) -> JSONResponse:

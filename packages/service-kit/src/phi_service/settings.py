@@ -15,3 +15,12 @@ class ServiceSettings(PlatformSettings):
 
     worker_concurrency: int = 2
     worker_stalled_seconds: int = 60
+    # Port of a worker's /health, /ready and /metrics page on 127.0.0.1 (0: none).
+    worker_metrics_port: int = 0
+    # Platform administrators by email, comma-separated (besides users given the flag with
+    # `phi-admin grant EMAIL`); they may call the /admin routes, which answer 404 to others.
+    admin_emails: str = ""
+
+    def is_admin_email(self, email: str) -> bool:
+        wanted = {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
+        return email.strip().lower() in wanted

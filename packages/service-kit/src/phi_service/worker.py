@@ -1,9 +1,30 @@
-"""Runs a service's procrastinate worker with its resources in the job context."""
+"""Runs a service's procrastinate worker with its resources in the job context.
+
+Two procrastinate workers run in the process, on one event loop and one job app:
+
+* the **work** worker takes the service's queues, ``worker_concurrency`` jobs at a time;
+* the **maintenance** worker takes only the ``maintenance`` queue, one job at a time, so the
+  housekeeping that puts a dead worker's jobs back in the queue runs on time even when every
+  work slot is held by a long job (it used to wait ~110 s behind ingestion for a slot).
+
+Neither stops when the database goes away: procrastinate stops a worker whose notification
+listener or heartbeat fails, and a job whose status cannot be saved fails the worker loop.
+Each worker is started again after a backoff (0.5 s doubling to 10 s) until SIGINT/SIGTERM,
+once the database answers. Jobs that were running when the connection dropped stay
+``doing`` under the old worker id; ``retry_stalled_jobs`` queues them again after
+``worker_stalled_seconds``. procrastinate's pool checks a connection before lending it, so
+nothing is handed a connection that died with the old server.
+
+The worker also serves ``/health``, ``/ready`` and ``/metrics`` on ``worker_metrics_port``
+(0: no server).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -11,9 +32,69 @@ from typing import Any
 import procrastinate
 
 from phi_service.jobs import MAINTENANCE_QUEUE
+from phi_service.observability import configure_logging, job_observability
 from phi_service.settings import ServiceSettings
 
 warnings.filterwarnings("ignore", module="platformdirs")
+
+logger = logging.getLogger(__name__)
+
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 10.0
+
+
+async def _database_answers(app: procrastinate.App) -> bool:
+    try:
+        await app.connector.execute_query_one_async("SELECT 1 AS ok")
+    except Exception:
+        return False
+    return True
+
+
+async def _keep_running(
+    app: procrastinate.App,
+    stopping: asyncio.Event,
+    label: str,
+    options: dict[str, Any],
+) -> None:
+    """Run one procrastinate worker; start it again whenever it ends before ``stopping``."""
+    backoff = FIRST_BACKOFF
+    while not stopping.is_set():
+        task = asyncio.create_task(app.run_worker_async(**options), name=label)
+        stop_wait = asyncio.create_task(stopping.wait())
+        await asyncio.wait({task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if stopping.is_set() and not task.done():
+            # A graceful stop: procrastinate finishes the running jobs when cancelled.
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+            return
+        stop_wait.cancel()
+        try:
+            task.result()
+            problem = "stopped on its own (lost its database connection)"
+        except Exception as exc:
+            problem = f"failed: {type(exc).__name__}: {exc}".strip()
+        if stopping.is_set():
+            return
+        logger.warning("%s %s; starting it again in %.1f s", label, problem, backoff)
+        await _sleep_unless(stopping, backoff)
+        while not stopping.is_set() and not await _database_answers(app):
+            backoff = min(MAX_BACKOFF, backoff * 2)
+            logger.warning("%s: database unreachable; next try in %.1f s", label, backoff)
+            await _sleep_unless(stopping, backoff)
+        backoff = FIRST_BACKOFF
+        if not stopping.is_set():
+            logger.info("%s: database reachable again; restarting", label)
+
+
+async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
 
 
 async def run_worker(
@@ -24,32 +105,89 @@ async def run_worker(
     resources: Mapping[str, Any] | None = None,
     name: str = "worker",
 ) -> None:
-    """Run jobs of ``queues`` (and the maintenance queue) until SIGINT/SIGTERM.
+    """Run jobs of ``queues`` (and, on a slot of its own, the maintenance queue) until
+    SIGINT/SIGTERM, riding out database outages.
 
     ``resources`` (plus ``settings``) are given to every job as
     ``context.additional_context``; build expensive ones (models, routers) before calling.
     """
     context = {"settings": settings, **(resources or {})}
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    common: dict[str, Any] = {
+        "update_heartbeat_interval": max(1.0, settings.worker_stalled_seconds / 4),
+        "stalled_worker_timeout": settings.worker_stalled_seconds,
+        "delete_jobs": "successful",
+        "install_signal_handlers": False,
+        "additional_context": context,
+        "worker_middleware": [job_observability],
+    }
+    metrics_server = None
     async with app.open_async():
-        logging.getLogger(__name__).info(
-            "%s ready (concurrency %d, queues %s)",
+        if settings.worker_metrics_port:
+            metrics_server = await _serve_health(app, settings.worker_metrics_port, name)
+        logger.info(
+            "%s ready (concurrency %d, queues %s; maintenance on its own slot)",
             name,
             settings.worker_concurrency,
-            ", ".join([*queues, MAINTENANCE_QUEUE]),
+            ", ".join(queues),
         )
-        await app.run_worker_async(
-            queues=[*queues, MAINTENANCE_QUEUE],
-            concurrency=settings.worker_concurrency,
-            update_heartbeat_interval=max(1.0, settings.worker_stalled_seconds / 4),
-            stalled_worker_timeout=settings.worker_stalled_seconds,
-            delete_jobs="successful",
-            install_signal_handlers=True,
-            additional_context=context,
+        await asyncio.gather(
+            _keep_running(
+                app,
+                stopping,
+                f"{name} ({', '.join(queues)})",
+                {**common, "queues": list(queues), "concurrency": settings.worker_concurrency},
+            ),
+            _keep_running(
+                app,
+                stopping,
+                f"{name} (maintenance)",
+                {**common, "queues": [MAINTENANCE_QUEUE], "concurrency": 1},
+            ),
         )
+        if metrics_server is not None:
+            metrics_server.should_exit = True
+    logger.info("%s stopped", name)
 
 
-def worker_main(run: Callable[[], Any]) -> None:
-    """Entry point body of a worker command: logging set up, then ``asyncio.run(run())``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+async def _serve_health(app: procrastinate.App, port: int, name: str) -> Any:
+    """``/health``, ``/ready`` and ``/metrics`` of this worker on ``port``, in the background.
+    A port already taken (a second worker on the machine) only costs this worker its page."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from phi_service.observability import (
+        database_check,
+        health_router,
+        queue_depth_collector,
+    )
+
+    async def scalar(sql: str) -> Any:
+        row = await app.connector.execute_query_one_async(sql)
+        return next(iter(row.values())) if row else None
+
+    page = FastAPI(title=f"{name} health", openapi_url=None, docs_url=None, redoc_url=None)
+    page.include_router(health_router([database_check(scalar)], [queue_depth_collector(app)]))
+    server = uvicorn.Server(
+        uvicorn.Config(page, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    # uvicorn's serve() swaps in its own SIGINT/SIGTERM handlers and raises the signal again
+    # when it ends; the worker's own handlers (run_worker) must stay in charge.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve(), name="health page")
+
+    def _report(t: asyncio.Task[Any]) -> None:
+        if not t.cancelled() and (t.exception() or not server.started):
+            logger.warning("%s: no health page on port %d (in use?)", name, port)
+
+    task.add_done_callback(_report)
+    return server
+
+
+def worker_main(run: Callable[[], Any], service: str = "worker") -> None:
+    """Entry point body of a worker command: JSON logging, then ``asyncio.run(run())``."""
+    configure_logging(service)
     asyncio.run(run())

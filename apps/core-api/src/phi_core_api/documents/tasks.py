@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import procrastinate
+import psycopg
 
 from phi_core_api.documents.extraction import ExtractionLimits
 from phi_core_api.documents.ingest import connect, ingest, mark_failed
@@ -22,8 +23,11 @@ MAX_ATTEMPTS = 3
 def _retry_strategy() -> procrastinate.RetryStrategy:
     from phi_llm.embeddings import EmbeddingError
 
+    # A database that went away mid-job (a restart) is not the file's fault: run it again.
     return procrastinate.RetryStrategy(
-        max_attempts=MAX_ATTEMPTS, wait=5, retry_exceptions={EmbeddingError}
+        max_attempts=MAX_ATTEMPTS,
+        wait=5,
+        retry_exceptions={EmbeddingError, psycopg.OperationalError},
     )
 
 
@@ -58,6 +62,9 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
                 raise  # the task's retry strategy runs it again a little later
             mark_failed(conn, doc_id, f"the embedding service failed: {exc}")
             return
+        except psycopg.OperationalError:
+            logger.warning("database connection lost while ingesting %s; will retry", doc_id)
+            raise
         except Exception as exc:
             logger.exception("ingestion of %s failed", doc_id)
             mark_failed(

@@ -20,6 +20,7 @@ def org_out(org: Organization, role: str) -> dict[str, Any]:
         "name": org.name,
         "owner_user_id": org.owner_user_id,
         "monthly_token_budget": org.monthly_token_budget,
+        "time_zone": org.time_zone,
         "created_at": org.created_at,
         "my_role": role,
     }
@@ -63,6 +64,8 @@ async def update_org(session: AsyncSession, access: OrgAccess, data: OrgPatch) -
         if access.role != "OWNER":
             raise Forbidden("only an OWNER can change the token budget")
         org.monthly_token_budget = fields["monthly_token_budget"]
+    if fields.get("time_zone") is not None:
+        org.time_zone = fields["time_zone"]
     await session.commit()
     return org_out(org, access.role)
 

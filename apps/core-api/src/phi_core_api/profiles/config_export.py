@@ -61,7 +61,7 @@ async def export_config(
         .where(AgentTool.agent_id == agent.id)
         .order_by(Tool.key)
     )
-    llm = config.get("llm") if isinstance(config.get("llm"), dict) else {}
+    llm: dict[str, Any] = config["llm"] if isinstance(config.get("llm"), dict) else {}
     document = {
         "agent_id": str(agent.id),
         "org_id": str(agent.org_id),

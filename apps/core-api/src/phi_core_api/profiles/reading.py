@@ -30,11 +30,13 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
     (
         None,
         re.compile(
-            r"\b(purpose|scope|overview|about (the role|us|you)|summary|introduction|"
+            r"\b(purpose|scope|overview|about (the role|the job|us|you)|summary|introduction|"
             r"qualifications?|skills?|experience|person spec\w*|what you bring|about you|"
-            r"benefits|what we offer|salary|contacts?|kpis?|targets?|records?|definitions?|"
-            r"references?|appendix|revision history|document control|distribution|glossary|"
-            r"training)\b",
+            r"what you need|you('ll| will) (have|need)|benefits|what we offer|salary|"
+            r"contacts?|kpis?|targets?|key (figures|indicators)|performance|measures|records?|"
+            r"definitions?|references?|appendix|revision history|document control|"
+            r"distribution|glossary|training|working (hours|pattern|time)|hours of work|"
+            r"shift pattern|rota)\b",
             re.I,
         ),
     ),
@@ -68,6 +70,7 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
         ),
     ),
 )
+PERSON_SPEC = re.compile(r"\b(requirements|essential|desirable|criteria|profile)\b", re.I)
 # Cover-page and document-control fields: never profile lines.
 META_LINE = re.compile(
     r"^\W*(location|site|office|reports? to|line manager|manager|department|team|division|"
@@ -83,8 +86,8 @@ DOC_CONTROL = re.compile(
     re.I,
 )
 TAIL_HEADING = re.compile(r"(?<=[a-z0-9)])\s+((?:[A-Z][a-z'-]+)(?:\s+[a-z'-]+){0,4})$")
-SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z])")
-FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}:\s*\S")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}(?<!\d):\s*\S")  # not "At 06:45"
 TIME = r"(\d{1,2})[:.](\d{2})"
 HOURS_RANGE = re.compile(TIME + r"\s*(?:-|–|—|to|until)\s*" + TIME)
 HOURS_CONTEXT = re.compile(r"\b(hours?|shift|working|contract|rota|monday|weekdays?)\b", re.I)
@@ -115,14 +118,25 @@ NOT_SECOND = frozenset(
 )
 # "Every Sunday, count the cages": the schedule phrase comes before the verb.
 LEADING_WHEN = re.compile(
-    r"^(?:(?:every|each|on|at|by)\s+[^,]{1,40},\s*|(?:daily|weekly|monthly),\s*)", re.I
+    r"^(?:(?:every|each|on|at|by|if|when|where)\s+[^,]{1,80},\s*|(?:daily|weekly|monthly),\s*)",
+    re.I,
 )
 RESPONSIBLE = re.compile(
     r"\b(responsible for|you will|your (duties|job|role) (is|are|includes?))\b", re.I
 )
+# "The analyst sends the denial rate…", "Every morning the auditor counts…": a role doing the work.
+ROLE_DOES = re.compile(
+    r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[a-z-]+\s+){0,3}"
+    r"(?:analyst|auditor|coordinator|manager|officer|planner|supervisor|controller|clerk|"
+    r"technician|engineer|operator|setter|storekeeper|receptionist|specialist|assistant|"
+    r"administrator|lead|agent|driver|handler)\s+(?!is\b|are\b|was\b|has\b|have\b|may\b|"
+    r"can\b|must\b|should\b|will\b)[a-z]+s\b",
+    re.I,
+)
 RULE_WORDS = re.compile(
     r"\b(must|shall|only|required?|requires|need|needs|approval|approved|may not|cannot|"
-    r"no later than|at least|within|is not|are not|policy)\b",
+    r"no later than|at least|within|is not|are not|policy)\b|^no\b|"
+    r"\b(over|above|more than|less than|under|below)\s+[$€£]?\d",
     re.I,
 )
 SAFETY_WORDS = re.compile(
@@ -154,6 +168,11 @@ MONTHLY = re.compile(
     r"(?:each|every|the)\s+month\b|"
     r"\b(?:on|by)\s+the\s+(first|second|third|fourth|fifth)(?:\s+working)?(?:\s+day)?\s+of\s+"
     r"(?:each|every|the)\s+month\b",
+    re.I,
+)
+MONTHLY_DAYS = re.compile(
+    r"\bon\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+"
+    r"of\s+(?:each|every|the)\s+month\b",
     re.I,
 )
 DAILY = re.compile(
@@ -329,8 +348,10 @@ def _run_in_heading(row: str) -> tuple[str, str] | None:
     return None
 
 
-def _section_kind(title: str) -> tuple[bool, Section | None]:
+def _section_kind(title: str, source_type: str | None = None) -> tuple[bool, Section | None]:
     """(known, kind): a known heading that says what its lines are, or (False, None)."""
+    if source_type == "JD" and PERSON_SPEC.search(title):
+        return True, None  # a JD's "Requirements" are the candidate's, not the job's rules
     for kind, pattern in SECTION_WORDS:
         if pattern.search(title):
             return True, kind
@@ -359,9 +380,11 @@ def _by_wording(text: str, source_type: str | None) -> Kind | None:
     """Kind of a line in a section that does not say, or in a document without sections."""
     if NEGATION.search(text) and SAFETY_WORDS.search(text):
         return "safety"
+    if IMPERATIVE.match(LEADING_WHEN.sub("", text)):
+        return "duties"  # "Reconcile the outlets: every check must be posted…" is work to do
     if NEGATION.search(text) or RULE_WORDS.search(text):
         return "rules" if not SAFETY_WORDS.search(text) else "safety"
-    if _imperative(text) or RESPONSIBLE.search(text):
+    if _imperative(text) or RESPONSIBLE.search(text) or ROLE_DOES.match(text):
         return "duties"
     return None
 
@@ -392,12 +415,13 @@ def _clean(row: str) -> str:
 class _Section:
     """Where a reader is in a document: what the current section's lines are."""
 
+    source_type: str | None = None
     kind: Section | None = None
     known: bool = False
     level: int | None = None
 
     def enter(self, title: str, depth: int | None) -> None:
-        is_known, kind = _section_kind(title)
+        is_known, kind = _section_kind(title, self.source_type)
         deeper = depth is not None and self.level is not None and depth > self.level
         if is_known or not (deeper and self.known):
             # A sub-heading ("3.1 Daily checks") stays in its section.
@@ -415,14 +439,25 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
         has_sections = any(
             _section_kind(h[0])[0] for r, _, _ in rows if (h := _heading(r, levels)) is not None
         )
-        section = _Section()
+        section = _Section(doc.get("source_type"))
+        depths = [h[1] for r, _, _ in rows if (h := _heading(r, levels)) is not None]
+        # Text under a title that has sections below it is the document's introduction.
+        first, second = ([*depths, None, None])[:2]
+        titled = first is not None and second is not None and first < second
+        seen_headings = 0
         for row, chunk, item in rows:
             if reading.hours is None and (hours := working_hours(row)) is not None:
                 reading.hours = hours
             heading = _heading(row, levels)
             if heading is not None:
                 section.enter(*heading)
+                if seen_headings == 0 and titled:
+                    # A title ("Night audit procedure") names the document, not a section.
+                    section.kind, section.known = None, False
+                seen_headings += 1
                 continue
+            if seen_headings == 1 and titled and not item:
+                continue  # the introduction under the title ("Front Office policy FO-05.")
             # A list item is one line however many sentences it has; a paragraph is read
             # sentence by sentence.
             for sentence in [row] if item else SENTENCE_END.split(row):
@@ -439,7 +474,9 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                     continue
                 _file_line(reading, seen, doc, chunk, sentence, section, has_sections)
     reading.schedules = [
-        s for duty in reading.duties if (s := schedule_of(duty, reading.hours)) is not None
+        s
+        for line in reading.duties + reading.rules
+        if (s := schedule_of(line, reading.hours)) is not None
     ]
     return reading
 
@@ -512,6 +549,9 @@ def schedule_of(duty: dict[str, Any], hours: WorkingHours | None) -> Schedule | 
     if weekly:
         day = next(g for g in weekly.groups() if g)
         return Schedule("WEEKLY", f"{hm} * * {WEEKDAYS[day.lower()]}", duty)
+    days = MONTHLY_DAYS.search(text)
+    if days and all(1 <= int(d) <= 28 for d in days.groups()):
+        return Schedule("MONTHLY", f"{hm} {int(days.group(1))},{int(days.group(2))} * *", duty)
     monthly = MONTHLY.search(text)
     if monthly:
         day_of_month = int(monthly.group(1)) if monthly.group(1) else ORDINAL[monthly.group(2)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import text
 
 from phi_orchestrator.jobs import defer_advance
@@ -30,6 +31,14 @@ from phi_service.errors import InvalidInput
 router = APIRouter(tags=["tasks"])
 
 KEEP_ALIVE_SECONDS = 15.0
+WATCH_PAGE = (Path(__file__).parent / "watch.html").read_text()
+
+
+@router.get("/watch", response_class=HTMLResponse, tags=["workflows"])
+async def watch_page() -> HTMLResponse:
+    """A page that follows a task's events live in the browser (give it the access token and
+    the task id; ``/watch?task_id=...`` fills the id in). It holds no data itself."""
+    return HTMLResponse(WATCH_PAGE)
 
 
 @router.get("/workflows", response_model=list[WorkflowOut], tags=["workflows"])

@@ -8,6 +8,7 @@ Nodes get a :class:`WorkflowContext` as LangGraph's run-time context (never chec
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -63,7 +64,7 @@ class WorkflowContext:
 class Workflow(ABC):
     type: ClassVar[str]
     description: ClassVar[str]
-    input_model: ClassVar[type[BaseModel]]
+    input_model: ClassVar[builtins.type[BaseModel]]
 
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
         """The task's stored input from the validated one (defaults resolved, e.g. the day)."""

@@ -2,11 +2,17 @@ import createClient from "openapi-fetch";
 
 import { toApiError } from "./errors";
 import type { components, paths } from "./generated/core";
+import type {
+  components as orchestratorComponents,
+  paths as orchestratorPaths,
+} from "./generated/orchestrator";
 
 export type Schemas = components["schemas"];
+export type OrchestratorSchemas = orchestratorComponents["schemas"];
 
 // Every call goes to this app's own /api routes, which add the session and forward it.
 export const core = createClient<paths>({ baseUrl: "/api/core" });
+export const orchestrator = createClient<orchestratorPaths>({ baseUrl: "/api/orchestrator" });
 
 /** The data of an openapi-fetch result, or its error thrown as an ApiError. */
 export async function unwrap<T>(

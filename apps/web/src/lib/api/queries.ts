@@ -2,7 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 
-import { core, unwrap, type Schemas } from "./client";
+import { core, orchestrator, unwrap, type OrchestratorSchemas, type Schemas } from "./client";
 
 export const keys = {
   me: ["me"] as const,
@@ -21,7 +21,14 @@ export const keys = {
   industries: ["industries"] as const,
   roles: (industryKey: string) => ["role-templates", industryKey] as const,
   tools: ["tools"] as const,
+  keys: (agentId: string) => ["agents", agentId, "local-agent-keys"] as const,
+  localAgents: (agentId: string) => ["agents", agentId, "local-agents"] as const,
+  tasks: (agentId: string, status: string) => ["agents", agentId, "tasks", status] as const,
+  allTasks: (agentId: string) => ["agents", agentId, "tasks"] as const,
+  task: (taskId: string) => ["tasks", taskId] as const,
   adminOrgs: ["admin", "orgs"] as const,
+  adminTasks: (filters: Record<string, string>) => ["admin", "tasks", filters] as const,
+  adminTask: (taskId: string) => ["admin", "task", taskId] as const,
   adminFailures: ["admin", "failures"] as const,
 };
 
@@ -187,5 +194,97 @@ export function useAdminFailures(enabled: boolean) {
     queryKey: keys.adminFailures,
     queryFn: () => unwrap(core.GET("/admin/failures")),
     enabled,
+  });
+}
+
+export function useLocalAgentKeys(agentId: string) {
+  return useQuery({
+    queryKey: keys.keys(agentId),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/agents/{agent_id}/local-agent-keys", {
+          params: { path: { agent_id: agentId } },
+        }),
+      ),
+  });
+}
+
+export function useLocalAgents(agentId: string) {
+  return useQuery({
+    queryKey: keys.localAgents(agentId),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/agents/{agent_id}/local-agents", {
+          params: { path: { agent_id: agentId } },
+        }),
+      ),
+    // Heartbeats move the status and the last-seen time: keep them fresh while shown.
+    refetchInterval: 10_000,
+  });
+}
+
+export type TaskStatus = OrchestratorSchemas["TaskSummary"]["status"];
+
+export function useTasks(agentId: string, status: TaskStatus | "") {
+  return useQuery({
+    queryKey: keys.tasks(agentId, status ?? ""),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/agents/{agent_id}/tasks", {
+          params: {
+            path: { agent_id: agentId },
+            query: { limit: 50, ...(status ? { status } : {}) },
+          },
+        }),
+      ),
+  });
+}
+
+export function useTask(taskId: string | null) {
+  return useQuery({
+    queryKey: keys.task(taskId ?? ""),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/tasks/{task_id}", { params: { path: { task_id: taskId ?? "" } } }),
+      ),
+    enabled: taskId !== null,
+  });
+}
+
+export interface AdminTaskFilters {
+  status: TaskStatus | "";
+  type: string;
+  org_id: string;
+}
+
+export function useAdminTasks(filters: AdminTaskFilters) {
+  return useQuery({
+    queryKey: keys.adminTasks({ ...filters }),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/admin/tasks", {
+          params: {
+            query: {
+              limit: 100,
+              ...(filters.status ? { status: filters.status } : {}),
+              ...(filters.type ? { type: filters.type } : {}),
+              ...(filters.org_id ? { org_id: filters.org_id } : {}),
+            },
+          },
+        }),
+      ),
+  });
+}
+
+export function useAdminTask(taskId: string | null) {
+  return useQuery({
+    queryKey: keys.adminTask(taskId ?? ""),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/admin/tasks/{task_id}", {
+          params: { path: { task_id: taskId ?? "" } },
+        }),
+      ),
+    enabled: taskId !== null,
   });
 }

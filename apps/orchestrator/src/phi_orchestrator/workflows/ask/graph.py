@@ -7,8 +7,9 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
-from phi_llm.types import CallContext
-from phi_orchestrator.workflows.ask.answer import COMPOSER_TASK, answer_messages
+from phi_llm.errors import LLMError
+from phi_llm.types import CallContext, ChatRequest, ChatResult
+from phi_orchestrator.workflows.ask.answer import COMPOSER_TASK, answer_messages, compose_answer
 from phi_orchestrator.workflows.base import WorkflowContext, step
 
 
@@ -35,14 +36,25 @@ async def search_documents(state: dict[str, Any], ctx: WorkflowContext) -> tuple
 @step("answer")
 async def answer(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     passages = state.get("passages", [])
-    result = await ctx.router.chat(
-        answer_messages(state["input"]["question"], passages, state["agent"].get("system_prompt")),
-        task_class="light",
-        facts={"question": state["input"]["question"], "passages": passages},
-        context=CallContext(
-            org_id=ctx.org_id, agent_id=ctx.agent_id, task_id=ctx.task_id, task=COMPOSER_TASK
-        ),
-    )
+    facts = {"question": state["input"]["question"], "passages": passages}
+    try:
+        result = await ctx.router.chat(
+            answer_messages(
+                state["input"]["question"], passages, state["agent"].get("system_prompt")
+            ),
+            task_class="light",
+            facts=facts,
+            context=CallContext(
+                org_id=ctx.org_id, agent_id=ctx.agent_id, task_id=ctx.task_id, task=COMPOSER_TASK
+            ),
+        )
+    except LLMError as exc:
+        # No model could answer: quote the passages instead, and say why.
+        text = compose_answer(ChatRequest(model="builtin", messages=[], facts=facts))
+        result = ChatResult(
+            content=text, provider="builtin", model="builtin", produced_without_llm=True
+        )
+        await ctx.task.event("answer_fallback", {"reason": str(exc)})
     citations = [
         {
             "n": i,

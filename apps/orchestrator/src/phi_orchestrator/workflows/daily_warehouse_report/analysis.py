@@ -291,7 +291,7 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
                     "shipped": False,
                 }
             )
-    late.sort(key=lambda r: (-r["minutes_late"], r["order_id"]))
+    late.sort(key=lambda r: (-float(r["minutes_late"] or 0), str(r["order_id"])))
     late_orders = {
         "orders_due": orders_due,
         "late": len(late),

@@ -10,7 +10,8 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from phi_llm.types import CallContext
+from phi_llm.errors import LLMError
+from phi_llm.types import CallContext, ChatRequest, ChatResult
 from phi_orchestrator.workflows.base import WorkflowContext, WorkflowError, step
 from phi_orchestrator.workflows.daily_warehouse_report import contract, narrative, report
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import analyse
@@ -86,17 +87,26 @@ async def analysis(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, s
 async def report_formatter(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     metrics, agent, docs = state["metrics"], state["agent"], state.get("docs", [])
     facts = narrative.narrative_facts(metrics, docs)
-    result = await ctx.router.chat(
-        narrative.narrative_messages(facts, agent.get("system_prompt")),
-        task_class="heavy",
-        facts=facts,
-        context=CallContext(
-            org_id=ctx.org_id,
-            agent_id=ctx.agent_id,
-            task_id=ctx.task_id,
-            task=narrative.COMPOSER_TASK,
-        ),
-    )
+    try:
+        result = await ctx.router.chat(
+            narrative.narrative_messages(facts, agent.get("system_prompt")),
+            task_class="heavy",
+            facts=facts,
+            context=CallContext(
+                org_id=ctx.org_id,
+                agent_id=ctx.agent_id,
+                task_id=ctx.task_id,
+                task=narrative.COMPOSER_TASK,
+            ),
+        )
+    except LLMError as exc:
+        # No model could write it (budget spent, providers down): the figures still stand,
+        # with the prose assembled from them and the reason given.
+        text = narrative.compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
+        result = ChatResult(
+            content=text, provider="builtin", model="builtin", produced_without_llm=True
+        )
+        await ctx.task.event("narrative_fallback", {"reason": str(exc)})
     source = (
         "assembled from the figures without a model (builtin)"
         if result.produced_without_llm

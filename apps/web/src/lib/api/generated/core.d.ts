@@ -1022,6 +1022,8 @@ export interface components {
             name: string;
             /** Owner User Id */
             owner_user_id: string | null;
+            /** Time Zone */
+            time_zone: string;
         };
         /** OrgPatch */
         OrgPatch: {
@@ -1029,6 +1031,11 @@ export interface components {
             monthly_token_budget?: number | null;
             /** Name */
             name?: string | null;
+            /**
+             * Time Zone
+             * @description IANA time zone of the organization: agents' schedules and the report's 'today' follow it
+             */
+            time_zone?: string | null;
         };
         /**
          * OrgStats
