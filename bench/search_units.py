@@ -12,7 +12,8 @@ Both queries run as the route runs them, for tenant A, in two set-ups: exact sca
 tenant's rows (organizations under PHI_SEARCH_TENANT_INDEX_MIN_CHUNKS) and the tenant's own
 HNSW indexes (``phi_search.tenant_index``, one on each table). Today's query is the
 pre-issue-13 hybrid (vector top 40 fused with the all-words full-text top 40 over passages);
-the new one is ``phi_search.search`` (units and passages). Each figure: p50/p95 ms over the
+the new one is ``phi_search.search`` (passages ranked by their best unit, fused with the
+units' full text). Each figure: p50/p95 ms over the
 queries after a warm-up, on this machine's 2 cores.
 """
 
@@ -257,7 +258,7 @@ def run(url: str, args: argparse.Namespace) -> int:
                 print(f"(tenant A's two HNSW indexes built in {time.perf_counter() - t0:.0f}s)")
         for label, fn in (
             ("today (passages, hybrid)", today_search),
-            ("small-to-big (units + passages)", new_search),
+            ("small-to-big (the route, units)", new_search),
         ):
             loop.run_until_complete(timed(fn))  # warm the cache
             t = loop.run_until_complete(timed(fn))
