@@ -39,6 +39,7 @@ class FakeOrchestrator:
     refused: list[dict[str, Any]] = field(default_factory=list)
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     renewals: list[str] = field(default_factory=list)
+    answered_down: int = 0  # requests answered 503 because the cloud was down
     lock: threading.Condition = field(default_factory=threading.Condition)
 
     def add(self, tool: str, payload: dict[str, Any], lease_override: str | None = None) -> Call:
@@ -96,6 +97,8 @@ class FakeOrchestrator:
         if self.revoked:
             return 401, {"detail": "this key was revoked"}
         if self.down or (self.callbacks_down and path == "/tool-callbacks"):
+            with self.lock:
+                self.answered_down += 1
             return 503, {"detail": "down for maintenance"}
         if path == "/local-agents/heartbeat":
             with self.lock:

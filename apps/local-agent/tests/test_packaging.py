@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 APP = Path(__file__).resolve().parents[1]
 SERVER_PACKAGES = {
@@ -44,3 +49,31 @@ def test_the_code_imports_no_other_phi_package() -> None:
                     source,
                     module,
                 )
+
+
+@pytest.mark.slow
+def test_installs_alone_in_a_fresh_environment(tmp_path: Path) -> None:
+    """What a customer runs: pip install of the two folders into an empty virtualenv."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    repo = APP.parents[1]
+    subprocess.run(
+        [*pip, "install", str(repo / "packages" / "agent-config"), str(APP)],
+        check=True,
+        timeout=900,
+    )
+    listed = subprocess.run(
+        [*pip[:-1], "list", "--format", "json"], check=True, capture_output=True, text=True
+    ).stdout
+    installed = {p["name"].lower().replace("_", "-") for p in json.loads(listed)}
+    assert {"phi-agent", "phi-agent-config", "sqlglot", "sqlalchemy"} <= installed
+    assert not installed & SERVER_PACKAGES
+    assert not any(
+        name.startswith("phi-") and name not in {"phi-agent", "phi-agent-config"}
+        for name in installed
+    )
+    version = subprocess.run(
+        [str(venv / "bin" / "phi-agent"), "version"], check=True, capture_output=True, text=True
+    )
+    assert version.stdout.strip() == "phi-agent 0.1.0"

@@ -131,8 +131,9 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     )
     refused = orchestrator.add("db", {"queries": [{"name": "evil", "sql": "DELETE FROM picks"}]})
     cctv = orchestrator.add("cctv", {})
+    files = orchestrator.add("file", {"files": [{"name": "x", "path": "x.csv"}]})
     agent.start()
-    for call in (*slow, report, refused, cctv):
+    for call in (*slow, report, refused, cctv, files):
         wait_for(lambda c=call: orchestrator.results_for(c), what="every result")
     (result,) = orchestrator.results_for(report)
     assert result["attempt"] == 1 and result["error"] is None
@@ -145,12 +146,17 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     ]
     assert "query 'evil' refused" in orchestrator.results_for(refused)[0]["error"]
     assert orchestrator.results_for(cctv)[0]["error"] == "cctv: not available in this version"
+    assert (
+        "file tool is off in this machine's local policy"
+        in (orchestrator.results_for(files)[0]["error"])
+    )
     heartbeat = orchestrator.heartbeats[0]
     assert heartbeat["local_agent_id"] is None and heartbeat["tools"] == [
         "browser",
         "cctv",
         "db",
         "email",
+        "file",
     ]
     # The heartbeat repeats on the interval and keeps the registered id.
     wait_for(lambda: len(orchestrator.heartbeats) >= 3, what="heartbeats")
@@ -158,8 +164,8 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     code, out = agent.stop()
     assert code == 0, out
     events = [e["event"] for e in agent.audit()]
-    assert events.count("executed") == 3 and events.count("refused") == 1
-    assert events.count("delivered") == 5
+    assert events.count("executed") == 3 and events.count("refused") == 2
+    assert events.count("delivered") == 6
 
 
 def test_results_pile_up_offline_and_are_delivered_once_each_after_a_restart(
@@ -198,7 +204,8 @@ def test_agent_waits_out_a_cloud_outage_with_backoff(
     orchestrator, _ = fake
     orchestrator.down = True
     agent.start()
-    time.sleep(3)
+    # Two failed attempts (the second after a backoff), and the agent is still running.
+    wait_for(lambda: orchestrator.answered_down >= 2, what="the agent to meet the outage")
     assert agent.process is not None and agent.process.poll() is None
     orchestrator.down = False
     call = orchestrator.add("db", DOCKS)
@@ -248,7 +255,7 @@ def test_a_wrong_local_clock_does_not_make_fresh_calls_look_stale(
 def test_a_lost_lease_abandons_the_call(fake: tuple[FakeOrchestrator, str], agent: Agent) -> None:
     orchestrator, _ = fake
     orchestrator.lease_seconds = 3  # renewals every second
-    call = orchestrator.add("db", {"queries": [{"name": "n", "sql": SLOW_SQL.format(n=3_000_000)}]})
+    call = orchestrator.add("db", {"queries": [{"name": "n", "sql": SLOW_SQL.format(n=6_000_000)}]})
     orchestrator.lease_conflicts.add(call.tool_call_id)
     agent.start()
     wait_for(lambda: any(e["event"] == "abandoned" for e in agent.audit()), what="abandon")

@@ -61,7 +61,8 @@ try {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("short");
   await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByText(/at least 8 characters/i).last().waitFor();
+  // The API's message appears under the password field (not the hint, which says the same).
+  await page.getByRole("alert").filter({ hasText: /should have at least 8 characters/i }).waitFor();
   await screenshot(page, "signup-error");
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();

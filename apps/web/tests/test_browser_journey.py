@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,7 +88,30 @@ class Proc:
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def own_database_url(pg_server: Any) -> Iterator[str]:
+    """A database of its own: the journey's workers must not take other tests' queued jobs."""
+    from sqlalchemy import create_engine
+
+    from phi_platform.catalog.seed import seed_catalog
+    from phi_platform.db.migrate import upgrade
+    from phi_platform.settings import to_sqlalchemy_url
+
+    name = f"phi_web_e2e_{uuid.uuid4().hex[:8]}"
+    url = to_sqlalchemy_url(pg_server.ensure_database(name))
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        seed_catalog(conn)
+    engine.dispose()
+    yield url
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    own_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    database_url = own_database_url
     if not (WEB / ".next" / "BUILD_ID").exists() or not (WEB / "node_modules").exists():
         pytest.fail("the web app is not built: run `make web-build` (make test does)")
     if not Path(CHROMIUM).exists():

@@ -76,13 +76,33 @@ def available_tools() -> list[str]:
     return sorted(_FACTORIES)
 
 
+class DisabledTool:
+    """A tool the local policy turns off: its calls are refused at once, saying so, rather
+    than left unclaimed until the cloud gives up on them."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def run(self, payload: dict[str, Any]) -> str:
+        raise ToolRefused(f"the {self.name} tool is off in this machine's local policy")
+
+    def check(self) -> list[CheckLine]:
+        return [CheckLine(self.name, False, "off in the local policy")]
+
+    def close(self) -> None:
+        pass
+
+
 def build_tools(policy: Policy, audit: AuditLog) -> dict[str, Tool]:
-    """The tools this agent answers for: those the policy enables, plus the ones not built
-    yet (cctv, email, browser) so that such a call ends at once with a clear error."""
+    """Every tool this agent answers for: the ones the policy enables; the others refuse
+    their calls with the reason; cctv, email and browser say they are not available yet."""
     _load_tool_modules()
     tools: dict[str, Tool] = {}
+    enabled = policy.enabled_tools()
     for name, factory in _FACTORIES.items():
         tool = factory(policy, audit)
-        if getattr(tool, "always_listed", False) or name in policy.enabled_tools():
+        if getattr(tool, "always_listed", False) or name in enabled:
             tools[name] = tool
+        else:
+            tools[name] = DisabledTool(name)
     return tools

@@ -112,13 +112,13 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
 
 
 def index_organization_if_large(conn: Any, document_id: uuid.UUID, min_chunks: int) -> None:
-    """Give the document's organization its own HNSW index once it has ``min_chunks`` chunks
+    """Give the document's organization its own HNSW indexes once it has ``min_chunks`` units
     (tenant_index.py says why). Runs after the document is READY, so a long build delays no
     search; an advisory lock keeps two workers from building the same index."""
     from phi_search.tenant_index import ensure_tenant_indexes, has_own_index
 
     row = conn.execute(
-        "SELECT d.org_id, (SELECT count(*) FROM document_chunks c WHERE c.org_id = d.org_id) "
+        "SELECT d.org_id, (SELECT count(*) FROM document_units u WHERE u.org_id = d.org_id) "
         "FROM documents d WHERE d.id = %s",
         (document_id,),
     ).fetchone()
