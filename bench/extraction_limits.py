@@ -33,9 +33,12 @@ def text_file(mb: int) -> bytes:
     return line * (mb * 1024 * 1024 // len(line))
 
 
-def docx_file(xml_mb: int) -> bytes:
-    """A DOCX whose word/document.xml is ``xml_mb`` MB of paragraphs."""
+def docx_file(xml_mb: int, varied: bool = False) -> bytes:
+    """A DOCX whose word/document.xml is ``xml_mb`` MB of paragraphs: one paragraph repeated
+    (inflates ~250x, refused by the ratio cap), or ``varied`` random words (~4x, which passes
+    the archive checks and is read by the streaming reader until the character limit)."""
     import docx
+    import numpy as np
 
     document = docx.Document()
     document.add_paragraph("x")
@@ -56,11 +59,22 @@ def docx_file(xml_mb: int) -> bytes:
                 dst.writestr(info, body)
                 continue
             head, tail = body.split(b"<w:body>")
+            rng = np.random.default_rng(1)
+            words = np.array([f"word{i}".encode() for i in range(5000)])
             with dst.open("word/document.xml", "w", force_zip64=True) as member:
                 member.write(head + b"<w:body>")
-                block = para * 1000
-                for _ in range(xml_mb * 1024 * 1024 // len(block)):
+                written = 0
+                while written < xml_mb * 1024 * 1024:
+                    if varied:
+                        picks = rng.choice(words, (1000, 14))
+                        block = b"".join(
+                            b"<w:p><w:r><w:t>" + b" ".join(row) + b"</w:t></w:r></w:p>"
+                            for row in picks
+                        )
+                    else:
+                        block = para * 1000
                     member.write(block)
+                    written += len(block)
                 member.write(tail)
     return out.getvalue()
 
@@ -105,9 +119,17 @@ def run(smoke: bool, url: str) -> int:
     }
     if smoke:
         env["PHI_MAX_EXTRACTED_CHARS"] = "20000"
-        files = [("big.txt", text_file(1)), ("big.docx", docx_file(2))]
+        files = [
+            ("big.txt", text_file(1)),
+            ("big.docx", docx_file(2)),
+            ("varied.docx", docx_file(2, varied=True)),
+        ]
     else:
-        files = [("big.txt", text_file(25)), ("big.docx", docx_file(190))]
+        files = [
+            ("big.txt", text_file(25)),
+            ("big.docx", docx_file(190)),
+            ("varied.docx", docx_file(190, varied=True)),
+        ]
     os.environ.update(env)
     settings = CoreApiSettings()
     storage = LocalFileStorage(data_dir / "files")

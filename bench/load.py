@@ -77,6 +77,9 @@ def stack(data_dir: Path, database_url: str | None) -> Iterator[dict[str, object
         "PHI_CORE_API_PORT": str(api_port),
         "PHI_LLM_ROUTER_PORT": str(free_port()),
         "PHI_ORCHESTRATOR_PORT": str(free_port()),
+        "PHI_CORE_WORKER_PORT": str(free_port()),
+        "PHI_ORCHESTRATOR_WORKER_PORT": str(free_port()),
+        "PHI_WEB_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DATABASE_URL", None)

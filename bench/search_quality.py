@@ -165,6 +165,8 @@ def ingest_set(
         patches = [
             mock.patch.object(ingest_module, "extract", lambda d, n, lim: old_extract(d, n)),
             mock.patch.object(ingest_module, "chunk_document", lambda doc, opts: old_chunk(doc)),
+            # Today had no units; none are embedded for it.
+            mock.patch.object(ingest_module, "split_units", lambda chunk: []),
             # Today embedded the path and the text the same way; the full-text column of
             # this tree also indexes the path, a small difference on the full-text side.
         ]
@@ -262,6 +264,96 @@ def baseline_rankers(conn: Any, corpus: Corpus) -> dict[str, Callable[[str, np.n
     }
 
 
+UNIT_VECTOR_SQL = """
+SELECT u.chunk_id FROM document_units u
+ WHERE u.org_id = %(org)s
+ ORDER BY u.embedding <=> %(q)s::vector, u.id
+ LIMIT %(n)s
+"""
+UNIT_TEXT_SQL = """
+SELECT u.chunk_id FROM document_units u, websearch_to_tsquery(%(cfg)s::regconfig, %(text)s) tq
+ WHERE u.org_id = %(org)s AND {vector} @@ tq
+ ORDER BY ts_rank_cd({vector}, tq) DESC, u.id
+ LIMIT %(n)s
+"""
+CHUNK_TEXT_SQL = """
+SELECT c.id FROM document_chunks c, websearch_to_tsquery(%(cfg)s::regconfig, %(text)s) tq
+ WHERE c.org_id = %(org)s AND {vector} @@ tq
+ ORDER BY ts_rank_cd({vector}, tq) DESC, c.id
+ LIMIT %(n)s
+"""
+
+
+def dedupe(ids: list) -> list:
+    """Passages in the order of their best unit."""
+    seen: dict = {}
+    for cid in ids:
+        seen.setdefault(cid, None)
+    return list(seen)
+
+
+def variant_rankers(conn: Any, corpus: Corpus) -> dict[str, Callable[[str, np.ndarray], list]]:
+    """Small-to-big and fusion variants, computed from ranked lists fetched once per question."""
+    cache: dict[tuple[str, str], list] = {}
+
+    def fetch(kind: str, q: str, v: np.ndarray) -> list:
+        key = (kind, q)
+        if key not in cache:
+            org, n = corpus.org, 200
+            if kind == "uvec":
+                rows = conn.execute(UNIT_VECTOR_SQL, {"org": org, "q": lit(v), "n": n})
+            elif kind == "cvec":
+                rows = conn.execute(VECTOR_SQL, {"org": org, "q": lit(v), "n": n})
+            else:
+                table, cfg = kind.split(":")
+                column = "u.search_text" if table == "utxt" else "c.search_text"
+                if cfg != "simple":
+                    body = (
+                        "u.heading_path || ' ' || u.unit_text"
+                        if table == "utxt"
+                        else "coalesce(c.metadata->>'heading_path', '') || ' ' || c.chunk_text"
+                    )
+                    column = f"to_tsvector('{cfg}', {body})"
+                sql = (UNIT_TEXT_SQL if table == "utxt" else CHUNK_TEXT_SQL).format(vector=column)
+                rows = conn.execute(sql, {"org": org, "text": q, "cfg": cfg, "n": n})
+            cache[key] = [r[0] for r in rows.fetchall()]
+        return cache[key]
+
+    def fused(lists: list[str], n: int, k: int, weights: list[float] | None = None) -> Callable:
+        def rank(q: str, v: np.ndarray) -> list:
+            scores: dict = {}
+            for j, kind in enumerate(lists):
+                ranking = fetch(kind, q, v)
+                if kind in ("uvec",) or kind.startswith("utxt"):
+                    ranking = dedupe(ranking[: n * 3])
+                w = weights[j] if weights else 1.0
+                for r, cid in enumerate(ranking[:n], 1):
+                    scores[cid] = scores.get(cid, 0.0) + w / (k + r)
+            return sorted(scores, key=lambda c: (-scores[c], str(c)))
+
+        return rank
+
+    out: dict[str, Callable[[str, np.ndarray], list]] = {
+        "passages: vector only": lambda q, v: fetch("cvec", q, v)[:TOP],
+        "passages: hybrid (RRF k=60, 40+40)": fused(["cvec", "ctxt:simple"], 40, 60),
+        "units: vector only (deduped)": lambda q, v: dedupe(fetch("uvec", q, v))[:TOP],
+        "units: hybrid (RRF k=60, 40+40)": fused(["uvec", "utxt:simple"], 40, 60),
+        "units+passages: vector RRF k=60": fused(["uvec", "cvec"], 40, 60),
+        "units+passages: hybrid RRF k=60": fused(["uvec", "cvec", "utxt:simple"], 40, 60),
+        "units+passages+both text: RRF k=60": fused(
+            ["uvec", "cvec", "utxt:simple", "ctxt:simple"], 40, 60
+        ),
+        "units+passages: hybrid english AND": fused(["uvec", "cvec", "utxt:english"], 40, 60),
+    }
+    for k in (10, 30):
+        out[f"units+passages: hybrid RRF k={k}"] = fused(["uvec", "cvec", "utxt:simple"], 40, k)
+    for n in (20, 80):
+        out[f"units+passages: hybrid RRF k=60, n={n}"] = fused(
+            ["uvec", "cvec", "utxt:simple"], n, 60
+        )
+    return out
+
+
 def service_ranker(url: str, corpus: Corpus) -> Callable[[str, np.ndarray], list] | None:
     """The search route's own function (phi_search), when this tree has it."""
     try:
@@ -308,6 +400,7 @@ def main() -> int:
     ap.add_argument("--sets", default="1,2")
     ap.add_argument("--sizes", default="900", help="chunk max_chars values, comma-separated")
     smoke_argument(ap)
+    ap.add_argument("--variants", action="store_true", help="small-to-big and fusion variants")
     ap.add_argument(
         "--today", action="store_true", help="also measure today's extraction and chunking"
     )
@@ -347,6 +440,8 @@ def run(args: argparse.Namespace, url: str) -> int:
             corpus = ingest_set(conn, provider, docs, size or 900, today=chunking == "today")
             truth = [relevant_ids(corpus.chunks, q["answers"]) for q in labelled]
             rankers = baseline_rankers(conn, corpus)
+            if chunking != "today" and args.variants:
+                rankers |= variant_rankers(conn, corpus)
             service = service_ranker(url, corpus) if chunking != "today" else None
             if service is not None:
                 rankers["search route (this tree)"] = service

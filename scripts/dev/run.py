@@ -40,6 +40,17 @@ class Service:
     args: list[str] = field(default_factory=list)
     # A non-Python service names its whole command line instead of a module.
     command: list[str] | None = None
+    # The variable the process reads its port from, when it is not port_env (the workers
+    # all read PHI_WORKER_METRICS_PORT, each is given its own).
+    port_as: str | None = None
+    # Serves /health, /ready and /metrics on its port (phi_service).
+    observable: bool = True
+
+    def env(self) -> dict[str, str] | None:
+        port = self.port()
+        if self.port_as is None or port is None:
+            return None
+        return {**os.environ, self.port_as: str(port)}
 
     def argv(self) -> list[str]:
         return self.command or [sys.executable, "-m", self.module, *self.args]
@@ -54,11 +65,23 @@ class Service:
 SERVICES = [
     Service("core-api", "phi_core_api.main", "PHI_CORE_API_PORT", 8000),
     # Background jobs (document ingestion); start more by hand with `python -m phi_core_api.worker`.
-    Service("worker", "phi_core_api.worker"),
+    Service(
+        "worker",
+        "phi_core_api.worker",
+        "PHI_CORE_WORKER_PORT",
+        8003,
+        port_as="PHI_WORKER_METRICS_PORT",
+    ),
     # Tasks, workflows and the local-agent protocol; its workers run the workflows (start more
     # with `python -m phi_orchestrator.worker`).
     Service("orchestrator", "phi_orchestrator.main", "PHI_ORCHESTRATOR_PORT", 8001),
-    Service("orchestrator-worker", "phi_orchestrator.worker"),
+    Service(
+        "orchestrator-worker",
+        "phi_orchestrator.worker",
+        "PHI_ORCHESTRATOR_WORKER_PORT",
+        8004,
+        port_as="PHI_WORKER_METRICS_PORT",
+    ),
     # LLM router for other services and any OpenAI client (base URL http://host:8002/v1).
     Service("llm-router", "phi_llm.service", "PHI_LLM_ROUTER_PORT", 8002),
 ]
@@ -73,6 +96,7 @@ if (WEB_DIR / ".next" / "BUILD_ID").exists():
             "",
             "PHI_WEB_PORT",
             3000,
+            observable=False,
             command=[
                 "node",
                 str(WEB_DIR / "node_modules" / "next" / "dist" / "bin" / "next"),
@@ -120,7 +144,9 @@ class Child:
         user: str | None = None,
         stop_signal: int = signal.SIGTERM,
         where: str = "",
+        env: dict[str, str] | None = None,
     ) -> None:
+        self.env = env
         self.name = name
         self.argv = argv
         self.prepare = prepare
@@ -150,6 +176,7 @@ class Child:
             text=True,
             bufsize=1,
             user=self.user,
+            env=self.env,
             # Own session: a terminal Ctrl-C reaches only this supervisor, which then stops
             # the children in order.
             start_new_session=True,
@@ -266,12 +293,18 @@ def main() -> int:
             service.argv(),
             logs,
             where=f" on http://localhost:{port}" if port else "",
+            env=service.env(),
         )
         child.start()
         children.append(child)
 
     core_port = SERVICES[0].port()
     log(f"API docs: http://localhost:{core_port}/docs   (Ctrl-C stops everything)")
+    log("JSON logs in the [service] lines above and in " + str(logs))
+    for service in SERVICES:
+        if service.observable and service.port():
+            url = f"http://localhost:{service.port()}"
+            log(f"{service.name}: {url}/health  {url}/ready  {url}/metrics")
     web = next((s for s in SERVICES if s.name == "web"), None)
     if web is None:
         log("web app not built (`make dev` builds it): serving the APIs only")

@@ -23,7 +23,7 @@ from phi_service.testing import scoped_routes
 
 # Routes without a path parameter that still act on one tenant's data (key-authenticated).
 KEYED_WITHOUT_PARAMS = {"POST /local-agents/heartbeat", "POST /tool-callbacks"}
-PUBLIC = {"GET /health", "GET /workflows", "GET /watch"}
+PUBLIC = {"GET /health", "GET /ready", "GET /workflows", "GET /watch"}
 
 
 @dataclass

@@ -4,6 +4,7 @@ import asyncio
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -194,3 +195,31 @@ def test_concurrent_queries_are_embedded_in_batches() -> None:
     calls = provider.batches[: -len(texts)]  # the embed_query checks above came after
     assert sorted(t for batch in calls for t in batch) == sorted(texts)
     assert len(calls) <= 2, calls
+
+
+def test_the_model_lock_serves_threads_in_turn() -> None:
+    """A thread embedding batch after batch lets a thread that asked meanwhile go next."""
+    from phi_llm.embeddings import FairLock
+
+    lock = FairLock()
+    order: list[str] = []
+    started = threading.Event()
+
+    def long_document() -> None:
+        for i in range(20):
+            with lock:
+                order.append(f"long {i}")
+                started.set()
+                time.sleep(0.01)
+
+    def short_document() -> None:
+        started.wait()
+        with lock:
+            order.append("short")
+
+    threads = [threading.Thread(target=long_document), threading.Thread(target=short_document)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order.index("short") <= 3, order

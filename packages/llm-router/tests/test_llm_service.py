@@ -407,3 +407,38 @@ async def test_budget_429_through_sdk_and_router_client(
     assert ok.provider == "openai" and ok.content == fake_openai.reply
     await client.aclose()
     await sdk.close()
+
+
+def test_hostile_input_gets_4xx_and_calls_are_counted_in_metrics(service) -> None:
+    server, _ = service
+    auth = {"Authorization": f"Bearer {TOKEN}", "X-Phi-Org-Id": ORG}
+    json_auth = {**auth, "Content-Type": "application/json"}
+    for route, body in (
+        ("/chat", '{"messages": [{"role": "user", "content": "\\ud800"}]}'),
+        ("/chat", '{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}'),
+        ("/complete", '{"prompt": "x", "max_tokens": Infinity}'),
+        ("/v1/chat/completions", '{"model": "heavy", "messages": [], "temperature": NaN}'),
+        ("/v1/embeddings", '{"input": "\\udc00"}'),
+    ):
+        r = httpx.post(f"{server.url}{route}", content=body, headers=json_auth)
+        assert r.status_code == 422, (route, r.status_code, r.text)
+    r = httpx.post(f"{server.url}/complete", json={"prompt": "x" * 9_000_000}, headers=auth)
+    assert r.status_code == 413, r.status_code
+    secretish = "Z" * 5000
+    r = httpx.post(f"{server.url}/chat", json={"messages": secretish}, headers=auth)
+    assert r.status_code == 422 and "Z" * 50 not in r.text
+
+    r = httpx.post(
+        f"{server.url}/chat",
+        json={"messages": [{"role": "user", "content": "hello"}], "org_id": ORG},
+        headers={**auth, "X-Request-ID": "router-call-1"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Request-ID"] == "router-call-1"
+    metrics = httpx.get(f"{server.url}/metrics")
+    assert metrics.status_code == 200  # public, like /health
+    assert 'phi_llm_calls_total{operation="chat"' in metrics.text
+    assert 'phi_http_requests_total{method="POST",route="/chat"' in metrics.text.replace(
+        'service="llm-router",', ""
+    )
+    assert httpx.get(f"{server.url}/ready").status_code == 200

@@ -38,11 +38,16 @@ def test_vector_dimension_follows_the_embedding_setting(fresh_database_url: str)
             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = 'document_chunks'::regclass AND attname = 'embedding'"
         ).fetchone()  # type: ignore[misc]
+        (unit_kind,) = conn.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'document_units'::regclass AND attname = 'embedding'"
+        ).fetchone()  # type: ignore[misc]
         (shared_hnsw,) = conn.execute(
             "SELECT count(*) FROM pg_class WHERE relname = 'ix_document_chunks_embedding_hnsw'"
         ).fetchone()  # type: ignore[misc]
     # Search uses per-organization indexes (migration 0004 drops the shared one).
     assert kind == "vector(1536)" and shared_hnsw == 0
+    assert unit_kind == "vector(1536)"  # units (migration 0008) take the chunks' type
 
 
 def test_updated_at_is_maintained_by_the_database(database_url: str) -> None:

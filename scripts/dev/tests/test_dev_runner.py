@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -46,7 +47,7 @@ def _processes_under(data_dir: Path) -> list[psutil.Process]:
 
 def test_serves_stops_cleanly_and_keeps_data(data_home: Path) -> None:
     tmp_path = data_home
-    api_port, router_port = free_port(), free_port()
+    api_port, router_port, worker_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "PHI_DATA_DIR": str(tmp_path / "data"),
@@ -54,6 +55,9 @@ def test_serves_stops_cleanly_and_keeps_data(data_home: Path) -> None:
         "PHI_CORE_API_PORT": str(api_port),
         "PHI_LLM_ROUTER_PORT": str(router_port),
         "PHI_WEB_PORT": str(free_port()),
+        "PHI_ORCHESTRATOR_PORT": str(free_port()),
+        "PHI_CORE_WORKER_PORT": str(worker_port),
+        "PHI_ORCHESTRATOR_WORKER_PORT": str(free_port()),
     }
     env.pop("DATABASE_URL", None)
     url = f"http://127.0.0.1:{api_port}"
@@ -71,6 +75,20 @@ def test_serves_stops_cleanly_and_keeps_data(data_home: Path) -> None:
     token = (tmp_path / "data" / "secrets" / "llm_router_token").read_text().strip()
     models = httpx.get(f"{router}/v1/models", headers={"Authorization": f"Bearer {token}"})
     assert "heavy" in {m["id"] for m in models.json()["data"]}
+
+    # Operators' view: each service says where its health, readiness and metrics are, and
+    # answers there; the API's log lines are JSON with the request's id.
+    r = httpx.get(f"{url}/agents/not-a-uuid", headers={"X-Request-ID": "dev-runner-1"})
+    assert r.headers["X-Request-ID"] == "dev-runner-1"
+    for base in (url, router, f"http://127.0.0.1:{worker_port}"):
+        _wait_healthy(base, proc, log)
+        assert httpx.get(f"{base}/ready").status_code == 200, base
+        assert "phi_" in httpx.get(f"{base}/metrics").text, base
+        assert f"{base.replace('127.0.0.1', 'localhost')}/metrics" in log.read_text()
+    api_lines = (tmp_path / "data" / "logs" / "core-api.log").read_text().splitlines()
+    entries = [json.loads(line) for line in api_lines if line.startswith("{")]
+    mine = [e for e in entries if e.get("request_id") == "dev-runner-1"]
+    assert mine and mine[-1]["route"] == "/agents/{agent_id}" and mine[-1]["status"] == 401
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0, log.read_text()

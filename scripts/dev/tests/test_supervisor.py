@@ -31,6 +31,9 @@ class Stack:
             "PHI_CORE_API_PORT": str(self.api_port),
             "PHI_LLM_ROUTER_PORT": str(self.router_port),
             "PHI_WEB_PORT": str(free_port()),
+            "PHI_ORCHESTRATOR_PORT": str(free_port()),
+            "PHI_CORE_WORKER_PORT": str(free_port()),
+            "PHI_ORCHESTRATOR_WORKER_PORT": str(free_port()),
             # A killed worker's job goes back to the queue after 4 s of silence.
             "PHI_WORKER_STALLED_SECONDS": "4",
             "PYTHONUNBUFFERED": "1",
@@ -154,8 +157,8 @@ def test_stack_heals_after_each_process_is_killed(data_home: Path) -> None:
         time.sleep(4)
         out = stack.output()
         assert "postgres exited (code 0)" in out
-        for name in ("worker", "core-api", "llm-router"):
-            assert f"{name} exited" not in out, out[-5000:]
+        for name in ("worker", "core-api", "llm-router", "orchestrator", "orchestrator-worker"):
+            assert f" {name} exited (" not in out, out[-5000:]
 
         stack.kill_and_wait_back("phi_core_api.worker")
         time.sleep(2)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from phi_core_api.admin.routes import router as admin_router
@@ -15,15 +14,16 @@ from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
 from phi_core_api.documents.routes import router as documents_router
 from phi_core_api.documents.runtime import documents_lifespan
-from phi_core_api.documents.upload_limit import UploadSizeLimit
+from phi_core_api.documents.upload_limit import UploadSizeLimit, is_upload
 from phi_core_api.invitations.routes import router as invitations_router
 from phi_core_api.orgs.routes import router as orgs_router
 from phi_core_api.profiles.routes import router as profiles_router
 from phi_core_api.settings import CoreApiSettings, get_settings
 from phi_llm.embeddings import EmbeddingError
 from phi_service.db import Database
-from phi_service.deps import SessionDep
 from phi_service.errors import install_error_handlers
+from phi_service.http import app_database_check, install_service_http, serve
+from phi_service.observability import queue_depth_collector
 
 
 def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
@@ -70,26 +70,31 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
-    @app.get("/health", tags=["health"])
-    async def health(session: SessionDep) -> dict[str, str]:
-        await session.execute(text("SELECT 1"))
-        return {"status": "ok"}
-
+    install_service_http(
+        app,
+        service="core-api",
+        max_request_bytes=settings.max_request_bytes,
+        exempt_from_cap=is_upload,
+        checks=[app_database_check(app)],
+        collectors=[_queue_depth(app)],
+    )
     return app
 
 
-def run() -> None:
-    import uvicorn
+def _queue_depth(app: FastAPI) -> Callable[[], Awaitable[None]]:
+    async def refresh() -> None:
+        await queue_depth_collector(app.state.jobs)()
 
+    return refresh
+
+
+def run() -> None:
     settings = get_settings()
-    uvicorn.run(
+    serve(
         create_app(settings),
+        service="core-api",
         host=settings.core_api_host,
         port=settings.core_api_port,
-        log_level="info",
-        # The app applies PHI_TRUSTED_PROXIES itself; uvicorn's own default would trust
-        # X-Forwarded-For from 127.0.0.1 whatever the setting says.
-        proxy_headers=False,
     )
 
 

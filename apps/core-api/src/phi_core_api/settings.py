@@ -39,8 +39,9 @@ class CoreApiSettings(ServiceSettings):
     max_extracted_chars: int = 3_000_000
     # Search (figures in docs/benchmarks.md): the HNSW candidate list of an organization's own
     # index, how many nearest chunks are fetched and re-sorted before the top_k are kept,
-    # whether the full-text ranking is fused in, and from how many chunks `phi-documents
-    # index-tenants` gives an organization its own HNSW index (below it: exact scan).
+    # whether the full-text ranking is fused in, and from how many units (the rows search
+    # scans; the name predates them) `phi-documents index-tenants` and the worker give an
+    # organization its own HNSW indexes (below it: exact scan).
     search_ef_search: int = 200
     search_candidates: int = 40
     search_hybrid: bool = True

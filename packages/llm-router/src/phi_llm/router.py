@@ -23,6 +23,7 @@ from phi_llm.errors import (
     ProviderError,
     UnknownTaskClass,
 )
+from phi_llm.metrics import count_call
 from phi_llm.pricing import estimate_cost
 from phi_llm.providers import Provider, create_provider
 from phi_llm.types import (
@@ -316,6 +317,7 @@ class Router:
         error: str | None = None,
     ) -> int:
         latency = int((time.perf_counter() - started) * 1000)
+        count_call(operation, provider, str(outcome), tokens_in, tokens_out, cost)
         await self.accountant.record(
             CallRecord(
                 operation=operation,

@@ -9,6 +9,7 @@ and in the body of the native endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import time
@@ -21,11 +22,11 @@ import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
-    request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from phi_llm.accounting import Accountant, NullAccountant, PostgresAccountant
@@ -38,6 +39,9 @@ from phi_llm.errors import (
 from phi_llm.router import Router
 from phi_llm.settings import RouterServiceSettings
 from phi_llm.types import CallContext, ChatResult, Message
+from phi_service.guards import validation_error_handler
+from phi_service.http import install_service_http, serve
+from phi_service.observability import ReadinessCheck, database_check, migrations_head
 
 # -- schemas ---------------------------------------------------------------------------
 
@@ -232,7 +236,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
             return _error(request, 422, problems, "invalid_request_error")
-        return await request_validation_exception_handler(request, exc)
+        return await validation_error_handler(request, exc)
 
     @app.exception_handler(UnknownOrganization)
     async def _no_org(request: Request, exc: UnknownOrganization) -> JSONResponse:
@@ -246,7 +250,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 # -- app -------------------------------------------------------------------------------
 
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset(
+    {"/health", "/ready", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+)
+# Prompts may be up to 1M characters (4 MB of UTF-8) and chats hold many messages.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
 class ServiceTokenMiddleware:
@@ -332,6 +340,7 @@ def create_app(
             app.state.router = Router(accountant=accountant)
         else:
             app.state.router = router
+        app.state.engine = engine
         try:
             yield
         finally:
@@ -344,10 +353,6 @@ def create_app(
     app.state.platform_token = settings.llm_router_platform_token
     _install_error_handlers(app)
     app.add_middleware(ServiceTokenMiddleware, token=service_token)
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.post("/chat")
     async def chat(body: ChatIn, router: RouterDep) -> ChatOut:
@@ -477,16 +482,35 @@ def create_app(
             ],
         }
 
+    install_service_http(
+        app,
+        service="llm-router",
+        max_request_bytes=MAX_REQUEST_BYTES,
+        checks=[] if settings.llm_accounting == "none" else [_database_ready(app)],
+    )
     return app
+
+
+def _database_ready(app: FastAPI) -> ReadinessCheck:
+    async def scalar(sql: str) -> Any:
+        engine = app.state.engine
+        if engine is None:  # a router given by the caller, with its own accountant
+            return migrations_head()
+        async with engine.connect() as conn:
+            result = await asyncio.wait_for(conn.execute(text(sql)), timeout=3)
+            return result.scalar()
+
+    return database_check(scalar)
 
 
 def run() -> None:
     """Entry point of ``phi-llm-router``: serve on ``PHI_LLM_ROUTER_HOST:PHI_LLM_ROUTER_PORT``."""
-    import uvicorn
-
     settings = RouterServiceSettings()
-    uvicorn.run(
-        create_app(settings=settings), host=settings.llm_router_host, port=settings.llm_router_port
+    serve(
+        create_app(settings=settings),
+        service="llm-router",
+        host=settings.llm_router_host,
+        port=settings.llm_router_port,
     )
 
 

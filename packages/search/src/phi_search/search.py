@@ -12,8 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_llm.embeddings import EmbeddingError
-from phi_search.tenant_index import HAS_INDEX_SQL
-from phi_search.tenant_index import index_name as tenant_index_name
+from phi_search.tenant_index import HAS_INDEX_SQL, unit_index_name
 
 SourceTypeName = Literal["JD", "SOP", "POLICY", "MANUAL", "OTHER"]
 
@@ -24,11 +23,15 @@ class SearchHit(BaseModel):
     document_name: str
     source_type: SourceTypeName
     org_wide: bool
-    page: int | None
+    page: int | None = Field(description="page the passage starts on (PDF), else null")
     page_end: int | None
-    heading_path: list[str]
-    text: str
-    score: float = Field(description="cosine similarity, higher is closer")
+    heading_path: list[str] = Field(description="the headings the passage sits under")
+    text: str = Field(description="the passage: the chunk that holds the matched unit")
+    match_start: int = Field(
+        description="offset in `text` where the matched unit (sentence group, list item) starts"
+    )
+    match_end: int = Field(description="offset in `text` where the matched unit ends")
+    score: float = Field(description="cosine similarity of the matched unit, higher is closer")
 
 
 class QueryEmbedder(Protocol):
@@ -40,6 +43,12 @@ class QueryEmbedder(Protocol):
     async def aembed_query(self, text: str) -> Iterable[float]: ...
 
 
+# Reciprocal rank fusion constant (1 / (RRF_K + rank)) and units fetched per passage
+# candidate; chosen on the labelled sets (docs/benchmarks.md, "ranking").
+RRF_K = 60
+UNITS_PER_CANDIDATE = 3
+
+
 class SearchUnavailable(EmbeddingError):
     """The embedding service failed, so the question could not be embedded. An
     ``EmbeddingError``, so the services' error mapping answers it with 503."""
@@ -49,60 +58,66 @@ def vector_literal(vector: Any) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
-# The :n nearest chunks of the tenant: from the organization's own HNSW index when it has one
-# (iterative scan for the agent filter), otherwise by an exact scan of its rows; re-sorted
-# exactly before the top_k are kept.
-VECTOR_CANDIDATES = """
-    SELECT c.id, c.embedding <=> CAST(:q AS vector) AS distance
-      FROM document_chunks c
-     WHERE c.org_id = :org_id
-       AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
-       {type_filter}
-     ORDER BY c.embedding <=> CAST(:q AS vector)
-     LIMIT :n
-"""
+# Small-to-big: search matches on units (a list item, a group of sentences: document_units,
+# embedded and full-text indexed with their heading path) and returns the enclosing passage
+# (document_chunks). Two rankings are fused by reciprocal rank fusion, each listing passages:
+#   uvec: the :nu nearest units, each passage ranked by its best unit (units of the same
+#         passage count once);
+#   utxt: units holding every word of the question (websearch_to_tsquery, 'simple'): exact
+#         codes and terms the embedding blurs.
+# A third ranking, the nearest passages as wholes, was measured and left out: no better on the
+# labelled sets and a second HNSW walk per query. Nearest units come from the organization's
+# own HNSW index when it has one (iterative scan for the agent filter), otherwise from an exact
+# scan of its rows. Measured in docs/benchmarks.md ("small-to-big", "ranking").
+TENANT_FILTER = """{t}.org_id = :org_id AND ({t}.agent_id = :agent_id OR {t}.agent_id IS NULL)"""
 
-VECTOR_SEARCH_SQL = f"""
-WITH hits AS MATERIALIZED ({VECTOR_CANDIDATES})
-SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata, h.distance,
-       d.name, d.source_type
-  FROM hits h
-  JOIN document_chunks c ON c.id = h.id
-  JOIN documents d ON d.id = c.document_id
- ORDER BY h.distance, c.id
- LIMIT :k
-"""
-
-# Reciprocal rank fusion of the vector candidates and a full-text ranking. websearch_to_tsquery
-# needs every word of the query in the chunk, so a plain-language question rarely matches and
-# leaves the vector ranking as it is, while codes and exact terms (SKU-4471, LOTO-R) that the
-# embedding blurs are lifted to the top (measured in docs/benchmarks.md, "search quality").
-HYBRID_SEARCH_SQL = f"""
-WITH vec AS MATERIALIZED ({VECTOR_CANDIDATES}),
-txt AS MATERIALIZED (
-    SELECT c.id, ts_rank_cd(c.search_text, tq) AS text_rank
-      FROM document_chunks c, websearch_to_tsquery('simple', :text) tq
-     WHERE c.org_id = :org_id
-       AND (c.agent_id = :agent_id OR c.agent_id IS NULL)
-       AND c.search_text @@ tq
-       {{type_filter}}
-     ORDER BY text_rank DESC, c.id
-     LIMIT :n
+SEARCH_SQL = """
+WITH uvec AS MATERIALIZED (
+    SELECT u.id, u.chunk_id, u.embedding <=> CAST(:q AS vector) AS distance
+      FROM document_units u
+     WHERE {unit_filter} {unit_type_filter}
+     ORDER BY u.embedding <=> CAST(:q AS vector)
+     LIMIT :nu
+),
+utxt AS MATERIALIZED (
+    SELECT u.id, u.chunk_id, ts_rank_cd(u.search_text, tq) AS text_rank
+      FROM document_units u, websearch_to_tsquery('simple', :text) tq
+     WHERE {unit_filter} AND :hybrid AND u.search_text @@ tq {unit_type_filter}
+     ORDER BY text_rank DESC, u.id
+     LIMIT :nu
+),
+-- Each passage once per ranking, at the rank of its best unit.
+uvec_best AS (
+    SELECT DISTINCT ON (chunk_id) chunk_id, id AS unit_id, distance
+      FROM uvec ORDER BY chunk_id, distance, id
+),
+utxt_best AS (
+    SELECT DISTINCT ON (chunk_id) chunk_id, id AS unit_id, text_rank
+      FROM utxt ORDER BY chunk_id, text_rank DESC, id
+),
+ranks AS (
+    SELECT chunk_id, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM uvec_best
+    UNION ALL
+    SELECT chunk_id, row_number() OVER (ORDER BY text_rank DESC, chunk_id) FROM utxt_best
 ),
 fused AS (
-    SELECT id, sum(1.0 / (60 + rank)) AS rrf
-      FROM (SELECT id, row_number() OVER (ORDER BY distance, id) AS rank FROM vec
-            UNION ALL
-            SELECT id, row_number() OVER (ORDER BY text_rank DESC, id) AS rank FROM txt) ranks
-     GROUP BY id
-     ORDER BY rrf DESC, id
+    SELECT chunk_id, sum(1.0 / (:rrf_k + rank)) AS rrf
+      FROM ranks WHERE rank <= :n
+     GROUP BY chunk_id
+     ORDER BY rrf DESC, chunk_id
      LIMIT :k
 )
-SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata,
-       c.embedding <=> CAST(:q AS vector) AS distance, d.name, d.source_type
+SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata, d.name, d.source_type,
+       m.char_start, m.char_end,
+       coalesce(v.distance, m.embedding <=> CAST(:q AS vector),
+                c.embedding <=> CAST(:q AS vector)) AS distance
   FROM fused f
-  JOIN document_chunks c ON c.id = f.id
+  JOIN document_chunks c ON c.id = f.chunk_id
   JOIN documents d ON d.id = c.document_id
+  LEFT JOIN uvec_best v ON v.chunk_id = f.chunk_id
+  LEFT JOIN utxt_best t ON t.chunk_id = f.chunk_id
+  -- The unit shown as the match: the one holding the question's words, else the nearest.
+  LEFT JOIN document_units m ON m.id = coalesce(t.unit_id, v.unit_id)
  ORDER BY f.rrf DESC, c.id
 """
 
@@ -119,30 +134,26 @@ async def search(
     ef_search: int,
     candidates: int,
     hybrid: bool = True,
+    rrf_k: int = RRF_K,
 ) -> list[SearchHit]:
-    """Best chunks among the agent's documents and its org's org-wide documents.
-
-    ``candidates`` nearest chunks come from the organization's own HNSW index when
-    ``phi-documents index-tenants`` built one, otherwise from an exact scan of its rows; with
-    ``hybrid`` they are fused with a full-text ranking of the chunks holding every word of the
-    query.
-    """
+    """Best passages among the agent's documents and its org's org-wide documents, each with
+    the unit (sentence group, list item) that matched; see ``SEARCH_SQL``."""
     n = max(int(candidates), top_k)
     own_index = (
-        await session.execute(text(HAS_INDEX_SQL), {"name": tenant_index_name(org_id)})
+        await session.execute(text(HAS_INDEX_SQL), {"name": unit_index_name(org_id)})
     ).scalar()
     if own_index:
         # One round trip for the three transaction-local settings: iterative scan for the
         # agent filter, the candidate list, and planning with the org id's value so that the
-        # partial index matches even once the driver has prepared the statement. Without an
-        # index of its own the organization's rows are scanned exactly (bitmap on org_id).
+        # partial indexes match even once the driver has prepared the statement. Without
+        # indexes of its own the organization's rows are scanned exactly (bitmap on org_id).
         await session.execute(
             text(
                 "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
                 "set_config('hnsw.ef_search', :ef, true), "
                 "set_config('plan_cache_mode', 'force_custom_plan', true)"
             ),
-            {"ef": str(max(int(ef_search), n))},
+            {"ef": str(max(int(ef_search), n * UNITS_PER_CANDIDATE))},
         )
     params: dict[str, Any] = {
         "q": vector_literal(query_vector),
@@ -150,19 +161,29 @@ async def search(
         "agent_id": agent_id,
         "k": top_k,
         "n": n,
+        # Several units of one passage are near a question: fetch more units than passages.
+        "nu": n * UNITS_PER_CANDIDATE,
+        "rrf_k": int(rrf_k),
+        "text": query,
+        "hybrid": bool(hybrid),
     }
-    type_filter = ""
+    unit_type_filter = ""
     if source_types:
-        type_filter = "AND c.metadata->>'source_type' = ANY(:types)"
+        unit_type_filter = (
+            "AND EXISTS (SELECT 1 FROM documents ud WHERE ud.id = u.document_id "
+            "AND ud.source_type = ANY(:types))"
+        )
         params["types"] = [str(t) for t in source_types]
-    if hybrid:
-        params["text"] = query
-    sql = (HYBRID_SEARCH_SQL if hybrid else VECTOR_SEARCH_SQL).format(type_filter=type_filter)
+    sql = SEARCH_SQL.format(
+        unit_filter=TENANT_FILTER.format(t="u"), unit_type_filter=unit_type_filter
+    )
     rows = (await session.execute(text(sql), params)).all()
     await session.commit()
     hits = []
     for row in rows:
         meta = row.metadata or {}
+        start = row.char_start if row.char_start is not None else 0
+        end = row.char_end if row.char_end is not None else len(row.chunk_text)
         hits.append(
             SearchHit(
                 chunk_id=row.id,
@@ -174,6 +195,8 @@ async def search(
                 page_end=meta.get("page_end"),
                 heading_path=meta.get("heading_path") or [],
                 text=row.chunk_text,
+                match_start=start,
+                match_end=end,
                 score=round(1.0 - float(row.distance), 6),
             )
         )

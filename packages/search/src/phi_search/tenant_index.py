@@ -9,6 +9,9 @@ organization's rows exactly, which stays under ~20 ms up to about 10,000 chunks.
 index (m=24, ef_construction=200) a 100k-chunk tenant in a 1M table got recall@10 0.954 at
 p95 14.6 ms. ``phi-documents index-tenants`` creates the partial index for every
 organization past the threshold; run it from cron or after large uploads.
+
+Search matches on units (``document_units``, small-to-big) as well as on chunks, so an
+organization past the threshold gets one partial index on each table.
 """
 
 from __future__ import annotations
@@ -19,10 +22,17 @@ from typing import Any
 import psycopg
 
 PREFIX = "ix_document_chunks_hnsw_org_"
+UNITS_PREFIX = "ix_document_units_hnsw_org_"
+# (table, index name prefix) of every table that gets per-organization indexes.
+TABLES = (("document_chunks", PREFIX), ("document_units", UNITS_PREFIX))
 
 
 def index_name(org_id: uuid.UUID) -> str:
     return f"{PREFIX}{org_id.hex}"
+
+
+def unit_index_name(org_id: uuid.UUID) -> str:
+    return f"{UNITS_PREFIX}{org_id.hex}"
 
 
 # Whether the organization has a usable (valid) partial index; a CONCURRENTLY build that
@@ -44,41 +54,50 @@ def ensure_tenant_indexes(
     org_ids: list[uuid.UUID] | None = None,
     log: Any = print,
 ) -> list[str]:
-    """Create the partial HNSW index of every organization (or of ``org_ids``) with at least
-    ``min_chunks`` chunks, rebuild invalid ones, drop those of deleted organizations; returns
-    the names created. ``conn`` must be in autocommit mode (CREATE INDEX CONCURRENTLY)."""
+    """Create the partial HNSW indexes (chunks and units) of every organization (or of
+    ``org_ids``) with at least ``min_chunks`` units, rebuild invalid ones, drop those of
+    deleted organizations; returns the names created. ``conn`` must be in autocommit mode
+    (CREATE INDEX CONCURRENTLY)."""
     existing = {
         name: valid
         for name, valid in conn.execute(
             "SELECT c.relname, i.indisvalid FROM pg_class c "
-            "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname LIKE %s",
-            (PREFIX + "%",),
+            "JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname LIKE %s OR c.relname LIKE %s",
+            (PREFIX + "%", UNITS_PREFIX + "%"),
         ).fetchall()
     }
+    # Counted in units, the rows search scans: past the threshold an exact scan of them is
+    # slower than the index (docs/benchmarks.md).
     orgs = conn.execute(
-        "SELECT org_id, count(*) FROM document_chunks "
+        "SELECT org_id, count(*) FROM document_units "
         "WHERE %(orgs)s::uuid[] IS NULL OR org_id = ANY(%(orgs)s) "
         "GROUP BY org_id HAVING count(*) >= %(min)s",
         {"orgs": org_ids, "min": min_chunks},
     ).fetchall()
     created = []
     for org_id, count in orgs:
-        name = index_name(org_id)
-        if existing.get(name):
-            continue
-        if name in existing:
-            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        log(f"building {name} over {count} chunks")
-        # org_id is a uuid from the database, so the literal is safe; a partial index
-        # predicate cannot take a parameter. m=24 / ef_construction=200 rather than the
-        # defaults (16/64): recall@10 0.954 instead of 0.852 at ef_search=200 for 100k rows.
-        conn.execute(
-            f"CREATE INDEX CONCURRENTLY {name} ON document_chunks "
-            "USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 200) "
-            f"WHERE org_id = '{uuid.UUID(str(org_id))}'"
-        )
-        created.append(name)
-    live = {index_name(r[0]) for r in conn.execute("SELECT id FROM organizations").fetchall()}
+        for table, prefix in TABLES:
+            name = f"{prefix}{org_id.hex}"
+            if existing.get(name):
+                continue
+            if name in existing:
+                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            log(f"building {name} ({table} of an organization with {count} units)")
+            # org_id is a uuid from the database, so the literal is safe; a partial index
+            # predicate cannot take a parameter. m=24 / ef_construction=200 rather than the
+            # defaults (16/64): recall@10 0.954 instead of 0.852 at ef_search=200 for 100k rows.
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY {name} ON {table} "
+                "USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 200) "
+                f"WHERE org_id = '{uuid.UUID(str(org_id))}'"
+            )
+            created.append(name)
+    live = {
+        f"{prefix}{r[0].hex}"
+        for r in conn.execute("SELECT id FROM organizations").fetchall()
+        for _, prefix in TABLES
+    }
     for name in existing:
         if name not in live:
             log(f"dropping {name} (organization deleted)")

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_platform.db.models import Agent, OrganizationMember, User
 from phi_platform.settings import PlatformSettings
 from phi_service.errors import Forbidden, NotFound, Unauthorized
+from phi_service.observability import bind
 from phi_service.tokens import decode_access_token
 
 
@@ -56,6 +57,7 @@ async def get_current_user_id(
         raise Unauthorized("invalid or expired token: log in again")
     if await session.scalar(select(User.id).where(User.id == user_id)) is None:
         raise Unauthorized("the account behind this token no longer exists")
+    bind(user_id=user_id)
     return user_id
 
 
@@ -98,6 +100,7 @@ async def org_access(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUI
     )
     if role is None:
         raise NotFound("organization not found")
+    bind(org_id=org_id)  # the request's log lines (and jobs it queues) name the org
     return OrgAccess(org_id=org_id, user_id=user_id, role=role)
 
 
@@ -115,6 +118,7 @@ async def agent_access(
     if row is None:
         raise NotFound("agent not found")
     agent, role = row
+    bind(org_id=agent.org_id, agent_id=agent.id)
     access = OrgAccess(org_id=agent.org_id, user_id=user_id, role=role)
     if write:
         access.require_write()

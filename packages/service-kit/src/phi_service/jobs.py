@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import procrastinate
+import procrastinate.jobs
+import procrastinate.manager
+
+from phi_service.observability import job_log_fields
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,23 @@ def maintenance_tasks() -> procrastinate.Blueprint:
     return blueprint
 
 
+class JobManagerWithLogContext(procrastinate.manager.JobManager):
+    """Queues each job with the ids of the request (or job) that queued it, under the ``_log``
+    keyword, which the worker's middleware turns into the job's log fields and removes
+    before the task runs (``phi_service.observability``)."""
+
+    def _defer_jobs_query_kwargs(self, jobs: list[procrastinate.jobs.Job]) -> dict[str, Any]:
+        fields = job_log_fields()
+        if fields:
+            jobs = [
+                job
+                if "_log" in job.task_kwargs
+                else job.evolve(task_kwargs={**job.task_kwargs, "_log": fields})
+                for job in jobs
+            ]
+        return super()._defer_jobs_query_kwargs(jobs)
+
+
 def create_job_app(
     conninfo: str, blueprints: Mapping[str, procrastinate.Blueprint], *, pool_max: int = 4
 ) -> procrastinate.App:
@@ -69,6 +90,7 @@ def create_job_app(
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_max)
     )
+    app.job_manager = JobManagerWithLogContext(app.connector)
     for namespace, blueprint in blueprints.items():
         app.add_tasks_from(blueprint, namespace=namespace)
     app.add_tasks_from(maintenance_tasks(), namespace="maintenance")

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -34,7 +35,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Ids a log line may carry; path parameters of these names are picked up by themselves.
-ID_FIELDS = ("request_id", "org_id", "agent_id", "document_id", "task_id", "job_id", "task")
+ID_FIELDS = (
+    "request_id",
+    "user_id",
+    "org_id",
+    "agent_id",
+    "document_id",
+    "task_id",
+    "job_id",
+    "task",
+)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _fields: ContextVar[dict[str, Any] | None] = ContextVar("phi_log_fields", default=None)
@@ -269,6 +279,7 @@ def install_observability(
 # -- readiness checks -------------------------------------------------------------------
 
 
+@functools.cache
 def migrations_head() -> str:
     """The head revision of the platform's migrations (read from the scripts, no database)."""
     from alembic.script import ScriptDirectory
@@ -281,9 +292,9 @@ def migrations_head() -> str:
 
 def database_check(run_scalar: Callable[[str], Awaitable[Any]]) -> ReadinessCheck:
     """A readiness check from a function that runs one SQL query and returns its value."""
-    head = migrations_head()
 
     async def check() -> str | None:
+        head = migrations_head()
         try:
             version = await run_scalar("SELECT version_num FROM alembic_version")
         except Exception as exc:

@@ -17,6 +17,8 @@ class ServiceSettings(PlatformSettings):
     worker_stalled_seconds: int = 60
     # Port of a worker's /health, /ready and /metrics page on 127.0.0.1 (0: none).
     worker_metrics_port: int = 0
+    # Largest request body of any route but the upload routes (which have their own limit).
+    max_request_bytes: int = 1024 * 1024
     # Platform administrators by email, comma-separated (besides users given the flag with
     # `phi-admin grant EMAIL`); they may call the /admin routes, which answer 404 to others.
     admin_emails: str = ""

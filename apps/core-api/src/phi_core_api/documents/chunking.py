@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from phi_core_api.documents.extraction import Block, ExtractedDocument
+from phi_core_api.documents.extraction.base import LIST_MARKER as LIST_ITEM
 
 BLOCK_SEPARATOR = "\n\n"
 HEADING_PATH_SEPARATOR = " > "
@@ -235,3 +236,85 @@ def chunk_document(doc: ExtractedDocument, options: ChunkingOptions | None = Non
         if current:
             emit(current, section.heading_path)
     return chunks
+
+
+# ---------------------------------------------------------------------------------------------
+# Units: the small pieces search matches on (small-to-big retrieval). A question about one fact
+# is closest to the sentence or list item that states it; the passage around it is what is
+# returned. Measured in docs/benchmarks.md ("small-to-big").
+
+
+@dataclass(frozen=True)
+class UnitOptions:
+    max_chars: int = 300
+
+
+@dataclass
+class Unit:
+    index: int  # inside its chunk
+    text: str
+    char_start: int  # offsets inside the chunk's text
+    char_end: int
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for match in _SENTENCE_BREAK.finditer(text, start, end):
+        spans.append((pos, match.start()))
+        pos = match.end()
+    spans.append((pos, end))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def split_units(chunk: Chunk, options: UnitOptions | None = None) -> list[Unit]:
+    """The units of a chunk: each list item and table row group on its own, paragraphs as
+    groups of consecutive sentences of at most ``max_chars`` (a longer sentence is a unit of
+    its own). The section's heading lines are left out: the heading path is embedded and
+    indexed with every unit anyway."""
+    opts = options or UnitOptions()
+    text = chunk.text
+    headings = set(chunk.heading_path)
+    units: list[Unit] = []
+
+    def add(start: int, end: int) -> None:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            units.append(Unit(len(units), text[start:end], start, end))
+
+    pos = 0
+    for part in re.split(r"(\n\s*\n)", text):
+        start, end = pos, pos + len(part)
+        pos = end
+        block = part.strip()
+        if not block or block in headings:
+            continue
+        if LIST_ITEM.match(block) or "\n" in block and "|" in block:
+            # A list item, or a table: rows grouped up to the size.
+            pieces = [(start, end)] if LIST_ITEM.match(block) else _lines(text, start, end)
+        else:
+            pieces = _sentences(text, start, end)
+        group_start, group_end = pieces[0]
+        for a, b in pieces[1:]:
+            if b - group_start > opts.max_chars:
+                add(group_start, group_end)
+                group_start = a
+            group_end = b
+        add(group_start, group_end)
+    return units
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    pos = start
+    for line in text[start:end].split("\n"):
+        if line.strip():
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans

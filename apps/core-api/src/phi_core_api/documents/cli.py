@@ -4,7 +4,9 @@
     phi-documents index-tenants  # own HNSW index for organizations with many chunks
 
 Re-embedding recomputes every chunk's vector with the configured provider, in batches, each
-batch written with one COPY into a temporary table and one UPDATE. When the new model's
+batch written with one COPY into a temporary table and one UPDATE; the chunk's units (what
+search matches on) are cut again and rewritten, so documents stored before units existed get
+theirs. When the new model's
 dimension differs from the column's, the column is retyped and the organizations' own HNSW
 indexes are rebuilt after the vectors are written; until
 the command finishes, search returns only chunks already re-embedded.
@@ -21,11 +23,16 @@ warnings.filterwarnings("ignore", module="platformdirs")
 
 
 def reembed(batch_size: int = 256) -> int:
-    from phi_core_api.documents.chunking import embedding_text
+    from phi_core_api.documents.chunking import (
+        HEADING_PATH_SEPARATOR,
+        Chunk,
+        embedding_text,
+        split_units,
+    )
     from phi_core_api.documents.ingest import connect
     from phi_core_api.settings import CoreApiSettings
     from phi_llm.embeddings import get_embedding_provider
-    from phi_search.tenant_index import PREFIX, ensure_tenant_indexes
+    from phi_search.tenant_index import TABLES, ensure_tenant_indexes
 
     settings = CoreApiSettings()
     provider = get_embedding_provider(settings)
@@ -39,43 +46,88 @@ def reembed(batch_size: int = 256) -> int:
             print(f"vector column is {current_dim}-d, model gives {provider.dim}-d: retyping")
             with conn.transaction():
                 # Organizations' own indexes are rebuilt below, once the vectors exist.
-                for (name,) in conn.execute(
-                    "SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE %s",
-                    (PREFIX + "%",),
-                ).fetchall():
-                    conn.execute(f'DROP INDEX IF EXISTS "{name}"')
-                conn.execute(
-                    "ALTER TABLE document_chunks ALTER COLUMN embedding "
-                    f"TYPE vector({int(provider.dim)}) USING NULL"
-                )
+                for _, prefix in TABLES:
+                    for (name,) in conn.execute(
+                        "SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE %s",
+                        (prefix + "%",),
+                    ).fetchall():
+                        conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+                for table, _ in TABLES:
+                    conn.execute(
+                        f"ALTER TABLE {table} ALTER COLUMN embedding "
+                        f"TYPE vector({int(provider.dim)}) USING NULL"
+                    )
         done = 0
         last_id = None
         started = time.perf_counter()
         while True:
             rows = conn.execute(
-                "SELECT id, chunk_text, metadata->'heading_path' FROM document_chunks "
+                "SELECT id, chunk_text, metadata->'heading_path', chunk_index, document_id, "
+                "org_id, agent_id FROM document_chunks "
                 "WHERE (%(last)s::uuid IS NULL OR id > %(last)s) ORDER BY id LIMIT %(n)s",
                 {"last": last_id, "n": batch_size},
             ).fetchall()
             if not rows:
                 break
-            texts = [embedding_text(path, body) for _, body, path in rows]
-            vectors = provider.embed_passages(texts)
+            chunks = [
+                Chunk(
+                    index=r[3],
+                    text=r[1],
+                    char_start=0,
+                    char_end=len(r[1]),
+                    page=None,
+                    page_end=None,
+                    heading_path=list(r[2] or []),
+                )
+                for r in rows
+            ]
+            # The units are cut again from the chunk: this also gives units to chunks stored
+            # before there were units.
+            units = [(chunk, unit) for chunk in chunks for unit in split_units(chunk)]
+            vectors = provider.embed_passages(
+                [embedding_text(c.heading_path, c.text) for c in chunks]
+                + [embedding_text(c.heading_path, u.text) for c, u in units]
+            )
+            chunk_vectors = vectors[: len(chunks)]
+            by_chunk = {id(c): r for c, r in zip(chunks, rows, strict=True)}
             with conn.transaction():
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS reembed_batch (id uuid, embedding vector) "
                     "ON COMMIT DELETE ROWS"
                 )
                 with conn.cursor().copy("COPY reembed_batch (id, embedding) FROM STDIN") as copy:
-                    for (chunk_id, _, _), vector in zip(rows, vectors, strict=True):
-                        copy.write_row((chunk_id, vector))
+                    for row, vector in zip(rows, chunk_vectors, strict=True):
+                        copy.write_row((row[0], vector))
                 conn.execute(
                     "UPDATE document_chunks c SET embedding = b.embedding "
                     "FROM reembed_batch b WHERE c.id = b.id"
                 )
+                conn.execute(
+                    "DELETE FROM document_units WHERE chunk_id = ANY(%s)", ([r[0] for r in rows],)
+                )
+                with conn.cursor().copy(
+                    "COPY document_units (chunk_id, document_id, org_id, agent_id, unit_index, "
+                    "char_start, char_end, unit_text, heading_path, embedding) FROM STDIN"
+                ) as copy:
+                    for (chunk, unit), vector in zip(units, vectors[len(chunks) :], strict=True):
+                        row = by_chunk[id(chunk)]
+                        copy.write_row(
+                            (
+                                row[0],
+                                row[4],
+                                row[5],
+                                row[6],
+                                unit.index,
+                                unit.char_start,
+                                unit.char_end,
+                                unit.text,
+                                HEADING_PATH_SEPARATOR.join(chunk.heading_path),
+                                vector,
+                            )
+                        )
             done += len(rows)
             last_id = rows[-1][0]
-            print(f"re-embedded {done} chunks", flush=True)
+            print(f"re-embedded {done} chunks and their {len(units)} units", flush=True)
         ensure_tenant_indexes(conn, settings.search_tenant_index_min_chunks)
         print(
             f"done: {done} chunks with {provider.name}/{provider.model} ({provider.dim}-d) "

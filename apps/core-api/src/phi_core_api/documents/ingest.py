@@ -1,9 +1,11 @@
 """The ingestion pipeline of one document: read, extract, chunk, embed, store.
 
 Used by the background job (``tasks.py``) and by ``bench/ingestion.py``, which times the
-stages. Every outcome leaves the document READY (with its chunks) or FAILED (with a reason a
-person can act on); chunks are written in one COPY in the same transaction that marks the
-document READY, so a search never sees half a document and a retried job starts clean.
+stages. Each chunk is stored with its units (``document_units``: the list items and sentence
+groups search matches on), all embedded in one batch. Every outcome leaves the document READY
+(with its chunks) or FAILED (with a reason a person can act on); chunks and units are written
+with COPY in the same transaction that marks the document READY, so a search never sees half a
+document and a retried job starts clean.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from phi_core_api.documents.chunking import ChunkingOptions, chunk_document, embedding_text
+from phi_core_api.documents.chunking import (
+    HEADING_PATH_SEPARATOR,
+    Chunk,
+    ChunkingOptions,
+    Unit,
+    chunk_document,
+    embedding_text,
+    split_units,
+)
 from phi_core_api.documents.extraction import ExtractionError, ExtractionLimits, extract
 from phi_core_api.storage import FileStorage
 from phi_llm.types import EmbeddingBackend
@@ -89,8 +99,13 @@ def ingest(
         mark_failed(conn, document_id, "the document contains no text")
         return IngestReport(status="FAILED", error="the document contains no text")
 
+    units = [(chunk, unit) for chunk in chunks for unit in split_units(chunk)]
     t0 = time.perf_counter()
-    vectors = provider.embed_passages([embedding_text(c.heading_path, c.text) for c in chunks])
+    vectors = provider.embed_passages(
+        [embedding_text(c.heading_path, c.text) for c in chunks]
+        + [embedding_text(c.heading_path, u.text) for c, u in units]
+    )
+    chunk_vectors, unit_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
     times["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -103,14 +118,16 @@ def ingest(
         if still_there is None:
             return IngestReport(status="SKIPPED")
         conn.execute("DELETE FROM document_chunks WHERE document_id = %s", (document_id,))
+        chunk_ids = {chunk.index: uuid.uuid4() for chunk in chunks}
         with conn.cursor().copy(
-            "COPY document_chunks (document_id, org_id, agent_id, chunk_index, chunk_text, "
+            "COPY document_chunks (id, document_id, org_id, agent_id, chunk_index, chunk_text, "
             "embedding, metadata) FROM STDIN"
         ) as copy:
-            for chunk, vector in zip(chunks, vectors, strict=True):
+            for chunk, vector in zip(chunks, chunk_vectors, strict=True):
                 meta = chunk.metadata() | {"source_type": doc["source_type"]}
                 copy.write_row(
                     (
+                        chunk_ids[chunk.index],
                         document_id,
                         doc["org_id"],
                         doc["agent_id"],
@@ -120,6 +137,7 @@ def ingest(
                         Jsonb(meta),
                     )
                 )
+        write_units(conn, doc, document_id, chunk_ids, units, unit_vectors)
         conn.execute(
             "UPDATE documents SET status = 'READY', error = NULL, chunk_count = %s, "
             "page_count = %s WHERE id = %s",
@@ -129,6 +147,36 @@ def ingest(
     return IngestReport(
         status="READY", pages=extracted.page_count, chunks=len(chunks), seconds=times
     )
+
+
+def write_units(
+    conn: psycopg.Connection[Any],
+    doc: dict[str, Any],
+    document_id: uuid.UUID,
+    chunk_ids: dict[int, uuid.UUID],
+    units: list[tuple[Chunk, Unit]],
+    vectors: Any,
+) -> None:
+    """COPY the units of a document's chunks (the chunk rows exist already)."""
+    with conn.cursor().copy(
+        "COPY document_units (chunk_id, document_id, org_id, agent_id, unit_index, char_start, "
+        "char_end, unit_text, heading_path, embedding) FROM STDIN"
+    ) as copy:
+        for (chunk, unit), vector in zip(units, vectors, strict=True):
+            copy.write_row(
+                (
+                    chunk_ids[chunk.index],
+                    document_id,
+                    doc["org_id"],
+                    doc["agent_id"],
+                    unit.index,
+                    unit.char_start,
+                    unit.char_end,
+                    unit.text,
+                    HEADING_PATH_SEPARATOR.join(chunk.heading_path),
+                    vector,
+                )
+            )
 
 
 def connect(url: str) -> psycopg.Connection[Any]:

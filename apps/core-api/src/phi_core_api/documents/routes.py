@@ -130,13 +130,17 @@ def _add_document_routes(prefix: str, scope_of: Callable[..., Awaitable[Document
         description="Delete the document, its stored file and its chunks (OWNER/ADMIN).",
     )
     async def delete_document(
-        scope: Scope, document_id: uuid.UUID, session: SessionDep, storage: StorageDep
+        scope: Scope,
+        document_id: uuid.UUID,
+        session: SessionDep,
+        storage: StorageDep,
+        jobs: JobsDep,
     ) -> Response:
         scope.access.require_write()
         document = await service.get_document(
             session, scope.access.org_id, scope.agent_id, document_id
         )
-        await service.delete_document(session, storage, document)
+        await service.delete_document(session, storage, jobs, document)
         return Response(status_code=204)
 
 

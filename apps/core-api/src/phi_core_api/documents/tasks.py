@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import procrastinate
 import psycopg
 
@@ -29,6 +31,30 @@ def _retry_strategy() -> procrastinate.RetryStrategy:
         wait=5,
         retry_exceptions={EmbeddingError, psycopg.OperationalError},
     )
+
+
+class StopWhenAborted:
+    """The embedder, embedding passages batch by batch and stopping between two batches once
+    the job is asked to abort (its document was deleted): the long part of an ingestion."""
+
+    def __init__(self, embedder: Any, should_abort: Callable[[], bool]) -> None:
+        self._embedder = embedder
+        self._should_abort = should_abort
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._embedder, name)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        size = max(1, int(self._embedder.batch_size))
+        parts = []
+        for i in range(0, len(texts), size):
+            if self._should_abort():
+                raise procrastinate.exceptions.JobAborted("the document was deleted")
+            parts.append(self._embedder.embed_passages(texts[i : i + size]))
+        if not parts:
+            return self._embedder.embed_passages([])  # type: ignore[no-any-return]
+        return np.concatenate(parts)
 
 
 def ingest_document(context: procrastinate.JobContext, document_id: str) -> None:
@@ -55,7 +81,16 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
             )
             return
         try:
-            report = ingest(conn, storage_for(settings.data_dir), embedder, doc_id, limits)
+            report = ingest(
+                conn,
+                storage_for(settings.data_dir),
+                StopWhenAborted(embedder, context.should_abort),
+                doc_id,
+                limits,
+            )
+        except procrastinate.exceptions.JobAborted:
+            logger.info("ingestion of %s cancelled: the document was deleted", doc_id)
+            raise
         except EmbeddingError as exc:
             if attempt < MAX_ATTEMPTS:
                 logger.warning("embedding failed for %s (attempt %d): %s", doc_id, attempt, exc)
@@ -77,13 +112,13 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
 
 
 def index_organization_if_large(conn: Any, document_id: uuid.UUID, min_chunks: int) -> None:
-    """Give the document's organization its own HNSW index once it has ``min_chunks`` chunks
+    """Give the document's organization its own HNSW indexes once it has ``min_chunks`` units
     (tenant_index.py says why). Runs after the document is READY, so a long build delays no
     search; an advisory lock keeps two workers from building the same index."""
     from phi_search.tenant_index import ensure_tenant_indexes, has_own_index
 
     row = conn.execute(
-        "SELECT d.org_id, (SELECT count(*) FROM document_chunks c WHERE c.org_id = d.org_id) "
+        "SELECT d.org_id, (SELECT count(*) FROM document_units u WHERE u.org_id = d.org_id) "
         "FROM documents d WHERE d.id = %s",
         (document_id,),
     ).fetchone()
@@ -134,16 +169,16 @@ async def requeue_pending_documents(context: procrastinate.JobContext, timestamp
     async with context.app.connector.pool.connection() as conn:  # type: ignore[attr-defined]
         rows = await (
             await conn.execute(
-                "SELECT d.id FROM documents d WHERE d.status = 'PENDING' "
+                "SELECT d.id, d.org_id FROM documents d WHERE d.status = 'PENDING' "
                 "AND d.updated_at < now() - interval '1 minute' AND NOT EXISTS ("
                 "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
                 "  AND j.status IN ('todo', 'doing') AND j.args->>'document_id' = d.id::text)",
                 (INGEST_TASK,),
             )
         ).fetchall()
-    for (document_id,) in rows:
+    for document_id, org_id in rows:
         logger.warning("queueing ingestion of PENDING document %s that had no job", document_id)
-        await enqueue_ingestion(context.app, document_id)
+        await enqueue_ingestion(context.app, document_id, org_id)
 
 
 def make_blueprint() -> procrastinate.Blueprint:

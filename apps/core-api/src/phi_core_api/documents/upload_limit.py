@@ -28,6 +28,12 @@ class UploadTooLarge(HTTPException):
         super().__init__(status_code=413, detail=too_large_detail(limit))
 
 
+def is_upload(scope: Scope) -> bool:
+    """A file upload (``POST .../documents``): these routes have this limit instead of the
+    API's general cap on request bodies."""
+    return bool(scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/documents"))
+
+
 class UploadSizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -35,11 +41,7 @@ class UploadSizeLimit:
         self.max_body = max_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not scope["path"].rstrip("/").endswith("/documents")
-        ):
+        if scope["type"] != "http" or not is_upload(scope):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

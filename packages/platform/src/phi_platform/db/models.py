@@ -301,6 +301,30 @@ class DocumentChunk(Base):
     created_at: Mapped[datetime] = _created()
 
 
+class DocumentUnit(Base):
+    """A small part of a chunk (a list item, a group of sentences) that search matches on;
+    offsets are inside the chunk's text (migration 0008)."""
+
+    __tablename__ = "document_units"
+    id: Mapped[uuid.UUID] = _pk()
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("document_chunks.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    unit_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    char_start: Mapped[int] = mapped_column(Integer, nullable=False)
+    char_end: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_text: Mapped[str] = mapped_column(Text, nullable=False)
+    heading_path: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    embedding: Mapped[Any | None] = mapped_column(Vector(), nullable=True)
+
+
 class LocalAgent(Base):
     __tablename__ = "local_agents"
     id: Mapped[uuid.UUID] = _pk()

@@ -1373,17 +1373,33 @@ export interface components {
             document_id: string;
             /** Document Name */
             document_name: string;
-            /** Heading Path */
+            /**
+             * Heading Path
+             * @description the headings the passage sits under
+             */
             heading_path: string[];
+            /**
+             * Match End
+             * @description offset in `text` where the matched unit ends
+             */
+            match_end: number;
+            /**
+             * Match Start
+             * @description offset in `text` where the matched unit (sentence group, list item) starts
+             */
+            match_start: number;
             /** Org Wide */
             org_wide: boolean;
-            /** Page */
+            /**
+             * Page
+             * @description page the passage starts on (PDF), else null
+             */
             page: number | null;
             /** Page End */
             page_end: number | null;
             /**
              * Score
-             * @description cosine similarity, higher is closer
+             * @description cosine similarity of the matched unit, higher is closer
              */
             score: number;
             /**
@@ -1391,7 +1407,10 @@ export interface components {
              * @enum {string}
              */
             source_type: "JD" | "SOP" | "POLICY" | "MANUAL" | "OTHER";
-            /** Text */
+            /**
+             * Text
+             * @description the passage: the chunk that holds the matched unit
+             */
             text: string;
         };
         /** SearchIn */
