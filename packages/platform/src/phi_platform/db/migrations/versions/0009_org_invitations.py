@@ -1,7 +1,7 @@
 """organization invitations
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 
 Adding someone to an organization creates an invitation that the invitee accepts or declines
 from their own account; nobody joins an organization without saying yes. One open invitation
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 
 
 def upgrade() -> None:
