@@ -110,6 +110,15 @@ if (WEB_DIR / ".next" / "BUILD_ID").exists():
         )
     )
 
+
+def set_public_urls(environ: dict[str, str]) -> None:
+    """Give core-api the orchestrator's URL on the port this stack uses, unless one is set:
+    it is written into the config files local agents download, which must point at the
+    orchestrator that actually runs."""
+    port = environ.get("PHI_ORCHESTRATOR_PORT", "8001")
+    environ.setdefault("PHI_ORCHESTRATOR_URL", f"http://localhost:{port}")
+
+
 MAX_RESTARTS_PER_MINUTE = 5
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
@@ -240,6 +249,7 @@ def _supervise(children: list[Child], stopping: threading.Event) -> None:
 
 def main() -> int:
     settings = PlatformSettings()
+    set_public_urls(os.environ)  # type: ignore[arg-type]
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log(f"data dir: {settings.data_dir}")

@@ -1,0 +1,31 @@
+"""The orchestrator URL that core-api writes into exported configs follows the stack's port."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+RUNNER = Path(__file__).resolve().parents[1] / "run.py"
+
+
+def _runner():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("dev_runner", RUNNER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_orchestrator_url_follows_its_port_unless_set() -> None:
+    runner = _runner()
+    env = {"PHI_ORCHESTRATOR_PORT": "18001"}
+    runner.set_public_urls(env)
+    assert env["PHI_ORCHESTRATOR_URL"] == "http://localhost:18001"
+    default: dict[str, str] = {}
+    runner.set_public_urls(default)
+    assert default["PHI_ORCHESTRATOR_URL"] == "http://localhost:8001"
+    chosen = {"PHI_ORCHESTRATOR_PORT": "18001", "PHI_ORCHESTRATOR_URL": "https://phi.example.com"}
+    runner.set_public_urls(chosen)
+    assert chosen["PHI_ORCHESTRATOR_URL"] == "https://phi.example.com"
