@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import procrastinate
@@ -13,6 +13,7 @@ import psycopg
 
 from phi_core_api.documents.extraction import ExtractionLimits
 from phi_core_api.documents.ingest import connect, ingest, mark_failed
+from phi_llm.types import EmbeddingBackend
 from phi_service.jobs import context_value
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
             report = ingest(
                 conn,
                 storage_for(settings.data_dir),
-                StopWhenAborted(embedder, context.should_abort),
+                # The wrapper hands every other attribute (dim, model, embed_query) through.
+                cast(EmbeddingBackend, StopWhenAborted(embedder, context.should_abort)),
                 doc_id,
                 limits,
             )
