@@ -86,13 +86,13 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def enqueue(settings: object, document_id: object) -> None:
+async def enqueue(settings: object, document_id: object, org_id: object) -> None:
     from phi_core_api.documents.service import enqueue_ingestion
     from phi_core_api.jobs import create_job_app
 
     app = create_job_app(settings)  # type: ignore[arg-type]
     async with app.open_async():
-        await enqueue_ingestion(app, document_id)  # type: ignore[arg-type]
+        await enqueue_ingestion(app, document_id, org_id)  # type: ignore[arg-type]
 
 
 def main() -> int:
@@ -163,7 +163,7 @@ def run(smoke: bool, url: str) -> int:
             storage.save(path, data)
             conn.execute("UPDATE documents SET storage_path = %s WHERE id = %s", (path, doc_id))
             t0 = time.perf_counter()
-            asyncio.run(enqueue(settings, doc_id))
+            asyncio.run(enqueue(settings, doc_id, org))
             while True:
                 status, error = conn.execute(
                     "SELECT status, error FROM documents WHERE id = %s", (doc_id,)

@@ -26,17 +26,32 @@ def _add_document(database_url: str, tenant: Any) -> str:
         len(PASSAGES),
     )[0]
     for i, (text, vector) in enumerate(zip(PASSAGES, vectors, strict=True)):
-        sql(
+        literal = "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
+        (chunk_id,) = sql(
             database_url,
             "INSERT INTO document_chunks (document_id, org_id, agent_id, chunk_index, chunk_text, "
             "embedding, metadata) VALUES (%s, %s, %s, %s, %s, %s::vector, "
-            '\'{"source_type": "SOP"}\')',
+            '\'{"source_type": "SOP"}\') RETURNING id',
             document_id,
             tenant.org_id,
             tenant.agent_id,
             i,
             text,
-            "[" + ",".join(f"{x:.6f}" for x in vector) + "]",
+            literal,
+        )[0]
+        # Search matches on units (sentence groups) and returns their passage: one unit each.
+        sql(
+            database_url,
+            "INSERT INTO document_units (chunk_id, document_id, org_id, agent_id, unit_index, "
+            "char_start, char_end, unit_text, embedding) "
+            "VALUES (%s, %s, %s, %s, 0, 0, %s, %s, %s::vector)",
+            chunk_id,
+            document_id,
+            tenant.org_id,
+            tenant.agent_id,
+            len(text),
+            text,
+            literal,
         )
     return str(document_id)
 
