@@ -37,13 +37,12 @@ def inline_local_defs(node: Any, defs: dict[str, Any] | None = None) -> Any:
 def main() -> None:
     from phi_core_api.main import create_app as create_core_api
 
-    documents = {"core": create_core_api().openapi()}
-    try:
-        from phi_orchestrator.main import create_app as create_orchestrator
-    except ImportError:
-        pass  # the orchestrator has no HTTP app yet
-    else:
-        documents["orchestrator"] = create_orchestrator().openapi()
+    from phi_orchestrator.main import create_app as create_orchestrator
+
+    documents = {
+        "core": create_core_api().openapi(),
+        "orchestrator": create_orchestrator().openapi(),
+    }
     json.dump(inline_local_defs(documents), sys.stdout, sort_keys=True)
 
 
