@@ -36,7 +36,6 @@ def inline_local_defs(node: Any, defs: dict[str, Any] | None = None) -> Any:
 
 def main() -> None:
     from phi_core_api.main import create_app as create_core_api
-
     from phi_orchestrator.main import create_app as create_orchestrator
 
     documents = {
