@@ -245,8 +245,9 @@ def test_an_agent_killed_mid_call_loses_nothing(
     finally:
         stop(second)
     assert task["status"] == "SUCCESS", (task.get("error"), log.read_text())
-    executed = [e for e in _audit(tmp_path) if e["event"] == "executed"]
-    assert [e["attempt"] for e in executed] == [2]
+    audit = _audit(tmp_path)
+    executed = [e for e in audit if e["event"] == "executed"]
+    assert [e["attempt"] for e in executed] == [2], (audit, log.read_text()[-6000:])
     call_id = executed[0]["tool_call_id"]
     # The killed attempt's result, arriving late, is refused.
     late = httpx.post(

@@ -210,10 +210,14 @@ async def pending_tasks(
     deadline = time.monotonic() + min(wait, settings.long_poll_max_seconds)
     with request.app.state.notifier.subscribe(TOOL_CALLS, str(key.agent_id)) as woken:
         while True:
+            # A poller that went away (an agent killed mid-wait) must not claim: the calls
+            # would go to nobody and wait out a whole lease before anyone could have them.
+            if await request.is_disconnected():
+                return PendingTasks(tasks=[])
             calls = await claim_pending_tool_calls(
                 session, key.agent_id, local_agent_id, tools, max, settings.lease_seconds
             )
             remaining = deadline - time.monotonic()
-            if calls or remaining <= 0 or await request.is_disconnected():
+            if calls or remaining <= 0:
                 return PendingTasks(tasks=calls)  # type: ignore[arg-type]
             await wait_for(woken, min(RECHECK_SECONDS, remaining))
