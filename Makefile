@@ -17,6 +17,8 @@ WEB_STAMP := $(WEB)/node_modules/.installed
 WEB_BUILD := $(WEB)/.next/BUILD_ID
 WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.ts $(WEB)/*.mjs $(WEB)/*.json)
 CHROMIUM := /usr/bin/chromium
+# System packages (Chromium, MariaDB, wrk) install as root, or through sudo otherwise.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
 
@@ -42,8 +44,9 @@ demo: $(STAMP)
 	$(PY) scripts/demo/run.py
 
 # The browser journey (apps/web/tests) runs inside pytest against the production build.
+# The slowest tests are listed at the end: the whole run must stay under 15 minutes.
 test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
-	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 # Web app: node packages from the lockfile, the production build, and its fast checks
 # (API types current with the services, TypeScript, Vitest units).
@@ -74,7 +77,13 @@ $(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
 	$(PIP) install -e "packages/llm-router[llamacpp]"
 	@touch $@
 
-test-full: $(STAMP) $(EXTRA_STAMP)
+# MariaDB for the db tool's MySQL tests (test-full only), from Debian like Chromium.
+MARIADB := /usr/sbin/mariadbd
+$(MARIADB):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q mariadb-server \
+		|| ($(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q mariadb-server)
+
+test-full: $(STAMP) $(EXTRA_STAMP) $(MARIADB)
 	$(PYTEST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -85,7 +94,6 @@ lint: $(STAMP)
 		apps/orchestrator/src
 
 # wrk drives the load; installed from the system's packages when missing (root or sudo).
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 bench: $(STAMP)
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk \
 		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk)

@@ -310,11 +310,14 @@ def iter_rows(sample: WarehouseSample) -> Iterator[tuple[str, Row]]:
             yield table, row
 
 
-def create_table_sql(table: str) -> str:
-    """A portable ``CREATE TABLE`` (SQLite and PostgreSQL): text, integers, text timestamps."""
+def create_table_sql(table: str, dialect: str = "sqlite") -> str:
+    """A ``CREATE TABLE`` for SQLite and PostgreSQL (text, integers, text timestamps), or for
+    MySQL/MariaDB (``dialect="mysql"``: VARCHAR instead of TEXT, which MySQL cannot index
+    or compare as a key without a length)."""
+    text_kind = "VARCHAR(100)" if dialect == "mysql" else "TEXT"
     columns = []
     for column in COLUMNS[table]:
-        kind = "INTEGER" if column in _INTEGER_COLUMNS else "TEXT"
+        kind = "INTEGER" if column in _INTEGER_COLUMNS else text_kind
         key = " PRIMARY KEY" if _KEYS.get(table) == column else ""
         columns.append(f"{column} {kind}{key}")
     return f"CREATE TABLE {table} ({', '.join(columns)})"

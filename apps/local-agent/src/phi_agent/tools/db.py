@@ -2,10 +2,11 @@
 
 Read-only is enforced twice: :func:`phi_agent.sql_guard.check_select` refuses anything but
 one SELECT before the database sees it, and the statement then runs in a read-only
-transaction (PostgreSQL ``SET TRANSACTION READ ONLY``, MySQL ``START TRANSACTION READ ONLY``,
-SQLite opened read-only with ``query_only``). Each connection has a statement timeout, a row
-limit and a result-size limit. Rows are fetched in batches from a server-side cursor and
-encoded as they come, so memory follows the result-size limit, not the size of the query.
+transaction (PostgreSQL ``SET TRANSACTION READ ONLY``, MySQL and MariaDB
+``START TRANSACTION READ ONLY``, SQLite opened read-only with ``query_only``). Each connection
+has a statement timeout, a row limit and a result-size limit. Rows are fetched in batches from
+a server-side cursor and encoded as they come, so memory follows the result-size limit, not
+the size of the query.
 """
 
 from __future__ import annotations
@@ -190,7 +191,13 @@ class DbTool:
                     db.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")
                     db.exec_driver_sql("SET LOCAL lock_timeout = 2000")
                 elif backend == "mysql":
-                    db.exec_driver_sql(f"SET SESSION max_execution_time = {timeout_ms}")
+                    if getattr(engine.dialect, "is_mariadb", False):
+                        # MariaDB names it differently, in seconds, and it covers every
+                        # statement (MySQL's max_execution_time covers SELECT only).
+                        seconds = conn.statement_timeout_seconds
+                        db.exec_driver_sql(f"SET SESSION max_statement_time = {seconds:.3f}")
+                    else:
+                        db.exec_driver_sql(f"SET SESSION max_execution_time = {timeout_ms}")
                     db.exec_driver_sql("START TRANSACTION READ ONLY")
                 else:
                     _sqlite_deadline(db, time.monotonic() + conn.statement_timeout_seconds)
