@@ -166,7 +166,7 @@ def ingest_set(
             mock.patch.object(ingest_module, "extract", lambda d, n, lim: old_extract(d, n)),
             mock.patch.object(ingest_module, "chunk_document", lambda doc, opts: old_chunk(doc)),
             # Today had no units; none are embedded for it.
-            mock.patch.object(ingest_module, "split_units", lambda chunk: []),
+            mock.patch.object(ingest_module, "document_units", lambda chunks: []),
             # Today embedded the path and the text the same way; the full-text column of
             # this tree also indexes the path, a small difference on the full-text side.
         ]
