@@ -167,7 +167,12 @@ def test_reembed_to_a_model_of_another_dimension(fresh_database_url: str) -> Non
         indexes = conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'ix_document_chunks_hnsw_org_%'"
         ).fetchall()
+        (unit_storage,) = conn.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'document_units'::regclass AND attname = 'embedding'"
+        ).fetchone()  # type: ignore[misc]
     assert kind == f"vector({dim})" and dims == [(dim,)]
+    assert unit_storage == "m"  # retyping must keep the units' vectors in the row
     assert len(indexes) == 1 and str(org_id) in indexes[0][0]
 
 
