@@ -44,8 +44,9 @@ demo: $(STAMP)
 	$(PY) scripts/demo/run.py
 
 # The browser journey (apps/web/tests) runs inside pytest against the production build.
+# The slowest tests are listed at the end: the whole run must stay under 15 minutes.
 test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
-	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 # Web app: node packages from the lockfile, the production build, and its fast checks
 # (API types current with the services, TypeScript, Vitest units).

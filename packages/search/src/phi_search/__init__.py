@@ -2,6 +2,7 @@
 and its organization's org-wide chunks for a question (vectors fused with full text), and
 :mod:`phi_search.tenant_index` keeps an own HNSW index for large organizations."""
 
+from phi_search.rerank import LLMReranker, Reranker
 from phi_search.search import (
     QueryEmbedder,
     SearchHit,
@@ -12,6 +13,8 @@ from phi_search.search import (
 )
 
 __all__ = [
+    "LLMReranker",
+    "Reranker",
     "QueryEmbedder",
     "SearchHit",
     "SearchUnavailable",

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_llm.embeddings import EmbeddingError
+
+if TYPE_CHECKING:
+    from phi_search.rerank import Reranker
 
 SourceTypeName = Literal["JD", "SOP", "POLICY", "MANUAL", "OTHER"]
 
@@ -46,6 +49,12 @@ class QueryEmbedder(Protocol):
 # candidate; chosen on the labelled sets (docs/benchmarks.md, "ranking").
 RRF_K = 60
 UNITS_PER_CANDIDATE = 3
+# Hierarchical vector score of a candidate passage: its best unit's cosine, plus these shares of
+# the passage's own cosine and of the best passage cosine in its document. A question about a
+# short document then still finds "the document" while the unit picks the section; tuned on
+# half of each labelled set and checked on the other half (docs/benchmarks.md, "hierarchical").
+PASSAGE_WEIGHT = 0.25
+DOCUMENT_WEIGHT = 0.25
 
 
 class SearchUnavailable(EmbeddingError):
@@ -60,8 +69,9 @@ def vector_literal(vector: Any) -> str:
 # Small-to-big: search matches on units (a list item, a group of sentences: document_units,
 # embedded and full-text indexed with their heading path) and returns the enclosing passage
 # (document_chunks). Two rankings are fused by reciprocal rank fusion, each listing passages:
-#   uvec: the :nu nearest units, each passage ranked by its best unit (units of the same
-#         passage count once);
+#   uvec: the passages of the :nu nearest units (units of the same passage count once), ranked
+#         by a hierarchical score: best unit + :wp x the passage's own cosine + :wd x the best
+#         passage cosine of its document among these candidates;
 #   utxt: units holding every word of the question (websearch_to_tsquery, 'simple'): exact
 #         codes and terms the embedding blurs.
 # A third ranking, the nearest passages as wholes, was measured and left out: no better on the
@@ -90,12 +100,24 @@ uvec_best AS (
     SELECT DISTINCT ON (chunk_id) chunk_id, id AS unit_id, distance
       FROM uvec ORDER BY chunk_id, distance, id
 ),
+-- The vector ranking's score: the best unit, the passage itself, the best passage of its
+-- document among the candidates (all three cosines to the question).
+uvec_passage AS (
+    SELECT b.chunk_id, c.document_id, 1 - b.distance AS unit_sim,
+           1 - (c.embedding <=> CAST(:q AS vector)) AS passage_sim
+      FROM uvec_best b JOIN document_chunks c ON c.id = b.chunk_id
+),
+uvec_scored AS (
+    SELECT chunk_id, unit_sim + :wp * passage_sim
+           + :wd * max(passage_sim) OVER (PARTITION BY document_id) AS score
+      FROM uvec_passage
+),
 utxt_best AS (
     SELECT DISTINCT ON (chunk_id) chunk_id, id AS unit_id, text_rank
       FROM utxt ORDER BY chunk_id, text_rank DESC, id
 ),
 ranks AS (
-    SELECT chunk_id, row_number() OVER (ORDER BY distance, chunk_id) AS rank FROM uvec_best
+    SELECT chunk_id, row_number() OVER (ORDER BY score DESC, chunk_id) AS rank FROM uvec_scored
     UNION ALL
     SELECT chunk_id, row_number() OVER (ORDER BY text_rank DESC, chunk_id) FROM utxt_best
 ),
@@ -134,6 +156,8 @@ async def search(
     candidates: int,
     hybrid: bool = True,
     rrf_k: int = RRF_K,
+    passage_weight: float = PASSAGE_WEIGHT,
+    document_weight: float = DOCUMENT_WEIGHT,
 ) -> list[SearchHit]:
     """Best passages among the agent's documents and its org's org-wide documents, each with
     the unit (sentence group, list item) that matched; see ``SEARCH_SQL``."""
@@ -162,6 +186,8 @@ async def search(
         # Several units of one passage are near a question: fetch more units than passages.
         "nu": n * UNITS_PER_CANDIDATE,
         "rrf_k": int(rrf_k),
+        "wp": float(passage_weight),
+        "wd": float(document_weight),
         "text": query,
         "hybrid": bool(hybrid),
     }
@@ -213,25 +239,34 @@ async def search_documents(
     ef_search: int = 200,
     candidates: int = 40,
     hybrid: bool = True,
+    reranker: Reranker | None = None,
+    rerank_top_n: int = 0,
 ) -> list[SearchHit]:
     """Embed ``query`` (``query:`` role) and return the best ``top_k`` chunks of the agent's
     and its organization's org-wide documents. Raises :class:`SearchUnavailable` when the
-    embedding service fails."""
+    embedding service fails. With a ``reranker`` (optional, see :mod:`phi_search.rerank`) the
+    first ``max(top_k, rerank_top_n)`` hits are reordered by it before the first ``top_k`` are
+    returned."""
     try:
         vector = await embedder.aembed_query(query)
     except EmbeddingError as exc:
         raise SearchUnavailable(
             f"search is unavailable: the {embedder.name} embedding service failed ({exc})"
         ) from exc
-    return await search(
+    hits = await search(
         session,
         org_id,
         agent_id,
         vector,
         query,
-        top_k,
+        max(top_k, rerank_top_n) if reranker is not None else top_k,
         source_types=source_types,
         ef_search=ef_search,
         candidates=candidates,
         hybrid=hybrid,
     )
+    if reranker is not None:
+        from phi_llm.types import CallContext
+
+        hits = await reranker.rerank(query, hits, CallContext(org_id=org_id, agent_id=agent_id))
+    return hits[:top_k]

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import signal
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import procrastinate
@@ -104,12 +104,15 @@ async def run_worker(
     queues: Sequence[str],
     resources: Mapping[str, Any] | None = None,
     name: str = "worker",
+    on_start: Callable[[procrastinate.App], Awaitable[None]] | None = None,
 ) -> None:
     """Run jobs of ``queues`` (and, on a slot of its own, the maintenance queue) until
     SIGINT/SIGTERM, riding out database outages.
 
     ``resources`` (plus ``settings``) are given to every job as
     ``context.additional_context``; build expensive ones (models, routers) before calling.
+    ``on_start`` runs once the app is open, before the first job (to queue start-up jobs); its
+    failure is logged and the worker starts anyway.
     """
     context = {"settings": settings, **(resources or {})}
     stopping = asyncio.Event()
@@ -128,6 +131,11 @@ async def run_worker(
     async with app.open_async():
         if settings.worker_metrics_port:
             metrics_server = await _serve_health(app, settings.worker_metrics_port, name)
+        if on_start is not None:
+            try:
+                await on_start(app)
+            except Exception:
+                logger.exception("%s: its start-up step failed", name)
         logger.info(
             "%s ready (concurrency %d, queues %s; maintenance on its own slot)",
             name,

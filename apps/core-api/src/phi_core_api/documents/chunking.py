@@ -310,6 +310,21 @@ def split_units(chunk: Chunk, options: UnitOptions | None = None) -> list[Unit]:
     return units
 
 
+def document_units(
+    chunks: list[Chunk], options: UnitOptions | None = None
+) -> list[tuple[Chunk, Unit]]:
+    """The units of a document's chunks, each with its chunk. A document made only of headings
+    has no unit of its own; each of its chunks is then one unit, so the document can still be
+    found by its headings (and the units backfill, which looks for documents without units,
+    does not find it again at every run)."""
+    units = [(chunk, unit) for chunk in chunks for unit in split_units(chunk, options)]
+    if units:
+        return units
+    return [
+        (chunk, Unit(0, chunk.text, 0, len(chunk.text))) for chunk in chunks if chunk.text.strip()
+    ]
+
+
 def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans = []
     pos = start

@@ -5,8 +5,8 @@
 
 Re-embedding recomputes every chunk's vector with the configured provider, in batches, each
 batch written with one COPY into a temporary table and one UPDATE; the chunk's units (what
-search matches on) are cut again and rewritten, so documents stored before units existed get
-theirs. When the new model's
+search matches on) are cut again and rewritten (the workers also give units to documents stored
+before units existed, without this command: ``units_backfill.py``). When the new model's
 dimension differs from the column's, the column is retyped and the organizations' own HNSW
 indexes are rebuilt after the vectors are written; until
 the command finishes, search returns only chunks already re-embedded.
@@ -94,6 +94,12 @@ def reembed(batch_size: int = 256) -> int:
             chunk_vectors = vectors[: len(chunks)]
             by_chunk = {id(c): r for c, r in zip(chunks, rows, strict=True)}
             with conn.transaction():
+                # The workers' units backfill writes under the same row locks, so the two
+                # never both write a chunk's units.
+                conn.execute(
+                    "SELECT 1 FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    (sorted({r[4] for r in rows}),),
+                )
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS reembed_batch (id uuid, embedding vector) "
                     "ON COMMIT DELETE ROWS"

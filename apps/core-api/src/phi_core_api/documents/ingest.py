@@ -24,8 +24,8 @@ from phi_core_api.documents.chunking import (
     ChunkingOptions,
     Unit,
     chunk_document,
+    document_units,
     embedding_text,
-    split_units,
 )
 from phi_core_api.documents.extraction import ExtractionError, ExtractionLimits, extract
 from phi_core_api.storage import FileStorage
@@ -99,7 +99,7 @@ def ingest(
         mark_failed(conn, document_id, "the document contains no text")
         return IngestReport(status="FAILED", error="the document contains no text")
 
-    units = [(chunk, unit) for chunk in chunks for unit in split_units(chunk)]
+    units = document_units(chunks)
     t0 = time.perf_counter()
     vectors = provider.embed_passages(
         [embedding_text(c.heading_path, c.text) for c in chunks]

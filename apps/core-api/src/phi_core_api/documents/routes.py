@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 import phi_search
 from phi_core_api.deps import SettingsDep
 from phi_core_api.documents import service
-from phi_core_api.documents.runtime import EmbedderDep, JobsDep, StorageDep
+from phi_core_api.documents.runtime import EmbedderDep, JobsDep, RerankerDep, StorageDep
 from phi_core_api.documents.schemas import DocumentOut, SearchIn, SearchOut, SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_service.deps import CurrentUserId, OrgAccess, SessionDep, agent_access, org_access
@@ -156,6 +156,7 @@ async def search_documents(
     user_id: CurrentUserId,
     settings: SettingsDep,
     embedder: EmbedderDep,
+    reranker: RerankerDep,
 ) -> SearchOut:
     """Search the agent's documents and its organization's org-wide ones: meaning (vectors)
     fused with exact words and codes (full text)."""
@@ -174,5 +175,7 @@ async def search_documents(
         ef_search=settings.search_ef_search,
         candidates=settings.search_candidates,
         hybrid=settings.search_hybrid,
+        reranker=reranker,
+        rerank_top_n=settings.search_rerank_top_n,
     )
     return SearchOut(query=data.query, results=hits)

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from phi_core_api.settings import CoreApiSettings
 from phi_core_api.storage import FileStorage, storage_for
 from phi_llm.embeddings import EmbeddingProvider
+from phi_search.rerank import Reranker
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,15 @@ async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIt
         await asyncio.to_thread(app.state.embedder.embed_query, "warm-up")
     except EmbeddingError as exc:
         logger.warning("embedding service not reachable at start-up: %s", exc)
+    app.state.search_reranker = None
+    if settings.search_rerank:
+        from phi_core_api.profiles.runtime import build_router
+        from phi_search.rerank import LLMReranker
+
+        app.state.search_reranker = LLMReranker(
+            build_router(settings, app.state.db.sessionmaker),
+            top_n=settings.search_rerank_top_n,
+        )
     jobs = create_job_app(settings)
     async with jobs.open_async():
         app.state.jobs = jobs
@@ -49,6 +59,11 @@ def _embedder(request: Request) -> EmbeddingProvider:
     return request.app.state.embedder  # type: ignore[no-any-return]
 
 
+def _search_reranker(request: Request) -> Reranker | None:
+    return request.app.state.search_reranker  # type: ignore[no-any-return]
+
+
 JobsDep = Annotated[procrastinate.App, Depends(_jobs)]
 StorageDep = Annotated[FileStorage, Depends(_storage)]
 EmbedderDep = Annotated[EmbeddingProvider, Depends(_embedder)]
+RerankerDep = Annotated[Reranker | None, Depends(_search_reranker)]

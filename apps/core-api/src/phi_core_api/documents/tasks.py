@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -183,6 +184,80 @@ async def requeue_pending_documents(context: procrastinate.JobContext, timestamp
         await enqueue_ingestion(context.app, document_id, org_id)
 
 
+def build_document_units(context: procrastinate.JobContext, document_id: str) -> None:
+    """Give a READY document stored without search units its units (units_backfill.py)."""
+    from phi_core_api.documents.units_backfill import build_units
+
+    settings = context_value(context, "settings")
+    embedder = context_value(context, "embedder")
+    doc_id = uuid.UUID(document_id)
+    with connect(settings.libpq_database_url) as conn:
+        written = build_units(conn, embedder, doc_id)
+        if written is None:
+            logger.info("document %s: search units not needed any more", doc_id)
+            return
+        logger.info(
+            "document %s: built %d search units from its stored chunks (chunk vectors kept)",
+            doc_id,
+            written,
+        )
+        index_organization_if_large(conn, doc_id, settings.search_tenant_index_min_chunks)
+
+
+async def queue_missing_units(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Queue unit building for READY documents that have chunks but no units (stored before
+    migration 0008), a bounded batch at a time, organizations in turns."""
+    from phi_core_api.documents.units_backfill import (
+        BUILD_TASK,
+        find_documents_without_units,
+        unit_vector_dim,
+    )
+
+    embedder = context_value(context, "embedder")
+    async with context.app.connector.pool.connection() as conn:  # type: ignore[attr-defined]
+        found = await find_documents_without_units(conn)
+        if found.missing and (dim := await unit_vector_dim(conn)) != embedder.dim:
+            logger.warning(
+                "%d documents have no search units, but the vector column is %d-d and the "
+                "embedding model gives %d-d: run `phi-documents reembed`",
+                found.missing,
+                dim,
+                embedder.dim,
+            )
+            return
+    for document_id, org_id in found.documents:
+        try:
+            await context.app.configure_task(
+                BUILD_TASK,
+                queueing_lock=f"units:{document_id}",
+                lock=f"org:{org_id}",
+                # New uploads first: these documents have waited since the upgrade already.
+                priority=-1,
+            ).defer_async(document_id=str(document_id))
+        except procrastinate.exceptions.AlreadyEnqueued:
+            pass
+    if found.documents:
+        orgs = len({org for _, org in found.documents})
+        logger.warning(
+            "queued search-unit building for %d documents of %d organizations stored without "
+            "units (%d more wait for a later run)",
+            len(found.documents),
+            orgs,
+            found.missing - len(found.documents),
+        )
+
+
+async def queue_missing_units_now(app: procrastinate.App) -> None:
+    """Run the search for documents without units at once (a worker starting after an
+    upgrade), rather than at the next minute."""
+    try:
+        await app.configure_task(
+            "documents:queue_missing_units", queueing_lock="queue_missing_units"
+        ).defer_async(timestamp=int(time.time()))
+    except procrastinate.exceptions.AlreadyEnqueued:
+        pass
+
+
 def make_blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint with this domain's tasks. Fresh each time because registering a
     blueprint on an app renames its tasks in place (namespace prefix), and the API process
@@ -197,6 +272,14 @@ def make_blueprint() -> procrastinate.Blueprint:
             queueing_lock="requeue_pending_documents",
             pass_context=True,
         )(requeue_pending_documents)
+    )
+    blueprint.task(name="build_document_units", pass_context=True, retry=_retry_strategy())(
+        build_document_units
+    )
+    blueprint.periodic(cron="* * * * *")(
+        blueprint.task(
+            name="queue_missing_units", queueing_lock="queue_missing_units", pass_context=True
+        )(queue_missing_units)
     )
     blueprint.task(name="remove_files", pass_context=True)(remove_files)
     # Hourly, at a minute of its own.

@@ -10,8 +10,9 @@ full-text indexed with their chunk's heading path) and returns the enclosing chu
 unit's offsets inside it. Measured in docs/benchmarks.md ("small-to-big").
 
 The vector column takes the type of ``document_chunks.embedding`` (the configured model's
-dimension). Documents ingested before this revision have no units: ``phi-documents reembed``
-builds them.
+dimension). Documents ingested before this revision have no units: the core-api workers
+build them on their own (``phi_core_api.documents.units_backfill``); ``phi-documents reembed``
+does too.
 """
 
 from __future__ import annotations
