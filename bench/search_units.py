@@ -196,8 +196,8 @@ def prepare(
 ) -> tuple[str, uuid.UUID, float, float, str]:
     """URL of the size's database, tenant A's id, load and index-build seconds of the stored
     rows (loaded now when missing, of another data version or ``rebuild``), and whether they
-    were reused. ``storage`` "external" loads the units' vectors out of line, as before
-    migration 0010, into a database of its own."""
+    were reused. ``storage`` "external" loads the vectors of units and passages out of line,
+    as before migration 0010, into a database of its own."""
     from phi_search.tenant_index import ensure_tenant_indexes
 
     name = f"phi_bench_search_units_{passages}" + ("_external" if storage == "external" else "")
@@ -211,14 +211,22 @@ def prepare(
                 "WHERE version = %s AND passages = %s",
                 (DATA_VERSION, passages),
             ).fetchone()
-        if meta:
+        stored = {
+            r[0]
+            for r in conn.execute(
+                "SELECT attstorage FROM pg_attribute WHERE attname = 'embedding' "
+                "AND attrelid IN ('document_chunks'::regclass, 'document_units'::regclass)"
+            ).fetchall()
+        }
+        if meta and stored == {"e" if storage == "external" else "m"}:
             set_own_indexes_valid(conn, meta[0], True)  # an interrupted run may have left them
             return url, meta[0], meta[1], meta[2], "reused stored database"
     if not empty:
         url = database(server_url, name, fresh=True)
     with psycopg.connect(url, autocommit=True) as conn:
         if storage == "external":
-            conn.execute("ALTER TABLE document_units ALTER COLUMN embedding SET STORAGE EXTERNAL")
+            for table in ("document_chunks", "document_units"):
+                conn.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE EXTERNAL")
         load_s = load(conn, passages)
         org = conn.execute(
             "SELECT org_id FROM document_units GROUP BY org_id ORDER BY count(*) DESC LIMIT 1"
@@ -315,6 +323,8 @@ def variants(dbs: dict[str, tuple[str, uuid.UUID]]) -> dict[str, tuple[str, Any]
 
     from phi_search import search
     from phi_search.search import (
+        DOCUMENT_WEIGHT,
+        PASSAGE_WEIGHT,
         SEARCH_SQL,
         TENANT_FILTER,
         UNITS_PER_CANDIDATE,
@@ -356,6 +366,8 @@ def variants(dbs: dict[str, tuple[str, uuid.UUID]]) -> dict[str, tuple[str, Any]
             "n": 40,
             "nu": 40 * UNITS_PER_CANDIDATE,
             "rrf_k": 60,
+            "wp": PASSAGE_WEIGHT,
+            "wd": DOCUMENT_WEIGHT,
             "text": t,
             "hybrid": True,
         }
@@ -368,7 +380,8 @@ def variants(dbs: dict[str, tuple[str, uuid.UUID]]) -> dict[str, tuple[str, Any]
         hits = await search(session, org, agent, v, t, 5, ef_search=200, candidates=40)
         return [(h.chunk_id, h.match_start, h.match_end, h.score) for h in hits]
 
-    out = {"today (passages, hybrid)": ("main", today)}
+    # Today's route reads the passages as they were stored before migration 0010.
+    out = {"today (passages, hybrid)": ("external" if "external" in dbs else "main", today)}
     if "external" in dbs:
         out["small-to-big before: check + out-of-line vectors"] = ("external", before)
         out["small-to-big, out-of-line vectors"] = ("external", route)
