@@ -33,10 +33,11 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
             r"\b(purpose|scope|overview|about (the role|the job|us|you)|summary|introduction|"
             r"qualifications?|skills?|experience|person spec\w*|what you bring|about you|"
             r"what you need|you('ll| will) (have|need)|benefits|what we offer|salary|"
-            r"contacts?|kpis?|targets?|key (figures|indicators)|performance|measures|records?|"
+            r"contacts?|kpis?|targets?|key (figures|indicators)|performance|"
+            r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:measures|records?)$|"
             r"definitions?|references?|appendix|revision history|document control|"
             r"distribution|glossary|training|working (hours|pattern|time)|hours of work|"
-            r"shift pattern|rota)\b",
+            r"shift pattern|rota|^(working |your )?schedule)\b",
             re.I,
         ),
     ),
@@ -55,7 +56,7 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
     (
         "rules",
         re.compile(
-            r"\b(rules?|standards?|polic\w*|controls?|compliance|requirements|"
+            r"\b(rules?|standards?|polic\w*|controls|internal controls?|compliance|requirements|"
             r"service levels?|sla|approvals?|limits?|conduct|escalation)\b",
             re.I,
         ),
@@ -126,7 +127,7 @@ RESPONSIBLE = re.compile(
 )
 # "The analyst sends the denial rate…", "Every morning the auditor counts…": a role doing the work.
 ROLE_DOES = re.compile(
-    r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[a-z-]+\s+){0,3}"
+    r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[\w&-]+\s+){0,3}"
     r"(?:analyst|auditor|coordinator|manager|officer|planner|supervisor|controller|clerk|"
     r"technician|engineer|operator|setter|storekeeper|receptionist|specialist|assistant|"
     r"administrator|lead|agent|driver|handler)\s+(?!is\b|are\b|was\b|has\b|have\b|may\b|"
@@ -143,10 +144,36 @@ SAFETY_WORDS = re.compile(
     r"\b(safety|safe|hazard\w*|injur\w*|ppe|hi-vis|high-visibility|fire|emergenc\w*|"
     r"evacuat\w*|first aid|spill\w*|forklift\w*|lockout|locked off|accident\w*|danger\w*|"
     r"confidential\w*|personal data|password\w*|privacy|gdpr|fatigue|gloves|goggles|"
-    r"protective|boots|guard(ing)?|isolat\w*)\b",
+    r"protective|boots|guard(ing)?|isolat\w*|locked|unlocked|permit to work|hot work|"
+    r"(patient|personal|customer|guest|employee|health)'?s?\s+(data|information|records?))\b",
     re.I,
 )
-NEGATION = re.compile(r"\b(never|must not|do not|don't|may not|prohibited|forbidden)\b", re.I)
+# What makes a line a rule even when a role is doing the work in it.
+STRICT_RULE = re.compile(r"\b(must|shall|only|required?|requires|may not|cannot|approval)\b", re.I)
+NEGATION = re.compile(
+    r"\b(never|must not|do not|don't|may not|prohibited|forbidden|not (allowed|permitted))\b", re.I
+)
+_PARTICIPLE = (
+    r"(?:\w{3,}ed|done|set|kept|sent|held|paid|put|run|given|told|shown|taken|written|thrown|"
+    r"sold|brought|chosen|drawn|read|left|bought|found|cut|shut|met|spent|sought|struck)"
+)
+_ADVERB = r"(?:(?:also|then|only|not|first|\w+ly)\s+)?"
+# Statements of work in the passive ("X is reconciled daily", "the balance is billed to the
+# patient"): a form of "be" and a past participle, not "is made of" or "is used to".
+PASSIVE = re.compile(
+    rf"\b(?:is|are|be|been|gets?)\s+{_ADVERB}{_PARTICIPLE}\b(?!\s+(?:of|to|on)\b)", re.I
+)
+# A line that describes rather than says what is done: a subject and "is"/"has" with no
+# participle ("The best available rate is the lowest…", "Every machine has a plan…"), or what
+# something is made of.
+DESCRIPTIVE = re.compile(
+    r"^\W*(?!(?:when|if|after|before|once|where|while|as|until|unless)\b)"
+    rf"(?:[\w&()'%-]+\s+){{1,7}}?(?:is|are|has|have)\s+(?!{_ADVERB}{_PARTICIPLE}\b)|"
+    r"\b(?:made|composed) of\b|\bconsists? of\b",
+    re.I,
+)
+# A figure the work is measured against ("The target denial rate is under 5%"): not a rule.
+TARGET = re.compile(r"^\W*(?:the |our |its )?(?:[\w&-]+ ){0,3}targets?\b", re.I)
 
 WEEKDAYS = {
     "sunday": 0,
@@ -162,6 +189,8 @@ WEEKLY = re.compile(
     rf"\b(?:every|each|on)\s+{_DAY}\b|\bweekly\s+on\s+{_DAY}\b|\bevery\s+week\s+on\s+{_DAY}\b",
     re.I,
 )
+# "every Tuesday and Friday": the days a weekly phrase goes on to name.
+MORE_DAYS = re.compile(rf"(?:\s*,\s*|\s+and\s+|\s+or\s+){_DAY}\b", re.I)
 ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": None}
 MONTHLY = re.compile(
     r"\b(?:on|by)\s+the\s+(\d{1,2})(?:st|nd|rd|th)?(?:\s+working)?(?:\s+day)?\s+of\s+"
@@ -177,6 +206,18 @@ MONTHLY_DAYS = re.compile(
 )
 DAILY = re.compile(
     r"\b(?:every|each)\s+(working\s+|business\s+|week)?(day|morning)\b|\bdaily\s+(?:at|by)\b",
+    re.I,
+)
+# "by the 3rd working day" in a line about the month's close: a monthly deadline.
+MONTHLY_WORKING_DAY = re.compile(
+    r"\b(?:on|by)\s+the\s+(\d{1,2})(?:st|nd|rd|th)\s+(?:working|business)\s+day\b", re.I
+)
+# Daily work a line states without "every day": a "Daily:" label, "is set daily", "twice a
+# day", or a daily deliverable with a deadline ("sends the daily cost flash by 10:00").
+DAILY_MORE = re.compile(
+    r"^\W*daily\s*:|\b(?:\w+ed|set|run|done|kept|held|sent|made)\s+daily\b|"
+    r"\b(?:once|twice|\w+ times)\s+(?:a|per|each)\s+day\b|"
+    r"\b(?:the|a|its|their|your)\s+daily\b(?=.*\bby\s+\d{1,2}[:.]\d{2}\b)",
     re.I,
 )
 AT_TIME = re.compile(r"\b(at|by|before)\s+" + TIME + r"\b", re.I)
@@ -332,6 +373,8 @@ def _heading(row: str, levels: dict[str, int]) -> tuple[str, int | None] | None:
 def _run_in_heading(row: str) -> tuple[str, str] | None:
     """(heading, rest) when a row starts with a section heading the extraction ran into it."""
     words = _NUMBERED_HEADING.sub("", row.strip()).split()
+    if words and words[0].lower() in ("this", "these", "that", "those", "it", "its"):
+        return None  # "This procedure sets how Line 3…" is a sentence, not a heading
     for n in range(1, min(4, len(words) - 3) + 1):
         title, following = " ".join(words[:n]), words[n]
         if title.endswith(":"):
@@ -389,6 +432,37 @@ def _by_wording(text: str, source_type: str | None) -> Kind | None:
     return None
 
 
+def _sentence_after_label(line: str) -> bool:
+    """Whether a "Label: …" line goes on with a sentence ("Scrap: parts are destroyed…",
+    "Daily: operators do…") rather than a value ("Reporting line: Supply Chain Manager")."""
+    label, rest = line.split(":", 1)
+    rest = rest.strip()
+    return not _section_kind(label)[0] and rest[:1].islower() and len(rest.split()) >= 4
+
+
+def _by_topic(text: str, source_type: str | None) -> Kind | None:
+    """Kind of a line under a heading that names a topic ("Closing the day", "Appeals"), not
+    what its lines are: a procedure section is work to do unless a line states a limit or a
+    prohibition (a rule) or a hazard or protected data (safety); a line that only describes
+    or sets a target is left out."""
+    safety = bool(SAFETY_WORDS.search(text))
+    if TARGET.search(text):
+        return None
+    if NEGATION.search(text) and safety:
+        return "safety"
+    if ROLE_DOES.match(text) and not (NEGATION.search(text) or STRICT_RULE.search(text)):
+        return "duties"  # "The storekeeper checks the delivery … at or below 5 °C"
+    if IMPERATIVE.match(LEADING_WHEN.sub("", text)):
+        return "duties"
+    if NEGATION.search(text) or RULE_WORDS.search(text):
+        return "safety" if safety else "rules"
+    if safety:
+        return "safety"  # "Anyone who suspects that patient information went to…"
+    if DESCRIPTIVE.search(text):
+        return None
+    return "duties"
+
+
 def _imperative(text: str) -> bool:
     """Whether a line tells someone what to do ("Allocate parcels to routes")."""
     text = LEADING_WHEN.sub("", text)
@@ -419,6 +493,9 @@ class _Section:
     kind: Section | None = None
     known: bool = False
     level: int | None = None
+    # Under a heading that names a topic ("Appeals", "Closing the day"), not the document's
+    # title: the shape of each sentence decides (``_by_topic``).
+    topic: bool = False
 
     def enter(self, title: str, depth: int | None) -> None:
         is_known, kind = _section_kind(title, self.source_type)
@@ -426,6 +503,7 @@ class _Section:
         if is_known or not (deeper and self.known):
             # A sub-heading ("3.1 Daily checks") stays in its section.
             self.kind, self.known, self.level = kind, is_known, depth
+            self.topic = not is_known
 
 
 def read_documents(documents: list[dict[str, Any]]) -> Reading:
@@ -453,7 +531,7 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                 section.enter(*heading)
                 if seen_headings == 0 and titled:
                     # A title ("Night audit procedure") names the document, not a section.
-                    section.kind, section.known = None, False
+                    section.kind, section.known, section.topic = None, False, False
                 seen_headings += 1
                 continue
             if seen_headings == 1 and titled and not item:
@@ -474,9 +552,7 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                     continue
                 _file_line(reading, seen, doc, chunk, sentence, section, has_sections)
     reading.schedules = [
-        s
-        for line in reading.duties + reading.rules
-        if (s := schedule_of(line, reading.hours)) is not None
+        s for line in reading.duties + reading.rules for s in schedules_of(line, reading.hours)
     ]
     return reading
 
@@ -499,8 +575,10 @@ def _file_line(
         line_kind = "safety" if SAFETY_WORDS.search(line) else "rules"
     elif section.known:
         line_kind = section.kind
-    elif has_sections and FIELD_LINE.match(line):
-        return  # "Targets: 98%…" under an unnamed heading
+    elif FIELD_LINE.match(line) and not (section.topic and _sentence_after_label(line)):
+        return  # "Targets: 98%…", "Business unit: Packaging": a field, not a line of work
+    elif section.topic:
+        line_kind = _by_topic(line, doc.get("source_type"))
     else:
         line_kind = _by_wording(line, doc.get("source_type"))
     if line_kind is None:
@@ -540,26 +618,68 @@ def _run_time(text: str, hours: WorkingHours | None) -> int:
     return min(hours.start + 60, hours.end - 30)
 
 
-def schedule_of(duty: dict[str, Any], hours: WorkingHours | None) -> Schedule | None:
-    """The schedule a duty states, as cron, or None when it states none."""
+def schedules_of(duty: dict[str, Any], hours: WorkingHours | None) -> list[Schedule]:
+    """The schedules a duty states, as cron: one a weekday it names ("every Monday … and on
+    Tuesday at 10:00"), one a time of day it names for daily work ("twice a day, at 10:00 and
+    at 16:00"); none when it states no recurrence."""
     text = duty["text"]
+    weekly = _weekly(duty, hours)
+    if weekly:
+        return weekly
     minute = _run_time(text, hours)
     hm = f"{minute % 60} {minute // 60}"
-    weekly = WEEKLY.search(text)
-    if weekly:
-        day = next(g for g in weekly.groups() if g)
-        return Schedule("WEEKLY", f"{hm} * * {WEEKDAYS[day.lower()]}", duty)
     days = MONTHLY_DAYS.search(text)
     if days and all(1 <= int(d) <= 28 for d in days.groups()):
-        return Schedule("MONTHLY", f"{hm} {int(days.group(1))},{int(days.group(2))} * *", duty)
+        return [Schedule("MONTHLY", f"{hm} {int(days.group(1))},{int(days.group(2))} * *", duty)]
     monthly = MONTHLY.search(text)
     if monthly:
         day_of_month = int(monthly.group(1)) if monthly.group(1) else ORDINAL[monthly.group(2)]
         if day_of_month is None or not 1 <= day_of_month <= 28:
-            return None  # "the last day" or the 31st: not every month has it, cron cannot say
-        return Schedule("MONTHLY", f"{hm} {day_of_month} * *", duty)
+            return []  # "the last day" or the 31st: not every month has it, cron cannot say
+        return [Schedule("MONTHLY", f"{hm} {day_of_month} * *", duty)]
+    working_day = MONTHLY_WORKING_DAY.search(text)
+    if working_day and re.search(r"\bmonth", text, re.I) and 1 <= int(working_day.group(1)) <= 28:
+        return [Schedule("MONTHLY", f"{hm} {int(working_day.group(1))} * *", duty)]
     daily = DAILY.search(text)
-    if daily:
-        working = bool(daily.group(1)) or (hours is not None and hours.weekdays == "1-5")
-        return Schedule("DAILY", f"{hm} * * {'1-5' if working else '*'}", duty)
-    return None
+    if daily or DAILY_MORE.search(text):
+        working = bool(daily and daily.group(1)) or (hours is not None and hours.weekdays == "1-5")
+        dow = "1-5" if working else "*"
+        times = [
+            t
+            for m in AT_TIME.finditer(text)
+            if m.group(1).lower() == "at" and (t := _minutes(m.group(2), m.group(3))) is not None
+        ]
+        if len(times) > 1 and re.search(r"\b(?:twice|\w+ times)\b", text, re.I):
+            return [Schedule("DAILY", f"{t % 60} {t // 60} * * {dow}", duty) for t in times]
+        return [Schedule("DAILY", f"{hm} * * {dow}", duty)]
+    return []
+
+
+def _weekly(duty: dict[str, Any], hours: WorkingHours | None) -> list[Schedule]:
+    """Weekly schedules: each weekday phrase at the time stated after it (before the next
+    phrase), else at the duty's time."""
+    text = duty["text"]
+    found: list[tuple[int, int, int]] = []  # (weekday, start of the phrase, end of its days)
+    for match in WEEKLY.finditer(text):
+        day = next(g for g in match.groups() if g)
+        days, end = [WEEKDAYS[day.lower()]], match.end()
+        while (more := MORE_DAYS.match(text, end)) is not None:
+            days.append(WEEKDAYS[more.group(1).lower()])
+            end = more.end()
+        found += [(d, match.start(), end) for d in days]
+    out: list[Schedule] = []
+    for i, (weekday, start, end) in enumerate(found):
+        following = [s for _, s, _ in found[i + 1 :] if s > start]
+        clause = text[end : following[0] if following else len(text)]
+        own = clause if AT_TIME.search(clause) or len({s for _, s, _ in found}) > 1 else text
+        minute = _run_time(own, hours)
+        cron = f"{minute % 60} {minute // 60} * * {weekday}"
+        if all(s.cron != cron for s in out):
+            out.append(Schedule("WEEKLY", cron, duty))
+    return out
+
+
+def schedule_of(duty: dict[str, Any], hours: WorkingHours | None) -> Schedule | None:
+    """The first schedule a duty states, or None."""
+    found = schedules_of(duty, hours)
+    return found[0] if found else None
