@@ -4,11 +4,13 @@ A reader goes by the document's sections: lines under "Key responsibilities" are
 "Rules and standards" rules, under "Health and safety" safety constraints, and what sits under
 "Purpose", "Qualifications" or "Contacts" does not describe the work. The cover page
 ("Location: …", "Reports to: …", "Version 4.2, effective …") is metadata, except that the
-working hours it states bound when scheduled work may run. Recurring work is what a duty says
-recurs ("every Monday", "on the 5th of each month", "at 07:00 every day"); an adjective alone
-("daily and weekly driving time") schedules nothing. Only where a document has no sections
-that say what their lines are does the wording decide. Nothing is added that the documents do
-not say: no duty, figure, day or time.
+working hours it states bound when scheduled work may run (``schedules.py`` reads the
+recurring work a line states). Under a heading that names a topic instead ("Appeals",
+"Closing the day"), the shape of each sentence decides: a limit or a prohibition is a rule, a
+hazard or protected data is safety, a description or a target is left out, and the rest, in
+the passive too ("the balance is billed to the patient"), is work to do. Only where a
+document has no headings at all does the wording alone decide. Nothing is added that the
+documents do not say: no duty, figure, day or time.
 
 Measured on the labelled set in ``bench/data/profiles`` by ``bench/profile_composer.py``
 (figures in docs/benchmarks.md).
@@ -20,10 +22,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from phi_core_api.profiles.schedules import TIME, Schedule, WorkingHours, schedules_of
+
 Kind = Literal["duties", "rules", "safety"]
 # A section of rules and safety lines together ("Do's and don'ts"): the wording decides which.
 Section = Literal["duties", "rules", "safety", "mixed"]
-Period = Literal["DAILY", "WEEKLY", "MONTHLY"]
 
 # Section headings, by what their lines are. Checked in this order: "Safety rules" is safety.
 SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
@@ -89,7 +92,6 @@ DOC_CONTROL = re.compile(
 TAIL_HEADING = re.compile(r"(?<=[a-z0-9)])\s+((?:[A-Z][a-z'-]+)(?:\s+[a-z'-]+){0,4})$")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}(?<!\d):\s*\S")  # not "At 06:45"
-TIME = r"(\d{1,2})[:.](\d{2})"
 HOURS_RANGE = re.compile(TIME + r"\s*(?:-|–|—|to|until)\s*" + TIME)
 HOURS_CONTEXT = re.compile(r"\b(hours?|shift|working|contract|rota|monday|weekdays?)\b", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►●◦]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
@@ -145,11 +147,31 @@ SAFETY_WORDS = re.compile(
     r"evacuat\w*|first aid|spill\w*|forklift\w*|lockout|locked off|accident\w*|danger\w*|"
     r"confidential\w*|personal data|password\w*|privacy|gdpr|fatigue|gloves|goggles|"
     r"protective|boots|guard(ing)?|isolat\w*|locked|unlocked|permit to work|hot work|"
+    r"third part(y|ies)|"
     r"(patient|personal|customer|guest|employee|health)'?s?\s+(data|information|records?))\b",
     re.I,
 )
 # What makes a line a rule even when a role is doing the work in it.
 STRICT_RULE = re.compile(r"\b(must|shall|only|required?|requires|may not|cannot|approval)\b", re.I)
+# Conformity to a standard, a threshold in words other than RULE_WORDS' ("fewer than 100").
+STANDARD = re.compile(
+    r"\b(?:according to|in accordance with|fewer than\s+\d|no more than\s+\d)", re.I
+)
+AUTOMATIC = re.compile(r"\bautomatically\b", re.I)
+# Clauses that state no limit of their own: a purpose ("so that it cannot be shipped"), a
+# target ("the target is fewer than 2 walks per 1,000 room nights").
+PURPOSE = re.compile(r"\bso that\b[^;]*|\b(?:the|its|our)\s+(?:[\w&-]+\s+)?target\b[^;]*", re.I)
+# A time limit on the work of the line's own subject ("completes the assessment within 5 days").
+DEADLINE = re.compile(r"\bwithin\s+(?:\d+|one|two|three|four|five|ten)\b", re.I)
+# What someone may do ("A patient may ask for a copy"); "can" is as often what may happen
+# ("if the defect can repeat").
+PERMISSION = re.compile(r"\bmay\s+(?!be\b|not\b)[a-z]+", re.I)
+# How long something is kept ("kept for 10 years after the last visit").
+RETENTION = re.compile(
+    r"\b(?:kept|retained|stored|archived)\s+for\s+(?:at least\s+)?(?:\d+|one|two|three|six|ten)\s+"
+    r"(?:days|weeks|months|years)\b",
+    re.I,
+)
 NEGATION = re.compile(
     r"\b(never|must not|do not|don't|may not|prohibited|forbidden|not (allowed|permitted))\b", re.I
 )
@@ -174,74 +196,6 @@ DESCRIPTIVE = re.compile(
 )
 # A figure the work is measured against ("The target denial rate is under 5%"): not a rule.
 TARGET = re.compile(r"^\W*(?:the |our |its )?(?:[\w&-]+ ){0,3}targets?\b", re.I)
-
-WEEKDAYS = {
-    "sunday": 0,
-    "monday": 1,
-    "tuesday": 2,
-    "wednesday": 3,
-    "thursday": 4,
-    "friday": 5,
-    "saturday": 6,
-}
-_DAY = r"(sunday|monday|tuesday|wednesday|thursday|friday|saturday)s?"
-WEEKLY = re.compile(
-    rf"\b(?:every|each|on)\s+{_DAY}\b|\bweekly\s+on\s+{_DAY}\b|\bevery\s+week\s+on\s+{_DAY}\b",
-    re.I,
-)
-# "every Tuesday and Friday": the days a weekly phrase goes on to name.
-MORE_DAYS = re.compile(rf"(?:\s*,\s*|\s+and\s+|\s+or\s+){_DAY}\b", re.I)
-ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": None}
-MONTHLY = re.compile(
-    r"\b(?:on|by)\s+the\s+(\d{1,2})(?:st|nd|rd|th)?(?:\s+working)?(?:\s+day)?\s+of\s+"
-    r"(?:each|every|the)\s+month\b|"
-    r"\b(?:on|by)\s+the\s+(first|second|third|fourth|fifth)(?:\s+working)?(?:\s+day)?\s+of\s+"
-    r"(?:each|every|the)\s+month\b",
-    re.I,
-)
-MONTHLY_DAYS = re.compile(
-    r"\bon\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+"
-    r"of\s+(?:each|every|the)\s+month\b",
-    re.I,
-)
-DAILY = re.compile(
-    r"\b(?:every|each)\s+(working\s+|business\s+|week)?(day|morning)\b|\bdaily\s+(?:at|by)\b",
-    re.I,
-)
-# "by the 3rd working day" in a line about the month's close: a monthly deadline.
-MONTHLY_WORKING_DAY = re.compile(
-    r"\b(?:on|by)\s+the\s+(\d{1,2})(?:st|nd|rd|th)\s+(?:working|business)\s+day\b", re.I
-)
-# Daily work a line states without "every day": a "Daily:" label, "is set daily", "twice a
-# day", or a daily deliverable with a deadline ("sends the daily cost flash by 10:00").
-DAILY_MORE = re.compile(
-    r"^\W*daily\s*:|\b(?:\w+ed|set|run|done|kept|held|sent|made)\s+daily\b|"
-    r"\b(?:once|twice|\w+ times)\s+(?:a|per|each)\s+day\b|"
-    r"\b(?:the|a|its|their|your)\s+daily\b(?=.*\bby\s+\d{1,2}[:.]\d{2}\b)",
-    re.I,
-)
-AT_TIME = re.compile(r"\b(at|by|before)\s+" + TIME + r"\b", re.I)
-
-
-@dataclass(frozen=True)
-class WorkingHours:
-    """Minutes after midnight; ``weekdays`` is a cron day-of-week field or None."""
-
-    start: int
-    end: int
-    weekdays: str | None = None
-
-    def contains(self, minute: int) -> bool:
-        return self.start <= minute < self.end
-
-
-@dataclass
-class Schedule:
-    """Recurring work a duty states, and the cron that runs it."""
-
-    period: Period
-    cron: str
-    line: dict[str, Any]
 
 
 @dataclass
@@ -437,7 +391,31 @@ def _sentence_after_label(line: str) -> bool:
     "Daily: operators do…") rather than a value ("Reporting line: Supply Chain Manager")."""
     label, rest = line.split(":", 1)
     rest = rest.strip()
-    return not _section_kind(label)[0] and rest[:1].islower() and len(rest.split()) >= 4
+    return _section_kind(label) != (True, None) and rest[:1].islower() and len(rest.split()) >= 4
+
+
+def _states_limit(text: str) -> bool:
+    """Whether a sentence under a topic heading states a limit, a deadline or a permission.
+    "need" and "policy" are left to the section headings here ("patients who need an
+    interpreter are booked…", "a letter reminding them of the policy" describe work), and
+    "is not" counts only before a participle ("is not issued", not "are not part of")."""
+    text = re.sub(rf"\b(?:is|are)\s+not\s+(?!{_PARTICIPLE}\b)", " ", text, flags=re.I)
+    text = re.sub(r"\b(?:need|needs|policy)\b", " ", text, flags=re.I)
+    return bool(
+        RULE_WORDS.search(text)
+        or PERMISSION.search(text)
+        or RETENTION.search(text)
+        or STANDARD.search(text)
+    )
+
+
+def _verbless(text: str) -> bool:
+    """A short noun phrase with no word that could be its verb ("The trial balance and the
+    guest ledger."): an item of a list of things, not a line of work."""
+    words = re.findall(r"[A-Za-z']+", text)
+    return len(words) <= 10 and not any(
+        re.search(r"(?:[^s]s|ed|en|ing)$", w.lower()) for w in words[1:]
+    )
 
 
 def _by_topic(text: str, source_type: str | None) -> Kind | None:
@@ -448,18 +426,22 @@ def _by_topic(text: str, source_type: str | None) -> Kind | None:
     safety = bool(SAFETY_WORDS.search(text))
     if TARGET.search(text):
         return None
-    if NEGATION.search(text) and safety:
+    stated = PURPOSE.sub("", text)
+    if NEGATION.search(stated) and safety:
         return "safety"
-    if ROLE_DOES.match(text) and not (NEGATION.search(text) or STRICT_RULE.search(text)):
+    own_clause = re.split(r"[;,]", stated, maxsplit=1)[0]
+    if ROLE_DOES.match(stated) and not (
+        NEGATION.search(stated) or STRICT_RULE.search(stated) or DEADLINE.search(own_clause)
+    ):
         return "duties"  # "The storekeeper checks the delivery … at or below 5 °C"
-    if IMPERATIVE.match(LEADING_WHEN.sub("", text)):
+    if IMPERATIVE.match(LEADING_WHEN.sub("", stated)):
         return "duties"
-    if NEGATION.search(text) or RULE_WORDS.search(text):
+    if NEGATION.search(stated) or _states_limit(stated):
         return "safety" if safety else "rules"
     if safety:
         return "safety"  # "Anyone who suspects that patient information went to…"
-    if DESCRIPTIVE.search(text):
-        return None
+    if DESCRIPTIVE.search(text) or _verbless(text) or AUTOMATIC.search(text):
+        return None  # a description, a list of things, or what a system does by itself
     return "duties"
 
 
@@ -590,96 +572,3 @@ def _file_line(
             continue
         seen.add(key)
         reading.lines(line_kind).append({"text": piece, "source": _source(doc, chunk)})
-
-
-# -- schedules ---------------------------------------------------------------------------------
-
-
-def _minutes(hour: str, minute: str) -> int | None:
-    h, m = int(hour), int(minute)
-    return h * 60 + m if 0 <= h <= 23 and 0 <= m <= 59 else None
-
-
-def _run_time(text: str, hours: WorkingHours | None) -> int:
-    """When the work runs: at the time the duty names; an hour before a deadline it names
-    (not before the working day starts); else an hour into the working day (09:00 when the
-    documents state no hours)."""
-    match = AT_TIME.search(text)
-    stated = _minutes(match.group(2), match.group(3)) if match else None
-    if match and stated is not None:
-        if match.group(1).lower() == "at":
-            return stated
-        run = stated - 60
-        if hours is not None and run < hours.start:
-            run = hours.start if hours.start < stated else stated - 30
-        return max(run, 0)
-    if hours is None:
-        return 9 * 60
-    return min(hours.start + 60, hours.end - 30)
-
-
-def schedules_of(duty: dict[str, Any], hours: WorkingHours | None) -> list[Schedule]:
-    """The schedules a duty states, as cron: one a weekday it names ("every Monday … and on
-    Tuesday at 10:00"), one a time of day it names for daily work ("twice a day, at 10:00 and
-    at 16:00"); none when it states no recurrence."""
-    text = duty["text"]
-    weekly = _weekly(duty, hours)
-    if weekly:
-        return weekly
-    minute = _run_time(text, hours)
-    hm = f"{minute % 60} {minute // 60}"
-    days = MONTHLY_DAYS.search(text)
-    if days and all(1 <= int(d) <= 28 for d in days.groups()):
-        return [Schedule("MONTHLY", f"{hm} {int(days.group(1))},{int(days.group(2))} * *", duty)]
-    monthly = MONTHLY.search(text)
-    if monthly:
-        day_of_month = int(monthly.group(1)) if monthly.group(1) else ORDINAL[monthly.group(2)]
-        if day_of_month is None or not 1 <= day_of_month <= 28:
-            return []  # "the last day" or the 31st: not every month has it, cron cannot say
-        return [Schedule("MONTHLY", f"{hm} {day_of_month} * *", duty)]
-    working_day = MONTHLY_WORKING_DAY.search(text)
-    if working_day and re.search(r"\bmonth", text, re.I) and 1 <= int(working_day.group(1)) <= 28:
-        return [Schedule("MONTHLY", f"{hm} {int(working_day.group(1))} * *", duty)]
-    daily = DAILY.search(text)
-    if daily or DAILY_MORE.search(text):
-        working = bool(daily and daily.group(1)) or (hours is not None and hours.weekdays == "1-5")
-        dow = "1-5" if working else "*"
-        times = [
-            t
-            for m in AT_TIME.finditer(text)
-            if m.group(1).lower() == "at" and (t := _minutes(m.group(2), m.group(3))) is not None
-        ]
-        if len(times) > 1 and re.search(r"\b(?:twice|\w+ times)\b", text, re.I):
-            return [Schedule("DAILY", f"{t % 60} {t // 60} * * {dow}", duty) for t in times]
-        return [Schedule("DAILY", f"{hm} * * {dow}", duty)]
-    return []
-
-
-def _weekly(duty: dict[str, Any], hours: WorkingHours | None) -> list[Schedule]:
-    """Weekly schedules: each weekday phrase at the time stated after it (before the next
-    phrase), else at the duty's time."""
-    text = duty["text"]
-    found: list[tuple[int, int, int]] = []  # (weekday, start of the phrase, end of its days)
-    for match in WEEKLY.finditer(text):
-        day = next(g for g in match.groups() if g)
-        days, end = [WEEKDAYS[day.lower()]], match.end()
-        while (more := MORE_DAYS.match(text, end)) is not None:
-            days.append(WEEKDAYS[more.group(1).lower()])
-            end = more.end()
-        found += [(d, match.start(), end) for d in days]
-    out: list[Schedule] = []
-    for i, (weekday, start, end) in enumerate(found):
-        following = [s for _, s, _ in found[i + 1 :] if s > start]
-        clause = text[end : following[0] if following else len(text)]
-        own = clause if AT_TIME.search(clause) or len({s for _, s, _ in found}) > 1 else text
-        minute = _run_time(own, hours)
-        cron = f"{minute % 60} {minute // 60} * * {weekday}"
-        if all(s.cron != cron for s in out):
-            out.append(Schedule("WEEKLY", cron, duty))
-    return out
-
-
-def schedule_of(duty: dict[str, Any], hours: WorkingHours | None) -> Schedule | None:
-    """The first schedule a duty states, or None."""
-    found = schedules_of(duty, hours)
-    return found[0] if found else None
