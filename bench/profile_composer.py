@@ -15,7 +15,9 @@ are reported apart: their figures say how it reads documents it was not tuned on
 the subset ``other author`` are the twelve files another engineer wrote for the search bench
 (``bench/data/ops_docs_2``), labelled as they are; they are reported apart (``all`` leaves
 them out) because their rules and safety lines are below the aims (docs/benchmarks.md says
-which and why).
+which and why). Documents of the subset ``unseen`` (six of ``bench/data/ops_docs``, written for
+the first search bench) were labelled after that change and before the composer first read them: they
+are reported, never checked, so they keep measuring prose nobody has tuned on.
 
 ``--check`` exits 1 when, on ``all``, a field's recall is below 0.8 or precision below 0.9, or
 a stated schedule is missed; or when, on ``other author``, a field falls below the floor it
@@ -283,6 +285,7 @@ def main() -> int:
         "development": {},
         "held out": {},
         "other author": {},
+        "unseen": {},
         "all": {},
     }
     for totals in subsets.values():
@@ -295,7 +298,7 @@ def main() -> int:
         subset = doc.get("subset") or ("held out" if doc.get("heldout") else "development")
         for key, tally in evaluate(doc).items():
             subsets[subset][key].add(tally)
-            if subset != "other author":
+            if subset not in ("other author", "unseen"):
                 subsets["all"][key].add(Tally(tally.found, tally.labelled, tally.matched))
     elapsed = time.perf_counter() - started
     shown = ", ".join(f"{n} {f}" for f, n in sorted(formats.items()))
@@ -312,7 +315,11 @@ def main() -> int:
     totals = subsets["all"]
     if args.show:
         for key, t in subsets["development"].items():
-            others = subsets["held out"][key].misses + subsets["other author"][key].misses
+            others = [
+                m
+                for name in ("held out", "other author", "unseen")
+                for m in subsets[name][key].misses
+            ]
             for miss in t.misses + others:
                 print(f"[{key}] {miss}")
     if args.check:

@@ -4,7 +4,8 @@ and safety lines, every stated schedule found; and keeps its floors on the 12 do
 engineer wrote for the search bench (duties and schedules at the aims, rules and safety below:
 see docs/benchmarks.md). The documents go through the real extraction and chunking first (PDF,
 DOCX, TXT, MD). Before the composer read sections, it found 43% of the duties and 14% of the
-schedules; before it read sections named by topic, 45% of the other author's duties."""
+schedules; before it read sections named by topic, 45% of the other author's duties. The six
+``unseen`` documents are reported, not checked: they measure prose nobody has tuned on yet."""
 
 from __future__ import annotations
 
@@ -24,4 +25,4 @@ def test_composer_meets_its_aims_on_the_labelled_set() -> None:
         cwd=BENCH.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "27 documents" in result.stdout
+    assert "33 documents" in result.stdout

@@ -100,3 +100,18 @@ def test_daily_and_monthly_work_stated_without_every_day() -> None:
 def test_an_adjective_alone_schedules_nothing() -> None:
     assert _crons("The report shows the average daily rate, due in the inbox by 07:00.") == []
     assert _crons("Check the daily and weekly driving time of every driver.") == []
+
+
+def test_instructions_under_a_topic_heading() -> None:
+    text = (
+        "# Till procedure\n\nApplies to every store.\n\n## During the day\n\n"
+        "Keep no more than 500 dollars in the till drawer. Cash up with a second person "
+        "present. Never leave a till open unattended.\n"
+    )
+    reading = read_documents([_doc(text)])
+    # an instruction that sets a limit is a rule; one that does not is a duty
+    assert [r["text"] for r in reading.rules] == [
+        "Keep no more than 500 dollars in the till drawer."
+    ]
+    assert [d["text"] for d in reading.duties] == ["Cash up with a second person present."]
+    assert [s["text"] for s in reading.safety] == ["Never leave a till open unattended."]

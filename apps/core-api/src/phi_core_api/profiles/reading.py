@@ -35,6 +35,7 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(purpose|scope|overview|about (the role|the job|us|you)|summary|introduction|"
             r"qualifications?|skills?|experience|person spec\w*|what you bring|about you|"
+            r"(what )?we('re| are)? look(ing)? for|"
             r"what you need|you('ll| will) (have|need)|benefits|what we offer|salary|"
             r"contacts?|kpis?|targets?|key (figures|indicators)|performance|"
             r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:measures|records?)$|"
@@ -147,7 +148,7 @@ SAFETY_WORDS = re.compile(
     r"evacuat\w*|first aid|spill\w*|forklift\w*|lockout|locked off|accident\w*|danger\w*|"
     r"confidential\w*|personal data|password\w*|privacy|gdpr|fatigue|gloves|goggles|"
     r"protective|boots|guard(ing)?|isolat\w*|locked|unlocked|permit to work|hot work|"
-    r"third part(y|ies)|"
+    r"third part(y|ies)|unattended|"
     r"(patient|personal|customer|guest|employee|health)'?s?\s+(data|information|records?))\b",
     re.I,
 )
@@ -160,6 +161,11 @@ STANDARD = re.compile(
 AUTOMATIC = re.compile(r"\bautomatically\b", re.I)
 # Clauses that state no limit of their own: a purpose ("so that it cannot be shipped"), a
 # target ("the target is fewer than 2 walks per 1,000 room nights").
+NUMERIC_LIMIT = re.compile(
+    r"\b(?:no more than|not more than|more than|less than|fewer than|over|above|under|below|"
+    r"at most|at least|up to)\s+[$€£]?\d",
+    re.I,
+)
 PURPOSE = re.compile(r"\bso that\b[^;]*|\b(?:the|its|our)\s+(?:[\w&-]+\s+)?target\b[^;]*", re.I)
 # A time limit on the work of the line's own subject ("completes the assessment within 5 days").
 DEADLINE = re.compile(r"\bwithin\s+(?:\d+|one|two|three|four|five|ten)\b", re.I)
@@ -435,13 +441,18 @@ def _by_topic(text: str, source_type: str | None) -> Kind | None:
     ):
         return "duties"  # "The storekeeper checks the delivery … at or below 5 °C"
     if IMPERATIVE.match(LEADING_WHEN.sub("", stated)):
-        return "duties"
+        # "Keep no more than 500 dollars in the till": an instruction that sets a limit
+        return "rules" if NUMERIC_LIMIT.search(own_clause) else "duties"
     if NEGATION.search(stated) or _states_limit(stated):
         return "safety" if safety else "rules"
+    if DESCRIPTIVE.search(text) or AUTOMATIC.search(text):
+        return None  # a description ("A withdrawal is the same process…"), or a system's work
     if safety:
         return "safety"  # "Anyone who suspects that patient information went to…"
-    if DESCRIPTIVE.search(text) or _verbless(text) or AUTOMATIC.search(text):
-        return None  # a description, a list of things, or what a system does by itself
+    if _imperative(stated):
+        return "duties"  # "Cash up with a second person present."
+    if _verbless(text):
+        return None  # a list of things ("The trial balance and the guest ledger.")
     return "duties"
 
 
