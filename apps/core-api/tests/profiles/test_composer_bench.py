@@ -5,7 +5,7 @@ engineer wrote for the search bench (duties and schedules at the aims, rules and
 see docs/benchmarks.md). The documents go through the real extraction and chunking first (PDF,
 DOCX, TXT, MD). Before the composer read sections, it found 43% of the duties and 14% of the
 schedules; before it read sections named by topic, 45% of the other author's duties. The six
-``unseen`` documents are reported, not checked: they measure prose nobody has tuned on yet."""
+``unseen`` documents are reported, not checked: they are the probe for prose not tuned on."""
 
 from __future__ import annotations
 
