@@ -20,7 +20,7 @@ CHROMIUM := /usr/bin/chromium
 # System packages (Chromium, MariaDB, wrk) install as root, or through sudo otherwise.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-llm install clean-data
+.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-search-units bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -122,6 +122,13 @@ bench-search-1m: $(STAMP)
 	$(PY) bench/search.py --sizes 10000 100000 1000000
 
 # LLM router overhead per call: in-process, as a service, and the provider called directly.
+# Search latency with units (small-to-big) against today's hybrid over passages, at 100k and
+# 1M units, interleaved query by query. The first run loads the tables (about 5 minutes for
+# 1M units, twice: vectors in the row and out of line) and builds tenant A's HNSW indexes
+# (about 8 minutes each at 1M); later runs reuse them from .phi/bench.
+bench-search-units: $(STAMP)
+	$(PY) bench/search_units.py --passages 25000 250000
+
 bench-llm: $(STAMP) $(EXTRA_STAMP)
 	$(PY) bench/llm_router_overhead.py
 

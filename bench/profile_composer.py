@@ -12,11 +12,18 @@ hours).
 
 Documents marked ``heldout`` were written after the composer had been tuned on the others and
 are reported apart: their figures say how it reads documents it was not tuned on. Documents of
-the subset ``other author`` are files another engineer wrote for the search bench, labelled
-as they are; they are reported apart too and not held to the aims (``all`` leaves them out).
+the subset ``other author`` are the twelve files another engineer wrote for the search bench
+(``bench/data/ops_docs_2``), labelled as they are; they are reported apart (``all`` leaves
+them out) because their rules and safety lines are below the aims (docs/benchmarks.md says
+which and why). Documents of the subset ``unseen`` (six of ``bench/data/ops_docs``,
+written for the first search bench) were labelled after the topic reading and before the composer
+first read them; they are reported, not checked (docs/benchmarks.md gives their first run).
 
-``--check`` exits 1 when a field's recall is below 0.8 or precision below 0.9, or a stated
-schedule is missed (a test runs it); ``--show`` prints every miss.
+``--check`` exits 1 when, on ``all``, a field's recall is below 0.8 or precision below 0.9, or
+a stated schedule is missed; or when, on ``other author``, a field falls below the floor it
+reached when the composer learnt to read sections named by topic (``OTHER_FLOORS``), so a
+change that reads other people's prose worse fails too. A test runs it; ``--show`` prints
+every miss.
 """
 
 from __future__ import annotations
@@ -45,6 +52,14 @@ DATA = Path(__file__).resolve().parent / "data" / "profiles"
 FIELDS = ("duties", "rules", "safety")
 LABELS = {"D": "duties", "R": "rules", "S": "safety"}
 AIM_RECALL, AIM_PRECISION = 0.8, 0.9
+# (precision, recall) the other author's documents must keep: duties and schedules at the aims,
+# rules and safety at what the composer reaches on them (below the aims).
+OTHER_FLOORS = {
+    "duties": (0.9, 0.8),
+    "rules": (0.9, 0.75),
+    "safety": (0.7, 0.7),
+    "schedules": (0.9, 1.0),
+}
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -270,6 +285,7 @@ def main() -> int:
         "development": {},
         "held out": {},
         "other author": {},
+        "unseen": {},
         "all": {},
     }
     for totals in subsets.values():
@@ -282,7 +298,7 @@ def main() -> int:
         subset = doc.get("subset") or ("held out" if doc.get("heldout") else "development")
         for key, tally in evaluate(doc).items():
             subsets[subset][key].add(tally)
-            if subset != "other author":
+            if subset not in ("other author", "unseen"):
                 subsets["all"][key].add(Tally(tally.found, tally.labelled, tally.matched))
     elapsed = time.perf_counter() - started
     shown = ", ".join(f"{n} {f}" for f, n in sorted(formats.items()))
@@ -299,7 +315,11 @@ def main() -> int:
     totals = subsets["all"]
     if args.show:
         for key, t in subsets["development"].items():
-            others = subsets["held out"][key].misses + subsets["other author"][key].misses
+            others = [
+                m
+                for name in ("held out", "other author", "unseen")
+                for m in subsets[name][key].misses
+            ]
             for miss in t.misses + others:
                 print(f"[{key}] {miss}")
     if args.check:
@@ -308,6 +328,12 @@ def main() -> int:
             for key, t in totals.items()
             if t.recall < (1.0 if key == "schedules" else AIM_RECALL) or t.precision < AIM_PRECISION
         ]
+        if not args.smoke:
+            failed += [
+                f"{key} (other author)"
+                for key, t in subsets["other author"].items()
+                if t.precision < OTHER_FLOORS[key][0] or t.recall < OTHER_FLOORS[key][1]
+            ]
         if failed:
             print(f"below the aims: {', '.join(failed)}", file=sys.stderr)
             return 1

@@ -97,11 +97,11 @@ if (WEB_DIR / ".next" / "BUILD_ID").exists():
             "PHI_WEB_PORT",
             3000,
             observable=False,
+            # server.mjs, not `next start`: it appends the browser's address to
+            # X-Forwarded-For, which core-api believes from 127.0.0.1 (set_trusted_proxies).
             command=[
                 "node",
-                str(WEB_DIR / "node_modules" / "next" / "dist" / "bin" / "next"),
-                "start",
-                str(WEB_DIR),
+                str(WEB_DIR / "server.mjs"),
                 "--port",
                 os.environ.get("PHI_WEB_PORT", "3000"),
                 "--hostname",
@@ -109,6 +109,16 @@ if (WEB_DIR / ".next" / "BUILD_ID").exists():
             ],
         )
     )
+
+
+def set_trusted_proxies(environ: dict[str, str]) -> None:
+    """Let core-api believe X-Forwarded-For from loopback, unless PHI_TRUSTED_PROXIES is set.
+    Every browser reaches core-api through the web server beside it, on 127.0.0.1: without
+    this, core-api would count every user's failed sign-ins against that one address, and one
+    person guessing passwords would lock everyone out of signing in. The price is that any
+    process of this machine may name a client address to core-api; that is fine for a
+    development stack, not for a server where core-api's port is reachable by others."""
+    environ.setdefault("PHI_TRUSTED_PROXIES", "127.0.0.1")
 
 
 def set_public_urls(environ: dict[str, str]) -> None:
@@ -249,6 +259,7 @@ def _supervise(children: list[Child], stopping: threading.Event) -> None:
 
 def main() -> int:
     settings = PlatformSettings()
+    set_trusted_proxies(os.environ)  # type: ignore[arg-type]
     set_public_urls(os.environ)  # type: ignore[arg-type]
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The web app in a real browser against the real services.
 
 Starts core-api, the orchestrator and a worker of each as processes on the test database,
-serves the web app's production build (`make web-build`) with `next start`, and runs e2e/journey.mjs
+serves the web app's production build (`make web-build`) with `server.mjs`, and runs e2e/journey.mjs
 (playwright-core driving Debian's Chromium) through the whole user journey. Screenshots of
 every page go to apps/web/e2e/screenshots/ (git-ignored); the JavaScript each route loads
 cold is written to e2e/screenshots/js-budget.json and checked against the 200 kB budget.
@@ -146,14 +146,11 @@ def stack(
         worker.wait_for(ready="worker ready")
         orchestrator_worker.wait_for(ready="ready (concurrency")
         web_env = {**env, "NEXT_TELEMETRY_DISABLED": "1"}
-        next_bin = str(WEB / "node_modules" / "next" / "dist" / "bin" / "next")
         web = Proc(
             "web",
             [
                 "node",
-                next_bin,
-                "start",
-                str(WEB),
+                str(WEB / "server.mjs"),
                 "--port",
                 str(web_port),
                 "--hostname",

@@ -29,3 +29,17 @@ def test_orchestrator_url_follows_its_port_unless_set() -> None:
     chosen = {"PHI_ORCHESTRATOR_PORT": "18001", "PHI_ORCHESTRATOR_URL": "https://phi.example.com"}
     runner.set_public_urls(chosen)
     assert chosen["PHI_ORCHESTRATOR_URL"] == "https://phi.example.com"
+
+
+def test_core_api_trusts_the_web_server_beside_it_unless_told_otherwise() -> None:
+    runner = _runner()
+    env: dict[str, str] = {}
+    runner.set_trusted_proxies(env)
+    assert env["PHI_TRUSTED_PROXIES"] == "127.0.0.1"
+    chosen = {"PHI_TRUSTED_PROXIES": "10.0.0.5"}
+    runner.set_trusted_proxies(chosen)
+    assert chosen["PHI_TRUSTED_PROXIES"] == "10.0.0.5"
+    web = next((s for s in runner.SERVICES if s.name == "web"), None)
+    if web is not None:  # listed once the web app is built (make test builds it)
+        # The server that appends the browser's address, not `next start`.
+        assert web.argv()[1].endswith("server.mjs")

@@ -167,7 +167,14 @@ def test_reembed_to_a_model_of_another_dimension(fresh_database_url: str) -> Non
         indexes = conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'ix_document_chunks_hnsw_org_%'"
         ).fetchall()
+        storage = conn.execute(
+            "SELECT attrelid::regclass::text, attstorage FROM pg_attribute "
+            "WHERE attrelid IN ('document_chunks'::regclass, 'document_units'::regclass) "
+            "AND attname = 'embedding' ORDER BY 1"
+        ).fetchall()
     assert kind == f"vector({dim})" and dims == [(dim,)]
+    # Retyping must keep the vectors in the row (migration 0010).
+    assert storage == [("document_chunks", "m"), ("document_units", "m")]
     assert len(indexes) == 1 and str(org_id) in indexes[0][0]
 
 

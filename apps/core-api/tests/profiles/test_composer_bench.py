@@ -1,7 +1,11 @@
-"""The builtin composer reaches its aims on the labelled JDs and SOPs of bench/data/profiles:
-recall >= 0.8 and precision >= 0.9 for duties, rules and safety lines, every stated schedule
-found. The documents go through the real extraction and chunking first (PDF, DOCX, TXT, MD).
-Before the composer read sections, it found 43% of the duties and 14% of the schedules."""
+"""The builtin composer reaches its aims on the labelled JDs and SOPs of bench/data/profiles
+written for it (13 tuned on, 4 held out): recall >= 0.8 and precision >= 0.9 for duties, rules
+and safety lines, every stated schedule found; and keeps its floors on the 12 documents another
+engineer wrote for the search bench (duties and schedules at the aims, rules and safety below:
+see docs/benchmarks.md). The documents go through the real extraction and chunking first (PDF,
+DOCX, TXT, MD). Before the composer read sections, it found 43% of the duties and 14% of the
+schedules; before it read sections named by topic, 45% of the other author's duties. The six
+``unseen`` documents are reported, not checked: they are the probe for prose not tuned on."""
 
 from __future__ import annotations
 
@@ -21,4 +25,4 @@ def test_composer_meets_its_aims_on_the_labelled_set() -> None:
         cwd=BENCH.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "17 documents" in result.stdout
+    assert "33 documents" in result.stdout

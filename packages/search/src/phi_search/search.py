@@ -12,7 +12,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_llm.embeddings import EmbeddingError
-from phi_search.tenant_index import HAS_INDEX_SQL, unit_index_name
 
 if TYPE_CHECKING:
     from phi_search.rerank import Reranker
@@ -163,22 +162,21 @@ async def search(
     """Best passages among the agent's documents and its org's org-wide documents, each with
     the unit (sentence group, list item) that matched; see ``SEARCH_SQL``."""
     n = max(int(candidates), top_k)
-    own_index = (
-        await session.execute(text(HAS_INDEX_SQL), {"name": unit_index_name(org_id)})
-    ).scalar()
-    if own_index:
-        # One round trip for the three transaction-local settings: iterative scan for the
-        # agent filter, the candidate list, and planning with the org id's value so that the
-        # partial indexes match even once the driver has prepared the statement. Without
-        # indexes of its own the organization's rows are scanned exactly (bitmap on org_id).
-        await session.execute(
-            text(
-                "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.ef_search', :ef, true), "
-                "set_config('plan_cache_mode', 'force_custom_plan', true)"
-            ),
-            {"ef": str(max(int(ef_search), n * UNITS_PER_CANDIDATE))},
-        )
+    # One round trip for the three transaction-local settings: iterative scan for the agent
+    # filter, the candidate list, and planning with the org id's value so that the
+    # organization's partial HNSW index matches even once the driver has prepared the
+    # statement. They are sent whether or not the organization has its own index: without one
+    # they change nothing (there is no other HNSW index its rows can be read through, so its
+    # rows are scanned exactly, bitmap on org_id), and a separate own-index check cost one more
+    # round trip per search (docs/benchmarks.md, "search latency with units").
+    await session.execute(
+        text(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+            "set_config('hnsw.ef_search', :ef, true), "
+            "set_config('plan_cache_mode', 'force_custom_plan', true)"
+        ),
+        {"ef": str(max(int(ef_search), n * UNITS_PER_CANDIDATE))},
+    )
     params: dict[str, Any] = {
         "q": vector_literal(query_vector),
         "org_id": org_id,

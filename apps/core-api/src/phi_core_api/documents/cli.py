@@ -57,6 +57,9 @@ def reembed(batch_size: int = 256) -> int:
                         f"ALTER TABLE {table} ALTER COLUMN embedding "
                         f"TYPE vector({int(provider.dim)}) USING NULL"
                     )
+                    # A new type takes the type's default storage (EXTERNAL); the vectors are
+                    # kept in the row (migration 0010).
+                    conn.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE MAIN")
         done = 0
         last_id = None
         started = time.perf_counter()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from phi_core_api.profiles.reading import Reading, WorkingHours, read_documents
+from phi_core_api.profiles.reading import Reading, read_documents
+from phi_core_api.profiles.schedules import WorkingHours
 from phi_llm import BUILTIN_LABEL
 from phi_llm.types import ChatRequest
 

@@ -4,11 +4,13 @@ A reader goes by the document's sections: lines under "Key responsibilities" are
 "Rules and standards" rules, under "Health and safety" safety constraints, and what sits under
 "Purpose", "Qualifications" or "Contacts" does not describe the work. The cover page
 ("Location: …", "Reports to: …", "Version 4.2, effective …") is metadata, except that the
-working hours it states bound when scheduled work may run. Recurring work is what a duty says
-recurs ("every Monday", "on the 5th of each month", "at 07:00 every day"); an adjective alone
-("daily and weekly driving time") schedules nothing. Only where a document has no sections
-that say what their lines are does the wording decide. Nothing is added that the documents do
-not say: no duty, figure, day or time.
+working hours it states bound when scheduled work may run (``schedules.py`` reads the
+recurring work a line states). Under a heading that names a topic instead ("Appeals",
+"Closing the day"), the shape of each sentence decides: a limit or a prohibition is a rule, a
+hazard or protected data is safety, a description or a target is left out, and the rest, in
+the passive too ("the balance is billed to the patient"), is work to do. Only where a
+document has no headings at all does the wording alone decide. Nothing is added that the
+documents do not say: no duty, figure, day or time.
 
 Measured on the labelled set in ``bench/data/profiles`` by ``bench/profile_composer.py``
 (figures in docs/benchmarks.md).
@@ -20,10 +22,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from phi_core_api.profiles.schedules import TIME, Schedule, WorkingHours, schedules_of
+
 Kind = Literal["duties", "rules", "safety"]
 # A section of rules and safety lines together ("Do's and don'ts"): the wording decides which.
 Section = Literal["duties", "rules", "safety", "mixed"]
-Period = Literal["DAILY", "WEEKLY", "MONTHLY"]
 
 # Section headings, by what their lines are. Checked in this order: "Safety rules" is safety.
 SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
@@ -32,11 +35,13 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(purpose|scope|overview|about (the role|the job|us|you)|summary|introduction|"
             r"qualifications?|skills?|experience|person spec\w*|what you bring|about you|"
+            r"(what )?we('re| are)? look(ing)? for|"
             r"what you need|you('ll| will) (have|need)|benefits|what we offer|salary|"
-            r"contacts?|kpis?|targets?|key (figures|indicators)|performance|measures|records?|"
+            r"contacts?|kpis?|targets?|key (figures|indicators)|performance|"
+            r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:measures|records?)$|"
             r"definitions?|references?|appendix|revision history|document control|"
             r"distribution|glossary|training|working (hours|pattern|time)|hours of work|"
-            r"shift pattern|rota)\b",
+            r"shift pattern|rota|^(working |your )?schedule)\b",
             re.I,
         ),
     ),
@@ -55,7 +60,7 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
     (
         "rules",
         re.compile(
-            r"\b(rules?|standards?|polic\w*|controls?|compliance|requirements|"
+            r"\b(rules?|standards?|polic\w*|controls|internal controls?|compliance|requirements|"
             r"service levels?|sla|approvals?|limits?|conduct|escalation)\b",
             re.I,
         ),
@@ -88,7 +93,6 @@ DOC_CONTROL = re.compile(
 TAIL_HEADING = re.compile(r"(?<=[a-z0-9)])\s+((?:[A-Z][a-z'-]+)(?:\s+[a-z'-]+){0,4})$")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}(?<!\d):\s*\S")  # not "At 06:45"
-TIME = r"(\d{1,2})[:.](\d{2})"
 HOURS_RANGE = re.compile(TIME + r"\s*(?:-|–|—|to|until)\s*" + TIME)
 HOURS_CONTEXT = re.compile(r"\b(hours?|shift|working|contract|rota|monday|weekdays?)\b", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►●◦]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
@@ -126,7 +130,7 @@ RESPONSIBLE = re.compile(
 )
 # "The analyst sends the denial rate…", "Every morning the auditor counts…": a role doing the work.
 ROLE_DOES = re.compile(
-    r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[a-z-]+\s+){0,3}"
+    r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[\w&-]+\s+){0,3}"
     r"(?:analyst|auditor|coordinator|manager|officer|planner|supervisor|controller|clerk|"
     r"technician|engineer|operator|setter|storekeeper|receptionist|specialist|assistant|"
     r"administrator|lead|agent|driver|handler)\s+(?!is\b|are\b|was\b|has\b|have\b|may\b|"
@@ -143,64 +147,61 @@ SAFETY_WORDS = re.compile(
     r"\b(safety|safe|hazard\w*|injur\w*|ppe|hi-vis|high-visibility|fire|emergenc\w*|"
     r"evacuat\w*|first aid|spill\w*|forklift\w*|lockout|locked off|accident\w*|danger\w*|"
     r"confidential\w*|personal data|password\w*|privacy|gdpr|fatigue|gloves|goggles|"
-    r"protective|boots|guard(ing)?|isolat\w*)\b",
+    r"protective|boots|guard(ing)?|isolat\w*|locked|unlocked|permit to work|hot work|"
+    r"third part(y|ies)|unattended|"
+    r"(patient|personal|customer|guest|employee|health)'?s?\s+(data|information|records?))\b",
     re.I,
 )
-NEGATION = re.compile(r"\b(never|must not|do not|don't|may not|prohibited|forbidden)\b", re.I)
-
-WEEKDAYS = {
-    "sunday": 0,
-    "monday": 1,
-    "tuesday": 2,
-    "wednesday": 3,
-    "thursday": 4,
-    "friday": 5,
-    "saturday": 6,
-}
-_DAY = r"(sunday|monday|tuesday|wednesday|thursday|friday|saturday)s?"
-WEEKLY = re.compile(
-    rf"\b(?:every|each|on)\s+{_DAY}\b|\bweekly\s+on\s+{_DAY}\b|\bevery\s+week\s+on\s+{_DAY}\b",
+# What makes a line a rule even when a role is doing the work in it.
+STRICT_RULE = re.compile(r"\b(must|shall|only|required?|requires|may not|cannot|approval)\b", re.I)
+# Conformity to a standard, a threshold in words other than RULE_WORDS' ("fewer than 100").
+STANDARD = re.compile(
+    r"\b(?:according to|in accordance with|fewer than\s+\d|no more than\s+\d)", re.I
+)
+AUTOMATIC = re.compile(r"\bautomatically\b", re.I)
+# Clauses that state no limit of their own: a purpose ("so that it cannot be shipped"), a
+# target ("the target is fewer than 2 walks per 1,000 room nights").
+NUMERIC_LIMIT = re.compile(
+    r"\b(?:no more than|not more than|more than|less than|fewer than|over|above|under|below|"
+    r"at most|at least|up to)\s+[$€£]?\d",
     re.I,
 )
-ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": None}
-MONTHLY = re.compile(
-    r"\b(?:on|by)\s+the\s+(\d{1,2})(?:st|nd|rd|th)?(?:\s+working)?(?:\s+day)?\s+of\s+"
-    r"(?:each|every|the)\s+month\b|"
-    r"\b(?:on|by)\s+the\s+(first|second|third|fourth|fifth)(?:\s+working)?(?:\s+day)?\s+of\s+"
-    r"(?:each|every|the)\s+month\b",
+PURPOSE = re.compile(r"\bso that\b[^;]*|\b(?:the|its|our)\s+(?:[\w&-]+\s+)?target\b[^;]*", re.I)
+# A time limit on the work of the line's own subject ("completes the assessment within 5 days").
+DEADLINE = re.compile(r"\bwithin\s+(?:\d+|one|two|three|four|five|ten)\b", re.I)
+# What someone may do ("A patient may ask for a copy"); "can" is as often what may happen
+# ("if the defect can repeat").
+PERMISSION = re.compile(r"\bmay\s+(?!be\b|not\b)[a-z]+", re.I)
+# How long something is kept ("kept for 10 years after the last visit").
+RETENTION = re.compile(
+    r"\b(?:kept|retained|stored|archived)\s+for\s+(?:at least\s+)?(?:\d+|one|two|three|six|ten)\s+"
+    r"(?:days|weeks|months|years)\b",
     re.I,
 )
-MONTHLY_DAYS = re.compile(
-    r"\bon\s+the\s+(\d{1,2})(?:st|nd|rd|th)?\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+"
-    r"of\s+(?:each|every|the)\s+month\b",
+NEGATION = re.compile(
+    r"\b(never|must not|do not|don't|may not|prohibited|forbidden|not (allowed|permitted))\b", re.I
+)
+_PARTICIPLE = (
+    r"(?:\w{3,}ed|done|set|kept|sent|held|paid|put|run|given|told|shown|taken|written|thrown|"
+    r"sold|brought|chosen|drawn|read|left|bought|found|cut|shut|met|spent|sought|struck)"
+)
+_ADVERB = r"(?:(?:also|then|only|not|first|\w+ly)\s+)?"
+# Statements of work in the passive ("X is reconciled daily", "the balance is billed to the
+# patient"): a form of "be" and a past participle, not "is made of" or "is used to".
+PASSIVE = re.compile(
+    rf"\b(?:is|are|be|been|gets?)\s+{_ADVERB}{_PARTICIPLE}\b(?!\s+(?:of|to|on)\b)", re.I
+)
+# A line that describes rather than says what is done: a subject and "is"/"has" with no
+# participle ("The best available rate is the lowest…", "Every machine has a plan…"), or what
+# something is made of.
+DESCRIPTIVE = re.compile(
+    r"^\W*(?!(?:when|if|after|before|once|where|while|as|until|unless)\b)"
+    rf"(?:[\w&()'%-]+\s+){{1,7}}?(?:is|are|has|have)\s+(?!{_ADVERB}{_PARTICIPLE}\b)|"
+    r"\b(?:made|composed) of\b|\bconsists? of\b",
     re.I,
 )
-DAILY = re.compile(
-    r"\b(?:every|each)\s+(working\s+|business\s+|week)?(day|morning)\b|\bdaily\s+(?:at|by)\b",
-    re.I,
-)
-AT_TIME = re.compile(r"\b(at|by|before)\s+" + TIME + r"\b", re.I)
-
-
-@dataclass(frozen=True)
-class WorkingHours:
-    """Minutes after midnight; ``weekdays`` is a cron day-of-week field or None."""
-
-    start: int
-    end: int
-    weekdays: str | None = None
-
-    def contains(self, minute: int) -> bool:
-        return self.start <= minute < self.end
-
-
-@dataclass
-class Schedule:
-    """Recurring work a duty states, and the cron that runs it."""
-
-    period: Period
-    cron: str
-    line: dict[str, Any]
+# A figure the work is measured against ("The target denial rate is under 5%"): not a rule.
+TARGET = re.compile(r"^\W*(?:the |our |its )?(?:[\w&-]+ ){0,3}targets?\b", re.I)
 
 
 @dataclass
@@ -332,6 +333,8 @@ def _heading(row: str, levels: dict[str, int]) -> tuple[str, int | None] | None:
 def _run_in_heading(row: str) -> tuple[str, str] | None:
     """(heading, rest) when a row starts with a section heading the extraction ran into it."""
     words = _NUMBERED_HEADING.sub("", row.strip()).split()
+    if words and words[0].lower() in ("this", "these", "that", "those", "it", "its"):
+        return None  # "This procedure sets how Line 3…" is a sentence, not a heading
     for n in range(1, min(4, len(words) - 3) + 1):
         title, following = " ".join(words[:n]), words[n]
         if title.endswith(":"):
@@ -389,6 +392,70 @@ def _by_wording(text: str, source_type: str | None) -> Kind | None:
     return None
 
 
+def _sentence_after_label(line: str) -> bool:
+    """Whether a "Label: …" line goes on with a sentence ("Scrap: parts are destroyed…",
+    "Daily: operators do…") rather than a value ("Reporting line: Supply Chain Manager")."""
+    label, rest = line.split(":", 1)
+    rest = rest.strip()
+    return _section_kind(label) != (True, None) and rest[:1].islower() and len(rest.split()) >= 4
+
+
+def _states_limit(text: str) -> bool:
+    """Whether a sentence under a topic heading states a limit, a deadline or a permission.
+    "need" and "policy" are left to the section headings here ("patients who need an
+    interpreter are booked…", "a letter reminding them of the policy" describe work), and
+    "is not" counts only before a participle ("is not issued", not "are not part of")."""
+    text = re.sub(rf"\b(?:is|are)\s+not\s+(?!{_PARTICIPLE}\b)", " ", text, flags=re.I)
+    text = re.sub(r"\b(?:need|needs|policy)\b", " ", text, flags=re.I)
+    return bool(
+        RULE_WORDS.search(text)
+        or PERMISSION.search(text)
+        or RETENTION.search(text)
+        or STANDARD.search(text)
+    )
+
+
+def _verbless(text: str) -> bool:
+    """A short noun phrase with no word that could be its verb ("The trial balance and the
+    guest ledger."): an item of a list of things, not a line of work."""
+    words = re.findall(r"[A-Za-z']+", text)
+    return len(words) <= 10 and not any(
+        re.search(r"(?:[^s]s|ed|en|ing)$", w.lower()) for w in words[1:]
+    )
+
+
+def _by_topic(text: str, source_type: str | None) -> Kind | None:
+    """Kind of a line under a heading that names a topic ("Closing the day", "Appeals"), not
+    what its lines are: a procedure section is work to do unless a line states a limit or a
+    prohibition (a rule) or a hazard or protected data (safety); a line that only describes
+    or sets a target is left out."""
+    safety = bool(SAFETY_WORDS.search(text))
+    if TARGET.search(text):
+        return None
+    stated = PURPOSE.sub("", text)
+    if NEGATION.search(stated) and safety:
+        return "safety"
+    own_clause = re.split(r"[;,]", stated, maxsplit=1)[0]
+    if ROLE_DOES.match(stated) and not (
+        NEGATION.search(stated) or STRICT_RULE.search(stated) or DEADLINE.search(own_clause)
+    ):
+        return "duties"  # "The storekeeper checks the delivery … at or below 5 °C"
+    if IMPERATIVE.match(LEADING_WHEN.sub("", stated)):
+        # "Keep no more than 500 dollars in the till": an instruction that sets a limit
+        return "rules" if NUMERIC_LIMIT.search(own_clause) else "duties"
+    if NEGATION.search(stated) or _states_limit(stated):
+        return "safety" if safety else "rules"
+    if DESCRIPTIVE.search(text) or AUTOMATIC.search(text):
+        return None  # a description ("A withdrawal is the same process…"), or a system's work
+    if safety:
+        return "safety"  # "Anyone who suspects that patient information went to…"
+    if _imperative(stated):
+        return "duties"  # "Cash up with a second person present."
+    if _verbless(text):
+        return None  # a list of things ("The trial balance and the guest ledger.")
+    return "duties"
+
+
 def _imperative(text: str) -> bool:
     """Whether a line tells someone what to do ("Allocate parcels to routes")."""
     text = LEADING_WHEN.sub("", text)
@@ -419,6 +486,9 @@ class _Section:
     kind: Section | None = None
     known: bool = False
     level: int | None = None
+    # Under a heading that names a topic ("Appeals", "Closing the day"), not the document's
+    # title: the shape of each sentence decides (``_by_topic``).
+    topic: bool = False
 
     def enter(self, title: str, depth: int | None) -> None:
         is_known, kind = _section_kind(title, self.source_type)
@@ -426,6 +496,7 @@ class _Section:
         if is_known or not (deeper and self.known):
             # A sub-heading ("3.1 Daily checks") stays in its section.
             self.kind, self.known, self.level = kind, is_known, depth
+            self.topic = not is_known
 
 
 def read_documents(documents: list[dict[str, Any]]) -> Reading:
@@ -453,7 +524,7 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                 section.enter(*heading)
                 if seen_headings == 0 and titled:
                     # A title ("Night audit procedure") names the document, not a section.
-                    section.kind, section.known = None, False
+                    section.kind, section.known, section.topic = None, False, False
                 seen_headings += 1
                 continue
             if seen_headings == 1 and titled and not item:
@@ -474,9 +545,7 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                     continue
                 _file_line(reading, seen, doc, chunk, sentence, section, has_sections)
     reading.schedules = [
-        s
-        for line in reading.duties + reading.rules
-        if (s := schedule_of(line, reading.hours)) is not None
+        s for line in reading.duties + reading.rules for s in schedules_of(line, reading.hours)
     ]
     return reading
 
@@ -499,8 +568,10 @@ def _file_line(
         line_kind = "safety" if SAFETY_WORDS.search(line) else "rules"
     elif section.known:
         line_kind = section.kind
-    elif has_sections and FIELD_LINE.match(line):
-        return  # "Targets: 98%…" under an unnamed heading
+    elif FIELD_LINE.match(line) and not (section.topic and _sentence_after_label(line)):
+        return  # "Targets: 98%…", "Business unit: Packaging": a field, not a line of work
+    elif section.topic:
+        line_kind = _by_topic(line, doc.get("source_type"))
     else:
         line_kind = _by_wording(line, doc.get("source_type"))
     if line_kind is None:
@@ -512,54 +583,3 @@ def _file_line(
             continue
         seen.add(key)
         reading.lines(line_kind).append({"text": piece, "source": _source(doc, chunk)})
-
-
-# -- schedules ---------------------------------------------------------------------------------
-
-
-def _minutes(hour: str, minute: str) -> int | None:
-    h, m = int(hour), int(minute)
-    return h * 60 + m if 0 <= h <= 23 and 0 <= m <= 59 else None
-
-
-def _run_time(text: str, hours: WorkingHours | None) -> int:
-    """When the work runs: at the time the duty names; an hour before a deadline it names
-    (not before the working day starts); else an hour into the working day (09:00 when the
-    documents state no hours)."""
-    match = AT_TIME.search(text)
-    stated = _minutes(match.group(2), match.group(3)) if match else None
-    if match and stated is not None:
-        if match.group(1).lower() == "at":
-            return stated
-        run = stated - 60
-        if hours is not None and run < hours.start:
-            run = hours.start if hours.start < stated else stated - 30
-        return max(run, 0)
-    if hours is None:
-        return 9 * 60
-    return min(hours.start + 60, hours.end - 30)
-
-
-def schedule_of(duty: dict[str, Any], hours: WorkingHours | None) -> Schedule | None:
-    """The schedule a duty states, as cron, or None when it states none."""
-    text = duty["text"]
-    minute = _run_time(text, hours)
-    hm = f"{minute % 60} {minute // 60}"
-    weekly = WEEKLY.search(text)
-    if weekly:
-        day = next(g for g in weekly.groups() if g)
-        return Schedule("WEEKLY", f"{hm} * * {WEEKDAYS[day.lower()]}", duty)
-    days = MONTHLY_DAYS.search(text)
-    if days and all(1 <= int(d) <= 28 for d in days.groups()):
-        return Schedule("MONTHLY", f"{hm} {int(days.group(1))},{int(days.group(2))} * *", duty)
-    monthly = MONTHLY.search(text)
-    if monthly:
-        day_of_month = int(monthly.group(1)) if monthly.group(1) else ORDINAL[monthly.group(2)]
-        if day_of_month is None or not 1 <= day_of_month <= 28:
-            return None  # "the last day" or the 31st: not every month has it, cron cannot say
-        return Schedule("MONTHLY", f"{hm} {day_of_month} * *", duty)
-    daily = DAILY.search(text)
-    if daily:
-        working = bool(daily.group(1)) or (hours is not None and hours.weekdays == "1-5")
-        return Schedule("DAILY", f"{hm} * * {'1-5' if working else '*'}", duty)
-    return None

@@ -16,9 +16,14 @@ export async function exchangeForSession(
   if (refusal) return NextResponse.json({ detail: refusal }, { status: 403 });
   let upstream: Response;
   try {
+    const headers = new Headers({ "content-type": "application/json" });
+    // core-api limits failed sign-ins per client address: it must see the browser's address
+    // (server.mjs appends it to X-Forwarded-For), not this server's, which all users share.
+    const forwardedFor = request.headers.get("x-forwarded-for");
+    if (forwardedFor !== null) headers.set("x-forwarded-for", forwardedFor);
     upstream = await fetch(services.core() + path, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers,
       body: await request.text(),
       cache: "no-store",
     });

@@ -5,7 +5,15 @@ import { services, type ServiceName } from "./services";
 import { clearSessionCookie, SESSION_COOKIE } from "./session";
 
 // Request headers passed on to a service; everything else (cookies above all) stays here.
-const FORWARDED_REQUEST_HEADERS = ["accept", "content-type", "content-length", "last-event-id"];
+// X-Forwarded-For ends with the address the browser connected from (server.mjs appends it):
+// the services count failed sign-ins by client address, not by this server's.
+const FORWARDED_REQUEST_HEADERS = [
+  "accept",
+  "content-type",
+  "content-length",
+  "last-event-id",
+  "x-forwarded-for",
+];
 const FORWARDED_RESPONSE_HEADERS = [
   "content-type",
   "content-disposition",
