@@ -1,7 +1,7 @@
 // The web app's server: the production build served by Next.js behind Node's own HTTP server,
 // so every request carries the address it really came from.
 //
-//   node server.mjs --port 3000 --hostname 127.0.0.1     (npm start; make dev runs this)
+//   node server.mjs [--port 3000] [--hostname 127.0.0.1]    (npm start; make dev runs this)
 //
 // Every browser reaches core-api through this server, so core-api sees this server's address
 // on every connection; its limit on failed sign-ins per client address would be one limit
@@ -21,8 +21,10 @@ import next from "next";
 
 const { values } = parseArgs({
   options: {
-    port: { type: "string", default: process.env.PORT ?? "3000" },
-    hostname: { type: "string", default: process.env.HOSTNAME ?? "127.0.0.1" },
+    port: { type: "string", default: process.env.PHI_WEB_PORT ?? process.env.PORT ?? "3000" },
+    // Not $HOSTNAME: shells and containers export it with the machine's name, which would
+    // quietly open the server to the network.
+    hostname: { type: "string", default: "127.0.0.1" },
   },
 });
 const port = Number(values.port);
