@@ -50,7 +50,7 @@ class CoreApiSettings(ServiceSettings):
     # per search; measured in docs/benchmarks.md, "rerank"). Off by default; on the builtin
     # route it keeps search's order, since there is no model to judge relevance with.
     search_rerank: bool = False
-    search_rerank_top_n: int = Field(default=5, ge=2, le=20)
+    search_rerank_top_n: int = Field(default=3, ge=2, le=20)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

@@ -14,6 +14,7 @@ from document_api import search, upload, wait_done
 
 from phi_core_api.documents.ingest import connect
 from phi_llm.embeddings import LocalE5Provider
+from phi_llm.testing import FakeOpenAIServer
 from phi_search.tenant_index import ensure_tenant_indexes, index_name, unit_index_name
 
 # Short documents (one chunk each). On its own the embedding of "85 dB(A)" is closer to the
@@ -212,3 +213,53 @@ def test_a_question_about_one_fact_returns_that_facts_passage_first(
         assert len(matched) < len(hit["text"])
         assert hit["heading_path"] == path
         assert hit["page"] is None  # not a PDF
+
+
+def test_search_rerank_puts_the_models_pick_first(
+    client: httpx.Client,
+    worker: Any,
+    start_server: Any,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PHI_SEARCH_RERANK on, the router's `light` class on a real OpenAI-compatible HTTP server
+    # that picks the second passage: the route returns it first, the rest in search's order.
+    model = FakeOpenAIServer().start()
+    try:
+        config = tmp_path / "llm.yaml"
+        config.write_text(
+            "providers:\n"
+            f"  m: {{kind: openai, base_url: '{model.base_url}', api_key_env: PHI_TEST_KEY}}\n"
+            "routes:\n"
+            "  light: [{provider: m, model: m}]\n"
+            "retries: 0\n"
+        )
+        monkeypatch.setenv("PHI_LLM_CONFIG", str(config))
+        monkeypatch.setenv("PHI_TEST_KEY", "unused")
+        server = start_server(search_rerank=True, search_rerank_top_n=3)
+        owner = signup(client)
+        org = create_org(client, owner)
+        agent = create_agent(client, owner, org["id"])
+        for name in ("ppe.txt", "returns.txt", "pallets.txt"):
+            r = upload(client, owner, DOCS[name].encode(), name, agent_id=agent["id"])
+            assert wait_done(client, owner, r.json())["status"] == "READY"
+        question = "what happens if a customer lost the receipt"
+        plain = search(client, owner, agent["id"], question).json()["results"]
+        assert plain[0]["document_name"] == "returns.txt"
+        model.script.append('json:{"passage": 2}')
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            reranked = search(c, owner, agent["id"], question).json()["results"]
+        assert [h["chunk_id"] for h in reranked] == [
+            plain[1]["chunk_id"],
+            plain[0]["chunk_id"],
+            *[h["chunk_id"] for h in plain[2:]],
+        ]
+        prompt = model.requests[-1]["body"]["messages"][-1]["content"]
+        assert question in prompt and "Passage 3" in prompt and "Passage 4" not in prompt
+        # A model answer that is no passage number keeps search's order.
+        model.script.append("text")
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            again = search(c, owner, agent["id"], question).json()["results"]
+        assert [h["chunk_id"] for h in again] == [h["chunk_id"] for h in plain]
+    finally:
+        model.stop()

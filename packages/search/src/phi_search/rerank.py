@@ -60,7 +60,7 @@ class LLMReranker:
         self,
         router: LLMRouter,
         *,
-        top_n: int = 5,
+        top_n: int = 3,
         task_class: str = "light",
         max_chars: int = 600,
         max_tokens: int = 16,
