@@ -181,11 +181,21 @@ def _job_of(database_url: str, document_id: str) -> tuple[str, int] | None:
 
 
 def _clear_queue(database_url: str) -> None:
-    """Drop the jobs earlier tests of this module left behind (documents of workers they
-    killed), so that a test measuring slots sees only its own jobs."""
+    """Drop the jobs and unfinished documents earlier tests left behind (documents of workers
+    they killed or stopped), so that a test measuring slots sees only its own jobs. The
+    documents must go too: a PENDING document without a job is queued again after a minute
+    by ``requeue_pending_documents``, and a 25-page manual then holds a slot for minutes."""
     with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("UPDATE procrastinate_jobs SET status = 'cancelled' WHERE status = 'todo'")
         conn.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE status = 'doing'")
+        conn.execute("DELETE FROM documents WHERE status IN ('PENDING', 'PROCESSING')")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _leave_no_long_documents_behind(live_server: Any) -> Iterator[None]:
+    """The next module's workers would otherwise spend minutes on this module's manuals."""
+    yield
+    _clear_queue(live_server.settings.database_url)
 
 
 def test_a_killed_workers_job_is_retried_on_time_while_every_slot_is_busy(
