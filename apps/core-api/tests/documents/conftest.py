@@ -9,7 +9,7 @@ import pytest
 from phi_service.testing import WorkerProcess
 
 
-def _worker_factory(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
+def _worker_factory(live_server: Any, grace: float = 20) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
     settings = live_server.settings
 
@@ -30,7 +30,7 @@ def _worker_factory(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
 
     yield start
     for worker in started:
-        worker.stop()
+        worker.stop(grace)
 
 
 @pytest.fixture(scope="module")
@@ -41,5 +41,7 @@ def start_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
 
 @pytest.fixture
 def start_own_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
-    """Like ``start_worker`` but the workers stop at the end of the test."""
-    yield from _worker_factory(live_server)
+    """Like ``start_worker`` but the workers stop at the end of the test. Their jobs are left
+    behind on purpose (long manuals that keep the slots busy), so they get 3 s to finish
+    before SIGKILL instead of 20; the tests clear the queue they leave."""
+    yield from _worker_factory(live_server, grace=3)

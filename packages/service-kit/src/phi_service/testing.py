@@ -87,11 +87,12 @@ class WorkerProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 20) -> None:
+        """SIGTERM (a worker finishes its running jobs first), SIGKILL after ``grace`` s."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.kill()
 
