@@ -192,13 +192,20 @@ def test_reembed_gives_units_to_chunks_stored_without_them(
         "yard.md",
         agent_id=agent["id"],
     ).json()
+    # Headings only: ingestion makes its chunks its units; reembed must cut it the same way.
+    outline = upload(
+        client, owner, b"# Yard rules\n\n## Night shift\n", "outline.md", agent_id=agent["id"]
+    ).json()
     assert wait_done(client, owner, doc)["status"] == "READY"
+    assert wait_done(client, owner, outline)["status"] == "READY"
     url = live_server.settings.libpq_database_url
     query = (
         "SELECT unit_text, heading_path FROM document_units WHERE document_id = %s "
         "ORDER BY unit_index"
     )
     with psycopg.connect(url, autocommit=True) as conn:
+        outline_units = conn.execute(query, (outline["id"],)).fetchall()
+        assert outline_units
         units = conn.execute(query, (doc["id"],)).fetchall()
         assert units == [
             ("- Trailers are parked nose in.", "Yard"),
@@ -217,5 +224,6 @@ def test_reembed_gives_units_to_chunks_stored_without_them(
     assert result.returncode == 0, result.stderr
     with psycopg.connect(url) as conn:
         assert conn.execute(query, (doc["id"],)).fetchall() == units
+        assert conn.execute(query, (outline["id"],)).fetchall() == outline_units
     hits = search(client, owner, agent["id"], "when does the gate close").json()["results"]
     assert "closes at 22:00" in hits[0]["text"][hits[0]["match_start"] : hits[0]["match_end"]]

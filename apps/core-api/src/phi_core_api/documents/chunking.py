@@ -49,6 +49,12 @@ class Chunk:
     page_end: int | None
     heading_path: list[str] = field(default_factory=list)
 
+    @classmethod
+    def stored(cls, index: int, text: str, heading_path: list[str] | None) -> Chunk:
+        """A chunk as read back from ``document_chunks`` (its text, index and heading path;
+        offsets within the chunk only), for cutting its units again."""
+        return cls(index, text, 0, len(text), None, None, list(heading_path or []))
+
     def metadata(self) -> dict[str, Any]:
         return {
             "page": self.page,

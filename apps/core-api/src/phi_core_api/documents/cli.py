@@ -3,13 +3,13 @@
     phi-documents reembed        # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM
     phi-documents index-tenants  # own HNSW index for organizations with many chunks
 
-Re-embedding recomputes every chunk's vector with the configured provider, in batches, each
-batch written with one COPY into a temporary table and one UPDATE; the chunk's units (what
-search matches on) are cut again and rewritten (the workers also give units to documents stored
-before units existed, without this command: ``units_backfill.py``). When the new model's
-dimension differs from the column's, the column is retyped and the organizations' own HNSW
-indexes are rebuilt after the vectors are written; until
-the command finishes, search returns only chunks already re-embedded.
+Re-embedding recomputes every chunk's vector with the configured provider, in batches of
+whole documents, each batch written with one COPY into a temporary table and one UPDATE; each
+document's units (what search matches on) are cut again and rewritten as ingestion cuts them
+(the workers also give units to documents stored before units existed, without this command:
+``units_backfill.py``). When the new model's dimension differs from the column's, the column
+is retyped and the organizations' own HNSW indexes are rebuilt after the vectors are written;
+until the command finishes, search returns only chunks already re-embedded.
 """
 
 from __future__ import annotations
@@ -18,18 +18,14 @@ import argparse
 import sys
 import time
 import warnings
+from typing import Any
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
 
 def reembed(batch_size: int = 256) -> int:
-    from phi_core_api.documents.chunking import (
-        HEADING_PATH_SEPARATOR,
-        Chunk,
-        embedding_text,
-        split_units,
-    )
-    from phi_core_api.documents.ingest import connect
+    from phi_core_api.documents.chunking import Chunk, document_units, embedding_text
+    from phi_core_api.documents.ingest import connect, write_units
     from phi_core_api.settings import CoreApiSettings
     from phi_llm.embeddings import get_embedding_provider
     from phi_search.tenant_index import TABLES, ensure_tenant_indexes
@@ -61,44 +57,53 @@ def reembed(batch_size: int = 256) -> int:
                     # kept in the row (migration 0010).
                     conn.execute(f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE MAIN")
         done = 0
-        last_id = None
+        last_doc = None
         started = time.perf_counter()
         while True:
+            # Whole documents per batch (about batch_size chunks, at least one document):
+            # units are cut per document, as ingestion cuts them.
+            counts = conn.execute(
+                "SELECT document_id, count(*) FROM document_chunks "
+                "WHERE (%(last)s::uuid IS NULL OR document_id > %(last)s) "
+                "GROUP BY document_id ORDER BY document_id LIMIT %(n)s",
+                {"last": last_doc, "n": batch_size},
+            ).fetchall()
+            if not counts:
+                break
+            doc_ids: list[Any] = []
+            total = 0
+            for doc_id, n in counts:
+                if doc_ids and total + n > batch_size:
+                    break
+                doc_ids.append(doc_id)
+                total += n
             rows = conn.execute(
                 "SELECT id, chunk_text, metadata->'heading_path', chunk_index, document_id, "
-                "org_id, agent_id FROM document_chunks "
-                "WHERE (%(last)s::uuid IS NULL OR id > %(last)s) ORDER BY id LIMIT %(n)s",
-                {"last": last_id, "n": batch_size},
+                "org_id, agent_id FROM document_chunks WHERE document_id = ANY(%s) "
+                "ORDER BY document_id, chunk_index",
+                (doc_ids,),
             ).fetchall()
-            if not rows:
-                break
-            chunks = [
-                Chunk(
-                    index=r[3],
-                    text=r[1],
-                    char_start=0,
-                    char_end=len(r[1]),
-                    page=None,
-                    page_end=None,
-                    heading_path=list(r[2] or []),
-                )
-                for r in rows
-            ]
-            # The units are cut again from the chunk: this also gives units to chunks stored
-            # before there were units.
-            units = [(chunk, unit) for chunk in chunks for unit in split_units(chunk)]
+            documents: dict[Any, list[Any]] = {}
+            for r in rows:
+                documents.setdefault(r[4], []).append(r)
+            chunks = {
+                doc: [Chunk.stored(r[3], r[1], r[2]) for r in doc_rows]
+                for doc, doc_rows in documents.items()
+            }
+            units = {d: document_units(cs) for d, cs in chunks.items()}
+            all_chunks = [c for cs in chunks.values() for c in cs]
+            all_units = [cu for us in units.values() for cu in us]
             vectors = provider.embed_passages(
-                [embedding_text(c.heading_path, c.text) for c in chunks]
-                + [embedding_text(c.heading_path, u.text) for c, u in units]
+                [embedding_text(c.heading_path, c.text) for c in all_chunks]
+                + [embedding_text(c.heading_path, u.text) for c, u in all_units]
             )
-            chunk_vectors = vectors[: len(chunks)]
-            by_chunk = {id(c): r for c, r in zip(chunks, rows, strict=True)}
+            chunk_vectors, unit_vectors = vectors[: len(all_chunks)], vectors[len(all_chunks) :]
             with conn.transaction():
                 # The workers' units backfill writes under the same row locks, so the two
-                # never both write a chunk's units.
+                # never both write a document's units.
                 conn.execute(
                     "SELECT 1 FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                    (sorted({r[4] for r in rows}),),
+                    (doc_ids,),
                 )
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS reembed_batch (id uuid, embedding vector) "
@@ -111,32 +116,22 @@ def reembed(batch_size: int = 256) -> int:
                     "UPDATE document_chunks c SET embedding = b.embedding "
                     "FROM reembed_batch b WHERE c.id = b.id"
                 )
-                conn.execute(
-                    "DELETE FROM document_units WHERE chunk_id = ANY(%s)", ([r[0] for r in rows],)
-                )
-                with conn.cursor().copy(
-                    "COPY document_units (chunk_id, document_id, org_id, agent_id, unit_index, "
-                    "char_start, char_end, unit_text, heading_path, embedding) FROM STDIN"
-                ) as copy:
-                    for (chunk, unit), vector in zip(units, vectors[len(chunks) :], strict=True):
-                        row = by_chunk[id(chunk)]
-                        copy.write_row(
-                            (
-                                row[0],
-                                row[4],
-                                row[5],
-                                row[6],
-                                unit.index,
-                                unit.char_start,
-                                unit.char_end,
-                                unit.text,
-                                HEADING_PATH_SEPARATOR.join(chunk.heading_path),
-                                vector,
-                            )
-                        )
+                conn.execute("DELETE FROM document_units WHERE document_id = ANY(%s)", (doc_ids,))
+                at = 0
+                for doc_id, doc_rows in documents.items():
+                    doc_units = units[doc_id]
+                    write_units(
+                        conn,
+                        {"org_id": doc_rows[0][5], "agent_id": doc_rows[0][6]},
+                        doc_id,
+                        {r[3]: r[0] for r in doc_rows},
+                        doc_units,
+                        unit_vectors[at : at + len(doc_units)],
+                    )
+                    at += len(doc_units)
             done += len(rows)
-            last_id = rows[-1][0]
-            print(f"re-embedded {done} chunks and their {len(units)} units", flush=True)
+            last_doc = doc_ids[-1]
+            print(f"re-embedded {done} chunks and their {len(all_units)} units", flush=True)
         ensure_tenant_indexes(conn, settings.search_tenant_index_min_chunks)
         print(
             f"done: {done} chunks with {provider.name}/{provider.model} ({provider.dim}-d) "

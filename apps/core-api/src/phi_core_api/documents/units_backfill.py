@@ -103,18 +103,7 @@ def build_units(
     ).fetchall()
     if not rows:
         return None
-    chunks = [
-        Chunk(
-            index=r[1],
-            text=r[2],
-            char_start=0,
-            char_end=len(r[2]),
-            page=None,
-            page_end=None,
-            heading_path=list(r[3] or []),
-        )
-        for r in rows
-    ]
+    chunks = [Chunk.stored(r[1], r[2], r[3]) for r in rows]
     chunk_ids = {r[1]: r[0] for r in rows}
     units = document_units(chunks)
     if not units:
