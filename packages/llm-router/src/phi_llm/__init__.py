@@ -18,10 +18,12 @@ from phi_llm.config import RouteEntry, RouterConfig, config_from_env
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
+    BudgetStopped,
     BuiltinCannotAnswer,
     ConfigError,
     LLMError,
     ProviderError,
+    ResponseOvershoot,
     UnknownOrganization,
     UnknownTaskClass,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "Accountant",
     "AllProvidersFailed",
     "BudgetExceeded",
+    "BudgetStopped",
     "BuiltinCannotAnswer",
     "CallContext",
     "ChatResult",
@@ -53,6 +56,7 @@ __all__ = [
     "NullAccountant",
     "PostgresAccountant",
     "ProviderError",
+    "ResponseOvershoot",
     "RouteEntry",
     "Router",
     "RouterConfig",
