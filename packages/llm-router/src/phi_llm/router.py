@@ -478,7 +478,7 @@ class Router:
                     started,
                     tokens_in=paid.tokens_in,
                     tokens_out=paid.tokens_out,
-                    cost=self._cost(provider, entry, paid) if paid.content else 0.0,
+                    cost=self._cost(provider, entry, paid),
                     error=str(error),
                 )
                 log.warning("LLM %s attempt %d failed: %s", operation, attempt + 1, error)
