@@ -5,11 +5,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/llm-router apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 # Extras the development machine needs on top of each package's own dependencies: the
-# embedded PostgreSQL server and the phi-db command, the LLM router as a service.
-EXTRAS := packages/platform=embedded,cli packages/llm-router=service
+# embedded PostgreSQL server and the phi-db command.
+EXTRAS := packages/platform=embedded,cli
 editable = -e "$(1)$(if $(filter $(1)=%,$(EXTRAS)),[$(patsubst $(1)=%,%,$(filter $(1)=%,$(EXTRAS)))])"
 
 WEB := apps/web
@@ -92,7 +92,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src \
 		packages/service-kit/src packages/search/src apps/local-agent/src apps/core-api/src \
-		apps/orchestrator/src
+		apps/orchestrator/src apps/llm-router/src
 
 # wrk drives the load; installed from the system's packages when missing (root or sudo).
 bench: $(STAMP)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +17,6 @@ from phi_llm import (
     RouterConfig,
     UnknownOrganization,
 )
-from phi_llm.service import create_app
 from phi_platform.db.models import Agent, LlmCall, Organization
 from phi_platform.db.session import create_engine, create_sessionmaker
 
@@ -157,42 +154,6 @@ async def test_a_failed_model_call_releases_its_reservation(sessionmaker, fake_o
     result = await router.chat(MESSAGES, task_class="heavy", context=CallContext(org_id=org_id))
     assert result.provider == "builtin"
     assert await usage(sessionmaker, org_id) == 0
-    await router.aclose()
-
-
-async def test_fifty_concurrent_calls_through_the_service_never_overspend(
-    sessionmaker, fake_openai, serve
-) -> None:
-    """Before reservations, 20 concurrent calls spent 1104 tokens of a 300-token budget: every
-    call passed the check before any was recorded."""
-    budget, estimate = 300, 6 + 20  # prompt + max_tokens reserved per call; each really uses 18
-    org_id, _ = await make_org(sessionmaker, budget=budget)
-    fake_openai.default = "slow"  # every call is in flight at once
-    fake_openai.slow_seconds = 0.3
-    only_openai = RouterConfig.model_validate(
-        {
-            "providers": {"openai": {"kind": "openai", "base_url": fake_openai.base_url}},
-            "routes": {"heavy": [{"provider": "openai", "model": "gpt-4o-mini"}]},
-            "retries": 0,
-        }
-    )
-    router = Router(only_openai, accountant=PostgresAccountant(sessionmaker), env={})
-    server = serve(create_app(router, token="svc"))
-    headers = {"Authorization": "Bearer svc", "X-Phi-Org-Id": str(org_id)}
-    body = {"model": "heavy", "messages": MESSAGES, "max_tokens": 20}
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        answers = await asyncio.gather(
-            *(client.post("/v1/chat/completions", json=body, headers=headers) for _ in range(50))
-        )
-    statuses = [a.status_code for a in answers]
-    assert set(statuses) == {200, 429}, statuses
-    rows = await calls_of(sessionmaker, org_id)
-    spent = sum(r.tokens_in + r.tokens_out for r in rows if r.outcome == "ok")
-    assert spent == 18 * statuses.count(200) == await usage(sessionmaker, org_id)
-    assert spent <= budget + estimate
-    # The budget was really used, not refused wholesale: at least budget / estimate calls ran.
-    assert statuses.count(200) >= budget // estimate
-    assert sum(1 for r in rows if r.outcome == "refused") == statuses.count(429)
     await router.aclose()
 
 

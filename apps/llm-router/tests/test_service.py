@@ -23,8 +23,8 @@ from phi_llm import (
     RouterConfig,
 )
 from phi_llm.client import RouterClient
-from phi_llm.service import create_app
-from phi_llm.settings import RouterServiceSettings
+from phi_llm_router.main import create_app
+from phi_llm_router.settings import RouterServiceSettings
 from phi_platform.db.models import Organization
 from phi_platform.db.session import create_engine, create_sessionmaker
 
