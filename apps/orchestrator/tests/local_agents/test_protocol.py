@@ -175,13 +175,17 @@ def test_file_tool_payload(
 
 
 def test_only_tools_the_local_agent_listed_are_offered(
-    api: httpx.Client, orchestrator: Any, tenant: Tenant, worker: Any
+    api: httpx.Client, agent: ScriptedLocalAgent, orchestrator: Any, tenant: Tenant, worker: Any
 ) -> None:
     files_only = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), tools=("file",))
     files_only.heartbeat()
-    _report(api, tenant)  # a db call
+    task_id = _report(api, tenant)  # a db call
+    # The task waits on its db call: the call exists before the file-only agent asks.
+    wait_task(api, tenant, task_id, {"WAITING"})
     assert files_only.poll(wait=2).json() == {"tasks": []}
     files_only.close()
+    # It was on offer all along, to an agent that lists the db tool.
+    assert agent.claim()["tool"] == "db"
 
 
 def test_long_poll_answers_as_soon_as_work_exists(
