@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from phi_agent_config import check_cron
@@ -46,12 +45,7 @@ class WorkflowSpec(BaseModel):
     def _cron(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip()
-        # Both the scheduler's parser and the local agent's config check must accept it.
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"schedule '{value}' is not a valid five-field cron expression")
-        check_cron(value)
-        return value
+        return check_cron(value)
 
 
 class ToolRule(BaseModel):
