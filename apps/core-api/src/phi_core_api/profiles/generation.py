@@ -37,6 +37,10 @@ from phi_platform.db.models import (
 logger = logging.getLogger(__name__)
 
 COMPOSER_TASK = "generate_profile"  # the builtin composer's name (see composer.py)
+# Most output tokens a profile may take: the router cuts answers at the call's max_tokens
+# (PHI_LLM_RESERVE_OUTPUT_TOKENS, 1024, when none is given), and a profile of a role with
+# several documents is JSON longer than that; a cut one would not parse.
+PROFILE_MAX_OUTPUT_TOKENS = 4096
 SOURCE_PRIORITY = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
 # Chunks per document and in all handed to the builtin composer; a model sees only the sample.
 COMPOSER_CHUNKS_PER_DOC = 20
@@ -257,6 +261,7 @@ async def generate(
             task_class=PROFILE_TASK_CLASS,
             json_schema=schema,
             schema_name="agent_profile",
+            max_tokens=PROFILE_MAX_OUTPUT_TOKENS,
             temperature=0.2,
             facts=facts,
             context=call,
