@@ -60,6 +60,9 @@ class CoreApiSettings(ServiceSettings):
     # route it keeps search's order, since there is no model to judge relevance with.
     search_rerank: bool = False
     search_rerank_top_n: int = Field(default=3, ge=2, le=20)
+    # Vectors of recent search questions kept in memory (1.5 KB each at 384 dimensions);
+    # 0 embeds every question.
+    search_query_cache_size: int = Field(default=4096, ge=0)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

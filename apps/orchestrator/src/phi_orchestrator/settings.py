@@ -44,6 +44,7 @@ class OrchestratorSettings(ServiceSettings):
     search_ef_search: int = 200
     search_candidates: int = 40
     search_hybrid: bool = True
+    search_query_cache_size: int = Field(default=1024, ge=0)
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None

@@ -5,12 +5,15 @@ Each request takes the next behaviour from ``script`` (then ``default``): ``ok``
 completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_seconds`` first,
 ``garbage`` answers 200 with a body that is not JSON, ``text`` answers a valid completion whose
 content is plain prose (not the JSON a schema asked for), ``json:<doc>`` answers a completion
-whose content is ``<doc>``.
+whose content is ``<doc>``. A request to ``/embeddings`` that is answered ``ok`` gets one
+vector of ``embedding_dim`` floats per input, the same for the same text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -28,6 +31,7 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.slow_seconds = 3.0
         self.reply = "Hello from the fake server."
+        self.embedding_dim = 384
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,6 +75,9 @@ class FakeOpenAIServer:
                 if behaviour == "garbage":
                     self._send(200, b"<html>definitely not json", "text/html")
                     return
+                if self.path.endswith("/embeddings"):
+                    self._send(200, json.dumps(server._embeddings(body)).encode())
+                    return
                 content = server.reply
                 if behaviour.startswith("json:"):
                     content = behaviour[5:]
@@ -97,6 +104,22 @@ class FakeOpenAIServer:
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        texts = body.get("input") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        data = []
+        for i, text in enumerate(texts):
+            rng = random.Random(hashlib.sha256(str(text).encode()).digest())
+            vector = [rng.gauss(0, 1) for _ in range(self.embedding_dim)]
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        tokens = sum(len(str(t).split()) for t in texts)
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "test-model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
     def start(self) -> FakeOpenAIServer:
         self._thread.start()
