@@ -5,11 +5,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 EXTRA_STAMP := $(VENV)/.installed-extras
-PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/local-agent
+PACKAGES := packages/platform packages/agent-config packages/llm-router packages/service-kit packages/search apps/core-api apps/orchestrator apps/llm-router apps/local-agent
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 # Extras the development machine needs on top of each package's own dependencies: the
-# embedded PostgreSQL server and the phi-db command, the LLM router as a service.
-EXTRAS := packages/platform=embedded,cli packages/llm-router=service
+# embedded PostgreSQL server and the phi-db command.
+EXTRAS := packages/platform=embedded,cli
 editable = -e "$(1)$(if $(filter $(1)=%,$(EXTRAS)),[$(patsubst $(1)=%,%,$(filter $(1)=%,$(EXTRAS)))])"
 
 WEB := apps/web
@@ -17,8 +17,10 @@ WEB_STAMP := $(WEB)/node_modules/.installed
 WEB_BUILD := $(WEB)/.next/BUILD_ID
 WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.ts $(WEB)/*.mjs $(WEB)/*.json)
 CHROMIUM := /usr/bin/chromium
-# System packages (Chromium, MariaDB, wrk) install as root, or through sudo otherwise.
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# System packages (Chromium, MariaDB, wrk): only the missing ones, without recommended packages,
+# and never upgrading what is installed (the script stops and says so; PHI_APT_ALLOW_UPGRADES=1
+# lets it go ahead). As root, or through sudo otherwise.
+APT_INSTALL := sh scripts/apt-install-missing.sh
 
 .PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-search-units bench-llm install clean-data
 
@@ -69,7 +71,7 @@ web-test: web-check $(WEB_BUILD) $(CHROMIUM)
 
 # Headless Chromium for the browser tests, from Debian (never a browser download).
 $(CHROMIUM):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	$(APT_INSTALL) chromium
 
 # The llamacpp extra compiles llama.cpp (several minutes on 2 cores): only for test-full
 # and the LLM benchmark, never for `make dev` or `make test`.
@@ -80,8 +82,7 @@ $(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
 # MariaDB for the db tool's MySQL tests (test-full only), from Debian like Chromium.
 MARIADB := /usr/sbin/mariadbd
 $(MARIADB):
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q mariadb-server \
-		|| ($(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q mariadb-server)
+	$(APT_INSTALL) mariadb-server
 
 test-full: $(STAMP) $(EXTRA_STAMP) $(MARIADB)
 	$(PYTEST) $(PYTEST_ARGS)
@@ -91,12 +92,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy packages/platform/src packages/llm-router/src packages/agent-config/src \
 		packages/service-kit/src packages/search/src apps/local-agent/src apps/core-api/src \
-		apps/orchestrator/src
+		apps/orchestrator/src apps/llm-router/src
 
 # wrk drives the load; installed from the system's packages when missing (root or sudo).
 bench: $(STAMP)
-	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk \
-		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q wrk)
+	@command -v wrk >/dev/null || $(APT_INSTALL) wrk
 	$(PY) bench/agents_list.py
 
 # Orchestrator: long-poll claim latency against a 5 s poller, overhead per report task,

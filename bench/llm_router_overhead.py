@@ -88,7 +88,7 @@ def start_router_service(
         **env_extra,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "phi_llm.service"],
+        [sys.executable, "-m", "phi_llm_router.main"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

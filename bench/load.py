@@ -9,7 +9,7 @@ Prints requests per second, p50/p99 per route, errors and the API process's memo
 
     .venv/bin/python bench/load.py [--clients 50] [--duration 60] [--profile out.txt]
 
-``--profile`` records the API process with py-spy (pip install py-spy) during the run.
+``--profile`` records the API process with py-spy (in requirements-dev.txt) during the run.
 The smoke run (make test) uses 3 clients for 3 seconds on the test run's PostgreSQL.
 """
 
@@ -233,8 +233,9 @@ def drive(info: dict[str, object], tenants: list[dict[str, str]], args: argparse
     spy = None
     if args.profile:
         spy = subprocess.Popen(
-            ["py-spy", "record", "-p", str(api.pid), "-d", str(args.duration), "-r", "25"]
-            + ["-f", "raw", "-o", args.profile, "--nonblocking"]
+            [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(api.pid)]
+            + ["-d", str(args.duration), "-r", "25", "-f", "raw", "-o", args.profile]
+            + ["--nonblocking"]
         )
 
     async def run_all() -> float:

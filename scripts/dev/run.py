@@ -83,7 +83,7 @@ SERVICES = [
         port_as="PHI_WORKER_METRICS_PORT",
     ),
     # LLM router for other services and any OpenAI client (base URL http://host:8002/v1).
-    Service("llm-router", "phi_llm.service", "PHI_LLM_ROUTER_PORT", 8002),
+    Service("llm-router", "phi_llm_router.main", "PHI_LLM_ROUTER_PORT", 8002),
 ]
 
 # The web app's production build (`make dev` runs `next build` first); it reaches the services

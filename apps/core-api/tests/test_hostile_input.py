@@ -1,6 +1,7 @@
 """Hostile input on every route of the core API: oversized bodies get 413 before they are
-read, JSON the API cannot store (NaN, Infinity, lone surrogates) gets 422, and no error
-repeats a secret or more than a short prefix of what was sent. Never a 500."""
+read, JSON the API cannot store (NaN, Infinity, lone surrogates) or nested too deep to parse
+gets 422, and no error repeats a secret or more than a short prefix of what was sent. Never
+a 500."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from core_factories import create_agent, create_org, signup
 
 from phi_core_api.main import create_app
+from phi_service.guards import MAX_JSON_DEPTH
 
 SPEC = create_app().openapi()
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
@@ -138,6 +140,58 @@ def test_unstorable_json_values_get_422_on_every_field(
         r = client.request(method, _path(path, ids), content=body, headers=headers)
         assert r.status_code == 422, (method, path, field, r.status_code, r.text[:300])
         assert r.json()["detail"][0]["loc"] == ["body"]
+
+
+def _deep(field: str, depth: int) -> str:
+    return f'{{"{field}": ' + "[" * depth + "]" * depth + "}"
+
+
+@pytest.mark.parametrize(("method", "path", "schema"), JSON_ROUTES, ids=lambda v: str(v)[:60])
+def test_json_nested_too_deep_gets_422_with_or_without_a_token_or_content_type(
+    client: httpx.Client, ids: dict[str, str], method: str, path: str, schema: Any
+) -> None:
+    field = _fields(schema)[0]
+    token = {"Authorization": f"Bearer {ids['token']}"}
+    # Deep enough to crash Python's parser (RecursionError: a 500 before the guard counted).
+    body = _deep(field, 50_000)
+    for headers in (
+        {**token, "Content-Type": "application/json"},
+        {"Content-Type": "application/json"},
+        token,  # FastAPI parses a body without Content-Type as JSON too
+    ):
+        r = client.request(method, _path(path, ids), content=body, headers=headers)
+        assert r.status_code == 422, (method, path, headers.keys(), r.status_code, r.text[:300])
+        assert r.json()["detail"][0]["type"] == "json_too_deep"
+    # At the limit the body reaches the route's own checks.
+    r = client.request(
+        method, _path(path, ids), content=_deep(field, MAX_JSON_DEPTH - 1), headers=token
+    )
+    assert r.status_code < 500 and "json_too_deep" not in r.text, (method, path, r.text[:300])
+
+
+def test_the_connection_survives_a_deep_json_refusal(live_server: Any) -> None:
+    """A 500 used to drop the keep-alive connection; the 422 leaves it usable."""
+    body = _deep("email", 50_000).encode()
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        for _ in range(2):
+            s.sendall(
+                b"POST /auth/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(65536)
+                assert chunk, "the server closed the connection"
+                head += chunk
+            status_line, rest = head.split(b"\r\n", 1)
+            assert b" 422 " in status_line, status_line
+            headers, received = rest.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"(?i)content-length: (\d+)", headers).group(1))  # type: ignore[union-attr]
+            while len(received) < length:
+                received += s.recv(65536)
+            assert b"connection: close" not in headers.lower()
 
 
 @pytest.mark.parametrize(("method", "path", "schema"), JSON_ROUTES, ids=lambda v: str(v)[:60])

@@ -14,7 +14,8 @@ import pytest
 
 APP = Path(__file__).resolve().parents[1]
 SERVER_PACKAGES = {
-    "phi-platform", "phi-core-api", "phi-orchestrator", "phi-llm-router", "fastapi",
+    "phi-platform", "phi-core-api", "phi-orchestrator", "phi-llm-router",
+    "phi-llm-router-service", "fastapi",
     "uvicorn", "procrastinate", "langgraph", "alembic", "pgvector", "starlette",
 }  # fmt: skip
 ALLOWED_IMPORT_ROOTS = {"phi_agent", "phi_agent_config"}

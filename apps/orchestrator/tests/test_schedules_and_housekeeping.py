@@ -89,6 +89,44 @@ def test_scheduled_run_appears_in_the_task_list_and_finishes(
     assert task["status"] == "SUCCESS", task["error"]
 
 
+def test_the_agent_page_learns_why_a_schedule_does_not_run(
+    api: httpx.Client, database_url: str
+) -> None:
+    # Stored straight into the database, as a config saved before schedules were checked.
+    workflows = [
+        {"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 0 31 2 *"},
+        {"type": "MONTHLY_FIRST_WORKING_SEND", "schedule": "0 9 1 * *"},
+        {"type": "ASK", "schedule": "0 9 * * *"},
+        {"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 6 * * *", "enabled": False},
+        {"type": "ASK", "schedule": None},
+    ]
+    tenant = make_tenant(database_url, config={"workflows": workflows}, time_zone="Asia/Tokyo")
+    r = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers)
+    assert r.status_code == 200, r.text
+    states = {(s["type"], s["schedule"]): s for s in r.json()}
+    assert len(states) == 4  # the on-demand ASK has no schedule
+    assert "never runs" in states["DAILY_WAREHOUSE_REPORT", "0 0 31 2 *"]["problem"]
+    invented = states["MONTHLY_FIRST_WORKING_SEND", "0 9 1 * *"]
+    assert not invented["runs"] and "no workflow type" in invented["problem"]
+    assert "only on request" in states["ASK", "0 9 * * *"]["problem"]
+    assert "disabled" in states["DAILY_WAREHOUSE_REPORT", "0 6 * * *"]["problem"]
+    assert all(s["next_run"] is None for s in states.values())
+
+    sql(
+        database_url,
+        "UPDATE agents SET config = %s::jsonb WHERE id = %s",
+        '{"workflows": [{"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 6 * * *"}]}',
+        tenant.agent_id,
+    )
+    (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
+    assert state["runs"] and state["problem"] is None
+    # 06:00 in Tokyo is 21:00 UTC.
+    assert datetime.fromisoformat(state["next_run"]).astimezone(UTC).hour == 21
+    sql(database_url, "UPDATE agents SET status = 'DISABLED' WHERE id = %s", tenant.agent_id)
+    (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
+    assert not state["runs"] and "DISABLED" in state["problem"]
+
+
 def test_checkpoints_of_finished_tasks_are_pruned_results_stay(
     api: httpx.Client, database_url: str, worker: Any
 ) -> None:

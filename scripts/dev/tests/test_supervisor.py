@@ -165,7 +165,7 @@ def test_stack_heals_after_each_process_is_killed(data_home: Path) -> None:
         stack.kill_and_wait_back("phi_core_api.main")
         stack.wait_healthy(stack.api)
         time.sleep(1)
-        stack.kill_and_wait_back("phi_llm.service")
+        stack.kill_and_wait_back("phi_llm_router.main")
         stack.wait_healthy(stack.router)
         time.sleep(1)
         stack.kill_and_wait_back("bin/postgres")

@@ -17,12 +17,21 @@ class CoreApiSettings(ServiceSettings):
     # Public URL of the orchestrator, written into exported agent configs.
     orchestrator_url: str = "http://localhost:8001"
 
-    # Failed sign-ins: after this many failures inside the window, the account (or the
-    # client address) is refused with 429 until the lock expires.
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_address: int = 50
-    login_failure_window_seconds: int = 900
-    login_lockout_seconds: int = 900
+    # Failed sign-ins (docs/security.md). After this many failures inside the window, one
+    # account from one address (the pair), or one address whatever the account, is refused
+    # with 429 until the lock expires.
+    login_max_failures_per_pair: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    # An account is never locked: past its free failures each further failure makes it wait
+    # (the delay doubles from the first value up to the max) before the next attempt, except
+    # from an address it signed in or signed up from within the last known-address days.
+    # The count starts over after a window without failures.
+    login_account_free_failures: int = Field(default=5, ge=0)
+    login_account_delay_seconds: float = Field(default=1.0, gt=0)
+    login_account_max_delay_seconds: float = Field(default=300.0, gt=0)
+    login_known_address_days: int = Field(default=90, ge=0)
     # Addresses or networks of the reverse proxies in front of the API, comma-separated
     # ("10.0.0.5,192.168.0.0/24"). Only a connection from one of them may say, with
     # X-Forwarded-For, which client it forwards; the client is the nearest address in that
@@ -51,6 +60,9 @@ class CoreApiSettings(ServiceSettings):
     # route it keeps search's order, since there is no model to judge relevance with.
     search_rerank: bool = False
     search_rerank_top_n: int = Field(default=3, ge=2, le=20)
+    # Vectors of recent search questions kept in memory (1.5 KB each at 384 dimensions);
+    # 0 embeds every question.
+    search_query_cache_size: int = Field(default=4096, ge=0)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

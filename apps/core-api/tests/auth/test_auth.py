@@ -97,30 +97,82 @@ def test_me_refuses_missing_forged_and_expired_tokens(client: httpx.Client) -> N
     assert r.status_code == 401 and "expired" in r.json()["detail"]
 
 
-def test_repeated_failures_lock_the_account_then_it_unlocks(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server(login_max_failures_per_account=3, login_lockout_seconds=2)
+def _login(c: httpx.Client, email: str, password: str, address: str) -> httpx.Response:
+    return c.post(
+        "/auth/login",
+        json={"email": email, "password": password},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def test_failures_from_many_forged_addresses_cannot_lock_the_owner_out(start_server) -> None:  # type: ignore[no-untyped-def]
+    """The attack of issue 17: wrong passwords for someone else's account from ever new
+    (forged) addresses. They slow the account down for guessers, but its owner, signing in
+    from an address the account is known at, gets in at once."""
+    server = start_server(trusted_proxies="127.0.0.1", login_account_max_delay_seconds=60)
+    home = "198.51.100.20"
+    with httpx.Client(base_url=server.url) as c:
+        owner = signup(c, email=None)
+        # Signed in once from home: that address is now known to the account.
+        assert _login(c, owner.email, owner.password, home).status_code == 200
+        answers = [
+            _login(c, owner.email, f"guess {i}", f"203.0.113.{i}").status_code for i in range(30)
+        ]
+        # Five free guesses, then the account makes every new address wait.
+        assert answers[:5] == [401] * 5 and set(answers[5:]) <= {401, 429}
+        assert answers.count(429) >= 20, answers
+        assert _login(c, owner.email, owner.password, home).status_code == 200
+        # Known from signing up too (a new account has only that address).
+        fresh = c.post(
+            "/auth/signup",
+            json={"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "password": "p" * 12},
+            headers={"X-Forwarded-For": "198.51.100.21"},
+        ).json()
+        for i in range(8):
+            _login(c, fresh["email"], "wrong", f"203.0.114.{i}")
+        assert _login(c, fresh["email"], "wrong", "203.0.114.99").status_code == 429
+        assert _login(c, fresh["email"], "p" * 12, "198.51.100.21").status_code == 200
+
+
+def test_brute_force_from_one_address_is_locked_for_that_account(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(
+        trusted_proxies="127.0.0.1",
+        login_max_failures_per_pair=3,
+        login_account_free_failures=100,
+    )
+    attacker = "203.0.113.50"
+    with httpx.Client(base_url=server.url) as c:
+        victim, other = signup(c), signup(c)
+        for i in range(3):
+            assert _login(c, victim.email, f"guess {i}", attacker).status_code == 401
+        # Even the right password is refused from there now, with a hint of when to retry...
+        locked = _login(c, victim.email, victim.password, attacker)
+        assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+        # ...while the account from elsewhere, and other accounts from there, are unaffected.
+        assert _login(c, victim.email, victim.password, "198.51.100.30").status_code == 200
+        assert _login(c, other.email, other.password, attacker).status_code == 200
+
+
+def test_the_account_delay_doubles_and_its_owner_waits_it_out_elsewhere(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(
+        trusted_proxies="127.0.0.1",
+        login_account_free_failures=1,
+        login_account_delay_seconds=1,
+        login_account_max_delay_seconds=2,
+    )
     with httpx.Client(base_url=server.url) as c:
         user = signup(c)
-        for _ in range(3):
-            assert (
-                c.post("/auth/login", json={"email": user.email, "password": "nope"}).status_code
-                == 401
-            )
-        # Locked: even the right password is refused, with a hint of when to retry.
-        locked = c.post("/auth/login", json={"email": user.email, "password": user.password})
-        assert locked.status_code == 429
-        assert int(locked.headers["Retry-After"]) >= 1
-        # Another account from the same address is unaffected.
-        other = signup(c)
-        assert (
-            c.post(
-                "/auth/login", json={"email": other.email, "password": other.password}
-            ).status_code
-            == 200
-        )
-        time.sleep(2.2)
-        ok = c.post("/auth/login", json={"email": user.email, "password": user.password})
-        assert ok.status_code == 200
+        assert _login(c, user.email, "wrong", "203.0.113.60").status_code == 401
+        waits = []
+        for i in range(3):
+            assert _login(c, user.email, "wrong", f"203.0.113.{61 + i}").status_code == 401
+            refused = _login(c, user.email, user.password, "192.0.2.1")
+            assert refused.status_code == 429, refused.text
+            waits.append(int(refused.headers["Retry-After"]))
+            time.sleep(waits[-1] + 0.2)
+        assert waits == [1, 2, 2]  # doubling, up to the maximum
+        # Once the delay has passed, the right password from a new address gets in.
+        assert _login(c, user.email, user.password, "192.0.2.1").status_code == 200
 
 
 def test_repeated_failures_from_one_address_are_refused(start_server) -> None:  # type: ignore[no-untyped-def]

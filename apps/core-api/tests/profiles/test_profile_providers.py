@@ -123,46 +123,57 @@ def test_provider_down_fails_clearly_naming_it(
 
 
 def test_generation_through_the_router_service(
-    client: httpx.Client, own_worker: Callable[..., Any]
+    client: httpx.Client, own_worker: Callable[..., Any], live_server: Any
 ) -> None:
-    """PHI_LLM_ROUTER_URL: the worker calls the router service, which finds core-api's builtin
-    profile composer through its entry point."""
-    import threading
+    """PHI_LLM_ROUTER_URL: the worker calls the router service (its own process, as `make dev`
+    runs it), which finds core-api's builtin profile composer through its entry point."""
+    import os
+    import subprocess
+    import sys
     import time
 
-    import uvicorn
+    import psycopg
 
-    from phi_llm import InMemoryAccountant, Router
-    from phi_llm.service import create_app
     from phi_platform.embedded_pg import free_port
 
-    accountant = InMemoryAccountant()
+    settings = live_server.settings
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(Router(env={}, accountant=accountant), token="svc-token"),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHI_LLM", "PHI_OPENAI"))}
+    env.update(
+        DATABASE_URL=settings.database_url,
+        PHI_DATA_DIR=str(settings.data_dir),
+        PHI_LLM_ROUTER_PORT=str(port),
+        PHI_LLM_ROUTER_TOKEN="svc-token",
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    router = subprocess.Popen(
+        [sys.executable, "-m", "phi_llm_router.main"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive(), "the router service stopped while starting"
-            assert time.monotonic() < deadline, "the router service did not start in 20 s"
-            time.sleep(0.02)
+        deadline = time.monotonic() + 30
+        while True:
+            assert router.poll() is None, "the router service stopped while starting"
+            assert time.monotonic() < deadline, "the router service did not start in 30 s"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
         own_worker(PHI_LLM_ROUTER_URL=f"http://127.0.0.1:{port}", PHI_LLM_ROUTER_TOKEN="svc-token")
         owner, agent_id = setup(client)
         done = wait_generation(client, owner, generate(client, owner, agent_id))
         assert done["status"] == "SUCCEEDED", done["error"]
         prompt = client.get(f"/agents/{agent_id}", headers=owner.headers).json()["system_prompt"]
         assert prompt.startswith("You are Warehouse bot, a virtual Warehouse Analyst")
-        assert [(r.provider, str(r.context.agent_id)) for r in accountant.records] == [
-            ("builtin", agent_id)
-        ]
+        # The service recorded the call, for the agent the worker named.
+        with psycopg.connect(settings.libpq_database_url) as conn:
+            rows = conn.execute(
+                "SELECT provider FROM llm_calls WHERE agent_id = %s", (agent_id,)
+            ).fetchall()
+        assert rows == [("builtin",)]
     finally:
-        server.should_exit = True
-        thread.join(10)
+        router.terminate()
+        router.wait(10)

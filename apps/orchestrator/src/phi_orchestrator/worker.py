@@ -44,6 +44,7 @@ def build_search(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
     from sqlalchemy import text
 
     from phi_llm.embeddings import get_embedding_provider
+    from phi_search.query_embedding import cached
     from phi_search.search import SearchUnavailable, search_documents
 
     embedder: Any = None
@@ -53,7 +54,7 @@ def build_search(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
     ) -> list[dict[str, Any]]:
         nonlocal embedder
         if embedder is None:
-            embedder = get_embedding_provider(settings)
+            embedder = cached(get_embedding_provider(settings), settings.search_query_cache_size)
         async with sessionmaker() as session:
             # Skip the embedding entirely when the agent has nothing to search.
             has_chunks = (

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -56,6 +58,11 @@ def test_ask_answers_without_documents(api: httpx.Client, database_url: str, wor
         ({"type": "ASK", "input": {}}, 422, "input.question"),
         ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "x"}}, 422, "data_source"),
         ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "someday"}}, 422, "input.day"),
+        # The report reads the day after and the week before: these overflowed the calendar
+        # and failed the task with an internal OverflowError.
+        ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "9999-12-31"}}, 422, "input.day"),
+        ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "0001-01-01"}}, 422, "input.day"),
+        ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "1899-12-31"}}, 422, "1900-01-01"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(
@@ -64,6 +71,29 @@ def test_bad_requests_say_what_is_wrong(
     tenant = make_tenant(database_url)
     r = api.post(f"/agents/{tenant.agent_id}/run-task", json=body, headers=tenant.owner.headers)
     assert r.status_code == status and words in r.json()["detail"], r.text
+
+
+def test_report_days_run_from_1900_to_tomorrow_in_the_orgs_time_zone(
+    api: httpx.Client, database_url: str
+) -> None:
+    # Kiritimati is 14 hours ahead of UTC: its tomorrow can be two UTC days away.
+    tenant = make_tenant(database_url, time_zone="Pacific/Kiritimati")
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    path = f"/agents/{tenant.agent_id}/run-task"
+    for day, status in (
+        (today + timedelta(days=2), 422),
+        (today + timedelta(days=1), 202),
+        (date(1900, 1, 1), 202),
+    ):
+        body = {"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": day.isoformat()}}
+        r = api.post(path, json=body, headers=tenant.owner.headers)
+        assert r.status_code == status, (day, r.text)
+        if status == 422:
+            assert "input.day" in r.text and (today + timedelta(days=1)).isoformat() in r.text
+        else:
+            # Not run here (no worker): cancelled so that no later worker picks it up.
+            cancel = api.post(f"/tasks/{r.json()['task_id']}/cancel", headers=tenant.owner.headers)
+            assert cancel.status_code == 200
 
 
 def test_disabled_agent_is_refused(api: httpx.Client, database_url: str) -> None:

@@ -1,11 +1,12 @@
-"""Phi Agents LLM router: providers, routing by task class, accounting, the router service.
+"""Phi Agents LLM router: providers, routing by task class, accounting.
 
 Use in-process::
 
     router = Router()  # configured from the environment; see phi_llm.config
     result = await router.chat(messages, task_class="heavy", json_schema=schema)
 
-or through the service (``phi_llm.service``) with :class:`phi_llm.client.RouterClient`.
+or through the router service (``apps/llm-router``, ``phi_llm_router``) with
+:class:`phi_llm.client.RouterClient`.
 """
 
 from phi_llm.accounting import (
@@ -18,10 +19,12 @@ from phi_llm.config import RouteEntry, RouterConfig, config_from_env
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
+    BudgetStopped,
     BuiltinCannotAnswer,
     ConfigError,
     LLMError,
     ProviderError,
+    ResponseOvershoot,
     UnknownOrganization,
     UnknownTaskClass,
 )
@@ -41,6 +44,7 @@ __all__ = [
     "Accountant",
     "AllProvidersFailed",
     "BudgetExceeded",
+    "BudgetStopped",
     "BuiltinCannotAnswer",
     "CallContext",
     "ChatResult",
@@ -53,6 +57,7 @@ __all__ = [
     "NullAccountant",
     "PostgresAccountant",
     "ProviderError",
+    "ResponseOvershoot",
     "RouteEntry",
     "Router",
     "RouterConfig",

@@ -9,6 +9,10 @@
   fields, and then PostgreSQL, the UTF-8 encoder or the error response itself (which cannot
   render NaN) failed with a 500. :class:`RequestGuard` answers 422 for them before any
   route runs.
+* **JSON nested too deep.** Python's parser recurses once per ``[`` or ``{``: about a thousand
+  levels raised RecursionError, a 500 that also dropped the keep-alive connection, on every
+  JSON route, unauthenticated ones included. :func:`json_depth_exceeds` counts the nesting
+  before anything parses the body, and more than :data:`MAX_JSON_DEPTH` levels get 422.
 * **Validation errors that echo input.** FastAPI's 422 repeats each invalid input in full:
   a password, or a 400 MB string. :func:`safe_validation_errors` drops the input of secret
   fields and cuts every other one to a short prefix.
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +33,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Deepest nesting of arrays and objects a JSON body may have. No route's schema comes close
+# (tool settings and results are a few levels deep); Python's own limit is about 1000.
+MAX_JSON_DEPTH = 64
+# A JSON string, escapes included (unrolled so that long strings do not make it backtrack).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# Bytes other than brackets, dropped before the depth is counted.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 # Longest prefix of an invalid input a 422 repeats.
 ECHO_PREFIX = 40
 # Field names whose values are never repeated (matched as substrings of the lower-cased name).
@@ -110,9 +124,27 @@ def _check_strings(value: Any) -> None:
             _check_strings(v)
 
 
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` nests arrays and objects more than ``limit`` levels deep, found
+    without parsing it (brackets inside strings do not count).
+
+    On invalid JSON the count may be off, but only after the point where a parser would
+    have stopped anyway, so it never lets through what a parser would recurse on."""
+    outside_strings = _JSON_STRING.sub(b"", body)
+    brackets = outside_strings.translate(None, _NOT_BRACKETS)
+    if len(brackets) <= limit:
+        return False
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets))) > limit
+
+
 def check_json(body: bytes) -> tuple[str, str] | None:
     """``(error type, message)`` when ``body`` is JSON the services must refuse, else None
     (invalid JSON is left to FastAPI, which answers its own 422)."""
+    if json_depth_exceeds(body):
+        return (
+            "json_too_deep",
+            f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep",
+        )
     try:
         value = json.loads(body, parse_constant=_reject_constant)
     except _Rejected as exc:
@@ -158,7 +190,8 @@ class RequestGuard:
         if length is not None and length > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
-        is_json = content_type == b"application/json" or content_type.endswith(b"+json")
+        # FastAPI parses a body that has no Content-Type as JSON too.
+        is_json = content_type in (b"", b"application/json") or content_type.endswith(b"+json")
         chunks: list[bytes] = []
         size = 0
         more = True

@@ -16,7 +16,7 @@ once the database answers. Jobs that were running when the connection dropped st
 nothing is handed a connection that died with the old server.
 
 The worker also serves ``/health``, ``/ready`` and ``/metrics`` on ``worker_metrics_port``
-(0: no server).
+(0: no server). A port already taken costs the worker only that page, never its jobs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -163,7 +164,25 @@ async def run_worker(
 
 async def _serve_health(app: procrastinate.App, port: int, name: str) -> Any:
     """``/health``, ``/ready`` and ``/metrics`` of this worker on ``port``, in the background.
-    A port already taken (a second worker on the machine) only costs this worker its page."""
+    A port already taken (a second worker on the machine, another stack) only costs this
+    worker its page: it is logged and the worker runs its jobs without one (None)."""
+    # The socket is bound here, not by uvicorn: uvicorn meets a taken port with sys.exit,
+    # which from a task of this event loop ends the whole worker process.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        logger.warning(
+            "%s: no health page: port %d is not free (%s); running without one "
+            "(PHI_WORKER_METRICS_PORT chooses another, 0 none)",
+            name,
+            port,
+            exc.strerror or exc,
+        )
+        return None
+
     import uvicorn
     from fastapi import FastAPI
 
@@ -185,13 +204,16 @@ async def _serve_health(app: procrastinate.App, port: int, name: str) -> Any:
     # uvicorn's serve() swaps in its own SIGINT/SIGTERM handlers and raises the signal again
     # when it ends; the worker's own handlers (run_worker) must stay in charge.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    task = asyncio.create_task(server.serve(), name="health page")
 
-    def _report(t: asyncio.Task[Any]) -> None:
-        if not t.cancelled() and (t.exception() or not server.started):
-            logger.warning("%s: no health page on port %d (in use?)", name, port)
+    async def serve() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except (Exception, SystemExit) as exc:  # uvicorn exits on any start-up failure
+            logger.warning("%s: health page on port %d stopped: %r", name, port, exc)
+        finally:
+            sock.close()
 
-    task.add_done_callback(_report)
+    asyncio.create_task(serve(), name="health page")
     return server
 
 

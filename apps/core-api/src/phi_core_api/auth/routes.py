@@ -15,7 +15,7 @@ router = APIRouter(tags=["auth"])
 def client_address(request: Request) -> str:
     """The client's address; behind trusted proxies (PHI_TRUSTED_PROXIES) the app's
     proxy-headers middleware has already put the forwarded client here."""
-    return request.client.host if request.client else "unknown"
+    return request.client.host if request.client else service.UNKNOWN_ADDRESS
 
 
 @router.post(
@@ -24,9 +24,11 @@ def client_address(request: Request) -> str:
     response_model=SignupOut,
     responses={409: {"description": "Email already registered"}},
 )
-async def signup(data: SignupIn, session: SessionDep, settings: SettingsDep) -> SignupOut:
+async def signup(
+    data: SignupIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> SignupOut:
     """Create an account; the response carries an access token so the user is signed in."""
-    user = await service.signup(session, data)
+    user = await service.signup(session, settings, data, client_address(request))
     token, expires_in = create_access_token(
         user.id, settings.resolved_jwt_secret, settings.jwt_ttl_minutes
     )

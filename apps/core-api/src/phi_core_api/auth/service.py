@@ -21,7 +21,9 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def signup(session: AsyncSession, data: SignupIn) -> User:
+async def signup(
+    session: AsyncSession, settings: CoreApiSettings, data: SignupIn, client_address: str
+) -> User:
     email = normalize_email(data.email)
     exists = await session.scalar(select(User.id).where(func.lower(User.email) == email))
     if exists:
@@ -30,14 +32,50 @@ async def signup(session: AsyncSession, data: SignupIn) -> User:
     password_hash = await run_in_threadpool(hash_password, data.password)
     user = User(email=email, password_hash=password_hash, name=data.name)
     session.add(user)
+    await session.flush()
+    # The address the account was made from is its first known one (see LoginThrottle).
+    await remember_address(session, settings, user.id, client_address)
     await session.commit()
     return user
 
 
-class LoginThrottle:
-    """Counts failed sign-ins per account and per client address in PostgreSQL.
+async def remember_address(
+    session: AsyncSession, settings: CoreApiSettings, user_id: uuid.UUID, address: str
+) -> None:
+    """Record that the user signed in (or up) from ``address`` now, and forget the user's
+    addresses unused for longer than PHI_LOGIN_KNOWN_ADDRESS_DAYS."""
+    if address == UNKNOWN_ADDRESS:
+        return
+    await session.execute(
+        text(
+            "INSERT INTO login_known_addresses (user_id, address) VALUES (:uid, :address) "
+            "ON CONFLICT (user_id, address) DO UPDATE SET last_seen_at = now()"
+        ),
+        {"uid": user_id, "address": address},
+    )
+    await session.execute(
+        text(
+            "DELETE FROM login_known_addresses WHERE user_id = :uid AND last_seen_at < now() - :age"
+        ),
+        {"uid": user_id, "age": timedelta(days=settings.login_known_address_days)},
+    )
 
-    Kept in the database so that every API process shares the same counters.
+
+# What the routes pass when the connection has no client address.
+UNKNOWN_ADDRESS = "unknown"
+
+
+class LoginThrottle:
+    """Slows down password guessing without letting anyone lock an account (docs/security.md).
+
+    Counters live in PostgreSQL (``login_throttle``) so every API process shares them:
+
+    - one account from one address (``pair:``): locked after a few failures;
+    - one address whatever the account (``address:``): locked after many failures;
+    - one account from anywhere (``account:``): never locked, but past its free failures it
+      must wait before the next attempt, a delay that doubles with each failure up to a cap.
+      A valid password from an address the account signed in from recently skips that wait,
+      so failures sent from elsewhere (or from forged addresses) cannot keep its owner out.
     """
 
     def __init__(self, session: AsyncSession, settings: CoreApiSettings) -> None:
@@ -45,6 +83,7 @@ class LoginThrottle:
         self.settings = settings
 
     async def check(self, keys: list[str]) -> None:
+        """Raise 429 (with Retry-After) when any of ``keys`` is locked or waiting."""
         row = (
             await self.session.execute(
                 text(
@@ -61,31 +100,72 @@ class LoginThrottle:
                 headers={"Retry-After": str(retry_after)},
             )
 
-    async def record_failure(self, key: str, limit: int) -> None:
-        window = timedelta(seconds=self.settings.login_failure_window_seconds)
-        lockout = timedelta(seconds=self.settings.login_lockout_seconds)
-        # One statement, so concurrent failures cannot lose counts: a stale window restarts.
-        await self.session.execute(
+    async def is_known(self, user_id: uuid.UUID, address: str) -> bool:
+        """Whether the user signed in or up from ``address`` within the known-address days."""
+        days = self.settings.login_known_address_days
+        if days == 0 or address == UNKNOWN_ADDRESS:
+            return False
+        found = await self.session.scalar(
             text(
-                """
-                INSERT INTO login_throttle AS t (key, failures, window_started_at)
-                VALUES (:key, 1, now())
+                "SELECT 1 FROM login_known_addresses WHERE user_id = :uid AND address = :address "
+                "AND last_seen_at > now() - :age"
+            ),
+            {"uid": user_id, "address": address, "age": timedelta(days=days)},
+        )
+        return found is not None
+
+    async def _count_failure(self, key: str, restart_after_quiet: bool) -> int:
+        """Add a failure to ``key``'s count and return it. The count starts over when the
+        window has passed: since its first failure, or (``restart_after_quiet``) since its
+        last one. One statement, so concurrent failures cannot lose counts."""
+        window = timedelta(seconds=self.settings.login_failure_window_seconds)
+        since = "t.last_failed_at" if restart_after_quiet else "t.window_started_at"
+        stale = f"coalesce({since}, t.window_started_at) < now() - :window"
+        failures = await self.session.scalar(
+            text(
+                f"""
+                INSERT INTO login_throttle AS t (key, failures, window_started_at, last_failed_at)
+                VALUES (:key, 1, now(), now())
                 ON CONFLICT (key) DO UPDATE SET
-                    failures = CASE WHEN t.window_started_at < now() - :window THEN 1
-                                    ELSE t.failures + 1 END,
-                    window_started_at = CASE WHEN t.window_started_at < now() - :window
-                                             THEN now() ELSE t.window_started_at END
+                    failures = CASE WHEN {stale} THEN 1 ELSE t.failures + 1 END,
+                    window_started_at = CASE WHEN {stale} THEN now()
+                                             ELSE t.window_started_at END,
+                    last_failed_at = now()
+                RETURNING failures
                 """
             ),
             {"key": key, "window": window},
         )
+        return int(failures or 0)
+
+    async def _hold(self, key: str, seconds: float, *, restart: bool) -> None:
         await self.session.execute(
             text(
-                "UPDATE login_throttle SET locked_until = now() + :lockout, failures = 0, "
-                "window_started_at = now() WHERE key = :key AND failures >= :limit"
+                "UPDATE login_throttle SET locked_until = now() + :hold"
+                + (", failures = 0, window_started_at = now()" if restart else "")
+                + " WHERE key = :key"
             ),
-            {"key": key, "limit": limit, "lockout": lockout},
+            {"key": key, "hold": timedelta(seconds=seconds)},
         )
+
+    async def record_failure(self, key: str, limit: int) -> None:
+        """Count a failure of a pair or address key; at ``limit`` it is locked out."""
+        if await self._count_failure(key, restart_after_quiet=False) >= limit:
+            await self._hold(key, self.settings.login_lockout_seconds, restart=True)
+
+    async def record_account_failure(self, key: str) -> None:
+        """Count a failure of an account; past its free failures it waits, longer each time."""
+        s = self.settings
+        over = (
+            await self._count_failure(key, restart_after_quiet=True) - s.login_account_free_failures
+        )
+        if over > 0:
+            # Bounded exponent: the cap is reached long before 2**30.
+            delay = min(
+                s.login_account_max_delay_seconds,
+                s.login_account_delay_seconds * 2 ** min(over - 1, 30),
+            )
+            await self._hold(key, delay, restart=False)
 
     async def reset(self, key: str) -> None:
         await self.session.execute(
@@ -97,21 +177,30 @@ async def login(
     session: AsyncSession, settings: CoreApiSettings, data: LoginIn, client_address: str
 ) -> User:
     email = normalize_email(data.email)
-    account_key, address_key = f"account:{email}", f"address:{client_address}"
+    account_key = f"account:{email}"
+    pair_key = f"pair:{client_address}|{email}"
+    address_key = f"address:{client_address}"
     throttle = LoginThrottle(session, settings)
-    await throttle.check([account_key, address_key])
 
     user = await session.scalar(select(User).where(func.lower(User.email) == email))
+    known = user is not None and await throttle.is_known(user.id, client_address)
+    # From a known address the account's delay does not apply; the pair and address
+    # limits always do.
+    await throttle.check([pair_key, address_key] if known else [pair_key, address_key, account_key])
+
     ok = await run_in_threadpool(
         verify_password, user.password_hash if user else None, data.password
     )
     if not ok or user is None:
-        await throttle.record_failure(account_key, settings.login_max_failures_per_account)
+        await throttle.record_failure(pair_key, settings.login_max_failures_per_pair)
         await throttle.record_failure(address_key, settings.login_max_failures_per_address)
+        await throttle.record_account_failure(account_key)
         await session.commit()
         # Same answer for an unknown email and a wrong password.
         raise Unauthorized("incorrect email or password")
+    await throttle.reset(pair_key)
     await throttle.reset(account_key)
+    await remember_address(session, settings, user.id, client_address)
     await session.commit()
     return user
 

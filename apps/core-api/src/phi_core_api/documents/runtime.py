@@ -13,8 +13,8 @@ from fastapi import Depends, FastAPI, Request
 
 from phi_core_api.settings import CoreApiSettings
 from phi_core_api.storage import FileStorage, storage_for
-from phi_llm.embeddings import EmbeddingProvider
 from phi_search.rerank import Reranker
+from phi_search.search import QueryEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +23,17 @@ logger = logging.getLogger(__name__)
 async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIterator[None]:
     from phi_core_api.jobs import create_job_app
     from phi_llm.embeddings import EmbeddingError, get_embedding_provider
+    from phi_search.query_embedding import cached
 
     app.state.storage = storage_for(settings.data_dir)
-    app.state.embedder = get_embedding_provider(settings)
+    provider = get_embedding_provider(settings)
     # Load the model now rather than in the first search request. A remote embedding service
     # that is down must not keep the API from starting: search answers 503 until it is back.
     try:
-        await asyncio.to_thread(app.state.embedder.embed_query, "warm-up")
+        await asyncio.to_thread(provider.embed_query, "warm-up")
     except EmbeddingError as exc:
         logger.warning("embedding service not reachable at start-up: %s", exc)
+    app.state.embedder = cached(provider, settings.search_query_cache_size)
     app.state.search_reranker = None
     if settings.search_rerank:
         from phi_core_api.profiles.runtime import build_router
@@ -55,7 +57,7 @@ def _storage(request: Request) -> FileStorage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
 
-def _embedder(request: Request) -> EmbeddingProvider:
+def _embedder(request: Request) -> QueryEmbedder:
     return request.app.state.embedder  # type: ignore[no-any-return]
 
 
@@ -65,5 +67,5 @@ def _search_reranker(request: Request) -> Reranker | None:
 
 JobsDep = Annotated[procrastinate.App, Depends(_jobs)]
 StorageDep = Annotated[FileStorage, Depends(_storage)]
-EmbedderDep = Annotated[EmbeddingProvider, Depends(_embedder)]
+EmbedderDep = Annotated[QueryEmbedder, Depends(_embedder)]
 RerankerDep = Annotated[Reranker | None, Depends(_search_reranker)]

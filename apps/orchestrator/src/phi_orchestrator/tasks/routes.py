@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,11 @@ from sqlalchemy import text
 from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.notify import TASK_EVENTS, wait_for
 from phi_orchestrator.runtime import FINISHED
+from phi_orchestrator.schedules import schedule_states
 from phi_orchestrator.tasks import service
 from phi_orchestrator.tasks.schemas import (
     RunTask,
+    ScheduleState,
     TaskCreated,
     TaskDetail,
     TaskPage,
@@ -87,6 +90,21 @@ async def list_agent_tasks(
         session, agent_id, status=status, type_=type, limit=limit, offset=offset
     )
     return TaskPage(items=items, total=total, limit=limit, offset=offset)  # type: ignore[arg-type]
+
+
+@router.get("/agents/{agent_id}/schedules", response_model=list[ScheduleState])
+async def list_agent_schedules(
+    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> list[ScheduleState]:
+    """The scheduled workflows of the agent's config: which the scheduler runs, when next,
+    and why it skips the others (a type that does not exist or runs only on request, a cron
+    that never fires, a disabled workflow or agent)."""
+    agent, _ = await agent_access(session, agent_id, user_id)
+    zone = await session.scalar(
+        text("SELECT time_zone FROM organizations WHERE id = :id"), {"id": agent.org_id}
+    )
+    states = schedule_states(agent.config, agent.status, zone or "UTC", datetime.now(UTC))
+    return [ScheduleState.model_validate(s) for s in states]
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)

@@ -14,6 +14,7 @@ from phi_orchestrator.local_agents.auth import AgentKeyDep
 from phi_orchestrator.settings import OrchestratorSettings
 from phi_orchestrator.tool_calls import service
 from phi_service.errors import ApiError, InvalidInput
+from phi_service.guards import MAX_JSON_DEPTH, json_depth_exceeds
 
 router = APIRouter(tags=["local agents"])
 
@@ -94,6 +95,12 @@ async def tool_callback(request: Request, key: AgentKeyDep) -> CallbackAnswer:
     a different one, or one from a superseded attempt → 409."""
     settings: OrchestratorSettings = request.app.state.settings
     raw = await _read_capped(request, settings.tool_result_max_bytes)
+    # This route reads its own body (past the services' input guard, for its larger cap),
+    # so it applies the guard's depth limit itself.
+    if json_depth_exceeds(raw):
+        raise InvalidInput(
+            f"invalid callback: arrays and objects are nested more than {MAX_JSON_DEPTH} levels"
+        )
     try:
         body = ToolCallback.model_validate_json(raw)
     except ValidationError as exc:

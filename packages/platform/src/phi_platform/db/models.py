@@ -492,6 +492,23 @@ class LoginThrottle(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Account keys: their delay starts over only after a window without failures.
+    last_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginKnownAddress(Base):
+    """An address an account signed in or signed up from; a valid password from it skips
+    the account's sign-in delay (see the core API's auth service)."""
+
+    __tablename__ = "login_known_addresses"
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(Text, primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    __table_args__ = (Index("ix_login_known_addresses_last_seen", "last_seen_at"),)
 
 
 class LlmCall(Base):
@@ -529,6 +546,9 @@ class LlmTokenUsage(Base):
     )
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     used: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # The budget at which the month's calls were stopped (usage reached it); calls stay
+    # refused until the organization's budget is raised above it.
+    stopped_at_budget: Mapped[int | None] = mapped_column(BigInteger)
 
 
 ORG_SCOPED_UPDATED_TABLES = (

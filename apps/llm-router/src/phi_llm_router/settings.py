@@ -1,4 +1,4 @@
-"""Settings of the router service."""
+"""The one settings object of the router service (`PHI_` environment variables)."""
 
 from __future__ import annotations
 
