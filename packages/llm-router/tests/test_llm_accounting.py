@@ -273,3 +273,22 @@ async def test_an_unstreamed_answer_past_its_cap_is_refused_and_charged(
     assert [(r.outcome, r.tokens_in, r.tokens_out) for r in rows] == [("error", 11, 1000)]
     assert float(rows[0].cost_usd) > 0
     assert await usage(sessionmaker, org_id) == 1011
+
+
+async def test_a_streamed_answer_within_its_cap_is_read_to_the_end_with_its_usage(
+    sessionmaker, fake_openai
+) -> None:
+    """A server that honours max_tokens is never cut: its own token counts are settled."""
+    org_id, _ = await make_org(sessionmaker, budget=None)
+    fake_openai.answer_tokens = 10
+    router = Router(
+        config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
+    )
+    result = await router.chat(
+        MESSAGES, task_class="heavy", max_tokens=10, context=CallContext(org_id=org_id)
+    )
+    await router.aclose()
+    assert (result.tokens_in, result.tokens_out, result.finish_reason) == (11, 10, "stop")
+    assert result.content.split() == ["tok"] * 10
+    assert fake_openai.requests[0]["body"]["stream"] is True
+    assert await usage(sessionmaker, org_id) == 21

@@ -123,14 +123,18 @@ class OpenAIProvider(Provider):
                 choice = chunk.choices[0]
                 piece = choice.delta.content if choice.delta else None
                 if piece:
-                    parts.append(piece)
                     # A chunk is usually one token; a server sending more per chunk is
                     # counted by the text's size instead.
-                    received += max(1, estimate_tokens(piece))
+                    tokens = max(1, estimate_tokens(piece))
+                    if cap is not None and received + tokens > cap:
+                        # Past what was asked for: keep what fits and stop reading. A server
+                        # that honours max_tokens never gets here, and its usage is read.
+                        parts.append(piece[: (cap - received) * 4])
+                        received, cut = cap, True
+                        break
+                    parts.append(piece)
+                    received += tokens
                 finish = choice.finish_reason or finish
-                if cap is not None and received >= cap:
-                    cut = True
-                    break
         if chunks == 0:
             # What a server that does not stream (or answers an HTML page) comes back as.
             raise self.error(request.model, "bad_response", "answer is not a chat completion")
@@ -138,18 +142,13 @@ class OpenAIProvider(Provider):
         prompt_text = "".join(m["content"] for m in request.messages)
         if cut:
             # Leaving the block closed the connection; whatever the server makes after that
-            # is not read. The answer counts as the cap, all that was asked for, and keeps
-            # about that much text when the last chunk carried more.
-            assert cap is not None
-            tokens_in, tokens_out, finish = estimate_tokens(prompt_text), cap, "length"
-            if received > cap:
-                content = content[: cap * 4]
+            # is not read, and the answer counts as the cap: all that was asked for. The
+            # server's usage (sent last) never came, so the prompt is estimated.
+            tokens_in, tokens_out, finish = estimate_tokens(prompt_text), received, "length"
         elif usage is not None:
             tokens_in, tokens_out = usage.prompt_tokens, usage.completion_tokens
         else:
             tokens_in, tokens_out = estimate_tokens(prompt_text), received
-        if usage is not None and cut:
-            tokens_in = usage.prompt_tokens
         return ChatResult(
             content=content,
             provider=self.name,
