@@ -11,11 +11,13 @@
   (queue depth, ingestion seconds, LLM calls) in their modules. ``GET /metrics`` on each
   service, and on the worker's small HTTP server.
 * **Health**: ``GET /health`` answers while the process runs; ``GET /ready`` also checks that
-  the database answers and that its migrations are at the head revision (503 otherwise).
+  the database answers within 3 s and that its migrations are at the head revision (503
+  otherwise).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -290,13 +292,24 @@ def migrations_head() -> str:
     return str(head)
 
 
+# How long /ready waits for the database before calling it unreachable.
+READY_TIMEOUT_SECONDS = 3.0
+
+
 def database_check(run_scalar: Callable[[str], Awaitable[Any]]) -> ReadinessCheck:
     """A readiness check from a function that runs one SQL query and returns its value."""
 
     async def check() -> str | None:
         head = migrations_head()
         try:
-            version = await run_scalar("SELECT version_num FROM alembic_version")
+            # Bounded: a pool waiting for a connection to a dead server waits 30 s, and a
+            # readiness probe that hangs is read as "still fine" by whoever gives up first.
+            version = await asyncio.wait_for(
+                run_scalar("SELECT version_num FROM alembic_version"),
+                timeout=READY_TIMEOUT_SECONDS,
+            )
+        except TimeoutError:
+            return f"database unreachable (no answer within {READY_TIMEOUT_SECONDS:g} s)"
         except Exception as exc:
             return f"database unreachable ({type(exc).__name__})"
         if version != head:
