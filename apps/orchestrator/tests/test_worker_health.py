@@ -1,7 +1,8 @@
-"""A worker's /ready tells the truth about its database: a real worker process reaches the
-test database through a TCP relay the test can cut (the server refusing connections) or
-stall (packets that go nowhere, as behind a dead network link); /ready answers 503 within
-its 3 s check either way, and 200 again once the database is back."""
+"""A worker's health page. /ready tells the truth about its database: a real worker process
+reaches the test database through a TCP relay the test can cut (the server refusing
+connections) or stall (packets that go nowhere, as behind a dead network link); /ready
+answers 503 within its 3 s check either way, and 200 again once the database is back.
+/metrics needs the metrics token when one is set."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class Relay:
                     if not data:
                         return
                     (b if s is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # closed by cut() meanwhile
             return
         finally:
             for s in (a, b):
@@ -144,3 +145,17 @@ def test_worker_ready_is_503_while_its_database_is_unreachable(
     relay.mode = "forward"
     _until(url, 200, within=30)
     assert worker.proc.poll() is None, worker.output
+
+
+def test_worker_metrics_need_the_metrics_token_when_set(
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    port = free_port()
+    token = "worker-metrics-" + "w" * 24
+    worker = start_worker(worker_metrics_port=port, metrics_token=token)
+    url = f"http://127.0.0.1:{port}"
+    assert httpx.get(f"{url}/metrics").status_code == 401
+    r = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and "phi_queue_jobs" in r.text
+    assert httpx.get(f"{url}/ready").status_code == 200
+    assert worker.proc.poll() is None
