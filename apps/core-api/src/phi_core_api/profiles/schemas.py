@@ -48,6 +48,19 @@ class WorkflowSpec(BaseModel):
         return check_cron(value)
 
 
+class ScheduleSuggestion(BaseModel):
+    """Recurring work that no workflow type runs: listed for a person to act on, never in
+    the agent's config (the scheduler would skip it)."""
+
+    type: str | None = Field(
+        default=None, max_length=100, description="A type a model proposed; none from documents"
+    )
+    description: ProfileText
+    schedule: str | None = Field(default=None, max_length=100, description="Cron, as stated")
+    reason: ProfileText
+    source: SourceRef | None = None
+
+
 class ToolRule(BaseModel):
     tool: str = Field(min_length=1, max_length=64, description="key of a tool from GET /tools")
     rule: ProfileText
@@ -64,6 +77,7 @@ class GeneratedProfile(BaseModel):
     capabilities: Annotated[list[ProfileText], Field(min_length=1, max_length=40)]
     duties: Annotated[list[CitedLine], Field(max_length=40)] = []
     workflows: Annotated[list[WorkflowSpec], Field(max_length=20)] = []
+    schedule_suggestions: Annotated[list[ScheduleSuggestion], Field(max_length=40)] = []
     tool_usage_rules: Annotated[list[ToolRule], Field(max_length=60)] = []
     safety_constraints: Annotated[list[CitedLine], Field(max_length=40)] = []
 
