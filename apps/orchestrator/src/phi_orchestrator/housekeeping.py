@@ -84,13 +84,18 @@ async def prune_checkpoints(pool: Pool, retention_hours: float) -> int:
 
 async def tasks_without_job(pool: Pool, task_name: str) -> list[uuid.UUID]:
     """Tasks that need a run but have no queued or running job: PENDING for over a minute
-    (the API stored the task but could not reach the queue), or WAITING on a call that was
-    answered or failed over half a minute ago (the resume could not be queued)."""
+    (the API stored the task but could not reach the queue), RUNNING (its job failed, e.g.
+    the database stayed away longer than the job retries, or was lost), or WAITING on a call
+    that was answered or failed over half a minute ago (the resume could not be queued).
+
+    One statement, so one snapshot: a task is RUNNING only while a job runs it, and that job
+    ends only after the task has left RUNNING."""
     async with pool.connection() as conn:
         rows = await (
             await conn.execute(
                 "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
-                "AND t.created_at < now() - interval '1 minute') OR (t.status = 'WAITING' "
+                "AND t.created_at < now() - interval '1 minute') OR t.status = 'RUNNING' "
+                "OR (t.status = 'WAITING' "
                 "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
                 "AND c.status IN ('DONE', 'FAILED') "
                 "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("

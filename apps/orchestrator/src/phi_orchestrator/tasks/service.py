@@ -104,6 +104,33 @@ async def events_after(
     return [dict(r._mapping) for r in rows]
 
 
+async def status_and_events_after(
+    session: AsyncSession, task_id: uuid.UUID, after_seq: int, limit: int = 500
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The task's status (None: no such task) and its events after ``after_seq``, read in one
+    statement, so in one snapshot: once the status is final, every event written before it
+    (the task's last one in the same transaction) is in the list."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT t.status, e.seq, e.event_type, e.payload, e.timestamp FROM tasks t "
+                "LEFT JOIN LATERAL (SELECT seq, event_type, payload, timestamp "
+                "FROM task_events WHERE task_id = t.id AND seq > :after "
+                "ORDER BY seq LIMIT :limit) e ON true WHERE t.id = :id ORDER BY e.seq"
+            ),
+            {"id": task_id, "after": after_seq, "limit": limit},
+        )
+    ).all()
+    if not rows:
+        return None, []
+    events = [
+        {"seq": r.seq, "event_type": r.event_type, "payload": r.payload, "timestamp": r.timestamp}
+        for r in rows
+        if r.seq is not None
+    ]
+    return rows[0].status, events
+
+
 async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
     calls = (
         await session.execute(
