@@ -9,18 +9,18 @@ with LangGraph's checkpointer (a step's end goes in the checkpointer's own trans
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.types.json import Jsonb
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_platform.db.models import TaskEvent
 
 _INSERT = (
-    insert(TaskEvent.__table__)
+    insert(cast(Table, TaskEvent.__table__))
     .inline()
     .values(
         task_id=bindparam("task_id"),
