@@ -442,3 +442,54 @@ def test_hostile_input_gets_4xx_and_calls_are_counted_in_metrics(service) -> Non
         'service="llm-router",', ""
     )
     assert httpx.get(f"{server.url}/ready").status_code == 200
+
+
+def test_json_nested_too_deep_gets_422_on_every_route_and_the_connection_stays(service) -> None:
+    """Deep nesting used to raise RecursionError in the input guard: a 500 that dropped the
+    connection. Every route that takes a body now answers 422 on the same connection."""
+    server, _ = service
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    routes = [
+        (method.upper(), path)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if "application/json" in op.get("requestBody", {}).get("content", {})
+    ]
+    assert {("POST", "/chat"), ("POST", "/v1/chat/completions"), ("POST", "/embed")} <= set(routes)
+    deep = '{"messages": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "X-Phi-Org-Id": ORG,
+        "Content-Type": "application/json",
+    }
+    local_ports = set()
+    with httpx.Client(base_url=server.url, headers=headers) as c:
+        for method, path in routes:
+            r = c.request(method, path, content=deep)
+            assert r.status_code == 422, (method, path, r.status_code, r.text[:300])
+            assert "nested more than" in r.text
+            local_ports.add(r.extensions["network_stream"].get_extra_info("client_addr"))
+        assert c.get("/v1/models").status_code == 200
+    # One connection served all of them: none was dropped.
+    assert len(local_ports) == 1, local_ports
+
+
+def test_metrics_token_and_address_of_their_own(serve, fake_openai, embedder) -> None:
+    """/metrics is open by default (above); PHI_METRICS_TOKEN closes it to others, and
+    PHI_METRICS_PORT moves it off the service's port."""
+    from phi_platform.embedded_pg import free_port
+
+    metrics_token = "router-metrics-" + "m" * 24
+    port = free_port()
+    router = Router(routes(fake_openai.base_url), embedder=embedder, env={})
+    settings = RouterServiceSettings(
+        llm_accounting="none", metrics_token=metrics_token, metrics_port=port
+    )
+    server = serve(create_app(router, token=TOKEN, settings=settings))
+    assert httpx.get(f"{server.url}/metrics").status_code == 404
+    # Neither the service token nor nothing opens the metrics page.
+    page = f"http://127.0.0.1:{port}/metrics"
+    assert httpx.get(page).status_code == 401
+    assert httpx.get(page, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
+    r = httpx.get(page, headers={"Authorization": f"Bearer {metrics_token}"})
+    assert r.status_code == 200 and "phi_http_requests_total" in r.text

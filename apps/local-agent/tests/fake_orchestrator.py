@@ -151,11 +151,16 @@ class FakeOrchestrator:
                 body = json.loads(raw) if raw else {}
                 status, answer = fake.handle(method, parts.path, dict(parse_qsl(parts.query)), body)
                 data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The agent stopped (or was killed) while a long poll was held open: it
+                    # no longer wants the answer. Nothing is lost, a claimed call's lease lapses.
+                    pass
 
             def do_GET(self) -> None:  # noqa: N802
                 self._go("GET")

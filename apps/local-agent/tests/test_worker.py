@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,18 @@ SLOW_SQL = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) "
     "SELECT count(*) AS n FROM c"
 )
+# SQLite keeps 'now' fixed for the whole statement once it is first read, here in the first
+# row: the query reports when it started running, as the database saw it.
+TIMED_SQL = (
+    "WITH RECURSIVE c(x, started) AS (SELECT 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+    "UNION ALL SELECT x + 1, started FROM c WHERE x < {n}) "
+    "SELECT count(*) AS n, min(started) AS started FROM c"
+)
+# Runs until the connection's statement timeout stops it.
+ENDLESS_SQL = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
+)
+STATEMENT_TIMEOUT_SECONDS = 8
 DOCKS = {"queries": [{"name": "docks", "sql": "SELECT dock_id FROM docks ORDER BY dock_id"}]}
 
 
@@ -64,7 +76,12 @@ class Agent:
             "tools": {
                 "db": {
                     "enabled": True,
-                    "connections": {"w": {"dsn": f"sqlite:///{warehouse}"}},
+                    "connections": {
+                        "w": {
+                            "dsn": f"sqlite:///{warehouse}",
+                            "statement_timeout_seconds": STATEMENT_TIMEOUT_SECONDS,
+                        }
+                    },
                 }
             },
         }
@@ -113,7 +130,7 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
 ) -> None:
     orchestrator, _ = fake
     slow = [
-        orchestrator.add("db", {"queries": [{"name": "n", "sql": SLOW_SQL.format(n=400_000)}]})
+        orchestrator.add("db", {"queries": [{"name": "n", "sql": TIMED_SQL.format(n=1_000_000)}]})
         for _ in range(2)
     ]
     report = orchestrator.add(
@@ -135,6 +152,20 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     agent.start()
     for call in (*slow, report, refused, cctv, files):
         wait_for(lambda c=call: orchestrator.results_for(c), what="every result")
+    # Both slow queries were running at once: each started before the other had finished.
+    runs = []
+    for call in slow:
+        (result,) = orchestrator.results_for(call)
+        ((count, started),) = result["result"]["results"]["n"]["rows"]
+        (executed,) = [
+            e["at"]
+            for e in agent.audit()
+            if e["event"] == "executed" and e["tool_call_id"] == call.tool_call_id
+        ]
+        assert count == 1_000_000
+        runs.append((datetime.fromisoformat(started), datetime.fromisoformat(executed)))
+    (first_start, first_end), (second_start, second_end) = runs
+    assert second_start < first_end and first_start < second_end, runs
     (result,) = orchestrator.results_for(report)
     assert result["attempt"] == 1 and result["error"] is None
     assert [r[0] for r in result["result"]["results"]["docks"]["rows"]] == [
@@ -255,12 +286,22 @@ def test_a_wrong_local_clock_does_not_make_fresh_calls_look_stale(
 def test_a_lost_lease_abandons_the_call(fake: tuple[FakeOrchestrator, str], agent: Agent) -> None:
     orchestrator, _ = fake
     orchestrator.lease_seconds = 3  # renewals every second
-    call = orchestrator.add("db", {"queries": [{"name": "n", "sql": SLOW_SQL.format(n=6_000_000)}]})
+    # A query that cannot finish before the first renewal, however fast the machine: only the
+    # lost lease can end this call without a result (a timeout would report one).
+    call = orchestrator.add("db", {"queries": [{"name": "n", "sql": ENDLESS_SQL}]})
     orchestrator.lease_conflicts.add(call.tool_call_id)
     agent.start()
-    wait_for(lambda: any(e["event"] == "abandoned" for e in agent.audit()), what="abandon")
-    agent.stop()
+    (abandoned,) = wait_for(
+        lambda: [e for e in agent.audit() if e["event"] == "abandoned"], what="abandon"
+    )
+    assert abandoned["tool_call_id"] == call.tool_call_id
+    assert abandoned["reason"].startswith("lease lost (409")
+    # The abandoned query still runs to its statement timeout in its thread; its result is
+    # dropped, never delivered.
+    code, out = agent.stop()
+    assert code == 0, out
     assert orchestrator.results_for(call) == [] and orchestrator.refused == []
+    assert not any(e["event"] in ("executed", "failed") for e in agent.audit())
 
 
 def test_sigterm_lets_a_running_call_finish_and_deliver(

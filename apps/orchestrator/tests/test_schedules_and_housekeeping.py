@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from orch_factories import make_tenant, run_task, sql, wait_task
 
-from phi_orchestrator.housekeeping import prune_checkpoints
+from phi_orchestrator.housekeeping import prune_checkpoints, tasks_without_job
+from phi_orchestrator.jobs import ADVANCE_TASK
 from phi_orchestrator.runtime import open_pool
 from phi_orchestrator.schedules import due_runs, latest_slot, start_due_runs
 
@@ -88,6 +89,44 @@ def test_scheduled_run_appears_in_the_task_list_and_finishes(
     assert task["status"] == "SUCCESS", task["error"]
 
 
+def test_the_agent_page_learns_why_a_schedule_does_not_run(
+    api: httpx.Client, database_url: str
+) -> None:
+    # Stored straight into the database, as a config saved before schedules were checked.
+    workflows = [
+        {"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 0 31 2 *"},
+        {"type": "MONTHLY_FIRST_WORKING_SEND", "schedule": "0 9 1 * *"},
+        {"type": "ASK", "schedule": "0 9 * * *"},
+        {"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 6 * * *", "enabled": False},
+        {"type": "ASK", "schedule": None},
+    ]
+    tenant = make_tenant(database_url, config={"workflows": workflows}, time_zone="Asia/Tokyo")
+    r = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers)
+    assert r.status_code == 200, r.text
+    states = {(s["type"], s["schedule"]): s for s in r.json()}
+    assert len(states) == 4  # the on-demand ASK has no schedule
+    assert "never runs" in states["DAILY_WAREHOUSE_REPORT", "0 0 31 2 *"]["problem"]
+    invented = states["MONTHLY_FIRST_WORKING_SEND", "0 9 1 * *"]
+    assert not invented["runs"] and "no workflow type" in invented["problem"]
+    assert "only on request" in states["ASK", "0 9 * * *"]["problem"]
+    assert "disabled" in states["DAILY_WAREHOUSE_REPORT", "0 6 * * *"]["problem"]
+    assert all(s["next_run"] is None for s in states.values())
+
+    sql(
+        database_url,
+        "UPDATE agents SET config = %s::jsonb WHERE id = %s",
+        '{"workflows": [{"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 6 * * *"}]}',
+        tenant.agent_id,
+    )
+    (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
+    assert state["runs"] and state["problem"] is None
+    # 06:00 in Tokyo is 21:00 UTC.
+    assert datetime.fromisoformat(state["next_run"]).astimezone(UTC).hour == 21
+    sql(database_url, "UPDATE agents SET status = 'DISABLED' WHERE id = %s", tenant.agent_id)
+    (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
+    assert not state["runs"] and "DISABLED" in state["problem"]
+
+
 def test_checkpoints_of_finished_tasks_are_pruned_results_stay(
     api: httpx.Client, database_url: str, worker: Any
 ) -> None:
@@ -116,3 +155,43 @@ def test_checkpoints_of_finished_tasks_are_pruned_results_stay(
         )
     task = api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()
     assert task["status"] == "SUCCESS" and task["output"]["answer"] and task["events"]
+
+
+def test_a_running_task_whose_job_failed_is_queued_again(database_url: str) -> None:
+    """A job that failed (or vanished) while its task was RUNNING leaves the task to the
+    periodic requeue; a task whose job still runs is left alone."""
+    tenant = make_tenant(database_url)
+
+    def running_task(job_status: str | None) -> str:
+        (task_id,) = sql(
+            database_url,
+            "INSERT INTO tasks (agent_id, org_id, type, input, status, started_at) "
+            "VALUES (%s, %s, 'ASK', '{\"question\": \"q\"}', 'RUNNING', now()) RETURNING id",
+            tenant.agent_id,
+            tenant.org_id,
+        )[0]
+        if job_status:
+            sql(
+                database_url,
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+                "VALUES ('orchestrator', %s, jsonb_build_object('task_id', %s::text), %s)",
+                ADVANCE_TASK,
+                task_id,
+                job_status,
+            )
+        return str(task_id)
+
+    failed, gone, doing = running_task("failed"), running_task(None), running_task("doing")
+
+    async def found() -> set[str]:
+        pool = open_pool(_libpq(database_url), max_size=2)
+        await pool.open()
+        try:
+            return {str(t) for t in await tasks_without_job(pool, ADVANCE_TASK)}
+        finally:
+            await pool.close()
+
+    queued = asyncio.run(found())
+    assert {failed, gone} <= queued and doing not in queued
+    sql(database_url, "DELETE FROM procrastinate_jobs WHERE args->>'task_id' = %s", doing)
+    sql(database_url, "UPDATE tasks SET status = 'FAILED' WHERE agent_id = %s", tenant.agent_id)

@@ -50,6 +50,7 @@ USER_CASES: dict[str, Request] = {
         "json": {"type": "ASK", "input": {"question": "q"}}
     },
     "GET /agents/{agent_id}/tasks": _none,
+    "GET /agents/{agent_id}/schedules": _none,
     "GET /tasks/{task_id}": _none,
     "POST /tasks/{task_id}/cancel": lambda w: {"path": {"task_id": w.ids["open_task_id"]}},
     "GET /tasks/{task_id}/events/stream": _none,

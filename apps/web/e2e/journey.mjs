@@ -156,6 +156,30 @@ try {
   await page.getByText("System prompt of version 1").waitFor();
   await screenshot(page, "agent-profile");
 
+  step("overview: the schedules card says what the scheduler runs, and when");
+  await page.getByRole("tab", { name: "Overview" }).click();
+  const schedules = page.getByRole("list", { name: "Configured schedules" });
+  await schedules.getByText("DAILY_WAREHOUSE_REPORT").waitFor();
+  await schedules.getByText("runs", { exact: true }).waitFor();
+  await page.getByText(/Next run/).first().waitFor();
+  await screenshot(page, "agent-schedules");
+  // A workflow of a type that does not exist, saved by hand: the card says it will not run.
+  const saved = await page.evaluate(async (id) => {
+    const agent = await (await fetch(`/api/core/agents/${id}`)).json();
+    const workflows = [...agent.config.workflows, { type: "MONTHLY_FIRST_WORKING_SEND", schedule: "0 9 1 * *" }];
+    const r = await fetch(`/api/core/agents/${id}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ config: { ...agent.config, workflows } }),
+    });
+    return r.status;
+  }, agentId);
+  assert.equal(saved, 200);
+  await page.reload();
+  await schedules.getByText("does not run").waitFor();
+  await schedules.getByText(/Why not: there is no workflow type 'MONTHLY_FIRST_WORKING_SEND'/).waitFor();
+  await screenshot(page, "agent-schedule-not-run");
+
   step("config: YAML shown and downloaded");
   await page.getByRole("tab", { name: "Config" }).click();
   const yaml = await page.getByTestId("config-yaml").innerText();

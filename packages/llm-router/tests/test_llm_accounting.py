@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from phi_llm import (
     BudgetExceeded,
     CallContext,
+    ChatResult,
     PostgresAccountant,
+    ResponseOvershoot,
     Router,
     RouterConfig,
     UnknownOrganization,
@@ -203,3 +206,89 @@ async def test_embeddings_are_accounted_too(sessionmaker, embedder) -> None:
         "ok",
     )
     assert row.tokens_in > 0
+
+
+async def test_without_max_tokens_the_reserve_caps_the_answer_too(
+    sessionmaker, fake_openai
+) -> None:
+    """PHI_LLM_RESERVE_OUTPUT_TOKENS is what a call without max_tokens reserves, so it is
+    also what the provider is asked for and where a longer answer is cut."""
+    org_id, _ = await make_org(sessionmaker, budget=3000)
+    fake_openai.answer_tokens = 1000
+    only_openai = RouterConfig.model_validate(
+        {
+            "providers": {"openai": {"kind": "openai", "base_url": fake_openai.base_url}},
+            "routes": {"heavy": [{"provider": "openai", "model": "gpt-4o-mini"}]},
+            "retries": 0,
+            "reserve_output_tokens": 150,
+        }
+    )
+    router = Router(only_openai, accountant=PostgresAccountant(sessionmaker), env={})
+    ctx = CallContext(org_id=org_id)
+    results = await asyncio.gather(
+        *(router.chat(MESSAGES, task_class="heavy", context=ctx) for _ in range(20)),
+        return_exceptions=True,
+    )
+    await router.aclose()
+    answered = [r for r in results if isinstance(r, ChatResult)]
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert len(answered) + len(refused) == 20
+    assert len(answered) == 3000 // (6 + 150)  # 19 reservations of 156 fit in 3000
+    assert {(r.tokens_out, r.finish_reason) for r in answered} == {(150, "length")}
+    assert all(len(r.content) <= 150 * 4 for r in answered)
+    assert {q["body"]["max_tokens"] for q in fake_openai.requests} == {150}
+    assert await usage(sessionmaker, org_id) == 156 * len(answered)
+
+
+async def test_an_unstreamed_answer_past_its_cap_is_refused_and_charged(
+    sessionmaker, fake_openai
+) -> None:
+    org_id, _ = await make_org(sessionmaker, budget=None)
+    fake_openai.answer_tokens = 1000
+    config = RouterConfig.model_validate(
+        {
+            "providers": {
+                "openai": {"kind": "openai", "base_url": fake_openai.base_url, "stream": False}
+            },
+            "routes": {
+                "heavy": [
+                    {"provider": "openai", "model": "gpt-4o-mini"},
+                    {"provider": "builtin", "model": "builtin"},
+                ]
+            },
+            "retries": 2,
+        }
+    )
+    router = Router(config, accountant=PostgresAccountant(sessionmaker), env={})
+    with pytest.raises(ResponseOvershoot) as refused:
+        await router.chat(
+            MESSAGES, task_class="heavy", max_tokens=100, context=CallContext(org_id=org_id)
+        )
+    await router.aclose()
+    assert refused.value.http_status == 502 and refused.value.allowed == 100
+    assert "1000 output tokens where 100 were allowed" in str(refused.value)
+    # Neither retried nor passed on to builtin: the answer came, and was paid for.
+    assert fake_openai.calls == 1
+    rows = await calls_of(sessionmaker, org_id)
+    assert [(r.outcome, r.tokens_in, r.tokens_out) for r in rows] == [("error", 11, 1000)]
+    assert float(rows[0].cost_usd) > 0
+    assert await usage(sessionmaker, org_id) == 1011
+
+
+async def test_a_streamed_answer_within_its_cap_is_read_to_the_end_with_its_usage(
+    sessionmaker, fake_openai
+) -> None:
+    """A server that honours max_tokens is never cut: its own token counts are settled."""
+    org_id, _ = await make_org(sessionmaker, budget=None)
+    fake_openai.answer_tokens = 10
+    router = Router(
+        config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
+    )
+    result = await router.chat(
+        MESSAGES, task_class="heavy", max_tokens=10, context=CallContext(org_id=org_id)
+    )
+    await router.aclose()
+    assert (result.tokens_in, result.tokens_out, result.finish_reason) == (11, 10, "stop")
+    assert result.content.split() == ["tok"] * 10
+    assert fake_openai.requests[0]["body"]["stream"] is True
+    assert await usage(sessionmaker, org_id) == 21

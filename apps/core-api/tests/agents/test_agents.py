@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from core_factories import add_member, catalog_role, create_agent, create_org, signup, tools_by_key
 
 
@@ -116,6 +117,41 @@ def test_patch_fields_and_status(client: httpx.Client) -> None:
     assert r.status_code == 422
     r = client.patch(f"/agents/{agent['id']}", json={"config": "x"}, headers=owner.headers)
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "cron, reason",
+    [
+        ("99 99 * * *", "minute '99' is not valid"),
+        ("@reboot", "not a time the scheduler can run at"),
+        ("0 0 31 2 *", "never runs"),
+    ],
+)
+def test_a_schedule_that_cannot_run_is_refused_when_the_agent_is_saved(
+    client: httpx.Client, cron: str, reason: str
+) -> None:
+    owner = signup(client)
+    oid = create_org(client, owner)["id"]
+    good = {"workflows": [{"type": "DAILY_WAREHOUSE_REPORT", "schedule": "0 17 * * *"}]}
+    agent = create_agent(client, owner, oid, config=good)
+    bad = {"workflows": [{"type": "DAILY_WAREHOUSE_REPORT", "schedule": cron}]}
+    r = client.patch(f"/agents/{agent['id']}", json={"config": bad}, headers=owner.headers)
+    assert r.status_code == 422, r.text
+    assert "workflows[0].schedule" in r.text and reason in r.text
+    # The stored config is unchanged, and creating an agent with it is refused the same way.
+    assert client.get(f"/agents/{agent['id']}", headers=owner.headers).json()["config"] == good
+    role = catalog_role(client, "logistics", "warehouse_analyst")
+    r = client.post(
+        f"/orgs/{oid}/agents",
+        json={
+            "industry_id": role["industry_id"],
+            "role_template_id": role["id"],
+            "name": "Bad schedule",
+            "config": bad,
+        },
+        headers=owner.headers,
+    )
+    assert r.status_code == 422 and reason in r.text
 
 
 def test_patch_tool_settings_are_validated_against_the_schema(client: httpx.Client) -> None:

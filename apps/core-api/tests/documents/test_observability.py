@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -80,3 +81,26 @@ def test_worker_logs_carry_the_ids_of_the_request_that_queued_the_job(
         assert line["job_id"] and line["task"] == "documents:ingest_document"
     # Every line of the worker is JSON.
     assert all(line.startswith("{") for line in worker.lines if line.strip())
+
+
+def test_a_worker_whose_health_port_is_taken_still_runs_jobs(
+    client: httpx.Client, start_own_worker: Callable[..., Any]
+) -> None:
+    # Another stack on the machine (`make dev`) holds the port this worker is told to use.
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        worker = start_own_worker(PHI_WORKER_METRICS_PORT=str(port))
+        owner = signup(client)
+        org = create_org(client, owner)
+        agent = create_agent(client, owner, org["id"])
+        r = client.post(
+            f"/agents/{agent['id']}/documents",
+            files={"file": ("seal.txt", b"Check the seal on every trailer.", "text/plain")},
+            data={"source_type": "SOP"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 202, r.text
+        assert wait_done(client, owner, r.json())["status"] == "READY", worker.output[-3000:]
+        assert worker.proc.poll() is None, worker.output[-3000:]
+        assert f"port {port} is not free" in worker.output
+        assert r.json()["id"] in worker.output  # this worker ingested it

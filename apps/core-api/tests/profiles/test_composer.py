@@ -70,10 +70,13 @@ def test_composed_profile_is_valid_and_labelled() -> None:
         in (profile.system_prompt)
     )
     assert BUILTIN_LABEL in profile.system_prompt
-    # "every Monday" in a duty becomes a weekly scheduled workflow (09:00: the documents state
-    # no working hours); ASK is always there.
-    schedules = {w.type: w.schedule for w in profile.workflows}
-    assert schedules == {"WEEKLY_COMPILE_SALES_SUMMARY": "0 9 * * 1", "ASK": None}
+    # "every Monday" in a duty is recurring work no workflow type runs: a suggestion at 09:00
+    # (the documents state no working hours), not a made-up scheduled type; ASK is always there.
+    assert {w.type: w.schedule for w in profile.workflows} == {"ASK": None}
+    (suggestion,) = profile.schedule_suggestions
+    assert (suggestion.type, suggestion.schedule) == (None, "0 9 * * 1")
+    assert "every Monday" in suggestion.description and "no workflow type" in suggestion.reason
+    assert "placeholder" in suggestion.reason  # 09:00 is not a time the documents state
     assert {r.tool for r in profile.tool_usage_rules} == {"db", "file"}
     # A duty that names the database is work to do, not a rule of how to use the tool.
     assert not any("POS database" in r.rule for r in profile.tool_usage_rules)
@@ -119,3 +122,25 @@ def test_a_daily_report_deadline_in_the_documents_sets_the_report_schedule() -> 
     report = next(w for w in composed["workflows"] if w["type"] == "DAILY_WAREHOUSE_REPORT")
     assert report["schedule"] == "30 6 * * *"
     assert "jd.pdf" in report["description"]
+
+
+def test_workflows_of_types_the_orchestrator_does_not_run_become_suggestions() -> None:
+    """A model's invented type, a schedule on an on-request type and a cron that never comes
+    are not config: the scheduler would skip them while the profile shows them enabled."""
+    composed = compose_profile(ChatRequest(model="builtin", messages=[], facts=FACTS))
+    composed["workflows"] = [
+        {"type": "DAILY_WAREHOUSE_REPORT", "description": "The report.", "schedule": "0 17 * * *"},
+        {"type": "MONTHLY_FIRST_WORKING_SEND", "description": "Send it.", "schedule": "0 9 1 * *"},
+        {"type": "ASK", "description": "Answer questions.", "schedule": "0 8 * * *"},
+    ]
+    profile = validate_profile(composed, FACTS["known_tools"])
+    assert [(w.type, w.schedule) for w in profile.workflows] == [
+        ("DAILY_WAREHOUSE_REPORT", "0 17 * * *"),
+        ("ASK", None),
+    ]
+    suggested = {s.type: s for s in profile.schedule_suggestions}
+    assert (
+        "no workflow type 'MONTHLY_FIRST_WORKING_SEND'"
+        in suggested["MONTHLY_FIRST_WORKING_SEND"].reason
+    )
+    assert suggested["ASK"].schedule == "0 8 * * *" and "only on request" in suggested["ASK"].reason

@@ -3,10 +3,12 @@ real worker process. No model is configured: this is the path a new user takes."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import yaml
 from core_factories import add_member, create_agent, create_org, signup
@@ -14,7 +16,7 @@ from document_api import upload, wait_done
 from document_files import make_docx, make_pdf
 from profile_api import generate, wait_generation
 
-from phi_agent_config import parse_config
+from phi_agent_config import WORKFLOW_TYPES, parse_config
 from phi_llm import BUILTIN_LABEL
 
 JD = [
@@ -120,7 +122,7 @@ def test_generated_profile_reflects_the_documents_and_exports(
 
 
 def test_versions_are_kept_and_can_be_restored(
-    client: httpx.Client, team: dict[str, Any], worker: Any
+    client: httpx.Client, team: dict[str, Any], worker: Any, live_server: Any
 ) -> None:
     owner, member, agent_id = team["owner"], team["member"], team["agent"]["id"]
     assert (
@@ -145,9 +147,29 @@ def test_versions_are_kept_and_can_be_restored(
         client.post(f"/agents/{agent_id}/generate-profile", headers=member.headers).status_code
         == 403
     )
+    # Version 1 as a profile saved before profiles were checked: a made-up scheduled type.
+    invented = {
+        "type": "MONTHLY_FIRST_WORKING_SEND",
+        "description": "Send.",
+        "schedule": "0 9 1 * *",
+    }
+    _sql(
+        live_server,
+        "UPDATE agent_profile_versions SET profile = jsonb_set(profile, '{workflows}', "
+        "profile->'workflows' || %s::jsonb) WHERE agent_id = %s AND version = 1",
+        json.dumps([invented]),
+        agent_id,
+    )
     r = client.post(f"/agents/{agent_id}/profile-versions/1/restore", headers=owner.headers)
     assert r.status_code == 201, r.text
     assert (r.json()["version"], r.json()["restored_from"]) == (3, 1)
+    # Restoring checks the workflows again: the made-up type is a suggestion, not config.
+    config = client.get(f"/agents/{agent_id}", headers=owner.headers).json()["config"]
+    assert "MONTHLY_FIRST_WORKING_SEND" not in [w["type"] for w in config["workflows"]]
+    (suggestion,) = [
+        s for s in config["schedule_suggestions"] if s["type"] == "MONTHLY_FIRST_WORKING_SEND"
+    ]
+    assert suggestion["schedule"] == "0 9 1 * *" and "no workflow type" in suggestion["reason"]
     agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
     assert agent["system_prompt"] == first_prompt and agent["config"]["profile_version"] == 3
     versions = client.get(f"/agents/{agent_id}/profile-versions", headers=member.headers).json()
@@ -215,7 +237,7 @@ def test_bad_input(client: httpx.Client, team: dict[str, Any]) -> None:
     assert r.status_code == 200, r.text  # the tool's schema allows it; the export must not
     r = client.get(f"/agents/{agent_id}/config", headers=owner.headers)
     assert r.status_code == 409 and "URL with a password" in r.json()["detail"]
-    # A hand-edited workflow with a broken schedule is refused the same way.
+    # A hand-edited workflow with a broken schedule is refused when it is saved.
     r = client.patch(
         f"/agents/{agent_id}",
         json={
@@ -224,9 +246,13 @@ def test_bad_input(client: httpx.Client, team: dict[str, Any]) -> None:
         },
         headers=owner.headers,
     )
-    assert r.status_code == 200, r.text
-    r = client.get(f"/agents/{agent_id}/config", headers=owner.headers)
-    assert r.status_code == 409 and "workflows.0.schedule" in r.json()["detail"]
+    assert r.status_code == 422 and "workflows[0].schedule" in r.text, r.text
+
+
+def _sql(live_server: Any, statement: str, *params: Any) -> None:
+    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement, params)
 
 
 def _labelled(name: str) -> tuple[dict[str, Any], bytes]:
@@ -277,9 +303,10 @@ def test_transport_manager_profile_reads_the_documents_like_a_person(
     db_rules = [r["rule"] for r in config["tool_usage_rules"] if r["tool"] == "db"]
     assert not any("download the driver card" in r for r in db_rules)
 
-    # The stated schedules, inside the 06:00-14:30 hours; "daily and weekly driving time"
-    # schedules nothing.
-    scheduled = {w["schedule"]: w["description"] for w in config["workflows"] if w["schedule"]}
+    # The stated schedules, inside the 06:00-14:30 hours, as suggestions: no workflow type
+    # runs them, so none is config; "daily and weekly driving time" schedules nothing.
+    assert {w["type"] for w in config["workflows"]} <= WORKFLOW_TYPES  # the role's own
+    scheduled = {w["schedule"]: w["description"] for w in config["schedule_suggestions"]}
     assert any(c.endswith("* * 1") and "every Monday" in d for c, d in scheduled.items())
     assert any(c.split()[2:] == ["1", "*", "*"] for c in scheduled)  # first of each month
     assert any(c.split()[2:] == ["5", "*", "*"] for c in scheduled)  # the SOP's 5th

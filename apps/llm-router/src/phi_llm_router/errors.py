@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
+    BudgetStopped,
+    ResponseOvershoot,
     UnknownOrganization,
     UnknownTaskClass,
 )
@@ -27,22 +29,44 @@ def _error(request: Request, status: int, message: str, code: str, **extra: Any)
     return JSONResponse(body, status_code=status)
 
 
+def _attempts(exc: AllProvidersFailed) -> list[dict[str, Any]]:
+    return [
+        {
+            "provider": a.provider,
+            "model": a.model,
+            "kind": a.kind,
+            "status": a.status,
+            "message": a.message,
+        }
+        for a in exc.attempts
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AllProvidersFailed)
     async def _failed(request: Request, exc: AllProvidersFailed) -> JSONResponse:
-        attempts = [
-            {
-                "provider": a.provider,
-                "model": a.model,
-                "kind": a.kind,
-                "status": a.status,
-                "message": a.message,
-            }
-            for a in exc.attempts
-        ]
         code = "provider_unavailable" if exc.http_status == 503 else "provider_error"
         return _error(
-            request, exc.http_status, str(exc), code, task_class=exc.task_class, attempts=attempts
+            request,
+            exc.http_status,
+            str(exc),
+            code,
+            task_class=exc.task_class,
+            attempts=_attempts(exc),
+        )
+
+    @app.exception_handler(ResponseOvershoot)
+    async def _overshoot(request: Request, exc: ResponseOvershoot) -> JSONResponse:
+        return _error(
+            request,
+            502,
+            str(exc),
+            "overshoot",
+            task_class=exc.task_class,
+            attempts=_attempts(exc),
+            allowed=exc.allowed,
+            tokens_in=exc.tokens_in,
+            tokens_out=exc.tokens_out,
         )
 
     @app.exception_handler(BudgetExceeded)
@@ -56,6 +80,8 @@ def install_error_handlers(app: FastAPI) -> None:
             used=exc.used,
             needed=exc.needed,
             org_id=exc.org_id,
+            # Set when the organization's calls are stopped: raise the budget above it.
+            stopped_at_budget=exc.stopped_at_budget if isinstance(exc, BudgetStopped) else None,
         )
 
     @app.exception_handler(HTTPException)

@@ -18,7 +18,9 @@ from croniter import croniter
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
+from phi_agent_config import schedule_problem
 from phi_orchestrator.runtime import Pool
+from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.workflows.registry import get_workflow
 
 logger = logging.getLogger(__name__)
@@ -50,12 +52,57 @@ def due_runs(
         for wf in (agent.get("config") or {}).get("workflows", []) or []:
             if not isinstance(wf, dict) or not wf.get("schedule") or not wf.get("enabled", True):
                 continue
-            if get_workflow(str(wf.get("type"))) is None:
-                continue
+            if schedule_problem(wf) is not None or get_workflow(str(wf.get("type"))) is None:
+                continue  # GET /agents/{id}/schedules says why
             slot = latest_slot(str(wf["schedule"]), agent.get("time_zone") or "UTC", now)
             if slot is not None and now - slot <= CATCH_UP:
                 due.append((agent, str(wf["type"]), slot))
     return due
+
+
+def schedule_states(
+    config: dict[str, Any] | None, status: str, zone: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Every workflow of an agent's config that has a schedule: whether the scheduler runs
+    it, why not when it does not, and its next run (UTC)."""
+    states = []
+    for wf in (config or {}).get("workflows", []) or []:
+        if not isinstance(wf, dict) or not wf.get("schedule"):
+            continue
+        enabled = wf.get("enabled", True) is not False
+        problem = schedule_problem({**wf, "enabled": True})
+        if problem is None and not enabled:
+            problem = "the workflow is disabled in the agent's config"
+        if problem is None and status != "ACTIVE":
+            problem = f"the agent is {status}; schedules run only for ACTIVE agents"
+        next_run = None
+        if problem is None:
+            next_run = next_slot(str(wf["schedule"]), zone, now)
+        states.append(
+            {
+                "type": str(wf.get("type")),
+                "schedule": str(wf["schedule"]),
+                "description": wf.get("description"),
+                "enabled": enabled,
+                "runs": problem is None,
+                "problem": problem,
+                "next_run": next_run,
+            }
+        )
+    return states
+
+
+def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:
+    """The next time ``cron`` fires after ``now``, read in ``zone`` (as UTC)."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    try:
+        slot = croniter(cron, now.astimezone(tz)).get_next(datetime)
+    except (ValueError, KeyError):
+        return None
+    return slot.astimezone(UTC)  # type: ignore[no-any-return]
 
 
 async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uuid.UUID]:
@@ -93,10 +140,11 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
                 )
             ).fetchone()
             if row:
-                await conn.execute(
-                    "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, "
-                    "'task_created', %s)",
-                    (row["id"], Jsonb({"trigger": "schedule", "slot": slot.isoformat()})),
+                await add_event(
+                    conn,
+                    row["id"],
+                    "task_created",
+                    {"trigger": "schedule", "slot": slot.isoformat()},
                 )
                 created.append(row["id"])
     return created

@@ -25,6 +25,9 @@ class OrchestratorSettings(ServiceSettings):
     tool_call_unclaimed_seconds: int = Field(default=600, ge=1)
     tool_result_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     long_poll_max_seconds: int = Field(default=30, ge=0)
+    # Local agents one key may register; a heartbeat without an id reuses the row of the
+    # same name, so only distinct names count.
+    max_local_agents_per_key: int = Field(default=20, ge=1)
 
     # Housekeeping: LangGraph checkpoints of finished tasks are deleted after this long
     # (task rows, events and results stay).

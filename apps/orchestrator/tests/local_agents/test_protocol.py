@@ -105,6 +105,39 @@ def test_heartbeat_registers_then_updates_and_goes_offline(
     assert api.get(path, headers=tenant.member.headers).json()["items"][0]["status"] == "ACTIVE"
 
 
+def test_one_key_registers_a_bounded_number_of_local_agents_reusing_names(
+    api: httpx.Client, orchestrator: Any, tenant: Tenant, database_url: str
+) -> None:
+    limit = orchestrator.settings.max_local_agents_per_key
+    key = create_key(api, tenant)
+    other_key = create_key(api, tenant, name="second-pc")
+
+    def register(name: str, key: str = key) -> httpx.Response:
+        return api.post(
+            "/local-agents/heartbeat",
+            json={"name": name, "tools": ["db"]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    # Heartbeats without an id (an agent that lost it, or a script) used to add a row each.
+    ids = {register("pc-1").json()["local_agent_id"] for _ in range(30)}
+    assert len(ids) == 1
+    for i in range(2, limit + 1):
+        assert register(f"pc-{i}").status_code == 200
+    refused = register("one-too-many")
+    assert refused.status_code == 409
+    assert f"the limit is {limit}" in refused.json()["detail"]
+    # A name it already has is still fine, and another key has its own allowance.
+    assert register("pc-2").status_code == 200
+    assert register("one-too-many", other_key).status_code == 200
+    rows = sql(
+        database_url,
+        "SELECT count(*) FROM local_agents WHERE agent_id = %s",
+        tenant.agent_id,
+    )
+    assert rows[0][0] == limit + 1
+
+
 def test_report_pulls_its_data_through_the_protocol(
     api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
 ) -> None:
@@ -142,13 +175,17 @@ def test_file_tool_payload(
 
 
 def test_only_tools_the_local_agent_listed_are_offered(
-    api: httpx.Client, orchestrator: Any, tenant: Tenant, worker: Any
+    api: httpx.Client, agent: ScriptedLocalAgent, orchestrator: Any, tenant: Tenant, worker: Any
 ) -> None:
     files_only = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), tools=("file",))
     files_only.heartbeat()
-    _report(api, tenant)  # a db call
+    task_id = _report(api, tenant)  # a db call
+    # The task waits on its db call: the call exists before the file-only agent asks.
+    wait_task(api, tenant, task_id, {"WAITING"})
     assert files_only.poll(wait=2).json() == {"tasks": []}
     files_only.close()
+    # It was on offer all along, to an agent that lists the db tool.
+    assert agent.claim()["tool"] == "db"
 
 
 def test_long_poll_answers_as_soon_as_work_exists(

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import psycopg
 import pytest
-from orch_factories import make_tenant, run_task, sql, wait_task
+from orch_factories import make_tenant, plain_url, run_task, sql, wait_task
 
 REPORT_STEPS = [
     "load_agent_config",
@@ -56,6 +60,11 @@ def test_ask_answers_without_documents(api: httpx.Client, database_url: str, wor
         ({"type": "ASK", "input": {}}, 422, "input.question"),
         ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "x"}}, 422, "data_source"),
         ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "someday"}}, 422, "input.day"),
+        # The report reads the day after and the week before: these overflowed the calendar
+        # and failed the task with an internal OverflowError.
+        ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "9999-12-31"}}, 422, "input.day"),
+        ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "0001-01-01"}}, 422, "input.day"),
+        ({"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "1899-12-31"}}, 422, "1900-01-01"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(
@@ -64,6 +73,29 @@ def test_bad_requests_say_what_is_wrong(
     tenant = make_tenant(database_url)
     r = api.post(f"/agents/{tenant.agent_id}/run-task", json=body, headers=tenant.owner.headers)
     assert r.status_code == status and words in r.json()["detail"], r.text
+
+
+def test_report_days_run_from_1900_to_tomorrow_in_the_orgs_time_zone(
+    api: httpx.Client, database_url: str
+) -> None:
+    # Kiritimati is 14 hours ahead of UTC: its tomorrow can be two UTC days away.
+    tenant = make_tenant(database_url, time_zone="Pacific/Kiritimati")
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    path = f"/agents/{tenant.agent_id}/run-task"
+    for day, status in (
+        (today + timedelta(days=2), 422),
+        (today + timedelta(days=1), 202),
+        (date(1900, 1, 1), 202),
+    ):
+        body = {"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": day.isoformat()}}
+        r = api.post(path, json=body, headers=tenant.owner.headers)
+        assert r.status_code == status, (day, r.text)
+        if status == 422:
+            assert "input.day" in r.text and (today + timedelta(days=1)).isoformat() in r.text
+        else:
+            # Not run here (no worker): cancelled so that no later worker picks it up.
+            cancel = api.post(f"/tasks/{r.json()['task_id']}/cancel", headers=tenant.owner.headers)
+            assert cancel.status_code == 200
 
 
 def test_disabled_agent_is_refused(api: httpx.Client, database_url: str) -> None:
@@ -145,3 +177,44 @@ def test_watch_page_reads_the_stream_with_the_token(api: httpx.Client) -> None:
     r = api.get("/watch")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "/events/stream" in r.text and "Authorization" in r.text
+
+
+def test_event_stream_never_ends_before_the_last_event(
+    api: httpx.Client, database_url: str
+) -> None:
+    """The task's last event and its final status commit together while the stream is
+    between reading the events and reading the status: the stream still sends the event
+    before ``end`` (it reads both in one snapshot)."""
+    tenant = make_tenant(database_url)
+    (task_id,) = sql(
+        database_url,
+        "INSERT INTO tasks (agent_id, org_id, type, input, status, started_at) "
+        "VALUES (%s, %s, 'ASK', '{\"question\": \"q\"}', 'RUNNING', now()) RETURNING id::text",
+        tenant.agent_id,
+        tenant.org_id,
+    )[0]
+    add = "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, %s, '{}')"
+    sql(database_url, add, task_id, "task_started")
+    live: list[dict[str, Any]] = []
+    path = f"/tasks/{task_id}/events/stream"
+    reader = threading.Thread(target=_read_stream, args=(api, path, tenant.owner.headers, live))
+    reader.start()
+    waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'tasks'::regclass AND NOT granted"
+    with psycopg.connect(plain_url(database_url)) as conn:
+        deadline = time.monotonic() + 30
+        while not live:
+            assert time.monotonic() < deadline, "the stream sent nothing"
+            time.sleep(0.02)
+        conn.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        # Wake the stream: its next read of the task waits behind this transaction.
+        sql(database_url, "SELECT pg_notify('phi_task_events', %s)", f"{task_id}:0")
+        while sql(database_url, waiting)[0][0] == 0:
+            assert time.monotonic() < deadline, "the stream did not read again"
+            time.sleep(0.02)
+        conn.execute(add, (task_id, "task_succeeded"))
+        conn.execute(
+            "UPDATE tasks SET status = 'SUCCESS', finished_at = now() WHERE id = %s", (task_id,)
+        )
+        conn.commit()
+    reader.join(timeout=30)
+    assert [e["event"] for e in live] == ["task_started", "task_succeeded", "end"]

@@ -23,6 +23,12 @@ from phi_agent_config.model import (
     ToolConfig,
     WorkflowConfig,
 )
+from phi_agent_config.workflows import (
+    SCHEDULABLE_WORKFLOW_TYPES,
+    WORKFLOW_TYPES,
+    check_workflow_schedules,
+    schedule_problem,
+)
 
 
 class ConfigFileError(ValueError):
@@ -78,6 +84,8 @@ def dump_json(config: AgentConfig) -> str:
 
 __all__ = [
     "CONFIG_VERSION",
+    "SCHEDULABLE_WORKFLOW_TYPES",
+    "WORKFLOW_TYPES",
     "AgentConfig",
     "ConfigFileError",
     "LLMSettings",
@@ -85,8 +93,10 @@ __all__ = [
     "ToolConfig",
     "WorkflowConfig",
     "check_cron",
+    "check_workflow_schedules",
     "dump_json",
     "dump_yaml",
     "load_config",
     "parse_config",
+    "schedule_problem",
 ]

@@ -1,59 +1,66 @@
-"""A strict check of five-field cron expressions, without a scheduling library."""
+"""Cron schedules, checked with croniter: the library the orchestrator's scheduler runs them
+with, so a schedule that passes here is one the scheduler can run."""
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, datetime
 
-MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
-        start=1,
-    )
-}
-DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-# (name, lowest, highest, names)
-FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, MONTHS),
-    ("day of week", 0, 7, DAYS),
-)
+from croniter import CroniterBadDateError, CroniterError, croniter
+
+# Names that stand for a time; "@reboot" does not (nothing here restarts with the machine).
 MACROS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
-_ITEM = re.compile(r"^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(\d+))?$")
-
-
-def _value(text: str, field: str, low: int, high: int, names: dict[str, int]) -> int:
-    value = names.get(text.upper()) if not text.isdigit() else int(text)
-    if value is None or not low <= value <= high:
-        raise ValueError(f"{field} '{text}' is outside {low}-{high}")
-    return value
+# (field, what it takes), in the order of the five fields.
+FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day of week", "0-7 or SUN-SAT"),
+)
+# Long enough for the rarest date five fields can name that exists (29 February).
+YEARS_TO_LOOK_AHEAD = 9
 
 
 def check_cron(expression: str) -> str:
-    """Return ``expression`` unchanged if it is a valid cron schedule, else raise ValueError."""
+    """Return ``expression`` stripped if it is a cron schedule that runs, else raise
+    ValueError saying why: five fields (or a name such as ``@daily``), each within its range,
+    naming a date that exists ("0 0 31 2 *" never comes)."""
     expr = expression.strip()
-    if expr in MACROS:
+    if expr.startswith("@"):
+        if expr.lower() not in MACROS:
+            raise ValueError(
+                f"cron '{expression}' is not a time the scheduler can run at; use five fields "
+                f"(minute hour day month weekday) or one of {', '.join(sorted(MACROS))}"
+            )
         return expr
     parts = expr.split()
-    if len(parts) != 5:
+    if len(parts) != len(FIELDS):
         raise ValueError(
             f"cron '{expression}' must have 5 fields (minute hour day month weekday), "
             f"has {len(parts)}"
         )
-    for part, (field, low, high, names) in zip(parts, FIELDS, strict=True):
-        for item in part.split(","):
-            match = _ITEM.match(item)
-            if not match:
-                raise ValueError(f"cron '{expression}': {field} '{item}' is not valid")
-            base, step = match.groups()
-            if step is not None and int(step) == 0:
-                raise ValueError(f"cron '{expression}': {field} step must be at least 1")
-            if base != "*":
-                bounds = [_value(b, field, low, high, names) for b in base.split("-")]
-                if len(bounds) == 2 and bounds[0] > bounds[1]:
-                    raise ValueError(f"cron '{expression}': {field} range '{base}' runs backwards")
+    for index, (part, (field, takes)) in enumerate(zip(parts, FIELDS, strict=True)):
+        # Each field alone, the others left open, so the message can name the field.
+        probe = ["*"] * len(FIELDS)
+        probe[index] = part
+        if not croniter.is_valid(" ".join(probe)):
+            raise ValueError(
+                f"cron '{expression}': {field} '{part}' is not valid (it takes {takes}, "
+                "lists, ranges and steps such as */15)"
+            )
+    if not croniter.is_valid(expr):
+        raise ValueError(f"cron '{expression}' is not a valid schedule")
+    try:
+        croniter(
+            expr, datetime(2000, 1, 1, tzinfo=UTC), max_years_between_matches=YEARS_TO_LOOK_AHEAD
+        ).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(
+            f"cron '{expression}' never runs: the day of month it names does not exist in the "
+            "month it names"
+        ) from None
+    except (CroniterError, ValueError, KeyError) as exc:
+        raise ValueError(f"cron '{expression}' is not a valid schedule: {exc}") from None
     return expr

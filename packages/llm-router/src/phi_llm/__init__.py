@@ -19,10 +19,12 @@ from phi_llm.config import RouteEntry, RouterConfig, config_from_env
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
+    BudgetStopped,
     BuiltinCannotAnswer,
     ConfigError,
     LLMError,
     ProviderError,
+    ResponseOvershoot,
     UnknownOrganization,
     UnknownTaskClass,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "Accountant",
     "AllProvidersFailed",
     "BudgetExceeded",
+    "BudgetStopped",
     "BuiltinCannotAnswer",
     "CallContext",
     "ChatResult",
@@ -54,6 +57,7 @@ __all__ = [
     "NullAccountant",
     "PostgresAccountant",
     "ProviderError",
+    "ResponseOvershoot",
     "RouteEntry",
     "Router",
     "RouterConfig",

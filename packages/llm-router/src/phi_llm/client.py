@@ -14,8 +14,10 @@ import httpx
 from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
+    BudgetStopped,
     LLMError,
     ProviderError,
+    ResponseOvershoot,
     UnknownOrganization,
     UnknownTaskClass,
 )
@@ -68,19 +70,26 @@ class RouterClient:
             data = {"detail": response.text}
         message = str(data.get("detail"))
         if response.status_code in (502, 503) and "attempts" in data:
-            raise AllProvidersFailed(
-                data.get("task_class", ""),
-                [
-                    ProviderError(
-                        a["provider"], a["model"], a["kind"], a["message"], a.get("status")
-                    )
-                    for a in data["attempts"]
-                ],
-            )
+            attempts = [
+                ProviderError(a["provider"], a["model"], a["kind"], a["message"], a.get("status"))
+                for a in data["attempts"]
+            ]
+            if data.get("code") == "overshoot" and attempts:
+                raise ResponseOvershoot(
+                    data.get("task_class", ""),
+                    attempts,
+                    provider=attempts[0].provider,
+                    model=attempts[0].model,
+                    allowed=int(data.get("allowed") or 0),
+                    tokens_in=int(data.get("tokens_in") or 0),
+                    tokens_out=int(data.get("tokens_out") or 0),
+                )
+            raise AllProvidersFailed(data.get("task_class", ""), attempts)
         if response.status_code == 429 and data.get("code") == "token_budget_exceeded":
-            raise BudgetExceeded(
-                data["org_id"], data["budget"], data["used"], int(data.get("needed") or 0)
-            )
+            args = (data["org_id"], data["budget"], data["used"], int(data.get("needed") or 0))
+            if data.get("stopped_at_budget") is not None:
+                raise BudgetStopped(*args, stopped_at_budget=int(data["stopped_at_budget"]))
+            raise BudgetExceeded(*args)
         if response.status_code == 403 and data.get("code") == "unknown_organization":
             raise UnknownOrganization(message)
         if response.status_code == 422 and data.get("code") == "model_not_found":

@@ -44,6 +44,9 @@ class ProviderConfig(BaseModel):
     api_key_env: str | None = "OPENAI_API_KEY"
     # "json_schema" is the OpenAI form; some servers only understand "json_object" + schema.
     structured_output: Literal["json_schema", "json_object"] = "json_schema"
+    # openai kind: stream answers, so the router can cut one at its output cap even when the
+    # server ignores max_tokens. false: whole answers; one past the cap is refused (charged).
+    stream: bool = True
     model_path: str | None = None
     n_ctx: int = 4096
     n_threads: int | None = None

@@ -102,6 +102,48 @@ class BudgetExceeded(LLMError):
         )
 
 
+@dataclass
+class BudgetStopped(BudgetExceeded):
+    """The organization's model calls are stopped for the month: a response went past what
+    was reserved for it and took the month's usage to the budget. Calls stay refused (429)
+    until the budget is raised above ``stopped_at_budget``, whatever they would cost."""
+
+    stopped_at_budget: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"model calls of organization {self.org_id} are stopped for this month: its usage "
+            f"({self.used} tokens) reached the budget of {self.stopped_at_budget} tokens; raise "
+            f"monthly_token_budget above {self.stopped_at_budget} or wait for next month"
+        )
+
+
+@dataclass
+class ResponseOvershoot(AllProvidersFailed):
+    """A provider answered with more output tokens than the call allowed (its ``max_tokens``,
+    or the router's reserve when it set none). The answer is refused (services answer 502,
+    code ``overshoot``) but its tokens are charged: the provider bills them. Not retried or
+    sent to the next route entry, which could overshoot again at the organization's cost."""
+
+    provider: str = ""
+    model: str = ""
+    allowed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    @property
+    def http_status(self) -> int:
+        return 502
+
+    def __str__(self) -> str:
+        return (
+            f"provider '{self.provider}' model '{self.model}' answered {self.tokens_out} output "
+            f"tokens where {self.allowed} were allowed; the answer is refused and its tokens "
+            "are charged (the provider does not honour max_tokens: enable streaming for it, or "
+            "route this task class elsewhere)"
+        )
+
+
 class UnknownOrganization(LLMError):
     """A metered call names an organization that does not exist: no budget can hold it, so it
     is refused (services answer 403) rather than run unmetered."""

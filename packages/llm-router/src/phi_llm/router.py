@@ -10,6 +10,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import jsonschema
@@ -21,6 +22,7 @@ from phi_llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
     ProviderError,
+    ResponseOvershoot,
     UnknownTaskClass,
 )
 from phi_llm.metrics import count_call
@@ -43,7 +45,8 @@ log = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
-ProviderCall = Callable[[Provider, RouteEntry, float], Awaitable[ChatResult]]
+# (provider, entry, timeout, output cap) -> answer
+ProviderCall = Callable[[Provider, RouteEntry, float, int], Awaitable[ChatResult]]
 
 
 def default_embedder() -> EmbeddingBackend:
@@ -63,6 +66,11 @@ class Router:
     with exponential backoff on 429 and 5xx, and the next entry is tried on any other error,
     on a timeout or on output that does not match the requested JSON schema. Every attempt is
     reported to the accountant; the organization's budget is checked before each call.
+
+    Output is capped: at the caller's ``max_tokens``, or ``reserve_output_tokens`` when it
+    gives none, which is also what the budget reserves for it. Providers are asked for no
+    more (the ``openai`` one streams and cuts the answer there); an answer that still comes
+    back longer is refused with :class:`ResponseOvershoot` and charged.
     """
 
     def __init__(
@@ -130,14 +138,16 @@ class Router:
         """Chat completion; with ``json_schema`` the result's ``parsed`` holds valid JSON."""
         ctx = context or CallContext()
 
-        def call(provider: Provider, entry: RouteEntry, timeout: float) -> Awaitable[ChatResult]:
+        def call(
+            provider: Provider, entry: RouteEntry, timeout: float, cap: int
+        ) -> Awaitable[ChatResult]:
             return provider.chat(
                 ChatRequest(
                     model=entry.model,
                     messages=messages,
                     json_schema=json_schema,
                     schema_name=schema_name,
-                    max_tokens=max_tokens,
+                    max_tokens=cap,
                     temperature=temperature,
                     timeout=timeout,
                     facts=facts,
@@ -146,8 +156,9 @@ class Router:
             )
 
         prompt = "".join(m["content"] for m in messages)
-        estimate = estimate_tokens(prompt) + (max_tokens or self.config.reserve_output_tokens)
-        return await self._run("chat", task_class, ctx, call, json_schema, estimate)
+        return await self._run(
+            "chat", task_class, ctx, call, json_schema, estimate_tokens(prompt), max_tokens
+        )
 
     async def complete(
         self,
@@ -162,12 +173,14 @@ class Router:
         """Text completion of ``prompt``."""
         ctx = context or CallContext()
 
-        def call(provider: Provider, entry: RouteEntry, timeout: float) -> Awaitable[ChatResult]:
+        def call(
+            provider: Provider, entry: RouteEntry, timeout: float, cap: int
+        ) -> Awaitable[ChatResult]:
             return provider.complete(
                 CompletionRequest(
                     model=entry.model,
                     prompt=prompt,
-                    max_tokens=max_tokens,
+                    max_tokens=cap,
                     temperature=temperature,
                     timeout=timeout,
                     facts=facts,
@@ -175,8 +188,9 @@ class Router:
                 )
             )
 
-        estimate = estimate_tokens(prompt) + (max_tokens or self.config.reserve_output_tokens)
-        return await self._run("complete", task_class, ctx, call, None, estimate)
+        return await self._run(
+            "complete", task_class, ctx, call, None, estimate_tokens(prompt), max_tokens
+        )
 
     async def embed(
         self,
@@ -369,27 +383,31 @@ class Router:
         ctx: CallContext,
         call: ProviderCall,
         json_schema: dict[str, Any] | None,
-        estimate: int,
+        prompt_tokens: int,
+        max_tokens: int | None,
     ) -> ChatResult:
         entries = self.route(task_class)
         metered = [e for e in entries if self.metered(e)]
+        cap = max_tokens or self.config.reserve_output_tokens
         reservation = None
         if metered:
             # Reserved once for the call: only one entry's answer is ever kept and paid for.
             reservation = await self._reserve(
-                operation, task_class, metered[0].provider, metered[0].model, ctx, estimate
+                operation,
+                task_class,
+                metered[0].provider,
+                metered[0].model,
+                ctx,
+                prompt_tokens + cap,
             )
-        spent = 0
+        bill = _Bill()
         try:
-            result, entry = await self._attempt(
-                operation, task_class, ctx, call, json_schema, entries
+            return await self._attempt(
+                operation, task_class, ctx, call, json_schema, entries, cap, bill
             )
-            if self.metered(entry):
-                spent = result.tokens_in + result.tokens_out
-            return result
         finally:
             if reservation is not None:
-                await self.accountant.settle(reservation, spent)
+                await self.accountant.settle(reservation, bill.tokens)
 
     async def _attempt(
         self,
@@ -399,17 +417,29 @@ class Router:
         call: ProviderCall,
         json_schema: dict[str, Any] | None,
         entries: list[RouteEntry],
-    ) -> tuple[ChatResult, RouteEntry]:
-        """The first entry's answer that succeeds, with that entry; every attempt recorded."""
+        cap: int,
+        bill: _Bill,
+    ) -> ChatResult:
+        """The first entry's answer that succeeds; every attempt recorded, and the model
+        tokens of every answer received added to ``bill`` (the provider charges for them
+        even when the answer is not used)."""
         failures: list[ProviderError] = []
         for entry in entries:
             provider = self.provider(entry.provider)
+            metered = self.metered(entry)
             timeout = entry.timeout or self.config.timeout
             for attempt in range(self.config.retries + 1):
                 started = time.perf_counter()
+                answered: ChatResult | None = None
                 try:
                     async with asyncio.timeout(timeout):
-                        result = await call(provider, entry, timeout)
+                        answered = result = await call(provider, entry, timeout, cap)
+                    if metered:
+                        bill.tokens += result.tokens_in + result.tokens_out
+                        if result.tokens_out > cap:
+                            raise await self._overshoot(
+                                operation, task_class, ctx, entry, provider, result, cap, started
+                            )
                     if json_schema is not None:
                         result.parsed = self._structured(entry, result, json_schema)
                 except ProviderError as exc:
@@ -421,14 +451,7 @@ class Router:
                 else:
                     result.provider = entry.provider
                     result.produced_without_llm = not provider.produces_llm_output
-                    result.cost_usd = estimate_cost(
-                        provider.kind,
-                        entry.model,
-                        result.tokens_in,
-                        result.tokens_out,
-                        entry.price_in_per_mtok,
-                        entry.price_out_per_mtok,
-                    )
+                    result.cost_usd = self._cost(provider, entry, result)
                     result.latency_ms = await self._record(
                         operation,
                         task_class,
@@ -441,8 +464,10 @@ class Router:
                         tokens_out=result.tokens_out,
                         cost=result.cost_usd,
                     )
-                    return result, entry
+                    return result
                 outcome = "timeout" if error.kind == "timeout" else "error"
+                # An answer refused after it arrived (not the requested JSON) was paid for.
+                paid = answered if metered and answered is not None else ChatResult("")
                 await self._record(
                     operation,
                     task_class,
@@ -451,6 +476,9 @@ class Router:
                     outcome,
                     ctx,
                     started,
+                    tokens_in=paid.tokens_in,
+                    tokens_out=paid.tokens_out,
+                    cost=self._cost(provider, entry, paid),
                     error=str(error),
                 )
                 log.warning("LLM %s attempt %d failed: %s", operation, attempt + 1, error)
@@ -459,3 +487,65 @@ class Router:
                 await asyncio.sleep(self._backoff(attempt, error))
             failures.append(error)
         raise AllProvidersFailed(task_class, failures)
+
+    def _cost(self, provider: Provider, entry: RouteEntry, result: ChatResult) -> float:
+        return estimate_cost(
+            provider.kind,
+            entry.model,
+            result.tokens_in,
+            result.tokens_out,
+            entry.price_in_per_mtok,
+            entry.price_out_per_mtok,
+        )
+
+    async def _overshoot(
+        self,
+        operation: Operation,
+        task_class: str,
+        ctx: CallContext,
+        entry: RouteEntry,
+        provider: Provider,
+        result: ChatResult,
+        cap: int,
+        started: float,
+    ) -> ResponseOvershoot:
+        """Record an answer longer than ``cap`` (charged, refused) and return its error."""
+        model = result.model or entry.model
+        error = ResponseOvershoot(
+            task_class,
+            [
+                ProviderError(
+                    entry.provider,
+                    model,
+                    "overshoot",
+                    f"answered {result.tokens_out} output tokens where {cap} were allowed",
+                )
+            ],
+            provider=entry.provider,
+            model=model,
+            allowed=cap,
+            tokens_in=result.tokens_in,
+            tokens_out=result.tokens_out,
+        )
+        await self._record(
+            operation,
+            task_class,
+            entry.provider,
+            model,
+            "error",
+            ctx,
+            started,
+            tokens_in=result.tokens_in,
+            tokens_out=result.tokens_out,
+            cost=self._cost(provider, entry, result),
+            error=str(error),
+        )
+        log.warning("LLM %s refused: %s", operation, error)
+        return error
+
+
+@dataclass
+class _Bill:
+    """Model tokens a call has been answered with, across its attempts."""
+
+    tokens: int = 0

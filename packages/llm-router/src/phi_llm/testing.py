@@ -7,6 +7,13 @@ completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_s
 content is plain prose (not the JSON a schema asked for), ``json:<doc>`` answers a completion
 whose content is ``<doc>``. A request to ``/embeddings`` that is answered ``ok`` gets one
 vector of ``embedding_dim`` floats per input, the same for the same text.
+
+``answer_tokens`` makes every ``ok`` answer that many tokens long whatever ``max_tokens`` the
+request asked for (a server that does not honour it), reporting them in its usage. A request
+with ``stream: true`` is answered as server-sent events, one token a chunk (``stream_delay``
+seconds apart), with the usage chunk at the end when ``stream_options.include_usage`` asks;
+``tokens_sent`` counts the content chunks really written, so a test can see a client stop
+reading.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.slow_seconds = 3.0
         self.reply = "Hello from the fake server."
+        self.answer_tokens: int | None = None
+        self.stream_delay = 0.0
+        self.tokens_sent = 0
+        self._lock = threading.Lock()
         self.embedding_dim = 384
         server = self
 
@@ -79,10 +90,17 @@ class FakeOpenAIServer:
                     self._send(200, json.dumps(server._embeddings(body)).encode())
                     return
                 content = server.reply
+                completion_tokens = 7
                 if behaviour.startswith("json:"):
                     content = behaviour[5:]
                 elif behaviour == "text":
                     content = "Sure! Here is some prose instead of JSON."
+                elif server.answer_tokens is not None:
+                    content = "tok " * server.answer_tokens
+                    completion_tokens = server.answer_tokens
+                if body.get("stream"):
+                    self._stream(body, content, completion_tokens)
+                    return
                 completion = {
                     "id": "chatcmpl-test",
                     "object": "chat.completion",
@@ -95,9 +113,62 @@ class FakeOpenAIServer:
                             "finish_reason": "stop",
                         }
                     ],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                    "usage": {
+                        "prompt_tokens": 11,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": 11 + completion_tokens,
+                    },
                 }
                 self._send(200, json.dumps(completion).encode())
+
+            def _stream(self, body: dict[str, Any], content: str, completion_tokens: int) -> None:
+                # "Hello from the fake server." -> "Hello", " from", ... (one token each)
+                pieces = [w if i == 0 else " " + w for i, w in enumerate(content.split(" ")) if w]
+                base = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body.get("model", "test-model"),
+                }
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+
+                def event(data: dict[str, Any] | str) -> None:
+                    text = data if isinstance(data, str) else json.dumps({**base, **data})
+                    self.wfile.write(f"data: {text}\n\n".encode())
+                    self.wfile.flush()
+
+                try:
+                    for piece in pieces:
+                        event(
+                            {
+                                "choices": [
+                                    {
+                                        "index": 0,
+                                        "delta": {"content": piece},
+                                        "finish_reason": None,
+                                    }
+                                ]
+                            }
+                        )
+                        with server._lock:
+                            server.tokens_sent += 1
+                        if server.stream_delay:
+                            time.sleep(server.stream_delay)
+                    event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        usage = {
+                            "prompt_tokens": 11,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": 11 + completion_tokens,
+                        }
+                        event({"choices": [], "usage": usage})
+                    event("[DONE]")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

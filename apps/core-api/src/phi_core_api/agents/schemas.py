@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from phi_agent_config import check_workflow_schedules
+
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 AgentStatus = Literal["ACTIVE", "DISABLED"]
 MAX_CONFIG_BYTES = 64 * 1024
@@ -16,6 +18,15 @@ def _check_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
     if value is not None and len(json.dumps(value)) > MAX_CONFIG_BYTES:
         raise ValueError(f"config is larger than {MAX_CONFIG_BYTES // 1024} KB")
+    return value
+
+
+def _check_config(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The size, and every workflow schedule a cron the scheduler can run: refused when the
+    agent is saved, not later when its config is exported."""
+    _check_size(value)
+    if value is not None:
+        check_workflow_schedules(value.get("workflows"))
     return value
 
 
@@ -30,7 +41,7 @@ class AgentIn(BaseModel):
     )
     config: dict[str, Any] | None = None
 
-    _size = field_validator("config")(_check_size)
+    _config = field_validator("config")(_check_config)
 
 
 class AgentToolIn(BaseModel):
@@ -53,7 +64,7 @@ class AgentPatch(BaseModel):
         default=None, description="The full set of tools; replaces the current set."
     )
 
-    _size = field_validator("config")(_check_size)
+    _config = field_validator("config")(_check_config)
 
 
 class AgentToolOut(BaseModel):

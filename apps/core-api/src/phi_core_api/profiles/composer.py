@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from phi_core_api.profiles.reading import Reading, read_documents
-from phi_core_api.profiles.schedules import WorkingHours
+from phi_core_api.profiles.schedules import AT_TIME, WorkingHours
 from phi_llm import BUILTIN_LABEL
 from phi_llm.types import ChatRequest
 
@@ -104,20 +104,6 @@ def deadline_cron(text: str) -> str | None:
     return f"{minute} {(hour - 1) % 24} * * *"
 
 
-def _slug(text: str) -> str:
-    words = [
-        w for w in re.findall(r"[A-Za-z]+", text.upper()) if w not in _SLUG_STOP and len(w) > 2
-    ]
-    return "_".join(words[:3]) or "WORK"
-
-
-_SLUG_STOP = {
-    "THE", "AND", "FOR", "WITH", "EVERY", "EACH", "DAILY", "WEEKLY", "MONTHLY", "FROM", "INTO",
-    "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY", "THAT",
-    "ALL", "ANY", "OUR", "YOUR", "THIS", "DAY", "WEEK", "MONTH",
-}  # fmt: skip
-
-
 def _within_hours(cron: str, hours: WorkingHours | None) -> str:
     """A role's default time moved inside the working hours the documents state."""
     minute, hour, *rest = cron.split()
@@ -130,7 +116,12 @@ def _within_hours(cron: str, hours: WorkingHours | None) -> str:
     return " ".join([str(at % 60), str(at // 60), *rest])
 
 
-def _workflows(role_key: str, reading: Reading, role_name: str) -> list[dict[str, Any]]:
+def _workflows(
+    role_key: str, reading: Reading, role_name: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The role's own workflows (times from the documents) and ASK; and, as suggestions, the
+    other recurring work the documents state. No workflow type is made up: only the
+    orchestrator's types are config."""
     workflows = [dict(w) for w in ROLE_WORKFLOWS.get(role_key, [])]
     for w in workflows:
         if w["schedule"]:
@@ -146,21 +137,24 @@ def _workflows(role_key: str, reading: Reading, role_name: str) -> list[dict[str
                     w["from_duty"] = duty["text"]
             break
     taken = {w.pop("from_duty", None) for w in workflows}
-    have = {w["type"] for w in workflows}
-    for schedule in reading.schedules:
-        if schedule.line["text"] in taken:
-            continue  # already the role's own scheduled work
-        wtype = f"{schedule.period}_{_slug(schedule.line['text'])}"
-        while wtype in have:
-            wtype += "_2"
-        have.add(wtype)
-        workflows.append(
-            {
-                "type": wtype,
-                "description": f"{schedule.line['text']}{_cite(schedule.line)}",
-                "schedule": schedule.cron,
-            }
-        )
+    suggestions = [
+        {
+            "type": None,
+            "description": f"{schedule.line['text']}{_cite(schedule.line)}",
+            "schedule": schedule.cron,
+            "reason": "stated as recurring work; no workflow type runs it yet, so it is not "
+            "scheduled"
+            + (
+                ""
+                if reading.hours is not None or AT_TIME.search(schedule.line["text"])
+                else "; its hour is a placeholder, not read from the documents (they give no "
+                "clock time for it and no working hours)"
+            ),
+            "source": schedule.line.get("source"),
+        }
+        for schedule in reading.schedules
+        if schedule.line["text"] not in taken  # already the role's own scheduled work
+    ]
     workflows.append(
         {
             "type": "ASK",
@@ -169,7 +163,7 @@ def _workflows(role_key: str, reading: Reading, role_name: str) -> list[dict[str
             "schedule": None,
         }
     )
-    return workflows
+    return workflows, suggestions
 
 
 def compose_profile(request: ChatRequest) -> dict[str, Any]:
@@ -219,7 +213,7 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
     capabilities += [d["text"] for d in duties if d["text"] not in capabilities]
     if not capabilities:
         capabilities = [f"work as a {role_name}"]
-    workflows = _workflows(str(role.get("key") or "agent"), reading, role_name)
+    workflows, suggestions = _workflows(str(role.get("key") or "agent"), reading, role_name)
 
     doc_names = sorted({d["name"] for d in documents})
     parts = [
@@ -248,6 +242,11 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
                 f"- {w['type']} at cron '{w['schedule']}': {w['description']}" for w in scheduled
             )
         )
+    if suggestions:
+        parts.append(
+            "Recurring work the documents state (not scheduled: no workflow runs it yet; do it "
+            "when asked):\n" + "\n".join(f"- {w['description']}" for w in suggestions)
+        )
     source_note = (
         f"{len(doc_names)} uploaded document(s): {', '.join(doc_names)}"
         if doc_names
@@ -261,6 +260,7 @@ def compose_profile(request: ChatRequest) -> dict[str, Any]:
         "capabilities": capabilities[:40],
         "duties": duties,
         "workflows": workflows,
+        "schedule_suggestions": suggestions[:40],
         "tool_usage_rules": tool_rules[:60],
         "safety_constraints": safety,
     }

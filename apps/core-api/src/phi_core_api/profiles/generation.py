@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from phi_agent_config import SCHEDULABLE_WORKFLOW_TYPES, WORKFLOW_TYPES
+from phi_core_api.profiles.runnable import runnable_profile
 from phi_core_api.profiles.schemas import GeneratedProfile, profile_json_schema
 from phi_core_api.profiles.service import PROFILE_TASK_CLASS, save_version
 from phi_llm import (
@@ -35,6 +37,10 @@ from phi_platform.db.models import (
 logger = logging.getLogger(__name__)
 
 COMPOSER_TASK = "generate_profile"  # the builtin composer's name (see composer.py)
+# Most output tokens a profile may take: the router cuts answers at the call's max_tokens
+# (PHI_LLM_RESERVE_OUTPUT_TOKENS, 1024, when none is given), and a profile of a role with
+# several documents is JSON longer than that; a cut one would not parse.
+PROFILE_MAX_OUTPUT_TOKENS = 4096
 SOURCE_PRIORITY = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
 # Chunks per document and in all handed to the builtin composer; a model sees only the sample.
 COMPOSER_CHUNKS_PER_DOC = 20
@@ -47,8 +53,11 @@ profile as JSON that matches the given schema:
 duties, rules and safety constraints of the documents;
 - capabilities: short phrases;
 - duties: what the job involves, each citing the document (and page) it came from;
-- workflows: recurring work, each with a type in UPPER_SNAKE_CASE, a description and a \
-five-field cron schedule (minute hour day month weekday), or null when it runs on demand;
+- workflows: work the agent runs, each with a type from known_workflow_types, a description \
+and a five-field cron schedule (minute hour day month weekday), or null when it runs on demand; \
+only the scheduled types may have a schedule;
+- schedule_suggestions: other recurring work the documents state, with its cron and the reason \
+it is not scheduled (no workflow type runs it);
 - tool_usage_rules: how each tool may be used; the tool must be one of the known tools;
 - safety_constraints: what the agent must never do, citing the document where there is one.
 Numbers in the agent's reports must always come from data; say so in the system prompt."""
@@ -191,6 +200,10 @@ async def gather_context(session: AsyncSession, agent: Agent, sample_size: int) 
         else None,
         "tools": tools,
         "known_tools": known_tools,
+        "known_workflow_types": {
+            "scheduled": sorted(SCHEDULABLE_WORKFLOW_TYPES),
+            "on_request": sorted(WORKFLOW_TYPES - SCHEDULABLE_WORKFLOW_TYPES),
+        },
         "documents": documents,
     }
     excerpts = [
@@ -217,6 +230,7 @@ def validate_profile(data: Any, known_tools: list[str]) -> GeneratedProfile:
     """The profile as a model, or ProfileRejected naming every problem found."""
     try:
         profile = GeneratedProfile.model_validate(data)
+        profile = GeneratedProfile.model_validate(runnable_profile(profile.model_dump()))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
@@ -247,6 +261,7 @@ async def generate(
             task_class=PROFILE_TASK_CLASS,
             json_schema=schema,
             schema_name="agent_profile",
+            max_tokens=PROFILE_MAX_OUTPUT_TOKENS,
             temperature=0.2,
             facts=facts,
             context=call,

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from phi_agent_config import check_cron
@@ -46,12 +45,20 @@ class WorkflowSpec(BaseModel):
     def _cron(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip()
-        # Both the scheduler's parser and the local agent's config check must accept it.
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"schedule '{value}' is not a valid five-field cron expression")
-        check_cron(value)
-        return value
+        return check_cron(value)
+
+
+class ScheduleSuggestion(BaseModel):
+    """Recurring work that no workflow type runs: listed for a person to act on, never in
+    the agent's config (the scheduler would skip it)."""
+
+    type: str | None = Field(
+        default=None, max_length=100, description="A type a model proposed; none from documents"
+    )
+    description: ProfileText
+    schedule: str | None = Field(default=None, max_length=100, description="Cron, as stated")
+    reason: ProfileText
+    source: SourceRef | None = None
 
 
 class ToolRule(BaseModel):
@@ -70,6 +77,7 @@ class GeneratedProfile(BaseModel):
     capabilities: Annotated[list[ProfileText], Field(min_length=1, max_length=40)]
     duties: Annotated[list[CitedLine], Field(max_length=40)] = []
     workflows: Annotated[list[WorkflowSpec], Field(max_length=20)] = []
+    schedule_suggestions: Annotated[list[ScheduleSuggestion], Field(max_length=40)] = []
     tool_usage_rules: Annotated[list[ToolRule], Field(max_length=60)] = []
     safety_constraints: Annotated[list[CitedLine], Field(max_length=40)] = []
 

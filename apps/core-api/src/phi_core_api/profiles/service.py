@@ -11,6 +11,7 @@ import procrastinate
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from phi_core_api.profiles.runnable import runnable_profile
 from phi_llm import LLMError, config_from_env
 from phi_llm.accounting import budget_and_usage
 from phi_platform.db.models import Agent, AgentProfileVersion, Document, ProfileGeneration
@@ -20,7 +21,14 @@ from phi_service.errors import Conflict, NotFound, TooManyRequests
 PROFILE_TASK = "profiles:generate_profile"
 PROFILE_TASK_CLASS = "heavy"  # the router's task class profiles are generated with
 DOCUMENT_POLL_SECONDS = 0.25
-PROFILE_KEYS = ("capabilities", "duties", "workflows", "tool_usage_rules", "safety_constraints")
+PROFILE_KEYS = (
+    "capabilities",
+    "duties",
+    "workflows",
+    "schedule_suggestions",
+    "tool_usage_rules",
+    "safety_constraints",
+)
 
 
 # -- requests from the API ---------------------------------------------------------------------
@@ -210,7 +218,9 @@ async def restore_version(
     old = await get_version(session, agent, version)
     # Serialise with generation jobs saving a version for the same agent.
     await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
-    profile = dict(old.profile)
+    # Checked again: a version saved before a type was removed, or before profiles were
+    # checked at all, must not bring back work the scheduler would skip.
+    profile = runnable_profile(dict(old.profile))
     profile["restored_from"] = old.version
     new = await save_version(
         session, agent, old.system_prompt, profile, old.provider, old.model, access.user_id

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_orchestrator.local_agents.auth import AgentKeyDep
+from phi_orchestrator.local_agents.auth import AgentKey, AgentKeyDep
 from phi_orchestrator.local_agents.keys import new_key
 from phi_orchestrator.local_agents.schemas import (
     Heartbeat,
@@ -26,7 +27,7 @@ from phi_orchestrator.notify import TOOL_CALLS, wait_for
 from phi_orchestrator.settings import OrchestratorSettings
 from phi_orchestrator.tool_calls.service import claim_pending_tool_calls
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
-from phi_service.errors import Forbidden, NotFound
+from phi_service.errors import Conflict, Forbidden, NotFound
 
 router = APIRouter(tags=["local agents"])
 
@@ -161,18 +162,7 @@ async def heartbeat(
             )
             local_agent_id = body.local_agent_id
     if local_agent_id is None:
-        # First contact, or the row was deleted: register afresh (the agent stores the new id).
-        local_agent_id = (
-            await session.execute(
-                text(
-                    "INSERT INTO local_agents (agent_id, org_id, name, host, version, tools, "
-                    "key_id, status, last_heartbeat_at) VALUES (:agent_id, :org_id, :name, "
-                    ":host, :version, CAST(:tools AS jsonb), :key_id, 'ACTIVE', now()) "
-                    "RETURNING id"
-                ),
-                {**values, "agent_id": key.agent_id, "org_id": key.org_id},
-            )
-        ).scalar_one()
+        local_agent_id = await _register(session, key, values, settings.max_local_agents_per_key)
     await session.commit()
     return HeartbeatAnswer(
         local_agent_id=local_agent_id,
@@ -181,6 +171,56 @@ async def heartbeat(
         heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
         lease_seconds=settings.lease_seconds,
     )
+
+
+async def _register(
+    session: AsyncSession, key: AgentKey, values: dict[str, Any], limit: int
+) -> uuid.UUID:
+    """First contact, or the row was deleted: the agent's local agent of the same name takes
+    the heartbeat (an agent that lost its id, or was reinstalled, keeps its row), else a new
+    row, up to ``limit`` per key (the agent stores the id it gets back)."""
+    # One registration per key at a time, so two first heartbeats cannot both pass the count.
+    await session.execute(
+        text("SELECT 1 FROM local_agent_keys WHERE id = :id FOR UPDATE"), {"id": key.key_id}
+    )
+    existing = (
+        await session.execute(
+            text(
+                "SELECT id FROM local_agents WHERE agent_id = :agent_id AND name = :name "
+                "ORDER BY last_heartbeat_at DESC NULLS LAST LIMIT 1"
+            ),
+            {"agent_id": key.agent_id, "name": values["name"]},
+        )
+    ).scalar()
+    if existing is not None:
+        await session.execute(
+            text(
+                "UPDATE local_agents SET host = :host, version = :version, "
+                "tools = CAST(:tools AS jsonb), key_id = :key_id, status = 'ACTIVE', "
+                "last_heartbeat_at = now() WHERE id = :id"
+            ),
+            {**values, "id": existing},
+        )
+        return existing  # type: ignore[no-any-return]
+    registered = await session.scalar(
+        text("SELECT count(*) FROM local_agents WHERE key_id = :key_id"), {"key_id": key.key_id}
+    )
+    if registered >= limit:
+        raise Conflict(
+            f"this key already registered {registered} local agents (the limit is {limit}): "
+            "reuse a name, send the local_agent_id you were given, or use another key"
+        )
+    return (  # type: ignore[no-any-return]
+        await session.execute(
+            text(
+                "INSERT INTO local_agents (agent_id, org_id, name, host, version, tools, "
+                "key_id, status, last_heartbeat_at) VALUES (:agent_id, :org_id, :name, "
+                ":host, :version, CAST(:tools AS jsonb), :key_id, 'ACTIVE', now()) "
+                "RETURNING id"
+            ),
+            {**values, "agent_id": key.agent_id, "org_id": key.org_id},
+        )
+    ).scalar_one()
 
 
 @router.get("/local-agents/{local_agent_id}/pending-tasks", response_model=PendingTasks)

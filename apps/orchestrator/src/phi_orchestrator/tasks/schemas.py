@@ -80,3 +80,15 @@ class WorkflowOut(BaseModel):
     type: str
     description: str
     input_schema: dict[str, Any]
+
+
+class ScheduleState(BaseModel):
+    """A scheduled workflow of the agent's config, and whether the scheduler runs it."""
+
+    type: str
+    schedule: str
+    description: str | None
+    enabled: bool
+    runs: bool = Field(description="False when the scheduler skips it; `problem` says why")
+    problem: str | None
+    next_run: datetime | None = Field(description="The next run (UTC) when it runs")

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { csrfRefusal } from "./csrf";
-import { servicePath } from "./proxy";
+import { isOperatorPath, servicePath } from "./proxy";
 
 function req(method: string, headers: Record<string, string>) {
   return { method, url: "http://localhost:3000/api/core/orgs", headers: new Headers(headers) };
@@ -43,5 +43,15 @@ describe("servicePath", () => {
     expect(servicePath(["..", "admin"])).toBeNull();
     expect(servicePath(["orgs", "x/y"])).toBeNull();
     expect(servicePath(["orgs", ""])).toBeNull();
+  });
+});
+
+describe("isOperatorPath", () => {
+  it("keeps the services' metrics, readiness and health endpoints out of the proxy", () => {
+    expect(isOperatorPath(["metrics"])).toBe(true);
+    expect(isOperatorPath(["Ready"])).toBe(true);
+    expect(isOperatorPath(["health"])).toBe(true);
+    expect(isOperatorPath(["orgs", "metrics"])).toBe(false);
+    expect(isOperatorPath(["agents"])).toBe(false);
   });
 });

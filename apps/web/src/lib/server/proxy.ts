@@ -22,6 +22,16 @@ const FORWARDED_RESPONSE_HEADERS = [
   "retry-after",
 ];
 
+// The services' operator endpoints: they answer whoever reaches the service's port, so the
+// public web server must not be the way to reach them.
+const OPERATOR_PATHS = new Set(["metrics", "ready", "health"]);
+
+/** Whether the path names a service's metrics, readiness or health endpoint. */
+export function isOperatorPath(segments: string[]): boolean {
+  const first = segments[0];
+  return first !== undefined && OPERATOR_PATHS.has(first.toLowerCase());
+}
+
 /** Path segments must be plain names: no "..", no encoded slashes, so a caller cannot escape. */
 export function servicePath(segments: string[]): string | null {
   for (const segment of segments) {
@@ -46,6 +56,7 @@ export async function proxy(
   if (refusal) return jsonError(403, refusal);
   const path = servicePath(segments);
   if (path === null) return jsonError(400, "invalid API path");
+  if (isOperatorPath(segments)) return jsonError(404, "no such API path");
 
   const headers = new Headers();
   for (const name of FORWARDED_REQUEST_HEADERS) {

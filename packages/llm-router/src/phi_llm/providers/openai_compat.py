@@ -1,12 +1,19 @@
-"""``openai`` provider: the official SDK against any OpenAI-compatible base URL."""
+"""``openai`` provider: the official SDK against any OpenAI-compatible base URL.
+
+Answers are streamed by default, so that the router's output cap holds even against a server
+that ignores ``max_tokens``: reading stops, and the connection is closed, once the answer
+reaches the cap. A provider configured with ``stream: false`` is asked for the whole answer;
+the router then refuses (and charges) an answer longer than the cap.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from phi_llm.config import ProviderConfig
 from phi_llm.errors import ProviderError
@@ -67,6 +74,8 @@ class OpenAIProvider(Provider):
         if response_format is not None:
             kwargs["response_format"] = response_format
         try:
+            if self.config.stream:
+                return await self._streamed(request, kwargs)
             response = await self.client.chat.completions.create(**kwargs)
         except openai.APITimeoutError as exc:
             raise self.error(
@@ -85,11 +94,69 @@ class OpenAIProvider(Provider):
         except openai.APIStatusError as exc:
             kind = "server_error" if exc.status_code >= 500 else "bad_request"
             raise self.error(request.model, kind, _short(exc.message), exc.status_code) from exc
+        except httpx.HTTPError as exc:  # the connection broke while streaming
+            raise self.error(request.model, "server_error", f"stream broken: {exc}") from exc
         except (openai.OpenAIError, ValueError, TypeError) as exc:
             raise self.error(
                 request.model, "bad_response", f"unreadable answer: {_short(exc)}"
             ) from exc
         return self._result(request, response)
+
+    async def _streamed(self, request: ChatRequest, kwargs: dict[str, Any]) -> ChatResult:
+        """Read the answer as a stream, stopping at ``request.max_tokens`` output tokens."""
+        cap = request.max_tokens
+        stream = await self.client.chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True}
+        )
+        parts: list[str] = []
+        received = 0
+        model, finish, usage, cut, chunks = request.model, "stop", None, False, 0
+        async with stream:
+            async for chunk in stream:
+                if not isinstance(chunk, ChatCompletionChunk):
+                    raise self.error(request.model, "bad_response", "stream chunk is not a chunk")
+                chunks += 1
+                model = chunk.model or model
+                usage = chunk.usage or usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                piece = choice.delta.content if choice.delta else None
+                if piece:
+                    # A chunk is usually one token; a server sending more per chunk is
+                    # counted by the text's size instead.
+                    tokens = max(1, estimate_tokens(piece))
+                    if cap is not None and received + tokens > cap:
+                        # Past what was asked for: keep what fits and stop reading. A server
+                        # that honours max_tokens never gets here, and its usage is read.
+                        parts.append(piece[: (cap - received) * 4])
+                        received, cut = cap, True
+                        break
+                    parts.append(piece)
+                    received += tokens
+                finish = choice.finish_reason or finish
+        if chunks == 0:
+            # What a server that does not stream (or answers an HTML page) comes back as.
+            raise self.error(request.model, "bad_response", "answer is not a chat completion")
+        content = "".join(parts)
+        prompt_text = "".join(m["content"] for m in request.messages)
+        if cut:
+            # Leaving the block closed the connection; whatever the server makes after that
+            # is not read, and the answer counts as the cap: all that was asked for. The
+            # server's usage (sent last) never came, so the prompt is estimated.
+            tokens_in, tokens_out, finish = estimate_tokens(prompt_text), received, "length"
+        elif usage is not None:
+            tokens_in, tokens_out = usage.prompt_tokens, usage.completion_tokens
+        else:
+            tokens_in, tokens_out = estimate_tokens(prompt_text), received
+        return ChatResult(
+            content=content,
+            provider=self.name,
+            model=model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            finish_reason=finish,
+        )
 
     def _result(self, request: ChatRequest, response: Any) -> ChatResult:
         # A misbehaving server can answer 200 with a body that is not a chat completion at all

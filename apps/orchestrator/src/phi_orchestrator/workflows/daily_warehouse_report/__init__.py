@@ -12,6 +12,7 @@ from phi_orchestrator.workflows.base import Workflow
 from phi_orchestrator.workflows.daily_warehouse_report.graph import build_graph
 from phi_orchestrator.workflows.daily_warehouse_report.schemas import DailyWarehouseReportInput
 from phi_orchestrator.workflows.registry import register
+from phi_service.errors import InvalidInput
 
 
 @register
@@ -26,6 +27,12 @@ class DailyWarehouseReport(Workflow):
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
         params = data.model_dump(mode="json")
         params["day"] = params["day"] or (today - timedelta(days=1)).isoformat()
+        latest = today + timedelta(days=1)
+        if date.fromisoformat(params["day"]) > latest:
+            raise InvalidInput(
+                f"invalid input for {self.type}: input.day: {params['day']} is in the future; "
+                f"give a day up to {latest.isoformat()} (tomorrow in the org's time zone)"
+            )
         return params
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:

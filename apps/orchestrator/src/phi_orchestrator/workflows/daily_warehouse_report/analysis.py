@@ -18,6 +18,10 @@ Rules (stated in the report too):
 - a slow zone: median pick time at least ``slow_zone_ratio`` times the zone's median over
   the 7 days before;
 - a slow pick: duration above Q3 + ``slow_pick_iqr_k`` x IQR of the day's pick durations.
+
+The result, :class:`DailyAnalysis`, is a plain dict (it is stored in the task's output and in
+the workflow's checkpoints as JSON) typed section by section: it is the contract the report,
+the narrative and the charts read. One function computes each section.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 Row = Mapping[str, Any]
 Tables = Mapping[str, list[dict[str, Any]]]
@@ -130,6 +134,171 @@ def _picks(rows: Iterable[Row]) -> list[_Pick]:
     return picks
 
 
+# -- the result, section by section -------------------------------------------------------
+
+
+class Comparison(TypedDict):
+    """A count of picks on the day against the previous day and the 7-day mean."""
+
+    picks: int
+    previous_day_picks: int
+    mean_7d_picks: float
+    change_vs_previous_day_pct: float | None
+    change_vs_mean_7d_pct: float | None
+
+
+class Totals(Comparison):
+    units: float
+    active_pickers: int
+
+
+class HourRow(Comparison):
+    hour: int
+
+
+class ZoneRow(Comparison):
+    zone_id: str
+    name: str
+    units: float
+    median_pick_seconds: float | None
+    median_pick_seconds_7d: float | None
+    pick_time_ratio_vs_7d: float | None
+    slow: bool
+
+
+class PickerRow(Comparison):
+    picker_id: str
+    name: str
+    units: float
+    active_minutes: float
+    picks_per_hour: float | None
+    median_pick_seconds: float | None
+    # The picker's median of pick time / the day's median pick time in the pick's zone.
+    relative_pick_time: float | None
+
+
+class LateOrder(TypedDict):
+    order_id: str
+    customer: Any
+    due_at: str
+    shipped_at: str | None
+    minutes_late: float
+    shipped: bool
+
+
+class LateOrders(TypedDict):
+    orders_due: int
+    late: int
+    not_shipped: int
+    late_pct: float | None
+    orders: list[LateOrder]  # the latest first, at most Rules.max_listed
+
+
+class DockRow(TypedDict):
+    dock_id: str
+    name: str
+    loadings: int
+    busy_minutes: float
+    utilisation_pct: float | None
+    longest_idle_minutes: float
+    idle: bool
+
+
+class IdleDocks(TypedDict):
+    # The operating window (first to last activity of the day); None on a day without any.
+    window_start: str | None
+    window_end: str | None
+    docks: list[DockRow]
+    idle_count: int
+
+
+class PickerOutlier(TypedDict):
+    picker_id: str
+    name: str
+    median_pick_seconds: float | None
+    relative_pick_time: float
+    pickers_median_relative: float
+    modified_z: float
+    direction: str  # "slow" or "fast"
+
+
+class SlowZone(TypedDict):
+    zone_id: str
+    name: str
+    median_pick_seconds: float | None
+    median_pick_seconds_7d: float | None
+    pick_time_ratio_vs_7d: float | None
+
+
+class SlowPicks(TypedDict):
+    # None, and no median, when the day has fewer than 4 timed picks.
+    threshold_minutes: float | None
+    median_minutes: NotRequired[float]
+    count: int
+    slowest_minutes: list[float]
+
+
+class Outliers(TypedDict):
+    pickers: list[PickerOutlier]
+    slow_zones: list[SlowZone]
+    slow_picks: SlowPicks
+
+
+class DailyAnalysis(TypedDict):
+    """Every figure of the daily report for one day."""
+
+    day: str
+    history_days: int
+    rules: dict[str, float]
+    rules_text: list[str]
+    totals: Totals
+    by_hour: list[HourRow]
+    by_zone: list[ZoneRow]
+    by_picker: list[PickerRow]
+    late_orders: LateOrders
+    idle_docks: IdleDocks
+    outliers: Outliers
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Period:
+    """The day and the 7 days before it, as dates and as the day's bounds."""
+
+    day: date
+    history: list[date]
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, day: date) -> _Period:
+        start = datetime(day.year, day.month, day.day)
+        history = [day - timedelta(days=i) for i in range(HISTORY_DAYS, 0, -1)]
+        return cls(day, history, start, start + timedelta(days=1))
+
+    @property
+    def days(self) -> list[date]:
+        return [*self.history, self.day]
+
+    @property
+    def history_start(self) -> datetime:
+        first = self.history[0]
+        return datetime(first.year, first.month, first.day)
+
+
+@dataclass(frozen=True)
+class _Shipment:
+    dock_id: str
+    loading: datetime | None
+    departed: datetime | None
+
+
+def _names(rows: Iterable[Row], key: str) -> dict[str, str]:
+    return {str(r[key]): r.get("name") or str(r[key]) for r in rows}
+
+
 def _counts_by_day(picks: list[_Pick], days: list[date], key: Any) -> dict[date, dict[Any, int]]:
     out: dict[date, dict[Any, int]] = {d: defaultdict(int) for d in days}
     for p in picks:
@@ -141,7 +310,7 @@ def _counts_by_day(picks: list[_Pick], days: list[date], key: Any) -> dict[date,
 
 def _comparison(
     name: Any, by_day: dict[date, dict[Any, int]], day: date, history: list[date]
-) -> dict[str, Any]:
+) -> Comparison:
     today = by_day[day].get(name, 0)
     previous = by_day[day - timedelta(days=1)].get(name, 0)
     mean7 = round(sum(by_day[d].get(name, 0) for d in history) / len(history), 1)
@@ -164,41 +333,41 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
-def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, Any]:
-    """Every figure of the daily report for ``day`` from the contract's tables."""
-    rules = rules or Rules()
-    history = [day - timedelta(days=i) for i in range(HISTORY_DAYS, 0, -1)]
-    days = [*history, day]
-    day_start = datetime(day.year, day.month, day.day)
-    day_end = day_start + timedelta(days=1)
+# -- one function per section -------------------------------------------------------------
 
-    zones = {str(z["zone_id"]): z.get("name") or str(z["zone_id"]) for z in tables.get("zones", [])}
-    pickers = {
-        str(p["picker_id"]): p.get("name") or str(p["picker_id"]) for p in tables.get("pickers", [])
+
+def totals(picks: list[_Pick], picks_today: list[_Pick], period: _Period) -> Totals:
+    """Picks of the day against the previous day and the 7-day mean; units; active pickers."""
+    by_day = _counts_by_day(picks, period.days, lambda p: "all")
+    return {
+        **_comparison("all", by_day, period.day, period.history),
+        "units": round(sum(p.quantity for p in picks_today), 1),
+        "active_pickers": len({p.picker_id for p in picks_today}),
     }
-    docks = {str(d["dock_id"]): d.get("name") or str(d["dock_id"]) for d in tables.get("docks", [])}
 
-    picks = _picks(tables.get("picks", []))
-    picks_today = [p for p in picks if day_start <= p.completed < day_end]
 
-    # -- throughput: totals, by hour, zone and picker ------------------------------------------
-    by_day_total = _counts_by_day(picks, days, lambda p: "all")
-    totals = _comparison("all", by_day_total, day, history)
-    totals["units"] = round(sum(p.quantity for p in picks_today), 1)
-    totals["active_pickers"] = len({p.picker_id for p in picks_today})
+def by_hour(picks: list[_Pick], period: _Period) -> list[HourRow]:
+    """Every hour with picks on any of the 8 days, compared like the totals."""
+    by_day = _counts_by_day(picks, period.days, lambda p: p.completed.hour)
+    hours = sorted({h for d in period.days for h, n in by_day[d].items() if n})
+    return [{"hour": h, **_comparison(h, by_day, period.day, period.history)} for h in hours]
 
-    by_day_hour = _counts_by_day(picks, days, lambda p: p.completed.hour)
-    hours = sorted({h for d in days for h, n in by_day_hour[d].items() if n})
-    by_hour = [{"hour": h, **_comparison(h, by_day_hour, day, history)} for h in hours]
 
-    by_day_zone = _counts_by_day(picks, days, lambda p: p.zone_id)
-    zone_ids = sorted(set(zones) | {z for d in days for z in by_day_zone[d]})
-    units_by_zone: dict[str, float] = defaultdict(float)
+def by_zone(
+    picks: list[_Pick],
+    picks_today: list[_Pick],
+    zones: Mapping[str, str],
+    period: _Period,
+    rules: Rules,
+) -> list[ZoneRow]:
+    """Every zone: its picks compared, its median pick time against its 7 days before."""
+    by_day = _counts_by_day(picks, period.days, lambda p: p.zone_id)
+    zone_ids = sorted(set(zones) | {z for d in period.days for z in by_day[d]})
+    units: dict[str, float] = defaultdict(float)
     for p in picks_today:
-        units_by_zone[p.zone_id] += p.quantity
-    history_start = datetime(history[0].year, history[0].month, history[0].day)
-    picks_history = [p for p in picks if history_start <= p.completed < day_start]
-    by_zone = []
+        units[p.zone_id] += p.quantity
+    picks_history = [p for p in picks if period.history_start <= p.completed < period.start]
+    rows: list[ZoneRow] = []
     for z in zone_ids:
         today_median = _median_seconds(p for p in picks_today if p.zone_id == z)
         history_median = _median_seconds(p for p in picks_history if p.zone_id == z)
@@ -207,60 +376,91 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
             if today_median is not None and history_median
             else None
         )
-        by_zone.append(
+        rows.append(
             {
                 "zone_id": z,
                 "name": zones.get(z, z),
-                "units": round(units_by_zone[z], 1),
-                **_comparison(z, by_day_zone, day, history),
+                "units": round(units[z], 1),
+                **_comparison(z, by_day, period.day, period.history),
                 "median_pick_seconds": today_median,
                 "median_pick_seconds_7d": history_median,
                 "pick_time_ratio_vs_7d": ratio,
                 "slow": ratio is not None and ratio >= rules.slow_zone_ratio,
             }
         )
+    return rows
 
-    by_day_picker = _counts_by_day(picks, days, lambda p: p.picker_id)
-    today_by_picker: dict[str, list[_Pick]] = defaultdict(list)
+
+def by_picker(
+    picks: list[_Pick],
+    picks_today: list[_Pick],
+    pickers: Mapping[str, str],
+    zone_rows: list[ZoneRow],
+    period: _Period,
+) -> list[PickerRow]:
+    """Every picker of the day or of the 7 days before: picks compared, pace, and pick time
+    relative to the day's zone medians (what the outlier rule rates)."""
+    by_day = _counts_by_day(picks, period.days, lambda p: p.picker_id)
+    today: dict[str, list[_Pick]] = defaultdict(list)
     for p in picks_today:
-        today_by_picker[p.picker_id].append(p)
-    picker_ids = sorted(set(today_by_picker) | {k for d in history for k in by_day_picker[d]})
-    by_picker = []
+        today[p.picker_id].append(p)
+    zone_median = {z["zone_id"]: z["median_pick_seconds"] for z in zone_rows}
+    relative: dict[str, list[float]] = defaultdict(list)
+    for p in picks_today:
+        seconds, base = p.seconds, zone_median.get(p.zone_id)
+        if seconds is not None and base:
+            relative[p.picker_id].append(seconds / base)
+    picker_ids = sorted(set(today) | {k for d in period.history for k in by_day[d]})
+    rows: list[PickerRow] = []
     for pid in picker_ids:
-        own = today_by_picker.get(pid, [])
-        row: dict[str, Any] = {
-            "picker_id": pid,
-            "name": pickers.get(pid, pid),
-            "units": round(sum(p.quantity for p in own), 1),
-            **_comparison(pid, by_day_picker, day, history),
-            "active_minutes": 0.0,
-            "picks_per_hour": None,
-            "median_pick_seconds": _median_seconds(own),
-        }
+        own = today.get(pid, [])
+        active_minutes, picks_per_hour = 0.0, None
         if own:
             first = min((p.started or p.completed) for p in own)
             last = max(p.completed for p in own)
-            active = max(_minutes(last - first), 1.0)
-            row["active_minutes"] = active
-            row["picks_per_hour"] = round(len(own) / (active / 60), 1)
-        by_picker.append(row)
+            active_minutes = max(_minutes(last - first), 1.0)
+            picks_per_hour = round(len(own) / (active_minutes / 60), 1)
+        values = relative.get(pid)
+        rows.append(
+            {
+                "picker_id": pid,
+                "name": pickers.get(pid, pid),
+                "units": round(sum(p.quantity for p in own), 1),
+                **_comparison(pid, by_day, period.day, period.history),
+                "active_minutes": active_minutes,
+                "picks_per_hour": picks_per_hour,
+                "median_pick_seconds": _median_seconds(own),
+                "relative_pick_time": round(statistics.median(values), 2) if values else None,
+            }
+        )
+    return rows
 
-    # -- late orders ---------------------------------------------------------------------------
+
+def _shipments(rows: Iterable[Row]) -> list[_Shipment]:
+    return [
+        _Shipment(
+            str(s.get("dock_id")),
+            parse_time(s.get("loading_started_at")),
+            parse_time(s.get("departed_at")),
+        )
+        for s in rows
+    ]
+
+
+def late_orders(
+    orders: Iterable[Row], shipment_rows: Iterable[Row], period: _Period, rules: Rules
+) -> LateOrders:
+    """Orders due on the day (not cancelled) that left after their due time or not at all."""
     first_departure: dict[str, datetime] = {}
-    shipments_today = []
-    for s in tables.get("shipments", []):
+    for s in shipment_rows:
         departed = parse_time(s.get("departed_at"))
         oid = str(s.get("order_id"))
         if departed is not None and (oid not in first_departure or departed < first_departure[oid]):
             first_departure[oid] = departed
-        loading = parse_time(s.get("loading_started_at"))
-        if (loading and day_start <= loading < day_end) or (
-            departed and day_start <= departed < day_end
-        ):
-            shipments_today.append((str(s.get("dock_id")), loading, departed))
+    day_start, day_end = period.start, period.end
     orders_due = 0
-    late = []
-    for o in tables.get("orders", []):
+    late: list[LateOrder] = []
+    for o in orders:
         due = parse_time(o.get("due_at"))
         if due is None or not day_start <= due < day_end or o.get("status") == "CANCELLED":
             continue
@@ -292,7 +492,7 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
                 }
             )
     late.sort(key=lambda r: (-float(r["minutes_late"] or 0), str(r["order_id"])))
-    late_orders = {
+    return {
         "orders_due": orders_due,
         "late": len(late),
         "not_shipped": sum(1 for r in late if not r["shipped"]),
@@ -300,127 +500,168 @@ def analyse(tables: Tables, day: date, rules: Rules | None = None) -> dict[str, 
         "orders": late[: rules.max_listed],
     }
 
-    # -- idle docks ----------------------------------------------------------------------------
-    activity = [t for p in picks_today for t in (p.started, p.completed) if t is not None]
-    activity += [t for _, a, b in shipments_today for t in (a, b) if t is not None]
-    activity = [t for t in activity if day_start <= t < day_end]
-    idle_docks: dict[str, Any] = {"window_start": None, "window_end": None, "docks": []}
-    if activity:
-        window_start, window_end = min(activity), max(activity)
-        idle_docks["window_start"] = window_start.isoformat()
-        idle_docks["window_end"] = window_end.isoformat()
-        window = _minutes(window_end - window_start)
-        dock_ids = sorted(set(docks) | {d for d, _, _ in shipments_today})
-        for dock_id in dock_ids:
-            spans = sorted(
-                (max(a or window_start, window_start), min(b or window_end, window_end))
-                for d, a, b in shipments_today
-                if d == dock_id
-            )
-            spans = [(a, b) for a, b in spans if b > a]
-            busy = 0.0
-            longest_gap = 0.0
-            cursor = window_start
-            for a, b in spans:
-                if a > cursor:
-                    longest_gap = max(longest_gap, _minutes(a - cursor))
-                if b > cursor:
-                    busy += _minutes(b - max(a, cursor))
-                    cursor = b
-            longest_gap = max(longest_gap, _minutes(window_end - cursor))
-            idle = not spans or longest_gap >= rules.idle_gap_minutes
-            idle_docks["docks"].append(
-                {
-                    "dock_id": dock_id,
-                    "name": docks.get(dock_id, dock_id),
-                    "loadings": len(spans),
-                    "busy_minutes": round(busy, 1),
-                    "utilisation_pct": round(busy / window * 100, 1) if window else None,
-                    "longest_idle_minutes": round(longest_gap, 1),
-                    "idle": idle,
-                }
-            )
-    idle_docks["idle_count"] = sum(1 for d in idle_docks["docks"] if d["idle"])
 
-    # -- outliers ------------------------------------------------------------------------------
-    zone_median = {z["zone_id"]: z["median_pick_seconds"] for z in by_zone}
-    relative: dict[str, list[float]] = defaultdict(list)
-    for p in picks_today:
-        seconds, base = p.seconds, zone_median.get(p.zone_id)
-        if seconds is not None and base:
-            relative[p.picker_id].append(seconds / base)
-    for r in by_picker:
-        values = relative.get(r["picker_id"])
-        r["relative_pick_time"] = round(statistics.median(values), 2) if values else None
+def idle_docks(
+    picks_today: list[_Pick],
+    shipments: list[_Shipment],
+    docks: Mapping[str, str],
+    period: _Period,
+    rules: Rules,
+) -> IdleDocks:
+    """Each dock's loadings within the day's operating window and its longest gap."""
+    day_start, day_end = period.start, period.end
+    shipments_today = [
+        s
+        for s in shipments
+        if (s.loading and day_start <= s.loading < day_end)
+        or (s.departed and day_start <= s.departed < day_end)
+    ]
+    activity = [t for p in picks_today for t in (p.started, p.completed) if t is not None]
+    activity += [t for s in shipments_today for t in (s.loading, s.departed) if t is not None]
+    activity = [t for t in activity if day_start <= t < day_end]
+    if not activity:
+        return {"window_start": None, "window_end": None, "docks": [], "idle_count": 0}
+    window_start, window_end = min(activity), max(activity)
+    window = _minutes(window_end - window_start)
+    rows: list[DockRow] = []
+    for dock_id in sorted(set(docks) | {s.dock_id for s in shipments_today}):
+        spans = sorted(
+            (
+                max(s.loading or window_start, window_start),
+                min(s.departed or window_end, window_end),
+            )
+            for s in shipments_today
+            if s.dock_id == dock_id
+        )
+        spans = [(a, b) for a, b in spans if b > a]
+        busy = 0.0
+        longest_gap = 0.0
+        cursor = window_start
+        for a, b in spans:
+            if a > cursor:
+                longest_gap = max(longest_gap, _minutes(a - cursor))
+            if b > cursor:
+                busy += _minutes(b - max(a, cursor))
+                cursor = b
+        longest_gap = max(longest_gap, _minutes(window_end - cursor))
+        rows.append(
+            {
+                "dock_id": dock_id,
+                "name": docks.get(dock_id, dock_id),
+                "loadings": len(spans),
+                "busy_minutes": round(busy, 1),
+                "utilisation_pct": round(busy / window * 100, 1) if window else None,
+                "longest_idle_minutes": round(longest_gap, 1),
+                "idle": not spans or longest_gap >= rules.idle_gap_minutes,
+            }
+        )
+    return {
+        "window_start": window_start.isoformat(),
+        "window_end": window_end.isoformat(),
+        "docks": rows,
+        "idle_count": sum(1 for d in rows if d["idle"]),
+    }
+
+
+def picker_outliers(picker_rows: list[PickerRow], rules: Rules) -> list[PickerOutlier]:
+    """Pickers whose relative pick time has a modified z-score beyond ``rules.outlier_z``."""
     rated = [
-        r
-        for r in by_picker
+        (r, r["relative_pick_time"])
+        for r in picker_rows
         if r["picks"] >= rules.min_picks and r["relative_pick_time"] is not None
     ]
-    picker_outliers = []
-    if len(rated) >= 3:
-        times = [r["relative_pick_time"] for r in rated]
-        median = statistics.median(times)
-        mad = statistics.median(abs(x - median) for x in times)
-        if mad > 0:
-            for r in rated:
-                z = 0.6745 * (r["relative_pick_time"] - median) / mad
-                if abs(z) > rules.outlier_z:
-                    picker_outliers.append(
-                        {
-                            "picker_id": r["picker_id"],
-                            "name": r["name"],
-                            "median_pick_seconds": r["median_pick_seconds"],
-                            "relative_pick_time": r["relative_pick_time"],
-                            "pickers_median_relative": round(median, 2),
-                            "modified_z": round(z, 2),
-                            "direction": "slow" if z > 0 else "fast",
-                        }
-                    )
+    if len(rated) < 3:
+        return []
+    times = [t for _, t in rated]
+    median = statistics.median(times)
+    mad = statistics.median(abs(x - median) for x in times)
+    if mad <= 0:
+        return []
+    outliers: list[PickerOutlier] = []
+    for r, t in rated:
+        z = 0.6745 * (t - median) / mad
+        if abs(z) > rules.outlier_z:
+            outliers.append(
+                {
+                    "picker_id": r["picker_id"],
+                    "name": r["name"],
+                    "median_pick_seconds": r["median_pick_seconds"],
+                    "relative_pick_time": t,
+                    "pickers_median_relative": round(median, 2),
+                    "modified_z": round(z, 2),
+                    "direction": "slow" if z > 0 else "fast",
+                }
+            )
+    return outliers
+
+
+def slow_zones(zone_rows: list[ZoneRow]) -> list[SlowZone]:
+    return [
+        {
+            "zone_id": z["zone_id"],
+            "name": z["name"],
+            "median_pick_seconds": z["median_pick_seconds"],
+            "median_pick_seconds_7d": z["median_pick_seconds_7d"],
+            "pick_time_ratio_vs_7d": z["pick_time_ratio_vs_7d"],
+        }
+        for z in zone_rows
+        if z["slow"]
+    ]
+
+
+def slow_picks(picks_today: list[_Pick], rules: Rules) -> SlowPicks:
+    """Picks of the day slower than Q3 + k x IQR of the day's pick durations."""
     durations = sorted(
         _minutes(p.completed - p.started)
         for p in picks_today
         if p.started is not None and p.completed >= p.started
     )
-    slow: dict[str, Any] = {"threshold_minutes": None, "count": 0, "slowest_minutes": []}
-    if len(durations) >= 4:
-        q1, q3 = _quantile(durations, 0.25), _quantile(durations, 0.75)
-        threshold = round(q3 + rules.slow_pick_iqr_k * (q3 - q1), 1)
-        over = [d for d in durations if d > threshold]
-        slow = {
-            "threshold_minutes": threshold,
-            "median_minutes": round(statistics.median(durations), 1),
-            "count": len(over),
-            "slowest_minutes": sorted(over, reverse=True)[:5],
-        }
+    if len(durations) < 4:
+        return {"threshold_minutes": None, "count": 0, "slowest_minutes": []}
+    q1, q3 = _quantile(durations, 0.25), _quantile(durations, 0.75)
+    threshold = round(q3 + rules.slow_pick_iqr_k * (q3 - q1), 1)
+    over = [d for d in durations if d > threshold]
+    return {
+        "threshold_minutes": threshold,
+        "median_minutes": round(statistics.median(durations), 1),
+        "count": len(over),
+        "slowest_minutes": sorted(over, reverse=True)[:5],
+    }
 
+
+def analyse(tables: Tables, day: date, rules: Rules | None = None) -> DailyAnalysis:
+    """Every figure of the daily report for ``day`` from the contract's tables."""
+    rules = rules or Rules()
+    period = _Period.of(day)
+    picks = _picks(tables.get("picks", []))
+    picks_today = [p for p in picks if period.start <= p.completed < period.end]
+    zone_rows = by_zone(
+        picks, picks_today, _names(tables.get("zones", []), "zone_id"), period, rules
+    )
+    picker_rows = by_picker(
+        picks, picks_today, _names(tables.get("pickers", []), "picker_id"), zone_rows, period
+    )
+    shipment_rows = tables.get("shipments", [])
     return {
         "day": day.isoformat(),
         "history_days": HISTORY_DAYS,
         "rules": asdict(rules),
         "rules_text": rules.describe(),
-        "totals": totals,
-        "by_hour": by_hour,
-        "by_zone": by_zone,
-        "by_picker": by_picker,
-        "late_orders": late_orders,
-        "idle_docks": idle_docks,
+        "totals": totals(picks, picks_today, period),
+        "by_hour": by_hour(picks, period),
+        "by_zone": zone_rows,
+        "by_picker": picker_rows,
+        "late_orders": late_orders(tables.get("orders", []), shipment_rows, period, rules),
+        "idle_docks": idle_docks(
+            picks_today,
+            _shipments(shipment_rows),
+            _names(tables.get("docks", []), "dock_id"),
+            period,
+            rules,
+        ),
         "outliers": {
-            "pickers": picker_outliers,
-            "slow_zones": [
-                {
-                    k: z[k]
-                    for k in (
-                        "zone_id",
-                        "name",
-                        "median_pick_seconds",
-                        "median_pick_seconds_7d",
-                        "pick_time_ratio_vs_7d",
-                    )
-                }
-                for z in by_zone
-                if z["slow"]
-            ],
-            "slow_picks": slow,
+            "pickers": picker_outliers(picker_rows, rules),
+            "slow_zones": slow_zones(zone_rows),
+            "slow_picks": slow_picks(picks_today, rules),
         },
     }

@@ -14,7 +14,7 @@ from phi_llm.errors import LLMError
 from phi_llm.types import CallContext, ChatRequest, ChatResult
 from phi_orchestrator.workflows.base import WorkflowContext, WorkflowError, step
 from phi_orchestrator.workflows.daily_warehouse_report import contract, narrative, report
-from phi_orchestrator.workflows.daily_warehouse_report.analysis import analyse
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import DailyAnalysis, analyse
 from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
 
 DOCS_QUERY = "daily warehouse report targets late orders dock picking procedure escalation"
@@ -27,7 +27,7 @@ class ReportState(TypedDict, total=False):
     # rows themselves: megabytes of rows in every checkpoint would be the slowest part.
     data: dict[str, Any]
     docs: list[dict[str, Any]]
-    metrics: dict[str, Any]
+    metrics: DailyAnalysis
     output: dict[str, Any]
 
 

@@ -10,11 +10,12 @@ import json
 from typing import Any
 
 from phi_llm.types import BUILTIN_LABEL, ChatRequest, Message
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import DailyAnalysis
 
 COMPOSER_TASK = "daily_warehouse_report"
 
 
-def narrative_facts(metrics: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+def narrative_facts(metrics: DailyAnalysis, docs: list[dict[str, Any]]) -> dict[str, Any]:
     """The figures the prose may use (a subset of the metrics, small enough for a prompt)."""
     zones = sorted(
         metrics["by_zone"],

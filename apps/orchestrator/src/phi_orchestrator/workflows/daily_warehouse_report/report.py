@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import DailyAnalysis
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}%"
@@ -17,7 +19,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
-def summary_text(metrics: dict[str, Any]) -> str:
+def summary_text(metrics: DailyAnalysis) -> str:
     t, late, idle = metrics["totals"], metrics["late_orders"], metrics["idle_docks"]
     outliers = len(metrics["outliers"]["pickers"])
     return (
@@ -29,7 +31,7 @@ def summary_text(metrics: dict[str, Any]) -> str:
 
 
 def report_markdown(
-    metrics: dict[str, Any],
+    metrics: DailyAnalysis,
     narrative: str,
     narrative_source: str,
     agent_name: str,

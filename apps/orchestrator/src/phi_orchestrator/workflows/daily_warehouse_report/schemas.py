@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+EARLIEST_DAY = date(1900, 1, 1)
+
 
 class DailyWarehouseReportInput(BaseModel):
     """What a DAILY_WAREHOUSE_REPORT run reads, and for which day."""
@@ -17,7 +19,12 @@ class DailyWarehouseReportInput(BaseModel):
         "the agent's local agent reads the customer's data (docs/local-agent-protocol.md)",
     )
     day: date | None = Field(
-        default=None, description="The day reported on; default: yesterday in the org's time zone"
+        default=None,
+        # The report also reads the 7 days before and the day after: dates near the ends of
+        # the calendar overflowed, and no warehouse has data from before 1900 or the future.
+        ge=EARLIEST_DAY,
+        description="The day reported on, from 1900-01-01 to tomorrow in the org's time zone; "
+        "default: yesterday there",
     )
     tool: Literal["db", "file"] = Field(
         default="db",

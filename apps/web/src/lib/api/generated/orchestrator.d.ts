@@ -121,6 +121,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agents/{agent_id}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Agent Schedules
+         * @description The scheduled workflows of the agent's config: which the scheduler runs, when next,
+         *     and why it skips the others (a type that does not exist or runs only on request, a cron
+         *     that never fires, a disabled workflow or agent).
+         */
+        get: operations["list_agent_schedules_agents__agent_id__schedules_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agents/{agent_id}/tasks": {
         parameters: {
             query?: never;
@@ -271,7 +293,7 @@ export interface paths {
          * Stream Task Events
          * @description Server-sent events: every event of the task as it is written (``id`` is its sequence
          *     number; reconnect with ``Last-Event-ID`` to resume), then an ``end`` event once the task
-         *     has finished.
+         *     has finished. FastAPI sends a keep-alive comment while nothing happens.
          */
         get: operations["stream_task_events_tasks__task_id__events_stream_get"];
         put?: never;
@@ -628,6 +650,32 @@ export interface components {
              * Type
              * @description A type from GET /workflows
              */
+            type: string;
+        };
+        /**
+         * ScheduleState
+         * @description A scheduled workflow of the agent's config, and whether the scheduler runs it.
+         */
+        ScheduleState: {
+            /** Description */
+            description: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Next Run
+             * @description The next run (UTC) when it runs
+             */
+            next_run: string | null;
+            /** Problem */
+            problem: string | null;
+            /**
+             * Runs
+             * @description False when the scheduler skips it; `problem` says why
+             */
+            runs: boolean;
+            /** Schedule */
+            schedule: string;
+            /** Type */
             type: string;
         };
         /** TaskCreated */
@@ -1042,6 +1090,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_agent_schedules_agents__agent_id__schedules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleState"][];
                 };
             };
             /** @description Validation Error */
