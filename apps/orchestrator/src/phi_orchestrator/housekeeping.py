@@ -8,6 +8,7 @@ import uuid
 
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tasks.events import add_event
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,11 @@ async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[
             )
         ).fetchall()
         for row in rows:
-            await conn.execute(
-                "INSERT INTO task_events (task_id, event_type, payload) "
-                "VALUES (%s, 'tool_call_failed', jsonb_build_object('tool_call_id', %s::text, "
-                "'error', %s::text))",
-                (row["task_id"], row["id"], row["error"]),
+            await add_event(
+                conn,
+                row["task_id"],
+                "tool_call_failed",
+                {"tool_call_id": str(row["id"]), "error": row["error"]},
             )
     for row in rows:
         logger.warning("tool call %s failed: %s", row["id"], row["error"])

@@ -35,6 +35,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
+from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
 from phi_service.db import is_connection_lost
@@ -102,15 +103,6 @@ def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> P
             "row_factory": dict_row,
             "application_name": name,
         },
-    )
-
-
-async def add_event(
-    conn: AsyncConnection[Any], task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
-) -> None:
-    await conn.execute(
-        "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, %s, %s)",
-        (task_id, event_type, Jsonb(payload)),
     )
 
 
@@ -219,24 +211,22 @@ class TaskHandle:
             await add_event(conn, self.task_id, event_type, payload)
 
     async def start_step(self, step: str) -> None:
-        # One round trip: the event is written only while the task is not cancelled and this
-        # run still holds the task's lock.
-        async with self.pool.connection() as conn:
+        # The event is written only while the task is not cancelled and this run still
+        # holds the task's lock.
+        async with self.pool.connection() as conn, conn.transaction():
             row = await (
                 await conn.execute(
-                    "WITH state AS (SELECT EXISTS (SELECT 1 FROM tasks WHERE id = %s "
-                    f"AND status <> 'CANCELLED') AS open, {Fence.SQL} AS held), "
-                    "added AS (INSERT INTO task_events (task_id, event_type, payload) "
-                    "SELECT %s, 'step_started', %s FROM state WHERE open AND held) "
-                    "SELECT open, held FROM state",
-                    (self.task_id, *self.fence.params, self.task_id, Jsonb({"step": step})),
+                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = %s "
+                    f"AND status <> 'CANCELLED') AS open, {Fence.SQL} AS held",
+                    (self.task_id, *self.fence.params),
                 )
             ).fetchone()
-        assert row is not None
-        if not row["held"]:
-            raise TaskLockLost()
-        if not row["open"]:
-            raise TaskCancelled()
+            assert row is not None
+            if not row["held"]:
+                raise TaskLockLost()
+            if not row["open"]:
+                raise TaskCancelled()
+            await add_event(conn, self.task_id, "step_started", {"step": step})
 
     async def finish_step(self, step_run: str | None, payload: dict[str, Any]) -> None:
         if step_run is None:

@@ -17,7 +17,7 @@ from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.notify import TASK_EVENTS, wait_for
 from phi_orchestrator.runtime import FINISHED
 from phi_orchestrator.schedules import schedule_states
-from phi_orchestrator.tasks import service
+from phi_orchestrator.tasks import events, service
 from phi_orchestrator.tasks.schemas import (
     RunTask,
     ScheduleState,
@@ -160,7 +160,7 @@ async def stream_task_events(
     with notifier.subscribe(TASK_EVENTS, str(task_id)) as woken:
         while True:
             async with db.sessionmaker() as s:
-                status, batch = await service.status_and_events_after(s, task_id, seq)
+                status, batch = await events.status_and_events_after(s, task_id, seq)
             for e in batch:
                 seq = e["seq"]
                 yield ServerSentEvent(
