@@ -32,6 +32,11 @@ class CoreApiSettings(ServiceSettings):
     login_account_delay_seconds: float = Field(default=1.0, gt=0)
     login_account_max_delay_seconds: float = Field(default=300.0, gt=0)
     login_known_address_days: int = Field(default=90, ge=0)
+    # Sign-up answers 409 for an email that has an account (the form must say so); to keep
+    # that from listing who has one, an address gets this many such answers per window,
+    # then 429 for every sign-up until the window has passed (docs/security.md).
+    signup_max_existing_per_address: int = Field(default=10, ge=1)
+    signup_existing_window_seconds: int = Field(default=3600, ge=1)
     # Addresses or networks of the reverse proxies in front of the API, comma-separated
     # ("10.0.0.5,192.168.0.0/24"). Only a connection from one of them may say, with
     # X-Forwarded-For, which client it forwards; the client is the nearest address in that
