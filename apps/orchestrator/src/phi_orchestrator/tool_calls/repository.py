@@ -101,7 +101,8 @@ _RESULT_OF_STEP = worker_sql(
 _CANCEL_OPEN = (
     update(ToolCall)
     .where(
-        ToolCall.task_id == bindparam("task_id"),
+        # Not "task_id": SQLAlchemy keeps column names for the values of an UPDATE.
+        ToolCall.task_id == bindparam("of_task"),
         or_(ToolCall.status == "PENDING", ToolCall.status == "CLAIMED"),
     )
     .values(status="CANCELLED", lease_until=null())
@@ -165,9 +166,9 @@ async def cancel_open(
 ) -> list[uuid.UUID]:
     """Cancel the task's PENDING and CLAIMED calls; returns their ids."""
     if isinstance(conn, PsycopgConnection):
-        rows = await (await _CANCEL_OPEN_WORKER.execute(conn, task_id=task_id)).fetchall()
+        rows = await (await _CANCEL_OPEN_WORKER.execute(conn, of_task=task_id)).fetchall()
         return [r["id"] if isinstance(r, dict) else r[0] for r in rows]
-    return list((await conn.execute(_CANCEL_OPEN, {"task_id": task_id})).scalars())
+    return list((await conn.execute(_CANCEL_OPEN, {"of_task": task_id})).scalars())
 
 
 # The API's statements (SQLAlchemy session).
