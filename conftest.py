@@ -1,2 +1,105 @@
-# Database fixtures shared by every package's tests.
+"""Fixtures shared by every package's tests, and a guard that keeps the suite off the ports of
+a stack the developer runs beside it (`make dev`).
+
+For the whole run, every default port of the stack (scripts/dev/run.py: PostgreSQL 5432, the
+services 8000-8002, the workers' health pages 8003-8004, the web app 3000) that is free is
+bound by this process, without listening: a test that starts anything on a default port
+fails at once, here as it would next to `make dev`, instead of only on the machines where
+`make dev` runs. Ports already in use (a running `make dev`) are left alone.
+PHI_TEST_HOLD_DEFAULT_PORTS=0 turns the guard off.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from phi_platform.embedded_pg import free_port
+
 pytest_plugins = ["phi_platform.testing"]
+
+ROOT = Path(__file__).resolve().parent
+_held: dict[int, list[socket.socket]] = {}
+_in_use: list[int] = []
+
+
+def dev_runner() -> ModuleType:
+    """scripts/dev/run.py, the `make dev` supervisor (loaded by path: scripts/demo has a
+    run.py of its own)."""
+    name = "phi_dev_runner"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "dev" / "run.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _hold(port: int) -> list[socket.socket] | None:
+    """Bind ``port`` on every IPv4 and IPv6 address, or None when someone else has it.
+    Bound but not listening: a client meets a refused connection, as with nothing there."""
+    held: list[socket.socket] = []
+    for family, host in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue  # no IPv6 on this machine
+        try:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            if family == socket.AF_INET:
+                return None
+            continue
+        held.append(sock)
+    return held
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PHI_TEST_HOLD_DEFAULT_PORTS", "1") == "0":
+        return
+    for port in sorted(set(dev_runner().default_ports().values())):
+        sockets = _hold(port)
+        if sockets is None:
+            _in_use.append(port)
+        else:
+            _held[port] = sockets
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for sockets in _held.values():
+        for sock in sockets:
+            sock.close()
+    _held.clear()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _held and not _in_use:
+        return ["default ports of the stack: not held (PHI_TEST_HOLD_DEFAULT_PORTS=0)"]
+    lines = [f"default ports of the stack held by this run: {sorted(_held) or 'none'}"]
+    if _in_use:
+        lines.append(f"default ports already in use (a running make dev?): {_in_use}")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def dev_runner_module() -> ModuleType:
+    """scripts/dev/run.py as a module: its SERVICES, default_ports(), port_variables()."""
+    return dev_runner()
+
+
+@pytest.fixture(scope="session")
+def stack_ports(dev_runner_module: ModuleType) -> Callable[[], dict[str, str]]:
+    """Each call: the environment that gives a `make dev` stack started by a test a free port
+    for everything it binds (PostgreSQL, the services, the workers' pages, the web app)."""
+    return lambda: dev_runner_module.port_variables(free_port)

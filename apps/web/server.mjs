@@ -152,6 +152,15 @@ const server = createServer(
     handle(req, res);
   },
 );
+// Next.js handles uncaught exceptions itself and the process would end with code 0: whoever
+// started it (make dev's supervisor, a script) must learn that the web app is not serving.
+server.on("error", (error) => {
+  const why = error.code === "EADDRINUSE" ? "the port is already in use" : error.message;
+  console.error(
+    `web app: cannot listen on ${hostname}:${port}: ${why}; choose another with --port or PHI_WEB_PORT`,
+  );
+  process.exit(1);
+});
 server.listen(port, hostname, () => {
   console.log(`web app ready on http://${hostname}:${port}`);
 });

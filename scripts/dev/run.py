@@ -53,7 +53,9 @@ class Service:
         return {**os.environ, self.port_as: str(port)}
 
     def argv(self) -> list[str]:
-        return self.command or [sys.executable, "-m", self.module, *self.args]
+        if self.command is not None:
+            return [part.format(port=self.port()) for part in self.command]
+        return [sys.executable, "-m", self.module, *self.args]
 
     def port(self) -> int | None:
         if self.port_env is None:
@@ -89,26 +91,38 @@ SERVICES = [
 # The web app's production build (`make dev` runs `next build` first); it reaches the services
 # through PHI_CORE_API_PORT / PHI_ORCHESTRATOR_PORT, inherited from this environment.
 WEB_DIR = Path(__file__).resolve().parents[2] / "apps" / "web"
+WEB = Service(
+    "web",
+    "",
+    "PHI_WEB_PORT",
+    3000,
+    observable=False,
+    # server.mjs, not `next start`: it appends the browser's address to
+    # X-Forwarded-For, which core-api believes from 127.0.0.1 (set_trusted_proxies).
+    command=["node", str(WEB_DIR / "server.mjs"), "--port", "{port}", "--hostname", "127.0.0.1"],
+)
 if (WEB_DIR / ".next" / "BUILD_ID").exists():
-    SERVICES.append(
-        Service(
-            "web",
-            "",
-            "PHI_WEB_PORT",
-            3000,
-            observable=False,
-            # server.mjs, not `next start`: it appends the browser's address to
-            # X-Forwarded-For, which core-api believes from 127.0.0.1 (set_trusted_proxies).
-            command=[
-                "node",
-                str(WEB_DIR / "server.mjs"),
-                "--port",
-                os.environ.get("PHI_WEB_PORT", "3000"),
-                "--hostname",
-                "127.0.0.1",
-            ],
-        )
-    )
+    SERVICES.append(WEB)
+
+# The embedded PostgreSQL's port (PlatformSettings.pg_port).
+PG_PORT_VARIABLE = "PHI_PG_PORT"
+PG_DEFAULT_PORT: int = PlatformSettings.model_fields["pg_port"].default
+
+
+def default_ports() -> dict[str, int]:
+    """Every port the stack binds, by the variable that moves it, with its default: the
+    embedded PostgreSQL's, each service's and each worker's health page's."""
+    ports = {PG_PORT_VARIABLE: PG_DEFAULT_PORT}
+    for service in [*SERVICES, WEB]:
+        if service.port_env and service.default_port:
+            ports[service.port_env] = service.default_port
+    return ports
+
+
+def port_variables(choose: Callable[[], int]) -> dict[str, str]:
+    """The environment that moves every port of the stack to one given by ``choose``: how a
+    test starts a whole stack beside another (a developer's `make dev`) without meeting it."""
+    return {name: str(choose()) for name in default_ports()}
 
 
 def set_trusted_proxies(environ: dict[str, str]) -> None:

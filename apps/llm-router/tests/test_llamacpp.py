@@ -17,21 +17,12 @@ TOKEN = "llama-test-token"
 
 
 def llama_config(base_url: str) -> RouterConfig:
+    # llama-cpp-python's server takes a schema only in the json_object form.
+    server = {"kind": "openai", "base_url": base_url, "structured_output": "json_object"}
     return RouterConfig.model_validate(
         {
-            "providers": {
-                # llama-cpp-python's server takes a schema only in the json_object form.
-                "llama": {
-                    "kind": "openai",
-                    "base_url": base_url,
-                    "structured_output": "json_object",
-                },
-                "inproc": {"kind": "llamacpp"},
-            },
-            "routes": {
-                "heavy": [{"provider": "llama", "model": "smollm2"}],
-                "local": [{"provider": "inproc", "model": "smollm2"}],
-            },
+            "providers": {"llama": server},
+            "routes": {"heavy": [{"provider": "llama", "model": "smollm2"}]},
             "timeout": 60,
             "retries": 0,
         }

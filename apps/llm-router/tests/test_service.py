@@ -472,3 +472,24 @@ def test_json_nested_too_deep_gets_422_on_every_route_and_the_connection_stays(s
         assert c.get("/v1/models").status_code == 200
     # One connection served all of them: none was dropped.
     assert len(local_ports) == 1, local_ports
+
+
+def test_metrics_token_and_address_of_their_own(serve, fake_openai, embedder) -> None:
+    """/metrics is open by default (above); PHI_METRICS_TOKEN closes it to others, and
+    PHI_METRICS_PORT moves it off the service's port."""
+    from phi_platform.embedded_pg import free_port
+
+    metrics_token = "router-metrics-" + "m" * 24
+    port = free_port()
+    router = Router(routes(fake_openai.base_url), embedder=embedder, env={})
+    settings = RouterServiceSettings(
+        llm_accounting="none", metrics_token=metrics_token, metrics_port=port
+    )
+    server = serve(create_app(router, token=TOKEN, settings=settings))
+    assert httpx.get(f"{server.url}/metrics").status_code == 404
+    # Neither the service token nor nothing opens the metrics page.
+    page = f"http://127.0.0.1:{port}/metrics"
+    assert httpx.get(page).status_code == 401
+    assert httpx.get(page, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
+    r = httpx.get(page, headers={"Authorization": f"Bearer {metrics_token}"})
+    assert r.status_code == 200 and "phi_http_requests_total" in r.text

@@ -43,7 +43,8 @@ def worker_env(settings: Any, **extra: Any) -> dict[str, str]:
     return env
 
 
-def _plain(url: str) -> str:
+def plain_url(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL (for psycopg)."""
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
@@ -85,7 +86,7 @@ def make_tenant(
     """An org with an OWNER, a MEMBER and one agent."""
     import json
 
-    with psycopg.connect(_plain(database_url), autocommit=True) as conn:
+    with psycopg.connect(plain_url(database_url), autocommit=True) as conn:
         owner, member = make_user(conn), make_user(conn)
         (org_id,) = conn.execute(
             "INSERT INTO organizations (name, owner_user_id, time_zone) VALUES ('T', %s, %s) "
@@ -106,7 +107,7 @@ def make_tenant(
 
 
 def sql(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(_plain(database_url), autocommit=True) as conn:
+    with psycopg.connect(plain_url(database_url), autocommit=True) as conn:
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
 

@@ -9,11 +9,13 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import psycopg
 from orch_factories import (
     ScriptedLocalAgent,
     contract_result,
     create_key,
     make_tenant,
+    plain_url,
     run_task,
     wait_task,
 )
@@ -63,6 +65,74 @@ def test_worker_killed_mid_task_another_finishes_it_with_one_result(
     assert _events(task, "step_started")["fetch_data"] == 2
     kinds = Counter(e["event_type"] for e in task["events"])
     assert kinds["task_succeeded"] == 1 and task["output"]["metrics"]["day"] == "2026-11-20"
+
+
+# Makes a session wait on advisory lock HOLD_KEY, for as long as the test holds it, while it
+# stores what LangGraph keeps of the first step: its writes (the step's state update) and the
+# checkpoint after it.
+HOLD_KEY = 7_317_001
+HOLD_WRITES = f"""
+CREATE FUNCTION test_hold_step_writes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_xact_lock_shared({HOLD_KEY}); RETURN NEW; END $$;
+CREATE TRIGGER test_hold_step_writes BEFORE INSERT ON checkpoint_writes FOR EACH ROW
+WHEN (NEW.task_path LIKE '%load_agent_config%') EXECUTE FUNCTION test_hold_step_writes();
+CREATE TRIGGER test_hold_step_writes BEFORE INSERT ON checkpoints FOR EACH ROW
+WHEN (NEW.metadata->>'step' = '1') EXECUTE FUNCTION test_hold_step_writes();
+"""
+RELEASE_WRITES = """
+DROP TRIGGER IF EXISTS test_hold_step_writes ON checkpoint_writes;
+DROP TRIGGER IF EXISTS test_hold_step_writes ON checkpoints;
+DROP FUNCTION IF EXISTS test_hold_step_writes();
+"""
+
+
+def test_a_worker_killed_between_a_steps_end_and_its_checkpoint_never_runs_it_again(
+    api: httpx.Client, database_url: str, start_worker: Any
+) -> None:
+    """load_agent_config ends, but the test keeps its writes and the checkpoint after it from
+    being stored; the worker is killed there. Whatever the task's events say has finished
+    must not run again: a step's end is recorded in the transaction of its writes."""
+    tenant = make_tenant(database_url)
+    with psycopg.connect(plain_url(database_url), autocommit=True) as holder:
+        holder.execute(HOLD_WRITES)
+        try:
+            holder.execute("SELECT pg_advisory_lock(%s)", (HOLD_KEY,))
+            first = start_worker()
+            task_id = run_task(api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY})
+            _wait_event(api, tenant, task_id, "step_started", "load_agent_config")
+            deadline = time.monotonic() + 30
+            while not _waiting_on(holder, HOLD_KEY):
+                assert time.monotonic() < deadline, "the step's writes never reached the hold"
+                time.sleep(0.05)
+            first.kill()
+            # What the dead worker had sent but the server had not run yet is dropped too.
+            holder.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND NOT granted AND objid = %s",
+                (HOLD_KEY,),
+            )
+        finally:
+            holder.execute("SELECT pg_advisory_unlock_all()")
+            holder.execute(RELEASE_WRITES)
+    start_worker()
+    task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=120)
+    assert task["status"] == "SUCCESS", task["error"]
+    assert _events(task, "step_finished") == Counter(STEPS)
+    finished: set[str] = set()
+    for e in task["events"]:
+        step = e["payload"].get("step")
+        if e["event_type"] == "step_finished":
+            finished.add(step)
+        if e["event_type"] == "step_started":
+            assert step not in finished, f"{step} started again after it had finished"
+
+
+def _waiting_on(conn: psycopg.Connection[Any], key: int) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s",
+        (key,),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def test_two_workers_never_run_the_same_step_twice(

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from orch_factories import make_tenant, run_task, sql, wait_task
 
-from phi_orchestrator.housekeeping import prune_checkpoints
+from phi_orchestrator.housekeeping import prune_checkpoints, tasks_without_job
+from phi_orchestrator.jobs import ADVANCE_TASK
 from phi_orchestrator.runtime import open_pool
 from phi_orchestrator.schedules import due_runs, latest_slot, start_due_runs
 
@@ -154,3 +155,43 @@ def test_checkpoints_of_finished_tasks_are_pruned_results_stay(
         )
     task = api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()
     assert task["status"] == "SUCCESS" and task["output"]["answer"] and task["events"]
+
+
+def test_a_running_task_whose_job_failed_is_queued_again(database_url: str) -> None:
+    """A job that failed (or vanished) while its task was RUNNING leaves the task to the
+    periodic requeue; a task whose job still runs is left alone."""
+    tenant = make_tenant(database_url)
+
+    def running_task(job_status: str | None) -> str:
+        (task_id,) = sql(
+            database_url,
+            "INSERT INTO tasks (agent_id, org_id, type, input, status, started_at) "
+            "VALUES (%s, %s, 'ASK', '{\"question\": \"q\"}', 'RUNNING', now()) RETURNING id",
+            tenant.agent_id,
+            tenant.org_id,
+        )[0]
+        if job_status:
+            sql(
+                database_url,
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+                "VALUES ('orchestrator', %s, jsonb_build_object('task_id', %s::text), %s)",
+                ADVANCE_TASK,
+                task_id,
+                job_status,
+            )
+        return str(task_id)
+
+    failed, gone, doing = running_task("failed"), running_task(None), running_task("doing")
+
+    async def found() -> set[str]:
+        pool = open_pool(_libpq(database_url), max_size=2)
+        await pool.open()
+        try:
+            return {str(t) for t in await tasks_without_job(pool, ADVANCE_TASK)}
+        finally:
+            await pool.close()
+
+    queued = asyncio.run(found())
+    assert {failed, gone} <= queued and doing not in queued
+    sql(database_url, "DELETE FROM procrastinate_jobs WHERE args->>'task_id' = %s", doing)
+    sql(database_url, "UPDATE tasks SET status = 'FAILED' WHERE agent_id = %s", tenant.agent_id)

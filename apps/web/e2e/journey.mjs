@@ -156,6 +156,14 @@ try {
   await page.getByText("System prompt of version 1").waitFor();
   await screenshot(page, "agent-profile");
 
+  step("overview: the schedules card says what the scheduler runs, and when");
+  await page.getByRole("tab", { name: "Overview" }).click();
+  const schedules = page.getByRole("list", { name: "Configured schedules" });
+  await schedules.getByText("DAILY_WAREHOUSE_REPORT").waitFor();
+  await schedules.getByText("runs", { exact: true }).waitFor();
+  await page.getByText(/Next run/).first().waitFor();
+  await screenshot(page, "agent-schedules");
+
   step("config: YAML shown and downloaded");
   await page.getByRole("tab", { name: "Config" }).click();
   const yaml = await page.getByTestId("config-yaml").innerText();

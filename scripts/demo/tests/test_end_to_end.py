@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,7 +45,6 @@ from run import (
 from tcp_proxy import CuttableProxy
 
 from phi_agent_config.warehouse_sample import PLANTED
-from phi_platform.embedded_pg import free_port
 
 DAY = date(2026, 11, 24)
 LEASE_SECONDS = 15
@@ -60,22 +59,16 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack(stack_ports: Callable[[], dict[str, str]]) -> Iterator[Stack]:
     # Outside pytest's tmp root: see scripts/dev/tests/conftest.py (PostgreSQL runs as its own
     # system user and must keep access to its data).
     data = Path(tempfile.mkdtemp(prefix="phi-e2e-"))
-    ports = {
-        name: free_port()
-        for name in (
-            "PHI_PG_PORT",
-            "PHI_CORE_API_PORT",
-            "PHI_ORCHESTRATOR_PORT",
-            "PHI_LLM_ROUTER_PORT",
-        )
-    }
+    # A free port for everything the stack binds, the workers' pages and the web app included:
+    # a developer's `make dev` holds the default ones.
+    ports = stack_ports()
     env = {
         **os.environ,
-        **{k: str(v) for k, v in ports.items()},
+        **ports,
         "PHI_DATA_DIR": str(data),
         "PHI_ORCHESTRATOR_URL": f"http://127.0.0.1:{ports['PHI_ORCHESTRATOR_PORT']}",
         "PHI_LEASE_SECONDS": str(LEASE_SECONDS),
@@ -101,7 +94,11 @@ def stack() -> Iterator[Stack]:
 
     try:
         wait_until(healthy, 180, "the stack")
-        yield Stack(core, orch, env, ports["PHI_ORCHESTRATOR_PORT"])
+        yield Stack(core, orch, env, int(ports["PHI_ORCHESTRATOR_PORT"]))
+        # The tests stop agents, never the stack's own processes: none of them may have died
+        # (a port taken, a crash) and been restarted behind the tests' back.
+        restarts = [line for line in log.read_text().splitlines() if "; restarting in" in line]
+        assert restarts == [], log.read_text()[-5000:]
     finally:
         stop(process, timeout=60)
         shutil.rmtree(data, ignore_errors=True)

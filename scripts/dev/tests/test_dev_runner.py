@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
-
-from phi_platform.embedded_pg import free_port
 
 RUNNER = Path(__file__).resolve().parents[1] / "run.py"
 
@@ -45,20 +44,14 @@ def _processes_under(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def test_serves_stops_cleanly_and_keeps_data(data_home: Path) -> None:
+def test_serves_stops_cleanly_and_keeps_data(
+    data_home: Path, stack_ports: Callable[[], dict[str, str]]
+) -> None:
     tmp_path = data_home
-    api_port, router_port, worker_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "PHI_DATA_DIR": str(tmp_path / "data"),
-        "PHI_PG_PORT": str(free_port()),
-        "PHI_CORE_API_PORT": str(api_port),
-        "PHI_LLM_ROUTER_PORT": str(router_port),
-        "PHI_WEB_PORT": str(free_port()),
-        "PHI_ORCHESTRATOR_PORT": str(free_port()),
-        "PHI_CORE_WORKER_PORT": str(worker_port),
-        "PHI_ORCHESTRATOR_WORKER_PORT": str(free_port()),
-    }
+    ports = stack_ports()
+    api_port, router_port = ports["PHI_CORE_API_PORT"], ports["PHI_LLM_ROUTER_PORT"]
+    worker_port = ports["PHI_CORE_WORKER_PORT"]
+    env = {**os.environ, **ports, "PHI_DATA_DIR": str(tmp_path / "data")}
     env.pop("DATABASE_URL", None)
     url = f"http://127.0.0.1:{api_port}"
     log = tmp_path / "dev.log"

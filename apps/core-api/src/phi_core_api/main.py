@@ -77,6 +77,7 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
         exempt_from_cap=is_upload,
         checks=[app_database_check(app)],
         collectors=[_queue_depth(app)],
+        metrics=settings,
     )
     return app
 

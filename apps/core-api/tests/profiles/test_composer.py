@@ -76,6 +76,7 @@ def test_composed_profile_is_valid_and_labelled() -> None:
     (suggestion,) = profile.schedule_suggestions
     assert (suggestion.type, suggestion.schedule) == (None, "0 9 * * 1")
     assert "every Monday" in suggestion.description and "no workflow type" in suggestion.reason
+    assert "placeholder" in suggestion.reason  # 09:00 is not a time the documents state
     assert {r.tool for r in profile.tool_usage_rules} == {"db", "file"}
     # A duty that names the database is work to do, not a rule of how to use the tool.
     assert not any("POS database" in r.rule for r in profile.tool_usage_rules)

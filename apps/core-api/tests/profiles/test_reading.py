@@ -115,3 +115,56 @@ def test_instructions_under_a_topic_heading() -> None:
     ]
     assert [d["text"] for d in reading.duties] == ["Cash up with a second person present."]
     assert [s["text"] for s in reading.safety] == ["Never leave a till open unattended."]
+
+
+NEW_USER_JD = """# Dispatch Manager
+
+Northline Haulage Ltd
+
+## Key responsibilities
+
+The Operations Manager runs the day-to-day dispatch of the fleet.
+- Review the daily run sheet at 07:30 with the planners.
+
+## Standards
+
+Northline Haulage Ltd.
+- Subcontractors are used only from the approved haulier list.
+"""
+
+
+def test_sentences_keep_their_subject_and_a_name_is_not_a_rule() -> None:
+    """Issue 16: "Operations" was taken for a heading run into its paragraph, leaving the duty
+    "Manager runs the day-to-day dispatch…"; a company's name was filed as a rule."""
+    reading = read_documents([_doc(NEW_USER_JD, "JD")])
+    assert [d["text"] for d in reading.duties] == [
+        "The Operations Manager runs the day-to-day dispatch of the fleet.",
+        "Review the daily run sheet at 07:30 with the planners.",
+    ]
+    assert [r["text"] for r in reading.rules] == [
+        "Subcontractors are used only from the approved haulier list."
+    ]
+    assert [s.cron for s in reading.schedules] == ["30 7 * * *"]
+
+
+def test_a_line_with_weekly_and_daily_work_states_both() -> None:
+    assert _crons(
+        "The clerk downloads all cards every Monday morning and the analysis is reviewed "
+        "daily by the manager."
+    ) == ["0 9 * * 1", "0 9 * * *"]
+
+
+def test_records_rules_are_read_and_falsifying_them_is_a_safety_line() -> None:
+    reading = read_documents(
+        [
+            _doc(
+                "# Tachograph procedure\n\nApplies to all drivers.\n\n## 4. Records\n\n"
+                "Tachograph records must never be altered, deleted or falsified. All records "
+                "are kept for at least one year.\n"
+            )
+        ]
+    )
+    assert [s["text"] for s in reading.safety] == [
+        "Tachograph records must never be altered, deleted or falsified."
+    ]
+    assert [r["text"] for r in reading.rules] == ["All records are kept for at least one year."]

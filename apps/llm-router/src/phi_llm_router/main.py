@@ -67,6 +67,7 @@ def create_app(
         service="llm-router",
         max_request_bytes=MAX_REQUEST_BYTES,
         checks=[] if settings.llm_accounting == "none" else [_database_ready(app)],
+        metrics=settings,
     )
     return app
 

@@ -6,9 +6,10 @@ from functools import cached_property
 from typing import Literal
 
 from phi_platform.settings import PlatformSettings, read_or_create_secret
+from phi_service.settings import MetricsSettings
 
 
-class RouterServiceSettings(PlatformSettings):
+class RouterServiceSettings(PlatformSettings, MetricsSettings):
     llm_router_host: str = "127.0.0.1"
     llm_router_port: int = 8002
     # Bearer token every caller must present; generated into the data dir when unset.

@@ -8,6 +8,7 @@ import uuid
 
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tasks.events import add_event
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,11 @@ async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[
             )
         ).fetchall()
         for row in rows:
-            await conn.execute(
-                "INSERT INTO task_events (task_id, event_type, payload) "
-                "VALUES (%s, 'tool_call_failed', jsonb_build_object('tool_call_id', %s::text, "
-                "'error', %s::text))",
-                (row["task_id"], row["id"], row["error"]),
+            await add_event(
+                conn,
+                row["task_id"],
+                "tool_call_failed",
+                {"tool_call_id": str(row["id"]), "error": row["error"]},
             )
     for row in rows:
         logger.warning("tool call %s failed: %s", row["id"], row["error"])
@@ -84,13 +85,18 @@ async def prune_checkpoints(pool: Pool, retention_hours: float) -> int:
 
 async def tasks_without_job(pool: Pool, task_name: str) -> list[uuid.UUID]:
     """Tasks that need a run but have no queued or running job: PENDING for over a minute
-    (the API stored the task but could not reach the queue), or WAITING on a call that was
-    answered or failed over half a minute ago (the resume could not be queued)."""
+    (the API stored the task but could not reach the queue), RUNNING (its job failed, e.g.
+    the database stayed away longer than the job retries, or was lost), or WAITING on a call
+    that was answered or failed over half a minute ago (the resume could not be queued).
+
+    One statement, so one snapshot: a task is RUNNING only while a job runs it, and that job
+    ends only after the task has left RUNNING."""
     async with pool.connection() as conn:
         rows = await (
             await conn.execute(
                 "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
-                "AND t.created_at < now() - interval '1 minute') OR (t.status = 'WAITING' "
+                "AND t.created_at < now() - interval '1 minute') OR t.status = 'RUNNING' "
+                "OR (t.status = 'WAITING' "
                 "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
                 "AND c.status IN ('DONE', 'FAILED') "
                 "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("

@@ -64,6 +64,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
         # Tool results have their own, larger cap (tool_result_max_bytes), read by the route.
         exempt_from_cap=lambda scope: scope["path"] == "/tool-callbacks",
         checks=[app_database_check(app)],
+        metrics=settings,
     )
     return app
 

@@ -5,17 +5,27 @@ Only one process advances a task at a time: the job carries a procrastinate lock
 the task, and the runner also holds a PostgreSQL advisory lock on the task for the whole
 stretch (released by the server if the process dies), so two workers never run the same step
 at once even if a stalled job is handed out again while its first worker still lives.
+
+A lost database connection (a server restart, a failover) never fails a task: the stretch
+is run again from the task's last checkpoint once the server answers, the step that was cut
+off included. Should the database stay away longer than ``OUTAGE_RETRY_SECONDS``, the job
+gives up and the task stays RUNNING; ``requeue_pending_tasks`` queues it again later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import WRITES_IDX_MAP
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
@@ -25,12 +35,16 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
+from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
+from phi_service.db import is_connection_lost
 
 logger = logging.getLogger(__name__)
 
 FINISHED = ("SUCCESS", "FAILED", "CANCELLED")
+# How long a job keeps running a task again after lost connections before it gives up.
+OUTAGE_RETRY_SECONDS = 300.0
 SearchFn = Callable[[uuid.UUID, uuid.UUID, str, int], Awaitable[list[dict[str, Any]]]]
 
 
@@ -39,18 +53,50 @@ def advisory_key(task_id: uuid.UUID) -> int:
     return int.from_bytes(task_id.bytes[8:], "big", signed=True)
 
 
+class TaskLockLost(Exception):
+    """The session holding the task's advisory lock is gone (the server restarted): another
+    worker may be running the task, so this run must store nothing more."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The advisory lock a run holds on its task: the backend holding it and the key, as
+    ``pg_locks`` shows them. Writes that must not come from a run that lost the lock check
+    it in their own statement or transaction."""
+
+    backend_pid: int
+    key: int
+
+    SQL: ClassVar[str] = (
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND pid = %s AND classid = %s::oid AND objid = %s::oid AND objsubid = 1)"
+    )
+
+    @property
+    def params(self) -> tuple[int, int, int]:
+        unsigned = self.key & 0xFFFF_FFFF_FFFF_FFFF
+        return (self.backend_pid, unsigned >> 32, unsigned & 0xFFFF_FFFF)
+
+    async def check(self, conn: AsyncConnection[Any]) -> None:
+        row = await (await conn.execute(f"SELECT {self.SQL} AS held", self.params)).fetchone()
+        if not row or not (row["held"] if isinstance(row, dict) else row[0]):
+            raise TaskLockLost()
+
+
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
 def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> Pool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
-    statements) and that the runner's own queries share."""
+    statements) and that the runner's own queries share. Connections are checked before
+    they are lent, so none that died with a restarted server is handed out."""
     return AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         open=False,
+        check=AsyncConnectionPool.check_connection,
         kwargs={
             "autocommit": True,
             "prepare_threshold": None,
@@ -60,20 +106,101 @@ def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> P
     )
 
 
-async def add_event(
-    conn: AsyncConnection[Any], task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
-) -> None:
-    await conn.execute(
-        "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, %s, %s)",
-        (task_id, event_type, Jsonb(payload)),
-    )
+class TaskCheckpointer(AsyncPostgresSaver):
+    """LangGraph's Postgres checkpointer, storing each step's ``step_finished`` event in the
+    transaction that stores the step's writes (its state update).
+
+    On resume LangGraph skips a step whose writes are stored and runs again one whose writes
+    are not; with the event in the same transaction, "finished" in the task's events means
+    exactly "will not run again". (Written by the node itself, the event could commit and
+    the writes be lost to a worker killed in between: the step then ran twice.)
+    """
+
+    def __init__(self, pool: Pool) -> None:
+        super().__init__(pool)  # type: ignore[arg-type]
+        # LangGraph task id (one step of one run) -> (task, event type, payload) to store.
+        self._staged: dict[str, list[tuple[uuid.UUID, str, dict[str, Any]]]] = {}
+        # Thread (task) id -> the advisory lock its run holds.
+        self._fences: dict[str, Fence] = {}
+
+    def set_fence(self, task_id: uuid.UUID, fence: Fence | None) -> None:
+        if fence is None:
+            self._fences.pop(str(task_id), None)
+        else:
+            self._fences[str(task_id)] = fence
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Any,
+        metadata: Any,
+        new_versions: Any,
+    ) -> RunnableConfig:
+        fence = self._fences.get(config["configurable"]["thread_id"])
+        if fence is not None:
+            async with self._cursor() as cur:
+                await fence.check(cur.connection)
+        return await super().aput(config, checkpoint, metadata, new_versions)
+
+    def stage_event(
+        self, step_run: str, task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
+    ) -> None:
+        """Store this event with the writes of LangGraph task ``step_run``."""
+        self._staged.setdefault(step_run, []).append((task_id, event_type, payload))
+
+    def drop_staged(self, task_id: uuid.UUID) -> None:
+        """Forget events staged for a task whose run ended before its writes were stored."""
+        for key in [k for k, v in self._staged.items() if v and v[0][0] == task_id]:
+            del self._staged[key]
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Any,
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        events = self._staged.pop(task_id, None)
+        if not events:
+            return await super().aput_writes(config, writes, task_id, task_path)
+        # As the parent class stores writes, plus the events, in one transaction.
+        query = (
+            self.UPSERT_CHECKPOINT_WRITES_SQL
+            if all(w[0] in WRITES_IDX_MAP for w in writes)
+            else self.INSERT_CHECKPOINT_WRITES_SQL
+        )
+        params = await asyncio.to_thread(
+            self._dump_writes,
+            config["configurable"]["thread_id"],
+            config["configurable"]["checkpoint_ns"],
+            config["configurable"]["checkpoint_id"],
+            task_id,
+            task_path,
+            writes,
+        )
+        fence = self._fences.get(config["configurable"]["thread_id"])
+        async with self._cursor() as cur, cur.connection.transaction():
+            if fence is not None:
+                await fence.check(cur.connection)
+            await cur.executemany(query, params)
+            for event_task, event_type, payload in events:
+                await add_event(cur.connection, event_task, event_type, payload)
 
 
 class TaskHandle:
     """What the nodes of one task may do (the ``TaskPort`` of workflows.base)."""
 
-    def __init__(self, pool: Pool, task: dict[str, Any], search: SearchFn | None) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        checkpointer: TaskCheckpointer,
+        task: dict[str, Any],
+        search: SearchFn | None,
+        fence: Fence,
+    ) -> None:
         self.pool = pool
+        self.checkpointer = checkpointer
+        self.fence = fence
         self.task = task
         self.task_id: uuid.UUID = task["id"]
         self._search = search
@@ -84,18 +211,28 @@ class TaskHandle:
             await add_event(conn, self.task_id, event_type, payload)
 
     async def start_step(self, step: str) -> None:
-        # One round trip: the event is written only while the task is not cancelled.
-        async with self.pool.connection() as conn:
+        # The event is written only while the task is not cancelled and this run still
+        # holds the task's lock.
+        async with self.pool.connection() as conn, conn.transaction():
             row = await (
                 await conn.execute(
-                    "INSERT INTO task_events (task_id, event_type, payload) "
-                    "SELECT %s, 'step_started', %s WHERE EXISTS (SELECT 1 FROM tasks "
-                    "WHERE id = %s AND status <> 'CANCELLED') RETURNING seq",
-                    (self.task_id, Jsonb({"step": step}), self.task_id),
+                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = %s "
+                    f"AND status <> 'CANCELLED') AS open, {Fence.SQL} AS held",
+                    (self.task_id, *self.fence.params),
                 )
             ).fetchone()
-        if row is None:
-            raise TaskCancelled()
+            assert row is not None
+            if not row["held"]:
+                raise TaskLockLost()
+            if not row["open"]:
+                raise TaskCancelled()
+            await add_event(conn, self.task_id, "step_started", {"step": step})
+
+    async def finish_step(self, step_run: str | None, payload: dict[str, Any]) -> None:
+        if step_run is None:
+            await self.event("step_finished", payload)
+        else:
+            self.checkpointer.stage_event(step_run, self.task_id, "step_finished", payload)
 
     async def tool_result(self, step: str) -> Any:
         async with self.pool.connection() as conn:
@@ -208,7 +345,7 @@ class TaskRunner:
         self.router = router
         self.search = search
         self.tool_call_max_attempts = tool_call_max_attempts
-        self.checkpointer = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        self.checkpointer = TaskCheckpointer(pool)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
 
     def graph(self, type_: str) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -220,19 +357,41 @@ class TaskRunner:
         return self._graphs[type_]
 
     async def advance(self, task_id: uuid.UUID) -> str | None:
-        """Run the task from its checkpoint; returns its status afterwards (None: no task)."""
+        """Run the task from its checkpoint; returns its status afterwards (None: no task).
+        A lost database connection runs the stretch again (see the module's docstring)."""
+        give_up = time.monotonic() + OUTAGE_RETRY_SECONDS
+        delay = 0.5
+        retry_reason: str | None = None
+        while True:
+            try:
+                return await self._advance_once(task_id, retry_reason)
+            except Exception as exc:
+                if not _run_again(exc) or time.monotonic() > give_up:
+                    raise
+                retry_reason = f"database connection lost ({type(exc).__name__}: {exc})"
+                logger.warning("task %s: %s; running it again in %.1f s", task_id, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _advance_once(self, task_id: uuid.UUID, retry_reason: str | None) -> str | None:
         async with self.pool.connection() as lock_conn:
             # Waits while another worker holds the task; gives up (job retried) after a while.
             await lock_conn.execute(
                 "SELECT set_config('lock_timeout', '60s', true), pg_advisory_lock(%s)",
                 (advisory_key(task_id),),
             )
+            fence = Fence(lock_conn.info.backend_pid, advisory_key(task_id))
+            self.checkpointer.set_fence(task_id, fence)
             try:
-                return await self._advance_locked(task_id)
+                return await self._advance_locked(task_id, retry_reason, fence)
             finally:
+                self.checkpointer.set_fence(task_id, None)
+                self.checkpointer.drop_staged(task_id)
                 await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(task_id),))
 
-    async def _advance_locked(self, task_id: uuid.UUID) -> str | None:
+    async def _advance_locked(
+        self, task_id: uuid.UUID, retry_reason: str | None, fence: Fence
+    ) -> str | None:
         async with self.pool.connection() as conn, conn.transaction():
             task = await (
                 await conn.execute(
@@ -255,8 +414,14 @@ class TaskRunner:
                     "task_started" if task["status"] == "PENDING" else "task_resumed",
                     {},
                 )
+            elif retry_reason:
+                await add_event(conn, task_id, "task_retried", {"reason": retry_reason})
         handle = TaskHandle(
-            self.pool, {**task, "max_attempts": self.tool_call_max_attempts}, self.search
+            self.pool,
+            self.checkpointer,
+            {**task, "max_attempts": self.tool_call_max_attempts},
+            self.search,
+            fence,
         )
         context = WorkflowContext(
             task_id=task_id,
@@ -289,6 +454,8 @@ class TaskRunner:
         except WorkflowError as exc:
             return await self.fail(task_id, str(exc))
         except Exception as exc:
+            if _run_again(exc):
+                raise  # not the task's fault: advance() runs it again
             logger.exception("task %s failed", task_id)
             return await self.fail(task_id, f"internal error ({type(exc).__name__}): {exc}")
         if "__interrupt__" in result:
@@ -347,6 +514,11 @@ class TaskRunner:
                     (task_id,),
                 )
         return "FAILED" if row else (await self.status(task_id) or "FAILED")
+
+
+def _run_again(exc: BaseException) -> bool:
+    """A stretch cut off by the database, not by the task: run it again from the checkpoint."""
+    return is_connection_lost(exc) or isinstance(exc, TaskLockLost)
 
 
 def org_today(time_zone: str | None) -> Any:

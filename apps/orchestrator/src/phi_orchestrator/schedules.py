@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from phi_agent_config import schedule_problem
 from phi_orchestrator.runtime import Pool
+from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.workflows.registry import get_workflow
 
 logger = logging.getLogger(__name__)
@@ -139,10 +140,11 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
                 )
             ).fetchone()
             if row:
-                await conn.execute(
-                    "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, "
-                    "'task_created', %s)",
-                    (row["id"], Jsonb({"trigger": "schedule", "slot": slot.isoformat()})),
+                await add_event(
+                    conn,
+                    row["id"],
+                    "task_created",
+                    {"trigger": "schedule", "slot": slot.isoformat()},
                 )
                 created.append(row["id"])
     return created

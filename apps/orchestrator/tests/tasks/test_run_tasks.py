@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import psycopg
 import pytest
-from orch_factories import make_tenant, run_task, sql, wait_task
+from orch_factories import make_tenant, plain_url, run_task, sql, wait_task
 
 REPORT_STEPS = [
     "load_agent_config",
@@ -175,3 +177,44 @@ def test_watch_page_reads_the_stream_with_the_token(api: httpx.Client) -> None:
     r = api.get("/watch")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "/events/stream" in r.text and "Authorization" in r.text
+
+
+def test_event_stream_never_ends_before_the_last_event(
+    api: httpx.Client, database_url: str
+) -> None:
+    """The task's last event and its final status commit together while the stream is
+    between reading the events and reading the status: the stream still sends the event
+    before ``end`` (it reads both in one snapshot)."""
+    tenant = make_tenant(database_url)
+    (task_id,) = sql(
+        database_url,
+        "INSERT INTO tasks (agent_id, org_id, type, input, status, started_at) "
+        "VALUES (%s, %s, 'ASK', '{\"question\": \"q\"}', 'RUNNING', now()) RETURNING id::text",
+        tenant.agent_id,
+        tenant.org_id,
+    )[0]
+    add = "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, %s, '{}')"
+    sql(database_url, add, task_id, "task_started")
+    live: list[dict[str, Any]] = []
+    path = f"/tasks/{task_id}/events/stream"
+    reader = threading.Thread(target=_read_stream, args=(api, path, tenant.owner.headers, live))
+    reader.start()
+    waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'tasks'::regclass AND NOT granted"
+    with psycopg.connect(plain_url(database_url)) as conn:
+        deadline = time.monotonic() + 30
+        while not live:
+            assert time.monotonic() < deadline, "the stream sent nothing"
+            time.sleep(0.02)
+        conn.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        # Wake the stream: its next read of the task waits behind this transaction.
+        sql(database_url, "SELECT pg_notify('phi_task_events', %s)", f"{task_id}:0")
+        while sql(database_url, waiting)[0][0] == 0:
+            assert time.monotonic() < deadline, "the stream did not read again"
+            time.sleep(0.02)
+        conn.execute(add, (task_id, "task_succeeded"))
+        conn.execute(
+            "UPDATE tasks SET status = 'SUCCESS', finished_at = now() WHERE id = %s", (task_id,)
+        )
+        conn.commit()
+    reader.join(timeout=30)
+    assert [e["event"] for e in live] == ["task_started", "task_succeeded", "end"]

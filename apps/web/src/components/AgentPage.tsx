@@ -9,6 +9,7 @@ import { PageHeader } from "@/components/DashboardLayout";
 import { DocumentsPanel } from "@/components/DocumentsPanel";
 import { FormField } from "@/components/form-field";
 import { ProfilePanel } from "@/components/ProfilePanel";
+import { SchedulesCard } from "@/components/SchedulesCard";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { ToolSettingsForm } from "@/components/ToolSettingsForm";
 import { Badge } from "@/components/ui/badge";
@@ -40,6 +41,7 @@ function usePatchAgent(agentId: string) {
       return Promise.all([
         queryClient.invalidateQueries({ queryKey: keys.agents(agent.org_id) }),
         queryClient.invalidateQueries({ queryKey: keys.config(agentId) }),
+        queryClient.invalidateQueries({ queryKey: keys.schedules(agentId) }),
       ]);
     },
   });
@@ -204,8 +206,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <TabsTrigger value="local-agents">Local agents</TabsTrigger>
           <TabsTrigger value="tasks">Tasks</TabsTrigger>
         </TabsList>
-        <TabsContent value="overview">
+        <TabsContent value="overview" className="space-y-6">
           <Overview agent={a} />
+          <SchedulesCard agent={a} />
         </TabsContent>
         <TabsContent value="tools">
           <ToolsPanel agent={a} />

@@ -22,6 +22,7 @@ from phi_service.observability import (
     database_check,
     install_observability,
 )
+from phi_service.settings import MetricsSettings
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -34,10 +35,12 @@ def install_service_http(
     exempt_from_cap: Callable[[Scope], bool] | None = None,
     checks: Iterable[ReadinessCheck] = (),
     collectors: Iterable[Callable[[], Awaitable[None]]] = (),
+    metrics: MetricsSettings | None = None,
 ) -> None:
-    """Install after the app's own middlewares and routers (these wrap everything)."""
+    """Install after the app's own middlewares and routers (these wrap everything).
+    ``metrics`` (the service's settings) says who may read ``/metrics`` and where."""
     install_input_guards(app, max_bytes=max_request_bytes, exempt=exempt_from_cap)
-    install_observability(app, service, checks, collectors)
+    install_observability(app, service, checks, collectors, metrics)
 
 
 def app_database_check(app: FastAPI, attribute: str = "db") -> ReadinessCheck:

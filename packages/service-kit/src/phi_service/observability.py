@@ -11,27 +11,36 @@
   (queue depth, ingestion seconds, LLM calls) in their modules. ``GET /metrics`` on each
   service, and on the worker's small HTTP server.
 * **Health**: ``GET /health`` answers while the process runs; ``GET /ready`` also checks that
-  the database answers and that its migrations are at the head revision (503 otherwise).
+  the database answers within 3 s and that its migrations are at the head revision (503
+  otherwise).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
 import re
+import secrets
+import socket
 import sys
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from phi_service.settings import MetricsSettings
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Ids a log line may carry; path parameters of these names are picked up by themselves.
@@ -230,12 +239,15 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 def health_router(
     checks: Iterable[ReadinessCheck] = (),
     collectors: Iterable[Callable[[], Awaitable[None]]] = (),
+    *,
+    metrics: bool = True,
+    metrics_token: str | None = None,
 ) -> APIRouter:
-    """``/health``, ``/ready`` and ``/metrics``. Each readiness check returns None when fine,
-    else what is wrong; each collector refreshes gauges just before ``/metrics`` answers."""
+    """``/health``, ``/ready`` and (``metrics``) ``/metrics``. Each readiness check returns
+    None when fine, else what is wrong; each collector refreshes gauges just before
+    ``/metrics`` answers."""
     router = APIRouter(tags=["health"])
     readiness = list(checks)
-    refreshers = list(collectors)
 
     @router.get("/health")
     async def health() -> dict[str, str]:
@@ -252,8 +264,29 @@ def health_router(
             return {"status": "unavailable", "problems": problems}
         return {"status": "ok"}
 
+    if metrics:
+        router.include_router(metrics_router(collectors, metrics_token))
+    return router
+
+
+def metrics_router(
+    collectors: Iterable[Callable[[], Awaitable[None]]] = (), token: str | None = None
+) -> APIRouter:
+    """``GET /metrics`` (Prometheus text); with ``token``, only for ``Bearer <token>``."""
+    router = APIRouter(tags=["health"])
+    refreshers = list(collectors)
+    expected = f"Bearer {token}".encode() if token else None
+
     @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not secrets.compare_digest(given, expected):
+                return JSONResponse(
+                    {"detail": "metrics need the metrics token (Authorization: Bearer ...)"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         for refresh in refreshers:
             try:
                 await refresh()
@@ -269,11 +302,97 @@ def install_observability(
     service: str,
     checks: Iterable[ReadinessCheck] = (),
     collectors: Iterable[Callable[[], Awaitable[None]]] = (),
+    metrics: MetricsSettings | None = None,
 ) -> None:
-    """Request ids, access log and metrics middleware, plus /health, /ready and /metrics.
+    """Request ids, access log and metrics middleware, plus /health, /ready and /metrics
+    (on a port of its own when ``metrics.metrics_port`` is set, see :class:`MetricsSettings`).
     Call last, after the other middlewares, so it wraps them all."""
-    app.include_router(health_router(checks, collectors))
+    collectors = list(collectors)
+    token = metrics.metrics_token if metrics else None
+    separate = bool(metrics and metrics.metrics_port)
+    app.include_router(health_router(checks, collectors, metrics=not separate, metrics_token=token))
     app.add_middleware(RequestObservability, service=service)
+    if separate:
+        assert metrics is not None
+        _serve_metrics_beside(app, service, metrics, collectors)
+
+
+def _serve_metrics_beside(
+    app: FastAPI,
+    service: str,
+    metrics: MetricsSettings,
+    collectors: list[Callable[[], Awaitable[None]]],
+) -> None:
+    """Serve ``/metrics`` on ``metrics_host:metrics_port`` while the app runs (its lifespan)."""
+    page = FastAPI(title=f"{service} metrics", openapi_url=None, docs_url=None, redoc_url=None)
+    page.include_router(metrics_router(collectors, metrics.metrics_token))
+    app_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        server = await serve_page(page, metrics.metrics_host, metrics.metrics_port, service)
+        try:
+            async with app_lifespan(app_) as state:
+                yield state
+        finally:
+            if server is not None:
+                await server.stop()
+
+    app.router.lifespan_context = lifespan
+
+
+@dataclass
+class BackgroundPage:
+    """A small app served beside the process's main work (see :func:`serve_page`)."""
+
+    server: Any  # uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self.task), timeout=5)
+
+
+async def serve_page(page: FastAPI, host: str, port: int, name: str) -> BackgroundPage | None:
+    """Serve a small app (a health or metrics page) on ``host:port`` in the background, or
+    None when the port is taken (logged: the process runs without the page).
+
+    The socket is bound here, not by uvicorn: uvicorn meets a taken port with sys.exit,
+    which from a task of the running event loop ends the whole process."""
+    import uvicorn
+
+    log = logging.getLogger(__name__)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        log.warning(
+            "%s: no page: port %d is not free on %s (%s); running without it",
+            name,
+            port,
+            host,
+            exc.strerror or exc,
+        )
+        return None
+    server = uvicorn.Server(
+        uvicorn.Config(page, host=host, port=port, log_config=None, access_log=False)
+    )
+    # uvicorn's serve() swaps in its own SIGINT/SIGTERM handlers and raises the signal again
+    # when it ends; the process's own handlers must stay in charge.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+
+    async def serve() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except (Exception, SystemExit) as exc:  # uvicorn exits on any start-up failure
+            log.warning("%s: page on %s:%d stopped: %r", name, host, port, exc)
+        finally:
+            sock.close()
+
+    return BackgroundPage(server, asyncio.create_task(serve(), name=f"{name} page"))
 
 
 # -- readiness checks -------------------------------------------------------------------
@@ -290,13 +409,32 @@ def migrations_head() -> str:
     return str(head)
 
 
+# How long /ready waits for the database before calling it unreachable.
+READY_TIMEOUT_SECONDS = 3.0
+
+
+def _ignore_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not log it as never retrieved
+
+
 def database_check(run_scalar: Callable[[str], Awaitable[Any]]) -> ReadinessCheck:
     """A readiness check from a function that runs one SQL query and returns its value."""
 
     async def check() -> str | None:
         head = migrations_head()
+        # Bounded: a pool waiting for a connection to a dead server waits 30 s, and a
+        # readiness probe that hangs is read as "still fine" by whoever gives up first. The
+        # query is not waited for once the time is up: cancelling it can itself hang on a
+        # dead link (psycopg sends the server a cancel request).
+        query = asyncio.ensure_future(run_scalar("SELECT version_num FROM alembic_version"))
+        done, _ = await asyncio.wait({query}, timeout=READY_TIMEOUT_SECONDS)
+        if not done:
+            query.cancel()
+            query.add_done_callback(_ignore_outcome)
+            return f"database unreachable (no answer within {READY_TIMEOUT_SECONDS:g} s)"
         try:
-            version = await run_scalar("SELECT version_num FROM alembic_version")
+            version = query.result()
         except Exception as exc:
             return f"database unreachable ({type(exc).__name__})"
         if version != head:

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from phi_platform.settings import PlatformSettings
 
 
-class ServiceSettings(PlatformSettings):
+class MetricsSettings(BaseModel):
+    """Who may read ``/metrics`` (every HTTP service and worker mixes this in).
+
+    ``metrics_token``: callers must send ``Authorization: Bearer <token>`` (401 otherwise).
+    ``metrics_port``: ``/metrics`` leaves the service's own port (404 there) and is served on
+    ``metrics_host:metrics_port`` instead, e.g. an address only the monitoring network
+    reaches. Workers serve it on their health page (``worker_metrics_port``) either way.
+    A plain model, so that it brings its fields and leaves the settings' configuration
+    (the ``PHI_`` prefix) to the class it is mixed into.
+    """
+
+    metrics_token: str | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+
+
+class ServiceSettings(PlatformSettings, MetricsSettings):
     """Base of each service's settings object (environment variables with the ``PHI_`` prefix).
 
     ``worker_concurrency`` is how many jobs one worker process runs at once;

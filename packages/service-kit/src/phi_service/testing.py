@@ -1,8 +1,10 @@
 """Helpers for the services' tests: the real app on a loopback port, real worker processes,
-and the list of tenant-scoped routes an isolation test must cover."""
+the list of tenant-scoped routes an isolation test must cover, and the check that every
+route's path is written out in its decorator."""
 
 from __future__ import annotations
 
+import ast
 import re
 import signal
 import subprocess
@@ -10,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -108,3 +111,38 @@ def scoped_routes(app: FastAPI, public_params: Iterable[str] = ()) -> set[str]:
         if set(re.findall(r"\{(\w+)\}", path)) - public:
             found.update(f"{method.upper()} {path}" for method in operations)
     return found
+
+
+ROUTE_DECORATORS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "api_route", "websocket"}
+)
+
+
+def route_paths_in_source(sources: Iterable[Path]) -> set[str]:
+    """The paths written as a string literal in a route decorator (``@router.get("/x")``) in
+    the Python files under ``sources``."""
+    found: set[str] = set()
+    for root in sources:
+        for file in root.rglob("*.py"):
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for decorator in node.decorator_list:
+                    if (
+                        isinstance(decorator, ast.Call)
+                        and isinstance(decorator.func, ast.Attribute)
+                        and decorator.func.attr in ROUTE_DECORATORS
+                        and decorator.args
+                        and isinstance(decorator.args[0], ast.Constant)
+                        and isinstance(decorator.args[0].value, str)
+                    ):
+                        found.add(decorator.args[0].value)
+    return found
+
+
+def paths_not_written_out(app: FastAPI, sources: Iterable[Path]) -> list[str]:
+    """The app's OpenAPI paths that no route decorator under ``sources`` spells out in full:
+    paths built from a prefix (``APIRouter(prefix=...)``, an f-string, a factory) cannot be
+    found by searching the code for the URL."""
+    written = route_paths_in_source(sources)
+    return sorted(p for p in app.openapi()["paths"] if p not in written)

@@ -22,10 +22,8 @@ The worker also serves ``/health``, ``/ready`` and ``/metrics`` on ``worker_metr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import socket
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -33,7 +31,7 @@ from typing import Any
 import procrastinate
 
 from phi_service.jobs import MAINTENANCE_QUEUE
-from phi_service.observability import configure_logging, job_observability
+from phi_service.observability import BackgroundPage, configure_logging, job_observability
 from phi_service.settings import ServiceSettings
 
 warnings.filterwarnings("ignore", module="platformdirs")
@@ -131,7 +129,9 @@ async def run_worker(
     metrics_server = None
     async with app.open_async():
         if settings.worker_metrics_port:
-            metrics_server = await _serve_health(app, settings.worker_metrics_port, name)
+            metrics_server = await _serve_health(
+                app, settings.worker_metrics_port, name, settings.metrics_token
+            )
         if on_start is not None:
             try:
                 await on_start(app)
@@ -158,38 +158,23 @@ async def run_worker(
             ),
         )
         if metrics_server is not None:
-            metrics_server.should_exit = True
+            await metrics_server.stop()
     logger.info("%s stopped", name)
 
 
-async def _serve_health(app: procrastinate.App, port: int, name: str) -> Any:
+async def _serve_health(
+    app: procrastinate.App, port: int, name: str, metrics_token: str | None = None
+) -> BackgroundPage | None:
     """``/health``, ``/ready`` and ``/metrics`` of this worker on ``port``, in the background.
     A port already taken (a second worker on the machine, another stack) only costs this
     worker its page: it is logged and the worker runs its jobs without one (None)."""
-    # The socket is bound here, not by uvicorn: uvicorn meets a taken port with sys.exit,
-    # which from a task of this event loop ends the whole worker process.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError as exc:
-        sock.close()
-        logger.warning(
-            "%s: no health page: port %d is not free (%s); running without one "
-            "(PHI_WORKER_METRICS_PORT chooses another, 0 none)",
-            name,
-            port,
-            exc.strerror or exc,
-        )
-        return None
-
-    import uvicorn
     from fastapi import FastAPI
 
     from phi_service.observability import (
         database_check,
         health_router,
         queue_depth_collector,
+        serve_page,
     )
 
     async def scalar(sql: str) -> Any:
@@ -197,23 +182,16 @@ async def _serve_health(app: procrastinate.App, port: int, name: str) -> Any:
         return next(iter(row.values())) if row else None
 
     page = FastAPI(title=f"{name} health", openapi_url=None, docs_url=None, redoc_url=None)
-    page.include_router(health_router([database_check(scalar)], [queue_depth_collector(app)]))
-    server = uvicorn.Server(
-        uvicorn.Config(page, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    page.include_router(
+        health_router(
+            [database_check(scalar)], [queue_depth_collector(app)], metrics_token=metrics_token
+        )
     )
-    # uvicorn's serve() swaps in its own SIGINT/SIGTERM handlers and raises the signal again
-    # when it ends; the worker's own handlers (run_worker) must stay in charge.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-
-    async def serve() -> None:
-        try:
-            await server.serve(sockets=[sock])
-        except (Exception, SystemExit) as exc:  # uvicorn exits on any start-up failure
-            logger.warning("%s: health page on port %d stopped: %r", name, port, exc)
-        finally:
-            sock.close()
-
-    asyncio.create_task(serve(), name="health page")
+    server = await serve_page(page, "127.0.0.1", port, f"{name} health")
+    if server is None:
+        logger.warning(
+            "%s: no health page (PHI_WORKER_METRICS_PORT chooses another port, 0 none)", name
+        )
     return server
 
 

@@ -9,10 +9,10 @@ from phi_core_api.admin.access import PlatformAdmin
 from phi_core_api.admin.schemas import Failures, OrgUsage
 from phi_service.deps import SessionDep
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(tags=["admin"])
 
 
-@router.get("/orgs", response_model=list[OrgUsage])
+@router.get("/admin/orgs", response_model=list[OrgUsage])
 async def list_org_usage(
     _: PlatformAdmin,
     session: SessionDep,
@@ -24,7 +24,7 @@ async def list_org_usage(
     return [OrgUsage.model_validate(r) for r in await service.org_usage(session, limit, offset)]
 
 
-@router.get("/failures", response_model=Failures)
+@router.get("/admin/failures", response_model=Failures)
 async def list_failures(
     _: PlatformAdmin,
     session: SessionDep,

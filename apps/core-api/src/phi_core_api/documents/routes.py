@@ -1,7 +1,11 @@
-# No `from __future__ import annotations` here: the document routes are defined inside
-# _add_document_routes, and FastAPI must see their local `Scope` annotation as an object.
+"""Documents: the same four routes for an agent's own documents (/agents/{agent_id}/documents)
+and for the org-wide ones (/orgs/{org_id}/documents), each written out with its own path so
+that a URL leads to its code; only how the scope is found differs (both answer 404 to
+outsiders). Their bodies are shared below. Then the search."""
+
+from __future__ import annotations
+
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -63,89 +67,184 @@ async def _org_scope(
     return DocumentScope(await org_access(session, org_id, user_id), None)
 
 
-def _add_document_routes(prefix: str, scope_of: Callable[..., Awaitable[DocumentScope]]) -> None:
-    """The same four routes for an agent's documents and for the org-wide ones; only how the
-    scope is found differs (both answer 404 to outsiders)."""
-    Scope = Annotated[DocumentScope, Depends(scope_of)]
-    whose = "the agent's own" if prefix.startswith("/agents") else "org-wide (every agent's)"
+AgentScope = Annotated[DocumentScope, Depends(_agent_scope)]
+OrgScope = Annotated[DocumentScope, Depends(_org_scope)]
 
-    @router.post(
-        f"{prefix}/documents",
-        status_code=status.HTTP_202_ACCEPTED,
-        response_model=DocumentOut,
-        responses={
-            409: {"description": "the same file is already a document here"},
-            413: {"description": "file too large"},
-            415: {"description": "unsupported type"},
-        },
-        description=f"Upload a document, {whose} (OWNER/ADMIN). Ingestion runs in the "
-        "background: poll the document until its status is READY or FAILED.",
+UPLOAD_RESPONSES: dict[int | str, dict[str, str]] = {
+    409: {"description": "the same file is already a document here"},
+    413: {"description": "file too large"},
+    415: {"description": "unsupported type"},
+}
+UPLOAD_DESCRIPTION = (
+    "Upload a document, {whose} (OWNER/ADMIN). Ingestion runs in the background: poll the "
+    "document until its status is READY or FAILED."
+)
+DELETE_DESCRIPTION = "Delete the document, its stored file and its chunks (OWNER/ADMIN)."
+AGENTS_OWN = "the agent's own"
+ORG_WIDE = "org-wide (every agent's)"
+
+
+# -- the bodies both scopes share ------------------------------------------------------------
+
+
+async def _upload(
+    scope: DocumentScope,
+    file: UploadFile,
+    source_type: SourceType,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    jobs: JobsDep,
+) -> DocumentOut:
+    scope.access.require_write()
+    data = await _read(file, settings.max_upload_bytes)
+    document = await service.upload(
+        session,
+        storage,
+        jobs,
+        scope.access,
+        scope.agent_id,
+        file.filename,
+        data,
+        source_type,
+        settings.max_upload_bytes,
     )
-    async def upload_document(
-        scope: Scope,
-        file: FileField,
-        source_type: SourceTypeField,
-        session: SessionDep,
-        settings: SettingsDep,
-        storage: StorageDep,
-        jobs: JobsDep,
-    ) -> DocumentOut:
-        scope.access.require_write()
-        data = await _read(file, settings.max_upload_bytes)
-        document = await service.upload(
-            session,
-            storage,
-            jobs,
-            scope.access,
-            scope.agent_id,
-            file.filename,
-            data,
-            source_type,
-            settings.max_upload_bytes,
-        )
-        return DocumentOut.model_validate(document)
+    return DocumentOut.model_validate(document)
 
-    @router.get(
-        f"{prefix}/documents", response_model=list[DocumentOut], description=f"{whose} documents"
+
+async def _list(
+    scope: DocumentScope, session: SessionDep, limit: int, offset: int
+) -> list[DocumentOut]:
+    docs = await service.list_documents(session, scope.access.org_id, scope.agent_id, limit, offset)
+    return [DocumentOut.model_validate(d) for d in docs]
+
+
+async def _get(scope: DocumentScope, document_id: uuid.UUID, session: SessionDep) -> DocumentOut:
+    return DocumentOut.model_validate(
+        await service.get_document(session, scope.access.org_id, scope.agent_id, document_id)
     )
-    async def list_documents(
-        scope: Scope, session: SessionDep, limit: Limit = 100, offset: Offset = 0
-    ) -> list[DocumentOut]:
-        docs = await service.list_documents(
-            session, scope.access.org_id, scope.agent_id, limit, offset
-        )
-        return [DocumentOut.model_validate(d) for d in docs]
-
-    @router.get(f"{prefix}/documents/{{document_id}}", response_model=DocumentOut)
-    async def get_document(
-        scope: Scope, document_id: uuid.UUID, session: SessionDep
-    ) -> DocumentOut:
-        return DocumentOut.model_validate(
-            await service.get_document(session, scope.access.org_id, scope.agent_id, document_id)
-        )
-
-    @router.delete(
-        f"{prefix}/documents/{{document_id}}",
-        status_code=204,
-        description="Delete the document, its stored file and its chunks (OWNER/ADMIN).",
-    )
-    async def delete_document(
-        scope: Scope,
-        document_id: uuid.UUID,
-        session: SessionDep,
-        storage: StorageDep,
-        jobs: JobsDep,
-    ) -> Response:
-        scope.access.require_write()
-        document = await service.get_document(
-            session, scope.access.org_id, scope.agent_id, document_id
-        )
-        await service.delete_document(session, storage, jobs, document)
-        return Response(status_code=204)
 
 
-_add_document_routes("/agents/{agent_id}", _agent_scope)
-_add_document_routes("/orgs/{org_id}", _org_scope)
+async def _delete(
+    scope: DocumentScope,
+    document_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    jobs: JobsDep,
+) -> Response:
+    scope.access.require_write()
+    document = await service.get_document(session, scope.access.org_id, scope.agent_id, document_id)
+    await service.delete_document(session, storage, jobs, document)
+    return Response(status_code=204)
+
+
+# -- an agent's own documents ----------------------------------------------------------------
+
+
+@router.post(
+    "/agents/{agent_id}/documents",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DocumentOut,
+    responses=UPLOAD_RESPONSES,
+    description=UPLOAD_DESCRIPTION.format(whose=AGENTS_OWN),
+)
+async def upload_agent_document(
+    scope: AgentScope,
+    file: FileField,
+    source_type: SourceTypeField,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    jobs: JobsDep,
+) -> DocumentOut:
+    return await _upload(scope, file, source_type, session, settings, storage, jobs)
+
+
+@router.get(
+    "/agents/{agent_id}/documents",
+    response_model=list[DocumentOut],
+    description=f"{AGENTS_OWN} documents",
+)
+async def list_agent_documents(
+    scope: AgentScope, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> list[DocumentOut]:
+    return await _list(scope, session, limit, offset)
+
+
+@router.get("/agents/{agent_id}/documents/{document_id}", response_model=DocumentOut)
+async def get_agent_document(
+    scope: AgentScope, document_id: uuid.UUID, session: SessionDep
+) -> DocumentOut:
+    return await _get(scope, document_id, session)
+
+
+@router.delete(
+    "/agents/{agent_id}/documents/{document_id}", status_code=204, description=DELETE_DESCRIPTION
+)
+async def delete_agent_document(
+    scope: AgentScope,
+    document_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    jobs: JobsDep,
+) -> Response:
+    return await _delete(scope, document_id, session, storage, jobs)
+
+
+# -- an organization's org-wide documents ----------------------------------------------------
+
+
+@router.post(
+    "/orgs/{org_id}/documents",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DocumentOut,
+    responses=UPLOAD_RESPONSES,
+    description=UPLOAD_DESCRIPTION.format(whose=ORG_WIDE),
+)
+async def upload_org_document(
+    scope: OrgScope,
+    file: FileField,
+    source_type: SourceTypeField,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    jobs: JobsDep,
+) -> DocumentOut:
+    return await _upload(scope, file, source_type, session, settings, storage, jobs)
+
+
+@router.get(
+    "/orgs/{org_id}/documents",
+    response_model=list[DocumentOut],
+    description=f"{ORG_WIDE} documents",
+)
+async def list_org_documents(
+    scope: OrgScope, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> list[DocumentOut]:
+    return await _list(scope, session, limit, offset)
+
+
+@router.get("/orgs/{org_id}/documents/{document_id}", response_model=DocumentOut)
+async def get_org_document(
+    scope: OrgScope, document_id: uuid.UUID, session: SessionDep
+) -> DocumentOut:
+    return await _get(scope, document_id, session)
+
+
+@router.delete(
+    "/orgs/{org_id}/documents/{document_id}", status_code=204, description=DELETE_DESCRIPTION
+)
+async def delete_org_document(
+    scope: OrgScope,
+    document_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    jobs: JobsDep,
+) -> Response:
+    return await _delete(scope, document_id, session, storage, jobs)
+
+
+# -- search ----------------------------------------------------------------------------------
 
 
 @router.post("/agents/{agent_id}/search-docs", response_model=SearchOut)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from phi_core_api.profiles.reading import Reading, read_documents
-from phi_core_api.profiles.schedules import WorkingHours
+from phi_core_api.profiles.schedules import AT_TIME, WorkingHours
 from phi_llm import BUILTIN_LABEL
 from phi_llm.types import ChatRequest
 
@@ -143,7 +143,13 @@ def _workflows(
             "description": f"{schedule.line['text']}{_cite(schedule.line)}",
             "schedule": schedule.cron,
             "reason": "stated as recurring work; no workflow type runs it yet, so it is not "
-            "scheduled",
+            "scheduled"
+            + (
+                ""
+                if reading.hours is not None or AT_TIME.search(schedule.line["text"])
+                else "; the documents state no time or working hours, so its hour is a "
+                "placeholder to set"
+            ),
             "source": schedule.line.get("source"),
         }
         for schedule in reading.schedules

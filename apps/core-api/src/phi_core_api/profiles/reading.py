@@ -5,10 +5,10 @@ A reader goes by the document's sections: lines under "Key responsibilities" are
 "Purpose", "Qualifications" or "Contacts" does not describe the work. The cover page
 ("Location: …", "Reports to: …", "Version 4.2, effective …") is metadata, except that the
 working hours it states bound when scheduled work may run (``schedules.py`` reads the
-recurring work a line states). Under a heading that names a topic instead ("Appeals",
-"Closing the day"), the shape of each sentence decides: a limit or a prohibition is a rule, a
+recurring work a line states). Under a heading that names a topic instead ("Returns",
+"End of shift"), the shape of each sentence decides: a limit or a prohibition is a rule, a
 hazard or protected data is safety, a description or a target is left out, and the rest, in
-the passive too ("the balance is billed to the patient"), is work to do. Only where a
+the passive too ("the invoice is sent to the customer"), is work to do. Only where a
 document has no headings at all does the wording alone decide. Nothing is added that the
 documents do not say: no duty, figure, day or time.
 
@@ -38,7 +38,7 @@ SECTION_WORDS: tuple[tuple[Section | None, re.Pattern[str]], ...] = (
             r"(what )?we('re| are)? look(ing)? for|"
             r"what you need|you('ll| will) (have|need)|benefits|what we offer|salary|"
             r"contacts?|kpis?|targets?|key (figures|indicators)|performance|"
-            r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:measures|records?)$|"
+            r"^(?:\d+(?:\.\d+)*\.?\s+)?measures$|"
             r"definitions?|references?|appendix|revision history|document control|"
             r"distribution|glossary|training|working (hours|pattern|time)|hours of work|"
             r"shift pattern|rota|^(working |your )?schedule)\b",
@@ -81,7 +81,7 @@ META_LINE = re.compile(
     r"^\W*(location|site|office|reports? to|line manager|manager|department|team|division|"
     r"grade|band|salary|pay|contract|owner|document owner|author|approved by|prepared by|"
     r"review(ed)? date|next review|version|revision|rev|issue|issued|effective( date| from)?|"
-    r"applies from|date|sop (no|number)|document (no|number|ref)|ref(erence)?|pharmacy|"
+    r"applies from|date|sop (no|number)|document (no|number|ref)|ref(erence)?|"
     r"company|employer|shift|hours|working hours|job title|role|status)\b[^:]{0,20}:",
     re.I,
 )
@@ -96,7 +96,7 @@ FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}(?<!\d):\s*\S")  # not "At 
 HOURS_RANGE = re.compile(TIME + r"\s*(?:-|–|—|to|until)\s*" + TIME)
 HOURS_CONTEXT = re.compile(r"\b(hours?|shift|working|contract|rota|monday|weekdays?)\b", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪►●◦]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
-# A list run into one paragraph by extraction: "…(Mandata). - Review the…".
+# A list run into one paragraph by extraction: "…in the system. - Review the…".
 _INLINE_BULLET = re.compile(r"\s+[•▪●◦]\s+(?=\S)|(?<=[.!?;:])\s+(?:[-*]|\d{1,2}[.)])\s+(?=[A-Z])")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(?=[A-Z])")
 IMPERATIVE = re.compile(
@@ -128,7 +128,7 @@ LEADING_WHEN = re.compile(
 RESPONSIBLE = re.compile(
     r"\b(responsible for|you will|your (duties|job|role) (is|are|includes?))\b", re.I
 )
-# "The analyst sends the denial rate…", "Every morning the auditor counts…": a role doing the work.
+# "The planner sends the route list…", "Every morning the clerk counts…": a role doing the work.
 ROLE_DOES = re.compile(
     r"^(?:(?:every|each|at|on|after|before)\b[^,]{0,40}?,?\s+)?the\s+(?:[\w&-]+\s+){0,3}"
     r"(?:analyst|auditor|coordinator|manager|officer|planner|supervisor|controller|clerk|"
@@ -147,6 +147,7 @@ SAFETY_WORDS = re.compile(
     r"\b(safety|safe|hazard\w*|injur\w*|ppe|hi-vis|high-visibility|fire|emergenc\w*|"
     r"evacuat\w*|first aid|spill\w*|forklift\w*|lockout|locked off|accident\w*|danger\w*|"
     r"confidential\w*|personal data|password\w*|privacy|gdpr|fatigue|gloves|goggles|"
+    r"fraud\w*|falsif\w*|tamper\w*|"
     r"protective|boots|guard(ing)?|isolat\w*|locked|unlocked|permit to work|hot work|"
     r"third part(y|ies)|unattended|"
     r"(patient|personal|customer|guest|employee|health)'?s?\s+(data|information|records?))\b",
@@ -154,13 +155,13 @@ SAFETY_WORDS = re.compile(
 )
 # What makes a line a rule even when a role is doing the work in it.
 STRICT_RULE = re.compile(r"\b(must|shall|only|required?|requires|may not|cannot|approval)\b", re.I)
-# Conformity to a standard, a threshold in words other than RULE_WORDS' ("fewer than 100").
+# Conformity to a standard, a threshold in words other than RULE_WORDS' ("fewer than 20").
 STANDARD = re.compile(
     r"\b(?:according to|in accordance with|fewer than\s+\d|no more than\s+\d)", re.I
 )
 AUTOMATIC = re.compile(r"\bautomatically\b", re.I)
-# Clauses that state no limit of their own: a purpose ("so that it cannot be shipped"), a
-# target ("the target is fewer than 2 walks per 1,000 room nights").
+# Clauses that state no limit of their own: a purpose ("so that nobody uses it"), a target
+# ("the target is under 1% of orders").
 NUMERIC_LIMIT = re.compile(
     r"\b(?:no more than|not more than|more than|less than|fewer than|over|above|under|below|"
     r"at most|at least|up to)\s+[$€£]?\d",
@@ -169,10 +170,10 @@ NUMERIC_LIMIT = re.compile(
 PURPOSE = re.compile(r"\bso that\b[^;]*|\b(?:the|its|our)\s+(?:[\w&-]+\s+)?target\b[^;]*", re.I)
 # A time limit on the work of the line's own subject ("completes the assessment within 5 days").
 DEADLINE = re.compile(r"\bwithin\s+(?:\d+|one|two|three|four|five|ten)\b", re.I)
-# What someone may do ("A patient may ask for a copy"); "can" is as often what may happen
-# ("if the defect can repeat").
+# What someone may do ("A customer may ask for a refund"); "can" is as often what may happen
+# ("if the fault can come back").
 PERMISSION = re.compile(r"\bmay\s+(?!be\b|not\b)[a-z]+", re.I)
-# How long something is kept ("kept for 10 years after the last visit").
+# How long something is kept ("kept for 6 years after the contract ends").
 RETENTION = re.compile(
     r"\b(?:kept|retained|stored|archived)\s+for\s+(?:at least\s+)?(?:\d+|one|two|three|six|ten)\s+"
     r"(?:days|weeks|months|years)\b",
@@ -186,13 +187,13 @@ _PARTICIPLE = (
     r"sold|brought|chosen|drawn|read|left|bought|found|cut|shut|met|spent|sought|struck)"
 )
 _ADVERB = r"(?:(?:also|then|only|not|first|\w+ly)\s+)?"
-# Statements of work in the passive ("X is reconciled daily", "the balance is billed to the
-# patient"): a form of "be" and a past participle, not "is made of" or "is used to".
+# Statements of work in the passive ("X is reconciled daily", "the invoice is sent to the
+# customer"): a form of "be" and a past participle, not "is made of" or "is used to".
 PASSIVE = re.compile(
     rf"\b(?:is|are|be|been|gets?)\s+{_ADVERB}{_PARTICIPLE}\b(?!\s+(?:of|to|on)\b)", re.I
 )
 # A line that describes rather than says what is done: a subject and "is"/"has" with no
-# participle ("The best available rate is the lowest…", "Every machine has a plan…"), or what
+# participle ("The standard price is the lowest…", "Every van has a log…"), or what
 # something is made of.
 DESCRIPTIVE = re.compile(
     r"^\W*(?!(?:when|if|after|before|once|where|while|as|until|unless)\b)"
@@ -200,7 +201,7 @@ DESCRIPTIVE = re.compile(
     r"\b(?:made|composed) of\b|\bconsists? of\b",
     re.I,
 )
-# A figure the work is measured against ("The target denial rate is under 5%"): not a rule.
+# A figure the work is measured against ("The target error rate is under 2%"): not a rule.
 TARGET = re.compile(r"^\W*(?:the |our |its )?(?:[\w&-]+ ){0,3}targets?\b", re.I)
 
 
@@ -333,12 +334,16 @@ def _heading(row: str, levels: dict[str, int]) -> tuple[str, int | None] | None:
 def _run_in_heading(row: str) -> tuple[str, str] | None:
     """(heading, rest) when a row starts with a section heading the extraction ran into it."""
     words = _NUMBERED_HEADING.sub("", row.strip()).split()
-    if words and words[0].lower() in ("this", "these", "that", "those", "it", "its"):
-        return None  # "This procedure sets how Line 3…" is a sentence, not a heading
+    if words and words[0].lower() in SENTENCE_OPENERS:
+        return None  # "The Operations Manager runs…", "This form lists…": a sentence
     for n in range(1, min(4, len(words) - 3) + 1):
         title, following = " ".join(words[:n]), words[n]
         if title.endswith(":"):
             return None  # "Escalation: Head of Logistics" is a field, not a heading
+        if following[:1].isupper() and _present_verb(words[n + 1]):
+            # "Operations Manager runs the dispatch": the words are the subject of a verb,
+            # and cutting a heading off them would leave the sentence without its subject.
+            return None
         if (
             _section_kind(title)[0]
             and title[:1].isupper()
@@ -349,6 +354,23 @@ def _run_in_heading(row: str) -> tuple[str, str] | None:
         ):
             return title.lower(), " ".join(words[n:])
     return None
+
+
+# Words a sentence starts with that a section heading does not.
+SENTENCE_OPENERS = frozenset(
+    "this these that those it its the a an our your their each every all any".split()
+)
+
+
+def _present_verb(word: str) -> bool:
+    """Whether a lower-case word reads as a verb in the present tense ("runs", "checks")."""
+    return (
+        word[:1].islower()
+        and word.endswith("s")
+        and not word.endswith(("ss", "us", "is", "ous"))
+        and word.lower() not in NOT_SECOND
+        and len(word) > 3
+    )
 
 
 def _section_kind(title: str, source_type: str | None = None) -> tuple[bool, Section | None]:
@@ -394,7 +416,7 @@ def _by_wording(text: str, source_type: str | None) -> Kind | None:
 
 def _sentence_after_label(line: str) -> bool:
     """Whether a "Label: …" line goes on with a sentence ("Scrap: parts are destroyed…",
-    "Daily: operators do…") rather than a value ("Reporting line: Supply Chain Manager")."""
+    "Weekly: the clerk checks…") rather than a value ("Reporting line: Supply Chain Manager")."""
     label, rest = line.split(":", 1)
     rest = rest.strip()
     return _section_kind(label) != (True, None) and rest[:1].islower() and len(rest.split()) >= 4
@@ -402,9 +424,9 @@ def _sentence_after_label(line: str) -> bool:
 
 def _states_limit(text: str) -> bool:
     """Whether a sentence under a topic heading states a limit, a deadline or a permission.
-    "need" and "policy" are left to the section headings here ("patients who need an
-    interpreter are booked…", "a letter reminding them of the policy" describe work), and
-    "is not" counts only before a participle ("is not issued", not "are not part of")."""
+    "need" and "policy" are left to the section headings here ("visitors who need a badge
+    are signed in…", "an email explaining the policy" describe work), and "is not" counts
+    only before a participle ("is not issued", not "are not in scope")."""
     text = re.sub(rf"\b(?:is|are)\s+not\s+(?!{_PARTICIPLE}\b)", " ", text, flags=re.I)
     text = re.sub(r"\b(?:need|needs|policy)\b", " ", text, flags=re.I)
     return bool(
@@ -416,8 +438,8 @@ def _states_limit(text: str) -> bool:
 
 
 def _verbless(text: str) -> bool:
-    """A short noun phrase with no word that could be its verb ("The trial balance and the
-    guest ledger."): an item of a list of things, not a line of work."""
+    """A short noun phrase with no word that could be its verb ("The delivery note and the
+    stock card."): an item of a list of things, not a line of work."""
     words = re.findall(r"[A-Za-z']+", text)
     return len(words) <= 10 and not any(
         re.search(r"(?:[^s]s|ed|en|ing)$", w.lower()) for w in words[1:]
@@ -425,7 +447,7 @@ def _verbless(text: str) -> bool:
 
 
 def _by_topic(text: str, source_type: str | None) -> Kind | None:
-    """Kind of a line under a heading that names a topic ("Closing the day", "Appeals"), not
+    """Kind of a line under a heading that names a topic ("End of shift", "Returns"), not
     what its lines are: a procedure section is work to do unless a line states a limit or a
     prohibition (a rule) or a hazard or protected data (safety); a line that only describes
     or sets a target is left out."""
@@ -439,21 +461,40 @@ def _by_topic(text: str, source_type: str | None) -> Kind | None:
     if ROLE_DOES.match(stated) and not (
         NEGATION.search(stated) or STRICT_RULE.search(stated) or DEADLINE.search(own_clause)
     ):
-        return "duties"  # "The storekeeper checks the delivery … at or below 5 °C"
+        return "duties"  # "The clerk checks each invoice … against the order"
     if IMPERATIVE.match(LEADING_WHEN.sub("", stated)):
-        # "Keep no more than 500 dollars in the till": an instruction that sets a limit
+        # "Keep no more than 40 parcels on a cage": an instruction that sets a limit
         return "rules" if NUMERIC_LIMIT.search(own_clause) else "duties"
     if NEGATION.search(stated) or _states_limit(stated):
         return "safety" if safety else "rules"
     if DESCRIPTIVE.search(text) or AUTOMATIC.search(text):
-        return None  # a description ("A withdrawal is the same process…"), or a system's work
+        return None  # a description ("A transfer is the same process…"), or a system's work
     if safety:
-        return "safety"  # "Anyone who suspects that patient information went to…"
+        return "safety"  # "Anyone who finds customer information left on a printer…"
     if _imperative(stated):
-        return "duties"  # "Cash up with a second person present."
+        return "duties"  # "Seal the bag with a witness present."
     if _verbless(text):
-        return None  # a list of things ("The trial balance and the guest ledger.")
+        return None  # a list of things ("The delivery note and the stock card.")
     return "duties"
+
+
+_NAME_JOINERS = frozenset("of and the for & - – · , ltd plc inc gmbh llc".split())
+
+
+def _name_only(text: str) -> bool:
+    """A name and nothing else ("Northline Haulage Ltd.", "Unit 4, Calder Park,
+    Wakefield"): every word capitalised, a number or a joining word, and nothing that says
+    what to do or not to do. A company's name is not one of its rules."""
+    words = re.findall(r"[\w&'’-]+", text)
+    if (
+        not words
+        or len(words) > 12
+        or any(p.search(text) for p in (NEGATION, RULE_WORDS, SAFETY_WORDS))
+    ):
+        return False
+    return all(
+        w[:1].isupper() or w[:1].isdigit() or w.lower() in _NAME_JOINERS for w in words
+    ) and not IMPERATIVE.match(text)
 
 
 def _imperative(text: str) -> bool:
@@ -486,7 +527,7 @@ class _Section:
     kind: Section | None = None
     known: bool = False
     level: int | None = None
-    # Under a heading that names a topic ("Appeals", "Closing the day"), not the document's
+    # Under a heading that names a topic ("Returns", "End of shift"), not the document's
     # title: the shape of each sentence decides (``_by_topic``).
     topic: bool = False
 
@@ -523,12 +564,12 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
             if heading is not None:
                 section.enter(*heading)
                 if seen_headings == 0 and titled:
-                    # A title ("Night audit procedure") names the document, not a section.
+                    # A title ("Goods-in procedure") names the document, not a section.
                     section.kind, section.known, section.topic = None, False, False
                 seen_headings += 1
                 continue
             if seen_headings == 1 and titled and not item:
-                continue  # the introduction under the title ("Front Office policy FO-05.")
+                continue  # the introduction under the title ("Warehouse policy WH-02.")
             # A list item is one line however many sentences it has; a paragraph is read
             # sentence by sentence.
             for sentence in [row] if item else SENTENCE_END.split(row):
@@ -561,7 +602,7 @@ def _file_line(
 ) -> None:
     """File one line under the kind its section (or, without one, its wording) gives it."""
     line = _clean(row)
-    if len(line) < 15 or line.endswith(":"):
+    if len(line) < 15 or line.endswith(":") or _name_only(line):
         return
     line_kind: Kind | None
     if section.kind == "mixed":

@@ -1,8 +1,8 @@
 """The recurring work a line of a JD or SOP states, as cron.
 
-Recurring work is what a line says recurs: "every Monday", "every Tuesday and Friday at
+Recurring work is what a line says recurs: "every Monday", "every Wednesday and Friday at
 10:00", "on the 5th of each month", "by the 3rd working day" of the month's close, "at 07:00
-every day", "twice a day, at 10:00 and at 16:00", "Daily: …". An adjective alone ("daily and
+every day", "twice a day, at 11:00 and at 15:00", "Daily: …". An adjective alone ("daily and
 weekly driving time") schedules nothing. Work runs at the time the line states, an hour
 before a deadline it states, or inside the working hours the documents state; no day or time
 is made up.
@@ -55,11 +55,12 @@ MONTHLY_WORKING_DAY = re.compile(
     r"\b(?:on|by)\s+the\s+(\d{1,2})(?:st|nd|rd|th)\s+(?:working|business)\s+day\b", re.I
 )
 # Daily work a line states without "every day": a "Daily:" label, "is set daily", "twice a
-# day", or a daily deliverable with a deadline ("sends the daily cost flash by 10:00").
+# day", or a daily deliverable with a time ("sends the daily sales summary by 10:00", "checks the
+# daily plan at 08:00").
 DAILY_MORE = re.compile(
     r"^\W*daily\s*:|\b(?:\w+ed|set|run|done|kept|held|sent|made)\s+daily\b|"
     r"\b(?:once|twice|\w+ times)\s+(?:a|per|each)\s+day\b|"
-    r"\b(?:the|a|its|their|your)\s+daily\b(?=.*\bby\s+\d{1,2}[:.]\d{2}\b)",
+    r"\b(?:the|a|its|their|your)\s+daily\b(?=.*\b(?:by|at)\s+\d{1,2}[:.]\d{2}\b)",
     re.I,
 )
 AT_TIME = re.compile(r"\b(at|by|before)\s+" + TIME + r"\b", re.I)
@@ -116,7 +117,9 @@ def schedules_of(duty: dict[str, Any], hours: WorkingHours | None) -> list[Sched
     text = duty["text"]
     weekly = _weekly(duty, hours)
     if weekly:
-        return weekly
+        # "downloads the cards every Monday and the analysis is reviewed daily": a line can
+        # state daily work beside the weekly.
+        return weekly + _daily(WEEKLY.sub(" ", text), duty, hours)
     minute = _run_time(text, hours)
     hm = f"{minute % 60} {minute // 60}"
     days = MONTHLY_DAYS.search(text)
@@ -131,19 +134,26 @@ def schedules_of(duty: dict[str, Any], hours: WorkingHours | None) -> list[Sched
     working_day = MONTHLY_WORKING_DAY.search(text)
     if working_day and re.search(r"\bmonth", text, re.I) and 1 <= int(working_day.group(1)) <= 28:
         return [Schedule("MONTHLY", f"{hm} {int(working_day.group(1))} * *", duty)]
+    return _daily(text, duty, hours)
+
+
+def _daily(text: str, duty: dict[str, Any], hours: WorkingHours | None) -> list[Schedule]:
+    """The daily schedules ``text`` (a duty or the part of it left to read) states."""
     daily = DAILY.search(text)
-    if daily or DAILY_MORE.search(text):
-        working = bool(daily and daily.group(1)) or (hours is not None and hours.weekdays == "1-5")
-        dow = "1-5" if working else "*"
-        times = [
-            t
-            for m in AT_TIME.finditer(text)
-            if m.group(1).lower() == "at" and (t := _minutes(m.group(2), m.group(3))) is not None
-        ]
-        if len(times) > 1 and re.search(r"\b(?:twice|\w+ times)\b", text, re.I):
-            return [Schedule("DAILY", f"{t % 60} {t // 60} * * {dow}", duty) for t in times]
-        return [Schedule("DAILY", f"{hm} * * {dow}", duty)]
-    return []
+    if not (daily or DAILY_MORE.search(text)):
+        return []
+    minute = _run_time(text, hours)
+    hm = f"{minute % 60} {minute // 60}"
+    working = bool(daily and daily.group(1)) or (hours is not None and hours.weekdays == "1-5")
+    dow = "1-5" if working else "*"
+    times = [
+        t
+        for m in AT_TIME.finditer(text)
+        if m.group(1).lower() == "at" and (t := _minutes(m.group(2), m.group(3))) is not None
+    ]
+    if len(times) > 1 and re.search(r"\b(?:twice|\w+ times)\b", text, re.I):
+        return [Schedule("DAILY", f"{t % 60} {t // 60} * * {dow}", duty) for t in times]
+    return [Schedule("DAILY", f"{hm} * * {dow}", duty)]
 
 
 def _weekly(duty: dict[str, Any], hours: WorkingHours | None) -> list[Schedule]:

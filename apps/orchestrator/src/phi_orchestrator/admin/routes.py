@@ -15,7 +15,7 @@ from phi_service.admin import PlatformAdmin
 from phi_service.deps import SessionDep
 from phi_service.errors import NotFound
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(tags=["admin"])
 
 
 class AdminTaskSummary(TaskSummary):
@@ -30,7 +30,7 @@ class AdminTaskPage(BaseModel):
     offset: int
 
 
-@router.get("/tasks", response_model=AdminTaskPage)
+@router.get("/admin/tasks", response_model=AdminTaskPage)
 async def list_all_tasks(
     _: PlatformAdmin,
     session: SessionDep,
@@ -70,7 +70,7 @@ async def list_all_tasks(
     )
 
 
-@router.get("/tasks/{task_id}", response_model=TaskDetail)
+@router.get("/admin/tasks/{task_id}", response_model=TaskDetail)
 async def get_any_task(task_id: uuid.UUID, _: PlatformAdmin, session: SessionDep) -> TaskDetail:
     """Any task with its events and tool calls."""
     row = (

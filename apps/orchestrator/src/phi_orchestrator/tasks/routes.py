@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import text
 
 from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.notify import TASK_EVENTS, wait_for
 from phi_orchestrator.runtime import FINISHED
 from phi_orchestrator.schedules import schedule_states
-from phi_orchestrator.tasks import service
+from phi_orchestrator.tasks import events, service
 from phi_orchestrator.tasks.schemas import (
     RunTask,
     ScheduleState,
@@ -33,7 +33,8 @@ from phi_service.errors import InvalidInput
 
 router = APIRouter(tags=["tasks"])
 
-KEEP_ALIVE_SECONDS = 15.0
+# A stream looks at its task again at least this often, even if no notification came.
+RECHECK_SECONDS = 15.0
 WATCH_PAGE = (Path(__file__).parent / "watch.html").read_text()
 
 
@@ -124,58 +125,52 @@ async def cancel_task(
     return TaskDetail.model_validate(await service.task_detail(session, row))
 
 
-def _sse(seq: int, event_type: str, data: object) -> str:
-    return f"id: {seq}\nevent: {event_type}\ndata: {json.dumps(data, default=str)}\n\n"
+async def _stream_start(
+    task_id: uuid.UUID,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> int:
+    """Checks made before the stream starts (so they still get their 404/422): the caller's
+    access to the task, and the event to resume after."""
+    await service.task_for_member(session, task_id, user_id)
+    await session.close()  # no connection held while the stream waits
+    if not last_event_id:
+        return 0
+    if not last_event_id.isdigit():
+        raise InvalidInput("Last-Event-ID must be the id of an event (a number)")
+    return int(last_event_id)
 
 
 @router.get(
     "/tasks/{task_id}/events/stream",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
 )
 async def stream_task_events(
     task_id: uuid.UUID,
     request: Request,
-    session: SessionDep,
-    user_id: CurrentUserId,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
-) -> StreamingResponse:
+    after: Annotated[int, Depends(_stream_start)],
+) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: every event of the task as it is written (``id`` is its sequence
     number; reconnect with ``Last-Event-ID`` to resume), then an ``end`` event once the task
-    has finished."""
-    await service.task_for_member(session, task_id, user_id)
-    await session.close()  # no connection held while the stream waits
-    after = 0
-    if last_event_id:
-        if not last_event_id.isdigit():
-            raise InvalidInput("Last-Event-ID must be the id of an event (a number)")
-        after = int(last_event_id)
+    has finished. FastAPI sends a keep-alive comment while nothing happens."""
     db, notifier = request.app.state.db, request.app.state.notifier
-
-    async def events() -> AsyncIterator[str]:
-        seq = after
-        with notifier.subscribe(TASK_EVENTS, str(task_id)) as woken:
-            while True:
-                async with db.sessionmaker() as s:
-                    batch = await service.events_after(s, task_id, seq)
-                    status = await s.scalar(
-                        text("SELECT status FROM tasks WHERE id = :id"), {"id": task_id}
-                    )
-                for e in batch:
-                    seq = e["seq"]
-                    yield _sse(seq, e["event_type"], {**e, "task_id": str(task_id)})
-                if not batch and (status is None or status in FINISHED):
-                    yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
-                    return
-                if batch:
-                    continue
-                if await request.is_disconnected():
-                    return
-                if not await wait_for(woken, KEEP_ALIVE_SECONDS):
-                    yield ": keep-alive\n\n"
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    seq = after
+    with notifier.subscribe(TASK_EVENTS, str(task_id)) as woken:
+        while True:
+            async with db.sessionmaker() as s:
+                status, batch = await events.status_and_events_after(s, task_id, seq)
+            for e in batch:
+                seq = e["seq"]
+                yield ServerSentEvent(
+                    id=str(seq), event=e["event_type"], data={**e, "task_id": str(task_id)}
+                )
+            if batch:
+                continue
+            if status is None or status in FINISHED:
+                yield ServerSentEvent(event="end", data={"status": status})
+                return
+            if await request.is_disconnected():
+                return
+            await wait_for(woken, RECHECK_SECONDS)

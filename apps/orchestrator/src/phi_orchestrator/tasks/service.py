@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator.runtime import org_today
-from phi_orchestrator.tool_calls.service import add_event
+from phi_orchestrator.tasks.events import add_event, events_after
 from phi_orchestrator.workflows.registry import get_workflow, workflows
 from phi_service.errors import Conflict, InvalidInput, NotFound
 
@@ -87,21 +87,6 @@ async def task_for_member(
     if row is None:
         raise NotFound("task not found")
     return row
-
-
-async def events_after(
-    session: AsyncSession, task_id: uuid.UUID, after_seq: int, limit: int = 500
-) -> list[dict[str, Any]]:
-    rows = (
-        await session.execute(
-            text(
-                "SELECT seq, event_type, payload, timestamp FROM task_events "
-                "WHERE task_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
-            ),
-            {"id": task_id, "after": after_seq, "limit": limit},
-        )
-    ).all()
-    return [dict(r._mapping) for r in rows]
 
 
 async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from phi_orchestrator.tasks.events import add_event
 from phi_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 # Claimable: never claimed or put back, or claimed with a lease that ran out; attempts left;
@@ -37,20 +38,6 @@ UPDATE tool_calls c
 RETURNING c.id, c.task_id, c.step, c.tool, c.attempt, c.lease_until, c.payload,
           picked.previous_status
 """
-
-EVENT_SQL = (
-    "INSERT INTO task_events (task_id, event_type, payload) "
-    "VALUES (:task_id, :event_type, CAST(:payload AS jsonb))"
-)
-
-
-async def add_event(
-    session: AsyncSession, task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
-) -> None:
-    await session.execute(
-        text(EVENT_SQL),
-        {"task_id": task_id, "event_type": event_type, "payload": json.dumps(payload)},
-    )
 
 
 async def claim_pending_tool_calls(

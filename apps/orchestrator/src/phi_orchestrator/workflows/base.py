@@ -23,6 +23,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from phi_llm.types import LLMRouter
+from phi_service.db import is_connection_lost
 
 
 class WorkflowError(Exception):
@@ -40,6 +41,12 @@ class TaskPort(Protocol):
 
     async def start_step(self, step: str) -> None:
         """Record the step's start; raises TaskCancelled if the task was cancelled."""
+        ...
+
+    async def finish_step(self, step_run: str | None, payload: dict[str, Any]) -> None:
+        """Record the step's end (``step_finished``) together with the state update the step
+        returns, in one transaction, so that a step recorded as finished never runs again.
+        ``step_run`` is LangGraph's id of this run of the step."""
         ...
 
     async def tool_result(self, step: str) -> Any: ...
@@ -81,7 +88,8 @@ NodeBody = Callable[[dict[str, Any], WorkflowContext], Awaitable[tuple[dict[str,
 
 
 def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, Any]]]]:
-    """A graph node that writes its start, end, duration and a one-line summary as task events.
+    """A graph node that writes its start, end, duration and a one-line summary as task events
+    (the end with the node's state update, see ``TaskPort.finish_step``).
 
     The body returns ``(state update, summary)``. A node waiting on a tool (LangGraph's
     interrupt) writes a ``step_waiting`` event instead of an end; it runs again on resume.
@@ -98,6 +106,8 @@ def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, An
                 await ctx.task.event("step_waiting", {"step": name})
                 raise
             except Exception as exc:
+                if is_connection_lost(exc):
+                    raise  # the runtime runs the step again once the database answers
                 await ctx.task.event(
                     "step_failed",
                     {
@@ -107,8 +117,9 @@ def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, An
                     },
                 )
                 raise
-            await ctx.task.event(
-                "step_finished",
+            info = runtime.execution_info
+            await ctx.task.finish_step(
+                info.task_id if info else None,
                 {
                     "step": name,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),

@@ -23,6 +23,7 @@ export const keys = {
   tools: ["tools"] as const,
   keys: (agentId: string) => ["agents", agentId, "local-agent-keys"] as const,
   localAgents: (agentId: string) => ["agents", agentId, "local-agents"] as const,
+  schedules: (agentId: string) => ["agents", agentId, "schedules"] as const,
   tasks: (agentId: string, status: string) => ["agents", agentId, "tasks", status] as const,
   allTasks: (agentId: string) => ["agents", agentId, "tasks"] as const,
   task: (taskId: string) => ["tasks", taskId] as const,
@@ -220,6 +221,18 @@ export function useLocalAgents(agentId: string) {
       ),
     // Heartbeats move the status and the last-seen time: keep them fresh while shown.
     refetchInterval: 10_000,
+  });
+}
+
+export function useSchedules(agentId: string) {
+  return useQuery({
+    queryKey: keys.schedules(agentId),
+    queryFn: () =>
+      unwrap(
+        orchestrator.GET("/agents/{agent_id}/schedules", {
+          params: { path: { agent_id: agentId } },
+        }),
+      ),
   });
 }
 

@@ -91,16 +91,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Documents
+         * List Agent Documents
          * @description the agent's own documents
          */
-        get: operations["list_documents_agents__agent_id__documents_get"];
+        get: operations["list_agent_documents_agents__agent_id__documents_get"];
         put?: never;
         /**
-         * Upload Document
+         * Upload Agent Document
          * @description Upload a document, the agent's own (OWNER/ADMIN). Ingestion runs in the background: poll the document until its status is READY or FAILED.
          */
-        post: operations["upload_document_agents__agent_id__documents_post"];
+        post: operations["upload_agent_document_agents__agent_id__documents_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -114,15 +114,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Document */
-        get: operations["get_document_agents__agent_id__documents__document_id__get"];
+        /** Get Agent Document */
+        get: operations["get_agent_document_agents__agent_id__documents__document_id__get"];
         put?: never;
         post?: never;
         /**
-         * Delete Document
+         * Delete Agent Document
          * @description Delete the document, its stored file and its chunks (OWNER/ADMIN).
          */
-        delete: operations["delete_document_agents__agent_id__documents__document_id__delete"];
+        delete: operations["delete_agent_document_agents__agent_id__documents__document_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -481,16 +481,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Documents
+         * List Org Documents
          * @description org-wide (every agent's) documents
          */
-        get: operations["list_documents_orgs__org_id__documents_get"];
+        get: operations["list_org_documents_orgs__org_id__documents_get"];
         put?: never;
         /**
-         * Upload Document
+         * Upload Org Document
          * @description Upload a document, org-wide (every agent's) (OWNER/ADMIN). Ingestion runs in the background: poll the document until its status is READY or FAILED.
          */
-        post: operations["upload_document_orgs__org_id__documents_post"];
+        post: operations["upload_org_document_orgs__org_id__documents_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -504,15 +504,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Document */
-        get: operations["get_document_orgs__org_id__documents__document_id__get"];
+        /** Get Org Document */
+        get: operations["get_org_document_orgs__org_id__documents__document_id__get"];
         put?: never;
         post?: never;
         /**
-         * Delete Document
+         * Delete Org Document
          * @description Delete the document, its stored file and its chunks (OWNER/ADMIN).
          */
-        delete: operations["delete_document_orgs__org_id__documents__document_id__delete"];
+        delete: operations["delete_org_document_orgs__org_id__documents__document_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -837,8 +837,8 @@ export interface components {
              */
             tool_id: string;
         };
-        /** Body_upload_document_agents__agent_id__documents_post */
-        Body_upload_document_agents__agent_id__documents_post: {
+        /** Body_upload_agent_document_agents__agent_id__documents_post */
+        Body_upload_agent_document_agents__agent_id__documents_post: {
             /**
              * File
              * @description PDF, DOCX, TXT or Markdown; one file
@@ -847,8 +847,8 @@ export interface components {
             /** @description JD, SOP, POLICY, MANUAL or OTHER */
             source_type: components["schemas"]["SourceType"];
         };
-        /** Body_upload_document_orgs__org_id__documents_post */
-        Body_upload_document_orgs__org_id__documents_post: {
+        /** Body_upload_org_document_orgs__org_id__documents_post */
+        Body_upload_org_document_orgs__org_id__documents_post: {
             /**
              * File
              * @description PDF, DOCX, TXT or Markdown; one file
@@ -1757,7 +1757,7 @@ export interface operations {
             };
         };
     };
-    list_documents_agents__agent_id__documents_get: {
+    list_agent_documents_agents__agent_id__documents_get: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1791,7 +1791,7 @@ export interface operations {
             };
         };
     };
-    upload_document_agents__agent_id__documents_post: {
+    upload_agent_document_agents__agent_id__documents_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -1802,7 +1802,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_upload_document_agents__agent_id__documents_post"];
+                "multipart/form-data": components["schemas"]["Body_upload_agent_document_agents__agent_id__documents_post"];
             };
         };
         responses: {
@@ -1847,7 +1847,7 @@ export interface operations {
             };
         };
     };
-    get_document_agents__agent_id__documents__document_id__get: {
+    get_agent_document_agents__agent_id__documents__document_id__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -1879,7 +1879,7 @@ export interface operations {
             };
         };
     };
-    delete_document_agents__agent_id__documents__document_id__delete: {
+    delete_agent_document_agents__agent_id__documents__document_id__delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -2562,7 +2562,7 @@ export interface operations {
             };
         };
     };
-    list_documents_orgs__org_id__documents_get: {
+    list_org_documents_orgs__org_id__documents_get: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2596,7 +2596,7 @@ export interface operations {
             };
         };
     };
-    upload_document_orgs__org_id__documents_post: {
+    upload_org_document_orgs__org_id__documents_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2607,7 +2607,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_upload_document_orgs__org_id__documents_post"];
+                "multipart/form-data": components["schemas"]["Body_upload_org_document_orgs__org_id__documents_post"];
             };
         };
         responses: {
@@ -2652,7 +2652,7 @@ export interface operations {
             };
         };
     };
-    get_document_orgs__org_id__documents__document_id__get: {
+    get_org_document_orgs__org_id__documents__document_id__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -2684,7 +2684,7 @@ export interface operations {
             };
         };
     };
-    delete_document_orgs__org_id__documents__document_id__delete: {
+    delete_org_document_orgs__org_id__documents__document_id__delete: {
         parameters: {
             query?: never;
             header?: never;

@@ -293,7 +293,7 @@ export interface paths {
          * Stream Task Events
          * @description Server-sent events: every event of the task as it is written (``id`` is its sequence
          *     number; reconnect with ``Last-Event-ID`` to resume), then an ``end`` event once the task
-         *     has finished.
+         *     has finished. FastAPI sends a keep-alive comment while nothing happens.
          */
         get: operations["stream_task_events_tasks__task_id__events_stream_get"];
         put?: never;

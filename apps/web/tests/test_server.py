@@ -1,0 +1,30 @@
+"""`server.mjs` (the production build behind Node's HTTP server) tells whoever started it when
+it cannot serve."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+WEB = Path(__file__).resolve().parents[1]
+
+
+def test_a_taken_port_ends_the_server_with_an_error_naming_it() -> None:
+    if not (WEB / ".next" / "BUILD_ID").exists():
+        pytest.fail("the web app is not built: run `make web-build` (make test does)")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            ["node", str(WEB / "server.mjs"), "--port", str(port), "--hostname", "127.0.0.1"],
+            env={**os.environ, "NEXT_TELEMETRY_DISABLED": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: the port is already in use" in done.stderr
+    assert "PHI_WEB_PORT" in done.stderr
