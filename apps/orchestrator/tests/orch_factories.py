@@ -148,7 +148,16 @@ def wait_task(
 class ScriptedLocalAgent:
     """The local agent's side of the protocol, scripted: heartbeat, poll, lease, callback."""
 
-    def __init__(self, base_url: str, key: str, tools: tuple[str, ...] = ("db", "file")) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        tools: tuple[str, ...] = ("db", "file"),
+        name: str = "scripted",
+    ) -> None:
+        # A heartbeat without an id takes over the agent's local agent of the same name: two
+        # local agents of one agent need two names.
+        self.name = name
         self.http = httpx.Client(
             base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         )
@@ -160,7 +169,7 @@ class ScriptedLocalAgent:
             "/local-agents/heartbeat",
             json={
                 "local_agent_id": self.local_agent_id,
-                "name": "scripted",
+                "name": self.name,
                 "host": "test-host",
                 "version": "0.0.1",
                 "tools": self.tools,

@@ -163,6 +163,22 @@ try {
   await schedules.getByText("runs", { exact: true }).waitFor();
   await page.getByText(/Next run/).first().waitFor();
   await screenshot(page, "agent-schedules");
+  // A workflow of a type that does not exist, saved by hand: the card says it will not run.
+  const saved = await page.evaluate(async (id) => {
+    const agent = await (await fetch(`/api/core/agents/${id}`)).json();
+    const workflows = [...agent.config.workflows, { type: "MONTHLY_FIRST_WORKING_SEND", schedule: "0 9 1 * *" }];
+    const r = await fetch(`/api/core/agents/${id}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ config: { ...agent.config, workflows } }),
+    });
+    return r.status;
+  }, agentId);
+  assert.equal(saved, 200);
+  await page.reload();
+  await schedules.getByText("does not run").waitFor();
+  await schedules.getByText(/Why not: there is no workflow type 'MONTHLY_FIRST_WORKING_SEND'/).waitFor();
+  await screenshot(page, "agent-schedule-not-run");
 
   step("config: YAML shown and downloaded");
   await page.getByRole("tab", { name: "Config" }).click();

@@ -7,25 +7,21 @@ the web server's, so a 413 for an upload comes from the web server."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from web_server import WebServer, web_server
 
 from phi_core_api.main import create_app
 from phi_core_api.settings import CoreApiSettings
-from phi_platform.embedded_pg import free_port
 from phi_service.testing import LiveServer
 
-WEB = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
 UPLOAD_LIMIT = 3 * MB  # PHI_MAX_UPLOAD_BYTES here; the web server allows 1 MB more for the form
 TIMEOUT_SECONDS = 2
@@ -33,24 +29,16 @@ TIMEOUT_SECONDS = 2
 RSS_BUDGET_KB = 40 * 1024
 
 
-@dataclass
-class WebServer:
-    url: str
-    port: int
-    pid: int
-
-    def peak_rss_kb(self) -> int:
-        """VmHWM: the most memory the process has held since it started."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmHWM")
+def peak_rss_kb(web: WebServer) -> int:
+    """VmHWM: the most memory the web server's process has held since it started."""
+    for line in Path(f"/proc/{web.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
 
 
 @pytest.fixture(scope="module")
 def web(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    if not (WEB / ".next" / "BUILD_ID").exists():
-        pytest.fail("the web app is not built: run `make web-build` (make test does)")
     settings = CoreApiSettings(
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("phi-web-limits"),
@@ -58,43 +46,22 @@ def web(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         max_upload_bytes=4 * UPLOAD_LIMIT,
     )
     core = LiveServer(create_app(settings), settings).start()
-    port = free_port()
     env = {
-        **os.environ,
         "PHI_CORE_API_URL": core.url,
         "PHI_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+        "PHI_MAX_REQUEST_BYTES": str(MB),
         "PHI_WEB_REQUEST_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
-        "NEXT_TELEMETRY_DISABLED": "1",
     }
-    env.pop("PHI_MAX_REQUEST_BYTES", None)
-    proc = subprocess.Popen(
-        ["node", str(WEB / "server.mjs"), "--port", str(port), "--hostname", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(url + "/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the web server did not start"
-            time.sleep(0.2)
-        server = WebServer(url, port, proc.pid)
-        # Load the routes the tests use, so that their first load is not counted as growth.
-        for path in ("/api/session/login", "/api/session/signup", "/api/core/orgs"):
-            r = httpx.post(url + path, json={"email": "a@b.c"}, headers={"Origin": url})
-            assert r.status_code in (401, 422), r.text
-        yield server
+        with web_server(env) as server:
+            # Load the routes the tests use, so that their first load is not counted.
+            for path in ("/api/session/login", "/api/session/signup", "/api/core/orgs"):
+                r = httpx.post(
+                    server.url + path, json={"email": "a@b.c"}, headers={"Origin": server.url}
+                )
+                assert r.status_code in (401, 422), r.text
+            yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         core.stop()
 
 
@@ -128,19 +95,19 @@ def _send_chunked(sock: socket.socket, total_mb: int, sent: list[int]) -> None:
 
 
 def test_a_declared_400_mb_body_gets_413_at_once(web: WebServer) -> None:
-    peak = web.peak_rss_kb()
+    peak = peak_rss_kb(web)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", web.port), timeout=30) as s:
         s.sendall(_head(web, "/api/session/login", f"Content-Length: {400 * MB}\r\n"))
         s.sendall(b'{"email": "' + b"x" * 65536)
         assert _status(s) == 413
     assert time.monotonic() - started < 1
-    assert web.peak_rss_kb() - peak < RSS_BUDGET_KB
+    assert peak_rss_kb(web) - peak < RSS_BUDGET_KB
 
 
 @pytest.mark.parametrize("path", ["/api/session/login", "/api/session/signup", "/api/core/orgs"])
 def test_a_chunked_400_mb_body_is_cut_at_the_cap_with_413(web: WebServer, path: str) -> None:
-    peak = web.peak_rss_kb()
+    peak = peak_rss_kb(web)
     sent = [0]
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", web.port), timeout=30) as s:
@@ -153,7 +120,7 @@ def test_a_chunked_400_mb_body_is_cut_at_the_cap_with_413(web: WebServer, path: 
     assert status == 413
     assert seconds < 1, seconds
     assert sent[0] < 100 * MB, f"{sent[0] // MB} MB were taken in before the server stopped"
-    assert web.peak_rss_kb() - peak < RSS_BUDGET_KB
+    assert peak_rss_kb(web) - peak < RSS_BUDGET_KB
 
 
 def test_a_body_answered_before_it_was_read_is_not_drained_past_the_cap(web: WebServer) -> None:

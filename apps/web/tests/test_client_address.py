@@ -4,20 +4,17 @@ server's: core-api (trusting the web server, PHI_TRUSTED_PROXIES) and the real N
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from core_factories import signup
+from web_server import web_server
 
 from phi_core_api.main import create_app
 from phi_core_api.settings import CoreApiSettings
-from phi_platform.embedded_pg import free_port
 from phi_service.testing import LiveServer
 
 WEB = Path(__file__).resolve().parents[1]
@@ -26,8 +23,6 @@ MAX_FAILURES = 3
 
 @pytest.fixture(scope="module")
 def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    if not (WEB / ".next" / "BUILD_ID").exists():
-        pytest.fail("the web app is not built: run `make web-build` (make test does)")
     settings = CoreApiSettings(
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("phi-web-address"),
@@ -37,31 +32,10 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         login_max_failures_per_address=MAX_FAILURES,
     )
     core = LiveServer(create_app(settings), settings).start()
-    port = free_port()
-    env = {**os.environ, "PHI_CORE_API_URL": core.url, "NEXT_TELEMETRY_DISABLED": "1"}
-    proc = subprocess.Popen(
-        ["node", str(WEB / "server.mjs"), "--port", str(port), "--hostname", "127.0.0.1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(url + "/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the web server did not start"
-            time.sleep(0.2)
-        yield url, core.url
+        with web_server({"PHI_CORE_API_URL": core.url}) as web:
+            yield web.url, core.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         core.stop()
 
 

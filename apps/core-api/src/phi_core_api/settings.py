@@ -32,6 +32,11 @@ class CoreApiSettings(ServiceSettings):
     login_account_delay_seconds: float = Field(default=1.0, gt=0)
     login_account_max_delay_seconds: float = Field(default=300.0, gt=0)
     login_known_address_days: int = Field(default=90, ge=0)
+    # Sign-up answers 409 for an email that has an account (the form must say so); to keep
+    # that from listing who has one, an address gets this many such answers per window,
+    # then 429 for every sign-up until the window has passed (docs/security.md).
+    signup_max_existing_per_address: int = Field(default=10, ge=1)
+    signup_existing_window_seconds: int = Field(default=3600, ge=1)
     # Addresses or networks of the reverse proxies in front of the API, comma-separated
     # ("10.0.0.5,192.168.0.0/24"). Only a connection from one of them may say, with
     # X-Forwarded-For, which client it forwards; the client is the nearest address in that
@@ -63,6 +68,9 @@ class CoreApiSettings(ServiceSettings):
     # Vectors of recent search questions kept in memory (1.5 KB each at 384 dimensions);
     # 0 embeds every question.
     search_query_cache_size: int = Field(default=4096, ge=0)
+    # Processes that embed search questions with the local model, the cores shared out
+    # between them (started by the first search); 0 embeds them in the API process.
+    search_embed_processes: int = Field(default=1, ge=0, le=64)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

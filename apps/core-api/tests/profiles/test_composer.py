@@ -144,3 +144,33 @@ def test_workflows_of_types_the_orchestrator_does_not_run_become_suggestions() -
         in suggested["MONTHLY_FIRST_WORKING_SEND"].reason
     )
     assert suggested["ASK"].schedule == "0 8 * * *" and "only on request" in suggested["ASK"].reason
+
+
+def test_a_restored_builtin_prompt_loses_the_scheduled_work_that_was_moved() -> None:
+    from phi_core_api.profiles.runnable import prompt_without_moved, runnable_profile
+
+    old = {
+        "workflows": [
+            {"type": "DAILY_WAREHOUSE_REPORT", "description": "Report.", "schedule": "0 17 * * *"},
+            {"type": "WEEKLY_COUNT_CAGES", "description": "Count.", "schedule": "0 9 * * 1"},
+        ]
+    }
+    prompt = (
+        "You are Bot.\n\nScheduled work:\n"
+        "- DAILY_WAREHOUSE_REPORT at cron '0 17 * * *': Report.\n"
+        "- WEEKLY_COUNT_CAGES at cron '0 9 * * 1': Count.\n\n(builtin)"
+    )
+    restored = runnable_profile(old)
+    assert prompt_without_moved(prompt, old, restored) == (
+        "You are Bot.\n\nScheduled work:\n"
+        "- DAILY_WAREHOUSE_REPORT at cron '0 17 * * *': Report.\n\n(builtin)"
+    )
+    only_moved = {"workflows": old["workflows"][1:]}
+    assert (
+        prompt_without_moved(
+            "You are Bot.\n\nScheduled work:\n- WEEKLY_COUNT_CAGES at cron '0 9 * * 1': Count.",
+            only_moved,
+            runnable_profile(only_moved),
+        )
+        == "You are Bot."
+    )

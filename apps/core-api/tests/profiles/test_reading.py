@@ -168,3 +168,21 @@ def test_records_rules_are_read_and_falsifying_them_is_a_safety_line() -> None:
         "Tachograph records must never be altered, deleted or falsified."
     ]
     assert [r["text"] for r in reading.rules] == ["All records are kept for at least one year."]
+
+
+def test_an_abbreviation_does_not_end_a_sentence() -> None:
+    reading = read_documents(
+        [
+            _doc(
+                "# Dispatch\n\nApplies to the depot.\n\n## Responsibilities\n\n"
+                "Raise late loads with Mrs. Okafor before the shift ends. Send the driver "
+                "list to Harrow Vale Co. Drivers' hours go to the transport office.\n",
+                "JD",
+            )
+        ]
+    )
+    assert [d["text"] for d in reading.duties] == [
+        "Raise late loads with Mrs. Okafor before the shift ends.",
+        # "Co." may end the sentence too: read as one line, nothing is cut off its subject
+        "Send the driver list to Harrow Vale Co. Drivers' hours go to the transport office.",
+    ]

@@ -177,7 +177,9 @@ def test_file_tool_payload(
 def test_only_tools_the_local_agent_listed_are_offered(
     api: httpx.Client, agent: ScriptedLocalAgent, orchestrator: Any, tenant: Tenant, worker: Any
 ) -> None:
-    files_only = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), tools=("file",))
+    files_only = ScriptedLocalAgent(
+        orchestrator.url, create_key(api, tenant), tools=("file",), name="files-only"
+    )
     files_only.heartbeat()
     task_id = _report(api, tenant)  # a db call
     # The task waits on its db call: the call exists before the file-only agent asks.

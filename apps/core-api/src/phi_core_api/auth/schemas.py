@@ -4,22 +4,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from phi_core_api.auth.emails import canonical_email
+
+# An address checked by email-validator, then in the one spelling accounts are stored in
+# (auth/emails.py: look-alikes are the same address or refused).
+Email = Annotated[EmailStr, AfterValidator(canonical_email)]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class SignupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    email: Email
     password: Password
     name: Name | None = None
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    email: Email
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
 

@@ -25,8 +25,19 @@ async def signup(
     session: AsyncSession, settings: CoreApiSettings, data: SignupIn, client_address: str
 ) -> User:
     email = normalize_email(data.email)
+    # Answering 409 for a taken email tells whoever asks that it has an account: an address
+    # may hear it only so often (docs/security.md). Checked before the lookup, so a refused
+    # sign-up tells nothing.
+    throttle = LoginThrottle(session, settings)
+    existing_key = f"signup-existing:{client_address}"
+    await throttle.check([existing_key], "sign-ups for existing accounts")
     exists = await session.scalar(select(User.id).where(func.lower(User.email) == email))
     if exists:
+        window = settings.signup_existing_window_seconds
+        await throttle.record_failure(
+            existing_key, settings.signup_max_existing_per_address, window=window, hold=window
+        )
+        await session.commit()
         raise Conflict("an account with this email already exists")
     # argon2 is deliberately slow: keep it off the event loop.
     password_hash = await run_in_threadpool(hash_password, data.password)
@@ -82,7 +93,7 @@ class LoginThrottle:
         self.session = session
         self.settings = settings
 
-    async def check(self, keys: list[str]) -> None:
+    async def check(self, keys: list[str], what: str = "failed sign-ins") -> None:
         """Raise 429 (with Retry-After) when any of ``keys`` is locked or waiting."""
         row = (
             await self.session.execute(
@@ -96,7 +107,7 @@ class LoginThrottle:
         if row is not None:
             retry_after = max(1, math.ceil((row - datetime.now(UTC)).total_seconds()))
             raise TooManyRequests(
-                f"too many failed sign-ins; try again in {retry_after} seconds",
+                f"too many {what}; try again in {retry_after} seconds",
                 headers={"Retry-After": str(retry_after)},
             )
 
@@ -114,11 +125,14 @@ class LoginThrottle:
         )
         return found is not None
 
-    async def _count_failure(self, key: str, restart_after_quiet: bool) -> int:
+    async def _count_failure(
+        self, key: str, restart_after_quiet: bool, window_seconds: float | None = None
+    ) -> int:
         """Add a failure to ``key``'s count and return it. The count starts over when the
-        window has passed: since its first failure, or (``restart_after_quiet``) since its
-        last one. One statement, so concurrent failures cannot lose counts."""
-        window = timedelta(seconds=self.settings.login_failure_window_seconds)
+        window (default PHI_LOGIN_FAILURE_WINDOW_SECONDS) has passed: since its first
+        failure, or (``restart_after_quiet``) since its last one. One statement, so
+        concurrent failures cannot lose counts."""
+        window = timedelta(seconds=window_seconds or self.settings.login_failure_window_seconds)
         since = "t.last_failed_at" if restart_after_quiet else "t.window_started_at"
         stale = f"coalesce({since}, t.window_started_at) < now() - :window"
         failures = await self.session.scalar(
@@ -148,10 +162,16 @@ class LoginThrottle:
             {"key": key, "hold": timedelta(seconds=seconds)},
         )
 
-    async def record_failure(self, key: str, limit: int) -> None:
-        """Count a failure of a pair or address key; at ``limit`` it is locked out."""
-        if await self._count_failure(key, restart_after_quiet=False) >= limit:
-            await self._hold(key, self.settings.login_lockout_seconds, restart=True)
+    async def record_failure(
+        self, key: str, limit: int, *, window: float | None = None, hold: float | None = None
+    ) -> None:
+        """Count a failure of a pair or address key; at ``limit`` within ``window`` it is
+        locked out for ``hold`` (defaults: the sign-in window and lockout)."""
+        if (
+            await self._count_failure(key, restart_after_quiet=False, window_seconds=window)
+            >= limit
+        ):
+            await self._hold(key, hold or self.settings.login_lockout_seconds, restart=True)
 
     async def record_account_failure(self, key: str) -> None:
         """Count a failure of an account; past its free failures it waits, longer each time."""

@@ -19,7 +19,11 @@ async def prune_sign_in_records(conn: Any, settings: CoreApiSettings) -> tuple[i
     older than PHI_LOGIN_KNOWN_ADDRESS_DAYS. Failures sent from ever new (or forged)
     addresses would otherwise grow ``login_throttle`` without end. Returns the rows deleted
     from each table. ``conn`` is a psycopg async connection."""
-    window = max(settings.login_failure_window_seconds, settings.login_lockout_seconds)
+    window = max(
+        settings.login_failure_window_seconds,
+        settings.login_lockout_seconds,
+        settings.signup_existing_window_seconds,
+    )
     counters = await conn.execute(
         "DELETE FROM login_throttle "
         "WHERE greatest(window_started_at, coalesce(last_failed_at, window_started_at)) "

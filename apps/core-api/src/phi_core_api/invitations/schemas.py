@@ -3,14 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict
 
+from phi_core_api.auth.schemas import Email
 from phi_core_api.orgs.schemas import Role
 
 
 class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    email: Email
     role: Role = "MEMBER"
 
 

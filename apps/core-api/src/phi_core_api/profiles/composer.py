@@ -147,8 +147,8 @@ def _workflows(
             + (
                 ""
                 if reading.hours is not None or AT_TIME.search(schedule.line["text"])
-                else "; the documents state no time or working hours, so its hour is a "
-                "placeholder to set"
+                else "; its hour is a placeholder, not read from the documents (they give no "
+                "clock time for it and no working hours)"
             ),
             "source": schedule.line.get("source"),
         }

@@ -92,6 +92,12 @@ DOC_CONTROL = re.compile(
 )
 TAIL_HEADING = re.compile(r"(?<=[a-z0-9)])\s+((?:[A-Z][a-z'-]+)(?:\s+[a-z'-]+){0,4})$")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+# A full stop that ends an abbreviation, not a sentence ("Northline Haulage Ltd. The…" is
+# ambiguous; "Ltd. Manager runs…" split there would leave "Manager runs…" without its subject).
+ABBREVIATION = re.compile(
+    r"(?:\b(?:ltd|co|inc|plc|mr|mrs|ms|dr|st|approx|incl|dept|vs|ref|fig)|\b[a-z]\.[a-z])\.$",
+    re.I,
+)
 FIELD_LINE = re.compile(r"^\W*[A-Z][\w /&'().-]{0,30}(?<!\d):\s*\S")  # not "At 06:45"
 HOURS_RANGE = re.compile(TIME + r"\s*(?:-|–|—|to|until)\s*" + TIME)
 HOURS_CONTEXT = re.compile(r"\b(hours?|shift|working|contract|rota|monday|weekdays?)\b", re.I)
@@ -298,6 +304,17 @@ def _rows(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
                 item = len(pieces) > 1 or bool(_BULLET.match(piece))
                 rows.append((piece.strip(), chunk, item))
     return rows
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into sentences, not after an abbreviation or an initial."""
+    out: list[str] = []
+    for piece in SENTENCE_END.split(text):
+        if out and ABBREVIATION.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def _looks_like_heading(row: str) -> bool:
@@ -572,7 +589,7 @@ def read_documents(documents: list[dict[str, Any]]) -> Reading:
                 continue  # the introduction under the title ("Warehouse policy WH-02.")
             # A list item is one line however many sentences it has; a paragraph is read
             # sentence by sentence.
-            for sentence in [row] if item else SENTENCE_END.split(row):
+            for sentence in [row] if item else sentences(row):
                 run_in = _run_in_heading(sentence)
                 if run_in is not None:
                     # "1. Purpose This procedure sets out…": a heading run into its paragraph.
@@ -617,7 +634,7 @@ def _file_line(
         line_kind = _by_wording(line, doc.get("source_type"))
     if line_kind is None:
         return
-    pieces = [line] if len(line) <= 500 else SENTENCE_END.split(line)
+    pieces = [line] if len(line) <= 500 else sentences(line)
     for piece in pieces:
         key = piece.lower()
         if key in seen or len(piece) > 500:

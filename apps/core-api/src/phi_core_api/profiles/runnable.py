@@ -54,3 +54,23 @@ def runnable_profile(profile: dict[str, Any]) -> dict[str, Any]:
         "workflows": kept,
         "schedule_suggestions": [*(profile.get("schedule_suggestions") or []), *suggested],
     }
+
+
+def prompt_without_moved(system_prompt: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    """The builtin composer's prompt without the "Scheduled work" lines of the workflows
+    ``runnable_profile`` moved to suggestions (a model's prose is left as it is)."""
+    moved = [
+        w
+        for w in before.get("workflows") or []
+        if isinstance(w, dict) and w.get("schedule") and w not in (after.get("workflows") or [])
+    ]
+    lines = [f"- {w.get('type')} at cron '{w.get('schedule')}': " for w in moved]
+    parts = []
+    for part in system_prompt.split("\n\n"):
+        if part.startswith("Scheduled work:\n"):
+            kept = [r for r in part.split("\n")[1:] if not r.startswith(tuple(lines))]
+            if not kept:
+                continue
+            part = "\n".join(["Scheduled work:", *kept])
+        parts.append(part)
+    return "\n\n".join(parts)

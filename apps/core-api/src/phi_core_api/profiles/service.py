@@ -11,7 +11,7 @@ import procrastinate
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_core_api.profiles.runnable import runnable_profile
+from phi_core_api.profiles.runnable import prompt_without_moved, runnable_profile
 from phi_llm import LLMError, config_from_env
 from phi_llm.accounting import budget_and_usage
 from phi_platform.db.models import Agent, AgentProfileVersion, Document, ProfileGeneration
@@ -222,8 +222,9 @@ async def restore_version(
     # checked at all, must not bring back work the scheduler would skip.
     profile = runnable_profile(dict(old.profile))
     profile["restored_from"] = old.version
+    prompt = prompt_without_moved(old.system_prompt, old.profile, profile)
     new = await save_version(
-        session, agent, old.system_prompt, profile, old.provider, old.model, access.user_id
+        session, agent, prompt, profile, old.provider, old.model, access.user_id
     )
     await session.commit()
     await session.refresh(new)
