@@ -7,7 +7,14 @@ client belongs to one organization and, in a loop with no pause, lists its organ
 agents (60 %), searches its agent's documents (30 %) or uploads a small text document (10 %).
 Prints requests per second, p50/p99 per route, errors and the API process's memory (RSS).
 
-    .venv/bin/python bench/load.py [--clients 50] [--duration 60] [--profile out.txt]
+    .venv/bin/python bench/load.py [--clients 50] [--duration 60] [--new-questions 0.5]
+                                   [--profile out.txt]
+
+Searches ask one of five questions, so after the first few every question's vector is in the
+API's cache; ``--new-questions`` sets the share of searches that ask a question never asked
+before (a number appended), which the API must embed. The API's settings come from the
+environment as with `make dev`: ``PHI_SEARCH_QUERY_CACHE_SIZE=0 PHI_SEARCH_EMBED_PROCESSES=0``
+runs it as it was before the cache and the embedding processes (docs/benchmarks.md).
 
 ``--profile`` records the API process with py-spy (in requirements-dev.txt) during the run.
 The smoke run (make test) uses 3 clients for 3 seconds on the test run's PostgreSQL.
@@ -45,6 +52,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_db import BENCH_DIR, SERVER_ENV, database, smoke_argument  # noqa: E402
 
 ORGS = 5
+CACHE_ENV = "PHI_SEARCH_QUERY_CACHE_SIZE"
+PROCESSES_ENV = "PHI_SEARCH_EMBED_PROCESSES"
 WORDS = (
     "pallet dock carrier label scanner aisle rack shift supervisor report forklift inventory "
     "count cold room chilled loading unloading truck driver incident seal trailer damage"
@@ -112,7 +121,7 @@ def stack(data_dir: Path, database_url: str | None) -> Iterator[dict[str, object
             for p in psutil.Process(proc.pid).children()
             if "phi_core_api.main" in " ".join(p.cmdline())
         )
-        yield {"url": url, "api": api, "log": log}
+        yield {"url": url, "api": api, "log": log, "stack": psutil.Process(proc.pid)}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -162,6 +171,15 @@ def prepare(url: str, docs_per_org: int) -> list[dict[str, str]]:
                     break
                 assert time.monotonic() < deadline, "the seed documents were not ingested"
                 time.sleep(0.3)
+        # One search first, as a user would after the API started: core-api loads the model
+        # (its embedding processes start) on the first search, which is not what is measured.
+        for tenant in tenants:
+            r = c.post(
+                f"/agents/{tenant['agent']}/search-docs",
+                json={"query": "warm-up", "top_k": 1},
+                headers={"Authorization": tenant["token"]},
+            )
+            assert r.status_code == 200, r.text
     return tenants
 
 
@@ -172,6 +190,7 @@ async def client_loop(
     until: float,
     times: dict[str, list[float]],
     errors: dict[str, int],
+    new_questions: float = 0.0,
 ) -> None:
     rng = random.Random(seed)
     headers = {"Authorization": tenant["token"]}
@@ -185,9 +204,12 @@ async def client_loop(
                     r = await c.get(f"/orgs/{tenant['org']}/agents")
                 elif pick < 0.9:
                     route = "POST /agents/{id}/search-docs"
+                    query = rng.choice(QUERIES)
+                    if rng.random() < new_questions:
+                        query += f" for dock {seed}-{rng.randrange(10**9)}"
                     r = await c.post(
                         f"/agents/{tenant['agent']}/search-docs",
-                        json={"query": rng.choice(QUERIES), "top_k": 5},
+                        json={"query": query, "top_k": 5},
                     )
                 else:
                     route = "POST /agents/{id}/documents"
@@ -204,10 +226,47 @@ async def client_loop(
                 errors[route] += 1
 
 
+def cpu_by_part(stack: psutil.Process, api: psutil.Process) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack and by this load generator."""
+    embedding = {c.pid for c in api.children(recursive=True)}
+    parts: dict[str, float] = defaultdict(float)
+    for process in [stack, *stack.children(recursive=True), psutil.Process()]:
+        try:
+            times = process.cpu_times()
+            command = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        if process.pid == os.getpid():
+            part = "load generator"
+        elif process.pid == api.pid:
+            part = "core-api"
+        elif process.pid in embedding:
+            part = "core-api embedding processes"
+        elif "postgres" in command:
+            part = "postgres"
+        elif "phi_core_api.worker" in command:
+            part = "core-api worker"
+        else:
+            part = "other services"
+        parts[part] += times.user + times.system
+    return parts
+
+
+def tree_rss(process: psutil.Process) -> float:
+    """MiB resident in the API process and its children (the embedding processes)."""
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
 def sample_rss(process: psutil.Process, stop: threading.Event, out: list[float]) -> None:
     while not stop.is_set():
         try:
-            out.append(process.memory_info().rss / 2**20)
+            out.append(tree_rss(process))
         except psutil.Error:
             return
         stop.wait(0.5)
@@ -224,7 +283,9 @@ def drive(info: dict[str, object], tenants: list[dict[str, str]], args: argparse
     times: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     rss: list[float] = []
-    rss_before = api.memory_info().rss / 2**20
+    rss_before = tree_rss(api)
+    stack: psutil.Process = info["stack"]  # type: ignore[assignment]
+    cpu_before = cpu_by_part(stack, api)
     # The machine is shared: its load says how far figures of two runs can be compared.
     load_before = os.getloadavg()[0]
     stop = threading.Event()
@@ -243,20 +304,25 @@ def drive(info: dict[str, object], tenants: list[dict[str, str]], args: argparse
         t0 = time.monotonic()
         await asyncio.gather(
             *(
-                client_loop(url, tenants[i % len(tenants)], i, until, times, errors)
+                client_loop(
+                    url, tenants[i % len(tenants)], i, until, times, errors, args.new_questions
+                )
                 for i in range(args.clients)
             )
         )
         return time.monotonic() - t0
 
     elapsed = asyncio.run(run_all())
+    cpu_after = cpu_by_part(stack, api)
     stop.set()
     sampler.join()
     if spy:
         spy.wait()
     total = sum(len(v) for v in times.values())
     print(
-        f"{args.clients} clients, {elapsed:.0f} s, {os.cpu_count()} cores "
+        f"{args.clients} clients, {elapsed:.0f} s, {os.cpu_count()} cores, "
+        f"new questions {args.new_questions:.0%}, cache {os.environ.get(CACHE_ENV, 'default')}, "
+        f"embedding processes {os.environ.get(PROCESSES_ENV, 'default')} "
         f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after): "
         f"{total / elapsed:.1f} req/s, {sum(errors.values())} errors"
     )
@@ -272,19 +338,35 @@ def drive(info: dict[str, object], tenants: list[dict[str, str]], args: argparse
         f"| all | {total} | {total / elapsed:.1f} | {statistics.median(every):.0f} | "
         f"{pct(every, 0.99):.0f} | {sum(errors.values())} |"
     )
-    print(f"API RSS: {rss_before:.0f} MiB before, {max(rss):.0f} MiB peak, {rss[-1]:.0f} at end")
+    used = {part: cpu_after[part] - cpu_before.get(part, 0.0) for part in cpu_after}
+    print(
+        "CPU seconds in the run: "
+        + ", ".join(f"{part} {seconds:.0f}" for part, seconds in sorted(used.items()))
+        + f" (of {elapsed * (os.cpu_count() or 1):.0f} the cores had)"
+    )
+    print(
+        f"API RSS (with its embedding processes): {rss_before:.0f} MiB before, "
+        f"{max(rss):.0f} MiB peak, {rss[-1]:.0f} at end"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=int, default=60)
+    parser.add_argument(
+        "--new-questions",
+        type=float,
+        default=0.0,
+        help="share of searches asking a question not asked before (0-1)",
+    )
     parser.add_argument("--profile", help="write py-spy raw stacks of the API here")
     smoke_argument(parser)
     args = parser.parse_args()
     docs_per_org = 4
     if args.smoke:
         args.clients, args.duration, docs_per_org = 3, 3, 1
+        args.new_questions = 0.5
     server_url = os.environ.get(SERVER_ENV)
     if server_url:
         data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"phi-load-{os.getpid()}"

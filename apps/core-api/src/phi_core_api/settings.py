@@ -68,6 +68,9 @@ class CoreApiSettings(ServiceSettings):
     # Vectors of recent search questions kept in memory (1.5 KB each at 384 dimensions);
     # 0 embeds every question.
     search_query_cache_size: int = Field(default=4096, ge=0)
+    # Processes that embed search questions with the local model, the cores shared out
+    # between them (started by the first search); 0 embeds them in the API process.
+    search_embed_processes: int = Field(default=1, ge=0, le=64)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

