@@ -36,6 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
 from phi_orchestrator.tasks.events import add_event
+from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
 from phi_service.db import is_connection_lost
@@ -236,13 +237,7 @@ class TaskHandle:
 
     async def tool_result(self, step: str) -> Any:
         async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT result FROM tool_calls WHERE task_id = %s AND step = %s "
-                    "AND status = 'DONE'",
-                    (self.task_id, step),
-                )
-            ).fetchone()
+            row = await tool_calls.result_of_step(conn, self.task_id, step)
         if row is None:
             raise WorkflowError(f"the result of step {step} is gone")
         return row["result"]
@@ -275,31 +270,17 @@ class TaskHandle:
         interrupts the graph until the callback has stored a result."""
         while True:
             async with self.pool.connection() as conn, conn.transaction():
-                created = await (
-                    await conn.execute(
-                        "INSERT INTO tool_calls "
-                        "(task_id, org_id, agent_id, step, tool, payload, max_attempts) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (task_id, step) DO NOTHING RETURNING id",
-                        (
-                            self.task_id,
-                            self.task["org_id"],
-                            self.task["agent_id"],
-                            step,
-                            tool,
-                            Jsonb(payload),
-                            self._max_attempts,
-                        ),
-                    )
-                ).fetchone()
-                call = await (
-                    await conn.execute(
-                        "SELECT id, status, result, error FROM tool_calls "
-                        "WHERE task_id = %s AND step = %s",
-                        (self.task_id, step),
-                    )
-                ).fetchone()
-                assert call is not None
+                created = await tool_calls.create_once(
+                    conn,
+                    task_id=self.task_id,
+                    org_id=self.task["org_id"],
+                    agent_id=self.task["agent_id"],
+                    step=step,
+                    tool=tool,
+                    payload=payload,
+                    max_attempts=self._max_attempts,
+                )
+                call = await tool_calls.of_step(conn, self.task_id, step)
                 if created:
                     await add_event(
                         conn,
@@ -508,11 +489,7 @@ class TaskRunner:
             if row:
                 await add_event(conn, task_id, "task_failed", {"error": error})
                 # Nothing may be handed to a local agent for a task that has ended.
-                await conn.execute(
-                    "UPDATE tool_calls SET status = 'CANCELLED', lease_until = NULL "
-                    "WHERE task_id = %s AND status IN ('PENDING', 'CLAIMED')",
-                    (task_id,),
-                )
+                await tool_calls.cancel_open(conn, task_id)
         return "FAILED" if row else (await self.status(task_id) or "FAILED")
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tasks.events import add_event, events_after
+from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
 from phi_service.errors import Conflict, InvalidInput, NotFound
 
@@ -90,19 +91,10 @@ async def task_for_member(
 
 
 async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
-    calls = (
-        await session.execute(
-            text(
-                "SELECT id, step, tool, status, attempt, max_attempts, lease_until, error, "
-                "created_at, completed_at FROM tool_calls WHERE task_id = :id ORDER BY created_at"
-            ),
-            {"id": row.id},
-        )
-    ).all()
     return {
         **row._mapping,
         "events": await events_after(session, row.id, 0, limit=10_000),
-        "tool_calls": [dict(c._mapping) for c in calls],
+        "tool_calls": await tool_calls.of_task(session, row.id),
     }
 
 
@@ -147,19 +139,11 @@ async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.U
         text("UPDATE tasks SET status = 'CANCELLED', finished_at = now() WHERE id = :id"),
         {"id": task_id},
     )
-    released = (
-        await session.execute(
-            text(
-                "UPDATE tool_calls SET status = 'CANCELLED', lease_until = NULL "
-                "WHERE task_id = :id AND status IN ('PENDING', 'CLAIMED') RETURNING id"
-            ),
-            {"id": task_id},
-        )
-    ).all()
+    released = await tool_calls.cancel_open(session, task_id)
     await add_event(
         session,
         task_id,
         "task_cancelled",
-        {"by": str(user_id), "released_tool_calls": [str(r.id) for r in released]},
+        {"by": str(user_id), "released_tool_calls": [str(r) for r in released]},
     )
     await session.commit()
