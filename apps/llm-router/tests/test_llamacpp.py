@@ -9,6 +9,7 @@ import pytest
 
 from phi_llm import Router, RouterConfig
 from phi_llm_router.main import create_app
+from phi_llm_router.settings import RouterServiceSettings
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,9 @@ def llama_config(base_url: str) -> RouterConfig:
 
 def test_router_service_in_front_of_llama_server_via_the_sdk(llama_server: str, serve) -> None:
     router = Router(llama_config(llama_server), env={})
-    server = serve(create_app(router, token=TOKEN))
+    # A platform token: these calls name no organization (and there is no database).
+    settings = RouterServiceSettings(llm_router_platform_token=True, llm_accounting="none")
+    server = serve(create_app(router, token=TOKEN, settings=settings))
     sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0)
     reply = sdk.chat.completions.create(
         model="heavy",

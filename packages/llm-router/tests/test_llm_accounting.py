@@ -292,3 +292,22 @@ async def test_a_streamed_answer_within_its_cap_is_read_to_the_end_with_its_usag
     assert result.content.split() == ["tok"] * 10
     assert fake_openai.requests[0]["body"]["stream"] is True
     assert await usage(sessionmaker, org_id) == 21
+
+
+async def test_a_stream_of_many_tokens_a_chunk_is_cut_by_its_size(
+    sessionmaker, fake_openai
+) -> None:
+    """Counting chunks alone would let a server send 50 tokens in each; the text's size (at
+    most 8 characters a token of the cap) stops it too."""
+    org_id, _ = await make_org(sessionmaker, budget=None)
+    fake_openai.answer_tokens, fake_openai.chunk_tokens = 1000, 50
+    router = Router(
+        config(fake_openai.base_url), accountant=PostgresAccountant(sessionmaker), env={}
+    )
+    result = await router.chat(
+        MESSAGES, task_class="heavy", max_tokens=100, context=CallContext(org_id=org_id)
+    )
+    await router.aclose()
+    assert (result.tokens_out, result.finish_reason) == (100, "length")
+    assert len(result.content) <= 800
+    assert await usage(sessionmaker, org_id) == 106

@@ -143,6 +143,18 @@ async def test_garbage_body_is_not_retried_and_falls_back(fake_openai) -> None:
     await router.aclose()
 
 
+async def test_structured_output_nested_too_deep_falls_back(fake_openai) -> None:
+    """Output nested past the JSON parser's recursion is a bad answer from that provider
+    (it raised RecursionError out of the router)."""
+    fake_openai.script.append("json:" + "[" * 5000 + "]" * 5000)
+    router = Router(openai_then_builtin(fake_openai.base_url), env={})
+    result = await router.chat(
+        MESSAGES, task_class="heavy", json_schema=SCHEMA, facts={"title": "Intake", "count": 12}
+    )
+    assert result.provider == "builtin" and result.parsed == {"title": "Intake", "count": 12}
+    await router.aclose()
+
+
 async def test_output_that_breaks_the_schema_falls_back_to_valid_json(fake_openai) -> None:
     fake_openai.script.append("text")
     router = Router(openai_then_builtin(fake_openai.base_url), env={})

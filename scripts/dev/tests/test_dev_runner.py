@@ -8,19 +8,39 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 RUNNER = Path(__file__).resolve().parents[1] / "run.py"
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+@pytest.fixture
+def runners() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The runners a test started; one still running when the test ends (it failed) is stopped
+    with its whole stack, which would otherwise outlive the test run."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _start(
+    env: dict[str, str], log: Path, runners: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
         [sys.executable, str(RUNNER)], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
+    runners.append(proc)
+    return proc
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -45,7 +65,9 @@ def _processes_under(data_dir: Path) -> list[psutil.Process]:
 
 
 def test_serves_stops_cleanly_and_keeps_data(
-    data_home: Path, stack_ports: Callable[[], dict[str, str]]
+    data_home: Path,
+    stack_ports: Callable[[], dict[str, str]],
+    runners: list[subprocess.Popen[bytes]],
 ) -> None:
     tmp_path = data_home
     ports = stack_ports()
@@ -56,7 +78,7 @@ def test_serves_stops_cleanly_and_keeps_data(
     url = f"http://127.0.0.1:{api_port}"
     log = tmp_path / "dev.log"
 
-    proc = _start(env, log)
+    proc = _start(env, log, runners)
     _wait_healthy(url, proc, log)
     creds = {"email": "ops@example.com", "password": "keep me around"}
     assert httpx.post(f"{url}/auth/signup", json=creds).status_code == 201
@@ -89,7 +111,7 @@ def test_serves_stops_cleanly_and_keeps_data(
     assert "all stopped" in log.read_text()
 
     # Second start: same data, and Ctrl-C (SIGINT) stops it too.
-    proc = _start(env, log)
+    proc = _start(env, log, runners)
     _wait_healthy(url, proc, log)
     assert httpx.post(f"{url}/auth/login", json=creds).status_code == 200
     proc.send_signal(signal.SIGINT)

@@ -360,6 +360,10 @@ class Router:
                 raise ProviderError(
                     entry.provider, entry.model, "bad_response", f"output is not JSON: {exc}"
                 ) from exc
+            except RecursionError as exc:  # nested deeper than the parser goes
+                raise ProviderError(
+                    entry.provider, entry.model, "bad_response", "output JSON is nested too deep"
+                ) from exc
         try:
             jsonschema.validate(parsed, schema)
         except jsonschema.ValidationError as exc:

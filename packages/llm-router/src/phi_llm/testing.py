@@ -13,7 +13,7 @@ request asked for (a server that does not honour it), reporting them in its usag
 with ``stream: true`` is answered as server-sent events, one token a chunk (``stream_delay``
 seconds apart), with the usage chunk at the end when ``stream_options.include_usage`` asks;
 ``tokens_sent`` counts the content chunks really written, so a test can see a client stop
-reading.
+reading; ``chunk_tokens`` puts that many tokens in each chunk instead.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class FakeOpenAIServer:
         self.answer_tokens: int | None = None
         self.stream_delay = 0.0
         self.tokens_sent = 0
+        self.chunk_tokens = 1
         self._lock = threading.Lock()
         self.embedding_dim = 384
         server = self
@@ -123,7 +124,9 @@ class FakeOpenAIServer:
 
             def _stream(self, body: dict[str, Any], content: str, completion_tokens: int) -> None:
                 # "Hello from the fake server." -> "Hello", " from", ... (one token each)
-                pieces = [w if i == 0 else " " + w for i, w in enumerate(content.split(" ")) if w]
+                words = [w if i == 0 else " " + w for i, w in enumerate(content.split(" ")) if w]
+                n = server.chunk_tokens
+                pieces = ["".join(words[i : i + n]) for i in range(0, len(words), n)]
                 base = {
                     "id": "chatcmpl-test",
                     "object": "chat.completion.chunk",

@@ -155,7 +155,9 @@ class LoginThrottle:
     async def _hold(self, key: str, seconds: float, *, restart: bool) -> None:
         await self.session.execute(
             text(
-                "UPDATE login_throttle SET locked_until = now() + :hold"
+                # From the clock, not now() (the transaction's start, before the deliberately
+                # slow password check), so a hold lasts its full length from the answer.
+                "UPDATE login_throttle SET locked_until = clock_timestamp() + :hold"
                 + (", failures = 0, window_started_at = now()" if restart else "")
                 + " WHERE key = :key"
             ),

@@ -21,6 +21,10 @@ from phi_llm.providers.base import Provider
 from phi_llm.providers.registry import register
 from phi_llm.types import ChatRequest, ChatResult, estimate_tokens
 
+# Characters a streamed answer may hold per token of its cap before it is cut, for servers
+# that send several tokens a chunk (twice the usual average: honest answers stay below it).
+MAX_CHARS_PER_TOKEN = 8
+
 
 def _retry_after(headers: Any) -> float | None:
     try:
@@ -109,7 +113,7 @@ class OpenAIProvider(Provider):
             **kwargs, stream=True, stream_options={"include_usage": True}
         )
         parts: list[str] = []
-        received = 0
+        pieces = chars = 0
         model, finish, usage, cut, chunks = request.model, "stop", None, False, 0
         async with stream:
             async for chunk in stream:
@@ -123,17 +127,20 @@ class OpenAIProvider(Provider):
                 choice = chunk.choices[0]
                 piece = choice.delta.content if choice.delta else None
                 if piece:
-                    # A chunk is usually one token; a server sending more per chunk is
-                    # counted by the text's size instead.
-                    tokens = max(1, estimate_tokens(piece))
-                    if cap is not None and received + tokens > cap:
+                    # Servers send a token a chunk; one sending more per chunk is held by the
+                    # text's size (an answer averages about 4 characters a token).
+                    if cap is not None and (
+                        pieces + 1 > cap or chars + len(piece) > cap * MAX_CHARS_PER_TOKEN
+                    ):
                         # Past what was asked for: keep what fits and stop reading. A server
                         # that honours max_tokens never gets here, and its usage is read.
-                        parts.append(piece[: (cap - received) * 4])
-                        received, cut = cap, True
+                        if pieces < cap:
+                            parts.append(piece[: max(0, cap * MAX_CHARS_PER_TOKEN - chars)])
+                        cut = True
                         break
                     parts.append(piece)
-                    received += tokens
+                    pieces += 1
+                    chars += len(piece)
                 finish = choice.finish_reason or finish
         if chunks == 0:
             # What a server that does not stream (or answers an HTML page) comes back as.
@@ -144,11 +151,15 @@ class OpenAIProvider(Provider):
             # Leaving the block closed the connection; whatever the server makes after that
             # is not read, and the answer counts as the cap: all that was asked for. The
             # server's usage (sent last) never came, so the prompt is estimated.
-            tokens_in, tokens_out, finish = estimate_tokens(prompt_text), received, "length"
+            assert cap is not None
+            tokens_in, tokens_out, finish = estimate_tokens(prompt_text), cap, "length"
         elif usage is not None:
             tokens_in, tokens_out = usage.prompt_tokens, usage.completion_tokens
         else:
-            tokens_in, tokens_out = estimate_tokens(prompt_text), received
+            tokens_in = estimate_tokens(prompt_text)
+            tokens_out = max(pieces, estimate_tokens(content))
+            if cap is not None:
+                tokens_out = min(cap, tokens_out)
         return ChatResult(
             content=content,
             provider=self.name,
