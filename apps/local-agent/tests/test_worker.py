@@ -197,6 +197,11 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     events = [e["event"] for e in agent.audit()]
     assert events.count("executed") == 3 and events.count("refused") == 2
     assert events.count("delivered") == 6
+    # Each statement's line names the call (and attempt) it ran for, also with calls in parallel.
+    queries = [e for e in agent.audit() if e["event"] == "query"]
+    assert sorted((e["tool_call_id"], e["attempt"], e["query"]) for e in queries) == sorted(
+        [(c.tool_call_id, 1, "n") for c in slow] + [(report.tool_call_id, 1, "docks")]
+    )
 
 
 def test_results_pile_up_offline_and_are_delivered_once_each_after_a_restart(

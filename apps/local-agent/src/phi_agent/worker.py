@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from phi_agent import __version__
-from phi_agent.audit import AuditLog
+from phi_agent.audit import AuditLog, call_scope
 from phi_agent.client import AgentRevoked, CallRefused, CloudUnreachable, OrchestratorClient
 from phi_agent.outbox import Outbox
 from phi_agent.registry import Tool, ToolFailed, ToolRefused
@@ -299,6 +299,11 @@ class Worker:
                 return "the cloud refused the key"
 
     async def _execute(self, call: dict[str, Any]) -> None:
+        # The tools' own audit lines (each query, each file read) carry the call's id too.
+        with call_scope(call["tool_call_id"], int(call["attempt"])):
+            await self._run_call(call)
+
+    async def _run_call(self, call: dict[str, Any]) -> None:
         call_id, attempt, name = call["tool_call_id"], int(call["attempt"]), call["tool"]
         where = {"tool_call_id": call_id, "attempt": attempt, "tool": name}
         deadline = call.pop("_lease_deadline", None)

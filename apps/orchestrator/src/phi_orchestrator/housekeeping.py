@@ -8,7 +8,9 @@ import uuid
 
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
+from phi_orchestrator.tool_calls import repository as tool_calls
 
 logger = logging.getLogger(__name__)
 
@@ -24,30 +26,7 @@ async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[
     """
     unclaimed = settings.tool_call_unclaimed_seconds
     async with pool.connection() as conn, conn.transaction():
-        rows = await (
-            await conn.execute(
-                """
-                UPDATE tool_calls c SET status = 'FAILED', lease_until = NULL,
-                       completed_at = now(),
-                       error = CASE
-                         WHEN c.status = 'CLAIMED' AND c.attempt >= c.max_attempts THEN
-                           format('the local agent took the %%s call %%s times and its lease ran '
-                                  'out each time', c.tool, c.attempt)
-                         ELSE format('no local agent picked this up: nobody claimed the %%s call '
-                                     'within %%s seconds (is phi-agent running with the %%s tool '
-                                     'enabled?)', c.tool, %(unclaimed)s::int, c.tool)
-                       END
-                 WHERE (c.status = 'CLAIMED' AND c.lease_until < now()
-                        AND c.attempt >= c.max_attempts)
-                    OR (c.status = 'PENDING'
-                        AND c.created_at < now() - make_interval(secs => %(unclaimed)s))
-                    OR (c.status = 'CLAIMED' AND c.attempt < c.max_attempts
-                        AND c.lease_until < now() - make_interval(secs => %(unclaimed)s))
-                RETURNING c.id, c.task_id, c.error
-                """,
-                {"unclaimed": unclaimed},
-            )
-        ).fetchall()
+        rows = await tool_calls.expire(conn, unclaimed)
         for row in rows:
             await add_event(
                 conn,
@@ -92,17 +71,4 @@ async def tasks_without_job(pool: Pool, task_name: str) -> list[uuid.UUID]:
     One statement, so one snapshot: a task is RUNNING only while a job runs it, and that job
     ends only after the task has left RUNNING."""
     async with pool.connection() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
-                "AND t.created_at < now() - interval '1 minute') OR t.status = 'RUNNING' "
-                "OR (t.status = 'WAITING' "
-                "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
-                "AND c.status IN ('DONE', 'FAILED') "
-                "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("
-                "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
-                "  AND j.status IN ('todo', 'doing') AND j.args->>'task_id' = t.id::text)",
-                (task_name,),
-            )
-        ).fetchall()
-    return [r["id"] for r in rows]
+        return await tasks.without_job(conn, task_name)

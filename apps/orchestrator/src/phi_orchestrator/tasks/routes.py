@@ -47,10 +47,14 @@ async def watch_page() -> HTMLResponse:
 
 @router.get("/workflows", response_model=list[WorkflowOut], tags=["workflows"])
 async def list_workflows() -> list[WorkflowOut]:
-    """The workflow types a task can run, with the JSON schema of their input."""
+    """The workflow types a task can run, with the JSON schema of their input and the data
+    contract of what they read from the customer's data."""
     return [
         WorkflowOut(
-            type=t, description=w.description, input_schema=w.input_model.model_json_schema()
+            type=t,
+            description=w.description,
+            input_schema=w.input_model.model_json_schema(),
+            data_contract=w.data_contract,
         )
         for t, w in sorted(workflows().items())
     ]

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phi_agent_config.data_contract import DataContract
+
 TaskStatus = Literal["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"]
 
 
@@ -80,6 +82,10 @@ class WorkflowOut(BaseModel):
     type: str
     description: str
     input_schema: dict[str, Any]
+    data_contract: DataContract | None = Field(
+        description="The tables and columns the workflow reads from the customer's data "
+        "(through the local agent), or null when it reads none"
+    )
 
 
 class ScheduleState(BaseModel):

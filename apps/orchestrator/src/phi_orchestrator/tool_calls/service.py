@@ -8,36 +8,11 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator.tasks.events import add_event
+from phi_orchestrator.tool_calls import repository
 from phi_service.errors import Conflict, Forbidden, InvalidInput, NotFound
-
-# Claimable: never claimed or put back, or claimed with a lease that ran out; attempts left;
-# the task still running. SKIP LOCKED: two pollers never get the same call, and neither waits.
-CLAIM_SQL = """
-WITH picked AS (
-    SELECT c.id, c.status AS previous_status
-      FROM tool_calls c
-      JOIN tasks t ON t.id = c.task_id
-     WHERE c.agent_id = :agent_id
-       AND c.tool = ANY(:tools)
-       AND (c.status = 'PENDING' OR (c.status = 'CLAIMED' AND c.lease_until < now()))
-       AND c.attempt < c.max_attempts
-       AND t.status IN ('RUNNING', 'WAITING')
-     ORDER BY c.created_at
-     LIMIT :max
-       FOR UPDATE OF c SKIP LOCKED
-)
-UPDATE tool_calls c
-   SET status = 'CLAIMED', attempt = c.attempt + 1, local_agent_id = :local_agent_id,
-       lease_until = now() + make_interval(secs => :lease), claimed_at = now()
-  FROM picked
- WHERE c.id = picked.id
-RETURNING c.id, c.task_id, c.step, c.tool, c.attempt, c.lease_until, c.payload,
-          picked.previous_status
-"""
 
 
 async def claim_pending_tool_calls(
@@ -52,18 +27,9 @@ async def claim_pending_tool_calls(
     statement, and record the claims as task events."""
     if not tools:
         return []
-    rows = (
-        await session.execute(
-            text(CLAIM_SQL),
-            {
-                "agent_id": agent_id,
-                "tools": tools,
-                "max": max_calls,
-                "local_agent_id": local_agent_id,
-                "lease": lease_seconds,
-            },
-        )
-    ).all()
+    rows = await repository.claim(
+        session, agent_id, local_agent_id, tools, max_calls, lease_seconds
+    )
     for row in rows:
         if row.previous_status == "CLAIMED":
             await add_event(
@@ -102,17 +68,7 @@ async def claim_pending_tool_calls(
 async def _call_for_update(
     session: AsyncSession, tool_call_id: uuid.UUID, agent_id: uuid.UUID
 ) -> Any:
-    row = (
-        await session.execute(
-            text(
-                "SELECT c.id, c.task_id, c.agent_id, c.tool, c.status, c.attempt, "
-                "c.result_sha256, t.status AS task_status "
-                "FROM tool_calls c JOIN tasks t ON t.id = c.task_id "
-                "WHERE c.id = :id FOR UPDATE OF c"
-            ),
-            {"id": tool_call_id},
-        )
-    ).first()
+    row = await repository.get_for_update(session, tool_call_id)
     if row is None:
         raise NotFound("tool call not found")
     if row.agent_id != agent_id:
@@ -135,15 +91,7 @@ async def extend_lease(
             f"attempt {attempt} of this call is no longer current (call {row.status}, "
             f"attempt {row.attempt}): abandon it"
         )
-    lease_until = (
-        await session.execute(
-            text(
-                "UPDATE tool_calls SET lease_until = now() + make_interval(secs => :lease) "
-                "WHERE id = :id RETURNING lease_until"
-            ),
-            {"id": tool_call_id, "lease": lease_seconds},
-        )
-    ).scalar_one()
+    lease_until = await repository.extend_lease(session, tool_call_id, lease_seconds)
     await session.commit()
     return lease_until
 
@@ -186,19 +134,8 @@ async def record_callback(
             f"{row.status}); its result is refused"
         )
     status = "FAILED" if error is not None else "DONE"
-    await session.execute(
-        text(
-            "UPDATE tool_calls SET status = :status, result = CAST(:result AS jsonb), "
-            "error = :error, result_sha256 = :digest, completed_at = now(), lease_until = NULL "
-            "WHERE id = :id"
-        ),
-        {
-            "status": status,
-            "result": None if result is None else json.dumps(result),
-            "error": error,
-            "digest": digest,
-            "id": tool_call_id,
-        },
+    await repository.record_outcome(
+        session, tool_call_id, status=status, result=result, error=error, digest=digest
     )
     await add_event(
         session,

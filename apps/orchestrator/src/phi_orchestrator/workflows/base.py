@@ -22,6 +22,7 @@ from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
+from phi_agent_config.data_contract import DataContract
 from phi_llm.types import LLMRouter
 from phi_service.db import is_connection_lost
 
@@ -74,6 +75,8 @@ class Workflow(ABC):
     type: ClassVar[str]
     description: ClassVar[str]
     input_model: ClassVar[builtins.type[BaseModel]]
+    # The customer data the type reads (phi_agent_config.data_contract); None: it reads none.
+    data_contract: ClassVar[DataContract | None] = None
 
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
         """The task's stored input from the validated one (defaults resolved, e.g. the day)."""

@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.graph import StateGraph
 from pydantic import BaseModel
 
+from phi_agent_config.data_contract import WAREHOUSE
 from phi_orchestrator.workflows.base import Workflow
 from phi_orchestrator.workflows.daily_warehouse_report.graph import build_graph
 from phi_orchestrator.workflows.daily_warehouse_report.schemas import DailyWarehouseReportInput
@@ -23,6 +24,7 @@ class DailyWarehouseReport(Workflow):
         "orders, idle docks and outliers, with a narrative"
     )
     input_model = DailyWarehouseReportInput
+    data_contract = WAREHOUSE
 
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
         params = data.model_dump(mode="json")

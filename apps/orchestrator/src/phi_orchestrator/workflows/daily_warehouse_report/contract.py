@@ -1,4 +1,7 @@
-"""The warehouse data contract's queries (docs/local-agent-protocol.md), and their results.
+"""The warehouse data contract's queries, and their results.
+
+The contract itself (tables, columns, types, empty values, timestamps) is declared once in
+``phi_agent_config.data_contract.WAREHOUSE``; the queries select exactly its columns.
 
 The SQL is deliberately plain (SELECT, WHERE with comparisons, OR, no functions, no casts), so
 the same text runs on SQLite, PostgreSQL and MySQL views over a WMS. Parameters are SQLAlchemy
@@ -14,25 +17,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from phi_agent_config.data_contract import WAREHOUSE, ContractTable
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import HISTORY_DAYS
 
-QUERIES: dict[str, str] = {
-    "zones": "SELECT zone_id, name FROM zones",
-    "pickers": "SELECT picker_id, name, home_zone_id FROM pickers",
-    "docks": "SELECT dock_id, name FROM docks",
-    "picks": (
-        "SELECT pick_id, order_id, line_no, picker_id, zone_id, sku, quantity, started_at, "
-        "completed_at FROM picks "
-        "WHERE completed_at >= :history_start AND completed_at < :day_end"
-    ),
+# Which rows of each contract table the report asks for (tables not named here: all rows).
+_FILTERS: dict[str, str] = {
+    "picks": "WHERE completed_at >= :history_start AND completed_at < :day_end",
     "orders": (
-        "SELECT order_id, customer, created_at, due_at, status FROM orders "
         "WHERE (due_at >= :day_start AND due_at < :day_end) "
         "OR (created_at >= :day_start AND created_at < :day_end)"
     ),
     "shipments": (
-        "SELECT shipment_id, order_id, dock_id, carrier, loading_started_at, departed_at "
-        "FROM shipments "
         "WHERE (loading_started_at >= :day_start AND loading_started_at < :day_end) "
         "OR (departed_at >= :day_start AND departed_at < :day_end) "
         "OR (loading_started_at < :day_start AND departed_at IS NULL) "
@@ -41,6 +36,15 @@ QUERIES: dict[str, str] = {
         "WHERE due_at >= :day_start AND due_at < :day_end)"
     ),
 }
+
+
+def _query(table: ContractTable) -> str:
+    # The column list is the declared contract's, so the two cannot differ.
+    select = f"SELECT {', '.join(table.column_names())} FROM {table.name}"
+    return f"{select} {_FILTERS[table.name]}" if table.name in _FILTERS else select
+
+
+QUERIES: dict[str, str] = {table.name: _query(table) for table in WAREHOUSE.tables}
 
 # Which parameters each query uses (drivers refuse unused named parameters in some setups).
 _QUERY_PARAMS = {

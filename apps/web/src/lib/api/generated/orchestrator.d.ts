@@ -375,7 +375,8 @@ export interface paths {
         };
         /**
          * List Workflows
-         * @description The workflow types a task can run, with the JSON schema of their input.
+         * @description The workflow types a task can run, with the JSON schema of their input and the data
+         *     contract of what they read from the customer's data.
          */
         get: operations["list_workflows_workflows_get"];
         put?: never;
@@ -452,6 +453,83 @@ export interface components {
         CallbackAnswer: {
             /** Status */
             status: string;
+        };
+        /**
+         * ContractColumn
+         * @description One column a workflow reads.
+         */
+        ContractColumn: {
+            /**
+             * Key
+             * @description Unique per row of its table
+             * @default false
+             */
+            key: boolean;
+            /** Meaning */
+            meaning: string;
+            /** Name */
+            name: string;
+            /**
+             * Nullable
+             * @description Whether rows may leave it empty (NULL or '')
+             */
+            nullable: boolean;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "integer" | "number" | "timestamp";
+            /** Unit */
+            unit?: string | null;
+            /**
+             * Values
+             * @description The values it takes, where the workflow tells them apart
+             */
+            values?: string[] | null;
+            /**
+             * When Null
+             * @description What the workflow does with an empty value (nullable only)
+             */
+            when_null?: string | null;
+        };
+        /**
+         * ContractTable
+         * @description One table (or view, or mapped query) a workflow reads.
+         */
+        ContractTable: {
+            /** Columns */
+            columns: components["schemas"]["ContractColumn"][];
+            /**
+             * Export File
+             * @description The file name when the data comes as CSV exports
+             */
+            export_file: string;
+            /** Meaning */
+            meaning: string;
+            /** Name */
+            name: string;
+            /**
+             * Rows Read
+             * @description Which of its rows the workflow asks for
+             */
+            rows_read: string;
+        };
+        /**
+         * DataContract
+         * @description Everything a workflow reads from the customer's data.
+         */
+        DataContract: {
+            /** Name */
+            name: string;
+            /** Tables */
+            tables: components["schemas"]["ContractTable"][];
+            /** Timestamp Examples */
+            timestamp_examples: string[];
+            /**
+             * Timestamps
+             * @description The timestamp forms accepted and how they are read
+             */
+            timestamps: string;
         };
         /** Heartbeat */
         Heartbeat: {
@@ -857,6 +935,8 @@ export interface components {
         };
         /** WorkflowOut */
         WorkflowOut: {
+            /** @description The tables and columns the workflow reads from the customer's data (through the local agent), or null when it reads none */
+            data_contract: components["schemas"]["DataContract"] | null;
             /** Description */
             description: string;
             /** Input Schema */

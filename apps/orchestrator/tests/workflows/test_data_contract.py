@@ -1,0 +1,119 @@
+"""The warehouse report reads exactly what its declared data contract says
+(``phi_agent_config.data_contract.WAREHOUSE``): its queries select the declared columns and
+filter only on them, and the analysis reads no column the contract does not declare. A
+column added to the workflow and not to the contract (or the reverse) fails here."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import httpx
+
+from phi_agent_config.data_contract import WAREHOUSE
+from phi_agent_config.warehouse_sample import generate
+from phi_orchestrator.workflows.daily_warehouse_report import DailyWarehouseReport
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import analyse
+from phi_orchestrator.workflows.daily_warehouse_report.contract import (
+    QUERIES,
+    db_payload,
+    file_payload,
+)
+from phi_orchestrator.workflows.registry import workflows
+
+DAY = date(2026, 11, 24)
+_SQL_WORDS = {"select", "from", "where", "and", "or", "in", "is", "null", "not"}
+_SELECT = re.compile(r"^SELECT (?P<columns>.+?) FROM (?P<table>\w+)(?: (?P<rest>.*))?$")
+
+
+def _identifiers(sql: str) -> set[str]:
+    without_params = re.sub(r":\w+", " ", sql)
+    return {w for w in re.findall(r"[A-Za-z_]\w*", without_params) if w.lower() not in _SQL_WORDS}
+
+
+def test_each_query_selects_its_tables_declared_columns_and_filters_only_on_them() -> None:
+    assert list(QUERIES) == [t.name for t in WAREHOUSE.tables]
+    for name, sql in QUERIES.items():
+        declared = WAREHOUSE.table(name).column_names()
+        match = _SELECT.match(sql)
+        assert match, sql
+        assert match["table"] == name
+        assert tuple(c.strip() for c in match["columns"].split(",")) == declared
+        # Sub-queries may read another contract table (shipments of orders due on the day).
+        tables = {t.name for t in WAREHOUSE.tables}
+        allowed = set(declared) | tables
+        for other in _identifiers(match["rest"] or "") & tables:
+            allowed |= set(WAREHOUSE.table(other).column_names())
+        assert _identifiers(match["rest"] or "") <= allowed, (name, match["rest"])
+    payload = db_payload(DAY)
+    assert [q["sql"] for q in payload["queries"]] == list(QUERIES.values())
+
+
+def test_file_exports_are_the_contracts_tables() -> None:
+    names = {f["name"].split("_")[0] for f in file_payload(DAY)["files"]}
+    assert names == {t.name for t in WAREHOUSE.tables}
+
+
+class _Recorded(dict[str, Any]):
+    """A row that notes which columns the analysis reads."""
+
+    def __init__(self, row: dict[str, Any], seen: set[str]) -> None:
+        super().__init__(row)
+        self.seen = seen
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+
+def test_the_analysis_reads_only_declared_columns() -> None:
+    sample = generate(DAY, weeks=2, orders_per_day=40)
+    seen: dict[str, set[str]] = {t.name: set() for t in WAREHOUSE.tables}
+    tables = {
+        t.name: [
+            _Recorded({c: row.get(c) for c in t.column_names()}, seen[t.name])
+            for row in sample.rows(t.name)
+        ]
+        for t in WAREHOUSE.tables
+    }
+    result = analyse(tables, DAY)
+    assert result["totals"]["picks"] > 0
+    for table in WAREHOUSE.tables:
+        assert seen[table.name] <= set(table.column_names()), table.name
+    # Every column declared as needed for a figure is read by it.
+    for table in WAREHOUSE.tables:
+        for column in table.columns:
+            if column.when_null != "not used in any figure" and not column.key:
+                assert column.name in seen[table.name] or column.name in _only_in_filters(
+                    table.name
+                ), (table.name, column.name)
+
+
+def _only_in_filters(table: str) -> set[str]:
+    # Columns that choose the rows read (in the query) rather than feed a figure.
+    sql = QUERIES[table]
+    match = _SELECT.match(sql)
+    assert match
+    return _identifiers(match["rest"] or "")
+
+
+def test_the_report_type_declares_the_warehouse_contract() -> None:
+    assert DailyWarehouseReport.data_contract is WAREHOUSE
+    declared = {t: w.data_contract for t, w in workflows().items()}
+    assert declared == {"ASK": None, "DAILY_WAREHOUSE_REPORT": WAREHOUSE}
+
+
+def test_get_workflows_serves_each_types_data_contract(api: httpx.Client) -> None:
+    body = {w["type"]: w for w in api.get("/workflows").raise_for_status().json()}
+    assert body["ASK"]["data_contract"] is None
+    contract = body["DAILY_WAREHOUSE_REPORT"]["data_contract"]
+    assert contract == WAREHOUSE.model_dump(mode="json")
+    shipments = next(t for t in contract["tables"] if t["name"] == "shipments")
+    loading = next(c for c in shipments["columns"] if c["name"] == "loading_started_at")
+    assert loading["type"] == "timestamp" and loading["nullable"] is True
+    assert "utilisation" in loading["when_null"]
