@@ -26,6 +26,7 @@ the narrative and the charts read. One function computes each section.
 
 from __future__ import annotations
 
+import copy
 import re
 import statistics
 from collections import defaultdict
@@ -119,11 +120,11 @@ def read_times(tables: Tables, zone: tzinfo | None = None) -> dict[str, list[dic
     out = {name: list(rows) for name, rows in tables.items()}
     for table, columns in TIME_COLUMNS.items():
         rows = []
-        for row in out.get(table, []):
-            row = dict(row)
+        for original in out.get(table, []):
+            row = copy.copy(original)  # the row's own type, whatever mapping the caller gave
             for column in columns:
                 try:
-                    row[column] = parse_time(row.get(column), zone)
+                    row[column] = parse_time(original.get(column), zone)
                 except ValueError:
                     bad = [r.get(column) for r in tables[table]]
                     count = sum(1 for v in bad if not _readable(v))
