@@ -8,6 +8,7 @@ import uuid
 
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.tool_calls import repository as tool_calls
 
@@ -70,17 +71,4 @@ async def tasks_without_job(pool: Pool, task_name: str) -> list[uuid.UUID]:
     One statement, so one snapshot: a task is RUNNING only while a job runs it, and that job
     ends only after the task has left RUNNING."""
     async with pool.connection() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
-                "AND t.created_at < now() - interval '1 minute') OR t.status = 'RUNNING' "
-                "OR (t.status = 'WAITING' "
-                "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
-                "AND c.status IN ('DONE', 'FAILED') "
-                "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("
-                "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
-                "  AND j.status IN ('todo', 'doing') AND j.args->>'task_id' = t.id::text)",
-                (task_name,),
-            )
-        ).fetchall()
-    return [r["id"] for r in rows]
+        return await tasks.without_job(conn, task_name)

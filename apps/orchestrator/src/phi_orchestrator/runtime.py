@@ -31,10 +31,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
+from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
@@ -215,14 +215,7 @@ class TaskHandle:
         # The event is written only while the task is not cancelled and this run still
         # holds the task's lock.
         async with self.pool.connection() as conn, conn.transaction():
-            row = await (
-                await conn.execute(
-                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = %s "
-                    f"AND status <> 'CANCELLED') AS open, {Fence.SQL} AS held",
-                    (self.task_id, *self.fence.params),
-                )
-            ).fetchone()
-            assert row is not None
+            row = await tasks.open_under_lock(conn, self.task_id, Fence.SQL, self.fence.params)
             if not row["held"]:
                 raise TaskLockLost()
             if not row["open"]:
@@ -246,7 +239,8 @@ class TaskHandle:
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT id, name, status, system_prompt, config FROM agents WHERE id = %s",
+                    "SELECT a.id, a.name, a.status, a.system_prompt, a.config, o.time_zone "
+                    "FROM agents a JOIN organizations o ON o.id = a.org_id WHERE a.id = %s",
                     (self.task["agent_id"],),
                 )
             ).fetchone()
@@ -258,6 +252,7 @@ class TaskHandle:
             "status": row["status"],
             "system_prompt": row["system_prompt"],
             "config": row["config"] or {},
+            "time_zone": row["time_zone"],
         }
 
     async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]:
@@ -301,14 +296,7 @@ class TaskHandle:
         """Store the result while the task runs; the runner marks it SUCCESS once the graph
         has ended, so the last step's events come before the task's end."""
         async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "UPDATE tasks SET output = %s WHERE id = %s "
-                    "AND status IN ('RUNNING', 'WAITING') RETURNING id",
-                    (Jsonb(output), self.task_id),
-                )
-            ).fetchone()
-        return row is not None
+            return await tasks.save_output(conn, self.task_id, output)
 
 
 class TaskRunner:
@@ -374,21 +362,11 @@ class TaskRunner:
         self, task_id: uuid.UUID, retry_reason: str | None, fence: Fence
     ) -> str | None:
         async with self.pool.connection() as conn, conn.transaction():
-            task = await (
-                await conn.execute(
-                    "SELECT id, org_id, agent_id, type, status, input FROM tasks "
-                    "WHERE id = %s FOR UPDATE",
-                    (task_id,),
-                )
-            ).fetchone()
+            task = await tasks.get_for_run(conn, task_id)
             if task is None or task["status"] in FINISHED:
                 return task["status"] if task else None
             if task["status"] != "RUNNING":
-                await conn.execute(
-                    "UPDATE tasks SET status = 'RUNNING', "
-                    "started_at = coalesce(started_at, now()) WHERE id = %s",
-                    (task_id,),
-                )
+                await tasks.mark_running(conn, task_id)
                 await add_event(
                     conn,
                     task_id,
@@ -441,28 +419,16 @@ class TaskRunner:
             return await self.fail(task_id, f"internal error ({type(exc).__name__}): {exc}")
         if "__interrupt__" in result:
             async with self.pool.connection() as conn, conn.transaction():
-                row = await (
-                    await conn.execute(
-                        "UPDATE tasks SET status = 'WAITING' WHERE id = %s AND status = 'RUNNING' "
-                        "RETURNING id",
-                        (task_id,),
-                    )
-                ).fetchone()
-                if row:
+                waiting = await tasks.mark_waiting(conn, task_id)
+                if waiting:
                     waits = [i.value for i in result["__interrupt__"]]
                     await add_event(conn, task_id, "task_waiting", {"on": waits})
-            return "WAITING" if row else await self.status(task_id)
+            return "WAITING" if waiting else await self.status(task_id)
         async with self.pool.connection() as conn, conn.transaction():
-            row = await (
-                await conn.execute(
-                    "UPDATE tasks SET status = 'SUCCESS', error = NULL, finished_at = now() "
-                    "WHERE id = %s AND status = 'RUNNING' AND output IS NOT NULL RETURNING id",
-                    (task_id,),
-                )
-            ).fetchone()
-            if row:
+            succeeded = await tasks.mark_succeeded(conn, task_id)
+            if succeeded:
                 await add_event(conn, task_id, "task_succeeded", {})
-        if row:
+        if succeeded:
             return "SUCCESS"
         status = await self.status(task_id)
         if status == "RUNNING":
@@ -471,26 +437,16 @@ class TaskRunner:
 
     async def status(self, task_id: uuid.UUID) -> str | None:
         async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute("SELECT status FROM tasks WHERE id = %s", (task_id,))
-            ).fetchone()
-        return row["status"] if row else None
+            return await tasks.status(conn, task_id)
 
     async def fail(self, task_id: uuid.UUID, error: str) -> str:
         async with self.pool.connection() as conn, conn.transaction():
-            row = await (
-                await conn.execute(
-                    "UPDATE tasks SET status = 'FAILED', error = %s, finished_at = now() "
-                    "WHERE id = %s AND status NOT IN ('SUCCESS', 'FAILED', 'CANCELLED') "
-                    "RETURNING id",
-                    (error, task_id),
-                )
-            ).fetchone()
-            if row:
+            failed = await tasks.mark_failed(conn, task_id, error)
+            if failed:
                 await add_event(conn, task_id, "task_failed", {"error": error})
                 # Nothing may be handed to a local agent for a task that has ended.
                 await tool_calls.cancel_open(conn, task_id)
-        return "FAILED" if row else (await self.status(task_id) or "FAILED")
+        return "FAILED" if failed else (await self.status(task_id) or "FAILED")
 
 
 def _run_again(exc: BaseException) -> bool:

@@ -15,11 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from phi_agent_config import schedule_problem
 from phi_orchestrator.runtime import Pool
+from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.workflows.registry import get_workflow
 
@@ -130,21 +130,20 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
             logger.warning("schedule of %s on agent %s: %s", type_, agent["id"], exc)
             continue
         async with pool.connection() as conn, conn.transaction():
-            row = await (
-                await conn.execute(
-                    "INSERT INTO tasks (agent_id, org_id, type, input, trigger, schedule_slot) "
-                    "VALUES (%s, %s, %s, %s, 'schedule', %s) "
-                    "ON CONFLICT (agent_id, type, schedule_slot) "
-                    "WHERE schedule_slot IS NOT NULL DO NOTHING RETURNING id",
-                    (agent["id"], agent["org_id"], type_, Jsonb(params), slot),
-                )
-            ).fetchone()
-            if row:
+            task_id = await tasks.create_scheduled(
+                conn,
+                agent_id=agent["id"],
+                org_id=agent["org_id"],
+                type_=type_,
+                input_=params,
+                slot=slot,
+            )
+            if task_id:
                 await add_event(
                     conn,
-                    row["id"],
+                    task_id,
                     "task_created",
                     {"trigger": "schedule", "slot": slot.isoformat()},
                 )
-                created.append(row["id"])
+                created.append(task_id)
     return created

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -11,15 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator.runtime import org_today
+from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
 from phi_service.errors import Conflict, InvalidInput, NotFound
-
-TASK_COLUMNS = (
-    "t.id, t.agent_id, t.org_id, t.type, t.status, t.trigger, t.error, t.created_at, "
-    "t.started_at, t.finished_at, t.updated_at"
-)
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -51,40 +46,24 @@ async def create_task(
         text("SELECT time_zone FROM organizations WHERE id = :id"), {"id": agent.org_id}
     )
     params = workflow.prepare(data, org_today(zone))
-    task_id = (
-        await session.execute(
-            text(
-                "INSERT INTO tasks (agent_id, org_id, type, input, created_by) "
-                "VALUES (:agent_id, :org_id, :type, CAST(:input AS jsonb), :user_id) RETURNING id"
-            ),
-            {
-                "agent_id": agent.id,
-                "org_id": agent.org_id,
-                "type": type_,
-                "input": json.dumps(params),
-                "user_id": user_id,
-            },
-        )
-    ).scalar_one()
+    task_id = await tasks.create(
+        session,
+        agent_id=agent.id,
+        org_id=agent.org_id,
+        type_=type_,
+        input_=params,
+        created_by=user_id,
+    )
     await add_event(session, task_id, "task_created", {"trigger": "manual", "type": type_})
     await session.commit()
-    return task_id  # type: ignore[no-any-return]
+    return task_id
 
 
 async def task_for_member(
     session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
 ) -> Any:
     """The task if the caller is a member of its org; 404 otherwise (outsiders learn nothing)."""
-    row = (
-        await session.execute(
-            text(
-                f"SELECT {TASK_COLUMNS}, t.input, t.output, t.schedule_slot FROM tasks t "
-                "JOIN organization_members m ON m.org_id = t.org_id AND m.user_id = :user_id "
-                "WHERE t.id = :id" + (" FOR UPDATE OF t" if lock else "")
-            ),
-            {"id": task_id, "user_id": user_id},
-        )
-    ).first()
+    row = await tasks.for_member(session, task_id, user_id, lock=lock)
     if row is None:
         raise NotFound("task not found")
     return row
@@ -107,27 +86,14 @@ async def list_tasks(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    where = "t.agent_id = :agent_id"
-    params: dict[str, Any] = {"agent_id": agent_id, "limit": limit, "offset": offset}
-    if status:
-        where += " AND t.status = :status"
-        params["status"] = status
-    if type_:
-        where += " AND t.type = :type"
-        params["type"] = type_
-    total = (
-        await session.execute(text(f"SELECT count(*) FROM tasks t WHERE {where}"), params)
-    ).scalar_one()
-    rows = (
-        await session.execute(
-            text(
-                f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {where} "
-                "ORDER BY t.created_at DESC, t.id DESC LIMIT :limit OFFSET :offset"
-            ),
-            params,
-        )
-    ).all()
-    return [dict(r._mapping) for r in rows], int(total)
+    return await tasks.page(
+        session,
+        agent_id=agent_id,
+        status=status or None,
+        type_=type_ or None,
+        limit=limit,
+        offset=offset,
+    )
 
 
 async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -135,10 +101,7 @@ async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.U
     row = await task_for_member(session, task_id, user_id, lock=True)
     if row.status in ("SUCCESS", "FAILED", "CANCELLED"):
         raise Conflict(f"the task already finished ({row.status})")
-    await session.execute(
-        text("UPDATE tasks SET status = 'CANCELLED', finished_at = now() WHERE id = :id"),
-        {"id": task_id},
-    )
+    await tasks.cancel(session, task_id)
     released = await tool_calls.cancel_open(session, task_id)
     await add_event(
         session,

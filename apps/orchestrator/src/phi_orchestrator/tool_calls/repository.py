@@ -221,8 +221,9 @@ async def get_for_update(session: AsyncSession, tool_call_id: uuid.UUID) -> Any:
 
 async def extend_lease(
     session: AsyncSession, tool_call_id: uuid.UUID, lease_seconds: int
-) -> datetime:
-    """Give the call a lease of ``lease_seconds`` from now; returns its end."""
+) -> datetime | None:
+    """Give the call a lease of ``lease_seconds`` from now; returns its end (the column may
+    be NULL, so typed as such; this statement always sets it)."""
     return (
         await session.execute(
             update(ToolCall)

@@ -1,0 +1,311 @@
+"""Tasks (table ``tasks``, model ``phi_platform.db.models.Task``): every statement on them,
+run in the caller's transaction (the caller commits).
+
+The API runs them on SQLAlchemy sessions; the worker and its periodic jobs on psycopg
+connections (the pool the runner shares with LangGraph's checkpointer), through statements
+compiled by :mod:`phi_orchestrator.worker_sql`. Two stay in SQL text, written as they were:
+the step-start check, which reads the task and the run's advisory lock in one statement (the
+runner's fence), and the search for tasks that lost their job, which reads procrastinate's
+queue in the same snapshot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection as PsycopgConnection
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, null, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_orchestrator.worker_sql import worker_sql
+from phi_platform.db.models import (
+    TASK_FINISHED_STATUSES,
+    Agent,
+    Organization,
+    OrganizationMember,
+    Task,
+)
+
+# What a task list shows of each task; its detail adds input, output and schedule slot.
+SUMMARY = (
+    Task.id,
+    Task.agent_id,
+    Task.org_id,
+    Task.type,
+    Task.status,
+    Task.trigger,
+    Task.error,
+    Task.created_at,
+    Task.started_at,
+    Task.finished_at,
+    Task.updated_at,
+)
+DETAIL = (*SUMMARY, Task.input, Task.output, Task.schedule_slot)
+
+
+def _status_in(*statuses: str) -> ColumnElement[bool]:
+    # ORs rather than IN: a worker statement cannot carry an IN list (see worker_sql).
+    return or_(*(Task.status == s for s in statuses))
+
+
+_ID = Task.id == bindparam("task_id")
+
+# The worker's statements (psycopg connection of the runner's pool).
+
+_OPEN_UNDER_LOCK = (
+    "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = %s "
+    "AND status <> 'CANCELLED') AS open, {lock_held} AS held"
+)
+_FOR_RUN = worker_sql(
+    select(Task.id, Task.org_id, Task.agent_id, Task.type, Task.status, Task.input)
+    .where(_ID)
+    .with_for_update()
+)
+_MARK_RUNNING = worker_sql(
+    update(Task)
+    .where(_ID)
+    .values(status="RUNNING", started_at=func.coalesce(Task.started_at, func.now()))
+)
+_SAVE_OUTPUT = worker_sql(
+    update(Task)
+    .where(_ID, _status_in("RUNNING", "WAITING"))
+    .values(output=bindparam("output"))
+    .returning(Task.id)
+)
+_MARK_WAITING = worker_sql(
+    update(Task).where(_ID, Task.status == "RUNNING").values(status="WAITING").returning(Task.id)
+)
+_MARK_SUCCEEDED = worker_sql(
+    update(Task)
+    .where(_ID, Task.status == "RUNNING", Task.output.is_not(None))
+    .values(status="SUCCESS", error=null(), finished_at=func.now())
+    .returning(Task.id)
+)
+_MARK_FAILED = worker_sql(
+    update(Task)
+    .where(_ID, and_(*(Task.status != s for s in TASK_FINISHED_STATUSES)))
+    .values(status="FAILED", error=bindparam("error"), finished_at=func.now())
+    .returning(Task.id)
+)
+_STATUS = worker_sql(select(Task.status).where(_ID))
+_CREATE_SCHEDULED = worker_sql(
+    pg_insert(Task)
+    .values(
+        agent_id=bindparam("agent_id"),
+        org_id=bindparam("org_id"),
+        type=bindparam("type"),
+        input=bindparam("input"),
+        trigger="schedule",
+        schedule_slot=bindparam("slot"),
+    )
+    .on_conflict_do_nothing(
+        index_elements=["agent_id", "type", "schedule_slot"],
+        index_where=Task.schedule_slot.is_not(None),
+    )
+    .returning(Task.id)
+)
+# PENDING for over a minute, RUNNING, or WAITING on a call answered or failed over half a
+# minute ago, with no queued or running job: one statement, so one snapshot.
+_WITHOUT_JOB = (
+    "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
+    "AND t.created_at < now() - interval '1 minute') OR t.status = 'RUNNING' "
+    "OR (t.status = 'WAITING' "
+    "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
+    "AND c.status IN ('DONE', 'FAILED') "
+    "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("
+    "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
+    "  AND j.status IN ('todo', 'doing') AND j.args->>'task_id' = t.id::text)"
+)
+
+
+async def open_under_lock(
+    conn: PsycopgConnection[DictRow],
+    task_id: uuid.UUID,
+    lock_held_sql: str,
+    lock_params: tuple[Any, ...],
+) -> DictRow:
+    """``open`` (the task exists and is not cancelled) and ``held`` (``lock_held_sql``, the
+    run's advisory lock check, with ``lock_params``), read in one statement."""
+    row = await (
+        await conn.execute(
+            _OPEN_UNDER_LOCK.format(lock_held=lock_held_sql), (task_id, *lock_params)
+        )
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+async def get_for_run(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> DictRow | None:
+    """What a run needs of the task (id, org, agent, type, status, input), locked."""
+    return await (await _FOR_RUN.execute(conn, task_id=task_id)).fetchone()
+
+
+async def mark_running(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> None:
+    await _MARK_RUNNING.execute(conn, task_id=task_id)
+
+
+async def save_output(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, output: dict[str, Any]
+) -> bool:
+    """Store the result of a RUNNING or WAITING task; False when it is in neither."""
+    cur = await _SAVE_OUTPUT.execute(conn, task_id=task_id, output=Jsonb(output))
+    return await cur.fetchone() is not None
+
+
+async def mark_waiting(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> bool:
+    """RUNNING -> WAITING; False when the task was not RUNNING."""
+    return await (await _MARK_WAITING.execute(conn, task_id=task_id)).fetchone() is not None
+
+
+async def mark_succeeded(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> bool:
+    """RUNNING with a stored result -> SUCCESS; False otherwise."""
+    return await (await _MARK_SUCCEEDED.execute(conn, task_id=task_id)).fetchone() is not None
+
+
+async def mark_failed(conn: PsycopgConnection[DictRow], task_id: uuid.UUID, error: str) -> bool:
+    """Any unfinished status -> FAILED with ``error``; False when the task had finished."""
+    cur = await _MARK_FAILED.execute(conn, task_id=task_id, error=error)
+    return await cur.fetchone() is not None
+
+
+async def status(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> str | None:
+    row = await (await _STATUS.execute(conn, task_id=task_id)).fetchone()
+    return row["status"] if row else None
+
+
+async def create_scheduled(
+    conn: PsycopgConnection[DictRow],
+    *,
+    agent_id: uuid.UUID,
+    org_id: uuid.UUID,
+    type_: str,
+    input_: dict[str, Any],
+    slot: datetime,
+) -> uuid.UUID | None:
+    """The run of a schedule's slot, created once: None when the slot already has one."""
+    row = await (
+        await _CREATE_SCHEDULED.execute(
+            conn, agent_id=agent_id, org_id=org_id, type=type_, input=Jsonb(input_), slot=slot
+        )
+    ).fetchone()
+    return row["id"] if row else None
+
+
+async def without_job(conn: PsycopgConnection[DictRow], task_name: str) -> list[uuid.UUID]:
+    """Tasks that need a run of job ``task_name`` and have none queued or running."""
+    rows = await (await conn.execute(_WITHOUT_JOB, (task_name,))).fetchall()
+    return [r["id"] for r in rows]
+
+
+# The API's statements (SQLAlchemy session).
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    agent_id: uuid.UUID,
+    org_id: uuid.UUID,
+    type_: str,
+    input_: dict[str, Any],
+    created_by: uuid.UUID,
+) -> uuid.UUID:
+    """A manual run, PENDING."""
+    return (
+        await session.execute(
+            insert(Task)
+            .values(
+                agent_id=agent_id,
+                org_id=org_id,
+                type=type_,
+                input=input_,
+                created_by=created_by,
+            )
+            .returning(Task.id)
+        )
+    ).scalar_one()
+
+
+async def for_member(
+    session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> Any:
+    """The task (DETAIL) if the user is a member of its org, else None; ``lock`` locks it."""
+    query = (
+        select(*DETAIL)
+        .join(
+            OrganizationMember,
+            and_(OrganizationMember.org_id == Task.org_id, OrganizationMember.user_id == user_id),
+        )
+        .where(Task.id == task_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Task)
+    return (await session.execute(query)).first()
+
+
+async def get(session: AsyncSession, task_id: uuid.UUID) -> Any:
+    """The task (DETAIL) whoever owns it, or None."""
+    return (await session.execute(select(*DETAIL).where(Task.id == task_id))).first()
+
+
+def _filters(
+    agent_id: uuid.UUID | None,
+    org_id: uuid.UUID | None,
+    status: str | None,
+    type_: str | None,
+) -> list[ColumnElement[bool]]:
+    where = []
+    for column, value in (
+        (Task.agent_id, agent_id),
+        (Task.org_id, org_id),
+        (Task.status, status),
+        (Task.type, type_),
+    ):
+        if value is not None:
+            where.append(column == value)
+    return where
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    agent_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None = None,
+    status: str | None = None,
+    type_: str | None = None,
+    limit: int,
+    offset: int,
+    with_names: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """Tasks (SUMMARY) matching the filters given, newest first, and how many match;
+    ``with_names`` adds ``org_name`` and ``agent_name``."""
+    where = _filters(agent_id, org_id, status, type_)
+    total = (
+        await session.execute(select(func.count()).select_from(Task).where(*where))
+    ).scalar_one()
+    query = select(*SUMMARY)
+    if with_names:
+        query = (
+            query.add_columns(Organization.name.label("org_name"), Agent.name.label("agent_name"))
+            .join(Organization, Organization.id == Task.org_id)
+            .join(Agent, Agent.id == Task.agent_id)
+        )
+    rows = (
+        await session.execute(
+            query.where(*where)
+            .order_by(Task.created_at.desc(), Task.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    return [dict(r._mapping) for r in rows], int(total)
+
+
+async def cancel(session: AsyncSession, task_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Task).where(Task.id == task_id).values(status="CANCELLED", finished_at=func.now())
+    )
