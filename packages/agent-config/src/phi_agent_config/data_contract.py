@@ -53,7 +53,9 @@ class ContractTable(BaseModel):
 
     name: str
     meaning: str
-    rows_read: str = Field(description="Which of its rows the workflow asks for")
+    rows_read: str = Field(
+        description="Which of its rows the workflow uses (its query may ask a little wider)"
+    )
     export_file: str = Field(description="The file name when the data comes as CSV exports")
     columns: tuple[ContractColumn, ...]
 
@@ -79,14 +81,15 @@ class DataContract(BaseModel):
 
 
 TIMESTAMPS = (
-    "a timestamp column, or ISO 8601 text: `YYYY-MM-DD` and `HH:MM:SS` separated by `T` or a "
-    "space, with or without fractional seconds, with or without a UTC offset (`Z`, `+01:00`). "
-    "A value without an offset is the warehouse's local time, the org's time zone; the "
-    "report's day runs from its midnight to the next."
+    "a timestamp column, or ISO 8601 text: `YYYY-MM-DD` and `HH:MM` separated by `T` or a "
+    "space, optional seconds with or without a fraction, optional UTC offset (`Z`, `+01:00`, "
+    "`+01`). A value without an offset is in the org's time zone (the warehouse's local time); "
+    "one with an offset is converted to it. The report's day runs from its midnight to the "
+    "next. A value in any other form fails the task, naming the table, the column and the value."
 )
-#: The text forms :data:`TIMESTAMPS` accepts.
+#: The text forms :data:`TIMESTAMPS` accepts (the report's reader is checked against it).
 TIMESTAMP_PATTERN = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$"
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 )
 
 _NOT_IN_FIGURES = "not used in any figure"
