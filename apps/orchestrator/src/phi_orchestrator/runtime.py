@@ -239,7 +239,8 @@ class TaskHandle:
         async with self.pool.connection() as conn:
             row = await (
                 await conn.execute(
-                    "SELECT id, name, status, system_prompt, config FROM agents WHERE id = %s",
+                    "SELECT a.id, a.name, a.status, a.system_prompt, a.config, o.time_zone "
+                    "FROM agents a JOIN organizations o ON o.id = a.org_id WHERE a.id = %s",
                     (self.task["agent_id"],),
                 )
             ).fetchone()
@@ -251,6 +252,7 @@ class TaskHandle:
             "status": row["status"],
             "system_prompt": row["system_prompt"],
             "config": row["config"] or {},
+            "time_zone": row["time_zone"],
         }
 
     async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]:

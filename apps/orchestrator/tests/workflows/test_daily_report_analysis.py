@@ -173,8 +173,9 @@ def test_contract_payloads_and_results() -> None:
     payload = db_payload(DAY)
     by_name = {q["name"]: q for q in payload["queries"]}
     assert by_name["picks"]["params"] == {
-        "history_start": "2026-11-17T00:00:00",
-        "day_end": "2026-11-25T00:00:00",
+        # Dates, a day wider than the report needs on each side (offsets; `T` or space).
+        "history_start": "2026-11-16",
+        "day_end": "2026-11-26",
     }
     for q in payload["queries"]:
         used = set(re.findall(r":(\w+)", q["sql"]))

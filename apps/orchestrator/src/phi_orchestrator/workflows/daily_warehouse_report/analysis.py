@@ -26,11 +26,13 @@ the narrative and the charts read. One function computes each section.
 
 from __future__ import annotations
 
+import copy
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, NotRequired, TypedDict
 
 Row = Mapping[str, Any]
@@ -66,17 +68,83 @@ class Rules:
         ]
 
 
-def parse_time(value: Any) -> datetime | None:
-    """A contract timestamp (ISO text or datetime) as a naive local datetime; None if empty."""
+# ISO 8601 as warehouses store it: date, `T` or a space, hours and minutes, seconds with an
+# optional fraction, an optional offset. Stricter than datetime.fromisoformat on purpose: the
+# basic form (20261124T1015), week dates or a bare date would not compare like the queries'
+# bounds in a text column, so they are refused rather than silently dropped.
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?"
+)
+ACCEPTED_TIMESTAMPS = (
+    "ISO 8601 with `T` or a space between date and time, optional seconds and fraction, "
+    "optional offset (e.g. 2026-11-24 09:15:00, 2026-11-24T09:15:00.250+01:00)"
+)
+# The contract's timestamp columns, by table.
+TIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "picks": ("started_at", "completed_at"),
+    "orders": ("created_at", "due_at"),
+    "shipments": ("loading_started_at", "departed_at"),
+}
+
+
+class UnreadableData(ValueError):
+    """A value of the customer's data the report cannot read (the message says where)."""
+
+
+def parse_time(value: Any, zone: tzinfo | None = None) -> datetime | None:
+    """A contract timestamp (ISO text or datetime) as a naive datetime in the warehouse's
+    local time: a value with an offset is converted to ``zone`` (the org's time zone, UTC when
+    not given), a value without one is taken as local already. None if empty; ValueError if it
+    is not one of the accepted forms."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, date):
+        parsed = value
+    elif isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    text = str(value).strip().replace("Z", "")
-    parsed = datetime.fromisoformat(text)
+    elif isinstance(value, str) and _TIMESTAMP.fullmatch(value.strip()):
+        parsed = datetime.fromisoformat(value.strip())
+    else:
+        raise ValueError(f"not a timestamp: {value!r}")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(zone or UTC)
     return parsed.replace(tzinfo=None)
+
+
+def read_times(tables: Tables, zone: tzinfo | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The tables with every contract timestamp as a naive local datetime (or None).
+
+    Raises :class:`UnreadableData` naming the table, the column, a sample value and how many
+    values are unreadable: a report computed on the rows it could read would look complete
+    and be wrong (a day of orders due silently missing)."""
+    out = {name: list(rows) for name, rows in tables.items()}
+    for table, columns in TIME_COLUMNS.items():
+        rows = []
+        for original in out.get(table, []):
+            row = copy.copy(original)  # the row's own type, whatever mapping the caller gave
+            for column in columns:
+                try:
+                    row[column] = parse_time(original.get(column), zone)
+                except ValueError:
+                    bad = [r.get(column) for r in tables[table]]
+                    count = sum(1 for v in bad if not _readable(v))
+                    raise UnreadableData(
+                        f"{table}.{column} holds a value the report cannot read as a "
+                        f"timestamp: {str(row.get(column))[:80]!r} ({count} of {len(bad)} "
+                        f"rows); accepted: {ACCEPTED_TIMESTAMPS}"
+                    ) from None
+            rows.append(row)
+        if table in out:
+            out[table] = rows
+    return out
+
+
+def _readable(value: Any) -> bool:
+    try:
+        parse_time(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _num(value: Any, default: float = 0.0) -> float:
@@ -629,9 +697,14 @@ def slow_picks(picks_today: list[_Pick], rules: Rules) -> SlowPicks:
     }
 
 
-def analyse(tables: Tables, day: date, rules: Rules | None = None) -> DailyAnalysis:
-    """Every figure of the daily report for ``day`` from the contract's tables."""
+def analyse(
+    tables: Tables, day: date, rules: Rules | None = None, zone: tzinfo | None = None
+) -> DailyAnalysis:
+    """Every figure of the daily report for ``day`` from the contract's tables (timestamps
+    with an offset are read in ``zone``, the org's time zone). Raises
+    :class:`UnreadableData` on a timestamp it cannot read."""
     rules = rules or Rules()
+    tables = read_times(tables, zone)
     period = _Period.of(day)
     picks = _picks(tables.get("picks", []))
     picks_today = [p for p in picks if period.start <= p.completed < period.end]

@@ -5,8 +5,8 @@ The contract itself (tables, columns, types, empty values, timestamps) is declar
 
 The SQL is deliberately plain (SELECT, WHERE with comparisons, OR, no functions, no casts), so
 the same text runs on SQLite, PostgreSQL and MySQL views over a WMS. Parameters are SQLAlchemy
-``:name`` style; timestamps are the warehouse's local time as ISO text, which compares
-correctly both against timestamp columns and against ISO text columns.
+``:name`` style; the bounds are ISO dates, which compare correctly both against timestamp
+columns and against ISO text columns (see :func:`day_parameters`).
 
 The report needs the day and the 7 days before it (for the comparisons), so picks are read
 from ``history_start``; orders and shipments only around the day itself.
@@ -14,7 +14,7 @@ from ``history_start``; orders and shipments only around the day itself.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from phi_agent_config.data_contract import WAREHOUSE, ContractTable
@@ -58,11 +58,16 @@ _QUERY_PARAMS = {
 
 
 def day_parameters(day: date) -> dict[str, str]:
-    start = datetime(day.year, day.month, day.day)
+    """The queries' bounds: dates without a time, one day wider on each side than the report
+    needs. A bare date compares correctly with ISO text whether date and time are separated
+    by `T` or by a space (``2026-11-24T00:00:00`` sorts after ``2026-11-24 10:00``, which
+    dropped a whole day of orders stored in SQLite's form), and the extra day covers values
+    stored with an offset, up to 14 hours away from the org's time. The analysis keeps only
+    the rows of the exact day and history."""
     return {
-        "history_start": (start - timedelta(days=HISTORY_DAYS)).isoformat(),
-        "day_start": start.isoformat(),
-        "day_end": (start + timedelta(days=1)).isoformat(),
+        "history_start": (day - timedelta(days=HISTORY_DAYS + 1)).isoformat(),
+        "day_start": (day - timedelta(days=1)).isoformat(),
+        "day_end": (day + timedelta(days=2)).isoformat(),
     }
 
 

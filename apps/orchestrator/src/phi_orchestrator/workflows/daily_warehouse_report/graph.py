@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
 
 from langgraph.graph import END, START, StateGraph
 
@@ -14,8 +15,21 @@ from phi_llm.errors import LLMError
 from phi_llm.types import CallContext, ChatRequest, ChatResult
 from phi_orchestrator.workflows.base import WorkflowContext, WorkflowError, step
 from phi_orchestrator.workflows.daily_warehouse_report import contract, narrative, report
-from phi_orchestrator.workflows.daily_warehouse_report.analysis import DailyAnalysis, analyse
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
+    DailyAnalysis,
+    UnreadableData,
+    analyse,
+)
 from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
+
+
+def org_zone(name: str | None) -> ZoneInfo:
+    """The org's time zone (UTC when unset or unknown), in which offsets are read."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
 
 DOCS_QUERY = "daily warehouse report targets late orders dock picking procedure escalation"
 
@@ -79,7 +93,12 @@ async def analysis(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, s
         tables = sample_tables(day)
     else:
         tables = contract.tables_from_result(await ctx.task.tool_result(state["data"]["step"]))
-    metrics = analyse(tables, day)
+    zone = org_zone(state.get("agent", {}).get("time_zone"))
+    try:
+        metrics = analyse(tables, day, zone=zone)
+    except UnreadableData as exc:
+        # Never a report on data it could not read: the task fails saying where.
+        raise WorkflowError(f"the warehouse data cannot be read: {exc}") from exc
     return {"metrics": metrics}, report.summary_text(metrics)
 
 

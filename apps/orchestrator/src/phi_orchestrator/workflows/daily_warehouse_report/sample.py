@@ -1,15 +1,15 @@
 """The built-in sample warehouse (``phi_agent_config.warehouse_sample``), for runs with
 ``data_source: "sample"``: the same rows the local agent's demo data holds, cut to what the
-contract's queries would return for the day."""
+report of the day reads (the day and the 7 days before it)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
 from phi_agent_config.warehouse_sample import generate
-from phi_orchestrator.workflows.daily_warehouse_report.contract import day_parameters
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import HISTORY_DAYS
 
 TABLES = ("zones", "pickers", "docks", "picks", "orders", "shipments")
 
@@ -25,7 +25,12 @@ def sample_tables(day: date) -> dict[str, list[dict[str, Any]]]:
     """The sample's rows for the report of ``day`` (its anomalies are planted on ``day``).
     Cached: callers must not change them."""
     sample = _sample(day)
-    p = day_parameters(day)
+    # The exact bounds (the contract's queries read a day more on each side, for offsets).
+    p = {
+        "history_start": (day - timedelta(days=HISTORY_DAYS)).isoformat(),
+        "day_start": day.isoformat(),
+        "day_end": (day + timedelta(days=1)).isoformat(),
+    }
     tables = {t: list(sample.rows(t)) for t in TABLES}
     tables["picks"] = [
         r
