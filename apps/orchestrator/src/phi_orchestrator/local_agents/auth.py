@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import text
 
+from phi_orchestrator.local_agents import repository
 from phi_orchestrator.local_agents.keys import parse_key, secret_matches
 from phi_service.deps import SessionDep
 from phi_service.errors import Forbidden, Unauthorized
@@ -42,25 +42,14 @@ async def local_agent_key(
     if parsed is None:
         raise Unauthorized("malformed local-agent key: expected phia_<key id>_<secret>")
     key_id, secret = parsed
-    row = (
-        await session.execute(
-            text(
-                "SELECT agent_id, org_id, secret_sha256, revoked_at, "
-                "(last_used_at IS NULL OR last_used_at < now() - interval '60 seconds') AS stale "
-                "FROM local_agent_keys WHERE id = :id"
-            ),
-            {"id": key_id},
-        )
-    ).first()
+    row = await repository.key_for_auth(session, key_id)
     if row is None or not secret_matches(secret, row.secret_sha256):
         raise Unauthorized("unknown local-agent key: create one in the agent's settings")
     if row.revoked_at is not None:
         raise Unauthorized("this local-agent key was revoked: create a new one")
     if row.stale:
         # At most one write a minute per key, not one per long poll.
-        await session.execute(
-            text("UPDATE local_agent_keys SET last_used_at = now() WHERE id = :id"), {"id": key_id}
-        )
+        await repository.touch_key(session, key_id)
         await session.commit()
     return AgentKey(key_id=key_id, agent_id=row.agent_id, org_id=row.org_id)
 

@@ -3,15 +3,14 @@ agent makes with its key (heartbeat, long-poll for work)."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from phi_orchestrator.local_agents import repository
 from phi_orchestrator.local_agents.auth import AgentKey, AgentKeyDep
 from phi_orchestrator.local_agents.keys import new_key
 from phi_orchestrator.local_agents.schemas import (
@@ -46,24 +45,16 @@ async def create_key(
     """A key for this agent's local agents. The whole key is in this answer only."""
     agent, _ = await agent_access(session, agent_id, user_id, write=True)
     key = new_key()
-    created_at = (
-        await session.execute(
-            text(
-                "INSERT INTO local_agent_keys (id, org_id, agent_id, name, prefix, secret_sha256, "
-                "created_by) VALUES (:id, :org_id, :agent_id, :name, :prefix, :hash, :user_id) "
-                "RETURNING created_at"
-            ),
-            {
-                "id": key.id,
-                "org_id": agent.org_id,
-                "agent_id": agent.id,
-                "name": body.name,
-                "prefix": key.prefix,
-                "hash": key.secret_sha256,
-                "user_id": user_id,
-            },
-        )
-    ).scalar_one()
+    created_at = await repository.create_key(
+        session,
+        key_id=key.id,
+        org_id=agent.org_id,
+        agent_id=agent.id,
+        name=body.name,
+        prefix=key.prefix,
+        secret_sha256=key.secret_sha256,
+        created_by=user_id,
+    )
     await session.commit()
     return KeyCreated(
         id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
@@ -73,16 +64,7 @@ async def create_key(
 @router.get("/agents/{agent_id}/local-agent-keys", response_model=KeyList)
 async def list_keys(agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> KeyList:
     await agent_access(session, agent_id, user_id, write=True)
-    rows = (
-        await session.execute(
-            text(
-                "SELECT id, name, prefix, created_at, last_used_at, revoked_at "
-                "FROM local_agent_keys WHERE agent_id = :agent_id ORDER BY created_at"
-            ),
-            {"agent_id": agent_id},
-        )
-    ).all()
-    return KeyList(items=[dict(r._mapping) for r in rows])  # type: ignore[misc]
+    return KeyList(items=await repository.keys_of_agent(session, agent_id))  # type: ignore[arg-type]
 
 
 @router.delete("/agents/{agent_id}/local-agent-keys/{key_id}", status_code=204)
@@ -91,16 +73,7 @@ async def revoke_key(
 ) -> Response:
     """Revoke a key: the local agent using it gets 401 on its next call."""
     await agent_access(session, agent_id, user_id, write=True)
-    found = (
-        await session.execute(
-            text(
-                "UPDATE local_agent_keys SET revoked_at = coalesce(revoked_at, now()) "
-                "WHERE id = :id AND agent_id = :agent_id RETURNING id"
-            ),
-            {"id": key_id, "agent_id": agent_id},
-        )
-    ).first()
-    if found is None:
+    if not await repository.revoke_key(session, agent_id, key_id):
         raise NotFound("key not found")
     await session.commit()
     return Response(status_code=204)
@@ -114,19 +87,8 @@ async def list_local_agents(
     await agent_access(session, agent_id, user_id)
     settings = _settings(request)
     offline_after = settings.heartbeat_interval_seconds * settings.offline_after_heartbeats
-    rows = (
-        await session.execute(
-            text(
-                "SELECT id, name, host, version, tools, last_heartbeat_at, CASE "
-                "  WHEN last_heartbeat_at IS NULL THEN status "
-                "  WHEN last_heartbeat_at < now() - make_interval(secs => :offline) THEN 'OFFLINE' "
-                "  ELSE 'ACTIVE' END AS status "
-                "FROM local_agents WHERE agent_id = :agent_id ORDER BY created_at"
-            ),
-            {"agent_id": agent_id, "offline": offline_after},
-        )
-    ).all()
-    return LocalAgentList(items=[dict(r._mapping) for r in rows])  # type: ignore[misc]
+    items = await repository.of_agent(session, agent_id, offline_after)
+    return LocalAgentList(items=items)  # type: ignore[arg-type]
 
 
 @router.post("/local-agents/heartbeat", response_model=HeartbeatAnswer)
@@ -139,27 +101,15 @@ async def heartbeat(
         "name": body.name,
         "host": body.host,
         "version": body.version,
-        "tools": json.dumps(sorted(set(body.tools))),
+        "tools": sorted(set(body.tools)),
         "key_id": key.key_id,
     }
     local_agent_id = None
     if body.local_agent_id is not None:
-        owner = (
-            await session.execute(
-                text("SELECT agent_id FROM local_agents WHERE id = :id FOR UPDATE"),
-                {"id": body.local_agent_id},
-            )
-        ).scalar()
+        owner = await repository.owner_for_update(session, body.local_agent_id)
         if owner is not None:
             key.require_agent(owner, "local agent")
-            await session.execute(
-                text(
-                    "UPDATE local_agents SET name = :name, host = :host, version = :version, "
-                    "tools = CAST(:tools AS jsonb), key_id = :key_id, status = 'ACTIVE', "
-                    "last_heartbeat_at = now() WHERE id = :id"
-                ),
-                {**values, "id": body.local_agent_id},
-            )
+            await repository.record_heartbeat(session, body.local_agent_id, **values)
             local_agent_id = body.local_agent_id
     if local_agent_id is None:
         local_agent_id = await _register(session, key, values, settings.max_local_agents_per_key)
@@ -180,47 +130,19 @@ async def _register(
     the heartbeat (an agent that lost its id, or was reinstalled, keeps its row), else a new
     row, up to ``limit`` per key (the agent stores the id it gets back)."""
     # One registration per key at a time, so two first heartbeats cannot both pass the count.
-    await session.execute(
-        text("SELECT 1 FROM local_agent_keys WHERE id = :id FOR UPDATE"), {"id": key.key_id}
-    )
-    existing = (
-        await session.execute(
-            text(
-                "SELECT id FROM local_agents WHERE agent_id = :agent_id AND name = :name "
-                "ORDER BY last_heartbeat_at DESC NULLS LAST LIMIT 1"
-            ),
-            {"agent_id": key.agent_id, "name": values["name"]},
-        )
-    ).scalar()
+    await repository.lock_key(session, key.key_id)
+    existing = await repository.latest_of_name(session, key.agent_id, values["name"])
     if existing is not None:
-        await session.execute(
-            text(
-                "UPDATE local_agents SET host = :host, version = :version, "
-                "tools = CAST(:tools AS jsonb), key_id = :key_id, status = 'ACTIVE', "
-                "last_heartbeat_at = now() WHERE id = :id"
-            ),
-            {**values, "id": existing},
-        )
-        return existing  # type: ignore[no-any-return]
-    registered = await session.scalar(
-        text("SELECT count(*) FROM local_agents WHERE key_id = :key_id"), {"key_id": key.key_id}
-    )
+        fields = {k: v for k, v in values.items() if k != "name"}
+        await repository.record_heartbeat(session, existing, **fields)
+        return existing
+    registered = await repository.count_of_key(session, key.key_id)
     if registered >= limit:
         raise Conflict(
             f"this key already registered {registered} local agents (the limit is {limit}): "
             "reuse a name, send the local_agent_id you were given, or use another key"
         )
-    return (  # type: ignore[no-any-return]
-        await session.execute(
-            text(
-                "INSERT INTO local_agents (agent_id, org_id, name, host, version, tools, "
-                "key_id, status, last_heartbeat_at) VALUES (:agent_id, :org_id, :name, "
-                ":host, :version, CAST(:tools AS jsonb), :key_id, 'ACTIVE', now()) "
-                "RETURNING id"
-            ),
-            {**values, "agent_id": key.agent_id, "org_id": key.org_id},
-        )
-    ).scalar_one()
+    return await repository.register(session, agent_id=key.agent_id, org_id=key.org_id, **values)
 
 
 @router.get("/local-agents/{local_agent_id}/pending-tasks", response_model=PendingTasks)
@@ -235,12 +157,7 @@ async def pending_tasks(
     """Long poll: claims this agent's open tool calls (for the tools the local agent listed
     in its heartbeat) as soon as there are some, or answers an empty list after ``wait``."""
     settings = _settings(request)
-    row = (
-        await session.execute(
-            text("SELECT agent_id, tools FROM local_agents WHERE id = :id"),
-            {"id": local_agent_id},
-        )
-    ).first()
+    row = await repository.poll_target(session, local_agent_id)
     if row is None:
         raise NotFound("local agent not found: send a heartbeat without local_agent_id first")
     if row.agent_id != key.agent_id:
