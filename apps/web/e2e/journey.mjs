@@ -203,6 +203,14 @@ try {
   await page.getByRole("button", { name: "Revoke key warehouse-pc" }).waitFor();
   await screenshot(page, "agent-local-agents");
 
+  step("local agents: the warehouse report's data contract, as GET /workflows declares it");
+  const contract = page.getByRole("region", { name: "Data contract of DAILY_WAREHOUSE_REPORT" });
+  await contract.getByText("shipments", { exact: true }).click();
+  const shipments = contract.getByRole("table", { name: "Columns of shipments" });
+  await shipments.getByText("loading_started_at").waitFor();
+  assert.match(await shipments.innerText(), /utilisation and idle gaps are not reliable/);
+  await screenshot(page, "agent-data-contract");
+
   step("tasks: run the test task on sample data, events arrive live, the report renders");
   await page.getByRole("tab", { name: "Tasks" }).click();
   await page.getByText("No tasks yet").waitFor();

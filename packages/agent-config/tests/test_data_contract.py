@@ -69,8 +69,10 @@ def test_the_sample_warehouse_has_the_contracts_tables_columns_and_types() -> No
         ("2026-11-24T09:15:00Z", True),
         ("2026-11-24 09:15:00.123456-05:00", True),
         ("24.11.2026 09:15", False),
+        ("2026-11-24T09:15", True),
+        ("2026-11-24 09:15:00+01", True),
         ("2026-11-24", False),
-        ("2026-11-24T09:15", False),
+        ("20261124T1015", False),
         ("2026/11/24 09:15:00", False),
     ],
 )

@@ -10,11 +10,16 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 
-from phi_agent_config.data_contract import WAREHOUSE
+from phi_agent_config.data_contract import TIMESTAMP_PATTERN, WAREHOUSE
 from phi_agent_config.warehouse_sample import generate
 from phi_orchestrator.workflows.daily_warehouse_report import DailyWarehouseReport
-from phi_orchestrator.workflows.daily_warehouse_report.analysis import analyse
+from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
+    TIME_COLUMNS,
+    analyse,
+    parse_time,
+)
 from phi_orchestrator.workflows.daily_warehouse_report.contract import (
     QUERIES,
     db_payload,
@@ -100,6 +105,37 @@ def _only_in_filters(table: str) -> set[str]:
     match = _SELECT.match(sql)
     assert match
     return _identifiers(match["rest"] or "")
+
+
+def test_the_report_reads_as_timestamps_exactly_the_declared_timestamp_columns() -> None:
+    declared = {
+        t.name: tuple(c.name for c in t.columns if c.type == "timestamp") for t in WAREHOUSE.tables
+    }
+    assert {t: c for t, c in declared.items() if c} == TIME_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *WAREHOUSE.timestamp_examples,
+        "2026-11-24T09:15",
+        "2026-11-24 09:15:00Z",
+        "2026-11-24 09:15:00.123456+0100",
+        "2026-11-24T09:15:00-05",
+        "2026-11-24",
+        "20261124T1015",
+        "24/11/2026 10:00",
+        "2026-11-24T09:15:00 +01:00",
+        "2026-11-24 9:15",
+    ],
+)
+def test_the_reports_timestamp_reader_accepts_exactly_the_declared_forms(text: str) -> None:
+    try:
+        parse_time(text)
+        read = True
+    except ValueError:
+        read = False
+    assert read is bool(TIMESTAMP_PATTERN.match(text)), text
 
 
 def test_the_report_type_declares_the_warehouse_contract() -> None:

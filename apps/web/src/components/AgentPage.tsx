@@ -27,6 +27,10 @@ const LocalAgentsPanel = dynamic(
   () => import("@/components/LocalAgentsPanel").then((m) => m.LocalAgentsPanel),
   { loading: () => <LoadingState label="Loading" /> },
 );
+const DataContractCard = dynamic(
+  () => import("@/components/DataContractCard").then((m) => m.DataContractCard),
+  { loading: () => <LoadingState label="Loading" /> },
+);
 const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
   loading: () => <LoadingState label="Loading" />,
 });
@@ -222,8 +226,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
         <TabsContent value="config">
           <ConfigViewer agentId={a.id} />
         </TabsContent>
-        <TabsContent value="local-agents">
+        <TabsContent value="local-agents" className="space-y-6">
           <LocalAgentsPanel agentId={a.id} />
+          <DataContractCard />
         </TabsContent>
         <TabsContent value="tasks">
           <TaskList agentId={a.id} />

@@ -53,7 +53,9 @@ class ContractTable(BaseModel):
 
     name: str
     meaning: str
-    rows_read: str = Field(description="Which of its rows the workflow asks for")
+    rows_read: str = Field(
+        description="Which of its rows the workflow uses (its query may ask a little wider)"
+    )
     export_file: str = Field(description="The file name when the data comes as CSV exports")
     columns: tuple[ContractColumn, ...]
 
@@ -79,18 +81,38 @@ class DataContract(BaseModel):
 
 
 TIMESTAMPS = (
-    "a timestamp column, or ISO 8601 text: `YYYY-MM-DD` and `HH:MM:SS` separated by `T` or a "
-    "space, with or without fractional seconds, with or without a UTC offset (`Z`, `+01:00`). "
-    "A value without an offset is the warehouse's local time, the org's time zone; the "
-    "report's day runs from its midnight to the next."
+    "a timestamp column, or ISO 8601 text: `YYYY-MM-DD` and `HH:MM` separated by `T` or a "
+    "space, optional seconds with or without a fraction, optional UTC offset (`Z`, `+01:00`, "
+    "`+01`). A value without an offset is in the org's time zone (the warehouse's local time); "
+    "one with an offset is converted to it. The report's day runs from its midnight to the "
+    "next. A value in any other form fails the task, naming the table, the column and the value."
 )
-#: The text forms :data:`TIMESTAMPS` accepts.
+#: The text forms :data:`TIMESTAMPS` accepts (the report's reader is checked against it).
 TIMESTAMP_PATTERN = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$"
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 )
 
 _NOT_IN_FIGURES = "not used in any figure"
-_NAME_SHOWN = "the id is shown instead"
+
+
+def _key(name: str) -> ContractColumn:
+    return ContractColumn(name=name, type="text", nullable=False, key=True, meaning="id")
+
+
+def _unused(name: str, type_: ColumnType, meaning: str) -> ContractColumn:
+    """A column the queries select but no figure reads (it may be empty)."""
+    return ContractColumn(
+        name=name, type=type_, nullable=True, meaning=meaning, when_null=_NOT_IN_FIGURES
+    )
+
+
+_SHOWN_NAME = ContractColumn(
+    name="name",
+    type="text",
+    nullable=True,
+    meaning="shown in the report",
+    when_null="the id is shown instead",
+)
 
 WAREHOUSE = DataContract(
     name="warehouse",
@@ -108,14 +130,8 @@ WAREHOUSE = DataContract(
             rows_read="all",
             export_file="zones.csv",
             columns=(
-                ContractColumn(name="zone_id", type="text", nullable=False, key=True, meaning="id"),
-                ContractColumn(
-                    name="name",
-                    type="text",
-                    nullable=True,
-                    meaning="shown in the report",
-                    when_null=_NAME_SHOWN,
-                ),
+                _key("zone_id"),
+                _SHOWN_NAME,
             ),
         ),
         ContractTable(
@@ -124,23 +140,9 @@ WAREHOUSE = DataContract(
             rows_read="all",
             export_file="pickers.csv",
             columns=(
-                ContractColumn(
-                    name="picker_id", type="text", nullable=False, key=True, meaning="id"
-                ),
-                ContractColumn(
-                    name="name",
-                    type="text",
-                    nullable=True,
-                    meaning="shown in the report",
-                    when_null=_NAME_SHOWN,
-                ),
-                ContractColumn(
-                    name="home_zone_id",
-                    type="text",
-                    nullable=True,
-                    meaning="the zone the picker usually works in",
-                    when_null=_NOT_IN_FIGURES,
-                ),
+                _key("picker_id"),
+                _SHOWN_NAME,
+                _unused("home_zone_id", "text", "the zone the picker usually works in"),
             ),
         ),
         ContractTable(
@@ -149,14 +151,8 @@ WAREHOUSE = DataContract(
             rows_read="all",
             export_file="docks.csv",
             columns=(
-                ContractColumn(name="dock_id", type="text", nullable=False, key=True, meaning="id"),
-                ContractColumn(
-                    name="name",
-                    type="text",
-                    nullable=True,
-                    meaning="shown in the report",
-                    when_null=_NAME_SHOWN,
-                ),
+                _key("dock_id"),
+                _SHOWN_NAME,
             ),
         ),
         ContractTable(
@@ -166,21 +162,9 @@ WAREHOUSE = DataContract(
             "one file for each of these days)",
             export_file="picks_YYYY-MM-DD.csv",
             columns=(
-                ContractColumn(name="pick_id", type="text", nullable=False, key=True, meaning="id"),
-                ContractColumn(
-                    name="order_id",
-                    type="text",
-                    nullable=True,
-                    meaning="the order picked for",
-                    when_null=_NOT_IN_FIGURES,
-                ),
-                ContractColumn(
-                    name="line_no",
-                    type="integer",
-                    nullable=True,
-                    meaning="the order line picked",
-                    when_null=_NOT_IN_FIGURES,
-                ),
+                _key("pick_id"),
+                _unused("order_id", "text", "the order picked for"),
+                _unused("line_no", "integer", "the order line picked"),
                 ContractColumn(
                     name="picker_id",
                     type="text",
@@ -195,13 +179,7 @@ WAREHOUSE = DataContract(
                     meaning="where it was picked (zones.zone_id)",
                     when_null="the pick counts for a zone named 'unknown'",
                 ),
-                ContractColumn(
-                    name="sku",
-                    type="text",
-                    nullable=True,
-                    meaning="the article picked",
-                    when_null=_NOT_IN_FIGURES,
-                ),
+                _unused("sku", "text", "the article picked"),
                 ContractColumn(
                     name="quantity",
                     type="number",
@@ -234,9 +212,7 @@ WAREHOUSE = DataContract(
             rows_read="due on the day or created on the day",
             export_file="orders_YYYY-MM-DD.csv",
             columns=(
-                ContractColumn(
-                    name="order_id", type="text", nullable=False, key=True, meaning="id"
-                ),
+                _key("order_id"),
                 ContractColumn(
                     name="customer",
                     type="text",
@@ -244,13 +220,7 @@ WAREHOUSE = DataContract(
                     meaning="shown in the list of late orders",
                     when_null="shown empty",
                 ),
-                ContractColumn(
-                    name="created_at",
-                    type="timestamp",
-                    nullable=True,
-                    meaning="when the order came in",
-                    when_null=_NOT_IN_FIGURES,
-                ),
+                _unused("created_at", "timestamp", "when the order came in"),
                 ContractColumn(
                     name="due_at",
                     type="timestamp",
@@ -278,9 +248,7 @@ WAREHOUSE = DataContract(
             ),
             export_file="shipments_YYYY-MM-DD.csv",
             columns=(
-                ContractColumn(
-                    name="shipment_id", type="text", nullable=False, key=True, meaning="id"
-                ),
+                _key("shipment_id"),
                 ContractColumn(
                     name="order_id",
                     type="text",
@@ -295,13 +263,7 @@ WAREHOUSE = DataContract(
                     nullable=False,
                     meaning="where it was loaded (docks.dock_id)",
                 ),
-                ContractColumn(
-                    name="carrier",
-                    type="text",
-                    nullable=True,
-                    meaning="the carrier",
-                    when_null=_NOT_IN_FIGURES,
-                ),
+                _unused("carrier", "text", "the carrier"),
                 ContractColumn(
                     name="loading_started_at",
                     type="timestamp",

@@ -174,13 +174,20 @@ class EmbeddingProcessPool:
         future: asyncio.Future[np.ndarray] = loop.create_future()
         self._queue.append((text, future))
         if len(self._lanes) < self.processes:
-            lane = loop.create_task(self._drain())
-            self._lanes.add(lane)
-            lane.add_done_callback(self._lanes.discard)
+            self._lanes.add(loop.create_task(self._drain()))
         return await future
 
     async def _drain(self) -> None:
         """One lane: sends the queued questions, a batch at a time, until none is left."""
+        try:
+            await self._send_queued()
+        finally:
+            # In the same step as the empty-queue check: a lane still counted after it has
+            # stopped (as with a done-callback, which runs later) left a question that arrived
+            # in between with no lane to send it.
+            self._lanes.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _send_queued(self) -> None:
         while self._queue:
             batch = self._queue[: self.batch_size]
             del self._queue[: len(batch)]

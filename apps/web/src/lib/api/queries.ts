@@ -21,6 +21,7 @@ export const keys = {
   industries: ["industries"] as const,
   roles: (industryKey: string) => ["role-templates", industryKey] as const,
   tools: ["tools"] as const,
+  workflows: ["workflows"] as const,
   keys: (agentId: string) => ["agents", agentId, "local-agent-keys"] as const,
   localAgents: (agentId: string) => ["agents", agentId, "local-agents"] as const,
   schedules: (agentId: string) => ["agents", agentId, "schedules"] as const,
@@ -123,6 +124,14 @@ export function useTools() {
   return useQuery({
     queryKey: keys.tools,
     queryFn: () => unwrap(core.GET("/tools")),
+    staleTime: Infinity,
+  });
+}
+
+export function useWorkflows() {
+  return useQuery({
+    queryKey: keys.workflows,
+    queryFn: () => unwrap(orchestrator.GET("/workflows")),
     staleTime: Infinity,
   });
 }

@@ -510,7 +510,7 @@ export interface components {
             name: string;
             /**
              * Rows Read
-             * @description Which of its rows the workflow asks for
+             * @description Which of its rows the workflow uses (its query may ask a little wider)
              */
             rows_read: string;
         };
