@@ -135,3 +135,47 @@ def test_an_unreadable_timestamp_fails_the_task_naming_it(
     task = _run(api, orchestrator, database_url, lambda t: t.isoformat(sep=" "), spoil=spoil)
     assert task["status"] == "FAILED", task["output"] and task["output"]["summary_text"]
     assert f"{table}.{column}" in task["error"] and value in task["error"]
+
+
+@pytest.mark.parametrize("odd", ["\x00", "\ud800"], ids=["nul_only", "nul_and_surrogate"])
+def test_unencodable_characters_are_replaced_and_counted_never_refused(
+    api: httpx.Client, orchestrator: Any, database_url: str, worker: Any, odd: str
+) -> None:
+    # A NUL (PostgreSQL stores none) and a lone surrogate (no UTF-8 for it) in the customer's
+    # data: the result is delivered, the characters replaced by U+FFFD and counted.
+    tenant = make_tenant(database_url)
+    agent = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant))
+    try:
+        assert agent.heartbeat().status_code == 200
+        task_id = run_task(
+            api, tenant, "DAILY_WAREHOUSE_REPORT", {"data_source": "local_agent", "day": DAY}
+        )
+        call = agent.claim()
+        result = _sqlite_result(call["payload"], lambda t: t.isoformat())
+        zones = result["results"]["zones"]
+        zones["rows"][0][zones["columns"].index("name")] = "Ambient\x00 A"
+        orders = result["results"]["orders"]
+        orders["rows"][0][orders["columns"].index("customer")] = f"ACME {odd}"
+        body = {
+            "tool_call_id": call["tool_call_id"],
+            "task_id": call["task_id"],
+            "attempt": call["attempt"],
+            "tool": call["tool"],
+            "result": result,
+            "error": None,
+        }
+        # ensure_ascii: the surrogate travels as the escape "\ud800", as Python's json sends it.
+        r = agent.http.post(
+            "/tool-callbacks",
+            content=json.dumps(body, ensure_ascii=True),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"status": "accepted"}
+        task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})
+    finally:
+        agent.close()
+    assert task["status"] == "SUCCESS", task["error"]
+    assert "Ambient\ufffd A" in task["output"]["full_report_md"]
+    completed = [e for e in task["events"] if e["event_type"] == "tool_call_completed"]
+    assert completed[0]["payload"]["replaced_characters"] == 2

@@ -202,3 +202,57 @@ def test_contract_payloads_and_results() -> None:
 
 
 import re  # noqa: E402
+
+
+def _departures(n: int, dock: object = "D1") -> list[dict]:
+    """``n`` shipments of the day without a loading time, departing every 20 minutes from
+    06:00: the first departure is the day's first activity, so the window's start."""
+    start = datetime(2026, 11, 24, 6, 0)
+    return [
+        {
+            "shipment_id": f"S{i}",
+            "order_id": f"O{i}",
+            "dock_id": dock,
+            "loading_started_at": None,
+            "departed_at": (start + timedelta(minutes=20 * i)).isoformat(),
+        }
+        for i in range(n)
+    ]
+
+
+def test_a_departure_at_the_window_start_is_a_loading() -> None:
+    m = analyse({"picks": [], "orders": [], "shipments": _departures(30)}, DAY)
+    assert m["idle_docks"]["window_start"] == "2026-11-24T06:00:00"
+    assert [d["loadings"] for d in m["idle_docks"]["docks"]] == [30]
+
+
+def test_a_shipment_without_a_dock_is_no_dock_named_none() -> None:
+    shipments = _departures(3) + _departures(2, dock=None) + _departures(1, dock="")
+    m = analyse({"picks": [], "orders": [], "shipments": shipments, "docks": []}, DAY)
+    assert [d["dock_id"] for d in m["idle_docks"]["docks"]] == ["D1"]
+    assert m["idle_docks"]["shipments_without_dock"] == 3
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "| None |" not in report and "3 shipment(s) of the day name no dock" in report
+
+
+def test_whole_units_print_as_integers() -> None:
+    m = analyse(_world(), DAY)
+    assert m["totals"]["units"] == 122 and isinstance(m["totals"]["units"], int)
+    facts = narrative_facts(m, [])
+    text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
+    assert "(122 units)" in text
+    half = _world()
+    half["picks"][-2]["quantity"] = 2.5
+    assert analyse(half, DAY)["totals"]["units"] == 122.5
+
+
+def test_relevant_procedures_name_each_document_once() -> None:
+    docs = [
+        {"document_name": "Dock procedure.pdf", "excerpt": "a"},
+        {"document_name": "Dock procedure.pdf", "excerpt": "b"},
+        {"document_name": "Targets.docx", "excerpt": "c"},
+        {"document_name": "Dock procedure.pdf", "excerpt": "d"},
+    ]
+    facts = narrative_facts(analyse(_world(), DAY), docs)
+    text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
+    assert "Relevant procedures: Dock procedure.pdf, Targets.docx." in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -80,6 +82,65 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     return bytes(body)
 
 
+# Characters no row of PostgreSQL can hold: NUL (refused in text and jsonb) and lone UTF-16
+# surrogates (no UTF-8 for them). A customer's data may hold them; the result must still be
+# delivered, so each is replaced by U+FFFD and counted (the count is on the call's event).
+_UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(value: Any) -> tuple[Any, int]:
+    """``value`` with every unencodable character replaced, and how many were."""
+    if isinstance(value, str):
+        return _UNENCODABLE.subn("\ufffd", value)
+    if isinstance(value, list):
+        items = [_clean(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if isinstance(value, dict):
+        out, total = {}, 0
+        for k, v in value.items():
+            (key, n), (item, m) = _clean(k), _clean(v)
+            out[key] = item
+            total += n + m
+        return out, total
+    return value, 0
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
+    return InvalidInput(f"invalid callback: {detail}")
+
+
+def _parse_callback(raw: bytes) -> tuple[ToolCallback, int]:
+    """The callback with unencodable characters replaced, and their count."""
+    try:
+        body = ToolCallback.model_validate_json(raw)
+    except ValidationError as exc:
+        if not any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise _invalid(exc) from exc
+        # The strict parser refuses an escaped lone surrogate ("\ud800") that Python's json
+        # (and so many a local agent) writes: read it with that, clean it, validate it.
+        try:
+            data = json.loads(raw, parse_constant=_no_constants)
+        except (ValueError, RecursionError):
+            raise _invalid(exc) from exc
+        data, replaced = _clean(data)
+        try:
+            return ToolCallback.model_validate(data), replaced
+        except ValidationError as again:
+            raise _invalid(again) from again
+    result, in_result = _clean(body.result)
+    error, in_error = _clean(body.error)
+    if in_result or in_error:
+        body = body.model_copy(update={"result": result, "error": error})
+    return body, in_result + in_error
+
+
 @router.post(
     "/tool-callbacks",
     response_model=CallbackAnswer,
@@ -101,13 +162,7 @@ async def tool_callback(request: Request, key: AgentKeyDep) -> CallbackAnswer:
         raise InvalidInput(
             f"invalid callback: arrays and objects are nested more than {MAX_JSON_DEPTH} levels"
         )
-    try:
-        body = ToolCallback.model_validate_json(raw)
-    except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(f"invalid callback: {detail}") from exc
+    body, replaced = _parse_callback(raw)
     result: Any = body.result
     async with request.app.state.db.sessionmaker() as session:
         status, task_id = await service.record_callback(
@@ -119,6 +174,7 @@ async def tool_callback(request: Request, key: AgentKeyDep) -> CallbackAnswer:
             body.tool,
             result,
             body.error,
+            replaced_characters=replaced,
         )
     if status == "accepted":
         await defer_advance(request.app.state.jobs, task_id)

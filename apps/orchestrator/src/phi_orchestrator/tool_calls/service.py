@@ -112,9 +112,12 @@ async def record_callback(
     tool: str,
     result: Any,
     error: str | None,
+    replaced_characters: int = 0,
 ) -> tuple[str, uuid.UUID]:
     """Store a call's result once. Returns ("accepted" | "duplicate", task id); raises
-    Conflict for a different result, a superseded attempt, or a finished/cancelled task."""
+    Conflict for a different result, a superseded attempt, or a finished/cancelled task.
+    ``replaced_characters``: how many unencodable characters the route replaced (on the
+    event when any)."""
     row = await _call_for_update(session, tool_call_id, agent_id)
     if row.task_id != task_id:
         raise InvalidInput("task_id is not the task of this tool call")
@@ -145,6 +148,7 @@ async def record_callback(
             "tool_call_id": str(tool_call_id),
             "attempt": attempt,
             **({"error": error} if error else {}),
+            **({"replaced_characters": replaced_characters} if replaced_characters else {}),
         },
     )
     await session.commit()

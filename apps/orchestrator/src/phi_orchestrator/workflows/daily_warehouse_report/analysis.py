@@ -153,6 +153,12 @@ def _num(value: Any, default: float = 0.0) -> float:
     return float(value)
 
 
+def _units(value: float) -> float:
+    """A quantity of units: a whole number as an int (2360, not 2360.0), else to 0.1."""
+    value = round(float(value), 1)
+    return int(value) if value.is_integer() else value
+
+
 def pct_change(current: float, base: float) -> float | None:
     """Percent change from ``base``; None when there is no base to compare with."""
     if base == 0:
@@ -278,6 +284,8 @@ class IdleDocks(TypedDict):
     window_end: str | None
     docks: list[DockRow]
     idle_count: int
+    # Shipments of the day whose row names no dock: counted for none (not as a dock "None").
+    shipments_without_dock: int
 
 
 class PickerOutlier(TypedDict):
@@ -358,7 +366,7 @@ class _Period:
 
 @dataclass(frozen=True)
 class _Shipment:
-    dock_id: str
+    dock_id: str  # "" when the row names no dock
     loading: datetime | None
     departed: datetime | None
 
@@ -409,7 +417,7 @@ def totals(picks: list[_Pick], picks_today: list[_Pick], period: _Period) -> Tot
     by_day = _counts_by_day(picks, period.days, lambda p: "all")
     return {
         **_comparison("all", by_day, period.day, period.history),
-        "units": round(sum(p.quantity for p in picks_today), 1),
+        "units": _units(sum(p.quantity for p in picks_today)),
         "active_pickers": len({p.picker_id for p in picks_today}),
     }
 
@@ -448,7 +456,7 @@ def by_zone(
             {
                 "zone_id": z,
                 "name": zones.get(z, z),
-                "units": round(units[z], 1),
+                "units": _units(units[z]),
                 **_comparison(z, by_day, period.day, period.history),
                 "median_pick_seconds": today_median,
                 "median_pick_seconds_7d": history_median,
@@ -493,7 +501,7 @@ def by_picker(
             {
                 "picker_id": pid,
                 "name": pickers.get(pid, pid),
-                "units": round(sum(p.quantity for p in own), 1),
+                "units": _units(sum(p.quantity for p in own)),
                 **_comparison(pid, by_day, period.day, period.history),
                 "active_minutes": active_minutes,
                 "picks_per_hour": picks_per_hour,
@@ -507,7 +515,7 @@ def by_picker(
 def _shipments(rows: Iterable[Row]) -> list[_Shipment]:
     return [
         _Shipment(
-            str(s.get("dock_id")),
+            "" if s.get("dock_id") in (None, "") else str(s.get("dock_id")),
             parse_time(s.get("loading_started_at")),
             parse_time(s.get("departed_at")),
         )
@@ -588,19 +596,28 @@ def idle_docks(
     activity += [t for s in shipments_today for t in (s.loading, s.departed) if t is not None]
     activity = [t for t in activity if day_start <= t < day_end]
     if not activity:
-        return {"window_start": None, "window_end": None, "docks": [], "idle_count": 0}
+        return {
+            "window_start": None,
+            "window_end": None,
+            "docks": [],
+            "idle_count": 0,
+            "shipments_without_dock": 0,
+        }
     window_start, window_end = min(activity), max(activity)
     window = _minutes(window_end - window_start)
     rows: list[DockRow] = []
-    for dock_id in sorted(set(docks) | {s.dock_id for s in shipments_today}):
+    for dock_id in sorted((set(docks) | {s.dock_id for s in shipments_today}) - {""}):
+        own = [s for s in shipments_today if s.dock_id == dock_id]
         spans = sorted(
             (
                 max(s.loading or window_start, window_start),
                 min(s.departed or window_end, window_end),
             )
-            for s in shipments_today
-            if s.dock_id == dock_id
+            for s in own
         )
+        # Every shipment of the day is a loading, even one that takes no time in the window
+        # (a departure without a loading time at the window's very start); only spans with a
+        # length make the dock busy.
         spans = [(a, b) for a, b in spans if b > a]
         busy = 0.0
         longest_gap = 0.0
@@ -616,11 +633,11 @@ def idle_docks(
             {
                 "dock_id": dock_id,
                 "name": docks.get(dock_id, dock_id),
-                "loadings": len(spans),
+                "loadings": len(own),
                 "busy_minutes": round(busy, 1),
                 "utilisation_pct": round(busy / window * 100, 1) if window else None,
                 "longest_idle_minutes": round(longest_gap, 1),
-                "idle": not spans or longest_gap >= rules.idle_gap_minutes,
+                "idle": not own or longest_gap >= rules.idle_gap_minutes,
             }
         )
     return {
@@ -628,6 +645,7 @@ def idle_docks(
         "window_end": window_end.isoformat(),
         "docks": rows,
         "idle_count": sum(1 for d in rows if d["idle"]),
+        "shipments_without_dock": sum(1 for s in shipments_today if not s.dock_id),
     }
 
 

@@ -42,7 +42,8 @@ def narrative_facts(metrics: DailyAnalysis, docs: list[dict[str, Any]]) -> dict[
             for z in metrics["outliers"]["slow_zones"]
         ],
         "slow_picks": metrics["outliers"]["slow_picks"]["count"],
-        "documents": [d["document_name"] for d in docs],
+        # Passages, not documents, are found: one name once however many of its passages.
+        "documents": list(dict.fromkeys(d["document_name"] for d in docs)),
     }
 
 

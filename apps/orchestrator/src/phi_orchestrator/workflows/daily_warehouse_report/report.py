@@ -173,6 +173,14 @@ def report_markdown(
                 for d in metrics["idle_docks"]["docks"]
             ],
         ),
+        *(
+            [
+                f"{without} shipment(s) of the day name no dock: counted for no dock.",
+                "",
+            ]
+            if (without := metrics["idle_docks"]["shipments_without_dock"])
+            else []
+        ),
         "## Outliers",
         "",
         *_table(
