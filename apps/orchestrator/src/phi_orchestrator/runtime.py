@@ -34,6 +34,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
+from phi_orchestrator import agents
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.tool_calls import repository as tool_calls
@@ -237,13 +238,7 @@ class TaskHandle:
 
     async def agent(self) -> dict[str, Any]:
         async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT a.id, a.name, a.status, a.system_prompt, a.config, o.time_zone "
-                    "FROM agents a JOIN organizations o ON o.id = a.org_id WHERE a.id = %s",
-                    (self.task["agent_id"],),
-                )
-            ).fetchone()
+            row = await agents.for_run(conn, self.task["agent_id"])
         if row is None:
             raise WorkflowError("the agent was deleted")
         return {

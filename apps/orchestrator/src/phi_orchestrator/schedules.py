@@ -18,6 +18,7 @@ from croniter import croniter
 from pydantic import ValidationError
 
 from phi_agent_config import schedule_problem
+from phi_orchestrator.agents import scheduled as scheduled_agents
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
@@ -109,13 +110,7 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
     """Create the tasks of the slots due now (once each); returns the new tasks' ids."""
     now = datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
     async with pool.connection() as conn:
-        agents = await (
-            await conn.execute(
-                "SELECT a.id, a.org_id, a.config, o.time_zone FROM agents a "
-                "JOIN organizations o ON o.id = a.org_id "
-                "WHERE a.status = 'ACTIVE' AND a.config ? 'workflows'"
-            )
-        ).fetchall()
+        agents = await scheduled_agents(conn)
     created = []
     for agent, type_, slot in due_runs([dict(a) for a in agents], now):
         workflow = get_workflow(type_)

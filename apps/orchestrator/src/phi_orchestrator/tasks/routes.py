@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from sqlalchemy import text
 
+from phi_orchestrator import organizations
 from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.notify import TASK_EVENTS, wait_for
 from phi_orchestrator.runtime import FINISHED
@@ -105,9 +105,7 @@ async def list_agent_schedules(
     and why it skips the others (a type that does not exist or runs only on request, a cron
     that never fires, a disabled workflow or agent)."""
     agent, _ = await agent_access(session, agent_id, user_id)
-    zone = await session.scalar(
-        text("SELECT time_zone FROM organizations WHERE id = :id"), {"id": agent.org_id}
-    )
+    zone = await organizations.time_zone(session, agent.org_id)
     states = schedule_states(agent.config, agent.status, zone or "UTC", datetime.now(UTC))
     return [ScheduleState.model_validate(s) for s in states]
 

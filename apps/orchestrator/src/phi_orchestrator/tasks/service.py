@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from phi_orchestrator import organizations
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
@@ -42,9 +42,7 @@ async def create_task(
         data = workflow.input_model.model_validate(raw_input)
     except ValidationError as exc:
         raise InvalidInput(f"invalid input for {type_}: {_validation_message(exc)}") from exc
-    zone = await session.scalar(
-        text("SELECT time_zone FROM organizations WHERE id = :id"), {"id": agent.org_id}
-    )
+    zone = await organizations.time_zone(session, agent.org_id)
     params = workflow.prepare(data, org_today(zone))
     task_id = await tasks.create(
         session,

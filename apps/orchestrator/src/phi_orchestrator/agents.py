@@ -1,0 +1,44 @@
+"""Agents (table ``agents``, model ``phi_platform.db.models.Agent``): the orchestrator only
+reads them. The worker's reads, on its psycopg connections, through statements compiled by
+:mod:`phi_orchestrator.worker_sql`; each row carries its organization's time zone."""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg import AsyncConnection as PsycopgConnection
+from psycopg.rows import DictRow
+from sqlalchemy import bindparam, select
+
+from phi_orchestrator.worker_sql import worker_sql
+from phi_platform.db.models import Agent, Organization
+
+_FOR_RUN = worker_sql(
+    select(
+        Agent.id,
+        Agent.name,
+        Agent.status,
+        Agent.system_prompt,
+        Agent.config,
+        Organization.time_zone,
+    )
+    .join(Organization, Organization.id == Agent.org_id)
+    .where(Agent.id == bindparam("agent_id"))
+)
+_SCHEDULED = worker_sql(
+    select(Agent.id, Agent.org_id, Agent.config, Organization.time_zone)
+    .join(Organization, Organization.id == Agent.org_id)
+    .where(Agent.status == "ACTIVE", Agent.config.has_key("workflows"))
+)
+
+
+async def for_run(conn: PsycopgConnection[DictRow], agent_id: uuid.UUID) -> DictRow | None:
+    """What a running task sees of its agent (id, name, status, system_prompt, config,
+    time_zone), or None if the agent was deleted."""
+    return await (await _FOR_RUN.execute(conn, agent_id=agent_id)).fetchone()
+
+
+async def scheduled(conn: PsycopgConnection[DictRow]) -> list[DictRow]:
+    """The active agents whose config has workflows (id, org_id, config, time_zone): the ones
+    the scheduler looks at."""
+    return await (await _SCHEDULED.execute(conn)).fetchall()
