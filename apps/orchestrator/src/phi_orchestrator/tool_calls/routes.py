@@ -86,6 +86,11 @@ async def _read_capped(request: Request, cap: int) -> bytes:
 # surrogates (no UTF-8 for them). A customer's data may hold them; the result must still be
 # delivered, so each is replaced by U+FFFD and counted (the count is on the call's event).
 _UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
+# In valid JSON both can only arrive as \u escapes (a raw NUL byte is an invalid control
+# character, a surrogate has no UTF-8): a body without such an escape needs no walk through
+# its (up to PHI_TOOL_RESULT_MAX_BYTES) result. An escaped backslash before "u0000" only
+# costs a walk that finds nothing.
+_UNENCODABLE_ESCAPE = re.compile(rb"\\u(0000|[dD][89a-fA-F])")
 
 
 def _clean(value: Any) -> tuple[Any, int]:
@@ -134,6 +139,8 @@ def _parse_callback(raw: bytes) -> tuple[ToolCallback, int]:
             return ToolCallback.model_validate(data), replaced
         except ValidationError as again:
             raise _invalid(again) from again
+    if not _UNENCODABLE_ESCAPE.search(raw):
+        return body, 0
     result, in_result = _clean(body.result)
     error, in_error = _clean(body.error)
     if in_result or in_error:

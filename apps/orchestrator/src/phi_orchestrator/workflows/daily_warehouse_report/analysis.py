@@ -27,13 +27,14 @@ the narrative and the charts read. One function computes each section.
 from __future__ import annotations
 
 import copy
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, NotRequired, TypedDict
+
+from phi_agent_config.data_contract import TIMESTAMP_PATTERN, WAREHOUSE
 
 Row = Mapping[str, Any]
 Tables = Mapping[str, list[dict[str, Any]]]
@@ -68,22 +69,19 @@ class Rules:
         ]
 
 
-# ISO 8601 as warehouses store it: date, `T` or a space, hours and minutes, seconds with an
-# optional fraction, an optional offset. Stricter than datetime.fromisoformat on purpose: the
-# basic form (20261124T1015), week dates or a bare date would not compare like the queries'
-# bounds in a text column, so they are refused rather than silently dropped.
-_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?"
-)
+# The accepted forms are the data contract's (phi_agent_config.data_contract): ISO 8601 with
+# `T` or a space, optional seconds, fraction and offset. Stricter than datetime.fromisoformat
+# on purpose: the basic form (20261124T1015), week dates or a bare date would not compare like
+# the queries' bounds in a text column, so they are refused rather than silently dropped.
 ACCEPTED_TIMESTAMPS = (
     "ISO 8601 with `T` or a space between date and time, optional seconds and fraction, "
     "optional offset (e.g. 2026-11-24 09:15:00, 2026-11-24T09:15:00.250+01:00)"
 )
 # The contract's timestamp columns, by table.
 TIME_COLUMNS: dict[str, tuple[str, ...]] = {
-    "picks": ("started_at", "completed_at"),
-    "orders": ("created_at", "due_at"),
-    "shipments": ("loading_started_at", "departed_at"),
+    table.name: columns
+    for table in WAREHOUSE.tables
+    if (columns := tuple(c.name for c in table.columns if c.type == "timestamp"))
 }
 
 
@@ -102,7 +100,7 @@ def parse_time(value: Any, zone: tzinfo | None = None) -> datetime | None:
         parsed = value
     elif isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    elif isinstance(value, str) and _TIMESTAMP.fullmatch(value.strip()):
+    elif isinstance(value, str) and TIMESTAMP_PATTERN.fullmatch(value.strip()):
         parsed = datetime.fromisoformat(value.strip())
     else:
         raise ValueError(f"not a timestamp: {value!r}")
