@@ -144,6 +144,10 @@ class DbTool:
             return engine
 
     def run(self, payload: dict[str, Any]) -> str:
+        if payload.get("action") == "schema":
+            from phi_agent.tools.db_schema import list_schema
+
+            return list_schema(self, payload)
         connection = payload.get("connection")
         contract = payload.get("contract")
         queries = payload.get("queries")
