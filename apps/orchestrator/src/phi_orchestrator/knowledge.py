@@ -36,6 +36,22 @@ def memory_dict(memory: MemoryRecord, score: float | None = None) -> dict[str, A
     }
 
 
+async def _has_rows(session: Any, table: str, org_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
+    """Whether the agent or its organization has anything in ``table``: with nothing to
+    search, the question is not even embedded."""
+    return bool(
+        (
+            await session.execute(
+                text(
+                    f"SELECT EXISTS (SELECT 1 FROM {table} WHERE org_id = :org "
+                    "AND (agent_id = :agent OR agent_id IS NULL))"
+                ),
+                {"org": org_id, "agent": agent_id},
+            )
+        ).scalar()
+    )
+
+
 class Knowledge:
     """Document search and memory for the task runner (``TaskHandle`` calls it)."""
 
@@ -66,17 +82,7 @@ class Knowledge:
         self, org_id: uuid.UUID, agent_id: uuid.UUID, query: str, top_k: int
     ) -> list[dict[str, Any]]:
         async with self.sessionmaker() as session:
-            # Skip the embedding entirely when the agent has nothing to search.
-            has_chunks = (
-                await session.execute(
-                    text(
-                        "SELECT EXISTS (SELECT 1 FROM document_chunks WHERE org_id = :org "
-                        "AND (agent_id = :agent OR agent_id IS NULL))"
-                    ),
-                    {"org": org_id, "agent": agent_id},
-                )
-            ).scalar()
-            if not has_chunks:
+            if not await _has_rows(session, "document_chunks", org_id, agent_id):
                 return []
             try:
                 hits = await search_documents(
@@ -109,16 +115,7 @@ class Knowledge:
         """The best live memories of the agent's namespace and its organization's for
         ``query``; [] when there are none or the embedding service is down."""
         async with self.sessionmaker() as session:
-            has_memories = (
-                await session.execute(
-                    text(
-                        "SELECT EXISTS (SELECT 1 FROM memories WHERE org_id = :org "
-                        "AND (agent_id = :agent OR agent_id IS NULL))"
-                    ),
-                    {"org": org_id, "agent": agent_id},
-                )
-            ).scalar()
-            if not has_memories:
+            if not await _has_rows(session, "memories", org_id, agent_id):
                 return []
             try:
                 hits = await store.search_memories(
