@@ -1,4 +1,4 @@
-"""Memories: short facts an agent or its organization keeps (``memories``, migration 0012),
+"""Memories: short facts an agent or its organization keeps (``memories``, migration 0013),
 stored with their source and date and searched like documents.
 
 Two namespaces, the names an exported agent config already carries: the organization's

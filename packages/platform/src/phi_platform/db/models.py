@@ -332,7 +332,7 @@ _HAS_REPORT_DAY = text("report_day IS NOT NULL")
 
 class Memory(Base):
     """A short fact an agent (``agent_id``) or its whole organization (``agent_id`` NULL)
-    keeps, with where it came from (migration 0012; searched by ``phi_search.memory``)."""
+    keeps, with where it came from (migration 0013; searched by ``phi_search.memory``)."""
 
     __tablename__ = "memories"
     id: Mapped[uuid.UUID] = _pk()

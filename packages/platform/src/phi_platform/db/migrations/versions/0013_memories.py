@@ -1,7 +1,7 @@
 """memories: short facts an agent or its organization keeps, with their source and date
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 
 A memory belongs to an organization and, when ``agent_id`` is set, to one of its agents
 (NULL: the organization's namespace, which every agent of it recalls). It says where it came
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 
 
 def upgrade() -> None:
