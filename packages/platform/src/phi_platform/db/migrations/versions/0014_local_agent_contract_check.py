@@ -1,7 +1,7 @@
 """local agents: the last data contract check they reported
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 
 ``local_agents.contract_check`` holds the latest ``phi-agent contract check`` result the
 local agent sent on its heartbeat (phi_agent_config.contract_report, bounded there): per data
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 
 
 def upgrade() -> None:
