@@ -111,6 +111,12 @@ class PlatformSettings(BaseSettings):
     embedding_model: str = "multilingual-e5-small"
     embedding_dim: int = 384
 
+    # Memories (phi_search.memory): how many one organization may keep, across its own
+    # namespace and its agents' (expired ones do not count), and the longest text of one.
+    # Read by core-api (the API) and the orchestrator (reports and agent tasks remember).
+    max_memories_per_org: int = Field(default=10_000, ge=1)
+    memory_max_chars: int = Field(default=2000, ge=1, le=8000)
+
     @model_validator(mode="after")
     def _secret_files_and_shared_settings(self) -> PlatformSettings:
         for name in SECRET_SETTINGS:
