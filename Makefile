@@ -153,6 +153,6 @@ images:
 		-t $(IMAGE_PREFIX)-web:$(VERSION) .
 
 # Builds the images with podman (a local Debian base when no PHI_PYTHON_BASE is given) and runs
-# the README walk-through against them (scripts/deploy/test_deploy.py). Not part of `make test`.
+# the README walk-through against them (scripts/deploy/check_images.py). Not part of `make test`.
 test-deploy: $(STAMP)
-	$(PY) scripts/deploy/test_deploy.py
+	$(PY) scripts/deploy/check_images.py

@@ -14,7 +14,7 @@ podman is run the way that works on this kind of machine: `--storage-driver=vfs`
 `--isolation=chroot`, containers with `--runtime runc`, and `default_ulimits = []` in a
 containers.conf (crun cannot set the rlimits here).
 
-    .venv/bin/python scripts/deploy/test_deploy.py [--keep] [--python-base IMAGE]
+    .venv/bin/python scripts/deploy/check_images.py [--keep] [--python-base IMAGE]
 """
 
 from __future__ import annotations
