@@ -22,6 +22,7 @@ from phi_core_api.documents.schemas import SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_core_api.storage import FileStorage
 from phi_platform.db.models import Document
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import ApiError, Conflict, InvalidInput, NotFound
 
@@ -134,6 +135,17 @@ async def upload(
     session.add(document)
     await session.flush()
     document.storage_path = f"{access.org_id}/{document.id}{EXTENSIONS[kind][0]}"
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "document.uploaded",
+        Target("document", document.id, name),
+        name=name,
+        source_type=source_type.value,
+        size_bytes=len(data),
+        agent_id=agent_id,
+    )
     await asyncio.to_thread(storage.save, document.storage_path, data)
     try:
         await session.commit()
@@ -189,10 +201,23 @@ async def get_document(
 
 
 async def delete_document(
-    session: AsyncSession, storage: FileStorage, jobs: procrastinate.App, document: Document
+    session: AsyncSession,
+    storage: FileStorage,
+    jobs: procrastinate.App,
+    access: OrgAccess,
+    document: Document,
 ) -> None:
     path = document.storage_path
     document_id = document.id
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "document.deleted",
+        Target("document", document.id, document.name),
+        name=document.name,
+        agent_id=document.agent_id,
+    )
     await session.delete(document)  # chunks go with it (ON DELETE CASCADE)
     await session.commit()
     await cancel_ingestion(jobs, document_id)

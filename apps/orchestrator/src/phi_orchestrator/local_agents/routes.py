@@ -25,6 +25,7 @@ from phi_orchestrator.local_agents.schemas import (
 from phi_orchestrator.notify import TOOL_CALLS, wait_for
 from phi_orchestrator.settings import OrchestratorSettings
 from phi_orchestrator.tool_calls.service import claim_pending_tool_calls
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
 from phi_service.errors import Conflict, Forbidden, NotFound
 
@@ -55,6 +56,17 @@ async def create_key(
         secret_sha256=key.secret_sha256,
         created_by=user_id,
     )
+    await record_event(
+        session,
+        agent.org_id,
+        Actor.user(user_id),
+        "local_agent_key.created",
+        Target("local_agent_key", key.id, body.name),
+        name=body.name,
+        prefix=key.prefix,
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
     await session.commit()
     return KeyCreated(
         id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
@@ -72,9 +84,22 @@ async def revoke_key(
     agent_id: uuid.UUID, key_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
 ) -> Response:
     """Revoke a key: the local agent using it gets 401 on its next call."""
-    await agent_access(session, agent_id, user_id, write=True)
-    if not await repository.revoke_key(session, agent_id, key_id):
+    agent, _ = await agent_access(session, agent_id, user_id, write=True)
+    revoked = await repository.revoke_key(session, agent_id, key_id)
+    if revoked is None:
         raise NotFound("key not found")
+    if revoked.newly:
+        await record_event(
+            session,
+            agent.org_id,
+            Actor.user(user_id),
+            "local_agent_key.revoked",
+            Target("local_agent_key", key_id, revoked.name),
+            name=revoked.name,
+            prefix=revoked.prefix,
+            agent_id=agent.id,
+            agent_name=agent.name,
+        )
     await session.commit()
     return Response(status_code=204)
 
