@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_orchestrator.local_agents import repository
 from phi_orchestrator.local_agents.auth import AgentKey, AgentKeyDep
 from phi_orchestrator.local_agents.keys import new_key
+from phi_orchestrator.local_agents.refusals import record_refusals
 from phi_orchestrator.local_agents.schemas import (
     Heartbeat,
     HeartbeatAnswer,
@@ -138,6 +139,7 @@ async def heartbeat(
             local_agent_id = body.local_agent_id
     if local_agent_id is None:
         local_agent_id = await _register(session, key, values, settings.max_local_agents_per_key)
+    await record_refusals(session, key, local_agent_id, body.name, body.refusals)
     await session.commit()
     return HeartbeatAnswer(
         local_agent_id=local_agent_id,
