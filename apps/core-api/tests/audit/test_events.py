@@ -63,7 +63,7 @@ def test_org_and_member_actions(client: httpx.Client, live_server: LiveServer) -
     r = client.post("/auth/login", json={"email": member.email, "password": "wrong password 1"})
     assert r.status_code == 401
     e = log.one("auth.sign_in_failed", None, ("user", member.id))
-    assert e["actor_type"] == "anonymous" and e["details"]["reason"] == "wrong password"
+    assert e["actor_type"] == "anonymous" and e["details"]["reason"] == "incorrect password"
 
     stranger = f"nobody-{uuid.uuid4().hex[:6]}@example.com"
     inv2 = invite(client, owner, org["id"], stranger, "MEMBER")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select, tuple_
+from sqlalchemy import ColumnElement, Select, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from phi_platform.db.models import AuditEvent
@@ -116,7 +116,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 def _newest_first(where: list[ColumnElement[bool]]) -> Select[Any]:
     return (
         select(AuditEvent)
-        .where(and_(*where))
+        .where(true(), *where)
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     )
 

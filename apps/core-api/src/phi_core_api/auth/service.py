@@ -244,7 +244,7 @@ async def _record_sign_in_failure(session: AsyncSession, user: User) -> None:
             "auth.sign_in_failed",
             Target("user", user.id, user.email),
             email=user.email,
-            reason="wrong password",
+            reason="incorrect password",
         )
 
 
