@@ -119,7 +119,11 @@ def _check_report(ok: bool, problems: list[str]) -> dict[str, Any]:
 
 
 def test_the_last_contract_check_comes_with_the_heartbeat_and_is_served_bounded(
-    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, database_url: str
+    api: httpx.Client,
+    orchestrator: Any,
+    agent: ScriptedLocalAgent,
+    tenant: Tenant,
+    database_url: str,
 ) -> None:
     path = f"/agents/{tenant.agent_id}/local-agents"
     assert api.get(path, headers=tenant.member.headers).json()["items"][0]["contract_check"] is None
@@ -149,6 +153,14 @@ def test_the_last_contract_check_comes_with_the_heartbeat_and_is_served_bounded(
     assert agent.heartbeat(contract_check=[_check_report(True, [])]).status_code == 200
     served = api.get(path, headers=tenant.member.headers).json()["items"][0]["contract_check"]
     assert served[0]["ok"] is True
+    # A machine whose first heartbeat already carries a check (run before `phi-agent run`).
+    fresh = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), name="second-pc")
+    try:
+        assert fresh.heartbeat(contract_check=[_check_report(True, [])]).status_code == 200
+    finally:
+        fresh.close()
+    items = api.get(path, headers=tenant.member.headers).json()["items"]
+    assert [i["contract_check"][0]["ok"] for i in items] == [True, True]
     # Another organization's people do not see it.
     other = make_tenant(database_url)
     assert api.get(path, headers=other.owner.headers).status_code == 404
