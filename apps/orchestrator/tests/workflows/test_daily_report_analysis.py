@@ -16,7 +16,7 @@ from phi_orchestrator.workflows.daily_warehouse_report.narrative import (
     compose_narrative,
     narrative_facts,
 )
-from phi_orchestrator.workflows.daily_warehouse_report.report import report_markdown
+from phi_orchestrator.workflows.daily_warehouse_report.report import report_markdown, summary_text
 
 DAY = date(2026, 11, 24)
 
@@ -256,3 +256,65 @@ def test_relevant_procedures_name_each_document_once() -> None:
     facts = narrative_facts(analyse(_world(), DAY), docs)
     text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
     assert "Relevant procedures: Dock procedure.pdf, Targets.docx." in text
+
+
+def test_loadings_without_a_start_give_no_utilisation_nor_idle_gaps() -> None:
+    # The case: departures without loading times gave 96-100% utilisation.
+    m = analyse({"picks": [], "orders": [], "shipments": _departures(30)}, DAY)
+    dock = m["idle_docks"]["docks"][0]
+    assert dock["loadings"] == 30 and dock["loadings_without_start"] == 30
+    assert [dock[k] for k in ("busy_minutes", "utilisation_pct", "longest_idle_minutes")] == [
+        None,
+        None,
+        None,
+    ]
+    assert dock["idle"] is None and m["idle_docks"]["idle_unknown"] == 1
+    reason = dock["not_available"]["utilisation_pct"]
+    assert (reason["column"], reason["empty_rows"], reason["rows"]) == (
+        "shipments.loading_started_at",
+        30,
+        30,
+    )
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "Not available (shipments.loading_started_at is empty): busy minutes" in report
+    assert "| D1 | 30 (30 without start) | n/a | n/a | n/a | n/a |" in report
+
+
+def test_some_loadings_without_a_start_count_the_others_and_leave_gaps_unknown() -> None:
+    shipments = _departures(6)  # departing 06:00, 06:20, ... 07:40
+    shipments[2]["loading_started_at"] = "2026-11-24T06:30:00"  # departs 06:40
+    dock = analyse({"picks": [], "orders": [], "shipments": shipments}, DAY)["idle_docks"]["docks"][
+        0
+    ]
+    assert dock["busy_minutes"] == 10 and dock["loadings_without_start"] == 5
+    assert dock["longest_idle_minutes"] is None and dock["idle"] is None
+    assert dock["not_available"]["idle"]["text"] == (
+        "shipments.loading_started_at is empty in 5 of 6 rows"
+    )
+
+
+def test_units_count_only_stated_quantities_and_the_gap_is_said() -> None:
+    world = _world()
+    for pick in world["picks"][-4:-1]:  # three picks of the day
+        pick["quantity"] = None
+    m = analyse(world, DAY)
+    assert m["totals"]["units"] == 122 - 3 * 2 and "not_available" not in m["totals"]
+    gap = next(g for g in m["data_gaps"] if g["column"] == "picks.quantity")
+    assert (gap["rows_affected"], gap["rows"]) == (3, 61)
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "- picks.quantity empty in 3 of 61 picks of the day: the pick counts in picks" in report
+
+
+def test_all_orders_without_a_due_time_give_no_late_order_figures() -> None:
+    world = _world()
+    for order in world["orders"]:
+        order["due_at"] = None
+    m = analyse(world, DAY)
+    late = m["late_orders"]
+    assert [late[k] for k in ("orders_due", "late", "late_pct", "orders")] == [None] * 4
+    assert late["not_available"]["late_pct"]["column"] == "orders.due_at"
+    facts = narrative_facts(m, [])
+    text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
+    assert "No orders were due" not in text
+    assert "Not available (orders.due_at is empty): orders due, late orders" in text
+    assert "late orders not available (orders.due_at is empty)" in summary_text(m)

@@ -19,6 +19,12 @@ Rules (stated in the report too):
   the 7 days before;
 - a slow pick: duration above Q3 + ``slow_pick_iqr_k`` x IQR of the day's pick durations.
 
+No figure is made up from a column the data leaves empty: a figure whose rows all leave a
+needed column empty is None, with the reason beside it (a ``not_available`` entry in the same
+section or row, naming the column); a column empty in some of the rows is counted in
+``data_gaps`` (how many of which rows, and what the report did with them). Which figures each
+nullable column carries is declared in the data contract (``figures_when_empty``).
+
 The result, :class:`DailyAnalysis`, is a plain dict (it is stored in the task's output and in
 the workflow's checkpoints as JSON) typed section by section: it is the contract the report,
 the narrative and the charts read. One function computes each section.
@@ -29,7 +35,7 @@ from __future__ import annotations
 import copy
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, NotRequired, TypedDict
@@ -137,6 +143,24 @@ def read_times(tables: Tables, zone: tzinfo | None = None) -> dict[str, list[dic
     return out
 
 
+def check_time_ranges(ranges: Mapping[str, Iterable[Any]], zone: tzinfo | None = None) -> None:
+    """Raise :class:`UnreadableData` when the lowest or highest value of a filtered timestamp
+    column (``{"picks.completed_at": [lowest, highest]}``) is not a timestamp: rows holding
+    such values sort outside the queries' bounds and were never read, so a report on the
+    rest could miss the whole day."""
+    for column, values in ranges.items():
+        for which, value in zip(("lowest", "highest"), values, strict=False):
+            try:
+                parse_time(value, zone)
+            except ValueError:
+                raise UnreadableData(
+                    f"{column} holds a value the report cannot read as a timestamp: "
+                    f"{str(value)[:80]!r} (its {which} value; the day's query leaves rows in "
+                    f"this form out, so the report would miss them); accepted: "
+                    f"{ACCEPTED_TIMESTAMPS}"
+                ) from None
+
+
 def _readable(value: Any) -> bool:
     try:
         parse_time(value)
@@ -145,10 +169,13 @@ def _readable(value: Any) -> bool:
     return True
 
 
-def _num(value: Any, default: float = 0.0) -> float:
-    if value is None or value == "":
-        return default
-    return float(value)
+def _empty(value: Any) -> bool:
+    """Empty as the contract means it: NULL, or text with nothing in it."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _quantity(value: Any) -> float | None:
+    return None if _empty(value) else float(value)
 
 
 def _units(value: float) -> float:
@@ -170,11 +197,13 @@ def _minutes(delta: timedelta) -> float:
 
 @dataclass
 class _Pick:
-    picker_id: str
-    zone_id: str
-    quantity: float
+    picker_id: str  # "unknown" when the row names none (picker_known is False)
+    zone_id: str  # "unknown" likewise
+    quantity: float | None
     started: datetime | None
     completed: datetime
+    picker_known: bool = True
+    zone_known: bool = True
 
     @property
     def seconds(self) -> float | None:
@@ -194,16 +223,82 @@ def _picks(rows: Iterable[Row]) -> list[_Pick]:
         completed = parse_time(row.get("completed_at"))
         if completed is None:
             continue  # not finished: not throughput
+        picker, zone = row.get("picker_id"), row.get("zone_id")
         picks.append(
             _Pick(
-                picker_id=str(row.get("picker_id") or "unknown"),
-                zone_id=str(row.get("zone_id") or "unknown"),
-                quantity=_num(row.get("quantity"), 1.0),
+                picker_id="unknown" if _empty(picker) else str(picker),
+                zone_id="unknown" if _empty(zone) else str(zone),
+                quantity=_quantity(row.get("quantity")),
                 started=parse_time(row.get("started_at")),
                 completed=completed,
+                picker_known=not _empty(picker),
+                zone_known=not _empty(zone),
             )
         )
     return picks
+
+
+# -- figures the data cannot give ----------------------------------------------------------
+
+
+class NotAvailable(TypedDict):
+    """Why a figure is None although its section has rows: the column it needs is empty in
+    every one of them (``empty_column``), or the days its baseline needs have no data
+    (``no_baseline``). ``text`` is what the report prints in brackets."""
+
+    reason: str
+    text: str
+    column: NotRequired[str]  # "table.column", with empty_column
+    empty_rows: NotRequired[int]  # of the rows the figure needs, those leaving it empty
+    rows: NotRequired[int]
+
+
+def empty_column(column: str, rows: int, empty_rows: int | None = None) -> NotAvailable:
+    empty = rows if empty_rows is None else empty_rows
+    return {
+        "reason": "empty_column",
+        "text": f"{column} is empty" + (f" in {empty} of {rows} rows" if empty < rows else ""),
+        "column": column,
+        "empty_rows": empty,
+        "rows": rows,
+    }
+
+
+def no_baseline(what: str) -> NotAvailable:
+    return {"reason": "no_baseline", "text": f"no {what} in the {HISTORY_DAYS} days before"}
+
+
+class DataGap(TypedDict):
+    """A column the day's figures read that some of their rows leave empty (or hold an
+    impossible value in): how many, of which rows, and what the report did with them."""
+
+    column: str
+    problem: str  # "empty", or e.g. "later than completed_at"
+    rows_affected: int
+    rows: int
+    of: str  # which rows, e.g. "picks of the day"
+    effect: str
+
+
+def _when_null(column: str) -> str:
+    table, name = column.split(".")
+    return next(c.when_null or "" for c in WAREHOUSE.table(table).columns if c.name == name)
+
+
+def _gap(column: str, affected: int, rows: int, of: str, problem: str = "empty") -> list[DataGap]:
+    if not affected:
+        return []
+    effect = _when_null(column) if problem == "empty" else ""
+    return [
+        {
+            "column": column,
+            "problem": problem,
+            "rows_affected": affected,
+            "rows": rows,
+            "of": of,
+            "effect": effect,
+        }
+    ]
 
 
 # -- the result, section by section -------------------------------------------------------
@@ -220,8 +315,9 @@ class Comparison(TypedDict):
 
 
 class Totals(Comparison):
-    units: float
-    active_pickers: int
+    units: float | None
+    active_pickers: int | None  # pickers named by the day's picks ('unknown' is none)
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class HourRow(Comparison):
@@ -231,22 +327,24 @@ class HourRow(Comparison):
 class ZoneRow(Comparison):
     zone_id: str
     name: str
-    units: float
+    units: float | None
     median_pick_seconds: float | None
     median_pick_seconds_7d: float | None
     pick_time_ratio_vs_7d: float | None
-    slow: bool
+    slow: bool | None
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class PickerRow(Comparison):
     picker_id: str
     name: str
-    units: float
-    active_minutes: float
+    units: float | None
+    active_minutes: float | None
     picks_per_hour: float | None
     median_pick_seconds: float | None
     # The picker's median of pick time / the day's median pick time in the pick's zone.
     relative_pick_time: float | None
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class LateOrder(TypedDict):
@@ -259,21 +357,25 @@ class LateOrder(TypedDict):
 
 
 class LateOrders(TypedDict):
-    orders_due: int
-    late: int
-    not_shipped: int
+    orders_due: int | None
+    late: int | None
+    not_shipped: int | None
     late_pct: float | None
-    orders: list[LateOrder]  # the latest first, at most Rules.max_listed
+    orders: list[LateOrder] | None  # the latest first, at most Rules.max_listed
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class DockRow(TypedDict):
     dock_id: str
     name: str
     loadings: int
-    busy_minutes: float
+    # Loadings without a start: not in busy minutes, and they leave the idle gaps unknown.
+    loadings_without_start: int
+    busy_minutes: float | None
     utilisation_pct: float | None
-    longest_idle_minutes: float
-    idle: bool
+    longest_idle_minutes: float | None
+    idle: bool | None
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class IdleDocks(TypedDict):
@@ -282,6 +384,8 @@ class IdleDocks(TypedDict):
     window_end: str | None
     docks: list[DockRow]
     idle_count: int
+    # Docks whose idleness the data cannot tell (idle is None).
+    idle_unknown: int
     # Shipments of the day whose row names no dock: counted for none (not as a dock "None").
     shipments_without_dock: int
 
@@ -308,14 +412,16 @@ class SlowPicks(TypedDict):
     # None, and no median, when the day has fewer than 4 timed picks.
     threshold_minutes: float | None
     median_minutes: NotRequired[float]
-    count: int
+    count: int | None
     slowest_minutes: list[float]
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class Outliers(TypedDict):
-    pickers: list[PickerOutlier]
-    slow_zones: list[SlowZone]
+    pickers: list[PickerOutlier] | None
+    slow_zones: list[SlowZone] | None
     slow_picks: SlowPicks
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class DailyAnalysis(TypedDict):
@@ -332,6 +438,7 @@ class DailyAnalysis(TypedDict):
     late_orders: LateOrders
     idle_docks: IdleDocks
     outliers: Outliers
+    data_gaps: list[DataGap]
 
 
 # -- inputs --------------------------------------------------------------------------------
@@ -410,14 +517,43 @@ def _quantile(sorted_values: list[float], q: float) -> float:
 # -- one function per section -------------------------------------------------------------
 
 
+def _units_of(picks: list[_Pick]) -> float | None:
+    """Units of the picks that state a quantity; None when picks there are but none does."""
+    quantities = [p.quantity for p in picks if p.quantity is not None]
+    if picks and not quantities:
+        return None
+    return _units(sum(quantities))
+
+
+def _untimed(picks: list[_Pick]) -> NotAvailable | None:
+    """Why none of ``picks`` has a pick time, if so (None when one has, or there are none)."""
+    if not picks or any(p.seconds is not None for p in picks):
+        return None
+    return empty_column("picks.started_at", len(picks), sum(1 for p in picks if p.started is None))
+
+
+def _with_reasons(row: Any, missing: dict[str, NotAvailable]) -> Any:
+    if missing:
+        row["not_available"] = missing
+    return row
+
+
 def totals(picks: list[_Pick], picks_today: list[_Pick], period: _Period) -> Totals:
     """Picks of the day against the previous day and the 7-day mean; units; active pickers."""
     by_day = _counts_by_day(picks, period.days, lambda p: "all")
-    return {
+    n = len(picks_today)
+    named = {p.picker_id for p in picks_today if p.picker_known}
+    row: Totals = {
         **_comparison("all", by_day, period.day, period.history),
-        "units": _units(sum(p.quantity for p in picks_today)),
-        "active_pickers": len({p.picker_id for p in picks_today}),
+        "units": _units_of(picks_today),
+        "active_pickers": len(named) if named or not n else None,
     }
+    missing: dict[str, NotAvailable] = {}
+    if row["units"] is None:
+        missing["units"] = empty_column("picks.quantity", n)
+    if row["active_pickers"] is None:
+        missing["active_pickers"] = empty_column("picks.picker_id", n)
+    return _with_reasons(row, missing)  # type: ignore[no-any-return]
 
 
 def by_hour(picks: list[_Pick], period: _Period) -> list[HourRow]:
@@ -437,30 +573,57 @@ def by_zone(
     """Every zone: its picks compared, its median pick time against its 7 days before."""
     by_day = _counts_by_day(picks, period.days, lambda p: p.zone_id)
     zone_ids = sorted(set(zones) | {z for d in period.days for z in by_day[d]})
-    units: dict[str, float] = defaultdict(float)
+    today: dict[str, list[_Pick]] = defaultdict(list)
     for p in picks_today:
-        units[p.zone_id] += p.quantity
-    picks_history = [p for p in picks if period.history_start <= p.completed < period.start]
+        today[p.zone_id].append(p)
+    history: dict[str, list[_Pick]] = defaultdict(list)
+    for p in picks:
+        if period.history_start <= p.completed < period.start:
+            history[p.zone_id].append(p)
     rows: list[ZoneRow] = []
     for z in zone_ids:
-        today_median = _median_seconds(p for p in picks_today if p.zone_id == z)
-        history_median = _median_seconds(p for p in picks_history if p.zone_id == z)
+        own, before = today.get(z, []), history.get(z, [])
+        missing: dict[str, NotAvailable] = {}
+        units = _units_of(own)
+        if units is None:
+            missing["units"] = empty_column("picks.quantity", len(own))
+        today_median = _median_seconds(own)
+        history_median = _median_seconds(before)
+        if (reason := _untimed(own)) is not None:
+            missing["median_pick_seconds"] = reason
+        if (reason := _untimed(before)) is not None:
+            missing["median_pick_seconds_7d"] = reason
+        elif own and not before:
+            missing["median_pick_seconds_7d"] = no_baseline("picks in this zone")
         ratio = (
             round(today_median / history_median, 2)
             if today_median is not None and history_median
             else None
         )
+        slow: bool | None = ratio is not None and ratio >= rules.slow_zone_ratio
+        if own and not own[0].zone_known:
+            # The picks that name no zone: one bucket of many zones, never rated.
+            slow = None
+            missing["slow"] = empty_column("picks.zone_id", len(own))
+        elif ratio is None and own:
+            cause = missing.get("median_pick_seconds") or missing.get("median_pick_seconds_7d")
+            if cause is not None:
+                missing["pick_time_ratio_vs_7d"] = missing["slow"] = cause
+                slow = None
         rows.append(
-            {
-                "zone_id": z,
-                "name": zones.get(z, z),
-                "units": _units(units[z]),
-                **_comparison(z, by_day, period.day, period.history),
-                "median_pick_seconds": today_median,
-                "median_pick_seconds_7d": history_median,
-                "pick_time_ratio_vs_7d": ratio,
-                "slow": ratio is not None and ratio >= rules.slow_zone_ratio,
-            }
+            _with_reasons(
+                {
+                    "zone_id": z,
+                    "name": zones.get(z, z),
+                    "units": units,
+                    **_comparison(z, by_day, period.day, period.history),
+                    "median_pick_seconds": today_median,
+                    "median_pick_seconds_7d": history_median,
+                    "pick_time_ratio_vs_7d": ratio,
+                    "slow": slow,
+                },
+                missing,
+            )
         )
     return rows
 
@@ -488,24 +651,40 @@ def by_picker(
     rows: list[PickerRow] = []
     for pid in picker_ids:
         own = today.get(pid, [])
-        active_minutes, picks_per_hour = 0.0, None
-        if own:
+        missing: dict[str, NotAvailable] = {}
+        units = _units_of(own)
+        if units is None:
+            missing["units"] = empty_column("picks.quantity", len(own))
+        active_minutes: float | None = 0.0
+        picks_per_hour = None
+        if own and all(p.started is None for p in own):
+            # From the first pick's start: without any start the span is unknown.
+            active_minutes = None
+            missing["active_minutes"] = missing["picks_per_hour"] = empty_column(
+                "picks.started_at", len(own)
+            )
+        elif own:
             first = min((p.started or p.completed) for p in own)
             last = max(p.completed for p in own)
             active_minutes = max(_minutes(last - first), 1.0)
             picks_per_hour = round(len(own) / (active_minutes / 60), 1)
+        if (reason := _untimed(own)) is not None:
+            missing["median_pick_seconds"] = missing["relative_pick_time"] = reason
         values = relative.get(pid)
         rows.append(
-            {
-                "picker_id": pid,
-                "name": pickers.get(pid, pid),
-                "units": _units(sum(p.quantity for p in own)),
-                **_comparison(pid, by_day, period.day, period.history),
-                "active_minutes": active_minutes,
-                "picks_per_hour": picks_per_hour,
-                "median_pick_seconds": _median_seconds(own),
-                "relative_pick_time": round(statistics.median(values), 2) if values else None,
-            }
+            _with_reasons(
+                {
+                    "picker_id": pid,
+                    "name": pickers.get(pid, pid),
+                    "units": units,
+                    **_comparison(pid, by_day, period.day, period.history),
+                    "active_minutes": active_minutes,
+                    "picks_per_hour": picks_per_hour,
+                    "median_pick_seconds": _median_seconds(own),
+                    "relative_pick_time": round(statistics.median(values), 2) if values else None,
+                },
+                missing,
+            )
         )
     return rows
 
@@ -513,7 +692,7 @@ def by_picker(
 def _shipments(rows: Iterable[Row]) -> list[_Shipment]:
     return [
         _Shipment(
-            "" if s.get("dock_id") in (None, "") else str(s.get("dock_id")),
+            "" if _empty(s.get("dock_id")) else str(s.get("dock_id")),
             parse_time(s.get("loading_started_at")),
             parse_time(s.get("departed_at")),
         )
@@ -521,10 +700,24 @@ def _shipments(rows: Iterable[Row]) -> list[_Shipment]:
     ]
 
 
+def _all_empty(rows: Sequence[Row], column: str) -> bool:
+    return bool(rows) and all(_empty(r.get(column)) for r in rows)
+
+
 def late_orders(
-    orders: Iterable[Row], shipment_rows: Iterable[Row], period: _Period, rules: Rules
+    orders: Sequence[Row], shipment_rows: Sequence[Row], period: _Period, rules: Rules
 ) -> LateOrders:
     """Orders due on the day (not cancelled) that left after their due time or not at all."""
+    if _all_empty(orders, "due_at"):
+        reason = empty_column("orders.due_at", len(orders))
+        return {
+            "orders_due": None,
+            "late": None,
+            "not_shipped": None,
+            "late_pct": None,
+            "orders": None,
+            "not_available": {k: reason for k in _LATE_KEYS},
+        }
     first_departure: dict[str, datetime] = {}
     for s in shipment_rows:
         departed = parse_time(s.get("departed_at"))
@@ -565,6 +758,19 @@ def late_orders(
                     "shipped": False,
                 }
             )
+    # Which order a shipment ships and when it left decide lateness: without either in any
+    # shipment row, every order due would look unshipped.
+    for column in ("order_id", "departed_at"):
+        if orders_due and _all_empty(shipment_rows, column):
+            reason = empty_column(f"shipments.{column}", len(shipment_rows))
+            return {
+                "orders_due": orders_due,
+                "late": None,
+                "not_shipped": None,
+                "late_pct": None,
+                "orders": None,
+                "not_available": {k: reason for k in _LATE_KEYS if k != "orders_due"},
+            }
     late.sort(key=lambda r: (-float(r["minutes_late"] or 0), str(r["order_id"])))
     return {
         "orders_due": orders_due,
@@ -573,6 +779,19 @@ def late_orders(
         "late_pct": round(len(late) / orders_due * 100, 1) if orders_due else None,
         "orders": late[: rules.max_listed],
     }
+
+
+_LATE_KEYS = ("orders_due", "late", "not_shipped", "late_pct", "orders")
+_DOCK_TIME_KEYS = ("busy_minutes", "utilisation_pct", "longest_idle_minutes", "idle")
+
+
+def _shipments_of_day(shipments: list[_Shipment], period: _Period) -> list[_Shipment]:
+    return [
+        s
+        for s in shipments
+        if (s.loading and period.start <= s.loading < period.end)
+        or (s.departed and period.start <= s.departed < period.end)
+    ]
 
 
 def idle_docks(
@@ -584,12 +803,7 @@ def idle_docks(
 ) -> IdleDocks:
     """Each dock's loadings within the day's operating window and its longest gap."""
     day_start, day_end = period.start, period.end
-    shipments_today = [
-        s
-        for s in shipments
-        if (s.loading and day_start <= s.loading < day_end)
-        or (s.departed and day_start <= s.departed < day_end)
-    ]
+    shipments_today = _shipments_of_day(shipments, period)
     activity = [t for p in picks_today for t in (p.started, p.completed) if t is not None]
     activity += [t for s in shipments_today for t in (s.loading, s.departed) if t is not None]
     activity = [t for t in activity if day_start <= t < day_end]
@@ -599,23 +813,26 @@ def idle_docks(
             "window_end": None,
             "docks": [],
             "idle_count": 0,
+            "idle_unknown": 0,
             "shipments_without_dock": 0,
         }
     window_start, window_end = min(activity), max(activity)
     window = _minutes(window_end - window_start)
+    # No shipment read has departed: a loading's end is unknown everywhere (each would be
+    # taken as busy to the window's end).
+    never_departed = bool(shipments) and all(s.departed is None for s in shipments)
     rows: list[DockRow] = []
     for dock_id in sorted((set(docks) | {s.dock_id for s in shipments_today}) - {""}):
         own = [s for s in shipments_today if s.dock_id == dock_id]
+        timed = [s for s in own if s.loading is not None]
+        without_start = len(own) - len(timed)
         spans = sorted(
-            (
-                max(s.loading or window_start, window_start),
-                min(s.departed or window_end, window_end),
-            )
-            for s in own
+            (max(s.loading, window_start), min(s.departed or window_end, window_end))
+            for s in timed
+            if s.loading is not None
         )
-        # Every shipment of the day is a loading, even one that takes no time in the window
-        # (a departure without a loading time at the window's very start); only spans with a
-        # length make the dock busy.
+        # Every shipment of the day is a loading, even one that takes no time in the window;
+        # only spans with a length make the dock busy.
         spans = [(a, b) for a, b in spans if b > a]
         busy = 0.0
         longest_gap = 0.0
@@ -627,42 +844,68 @@ def idle_docks(
                 busy += _minutes(b - max(a, cursor))
                 cursor = b
         longest_gap = max(longest_gap, _minutes(window_end - cursor))
-        rows.append(
-            {
-                "dock_id": dock_id,
-                "name": docks.get(dock_id, dock_id),
-                "loadings": len(own),
-                "busy_minutes": round(busy, 1),
-                "utilisation_pct": round(busy / window * 100, 1) if window else None,
-                "longest_idle_minutes": round(longest_gap, 1),
-                "idle": not own or longest_gap >= rules.idle_gap_minutes,
-            }
-        )
+        row: DockRow = {
+            "dock_id": dock_id,
+            "name": docks.get(dock_id, dock_id),
+            "loadings": len(own),
+            "loadings_without_start": without_start,
+            "busy_minutes": round(busy, 1),
+            "utilisation_pct": round(busy / window * 100, 1) if window else None,
+            "longest_idle_minutes": round(longest_gap, 1),
+            "idle": not own or longest_gap >= rules.idle_gap_minutes,
+        }
+        missing: dict[str, NotAvailable] = {}
+        if own and never_departed:
+            reason = empty_column("shipments.departed_at", len(own))
+            missing = {k: reason for k in _DOCK_TIME_KEYS}
+        elif own and not timed:
+            reason = empty_column("shipments.loading_started_at", len(own))
+            missing = {k: reason for k in _DOCK_TIME_KEYS}
+        elif without_start:
+            # A loading of unknown start may fill any gap: busy time counts the others
+            # (loadings_without_start says how many are left out), gaps are unknown.
+            reason = empty_column("shipments.loading_started_at", len(own), without_start)
+            missing = {"longest_idle_minutes": reason, "idle": reason}
+        for key in missing:
+            row[key] = None  # type: ignore[literal-required]
+        rows.append(_with_reasons(row, missing))
     return {
         "window_start": window_start.isoformat(),
         "window_end": window_end.isoformat(),
         "docks": rows,
         "idle_count": sum(1 for d in rows if d["idle"]),
+        "idle_unknown": sum(1 for d in rows if d["idle"] is None),
         "shipments_without_dock": sum(1 for s in shipments_today if not s.dock_id),
     }
 
 
-def picker_outliers(picker_rows: list[PickerRow], rules: Rules) -> list[PickerOutlier]:
-    """Pickers whose relative pick time has a modified z-score beyond ``rules.outlier_z``."""
+def picker_outliers(
+    picker_rows: list[PickerRow], picks_today: list[_Pick], rules: Rules
+) -> tuple[list[PickerOutlier] | None, NotAvailable | None]:
+    """Pickers whose relative pick time has a modified z-score beyond ``rules.outlier_z``
+    (None, and why, when the day's picks name no picker or have no pick time)."""
+    if picks_today and not any(p.picker_known for p in picks_today):
+        return None, empty_column("picks.picker_id", len(picks_today))
+    if (reason := _untimed(picks_today)) is not None:
+        return None, reason
+    named = {p.picker_id for p in picks_today if p.picker_known}
     rated = [
         (r, r["relative_pick_time"])
         for r in picker_rows
-        if r["picks"] >= rules.min_picks and r["relative_pick_time"] is not None
+        if r["picker_id"] in named
+        and r["picks"] >= rules.min_picks
+        and r["relative_pick_time"] is not None
     ]
     if len(rated) < 3:
-        return []
-    times = [t for _, t in rated]
+        return [], None
+    times = [t for _, t in rated if t is not None]
     median = statistics.median(times)
     mad = statistics.median(abs(x - median) for x in times)
     if mad <= 0:
-        return []
+        return [], None
     outliers: list[PickerOutlier] = []
     for r, t in rated:
+        assert t is not None
         z = 0.6745 * (t - median) / mad
         if abs(z) > rules.outlier_z:
             outliers.append(
@@ -676,10 +919,14 @@ def picker_outliers(picker_rows: list[PickerRow], rules: Rules) -> list[PickerOu
                     "direction": "slow" if z > 0 else "fast",
                 }
             )
-    return outliers
+    return outliers, None
 
 
-def slow_zones(zone_rows: list[ZoneRow]) -> list[SlowZone]:
+def slow_zones(zone_rows: list[ZoneRow]) -> tuple[list[SlowZone] | None, NotAvailable | None]:
+    """The zones flagged slow; None, and why, when no zone with picks could be rated."""
+    with_picks = [z for z in zone_rows if z["picks"]]
+    if with_picks and all(z["slow"] is None for z in with_picks):
+        return None, with_picks[0].get("not_available", {}).get("slow")
     return [
         {
             "zone_id": z["zone_id"],
@@ -690,11 +937,18 @@ def slow_zones(zone_rows: list[ZoneRow]) -> list[SlowZone]:
         }
         for z in zone_rows
         if z["slow"]
-    ]
+    ], None
 
 
 def slow_picks(picks_today: list[_Pick], rules: Rules) -> SlowPicks:
     """Picks of the day slower than Q3 + k x IQR of the day's pick durations."""
+    if (reason := _untimed(picks_today)) is not None:
+        return {
+            "threshold_minutes": None,
+            "count": None,
+            "slowest_minutes": [],
+            "not_available": {"threshold_minutes": reason, "count": reason},
+        }
     durations = sorted(
         _minutes(p.completed - p.started)
         for p in picks_today
@@ -711,6 +965,50 @@ def slow_picks(picks_today: list[_Pick], rules: Rules) -> SlowPicks:
         "count": len(over),
         "slowest_minutes": sorted(over, reverse=True)[:5],
     }
+
+
+def data_gaps(
+    picks_today: list[_Pick],
+    orders: Sequence[Row],
+    shipment_rows: Sequence[Row],
+    period: _Period,
+) -> list[DataGap]:
+    """The columns the day's figures read that some (or all) of their rows leave empty."""
+    gaps: list[DataGap] = []
+    n = len(picks_today)
+    of = "picks of the day"
+    gaps += _gap("picks.picker_id", sum(1 for p in picks_today if not p.picker_known), n, of)
+    gaps += _gap("picks.zone_id", sum(1 for p in picks_today if not p.zone_known), n, of)
+    gaps += _gap("picks.quantity", sum(1 for p in picks_today if p.quantity is None), n, of)
+    gaps += _gap("picks.started_at", sum(1 for p in picks_today if p.started is None), n, of)
+    backwards = sum(1 for p in picks_today if p.started is not None and p.started > p.completed)
+    gaps += _gap("picks.started_at", backwards, n, of, "later than completed_at")
+    if backwards:
+        gaps[-1]["effect"] = "the pick has no duration (as if started_at were empty)"
+    gaps += _gap(
+        "orders.due_at",
+        sum(1 for o in orders if _empty(o.get("due_at"))),
+        len(orders),
+        "orders read (due or created around the day)",
+    )
+    due = [
+        o
+        for o in orders
+        if (d := parse_time(o.get("due_at"))) is not None and period.start <= d < period.end
+    ]
+    gaps += _gap(
+        "orders.status", sum(1 for o in due if _empty(o.get("status"))), len(due), "orders due"
+    )
+    today = [
+        r
+        for r, s in zip(shipment_rows, _shipments(shipment_rows), strict=True)
+        if s in _shipments_of_day([s], period)
+    ]
+    of = "shipments loading or departing on the day"
+    for column in ("order_id", "loading_started_at", "departed_at"):
+        empty = sum(1 for r in today if _empty(r.get(column)))
+        gaps += _gap(f"shipments.{column}", empty, len(today), of)
+    return gaps
 
 
 def analyse(
@@ -730,7 +1028,20 @@ def analyse(
     picker_rows = by_picker(
         picks, picks_today, _names(tables.get("pickers", []), "picker_id"), zone_rows, period
     )
-    shipment_rows = tables.get("shipments", [])
+    orders = list(tables.get("orders", []))
+    shipment_rows = list(tables.get("shipments", []))
+    outlier_pickers, pickers_reason = picker_outliers(picker_rows, picks_today, rules)
+    zones_slow, zones_reason = slow_zones(zone_rows)
+    outliers: Outliers = {
+        "pickers": outlier_pickers,
+        "slow_zones": zones_slow,
+        "slow_picks": slow_picks(picks_today, rules),
+    }
+    missing = {
+        key: reason
+        for key, reason in (("pickers", pickers_reason), ("slow_zones", zones_reason))
+        if reason is not None
+    }
     return {
         "day": day.isoformat(),
         "history_days": HISTORY_DAYS,
@@ -740,7 +1051,7 @@ def analyse(
         "by_hour": by_hour(picks, period),
         "by_zone": zone_rows,
         "by_picker": picker_rows,
-        "late_orders": late_orders(tables.get("orders", []), shipment_rows, period, rules),
+        "late_orders": late_orders(orders, shipment_rows, period, rules),
         "idle_docks": idle_docks(
             picks_today,
             _shipments(shipment_rows),
@@ -748,9 +1059,6 @@ def analyse(
             period,
             rules,
         ),
-        "outliers": {
-            "pickers": picker_outliers(picker_rows, rules),
-            "slow_zones": slow_zones(zone_rows),
-            "slow_picks": slow_picks(picks_today, rules),
-        },
+        "outliers": _with_reasons(outliers, missing),
+        "data_gaps": data_gaps(picks_today, orders, shipment_rows, period),
     }

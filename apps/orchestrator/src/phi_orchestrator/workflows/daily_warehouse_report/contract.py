@@ -14,6 +14,7 @@ from ``history_start``; orders and shipments only around the day itself.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -45,6 +46,30 @@ def _query(table: ContractTable) -> str:
 
 
 QUERIES: dict[str, str] = {table.name: _query(table) for table in WAREHOUSE.tables}
+
+#: Names of the queries asking for the lowest and highest value of the timestamp columns the
+#: filters compare. A value the report cannot read sorts outside any ISO bound
+#: (``24/11/2026 10:00`` > ``2026-11-26``), so a filter leaves its row out without a word:
+#: a column holding only such values gave a report of no picks, SUCCESS. Its lowest or
+#: highest value is then one of them, and the analysis fails the task naming it.
+TIME_RANGE_PREFIX = "time_range_"
+
+
+def _filtered_time_columns(table: ContractTable) -> tuple[str, ...]:
+    words = set(re.findall(r"\w+", _FILTERS.get(table.name, "").split(" IN (")[0]))
+    return tuple(c.name for c in table.columns if c.type == "timestamp" and c.name in words)
+
+
+def _range_query(table: ContractTable, columns: tuple[str, ...]) -> str:
+    bounds = ", ".join(f"MIN({c}) AS min_{c}, MAX({c}) AS max_{c}" for c in columns)
+    return f"SELECT {bounds} FROM {table.name}"
+
+
+TIME_RANGE_QUERIES: dict[str, str] = {
+    f"{TIME_RANGE_PREFIX}{table.name}": _range_query(table, columns)
+    for table in WAREHOUSE.tables
+    if (columns := _filtered_time_columns(table))
+}
 
 # Which parameters each query uses (drivers refuse unused named parameters in some setups).
 _QUERY_PARAMS = {
@@ -80,8 +105,11 @@ def db_payload(day: date, connection: str | None = None) -> dict[str, Any]:
         # ``contracts:`` section); the agent needs to know which contract these names are.
         "contract": WAREHOUSE.name,
         "queries": [
-            {"name": name, "sql": sql, "params": {p: params[p] for p in _QUERY_PARAMS[name]}}
-            for name, sql in QUERIES.items()
+            *(
+                {"name": name, "sql": sql, "params": {p: params[p] for p in _QUERY_PARAMS[name]}}
+                for name, sql in QUERIES.items()
+            ),
+            *({"name": name, "sql": sql, "params": {}} for name, sql in TIME_RANGE_QUERIES.items()),
         ],
     }
 
@@ -111,6 +139,8 @@ def tables_from_result(result: Any) -> dict[str, list[dict[str, Any]]]:
     for name, answer in result["results"].items():
         if not isinstance(answer, dict):
             raise ContractError(f"result '{name}' is not an object")
+        if name.startswith(TIME_RANGE_PREFIX):
+            continue  # see time_ranges_from_result
         columns, rows = answer.get("columns"), answer.get("rows")
         if not isinstance(columns, list) or not isinstance(rows, list):
             raise ContractError(f"result '{name}' needs 'columns' and 'rows' lists")
@@ -129,3 +159,22 @@ def tables_from_result(result: Any) -> dict[str, list[dict[str, Any]]]:
     if missing:
         raise ContractError(f"the tool result lacks: {', '.join(sorted(missing))}")
     return tables
+
+
+def time_ranges_from_result(result: Any) -> dict[str, list[Any]]:
+    """The lowest and highest value of each filtered timestamp column (``table.column``), from
+    a ``db`` result that has them (file exports are read whole and have none)."""
+    ranges: dict[str, list[Any]] = {}
+    results = result.get("results") if isinstance(result, dict) else None
+    for name, answer in (results or {}).items():
+        if not name.startswith(TIME_RANGE_PREFIX) or not isinstance(answer, dict):
+            continue
+        table = name.removeprefix(TIME_RANGE_PREFIX)
+        columns, rows = answer.get("columns") or [], answer.get("rows") or []
+        if not rows or len(rows[0]) != len(columns):
+            raise ContractError(f"result '{name}' needs one row of its columns")
+        for column, value in zip(columns, rows[0], strict=True):
+            bound, _, name_ = str(column).partition("_")
+            if bound in ("min", "max") and name_:
+                ranges.setdefault(f"{table}.{name_}", []).append(value)
+    return ranges
