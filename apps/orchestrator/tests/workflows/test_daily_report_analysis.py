@@ -318,3 +318,75 @@ def test_all_orders_without_a_due_time_give_no_late_order_figures() -> None:
     assert "No orders were due" not in text
     assert "Not available (orders.due_at is empty): orders due, late orders" in text
     assert "late orders not available (orders.due_at is empty)" in summary_text(m)
+
+
+def _orders_with_late(day: date, due: int, late: int) -> tuple[list[dict], list[dict]]:
+    """``due`` orders due at noon of ``day``, the first ``late`` of them leaving at 13:00, the
+    others at 11:00, each from dock D1."""
+    orders, shipments = [], []
+    noon = datetime(day.year, day.month, day.day, 12)
+    for n in range(due):
+        oid = f"O-{day}-{n}"
+        orders.append({"order_id": oid, "customer": "c", "due_at": noon.isoformat()})
+        left = noon + timedelta(hours=1 if n < late else -1)
+        shipments.append(
+            {
+                "shipment_id": f"S-{oid}",
+                "order_id": oid,
+                "dock_id": "D1",
+                "loading_started_at": (left - timedelta(minutes=20)).isoformat(),
+                "departed_at": left.isoformat(),
+            }
+        )
+    return orders, shipments
+
+
+def test_a_late_order_spike_is_marked_against_the_seven_days_before() -> None:
+    orders, shipments = _orders_with_late(DAY, 100, 20)
+    for back in range(1, 8):
+        o, s = _orders_with_late(DAY - timedelta(days=back), 100, 3)
+        orders, shipments = orders + o, shipments + s
+    m = analyse({"picks": [], "orders": orders, "shipments": shipments}, DAY)
+    late = m["late_orders"]
+    assert (late["late_pct"], late["baseline_late_pct"], late["spike"]) == (20.0, 3.0, True)
+    assert (late["baseline_orders_due"], late["baseline_late"]) == (700, 21)
+    assert "20 of 100 orders late (20.0% against 3.0% over the 7 days before: a spike)" in (
+        summary_text(m)
+    )
+    text = compose_narrative(
+        ChatRequest(model="builtin", messages=[], facts=narrative_facts(m, []))
+    )
+    assert "(20.0% against 3.0% over the 7 days before: a spike)" in text
+    # Departures per dock against the dock's own 7-day mean.
+    dock = m["idle_docks"]["docks"][0]
+    assert (dock["departures"], dock["departures_mean_7d"]) == (100, 100.0)
+    # A normal day is no spike.
+    normal_orders, normal_shipments = _orders_with_late(DAY, 100, 4)
+    history = {"orders": orders[100:], "shipments": shipments[100:]}
+    calm = analyse(
+        {
+            "orders": history["orders"] + normal_orders,
+            "shipments": history["shipments"] + normal_shipments,
+        },
+        DAY,
+    )["late_orders"]
+    assert calm["late_pct"] == 4.0 and calm["spike"] is False
+
+
+def test_baselines_without_data_in_the_seven_days_before_are_not_available_never_zero() -> None:
+    orders, shipments = _orders_with_late(DAY, 10, 2)
+    m = analyse({"picks": [], "orders": orders, "shipments": shipments}, DAY)
+    late = m["late_orders"]
+    assert late["late_pct"] == 20.0 and late["baseline_late_pct"] is None
+    assert late["spike"] is None
+    assert late["not_available"]["baseline_late_pct"]["reason"] == "no_baseline"
+    dock = m["idle_docks"]["docks"][0]
+    assert dock["departures"] == 10 and dock["departures_mean_7d"] is None
+    assert dock["not_available"]["departures_mean_7d"]["text"] == (
+        "no departures at any dock in the 7 days before"
+    )
+    assert m["totals"]["mean_7d_picks"] is None
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "the 7 days before: not available (no orders due in the 7 days before)" in report
+    assert "| Dock 1 |" not in report and "| D1 | 10 |" in report
+    assert "| 10 | n/a |" in report  # departures, then no 7-day mean

@@ -124,9 +124,16 @@ _LATENESS_FIGURES = (
     "late_orders.late",
     "late_orders.not_shipped",
     "late_orders.late_pct",
+    "late_orders.baseline_late",
+    "late_orders.baseline_late_pct",
+    "late_orders.spike",
     "late_orders.orders",
 )
-_LATE_ORDER_FIGURES = ("late_orders.orders_due", *_LATENESS_FIGURES)
+_LATE_ORDER_FIGURES = (
+    "late_orders.orders_due",
+    "late_orders.baseline_orders_due",
+    *_LATENESS_FIGURES,
+)
 _DOCK_TIME_FIGURES = (
     "idle_docks.docks[].busy_minutes",
     "idle_docks.docks[].utilisation_pct",
@@ -232,6 +239,7 @@ WAREHOUSE = DataContract(
                         "by_picker[].picks_per_hour",
                         "by_picker[].median_pick_seconds",
                         "by_picker[].relative_pick_time",
+                        "by_picker[].relative_pick_time_7d",
                         "outliers.pickers",
                         "outliers.slow_zones",
                         "outliers.slow_picks.threshold_minutes",
@@ -249,7 +257,8 @@ WAREHOUSE = DataContract(
         ContractTable(
             name="orders",
             meaning="Customer orders",
-            rows_read="due on the day or created on the day",
+            rows_read="due on the day or the 7 days before it (the late-order rate's baseline), "
+            "or created on the day (as exports: one file for each of these days)",
             export_file="orders_YYYY-MM-DD.csv",
             columns=(
                 _key("order_id"),
@@ -285,8 +294,9 @@ WAREHOUSE = DataContract(
             name="shipments",
             meaning="Loadings at the docks, one per shipment of an order",
             rows_read=(
-                "loading or departing on the day, loading before it and not yet departed, "
-                "and those of orders due on the day"
+                "loading on the day, departing on the day or the 7 days before it (each "
+                "dock's baseline), loading before it and not yet departed, and those of the "
+                "orders read (as exports: one file for each of these days)"
             ),
             export_file="shipments_YYYY-MM-DD.csv",
             columns=(
@@ -328,7 +338,13 @@ WAREHOUSE = DataContract(
                         "not departed: its order is late or not shipped if due on the day, "
                         "and the dock counts as busy until the operating window closes"
                     ),
-                    figures_when_empty=(*_LATENESS_FIGURES, *_DOCK_TIME_FIGURES),
+                    figures_when_empty=(
+                        *_LATENESS_FIGURES,
+                        *_DOCK_TIME_FIGURES,
+                        "idle_docks.docks[].departures",
+                        "idle_docks.docks[].departures_mean_7d",
+                        "idle_docks.docks[].departures_vs_mean_7d_pct",
+                    ),
                 ),
             ),
         ),

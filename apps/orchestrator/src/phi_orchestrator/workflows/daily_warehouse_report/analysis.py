@@ -55,23 +55,32 @@ class Rules:
     idle_gap_minutes: int = 120
     slow_pick_iqr_k: float = 3.0
     slow_zone_ratio: float = 1.5
+    late_spike_ratio: float = 2.0
+    late_spike_points: float = 5.0
     max_listed: int = 10
 
     def describe(self) -> list[str]:
         return [
             "Comparisons: the day against the previous day and the mean of the 7 days before "
-            "it (a day without picks counts as zero).",
+            "it (a day without picks counts as zero; with no picks in all 7 days the mean is "
+            "not available).",
             "Late order: due during the day, not cancelled, and first shipped after its due "
             "time, or not shipped by the end of the day.",
+            f"Late-order spike: the day's late-order rate at least {self.late_spike_ratio:g}x "
+            f"and {self.late_spike_points:g} points above the rate of the 7 days before (all "
+            "their late orders over all their orders due, each day by the same rule).",
             f"Idle dock: no loading during the operating window, or a gap of at least "
-            f"{self.idle_gap_minutes} minutes between loadings.",
+            f"{self.idle_gap_minutes} minutes between loadings. A dock's departures are "
+            "compared with its mean per day over the 7 days before.",
             "Picker outlier: median relative pick time (pick time / the day's median pick time "
             f"in its zone) with a modified z-score beyond ±{self.outlier_z} among the day's "
-            f"pickers with at least {self.min_picks} picks.",
+            f"pickers with at least {self.min_picks} picks; shown with the picker's own "
+            "relative pick time over the 7 days before.",
             f"Slow zone: median pick time at least {self.slow_zone_ratio:g}x the zone's median "
             "over the 7 days before.",
             f"Slow pick: duration above Q3 + {self.slow_pick_iqr_k:g} x IQR of the day's pick "
-            "durations.",
+            "durations; the share of the 7 days' picks above the same threshold is the "
+            "baseline.",
         ]
 
 
@@ -309,15 +318,15 @@ class Comparison(TypedDict):
 
     picks: int
     previous_day_picks: int
-    mean_7d_picks: float
+    mean_7d_picks: float | None  # None when none of the 7 days has a pick at all
     change_vs_previous_day_pct: float | None
     change_vs_mean_7d_pct: float | None
+    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class Totals(Comparison):
     units: float | None
     active_pickers: int | None  # pickers named by the day's picks ('unknown' is none)
-    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class HourRow(Comparison):
@@ -332,7 +341,6 @@ class ZoneRow(Comparison):
     median_pick_seconds_7d: float | None
     pick_time_ratio_vs_7d: float | None
     slow: bool | None
-    not_available: NotRequired[dict[str, NotAvailable]]
 
 
 class PickerRow(Comparison):
@@ -344,7 +352,8 @@ class PickerRow(Comparison):
     median_pick_seconds: float | None
     # The picker's median of pick time / the day's median pick time in the pick's zone.
     relative_pick_time: float | None
-    not_available: NotRequired[dict[str, NotAvailable]]
+    # The same over the 7 days before (each pick against its own day's zone median).
+    relative_pick_time_7d: float | None
 
 
 class LateOrder(TypedDict):
@@ -361,6 +370,11 @@ class LateOrders(TypedDict):
     late: int | None
     not_shipped: int | None
     late_pct: float | None
+    # The 7 days before, each day by the same rule: their late orders over their orders due.
+    baseline_orders_due: int | None
+    baseline_late: int | None
+    baseline_late_pct: float | None
+    spike: bool | None  # see Rules.describe
     orders: list[LateOrder] | None  # the latest first, at most Rules.max_listed
     not_available: NotRequired[dict[str, NotAvailable]]
 
@@ -375,6 +389,9 @@ class DockRow(TypedDict):
     utilisation_pct: float | None
     longest_idle_minutes: float | None
     idle: bool | None
+    departures: int | None  # shipments that left this dock on the day
+    departures_mean_7d: float | None  # per day over the 7 days before
+    departures_vs_mean_7d_pct: float | None
     not_available: NotRequired[dict[str, NotAvailable]]
 
 
@@ -395,6 +412,7 @@ class PickerOutlier(TypedDict):
     name: str
     median_pick_seconds: float | None
     relative_pick_time: float
+    relative_pick_time_7d: float | None
     pickers_median_relative: float
     modified_z: float
     direction: str  # "slow" or "fast"
@@ -414,6 +432,9 @@ class SlowPicks(TypedDict):
     median_minutes: NotRequired[float]
     count: int | None
     slowest_minutes: list[float]
+    # Of the timed picks: the day's share above the threshold, and the 7 days' before.
+    share_pct: NotRequired[float]
+    share_7d_pct: NotRequired[float | None]
     not_available: NotRequired[dict[str, NotAvailable]]
 
 
@@ -494,14 +515,24 @@ def _comparison(
 ) -> Comparison:
     today = by_day[day].get(name, 0)
     previous = by_day[day - timedelta(days=1)].get(name, 0)
-    mean7 = round(sum(by_day[d].get(name, 0) for d in history) / len(history), 1)
-    return {
+    row: Comparison = {
         "picks": today,
         "previous_day_picks": previous,
-        "mean_7d_picks": mean7,
+        "mean_7d_picks": None,
         "change_vs_previous_day_pct": pct_change(today, previous),
-        "change_vs_mean_7d_pct": pct_change(today, mean7),
+        "change_vs_mean_7d_pct": None,
     }
+    if not any(n for d in history for n in by_day[d].values()):
+        # Not one pick in 7 days is missing data, not a mean of zero.
+        row["not_available"] = {
+            "mean_7d_picks": no_baseline("picks"),
+            "change_vs_mean_7d_pct": no_baseline("picks"),
+        }
+        return row
+    mean7 = round(sum(by_day[d].get(name, 0) for d in history) / len(history), 1)
+    row["mean_7d_picks"] = mean7
+    row["change_vs_mean_7d_pct"] = pct_change(today, mean7)
+    return row
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -534,7 +565,7 @@ def _untimed(picks: list[_Pick]) -> NotAvailable | None:
 
 def _with_reasons(row: Any, missing: dict[str, NotAvailable]) -> Any:
     if missing:
-        row["not_available"] = missing
+        row["not_available"] = {**row.get("not_available", {}), **missing}
     return row
 
 
@@ -647,11 +678,29 @@ def by_picker(
         seconds, base = p.seconds, zone_median.get(p.zone_id)
         if seconds is not None and base:
             relative[p.picker_id].append(seconds / base)
+    # The same measure over the 7 days before: each pick against its own day's zone median.
+    history = [p for p in picks if period.history_start <= p.completed < period.start]
+    day_zone: dict[tuple[date, str], list[float]] = defaultdict(list)
+    for p in history:
+        if (seconds := p.seconds) is not None:
+            day_zone[(p.completed.date(), p.zone_id)].append(seconds)
+    day_zone_median = {k: statistics.median(v) for k, v in day_zone.items()}
+    relative_before: dict[str, list[float]] = defaultdict(list)
+    history_by_picker: dict[str, list[_Pick]] = defaultdict(list)
+    for p in history:
+        history_by_picker[p.picker_id].append(p)
+        base = day_zone_median.get((p.completed.date(), p.zone_id))
+        if (seconds := p.seconds) is not None and base:
+            relative_before[p.picker_id].append(seconds / base)
     picker_ids = sorted(set(today) | {k for d in period.history for k in by_day[d]})
     rows: list[PickerRow] = []
     for pid in picker_ids:
         own = today.get(pid, [])
         missing: dict[str, NotAvailable] = {}
+        before = relative_before.get(pid)
+        if own and not before:
+            reason = _untimed(history_by_picker.get(pid, []))
+            missing["relative_pick_time_7d"] = reason or no_baseline("timed picks by this picker")
         units = _units_of(own)
         if units is None:
             missing["units"] = empty_column("picks.quantity", len(own))
@@ -682,6 +731,9 @@ def by_picker(
                     "picks_per_hour": picks_per_hour,
                     "median_pick_seconds": _median_seconds(own),
                     "relative_pick_time": round(statistics.median(values), 2) if values else None,
+                    "relative_pick_time_7d": round(statistics.median(before), 2)
+                    if before
+                    else None,
                 },
                 missing,
             )
@@ -704,85 +756,123 @@ def _all_empty(rows: Sequence[Row], column: str) -> bool:
     return bool(rows) and all(_empty(r.get(column)) for r in rows)
 
 
-def late_orders(
-    orders: Sequence[Row], shipment_rows: Sequence[Row], period: _Period, rules: Rules
-) -> LateOrders:
-    """Orders due on the day (not cancelled) that left after their due time or not at all."""
-    if _all_empty(orders, "due_at"):
-        reason = empty_column("orders.due_at", len(orders))
-        return {
-            "orders_due": None,
-            "late": None,
-            "not_shipped": None,
-            "late_pct": None,
-            "orders": None,
-            "not_available": {k: reason for k in _LATE_KEYS},
-        }
-    first_departure: dict[str, datetime] = {}
+def _first_departures(shipment_rows: Sequence[Row]) -> dict[str, datetime]:
+    first: dict[str, datetime] = {}
     for s in shipment_rows:
         departed = parse_time(s.get("departed_at"))
         oid = str(s.get("order_id"))
-        if departed is not None and (oid not in first_departure or departed < first_departure[oid]):
-            first_departure[oid] = departed
-    day_start, day_end = period.start, period.end
+        if departed is not None and (oid not in first or departed < first[oid]):
+            first[oid] = departed
+    return first
+
+
+def _late_on(
+    orders: Sequence[Row], first_departure: Mapping[str, datetime], start: datetime
+) -> tuple[int, list[LateOrder]]:
+    """Orders due on the day from ``start`` (not cancelled), and the late ones among them."""
+    end = start + timedelta(days=1)
     orders_due = 0
     late: list[LateOrder] = []
     for o in orders:
         due = parse_time(o.get("due_at"))
-        if due is None or not day_start <= due < day_end or o.get("status") == "CANCELLED":
+        if due is None or not start <= due < end or o.get("status") == "CANCELLED":
             continue
         orders_due += 1
         oid = str(o["order_id"])
         shipped = first_departure.get(oid)
         if shipped is not None and shipped <= due:
             continue
-        if shipped is not None and shipped < day_end:
-            late.append(
-                {
-                    "order_id": oid,
-                    "customer": o.get("customer"),
-                    "due_at": due.isoformat(),
-                    "shipped_at": shipped.isoformat(),
-                    "minutes_late": _minutes(shipped - due),
-                    "shipped": True,
-                }
-            )
-        else:
-            late.append(
-                {
-                    "order_id": oid,
-                    "customer": o.get("customer"),
-                    "due_at": due.isoformat(),
-                    "shipped_at": None,
-                    "minutes_late": _minutes(day_end - due),
-                    "shipped": False,
-                }
-            )
+        left = shipped is not None and shipped < end
+        late.append(
+            {
+                "order_id": oid,
+                "customer": o.get("customer"),
+                "due_at": due.isoformat(),
+                "shipped_at": shipped.isoformat() if left and shipped else None,
+                "minutes_late": _minutes((shipped if left and shipped else end) - due),
+                "shipped": left,
+            }
+        )
+    return orders_due, late
+
+
+def late_orders(
+    orders: Sequence[Row], shipment_rows: Sequence[Row], period: _Period, rules: Rules
+) -> LateOrders:
+    """Orders due on the day (not cancelled) that left after their due time or not at all,
+    against the same rate over the 7 days before."""
+    result: LateOrders = {
+        "orders_due": None,
+        "late": None,
+        "not_shipped": None,
+        "late_pct": None,
+        "baseline_orders_due": None,
+        "baseline_late": None,
+        "baseline_late_pct": None,
+        "spike": None,
+        "orders": None,
+    }
+    if _all_empty(orders, "due_at"):
+        reason = empty_column("orders.due_at", len(orders))
+        result["not_available"] = {k: reason for k in _LATE_KEYS}
+        return result
+    first_departure = _first_departures(shipment_rows)
+    orders_due, late = _late_on(orders, first_departure, period.start)
+    baseline = [_late_on(orders, first_departure, _Period.of(d).start) for d in period.history]
+    result["orders_due"] = orders_due
+    result["baseline_orders_due"] = sum(due for due, _ in baseline)
     # Which order a shipment ships and when it left decide lateness: without either in any
     # shipment row, every order due would look unshipped.
     for column in ("order_id", "departed_at"):
-        if orders_due and _all_empty(shipment_rows, column):
+        if (orders_due or result["baseline_orders_due"]) and _all_empty(shipment_rows, column):
             reason = empty_column(f"shipments.{column}", len(shipment_rows))
-            return {
-                "orders_due": orders_due,
-                "late": None,
-                "not_shipped": None,
-                "late_pct": None,
-                "orders": None,
-                "not_available": {k: reason for k in _LATE_KEYS if k != "orders_due"},
+            result["not_available"] = {
+                k: reason for k in _LATE_KEYS if k not in ("orders_due", "baseline_orders_due")
             }
+            return result
     late.sort(key=lambda r: (-float(r["minutes_late"] or 0), str(r["order_id"])))
-    return {
-        "orders_due": orders_due,
-        "late": len(late),
-        "not_shipped": sum(1 for r in late if not r["shipped"]),
-        "late_pct": round(len(late) / orders_due * 100, 1) if orders_due else None,
-        "orders": late[: rules.max_listed],
-    }
+    late_pct = round(len(late) / orders_due * 100, 1) if orders_due else None
+    base_due = result["baseline_orders_due"] or 0
+    base_late = sum(len(rows) for _, rows in baseline)
+    base_pct = round(base_late / base_due * 100, 1) if base_due else None
+    result.update(
+        {
+            "late": len(late),
+            "not_shipped": sum(1 for r in late if not r["shipped"]),
+            "late_pct": late_pct,
+            "baseline_late": base_late,
+            "baseline_late_pct": base_pct,
+            "orders": late[: rules.max_listed],
+        }
+    )
+    if base_pct is None:
+        result["not_available"] = {"baseline_late_pct": no_baseline("orders due")}
+    if not orders_due:
+        result["spike"] = False
+    elif base_pct is None:
+        result["not_available"]["spike"] = no_baseline("orders due")
+    else:
+        assert late_pct is not None
+        result["spike"] = (
+            late_pct >= rules.late_spike_ratio * base_pct
+            and late_pct - base_pct >= rules.late_spike_points
+        )
+    return result
 
 
-_LATE_KEYS = ("orders_due", "late", "not_shipped", "late_pct", "orders")
+_LATE_KEYS = (
+    "orders_due",
+    "late",
+    "not_shipped",
+    "late_pct",
+    "baseline_orders_due",
+    "baseline_late",
+    "baseline_late_pct",
+    "spike",
+    "orders",
+)
 _DOCK_TIME_KEYS = ("busy_minutes", "utilisation_pct", "longest_idle_minutes", "idle")
+_DEPARTURE_KEYS = ("departures", "departures_mean_7d", "departures_vs_mean_7d_pct")
 
 
 def _shipments_of_day(shipments: list[_Shipment], period: _Period) -> list[_Shipment]:
@@ -821,6 +911,11 @@ def idle_docks(
     # No shipment read has departed: a loading's end is unknown everywhere (each would be
     # taken as busy to the window's end).
     never_departed = bool(shipments) and all(s.departed is None for s in shipments)
+    departures: dict[date, dict[str, int]] = {d: defaultdict(int) for d in period.days}
+    for s in shipments:
+        if s.departed is not None and s.dock_id and s.departed.date() in departures:
+            departures[s.departed.date()][s.dock_id] += 1
+    departed_before = any(departures[d] for d in period.history)
     rows: list[DockRow] = []
     for dock_id in sorted((set(docks) | {s.dock_id for s in shipments_today}) - {""}):
         own = [s for s in shipments_today if s.dock_id == dock_id]
@@ -853,19 +948,33 @@ def idle_docks(
             "utilisation_pct": round(busy / window * 100, 1) if window else None,
             "longest_idle_minutes": round(longest_gap, 1),
             "idle": not own or longest_gap >= rules.idle_gap_minutes,
+            "departures": departures[period.day][dock_id],
+            "departures_mean_7d": None,
+            "departures_vs_mean_7d_pct": None,
         }
         missing: dict[str, NotAvailable] = {}
-        if own and never_departed:
-            reason = empty_column("shipments.departed_at", len(own))
-            missing = {k: reason for k in _DOCK_TIME_KEYS}
+        if departed_before:
+            mean = round(sum(departures[d][dock_id] for d in period.history) / HISTORY_DAYS, 1)
+            row["departures_mean_7d"] = mean
+            row["departures_vs_mean_7d_pct"] = pct_change(row["departures"] or 0, mean)
+        elif not never_departed:
+            reason = no_baseline("departures at any dock")
+            missing = {"departures_mean_7d": reason, "departures_vs_mean_7d_pct": reason}
+        if never_departed:
+            reason = empty_column("shipments.departed_at", len(shipments))
+            missing = {k: reason for k in _DEPARTURE_KEYS}
+            if own:
+                missing |= {
+                    k: empty_column("shipments.departed_at", len(own)) for k in _DOCK_TIME_KEYS
+                }
         elif own and not timed:
             reason = empty_column("shipments.loading_started_at", len(own))
-            missing = {k: reason for k in _DOCK_TIME_KEYS}
+            missing |= {k: reason for k in _DOCK_TIME_KEYS}
         elif without_start:
             # A loading of unknown start may fill any gap: busy time counts the others
             # (loadings_without_start says how many are left out), gaps are unknown.
             reason = empty_column("shipments.loading_started_at", len(own), without_start)
-            missing = {"longest_idle_minutes": reason, "idle": reason}
+            missing |= {"longest_idle_minutes": reason, "idle": reason}
         for key in missing:
             row[key] = None  # type: ignore[literal-required]
         rows.append(_with_reasons(row, missing))
@@ -914,6 +1023,7 @@ def picker_outliers(
                     "name": r["name"],
                     "median_pick_seconds": r["median_pick_seconds"],
                     "relative_pick_time": t,
+                    "relative_pick_time_7d": r["relative_pick_time_7d"],
                     "pickers_median_relative": round(median, 2),
                     "modified_z": round(z, 2),
                     "direction": "slow" if z > 0 else "fast",
@@ -940,8 +1050,9 @@ def slow_zones(zone_rows: list[ZoneRow]) -> tuple[list[SlowZone] | None, NotAvai
     ], None
 
 
-def slow_picks(picks_today: list[_Pick], rules: Rules) -> SlowPicks:
-    """Picks of the day slower than Q3 + k x IQR of the day's pick durations."""
+def slow_picks(picks_today: list[_Pick], picks_before: list[_Pick], rules: Rules) -> SlowPicks:
+    """Picks of the day slower than Q3 + k x IQR of the day's pick durations, and the share
+    of the 7 days' picks before above the same threshold."""
     if (reason := _untimed(picks_today)) is not None:
         return {
             "threshold_minutes": None,
@@ -959,12 +1070,25 @@ def slow_picks(picks_today: list[_Pick], rules: Rules) -> SlowPicks:
     q1, q3 = _quantile(durations, 0.25), _quantile(durations, 0.75)
     threshold = round(q3 + rules.slow_pick_iqr_k * (q3 - q1), 1)
     over = [d for d in durations if d > threshold]
-    return {
+    before = [
+        _minutes(p.completed - p.started)
+        for p in picks_before
+        if p.started is not None and p.completed >= p.started
+    ]
+    result: SlowPicks = {
         "threshold_minutes": threshold,
         "median_minutes": round(statistics.median(durations), 1),
         "count": len(over),
         "slowest_minutes": sorted(over, reverse=True)[:5],
+        "share_pct": round(len(over) / len(durations) * 100, 1),
+        "share_7d_pct": round(sum(1 for d in before if d > threshold) / len(before) * 100, 1)
+        if before
+        else None,
     }
+    if not before:
+        reason = _untimed(picks_before) or no_baseline("timed picks")
+        result["not_available"] = {"share_7d_pct": reason}
+    return result
 
 
 def data_gaps(
@@ -1035,7 +1159,11 @@ def analyse(
     outliers: Outliers = {
         "pickers": outlier_pickers,
         "slow_zones": zones_slow,
-        "slow_picks": slow_picks(picks_today, rules),
+        "slow_picks": slow_picks(
+            picks_today,
+            [p for p in picks if period.history_start <= p.completed < period.start],
+            rules,
+        ),
     }
     missing = {
         key: reason

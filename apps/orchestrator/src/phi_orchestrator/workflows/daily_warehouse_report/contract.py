@@ -24,17 +24,20 @@ from phi_orchestrator.workflows.daily_warehouse_report.analysis import HISTORY_D
 # Which rows of each contract table the report asks for (tables not named here: all rows).
 _FILTERS: dict[str, str] = {
     "picks": "WHERE completed_at >= :history_start AND completed_at < :day_end",
+    # Orders due in the 7 days before too: the late-order rate's baseline.
     "orders": (
-        "WHERE (due_at >= :day_start AND due_at < :day_end) "
+        "WHERE (due_at >= :history_start AND due_at < :day_end) "
         "OR (created_at >= :day_start AND created_at < :day_end)"
     ),
+    # Departures of the 7 days before too: each dock's baseline, and the shipments of the
+    # orders due then.
     "shipments": (
         "WHERE (loading_started_at >= :day_start AND loading_started_at < :day_end) "
-        "OR (departed_at >= :day_start AND departed_at < :day_end) "
+        "OR (departed_at >= :history_start AND departed_at < :day_end) "
         "OR (loading_started_at < :day_start AND departed_at IS NULL) "
         # Orders due on the day may have left earlier: they are on time, not missing.
         "OR order_id IN (SELECT order_id FROM orders "
-        "WHERE due_at >= :day_start AND due_at < :day_end)"
+        "WHERE due_at >= :history_start AND due_at < :day_end)"
     ),
 }
 
@@ -77,8 +80,8 @@ _QUERY_PARAMS = {
     "pickers": (),
     "docks": (),
     "picks": ("history_start", "day_end"),
-    "orders": ("day_start", "day_end"),
-    "shipments": ("day_start", "day_end"),
+    "orders": ("history_start", "day_start", "day_end"),
+    "shipments": ("history_start", "day_start", "day_end"),
 }
 
 
@@ -115,16 +118,17 @@ def db_payload(day: date, connection: str | None = None) -> dict[str, Any]:
 
 
 def file_payload(day: date) -> dict[str, Any]:
-    """The ``file`` tool call for CSV exports: one file per table and day where it has one."""
+    """The ``file`` tool call for CSV exports: one file per table and day where it has one
+    (picks, orders and shipments of the day and the 7 days before it)."""
     files = [{"name": t, "path": f"{t}.csv"} for t in ("zones", "pickers", "docks")]
-    for offset in range(HISTORY_DAYS, -1, -1):
-        d = (day - timedelta(days=offset)).isoformat()
-        files.append({"name": f"picks_{d}", "path": f"picks_{d}.csv"})
-    files += [
-        {"name": "orders", "path": f"orders_{day.isoformat()}.csv"},
-        {"name": "shipments", "path": f"shipments_{day.isoformat()}.csv"},
-    ]
+    for table in ("picks", "orders", "shipments"):
+        for offset in range(HISTORY_DAYS, -1, -1):
+            d = (day - timedelta(days=offset)).isoformat()
+            files.append({"name": f"{table}_{d}", "path": f"{table}_{d}.csv"})
     return {"files": files}
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ContractError(ValueError):
@@ -144,7 +148,9 @@ def tables_from_result(result: Any) -> dict[str, list[dict[str, Any]]]:
         columns, rows = answer.get("columns"), answer.get("rows")
         if not isinstance(columns, list) or not isinstance(rows, list):
             raise ContractError(f"result '{name}' needs 'columns' and 'rows' lists")
-        table = name.split("_")[0] if name.startswith("picks_") else name
+        # A file per table and day (picks_2026-11-24) adds to its table.
+        table, _, day = name.partition("_")
+        table = table if _DAY.fullmatch(day) else name
         tables.setdefault(table, [])
         for row in rows:
             if not isinstance(row, list) or len(row) != len(columns):

@@ -13,6 +13,7 @@ from phi_llm.types import BUILTIN_LABEL, ChatRequest, Message
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import DailyAnalysis
 from phi_orchestrator.workflows.daily_warehouse_report.report import (
     gap_text,
+    late_rate_text,
     not_available_lines,
 )
 
@@ -34,9 +35,24 @@ def narrative_facts(metrics: DailyAnalysis, docs: list[dict[str, Any]]) -> dict[
             for z in zones[:3]
         ],
         "late_orders": {
-            k: metrics["late_orders"][k] for k in ("orders_due", "late", "not_shipped", "late_pct")
+            k: metrics["late_orders"][k]
+            for k in (
+                "orders_due",
+                "late",
+                "not_shipped",
+                "late_pct",
+                "baseline_orders_due",
+                "baseline_late",
+                "baseline_late_pct",
+                "spike",
+            )
         },
-        "idle_docks": [d["name"] for d in metrics["idle_docks"]["docks"] if d["idle"]],
+        "late_rate": late_rate_text(metrics["late_orders"]),
+        "idle_docks": [
+            {k: d[k] for k in ("name", "departures", "departures_mean_7d")}
+            for d in metrics["idle_docks"]["docks"]
+            if d["idle"]
+        ],
         "idle_docks_not_determinable": [
             d["name"] for d in metrics["idle_docks"]["docks"] if d["idle"] is None
         ],
@@ -44,7 +60,16 @@ def narrative_facts(metrics: DailyAnalysis, docs: list[dict[str, Any]]) -> dict[
         "picker_outliers": None
         if (pickers := metrics["outliers"]["pickers"]) is None
         else [
-            {k: o[k] for k in ("name", "median_pick_seconds", "relative_pick_time", "direction")}
+            {
+                k: o[k]
+                for k in (
+                    "name",
+                    "median_pick_seconds",
+                    "relative_pick_time",
+                    "relative_pick_time_7d",
+                    "direction",
+                )
+            }
             for o in pickers
         ],
         "slow_zones": None
@@ -54,6 +79,9 @@ def narrative_facts(metrics: DailyAnalysis, docs: list[dict[str, Any]]) -> dict[
             for z in zones_slow
         ],
         "slow_picks": metrics["outliers"]["slow_picks"]["count"],
+        "slow_picks_share": {
+            k: metrics["outliers"]["slow_picks"].get(k) for k in ("share_pct", "share_7d_pct")
+        },
         # Figures the data cannot give, and columns some rows leave empty: to be said, never
         # filled in.
         "not_available": not_available_lines(metrics),
@@ -115,7 +143,7 @@ def compose_narrative(request: ChatRequest) -> str:
     elif late.get("orders_due"):
         parts.append(
             f"{late.get('late', 0)} of {late['orders_due']} orders due were late "
-            f"({late.get('late_pct')}%), {late.get('not_shipped', 0)} of them not shipped by the "
+            f"({f.get('late_rate')}), {late.get('not_shipped', 0)} of them not shipped by the "
             "end of the day."
         )
     else:
@@ -123,7 +151,19 @@ def compose_narrative(request: ChatRequest) -> str:
     idle = f.get("idle_docks", [])
     unknown = f.get("idle_docks_not_determinable", [])
     if idle:
-        parts.append(f"Idle docks: {', '.join(idle)}.")
+        parts.append(
+            "Idle docks: "
+            + "; ".join(
+                f"{d['name']} ({d['departures']} departures"
+                + (
+                    f" against a mean of {d['departures_mean_7d']} a day over the 7 days before)"
+                    if d.get("departures_mean_7d") is not None
+                    else "; no 7-day mean to compare with)"
+                )
+                for d in idle
+            )
+            + "."
+        )
     elif not unknown:
         parts.append("No dock was idle by the rule.")
     if unknown:
@@ -134,7 +174,12 @@ def compose_narrative(request: ChatRequest) -> str:
             "Picker outliers: "
             + "; ".join(
                 f"{o['name']} ({o['direction']}: median pick {o['median_pick_seconds']} s, "
-                f"{o['relative_pick_time']} times the zone's median)"
+                f"{o['relative_pick_time']} times the zone's median"
+                + (
+                    f", against {o['relative_pick_time_7d']} over the 7 days before)"
+                    if o.get("relative_pick_time_7d") is not None
+                    else ")"
+                )
                 for o in outliers
             )
             + "."
@@ -151,7 +196,13 @@ def compose_narrative(request: ChatRequest) -> str:
             + "."
         )
     if f.get("slow_picks"):
-        parts.append(f"{f['slow_picks']} picks were slow by the rule.")
+        share = f.get("slow_picks_share") or {}
+        before = share.get("share_7d_pct")
+        parts.append(
+            f"{f['slow_picks']} picks were slow by the rule ({share.get('share_pct')}% of the "
+            "day's timed picks"
+            + (f", against {before}% over the 7 days before)." if before is not None else ").")
+        )
     parts += f.get("not_available", [])
     gaps = f.get("data_gaps", [])
     if gaps:

@@ -31,7 +31,28 @@ FIGURE_LABELS = {
     "slow_zones": "slow zones",
     "threshold_minutes": "slow-pick threshold",
     "count": "slow picks",
+    "mean_7d_picks": "7-day mean",
+    "change_vs_mean_7d_pct": "change against the 7-day mean",
+    "baseline_orders_due": "orders due in the 7 days before",
+    "baseline_late": "late orders in the 7 days before",
+    "baseline_late_pct": "late-order rate of the 7 days before",
+    "spike": "spike rating",
+    "departures": "departures",
+    "departures_mean_7d": "7-day mean departures",
+    "departures_vs_mean_7d_pct": "departures against the 7-day mean",
+    "relative_pick_time_7d": "relative pick time of the 7 days before",
+    "share_7d_pct": "share of slow picks in the 7 days before",
 }
+
+
+def late_rate_text(late: Mapping[str, Any]) -> str:
+    """The day's late-order rate with its baseline: '38.1% against 3.2% over the 7 days
+    before: a spike' (or why the baseline is not available)."""
+    rate = "n/a" if late["late_pct"] is None else f"{late['late_pct']}%"
+    if late["baseline_late_pct"] is None:
+        return f"{rate}; the 7 days before: {_na(late, 'baseline_late_pct')}"
+    spike = ": a spike" if late["spike"] else ""
+    return f"{rate} against {late['baseline_late_pct']}% over the 7 days before{spike}"
 
 
 def _pct(value: float | None) -> str:
@@ -85,7 +106,7 @@ def summary_text(metrics: DailyAnalysis) -> str:
     late_text = (
         f"late orders {_na(late, 'late')}"
         if late["late"] is None
-        else f"{late['late']} of {late['orders_due']} orders late"
+        else f"{late['late']} of {late['orders_due']} orders late ({late_rate_text(late)})"
     )
     idle_text = f"{idle['idle_count']} idle dock(s)"
     if idle["idle_unknown"]:
@@ -224,10 +245,16 @@ def report_markdown(
     else:
         lines += [
             f"{late['late']} of {late['orders_due']} orders due were late "
-            f"({'n/a' if late['late_pct'] is None else str(late['late_pct']) + '%'}); "
+            f"({late_rate_text(late)}); "
             f"{late['not_shipped']} not shipped by the end of the day.",
             "",
         ]
+        if late["baseline_late_pct"] is not None:
+            lines += [
+                f"The 7 days before: {late['baseline_late']} of {late['baseline_orders_due']} "
+                "orders due were late.",
+                "",
+            ]
     lines += [
         *_table(
             ["order", "customer", "due", "shipped", "minutes late"],
@@ -248,7 +275,16 @@ def report_markdown(
         f"{metrics['idle_docks']['window_end']}.",
         "",
         *_table(
-            ["dock", "loadings", "busy min", "utilisation", "longest idle min", "idle"],
+            [
+                "dock",
+                "loadings",
+                "busy min",
+                "utilisation",
+                "longest idle min",
+                "idle",
+                "departures",
+                "7-day mean departures",
+            ],
             [
                 [
                     d["name"],
@@ -259,6 +295,8 @@ def report_markdown(
                     "n/a" if d["utilisation_pct"] is None else f"{d['utilisation_pct']}%",
                     d["longest_idle_minutes"],
                     "n/a" if d["idle"] is None else "yes" if d["idle"] else "no",
+                    d["departures"],
+                    d["departures_mean_7d"],
                 ]
                 for d in metrics["idle_docks"]["docks"]
             ],
@@ -293,12 +331,20 @@ def report_markdown(
         lines += [f"Picker outliers: {_na(outliers, 'pickers')}.", ""]
     else:
         lines += _table(
-            ["picker", "median pick s", "x zone median", "modified z", "direction"],
+            [
+                "picker",
+                "median pick s",
+                "x zone median",
+                "x zone median, 7 days before",
+                "modified z",
+                "direction",
+            ],
             [
                 [
                     o["name"],
                     o["median_pick_seconds"],
                     o["relative_pick_time"],
+                    o["relative_pick_time_7d"],
                     o["modified_z"],
                     o["direction"],
                 ]
@@ -326,7 +372,13 @@ def report_markdown(
     elif slow["threshold_minutes"] is not None:
         lines += [
             f"Slow picks: {slow['count']} above {slow['threshold_minutes']} min "
-            f"(median {slow['median_minutes']} min).",
+            f"(median {slow['median_minutes']} min): {slow.get('share_pct')}% of the day's "
+            "timed picks, against "
+            + (
+                f"{slow['share_7d_pct']}% over the 7 days before."
+                if slow.get("share_7d_pct") is not None
+                else f"the 7 days before: {_na(slow, 'share_7d_pct')}."
+            ),
             "",
         ]
     if metrics["data_gaps"]:
