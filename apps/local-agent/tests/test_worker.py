@@ -320,3 +320,33 @@ def test_sigterm_lets_a_running_call_finish_and_deliver(
     assert code == 0, out
     (result,) = orchestrator.results_for(call)
     assert result["result"]["results"]["n"]["rows"] == [[1_500_000]]
+
+
+def test_the_last_contract_check_goes_with_the_next_heartbeat(
+    fake: tuple[FakeOrchestrator, str], agent: Agent
+) -> None:
+    orchestrator, _ = fake
+    agent.start()
+    wait_for(lambda: orchestrator.heartbeats, what="first heartbeat")
+    assert orchestrator.heartbeats[0]["contract_check"] is None
+    # IT staff run the check beside the running agent (same policy, same state folder).
+    done = subprocess.run(
+        [PHI_AGENT, "contract", "check", "--policy", "policy.yaml"],
+        cwd=agent.directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = wait_for(
+        lambda: [h["contract_check"] for h in orchestrator.heartbeats if h["contract_check"]],
+        what="a heartbeat with the check",
+    )
+    report = sent[-1][0]
+    assert report["contract"] == "warehouse" and report["ok"] is True
+    assert [(t["table"], t["source"], t["ok"]) for t in report["tables"]] == [
+        (name, "table", True)
+        for name in ("zones", "pickers", "docks", "picks", "orders", "shipments")
+    ]
+    code, out = agent.stop()
+    assert code == 0, out

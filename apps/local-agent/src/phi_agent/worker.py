@@ -29,6 +29,7 @@ from typing import Any
 from phi_agent import __version__
 from phi_agent.audit import AuditLog, call_scope
 from phi_agent.client import AgentRevoked, CallRefused, CloudUnreachable, OrchestratorClient
+from phi_agent.contract_check import load_result
 from phi_agent.outbox import Outbox
 from phi_agent.registry import Tool, ToolFailed, ToolRefused
 
@@ -92,6 +93,7 @@ class Worker:
         self.agent_id = agent_id
         self.name = name
         self.tools = tools
+        self.state_dir = state_dir
         self.state_path = state_dir / "state.json"
         self.outbox = Outbox(state_dir / "outbox.sqlite")
         self.audit = audit
@@ -198,6 +200,8 @@ class Worker:
             "host": socket.gethostname(),
             "version": __version__,
             "tools": sorted(self.tools),
+            # The last `phi-agent contract check` on this machine (None: never run here).
+            "contract_check": load_result(self.state_dir),
         }
 
     async def _heartbeat(self) -> None:

@@ -135,6 +135,7 @@ async def of_agent(
                 LocalAgent.version,
                 LocalAgent.tools,
                 LocalAgent.last_heartbeat_at,
+                LocalAgent.contract_check,
                 case(
                     (LocalAgent.last_heartbeat_at.is_(None), LocalAgent.status),
                     (
@@ -175,7 +176,7 @@ async def latest_of_name(session: AsyncSession, agent_id: uuid.UUID, name: str) 
 
 async def record_heartbeat(session: AsyncSession, local_agent_id: uuid.UUID, **values: Any) -> None:
     """The local agent is ACTIVE with a heartbeat now; ``values`` are the columns it reported
-    (host, version, tools, key_id and, when given, name)."""
+    (host, version, tools, key_id and, when given, name and contract_check)."""
     await session.execute(
         update(LocalAgent)
         .where(LocalAgent.id == local_agent_id)
@@ -201,6 +202,7 @@ async def register(
     version: str | None,
     tools: list[str],
     key_id: uuid.UUID,
+    contract_check: list[dict[str, Any]] | None = None,
 ) -> uuid.UUID:
     """A new ACTIVE local agent with a heartbeat now; returns its id."""
     return (
@@ -214,6 +216,7 @@ async def register(
                 version=version,
                 tools=tools,
                 key_id=key_id,
+                contract_check=contract_check,
                 status="ACTIVE",
                 last_heartbeat_at=func.now(),
             )

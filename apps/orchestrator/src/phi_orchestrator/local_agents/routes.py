@@ -104,6 +104,8 @@ async def heartbeat(
         "tools": sorted(set(body.tools)),
         "key_id": key.key_id,
     }
+    if body.contract_check is not None:
+        values["contract_check"] = [r.model_dump(mode="json") for r in body.contract_check]
     local_agent_id = None
     if body.local_agent_id is not None:
         owner = await repository.owner_for_update(session, body.local_agent_id)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phi_agent_config.contract_report import MAX_CONTRACTS, ContractCheckReport
+
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -41,6 +43,10 @@ class LocalAgentOut(BaseModel):
     tools: list[str]
     status: Literal["ENROLLED", "ACTIVE", "OFFLINE"]
     last_heartbeat_at: datetime | None
+    contract_check: list[ContractCheckReport] | None = Field(
+        default=None,
+        description="The last `phi-agent contract check` it reported, per data contract",
+    )
 
 
 class LocalAgentList(BaseModel):
@@ -55,6 +61,11 @@ class Heartbeat(BaseModel):
     version: str = Field(default="", max_length=100)
     tools: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=32
+    )
+    contract_check: list[ContractCheckReport] | None = Field(
+        default=None,
+        max_length=MAX_CONTRACTS,
+        description="The last `phi-agent contract check` on the machine; kept until replaced",
     )
 
 
