@@ -192,6 +192,14 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     # The heartbeat repeats on the interval and keeps the registered id.
     wait_for(lambda: len(orchestrator.heartbeats) >= 3, what="heartbeats")
     assert orchestrator.heartbeats[-1]["local_agent_id"] is not None
+    # The two refusals go up on a heartbeat, once each (the cloud accepted it): the tool,
+    # the reason and a count, never the statement or any data.
+    wait_for(lambda: any(h.get("refusals") for h in orchestrator.heartbeats), what="refusals")
+    seen = len(orchestrator.heartbeats)
+    wait_for(lambda: len(orchestrator.heartbeats) >= seen + 2, what="later heartbeats")
+    reported = [r for h in orchestrator.heartbeats for r in h.get("refusals", [])]
+    assert sorted((r["tool"], r["count"]) for r in reported) == [("db", 1), ("file", 1)]
+    assert all("picks" not in r["reason"] for r in reported), reported
     code, out = agent.stop()
     assert code == 0, out
     events = [e["event"] for e in agent.audit()]

@@ -68,18 +68,29 @@ async def keys_of_agent(session: AsyncSession, agent_id: uuid.UUID) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-async def revoke_key(session: AsyncSession, agent_id: uuid.UUID, key_id: uuid.UUID) -> bool:
-    """Revoke the agent's key (a second revoke keeps the first time); False if the agent has
+async def revoke_key(session: AsyncSession, agent_id: uuid.UUID, key_id: uuid.UUID) -> Any:
+    """Revoke the agent's key (a second revoke keeps the first time): its ``name``,
+    ``prefix`` and ``newly`` (False when it was revoked already), or None if the agent has
     no such key."""
-    found = (
+    # The row as it was before this statement (a self-join of the same snapshot) says
+    # whether this call is the one that revoked it.
+    before = LocalAgentKey.__table__.alias("before")
+    return (
         await session.execute(
             update(LocalAgentKey)
-            .where(LocalAgentKey.id == key_id, LocalAgentKey.agent_id == agent_id)
+            .where(
+                LocalAgentKey.id == key_id,
+                LocalAgentKey.agent_id == agent_id,
+                before.c.id == LocalAgentKey.id,
+            )
             .values(revoked_at=func.coalesce(LocalAgentKey.revoked_at, func.now()))
-            .returning(LocalAgentKey.id)
+            .returning(
+                LocalAgentKey.name,
+                LocalAgentKey.prefix,
+                before.c.revoked_at.is_(None).label("newly"),
+            )
         )
     ).first()
-    return found is not None
 
 
 async def key_for_auth(session: AsyncSession, key_id: uuid.UUID) -> Any:

@@ -53,6 +53,17 @@ class LocalAgentList(BaseModel):
     items: list[LocalAgentOut]
 
 
+class RefusalReport(BaseModel):
+    """Policy refusals of one tool for one reason since the last accepted heartbeat."""
+
+    model_config = ConfigDict(extra="forbid")
+    tool: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=300)
+    count: int = Field(ge=1, le=1_000_000_000)
+    first_at: datetime
+    last_at: datetime
+
+
 class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
     local_agent_id: uuid.UUID | None = None
@@ -61,6 +72,12 @@ class Heartbeat(BaseModel):
     version: str = Field(default="", max_length=100)
     tools: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=32
+    )
+    refusals: list[RefusalReport] = Field(
+        default_factory=list,
+        max_length=20,
+        description="policy refusals since the last accepted heartbeat (reasons, never data); "
+        "each becomes an audit event of the organization",
     )
     contract_check: list[ContractCheckReport] | None = Field(
         default=None,

@@ -505,6 +505,12 @@ export interface components {
          */
         ContractColumn: {
             /**
+             * Figures When Empty
+             * @description The figures (paths in the report's metrics) that are not available, null with the reason beside them, when every row they need leaves this column empty
+             * @default []
+             */
+            figures_when_empty: string[];
+            /**
              * Key
              * @description Unique per row of its table
              * @default false
@@ -592,6 +598,11 @@ export interface components {
             local_agent_id?: string | null;
             /** Name */
             name: string;
+            /**
+             * Refusals
+             * @description policy refusals since the last accepted heartbeat (reasons, never data); each becomes an audit event of the organization
+             */
+            refusals?: components["schemas"]["RefusalReport"][];
             /** Tools */
             tools?: string[];
             /**
@@ -758,6 +769,28 @@ export interface components {
         PendingTasks: {
             /** Tasks */
             tasks: components["schemas"]["PendingCall"][];
+        };
+        /**
+         * RefusalReport
+         * @description Policy refusals of one tool for one reason since the last accepted heartbeat.
+         */
+        RefusalReport: {
+            /** Count */
+            count: number;
+            /**
+             * First At
+             * Format: date-time
+             */
+            first_at: string;
+            /**
+             * Last At
+             * Format: date-time
+             */
+            last_at: string;
+            /** Reason */
+            reason: string;
+            /** Tool */
+            tool: string;
         };
         /**
          * RunTask
