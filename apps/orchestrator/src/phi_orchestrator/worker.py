@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs
+from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs, defer_advance
 from phi_orchestrator.runtime import TaskRunner, open_pool
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
 from phi_service.worker import run_worker, worker_main
@@ -89,6 +89,7 @@ def build_search(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
                 "text": h.text,
                 "excerpt": " ".join(h.text.split())[:300],
                 "score": h.score,
+                "page": h.page,
             }
             for h in hits
         ]
@@ -108,15 +109,22 @@ async def run() -> None:
         name="phi-orchestrator-worker",
     )
     await pool.open()
+    jobs = create_orchestrator_jobs(settings)
+
+    async def defer(task_id: uuid.UUID) -> None:
+        await defer_advance(jobs, task_id)
+
     runner = TaskRunner(
         pool,
         build_router(settings, sessionmaker),
         search=build_search(settings, sessionmaker),
         tool_call_max_attempts=settings.tool_call_max_attempts,
+        extras={"agent_task_limits": settings.agent_task_limits()},
+        defer=defer,
     )
     try:
         await run_worker(
-            create_orchestrator_jobs(settings),
+            jobs,
             settings,
             queues=[QUEUE],
             resources={"runner": runner, "pool": pool},
