@@ -78,6 +78,8 @@ def test_a_task_in_words_is_done_step_by_step_on_the_customers_database(
         assert first["messages"][0]["content"].startswith("You report on the warehouse.")
         assert [t["function"]["name"] for t in first["tools"]] == [
             "search_documents",
+            "recall",
+            "remember",
             "db_schema",
             "db_query",
             "file_list",
@@ -315,3 +317,49 @@ def test_agent_tasks_are_refused_without_a_model_that_calls_tools(
     assert sql(database_url, "SELECT count(*) FROM tasks WHERE agent_id = %s", tenant.agent_id) == [
         (0,)
     ]
+
+
+def test_remember_then_recall_with_the_source_and_run_a_workflow(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=(), workflows=["DAILY_WAREHOUSE_REPORT"])
+    fact = "Dock 4 is closed for repairs until Friday."
+    marker = script(
+        model,
+        calls(("remember", {"text": fact})),
+        calls(("recall", {"query": "dock 4 repairs"})),
+        calls(
+            (
+                "run_workflow",
+                {"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "2026-11-24"}},
+            )
+        ),
+        "say:Dock 4 is closed; the report of 2026-11-24 is ready.",
+    )
+    task_id = give_task(agent_api, tenant, f"Note the dock closure and report {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=180)
+    assert task["status"] == "SUCCESS", task["error"]
+    offered = [t["function"]["name"] for t in model.requests_with(marker)[0]["body"]["tools"]]
+    assert offered == ["search_documents", "recall", "remember", "run_workflow"]
+    stored, recalled, report = tool_messages(model, marker)
+    assert data_of(stored)["stored"] is True
+    memories = data_of(recalled)["memories"]
+    assert memories[0]["text"] == fact
+    assert memories[0]["source"].startswith(f"remembered from task {task_id} on ")
+    rows = sql(
+        database_url,
+        "SELECT text, source_task_id::text FROM memories WHERE agent_id = %s",
+        tenant.agent_id,
+    )
+    assert rows == [(fact, task_id)]
+    # The report ran as a task of its own, started by this one, and its result came back.
+    (child_id, status, parent) = sql(
+        database_url,
+        "SELECT id::text, status, parent_task_id::text FROM tasks WHERE parent_task_id = %s",
+        task_id,
+    )[0]
+    assert status == "SUCCESS" and parent == task_id
+    assert data_of(report)["task_id"] == child_id and "summary_text" in data_of(report)
+    kinds = [e["kind"] for e in task["output"]["evidence"]]
+    assert kinds == ["memory", "task"]
+    assert "Memory (remembered from task" in task["output"]["answer"]

@@ -85,6 +85,12 @@ class PlatformSettings(BaseSettings):
     embedding_model: str = "multilingual-e5-small"
     embedding_dim: int = 384
 
+    # Memories (phi_search.memory): how many one organization may keep, across its own
+    # namespace and its agents' (expired ones do not count), and the longest text of one.
+    # Read by core-api (the API) and the orchestrator (reports and agent tasks remember).
+    max_memories_per_org: int = Field(default=10_000, ge=1)
+    memory_max_chars: int = Field(default=2000, ge=1, le=8000)
+
     @property
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"

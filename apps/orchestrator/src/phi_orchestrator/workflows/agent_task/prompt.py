@@ -81,6 +81,8 @@ def evidence_markdown(evidence: list[dict[str, Any]]) -> str:
             )
         elif kind == "file":
             lines.append(f"{i}. File `{item['path']}` ({item.get('detail', 'read')})")
+        elif kind == "memory":
+            lines.append(f"{i}. Memory ({item['source']}): “{_excerpt(item['text'])}”")
         elif kind == "task":
             lines.append(f"{i}. {item['type']} task {item['task_id']}: {item['status']}")
     return "\n".join(lines)

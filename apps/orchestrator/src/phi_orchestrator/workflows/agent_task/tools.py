@@ -126,6 +126,70 @@ async def search_documents(
     )
 
 
+def _memory_source(m: dict[str, Any]) -> str:
+    if m.get("report_day"):
+        return f"remembered from the report of {m['report_day']}"
+    day = str(m.get("created_at") or "")[:10]
+    if m.get("source") == "user":
+        return f"noted by a person on {day}"
+    return f"remembered from task {m.get('source_task_id')} on {day}"
+
+
+async def recall(
+    ctx: WorkflowContext, step: str, args: dict[str, Any], limits: AgentTaskLimits
+) -> ToolOutcome:
+    try:
+        async with asyncio.timeout(limits.tool_seconds):
+            found = await ctx.task.recall(args["query"], int(args.get("top_k", 5)))  # type: ignore[attr-defined]
+    except TimeoutError as exc:
+        raise LimitReached(
+            "time", f"recall took longer than {limits.tool_seconds:g} seconds"
+        ) from exc
+    memories = [
+        {"n": i, "text": m["text"], "source": _memory_source(m), "namespace": m.get("namespace")}
+        for i, m in enumerate(found, start=1)
+    ]
+    text = cut(json.dumps({"memories": memories}, ensure_ascii=False), limits.result_chars)
+    return ToolOutcome(
+        data_block("recall", text),
+        metrics={"memories": len(memories), "bytes": len(text)},
+        evidence=[
+            {
+                "kind": "memory",
+                "memory_id": m.get("memory_id"),
+                "text": m["text"],
+                "source": _memory_source(m),
+            }
+            for m in found
+        ],
+    )
+
+
+async def remember(
+    ctx: WorkflowContext, step: str, args: dict[str, Any], limits: AgentTaskLimits
+) -> ToolOutcome:
+    from datetime import datetime
+
+    from phi_service.errors import InvalidInput
+
+    valid_until = None
+    if args.get("valid_until"):
+        try:
+            valid_until = datetime.fromisoformat(args["valid_until"])
+        except ValueError:
+            return ToolOutcome("", error="valid_until must be an ISO date-time with a time zone")
+    try:
+        # The same text already remembered is returned, not stored again: a step run again
+        # after a worker died remembers once.
+        memory = await ctx.task.remember(args["text"], valid_until)  # type: ignore[attr-defined]
+    except InvalidInput as exc:  # too long, past valid_until, the org's store full
+        return ToolOutcome("", error=str(exc))
+    return ToolOutcome(
+        data_block("remember", json.dumps({"memory_id": memory.get("memory_id"), "stored": True})),
+        metrics={"memory_id": memory.get("memory_id")},
+    )
+
+
 async def db_schema(
     ctx: WorkflowContext, step: str, args: dict[str, Any], limits: AgentTaskLimits
 ) -> ToolOutcome:
@@ -268,6 +332,37 @@ TOOLS: dict[str, ToolDef] = {
             ),
             None,
             search_documents,
+        ),
+        ToolDef(
+            "recall",
+            "Search what you and your organization remember (facts people told you, summaries "
+            "of earlier reports and tasks); each memory comes with its source and date.",
+            _object(
+                {
+                    "query": {"type": "string", "minLength": 1, "maxLength": 500},
+                    "top_k": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
+                },
+                ["query"],
+            ),
+            None,
+            recall,
+        ),
+        ToolDef(
+            "remember",
+            "Keep a short fact for later tasks (in your own memory, with this task as its "
+            "source). Only facts worth keeping; never secrets.",
+            _object(
+                {
+                    "text": {"type": "string", "minLength": 1, "maxLength": 2000},
+                    "valid_until": {
+                        "type": "string",
+                        "description": "ISO date-time with time zone after which it is stale",
+                    },
+                },
+                ["text"],
+            ),
+            None,
+            remember,
         ),
         ToolDef(
             "db_schema",
