@@ -305,7 +305,8 @@ async def run_workflow(
     output = child["output"] or {}
     shown = {
         k: output[k]
-        for k in ("summary_text", "full_report_md", "answer", "citations", "metrics")
+        # The report's Markdown holds its figures; its metrics document is too long to feed.
+        for k in ("summary_text", "full_report_md", "answer", "citations")
         if k in output
     }
     text = cut(
