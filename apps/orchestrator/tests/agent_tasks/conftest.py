@@ -35,7 +35,9 @@ def llm_env(model: FakeOpenAIServer) -> dict[str, Any]:
 def agent_orchestrator(
     orch_settings: Callable[..., OrchestratorSettings], llm_env: dict[str, Any]
 ) -> Iterator[LiveServer]:
-    settings = orch_settings(**llm_env)
+    # A lease long enough that a busy machine never hands a call out twice: the tests count
+    # how often each statement ran on the customer's side.
+    settings = orch_settings(**llm_env, lease_seconds=30)
     server = LiveServer(create_app(settings), settings).start()
     yield server
     server.stop()

@@ -111,7 +111,7 @@ def test_a_task_in_words_is_done_step_by_step_on_the_customers_database(
         assert [e["turn"] for e in events(task, "model_turn")] == [1, 2, 3, 4]
         # Each statement ran once on the customer's side.
         queries = [a["sql"] for a in phi.audit() if a["event"] == "query"]
-        assert queries == [LATE_BY_ZONE, ZONES]
+        assert queries == [LATE_BY_ZONE, ZONES], phi.audit()
     finally:
         phi.stop()
 
