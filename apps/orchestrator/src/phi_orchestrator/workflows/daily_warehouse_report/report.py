@@ -30,6 +30,26 @@ def summary_text(metrics: DailyAnalysis) -> str:
     )
 
 
+def memory_text(metrics: DailyAnalysis) -> str:
+    """What the agent remembers of the day: the summary's figures, each named in words (a
+    later question asks for "the late rate on <day>", not for a line of the report)."""
+    t, late, idle = metrics["totals"], metrics["late_orders"], metrics["idle_docks"]
+    if late["late_pct"] is None:
+        lateness = "no orders were due"
+    else:
+        lateness = (
+            f"late rate {late['late_pct']}% ({late['late']} of {late['orders_due']} orders due "
+            "were late)"
+        )
+    return (
+        f"Daily warehouse report of {metrics['day']}: {t['picks']} picks "
+        f"({_pct(t['change_vs_previous_day_pct'])} vs previous day, "
+        f"{_pct(t['change_vs_mean_7d_pct'])} vs 7-day mean); {lateness}; "
+        f"{idle['idle_count']} idle dock(s); {len(metrics['outliers']['pickers'])} picker "
+        "outlier(s)."
+    )
+
+
 def report_markdown(
     metrics: DailyAnalysis,
     narrative: str,
