@@ -164,7 +164,7 @@ class ScriptedLocalAgent:
         self.tools = list(tools)
         self.local_agent_id: str | None = None
 
-    def heartbeat(self) -> httpx.Response:
+    def heartbeat(self, **extra: Any) -> httpx.Response:
         r = self.http.post(
             "/local-agents/heartbeat",
             json={
@@ -173,6 +173,7 @@ class ScriptedLocalAgent:
                 "host": "test-host",
                 "version": "0.0.1",
                 "tools": self.tools,
+                **extra,
             },
         )
         if r.status_code == 200:
