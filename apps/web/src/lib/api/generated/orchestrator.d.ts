@@ -505,6 +505,12 @@ export interface components {
          */
         ContractColumn: {
             /**
+             * Figures When Empty
+             * @description The figures (paths in the report's metrics) that are not available, null with the reason beside them, when every row they need leaves this column empty
+             * @default []
+             */
+            figures_when_empty: string[];
+            /**
              * Key
              * @description Unique per row of its table
              * @default false
