@@ -141,6 +141,8 @@ CASES: dict[str, Request] = {
     "GET /agents/{agent_id}/profile-versions/{version}": _none,
     "POST /agents/{agent_id}/profile-versions/{version}/restore": _none,
     "GET /agents/{agent_id}/config": _none,
+    "GET /orgs/{org_id}/audit": _none,
+    "GET /orgs/{org_id}/audit/export": _none,
     **{
         f"{method} {base}{tail}": request
         for base in (AGENT_MEMORIES, ORG_MEMORIES)
@@ -243,6 +245,8 @@ def test_outsider_gets_404_and_owner_succeeds(
 ADMIN_CASES: dict[str, dict[str, Any]] = {
     "GET /admin/orgs": {},
     "GET /admin/failures": {},
+    "GET /admin/audit": {},
+    "GET /admin/audit/export": {"params": {"format": "jsonl"}},
 }
 
 

@@ -10,6 +10,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from phi_core_api.admin.routes import router as admin_router
 from phi_core_api.agents.routes import router as agents_router
+from phi_core_api.audit.routes import router as audit_router
 from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
 from phi_core_api.documents.routes import router as documents_router
@@ -68,6 +69,7 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
         documents_router,
         memories_router,
         profiles_router,
+        audit_router,
         admin_router,
     ):
         app.include_router(router)

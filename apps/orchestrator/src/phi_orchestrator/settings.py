@@ -33,6 +33,9 @@ class OrchestratorSettings(ServiceSettings):
     # Housekeeping: LangGraph checkpoints of finished tasks are deleted after this long
     # (task rows, events and results stay).
     checkpoint_retention_hours: float = Field(default=24.0, ge=0)
+    # Audit events older than this many days are removed, in batches (at least one day:
+    # the database's purge function refuses less).
+    audit_retention_days: int = Field(default=365, ge=1)
 
     # Workflow jobs mostly wait on the database, so a worker runs more at once than
     # core-api's; a worker silent this long has its running jobs handed to another.
@@ -80,6 +83,15 @@ class OrchestratorSettings(ServiceSettings):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
+
+    def multi_host_missing(self) -> list[str]:
+        # The orchestrators check the tokens core-api signs.
+        missing = super().multi_host_missing()
+        if not self.jwt_secret:
+            missing.append("jwt_secret")
+        if self.llm_router_url and not self.llm_router_token:
+            missing.append("llm_router_token")
+        return missing
 
 
 @lru_cache

@@ -258,6 +258,13 @@ def test_approvals_granted_and_rejected(
         assert "a person rejected this call: zone names are in the SOP" in results[2]
         decided = events(task, "approval_decided")
         assert [d["decision"] for d in decided] == ["approved", "rejected"]
+        audited = sql(
+            database_url,
+            "SELECT action FROM audit_events WHERE org_id = %s AND action LIKE 'approval.%%' "
+            "ORDER BY occurred_at",
+            tenant.org_id,
+        )
+        assert audited == [("approval.granted",), ("approval.rejected",)]
         # Only the approved statement ran.
         assert [a["sql"] for a in phi.audit() if a["event"] == "query"] == [LATE_BY_ZONE]
     finally:

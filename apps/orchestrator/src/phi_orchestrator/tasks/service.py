@@ -16,6 +16,7 @@ from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import org_access
 from phi_service.errors import Conflict, InvalidInput, NotFound
 
@@ -61,6 +62,17 @@ async def create_task(
         created_by=user_id,
     )
     await add_event(session, task_id, "task_created", {"trigger": "manual", "type": type_})
+    await record_event(
+        session,
+        agent.org_id,
+        Actor.user(user_id),
+        "task.started",
+        Target("task", task_id, type_),
+        workflow=type_,
+        trigger="manual",
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
     await session.commit()
     return task_id
 
@@ -136,6 +148,17 @@ async def decide_approval(
             **({"reason": reason} if reason else {}),
         },
     )
+    await record_event(
+        session,
+        row.org_id,
+        Actor.user(user_id),
+        "approval.granted" if decision == "approve" else "approval.rejected",
+        Target("approval", task_id, f"{pending['tool']} call of an agent task"),
+        tool=pending["tool"],
+        task_id=str(task_id),
+        agent_id=row.agent_id,
+        **({"reason": reason[:200]} if reason else {}),
+    )
     await session.commit()
 
 
@@ -164,4 +187,13 @@ async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.U
         await add_event(
             session, child, "task_cancelled", {"by": str(user_id), "with": str(task_id)}
         )
+    await record_event(
+        session,
+        row.org_id,
+        Actor.user(user_id),
+        "task.cancelled",
+        Target("task", task_id, row.type),
+        workflow=row.type,
+        agent_id=row.agent_id,
+    )
     await session.commit()

@@ -400,6 +400,8 @@ class LocalAgent(Base):
     version: Mapped[str | None] = mapped_column(Text)
     # Tools enabled by the local policy; only calls for these are handed to this local agent.
     tools: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    # The last `phi-agent contract check` the agent reported (phi_agent_config.contract_report).
+    contract_check: Mapped[list[Any] | None] = mapped_column(JSONB)
     key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("local_agent_keys.id", ondelete="SET NULL")
     )

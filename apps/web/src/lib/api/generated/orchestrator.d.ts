@@ -496,10 +496,61 @@ export interface components {
             status: string;
         };
         /**
+         * CheckedTable
+         * @description One contract table as the check found it.
+         */
+        CheckedTable: {
+            /** Ok */
+            ok: boolean;
+            /** Problems */
+            problems?: string[];
+            /**
+             * Rows
+             * @description Rows read (the check reads a few, not all)
+             */
+            rows: number;
+            /**
+             * Source
+             * @description Read through the policy's mapping, or a view or table of that name
+             * @enum {string}
+             */
+            source: "mapping" | "table";
+            /** Table */
+            table: string;
+        };
+        /**
+         * ContractCheckReport
+         * @description The last check of one data contract on this local agent's machine.
+         */
+        ContractCheckReport: {
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /**
+             * Connection
+             * @default
+             */
+            connection: string;
+            /** Contract */
+            contract: string;
+            /** Ok */
+            ok: boolean;
+            /** Tables */
+            tables: components["schemas"]["CheckedTable"][];
+        };
+        /**
          * ContractColumn
          * @description One column a workflow reads.
          */
         ContractColumn: {
+            /**
+             * Figures When Empty
+             * @description The figures (paths in the report's metrics) that are not available, null with the reason beside them, when every row they need leaves this column empty
+             * @default []
+             */
+            figures_when_empty: string[];
             /**
              * Key
              * @description Unique per row of its table
@@ -575,6 +626,11 @@ export interface components {
         /** Heartbeat */
         Heartbeat: {
             /**
+             * Contract Check
+             * @description The last `phi-agent contract check` on the machine; kept until replaced
+             */
+            contract_check?: components["schemas"]["ContractCheckReport"][] | null;
+            /**
              * Host
              * @default
              */
@@ -583,6 +639,11 @@ export interface components {
             local_agent_id?: string | null;
             /** Name */
             name: string;
+            /**
+             * Refusals
+             * @description policy refusals since the last accepted heartbeat (reasons, never data); each becomes an audit event of the organization
+             */
+            refusals?: components["schemas"]["RefusalReport"][];
             /** Tools */
             tools?: string[];
             /**
@@ -691,6 +752,11 @@ export interface components {
         };
         /** LocalAgentOut */
         LocalAgentOut: {
+            /**
+             * Contract Check
+             * @description The last `phi-agent contract check` it reported, per data contract
+             */
+            contract_check?: components["schemas"]["ContractCheckReport"][] | null;
             /** Host */
             host: string | null;
             /**
@@ -760,6 +826,28 @@ export interface components {
         PendingTasks: {
             /** Tasks */
             tasks: components["schemas"]["PendingCall"][];
+        };
+        /**
+         * RefusalReport
+         * @description Policy refusals of one tool for one reason since the last accepted heartbeat.
+         */
+        RefusalReport: {
+            /** Count */
+            count: number;
+            /**
+             * First At
+             * Format: date-time
+             */
+            first_at: string;
+            /**
+             * Last At
+             * Format: date-time
+             */
+            last_at: string;
+            /** Reason */
+            reason: string;
+            /** Tool */
+            tool: string;
         };
         /**
          * RunTask

@@ -1,8 +1,8 @@
 """agent tasks: a status for a task awaiting a person's approval, child tasks started by an
 agent task, time limits on tool calls, example instructions per role template
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 ``tasks.status`` gains ``AWAITING_APPROVAL``: an AGENT_TASK stopped before a tool call that
 an OWNER or ADMIN must approve (a LangGraph interrupt; no worker is held).
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 
 OLD = ("PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED")
 NEW = ("PENDING", "RUNNING", "WAITING", "AWAITING_APPROVAL", "SUCCESS", "FAILED", "CANCELLED")
