@@ -355,10 +355,11 @@ def test_remember_then_recall_with_the_source_and_run_a_workflow(
     assert memories[0]["source"].startswith(f"remembered from task {task_id} on ")
     rows = sql(
         database_url,
-        "SELECT text, source_task_id::text FROM memories WHERE agent_id = %s",
+        "SELECT text FROM memories WHERE agent_id = %s AND source_task_id = %s",
         tenant.agent_id,
+        task_id,
     )
-    assert rows == [(fact, task_id)]
+    assert rows == [(fact,)]
     # The report ran as a task of its own, started by this one, and its result came back.
     (child_id, status, parent) = sql(
         database_url,
