@@ -10,6 +10,8 @@ const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOTS;
 const RUN = process.env.RUN_ID ?? String(Date.now());
 const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
+// The orchestrator itself, where the journey plays a local agent (heartbeat, claim).
+const ORCHESTRATOR = process.env.ORCHESTRATOR_URL;
 const PASSWORD = "journey-pass-1";
 const TIMEOUT = 60_000;
 
@@ -137,14 +139,15 @@ try {
   await page.getByRole("tab", { name: "Documents" }).click();
   await page.getByText("No documents yet").waitFor();
   const sop = await readFile(new URL("./fixtures/warehouse-sop.md", import.meta.url));
-  await page.locator("input[type=file]").setInputFiles({ name: "warehouse-sop.md", mimeType: "text/markdown", buffer: sop });
+  // A file name with underscores, as customers name theirs: the report names it verbatim.
+  await page.locator("input[type=file]").setInputFiles({ name: "dispatch_jd_sop.md", mimeType: "text/markdown", buffer: sop });
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByTestId("document-row").getByText("READY").waitFor({ timeout: 120_000 });
   await page.getByLabel("Search the documents").fill("when must the daily stock report be sent?");
   await page.getByRole("button", { name: "Search" }).click();
   const hit = page.getByTestId("search-hit").first();
   await hit.waitFor();
-  assert.match(await hit.innerText(), /warehouse-sop\.md/);
+  assert.match(await hit.innerText(), /dispatch_jd_sop\.md/);
   await screenshot(page, "agent-documents");
 
   step("profile: generate and see the system prompt and version 1");
@@ -222,6 +225,47 @@ try {
   await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
   await page.getByTestId("task-history").getByText("SUCCESS").waitFor();
   await screenshot(page, "agent-tasks");
+
+  step("the report's Markdown: tables, and file names with underscores kept as written");
+  assert.ok((await report.locator("table").count()) > 0, "the report's tables render as tables");
+  assert.match(await report.innerText(), /dispatch_jd_sop\.md/);
+  assert.equal(await report.locator("em", { hasText: /^jd$/ }).count(), 0);
+
+  step("a reload keeps the open tab and the open task");
+  const taskUrl = new URL(page.url());
+  assert.equal(taskUrl.searchParams.get("tab"), "tasks");
+  const taskId = taskUrl.searchParams.get("task");
+  assert.ok(taskId, "the open task is in the URL");
+  await page.reload();
+  await page.getByRole("tab", { name: "Tasks", selected: true }).waitFor();
+  await page.getByTestId("task-report").waitFor();
+  await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
+
+  step("a task on the customer's data waits for a local agent, and says why");
+  await page.getByLabel("Through the local agent").check();
+  await page.getByRole("button", { name: "Run Test Task (Daily Warehouse Report)" }).click();
+  const waiting = page.getByTestId("task-waiting");
+  await waiting.getByText(/none has connected yet/).waitFor();
+  await screenshot(page, "task-waiting-nobody");
+  // A local agent comes online with the key made above and takes the call.
+  const asLocalAgent = { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" };
+  const beat = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
+    method: "POST",
+    headers: asLocalAgent,
+    body: JSON.stringify({ name: "warehouse-pc-1", host: "wh-floor-1", version: "journey", tools: ["db"] }),
+  });
+  assert.equal(beat.status, 200);
+  const { local_agent_id: localAgentId } = await beat.json();
+  const polled = await fetch(`${ORCHESTRATOR}/local-agents/${localAgentId}/pending-tasks?wait=10`, { headers: asLocalAgent });
+  assert.equal((await polled.json()).tasks.length, 1);
+  await waiting.getByText(/^Claimed by warehouse-pc-1 on wh-floor-1/).waitFor();
+  await screenshot(page, "task-waiting-claimed");
+
+  step("cancel the waiting task from its page");
+  await page.getByRole("button", { name: "Cancel task" }).click();
+  await page.getByTestId("task-view").getByText("CANCELLED", { exact: true }).waitFor();
+  assert.equal(await waiting.count(), 0);
+  await page.getByRole("button", { name: "Cancel task" }).waitFor({ state: "detached" });
   await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
   await page.getByText("No FAILED tasks").waitFor();
 
@@ -259,7 +303,12 @@ try {
   await page.getByTestId("admin-orgs").getByText(`Acme Logistics ${RUN}`).waitFor();
   // The journey's task, found through the organization filter, with its events.
   await page.getByLabel("Organization", { exact: true }).selectOption({ label: `Acme Logistics ${RUN}` });
-  const adminTask = page.getByTestId("admin-tasks").getByRole("row").filter({ hasText: "DAILY_WAREHOUSE_REPORT" });
+  // Its successful report (the journey also cancelled one waiting for a local agent).
+  const adminTask = page
+    .getByTestId("admin-tasks")
+    .getByRole("row")
+    .filter({ hasText: "DAILY_WAREHOUSE_REPORT" })
+    .filter({ hasText: "SUCCESS" });
   await adminTask.getByText("SUCCESS").waitFor();
   assert.equal(await adminTask.count(), 1);
   await adminTask.getByRole("button", { name: "Events" }).click();
@@ -278,6 +327,8 @@ try {
     "/orgs/[orgId]/agents": userState,
     "/orgs/[orgId]/agents/new": userState,
     "/agents/[agentId]": userState,
+    // The tasks tab with a report open: the Markdown reader and sanitiser load there.
+    "/agents/[agentId]?tab=tasks&task=[taskId]": userState,
     "/admin": adminState,
   };
   const budget = {};
@@ -291,7 +342,7 @@ try {
         pending.push(request.sizes().then((s) => (bytes += s.responseBodySize)));
       }
     });
-    const path = route.replace("[orgId]", orgId).replace("[agentId]", agentId);
+    const path = route.replace("[orgId]", orgId).replace("[agentId]", agentId).replace("[taskId]", taskId);
     await coldPage.goto(path, { waitUntil: "networkidle" });
     await Promise.all(pending);
     assert.ok(bytes > 0, `no script measured for ${route}`);

@@ -2368,7 +2368,10 @@ export interface operations {
     create_org_orgs_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2530,7 +2533,10 @@ export interface operations {
     create_agent_orgs__org_id__agents_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };
@@ -2748,7 +2754,10 @@ export interface operations {
     invite_orgs__org_id__invitations_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };
