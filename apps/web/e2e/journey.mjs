@@ -191,7 +191,7 @@ try {
     page.waitForEvent("download"),
     page.getByRole("link", { name: "Download Config" }).click(),
   ]);
-  assert.match(download.suggestedFilename(), /\.yaml$/);
+  assert.equal(download.suggestedFilename(), "phi-agent-config.yaml");
   const downloaded = await readFile(await download.path(), "utf8");
   assert.equal(downloaded.trim(), yaml.trim());
   await screenshot(page, "agent-config");

@@ -107,6 +107,8 @@ def test_generated_profile_reflects_the_documents_and_exports(
     r = client.get(f"/agents/{agent_id}/config", headers=team["member"].headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/yaml")
+    # Saved under the name the local agent's instructions use.
+    assert r.headers["content-disposition"] == 'attachment; filename="phi-agent-config.yaml"'
     exported = parse_config(r.text)
     assert str(exported.agent_id) == agent_id and str(exported.org_id) == team["org"]["id"]
     assert (exported.industry, exported.role) == ("logistics", "warehouse_analyst")

@@ -147,5 +147,5 @@ async def export_agent_config(
     return Response(
         body,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="phi-agent-{agent.id}.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="phi-agent-config.{format}"'},
     )
