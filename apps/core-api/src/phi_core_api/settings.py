@@ -44,6 +44,13 @@ class CoreApiSettings(ServiceSettings):
     # is ignored and the connecting address is the client.
     trusted_proxies: str = ""
 
+    # Where uploaded files are kept (storage/__init__.py): unset for $PHI_DATA_DIR/files,
+    # s3://bucket/prefix for an S3-compatible store (reached with the standard AWS_*
+    # variables), file:///path for another folder. Every API and worker must name the same.
+    storage_url: str | None = None
+    # The orphan sweep leaves a stored file without a document alone this long: an upload
+    # stores its file just before its row commits.
+    orphan_file_grace_seconds: int = Field(default=3600, ge=0)
     # Documents: uploads over this size are refused with 413 before anything is stored.
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pdf_pages: int = 2000

@@ -25,7 +25,13 @@ async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIt
     from phi_llm.embeddings import EmbeddingError, get_embedding_provider
     from phi_search.query_embedding import EmbeddingProcessPool, cached
 
-    app.state.storage = storage_for(settings.data_dir)
+    app.state.storage = storage_for(settings)
+    # A store that cannot be reached (a wrong bucket, endpoint or key) stops the start with
+    # a message naming it, rather than failing every upload later.
+    check = getattr(app.state.storage, "check", None)
+    if check is not None:
+        await asyncio.to_thread(check)
+    logger.info("documents are stored in %s", app.state.storage.describe())
     provider = get_embedding_provider(settings)
     pool = None
     if provider.name == "local" and settings.search_embed_processes > 0:

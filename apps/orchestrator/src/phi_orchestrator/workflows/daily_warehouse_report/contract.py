@@ -76,6 +76,9 @@ def db_payload(day: date, connection: str | None = None) -> dict[str, Any]:
     params = day_parameters(day)
     return {
         "connection": connection,
+        # The local policy may map the contract's tables onto the customer's own (its
+        # ``contracts:`` section); the agent needs to know which contract these names are.
+        "contract": WAREHOUSE.name,
         "queries": [
             {"name": name, "sql": sql, "params": {p: params[p] for p in _QUERY_PARAMS[name]}}
             for name, sql in QUERIES.items()
