@@ -60,9 +60,7 @@ def test_same_key_with_another_body_or_path_is_refused(client: httpx.Client) -> 
     assert other.status_code == 422
     assert "Idempotency-Key was already used for a different request" in other.json()["detail"]
     org = client.get("/orgs", headers=user.headers).json()[0]
-    invited = _post(
-        client, user, f"/orgs/{org['id']}/invitations", {"email": "x@example.com"}, key
-    )
+    invited = _post(client, user, f"/orgs/{org['id']}/invitations", {"email": "x@example.com"}, key)
     assert invited.status_code == 422
     assert _org_names(client, user) == ["First"]
 
