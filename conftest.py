@@ -11,6 +11,7 @@ PHI_TEST_HOLD_DEFAULT_PORTS=0 turns the guard off.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import socket
@@ -95,6 +96,45 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if _in_use:
         lines.append(f"default ports already in use (a running make dev?): {_in_use}")
     return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remember_test_secrets() -> Iterator[None]:
+    """Register every password the tests sign up or sign in with, and every local-agent key
+    handed out, for the end-of-run scan of the audit log (phi_platform.testing)."""
+    from phi_platform.testing import AUDIT_SECRETS
+
+    patches: list[tuple[ModuleType, str, Callable[..., object]]] = []
+
+    def wrap(module_name: str, attr: str, remember: Callable[..., None]) -> None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return
+        original = getattr(module, attr)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            result = original(*args, **kwargs)
+            remember(args, result)
+            return result
+
+        patches.append((module, attr, original))
+        setattr(module, attr, wrapper)
+
+    def password_arg(args: tuple[object, ...], _: object) -> None:
+        if args and isinstance(args[-1], str):
+            AUDIT_SECRETS.add(args[-1])
+
+    def key_result(_: tuple[object, ...], key: object) -> None:
+        whole = str(getattr(key, "key", ""))
+        AUDIT_SECRETS.update({whole, whole.rsplit("_", 1)[-1]})
+
+    wrap("phi_core_api.auth.service", "hash_password", password_arg)
+    wrap("phi_core_api.auth.service", "verify_password", password_arg)
+    wrap("phi_orchestrator.local_agents.routes", "new_key", key_result)
+    yield
+    for module, attr, original in patches:
+        setattr(module, attr, original)
 
 
 @pytest.fixture(scope="session")

@@ -148,3 +148,14 @@ def test_a_mapping_that_could_never_run_stops_the_policy_naming_it(
     with pytest.raises(PolicyFileError) as caught:
         load_policy(path)
     assert str(caught.value) == f"{path}: {says}" or str(caught.value).startswith(f"{path}: {says}")
+
+
+def test_the_documented_example_is_the_tested_mapping(tmp_path: Path) -> None:
+    # docs/local-agent.md walks a customer through this policy; the end-to-end test runs it.
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "local-agent.md").read_text()
+    _, marker, rest = doc.partition("<!-- example mapping: tested")
+    assert marker, "docs/local-agent.md lost its example mapping"
+    block = rest.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert yaml.safe_load(block)["contracts"]["warehouse"] == MAPPING
+    (tmp_path / "policy.yaml").write_text(block)
+    assert load_policy(tmp_path / "policy.yaml").contracts == {"warehouse": MAPPING}

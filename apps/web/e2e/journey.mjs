@@ -206,6 +206,39 @@ try {
   await page.getByRole("button", { name: "Revoke key warehouse-pc" }).waitFor();
   await screenshot(page, "agent-local-agents");
 
+  step("local agents: a local agent reports its last data contract check; the panel says what is wrong");
+  const checkedTables = ["zones", "pickers", "docks", "picks", "orders", "shipments"].map((table) => ({
+    table,
+    source: "mapping",
+    rows: table === "zones" ? 5 : 200,
+    ok: table !== "orders",
+    problems:
+      table === "orders"
+        ? ["orders.due_at: '24.11.2026 14:00' is not a timestamp the report reads (ISO 8601, e.g. 2026-11-24 09:15:00) (1 of 200 rows)"]
+        : [],
+  }));
+  // What `phi-agent run` sends after `phi-agent contract check` ran on the machine.
+  const heartbeat = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({
+      name: "warehouse-pc",
+      host: "wms-01",
+      version: "0.1.0",
+      tools: ["db"],
+      contract_check: [
+        { contract: "warehouse", connection: "wms", checked_at: new Date().toISOString(), ok: false, tables: checkedTables },
+      ],
+    }),
+  });
+  assert.equal(heartbeat.status, 200, await heartbeat.text());
+  await page.reload();
+  await page.getByRole("tab", { name: "Local agents" }).click();
+  const check = page.getByTestId("contract-check");
+  await check.getByText("1 of 6 tables wrong: orders", { exact: false }).waitFor();
+  assert.match(await check.innerText(), /orders\.due_at: '24\.11\.2026 14:00' is not a timestamp/);
+  await screenshot(page, "agent-local-agent-contract-check");
+
   step("local agents: the warehouse report's data contract, as GET /workflows declares it");
   const contract = page.getByRole("region", { name: "Data contract of DAILY_WAREHOUSE_REPORT" });
   await contract.getByText("shipments", { exact: true }).click();
@@ -245,8 +278,12 @@ try {
   await page.getByLabel("Through the local agent").check();
   await page.getByRole("button", { name: "Run Test Task (Daily Warehouse Report)" }).click();
   const waiting = page.getByTestId("task-waiting");
-  await waiting.getByText(/none has connected yet/).waitFor();
-  await screenshot(page, "task-waiting-nobody");
+  // The local agent that reported its contract check above is online, or went offline since
+  // (after three missed heartbeats): either way the page says which.
+  await waiting
+    .getByText(/^Waiting for (warehouse-pc to pick up the db call|a local agent of this agent; none is online — last seen .* \(warehouse-pc\))/)
+    .waitFor();
+  await screenshot(page, "task-waiting-unclaimed");
   // A local agent comes online with the key made above and takes the call.
   const asLocalAgent = { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" };
   const beat = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {

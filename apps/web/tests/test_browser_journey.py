@@ -163,6 +163,7 @@ def stack(
         yield {
             "web": f"http://127.0.0.1:{web_port}",
             "core": f"http://127.0.0.1:{core_port}",
+            # A local agent's heartbeat goes to the orchestrator itself, not through the web app.
             "orchestrator": f"http://127.0.0.1:{orchestrator_port}",
         }
     finally:

@@ -104,6 +104,15 @@ class CoreApiSettings(ServiceSettings):
                 ) from None
         return value
 
+    def multi_host_missing(self) -> list[str]:
+        # Tokens signed by one API are checked by every other one (and the orchestrators);
+        # a file stored by one API is read by any worker.
+        missing = super().multi_host_missing()
+        missing += [name for name in ("jwt_secret", "storage_url") if not getattr(self, name)]
+        if self.llm_router_url and not self.llm_router_token:
+            missing.append("llm_router_token")
+        return missing
+
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]

@@ -145,6 +145,14 @@ def policy_test(
     connection: Annotated[
         str | None, typer.Option("--connection", help="Connection name (default: the policy's).")
     ] = None,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract",
+            help="Read the contract's table names through the policy's mappings, as a "
+            "workflow's query would (prints the statement that would run).",
+        ),
+    ] = None,
 ) -> None:
     """Say whether the policy allows a statement or a path, without running anything.
 
@@ -163,10 +171,14 @@ def policy_test(
         if sql is not None:
             if not local.tools.db.enabled:
                 raise _refused("the db tool is off in this policy")
-            name = DbTool(local, AuditLog(local.audit_path)).check_sql(sql, connection)
+            tool = DbTool(local, AuditLog(local.audit_path))
+            mapped = tool.mapped_sql(sql, connection, contract)
+            name = tool.check_sql(mapped, connection)
             typer.secho(
                 f"allowed: one read-only SELECT on connection '{name}'", fg=typer.colors.GREEN
             )
+            if mapped != sql:
+                typer.echo(f"it would run as: {mapped}")
         else:
             assert path is not None
             if not local.tools.file.enabled:

@@ -25,6 +25,13 @@ from sqlglot import exp
 
 from phi_agent.registry import ToolError
 from phi_agent.tools.db import DbTool
+from phi_agent_config.contract_report import (
+    MAX_CONTRACTS,
+    MAX_PROBLEM_CHARS,
+    MAX_PROBLEMS_PER_TABLE,
+    MAX_TABLES,
+    ContractCheckReport,
+)
 from phi_agent_config.data_contract import (
     TIMESTAMP_PATTERN,
     ContractColumn,
@@ -34,9 +41,6 @@ from phi_agent_config.data_contract import (
 
 DEFAULT_LIMIT = 200
 RESULT_FILE = "contract-check.json"
-# What a heartbeat may carry of a check (the cloud refuses more): lines are cut to this.
-MAX_LINE = 300
-MAX_LINES_PER_TABLE = 10
 
 
 @dataclass
@@ -77,9 +81,11 @@ class ContractResult:
                     "source": t.source,
                     "rows": t.rows,
                     "ok": t.ok,
-                    "problems": [p[:MAX_LINE] for p in t.problems[:MAX_LINES_PER_TABLE]],
+                    "problems": [
+                        p[:MAX_PROBLEM_CHARS] for p in t.problems[:MAX_PROBLEMS_PER_TABLE]
+                    ],
                 }
-                for t in self.tables
+                for t in self.tables[:MAX_TABLES]
             ],
         }
 
@@ -234,12 +240,19 @@ def save_result(state_dir: Path, results: list[ContractResult]) -> Path:
 
 
 def load_result(state_dir: Path) -> list[dict[str, Any]] | None:
-    """The last saved check, or None when there is none (or it cannot be read)."""
+    """The last saved check as the heartbeat sends it, or None when there is none or it does
+    not hold a valid report (a file edited by hand is not sent for the cloud to refuse)."""
     try:
         data = json.loads((state_dir / RESULT_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, list) else None
+    if not isinstance(data, list) or not data:
+        return None
+    try:
+        reports = [ContractCheckReport.model_validate(r) for r in data[:MAX_CONTRACTS]]
+    except ValueError:
+        return None
+    return [r.model_dump(mode="json") for r in reports]
 
 
 __all__ = [

@@ -133,12 +133,38 @@ def reembed(batch_size: int = 256) -> int:
             done += len(rows)
             last_doc = doc_ids[-1]
             print(f"re-embedded {done} chunks and their {len(all_units)} units", flush=True)
+        memories = reembed_memories(conn, provider, batch_size)
         ensure_tenant_indexes(conn, settings.search_tenant_index_min_chunks)
         print(
-            f"done: {done} chunks with {provider.name}/{provider.model} ({provider.dim}-d) "
+            f"done: {done} chunks and {memories} memories with "
+            f"{provider.name}/{provider.model} ({provider.dim}-d) "
             f"in {time.perf_counter() - started:.1f}s"
         )
     return done
+
+
+def reembed_memories(conn: Any, provider: Any, batch_size: int) -> int:
+    """Every memory's vector again with ``provider`` (memories share the documents' model);
+    returns how many were written."""
+    done = 0
+    last = None
+    while True:
+        rows = conn.execute(
+            "SELECT id, text FROM memories WHERE (%(last)s::uuid IS NULL OR id > %(last)s) "
+            "ORDER BY id LIMIT %(n)s",
+            {"last": last, "n": batch_size},
+        ).fetchall()
+        if not rows:
+            return done
+        vectors = provider.embed_passages([r[1] for r in rows])
+        with conn.transaction():
+            for (memory_id, _), vector in zip(rows, vectors, strict=True):
+                conn.execute(
+                    "UPDATE memories SET embedding = %s WHERE id = %s", (vector, memory_id)
+                )
+        done += len(rows)
+        last = rows[-1][0]
+        print(f"re-embedded {done} memories", flush=True)
 
 
 def index_tenants(min_chunks: int | None = None) -> list[str]:

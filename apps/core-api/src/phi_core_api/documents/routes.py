@@ -135,7 +135,7 @@ async def _delete(
 ) -> Response:
     scope.access.require_write()
     document = await service.get_document(session, scope.access.org_id, scope.agent_id, document_id)
-    await service.delete_document(session, storage, jobs, document)
+    await service.delete_document(session, storage, jobs, scope.access, document)
     return Response(status_code=204)
 
 

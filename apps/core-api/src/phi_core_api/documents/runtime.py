@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 
 from phi_core_api.settings import CoreApiSettings
 from phi_core_api.storage import FileStorage, storage_for
+from phi_search.memory import PassageEmbedder
 from phi_search.rerank import Reranker
 from phi_search.search import QueryEmbedder
 
@@ -82,7 +83,13 @@ def _search_reranker(request: Request) -> Reranker | None:
     return request.app.state.search_reranker  # type: ignore[no-any-return]
 
 
+def _passage_embedder(request: Request) -> PassageEmbedder:
+    # The same object: the query cache hands stored text through to the pool or provider.
+    return request.app.state.embedder  # type: ignore[no-any-return]
+
+
 JobsDep = Annotated[procrastinate.App, Depends(_jobs)]
 StorageDep = Annotated[FileStorage, Depends(_storage)]
 EmbedderDep = Annotated[QueryEmbedder, Depends(_embedder)]
 RerankerDep = Annotated[Reranker | None, Depends(_search_reranker)]
+PassageEmbedderDep = Annotated[PassageEmbedder, Depends(_passage_embedder)]

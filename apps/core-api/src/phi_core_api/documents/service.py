@@ -23,6 +23,7 @@ from phi_core_api.documents.schemas import SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_core_api.storage import FileStorage
 from phi_platform.db.models import Document
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import ApiError, Conflict, InvalidInput, NotFound
 
@@ -156,6 +157,17 @@ async def upload(
     await session.flush()
     # The organization leads the key, so a bucket policy can scope a tenant's files.
     document.storage_path = f"{access.org_id}/{document.id}{EXTENSIONS[kind][0]}"
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "document.uploaded",
+        Target("document", document.id, name),
+        name=name,
+        source_type=source_type.value,
+        size_bytes=size,
+        agent_id=agent_id,
+    )
     source.seek(0)
     await asyncio.to_thread(storage.save_stream, document.storage_path, source)
     try:
@@ -212,10 +224,23 @@ async def get_document(
 
 
 async def delete_document(
-    session: AsyncSession, storage: FileStorage, jobs: procrastinate.App, document: Document
+    session: AsyncSession,
+    storage: FileStorage,
+    jobs: procrastinate.App,
+    access: OrgAccess,
+    document: Document,
 ) -> None:
     path = document.storage_path
     document_id = document.id
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "document.deleted",
+        Target("document", document.id, document.name),
+        name=document.name,
+        agent_id=document.agent_id,
+    )
     await session.delete(document)  # chunks go with it (ON DELETE CASCADE)
     await session.commit()
     await cancel_ingestion(jobs, document_id)

@@ -19,6 +19,7 @@ from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
     DailyAnalysis,
     UnreadableData,
     analyse,
+    check_time_ranges,
 )
 from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
 
@@ -70,6 +71,7 @@ async def fetch_data(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
         result = await ctx.task.tool_call("fetch_data", tool, payload)
         try:
             tables = contract.tables_from_result(result)
+            contract.time_ranges_from_result(result)
         except contract.ContractError as exc:
             raise WorkflowError(
                 f"the local agent's data does not match the contract: {exc}"
@@ -89,12 +91,16 @@ async def fetch_docs(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
 @step("analysis")
 async def analysis(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     day = date.fromisoformat(state["input"]["day"])
+    ranges: dict[str, list[Any]] = {}
     if state["data"]["source"] == "sample":
         tables = sample_tables(day)
     else:
-        tables = contract.tables_from_result(await ctx.task.tool_result(state["data"]["step"]))
+        result = await ctx.task.tool_result(state["data"]["step"])
+        tables = contract.tables_from_result(result)
+        ranges = contract.time_ranges_from_result(result)
     zone = org_zone(state.get("agent", {}).get("time_zone"))
     try:
+        check_time_ranges(ranges, zone)
         metrics = analyse(tables, day, zone=zone)
     except UnreadableData as exc:
         # Never a report on data it could not read: the task fails saying where.
