@@ -1,7 +1,7 @@
 """idempotency keys of create requests
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 
 ``idempotency_keys``: a create request (organization, agent, invitation, local-agent key,
 task) sent with an ``Idempotency-Key`` header, per account, with the first request's answer,
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 
 
 def upgrade() -> None:
