@@ -68,6 +68,13 @@ async def prune_checkpoints(context: procrastinate.JobContext, timestamp: int) -
     await prune(context_value(context, "pool"), settings.checkpoint_retention_hours)
 
 
+async def purge_audit_events(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import purge_audit_events as purge
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    await purge(context_value(context, "pool"), settings.audit_retention_days)
+
+
 async def requeue_pending_tasks(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.housekeeping import tasks_without_job
 
@@ -90,6 +97,7 @@ def make_blueprint() -> procrastinate.Blueprint:
     periodic("* * * * * */15", run_schedules)
     periodic("*/10 * * * *", prune_checkpoints)
     periodic("* * * * *", requeue_pending_tasks)
+    periodic("23 * * * *", purge_audit_events)
     return bp
 
 

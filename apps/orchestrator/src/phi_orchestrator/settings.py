@@ -38,6 +38,9 @@ class OrchestratorSettings(ServiceSettings):
     # Housekeeping: LangGraph checkpoints of finished tasks are deleted after this long
     # (task rows, events and results stay).
     checkpoint_retention_hours: float = Field(default=24.0, ge=0)
+    # Audit events older than this many days are removed, in batches (at least one day:
+    # the database's purge function refuses less).
+    audit_retention_days: int = Field(default=365, ge=1)
 
     # Workflow jobs mostly wait on the database, so a worker runs more at once than
     # core-api's; a worker silent this long has its running jobs handed to another.

@@ -44,7 +44,7 @@ def _target(action: str, event: Mapping[str, Any], details: Mapping[str, Any]) -
         return f"{prefix}… ({name})" if prefix and name else str(prefix or label)
     if action.startswith("org.") or action == "budget.changed":
         return str(label) if action in ("org.settings_changed", "budget.changed") else ""
-    if action == "member.joined":
+    if action == "member.joined" or action.startswith("memory."):
         return ""
     return str(label)
 
@@ -81,6 +81,8 @@ def _suffix(action: str, details: Mapping[str, Any]) -> str:
         parts.append(f"({details.get('reason')})")
     elif action in ("profile.generated", "profile.restored") and details.get("version"):
         parts.append(f"(version {details['version']})")
+    elif action.startswith("memory."):
+        parts.append("of the organization" if details.get("scope") == "org" else "of an agent")
     if details.get("agent_name") and action not in ("agent.created",):
         parts.append(f"on agent {details['agent_name']}")
     return " ".join(p for p in parts if p)

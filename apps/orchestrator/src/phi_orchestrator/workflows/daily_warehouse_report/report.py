@@ -88,7 +88,8 @@ def _reasons(rows: Iterable[tuple[str | None, Mapping[str, Any]]], noun: str = "
         if names:
             every = len(names) == len(rows) and noun
             where = f" of every {noun}" if every else f" of {', '.join(names)}"
-        lines.append(f"Not available ({text}): {', '.join(figures)}{where}.")
+        # A list: consecutive lines would run together as one paragraph in Markdown.
+        lines.append(f"- Not available ({text}): {', '.join(figures)}{where}.")
     return [*lines, ""] if lines else []
 
 
