@@ -87,11 +87,13 @@ try {
   });
   assert.equal(forged.status, 403);
 
-  step("create an organization");
+  step("create an organization with a double click: one is made");
   await page.getByLabel("Organization name").fill(`Acme Logistics ${RUN}`);
-  await page.getByRole("button", { name: "Create organization" }).click();
+  await page.getByRole("button", { name: "Create organization" }).dblclick();
   await page.waitForURL(/\/orgs\/[0-9a-f-]+$/);
   const orgId = page.url().split("/").pop();
+  const orgNames = await page.evaluate(async () => (await (await fetch("/api/core/orgs")).json()).map((o) => o.name));
+  assert.deepEqual(orgNames, [`Acme Logistics ${RUN}`]);
   await page.getByText("No agents yet").waitFor();
   await screenshot(page, "org-overview");
 
@@ -105,7 +107,7 @@ try {
   await page.getByText(`Invitation sent to nobody-${RUN}@example.com.`).waitFor();
   await screenshot(page, "members");
 
-  step("create an agent: industry, role, name, tools with settings");
+  step("create an agent: industry, role, name, tools (their settings live in policy.yaml)");
   await page.getByRole("link", { name: "Agents", exact: true }).first().click();
   await page.waitForURL(/\/agents$/);
   await page.getByRole("link", { name: "Create agent" }).first().click();
@@ -114,25 +116,23 @@ try {
   await page.getByText("Warehouse Analyst", { exact: true }).click();
   await page.getByLabel("Agent name").fill("Night shift analyst");
   await page.getByText("Database settings").waitFor();
-  // A bad setting is caught beside its input before anything is sent.
-  const connection = page.getByLabel("Connection name (required)");
-  await connection.fill("Bad Name");
-  await page.getByRole("button", { name: "Create agent" }).click();
-  await page.getByText(/must match/).waitFor();
+  // No host, driver or password to fill in: phi-agent would never read them.
+  assert.match(await page.getByTestId("tool-settings-none").first().innerText(), /policy\.yaml/);
+  assert.equal(await page.getByLabel(/Host|Driver|Password/).count(), 0);
   await screenshot(page, "agent-new");
-  await connection.fill("warehouse");
-  await page.getByRole("button", { name: "Create agent" }).click();
+  await page.getByRole("button", { name: "Create agent" }).dblclick();
   await page.waitForURL(/\/agents\/[0-9a-f-]+$/);
   const agentId = page.url().split("/").pop();
   await page.getByRole("heading", { name: "Night shift analyst" }).waitFor();
+  const agentCount = await page.evaluate(async (id) => (await (await fetch(`/api/core/orgs/${id}/agents`)).json()).length, orgId);
+  assert.equal(agentCount, 1, "a double click on Create agent made one agent");
   await screenshot(page, "agent-overview");
 
-  step("tools tab");
+  step("tools tab: says where the database and file settings live");
   await page.getByRole("tab", { name: "Tools" }).click();
-  await page.getByRole("button", { name: "Save tool settings" }).waitFor();
-  await page.getByLabel("Max rows (required)").fill("500");
-  await page.getByRole("button", { name: "Save tool settings" }).click();
-  await page.getByText("Saved.").waitFor();
+  await page.getByTestId("tool-settings-none").first().waitFor();
+  assert.equal(await page.getByTestId("tool-settings-none").count(), 2);
+  assert.equal(await page.getByRole("button", { name: "Save tool settings" }).count(), 0);
   await screenshot(page, "agent-tools");
 
   step("documents: upload, wait for READY, search");
@@ -148,6 +148,8 @@ try {
   const hit = page.getByTestId("search-hit").first();
   await hit.waitFor();
   assert.match(await hit.innerText(), /dispatch_jd_sop\.md/);
+  // The section a passage sits under is shown whole, on its own line.
+  assert.match(await hit.getByTestId("search-hit-section").innerText(), /^Section: Warehouse daily operations SOP › /);
   await screenshot(page, "agent-documents");
 
   step("profile: generate and see the system prompt and version 1");
@@ -157,6 +159,12 @@ try {
   await page.getByTestId("system-prompt").waitFor();
   await page.getByRole("button", { name: "Version 1" }).waitFor();
   await page.getByText("System prompt of version 1").waitFor();
+  // The profile in sections, and nothing wider than the window (the versions panel was).
+  await page.getByTestId("profile-sections").getByRole("heading", { name: /Capabilities/ }).waitFor();
+  assert.ok(
+    (await page.evaluate(() => document.documentElement.scrollWidth)) <= 1280,
+    "the profile tab is wider than the window",
+  );
   await screenshot(page, "agent-profile");
 
   step("overview: the schedules card says what the scheduler runs, and when");
@@ -194,6 +202,14 @@ try {
   assert.equal(download.suggestedFilename(), "phi-agent-config.yaml");
   const downloaded = await readFile(await download.path(), "utf8");
   assert.equal(downloaded.trim(), yaml.trim());
+  const [policyDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Starter policy.yaml" }).click(),
+  ]);
+  assert.equal(policyDownload.suggestedFilename(), "policy.yaml");
+  const policy = await readFile(await policyDownload.path(), "utf8");
+  assert.match(policy, /dsn_env: PHI_WAREHOUSE_DSN/);
+  assert.match(policy, /roots: \[exports\]/);
   await screenshot(page, "agent-config");
 
   step("local agents: a key is shown once, then listed");
@@ -310,6 +326,29 @@ try {
   await page.goto("/dashboard");
   await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
   await screenshot(page, "dashboard");
+
+  step("organizations: rename one, then delete it");
+  await page.getByLabel("Organization name").fill(`Scratch ${RUN}`);
+  await page.getByRole("button", { name: "Create organization" }).click();
+  await page.waitForURL(/\/orgs\/[0-9a-f-]+$/);
+  await page.getByLabel("Organization name").fill(`Scratch renamed ${RUN}`);
+  await page.getByRole("button", { name: "Rename" }).click();
+  await page.getByRole("heading", { name: `Scratch renamed ${RUN}` }).waitFor();
+  await page.getByRole("button", { name: "Delete organization…" }).click();
+  await screenshot(page, "org-settings");
+  const deleteButton = page.getByRole("button", { name: "Delete permanently" });
+  assert.equal(await deleteButton.isDisabled(), true, "deleting waits for the typed name");
+  await page.getByLabel("Type the organization's name to confirm").fill(`Scratch renamed ${RUN}`);
+  await deleteButton.click();
+  await page.waitForURL(/\/dashboard$/);
+  await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
+  assert.equal(await page.getByText(`Scratch renamed ${RUN}`).count(), 0);
+
+  step("an agent the account cannot see: a plain not-found, nothing to retry");
+  await page.goto("/agents/00000000-0000-4000-8000-000000000000");
+  await page.getByText("This does not exist, or your account cannot see it.").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Try again" }).count(), 0);
+  await screenshot(page, "agent-not-found");
 
   step("a non-admin gets no admin page");
   await page.goto("/admin");

@@ -20,7 +20,7 @@ import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useAgent, useIndustries, useOrg, useRoleTemplates, useTools } from "@/lib/api/queries";
-import { initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
+import { fieldsOf, initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
 import { useUrlParam } from "@/lib/url-state";
 
 // Loaded when their tab opens, so the agent page's first load stays small.
@@ -170,9 +170,11 @@ function ToolsPanel({ agent }: { agent: Schemas["AgentOut"] }) {
         </Card>
       ))}
       <div className="flex items-center gap-3">
-        <Button onClick={save} disabled={patch.isPending}>
-          {patch.isPending ? "Saving…" : "Save tool settings"}
-        </Button>
+        {agent.tools.some((t) => fieldsOf(schemaOf(t.tool_id)).length > 0) ? (
+          <Button onClick={save} disabled={patch.isPending}>
+            {patch.isPending ? "Saving…" : "Save tool settings"}
+          </Button>
+        ) : null}
         {saved ? (
           <span role="status" className="text-sm text-emerald-700">
             Saved.
