@@ -53,6 +53,7 @@ async def create_key(
     """A key for this agent's local agents. The whole key is in this answer only (so a
     retry with the same Idempotency-Key gets 409 naming the key, not the secret)."""
     agent, _ = await agent_access(session, agent_id, user_id, write=True)
+
     async def create() -> KeyCreated:
         key = new_key()
         created_at = await repository.create_key(
