@@ -22,7 +22,7 @@ import { useCreateGuard } from "@/lib/create-guard";
 type Role = Schemas["InvitationIn"]["role"];
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER"];
 
-function OrgFrame({
+export function OrgFrame({
   orgId,
   title,
   children,

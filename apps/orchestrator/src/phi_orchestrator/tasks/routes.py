@@ -19,6 +19,7 @@ from phi_orchestrator.runtime import FINISHED
 from phi_orchestrator.schedules import schedule_states
 from phi_orchestrator.tasks import events, service
 from phi_orchestrator.tasks.schemas import (
+    ApprovalIn,
     RunTask,
     ScheduleState,
     TaskCreated,
@@ -74,7 +75,9 @@ async def run_task(
     agent, _ = await agent_access(session, agent_id, user_id)
 
     async def create() -> TaskCreated:
-        task_id = await service.create_task(session, agent, user_id, body.type, body.input)
+        task_id = await service.create_task(
+            session, agent, user_id, body.type, body.input, request.app.state.settings
+        )
         return TaskCreated(task_id=task_id)
 
     created = await idempotency.run(body, create, status_code=202)
@@ -138,6 +141,29 @@ async def cancel_task(
     """Cancel a task that has not finished; a call its local agent holds is withdrawn (the
     agent's lease extension and callback then get 409)."""
     await service.cancel_task(session, task_id, user_id)
+    row = await service.task_for_member(session, task_id, user_id)
+    detail = await service.task_detail(
+        session, row, offline_after_seconds=request.app.state.settings.offline_after_seconds
+    )
+    return TaskDetail.model_validate(detail)
+
+
+@router.post("/tasks/{task_id}/approval", response_model=TaskDetail)
+async def decide_approval(
+    task_id: uuid.UUID,
+    body: ApprovalIn,
+    request: Request,
+    session: SessionDep,
+    user_id: CurrentUserId,
+) -> TaskDetail:
+    """Approve or reject the tool call an agent task waits on (``pending_approval`` of the
+    task; OWNER or ADMIN). A rejection goes back to the model as the call's error, with the
+    reason; either way the task goes on."""
+    await service.decide_approval(session, task_id, user_id, body.decision, body.reason)
+    try:
+        await defer_advance(request.app.state.jobs, task_id)
+    except Exception:  # noqa: BLE001 - requeue_pending_tasks resumes it
+        pass
     row = await service.task_for_member(session, task_id, user_id)
     detail = await service.task_detail(
         session, row, offline_after_seconds=request.app.state.settings.offline_after_seconds

@@ -1,7 +1,7 @@
 """idempotency keys of create requests
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 
 ``idempotency_keys``: a create request (organization, agent, invitation, local-agent key,
 task) sent with an ``Idempotency-Key`` header, per account, with the first request's answer,
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 
 
 def upgrade() -> None:
