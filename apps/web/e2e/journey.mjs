@@ -259,6 +259,42 @@ try {
   await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
   await page.getByText("No FAILED tasks").waitFor();
 
+  step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
+  const refusalAt = new Date().toISOString();
+  const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({
+      name: "warehouse-pc",
+      tools: ["db"],
+      refusals: [
+        { tool: "db", reason: "query 'cleanup' refused: only SELECT statements are allowed", count: 2, first_at: refusalAt, last_at: refusalAt },
+      ],
+    }),
+  });
+  assert.equal(refused.status, 200, await refused.text());
+  await page.goto(`/orgs/${orgId}/audit`);
+  const audit = page.getByTestId("audit-events");
+  await audit.getByText("local agent warehouse-pc refused 2× db: query 'cleanup' refused", { exact: false }).waitFor();
+  const auditText = await audit.innerText();
+  assert.match(auditText, /created agent /);
+  assert.match(auditText, /created key phia_[0-9a-f]{8}… \(warehouse-pc\) on agent /);
+  assert.match(auditText, /uploaded document /);
+  assert.ok(!auditText.includes(secret), "the audit log never shows a key");
+  await screenshot(page, "org-audit");
+  await page.getByLabel("What").selectOption("local_agent_key");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await audit.getByText("created key").waitFor();
+  assert.equal(await audit.locator("li").count(), 1);
+  const [auditCsv] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Export CSV" }).click(),
+  ]);
+  const csvText = await readFile(await auditCsv.path(), "utf8");
+  assert.match(csvText.split("\n")[0], /^occurred_at,org_id,actor_type/);
+  assert.equal(csvText.trim().split("\n").length, 2, "the export follows the filter");
+  await screenshot(page, "org-audit-filtered");
+
   step("dashboard shows the org's counts");
   await page.goto("/dashboard");
   await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
@@ -309,6 +345,7 @@ try {
     "/dashboard": userState,
     "/orgs/[orgId]": userState,
     "/orgs/[orgId]/members": userState,
+    "/orgs/[orgId]/audit": userState,
     "/orgs/[orgId]/agents": userState,
     "/orgs/[orgId]/agents/new": userState,
     "/agents/[agentId]": userState,

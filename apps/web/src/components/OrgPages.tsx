@@ -20,7 +20,7 @@ import { keys, useMe, useMembers, useOrg, useOrgStats } from "@/lib/api/queries"
 type Role = Schemas["InvitationIn"]["role"];
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER"];
 
-function OrgFrame({
+export function OrgFrame({
   orgId,
   title,
   children,

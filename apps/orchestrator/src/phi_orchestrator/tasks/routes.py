@@ -19,6 +19,7 @@ from phi_orchestrator.runtime import FINISHED
 from phi_orchestrator.schedules import schedule_states
 from phi_orchestrator.tasks import events, service
 from phi_orchestrator.tasks.schemas import (
+    ApprovalIn,
     RunTask,
     ScheduleState,
     TaskCreated,
@@ -70,7 +71,9 @@ async def run_task(
 ) -> TaskCreated:
     """Start a workflow run; follow it with GET /tasks/{task_id} or its event stream."""
     agent, _ = await agent_access(session, agent_id, user_id)
-    task_id = await service.create_task(session, agent, user_id, body.type, body.input)
+    task_id = await service.create_task(
+        session, agent, user_id, body.type, body.input, request.app.state.settings
+    )
     # If the queue is unreachable now, the task stays PENDING and a worker queues it later.
     try:
         await defer_advance(request.app.state.jobs, task_id)
@@ -123,6 +126,26 @@ async def cancel_task(
     """Cancel a task that has not finished; a call its local agent holds is withdrawn (the
     agent's lease extension and callback then get 409)."""
     await service.cancel_task(session, task_id, user_id)
+    row = await service.task_for_member(session, task_id, user_id)
+    return TaskDetail.model_validate(await service.task_detail(session, row))
+
+
+@router.post("/tasks/{task_id}/approval", response_model=TaskDetail)
+async def decide_approval(
+    task_id: uuid.UUID,
+    body: ApprovalIn,
+    request: Request,
+    session: SessionDep,
+    user_id: CurrentUserId,
+) -> TaskDetail:
+    """Approve or reject the tool call an agent task waits on (``pending_approval`` of the
+    task; OWNER or ADMIN). A rejection goes back to the model as the call's error, with the
+    reason; either way the task goes on."""
+    await service.decide_approval(session, task_id, user_id, body.decision, body.reason)
+    try:
+        await defer_advance(request.app.state.jobs, task_id)
+    except Exception:  # noqa: BLE001 - requeue_pending_tasks resumes it
+        pass
     row = await service.task_for_member(session, task_id, user_id)
     return TaskDetail.model_validate(await service.task_detail(session, row))
 

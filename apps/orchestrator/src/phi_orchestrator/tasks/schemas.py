@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from phi_agent_config.data_contract import DataContract
 
-TaskStatus = Literal["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"]
+TaskStatus = Literal[
+    "PENDING", "RUNNING", "WAITING", "AWAITING_APPROVAL", "SUCCESS", "FAILED", "CANCELLED"
+]
 
 
 class RunTask(BaseModel):
@@ -18,6 +20,10 @@ class RunTask(BaseModel):
             "examples": [
                 {"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "sample"}},
                 {"type": "ASK", "input": {"question": "When must pallets be counted?"}},
+                {
+                    "type": "AGENT_TASK",
+                    "input": {"instruction": "Which zone had the most late orders yesterday?"},
+                },
             ]
         },
     )
@@ -63,12 +69,34 @@ class TaskSummary(BaseModel):
     updated_at: datetime
 
 
+class PendingApproval(BaseModel):
+    """The exact call an agent task waits to have approved."""
+
+    key: str
+    tool: str
+    arguments: dict[str, Any]
+    step: str
+
+
 class TaskDetail(TaskSummary):
     input: dict[str, Any] | None
     output: dict[str, Any] | None
     schedule_slot: datetime | None
+    parent_task_id: uuid.UUID | None = None
+    pending_approval: PendingApproval | None = None
     events: list[TaskEventOut]
     tool_calls: list[ToolCallOut]
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "reject", "reason": "not this week's data"}]},
+    )
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Told to the model with a rejection"
+    )
 
 
 class TaskPage(BaseModel):

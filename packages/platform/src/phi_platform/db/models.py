@@ -55,7 +55,15 @@ AGENT_STATUSES = ("ACTIVE", "DISABLED")
 SOURCE_TYPES = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
 DOCUMENT_STATUSES = ("PENDING", "PROCESSING", "READY", "FAILED")
 LOCAL_AGENT_STATUSES = ("ENROLLED", "ACTIVE", "OFFLINE")
-TASK_STATUSES = ("PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED")
+TASK_STATUSES = (
+    "PENDING",
+    "RUNNING",
+    "WAITING",
+    "AWAITING_APPROVAL",
+    "SUCCESS",
+    "FAILED",
+    "CANCELLED",
+)
 TASK_FINISHED_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
 TASK_TRIGGERS = ("manual", "schedule")
 TOOL_CALL_STATUSES = ("PENDING", "CLAIMED", "DONE", "FAILED", "CANCELLED")
@@ -153,6 +161,8 @@ class RoleTemplate(Base):
     default_capabilities: Mapped[list[Any] | None] = mapped_column(JSONB)
     default_tools: Mapped[list[Any] | None] = mapped_column(JSONB)
     description: Mapped[str | None] = mapped_column(Text)
+    # Instructions a person could give an agent of this role (suggestions in the web app).
+    example_tasks: Mapped[list[Any] | None] = mapped_column(JSONB)
     __table_args__ = (UniqueConstraint("industry_id", "key", name="uq_role_template_key"),)
 
 
@@ -450,9 +460,21 @@ class Task(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Started by an agent task's run_workflow call (once per parent and step).
+    parent_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL")
+    )
+    parent_step: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (
+        Index(
+            "uq_tasks_parent_step",
+            "parent_task_id",
+            "parent_step",
+            unique=True,
+            postgresql_where=text("parent_task_id IS NOT NULL"),
+        ),
         Index("ix_tasks_org_created", "org_id", "created_at"),
         Index("ix_tasks_agent_created", "agent_id", text("created_at DESC"), text("id DESC")),
         Index("ix_tasks_finished", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
@@ -517,6 +539,8 @@ class ToolCall(Base):
     result_sha256: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An agent task's time limit for the call: still open then, it fails.
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (

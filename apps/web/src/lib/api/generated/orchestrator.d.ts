@@ -261,6 +261,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{task_id}/approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide Approval
+         * @description Approve or reject the tool call an agent task waits on (``pending_approval`` of the
+         *     task; OWNER or ADMIN). A rejection goes back to the model as the call's error, with the
+         *     reason; either way the task goes on.
+         */
+        post: operations["decide_approval_tasks__task_id__approval_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{task_id}/cancel": {
         parameters: {
             query?: never;
@@ -438,7 +460,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED";
+            status: "PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED";
             /** Trigger */
             trigger: string;
             /** Type */
@@ -448,6 +470,25 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * ApprovalIn
+         * @example {
+         *       "decision": "reject",
+         *       "reason": "not this week's data"
+         *     }
+         */
+        ApprovalIn: {
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "approve" | "reject";
+            /**
+             * Reason
+             * @description Told to the model with a rejection
+             */
+            reason?: string | null;
         };
         /** CallbackAnswer */
         CallbackAnswer: {
@@ -737,6 +778,22 @@ export interface components {
             /** Version */
             version: string | null;
         };
+        /**
+         * PendingApproval
+         * @description The exact call an agent task waits to have approved.
+         */
+        PendingApproval: {
+            /** Arguments */
+            arguments: {
+                [key: string]: unknown;
+            };
+            /** Key */
+            key: string;
+            /** Step */
+            step: string;
+            /** Tool */
+            tool: string;
+        };
         /** PendingCall */
         PendingCall: {
             /** Attempt */
@@ -805,6 +862,12 @@ export interface components {
          *         "question": "When must pallets be counted?"
          *       },
          *       "type": "ASK"
+         *     }
+         * @example {
+         *       "input": {
+         *         "instruction": "Which zone had the most late orders yesterday?"
+         *       },
+         *       "type": "AGENT_TASK"
          *     }
          */
         RunTask: {
@@ -888,6 +951,9 @@ export interface components {
             output: {
                 [key: string]: unknown;
             } | null;
+            /** Parent Task Id */
+            parent_task_id?: string | null;
+            pending_approval?: components["schemas"]["PendingApproval"] | null;
             /** Schedule Slot */
             schedule_slot: string | null;
             /** Started At */
@@ -896,7 +962,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED";
+            status: "PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED";
             /** Tool Calls */
             tool_calls: components["schemas"]["ToolCallOut"][];
             /** Trigger */
@@ -968,7 +1034,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED";
+            status: "PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED";
             /** Trigger */
             trigger: string;
             /** Type */
@@ -1049,7 +1115,7 @@ export interface operations {
                 limit?: number;
                 offset?: number;
                 org_id?: string | null;
-                status?: ("PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
+                status?: ("PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
                 type?: string | null;
             };
             header?: never;
@@ -1307,7 +1373,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 offset?: number;
-                status?: ("PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
+                status?: ("PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
                 type?: string | null;
             };
             header?: never;
@@ -1461,6 +1527,41 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decide_approval_tasks__task_id__approval_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalIn"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
