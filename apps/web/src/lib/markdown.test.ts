@@ -17,6 +17,14 @@ describe("renderMarkdown", () => {
     expect(root.querySelector("em, strong")).toBeNull();
   });
 
+  it("keeps column names in the report's reasons, and its closing italic line", () => {
+    const reason = "Not available (shipments.loading_started_at is empty): busy minutes";
+    const root = dom(`${reason}\n\nmean_7d_picks and __init__\n\n_assembled from the figures._`);
+    expect(root.querySelector("p")?.textContent).toBe(reason);
+    expect([...root.querySelectorAll("strong")].map((e) => e.textContent)).toEqual(["init"]);
+    expect(root.querySelector("em")?.textContent).toBe("assembled from the figures.");
+  });
+
   it("still reads emphasis and strong where CommonMark says so", () => {
     const root = dom("Throughput was **1,204** lines, _up_ 4% and *late* 3; 2 * 3 = 6");
     expect(root.querySelector("strong")?.textContent).toBe("1,204");
