@@ -270,6 +270,8 @@ try {
   await page.getByTestId("task-events").getByText("step_started").first().waitFor();
   const report = page.getByTestId("task-report");
   await report.waitFor({ timeout: 180_000 });
+  // The Markdown reader arrives with the first report (its own chunk): wait for what it drew.
+  await report.locator(".markdown h2").first().waitFor();
   assert.match(await report.innerText(), /Daily warehouse report/i);
   await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
   await page.getByTestId("task-history").getByText("SUCCESS").waitFor();
