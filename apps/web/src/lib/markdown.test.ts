@@ -58,5 +58,15 @@ describe("parseMarkdown", () => {
   it("does not treat a lone asterisk or snake_case as emphasis", () => {
     expect(parseInline("2 * 3 = 6")).toEqual([{ kind: "text", text: "2 * 3 = 6" }]);
     expect(parseInline("picker_id")).toEqual([{ kind: "text", text: "picker_id" }]);
+    // The report's "not available (...)" names columns with two underscores and more.
+    const reason = "Not available (shipments.loading_started_at is empty): busy minutes";
+    expect(parseInline(reason)).toEqual([{ kind: "text", text: reason }]);
+    expect(parseInline("mean_7d_picks and __init__")).toEqual([
+      { kind: "text", text: "mean_7d_picks and " },
+      { kind: "strong", text: "init" },
+    ]);
+    expect(parseInline("_assembled from the figures._")).toEqual([
+      { kind: "em", text: "assembled from the figures." },
+    ]);
   });
 });

@@ -18,7 +18,10 @@ export type Block =
   | { kind: "quote"; content: Inline[] }
   | { kind: "rule" };
 
-const INLINE = /(`[^`]+`|\*\*[^*]+\*\*|__[^_]+__|\*[^*\s][^*]*\*|_[^_\s][^_]*_)/g;
+// Underscores emphasise only at word boundaries (as in CommonMark): the report names columns
+// like shipments.loading_started_at, which must not turn into "loading<em>started</em>at".
+const INLINE =
+  /(`[^`]+`|\*\*[^*]+\*\*|(?<![\p{L}\p{N}_])__[^_]+__(?![\p{L}\p{N}_])|\*[^*\s][^*]*\*|(?<![\p{L}\p{N}_])_[^_\s][^_]*_(?![\p{L}\p{N}_]))/gu;
 
 export function parseInline(text: string): Inline[] {
   const out: Inline[] = [];
