@@ -305,6 +305,10 @@ export function useTask(taskId: string | null) {
         orchestrator.GET("/tasks/{task_id}", { params: { path: { task_id: taskId ?? "" } } }),
       ),
     enabled: taskId !== null,
+    // Events say when the task moves; a local agent coming online or taking its call does
+    // not, so an unfinished task is read again now and then for its waiting explanation.
+    refetchInterval: (query) =>
+      query.state.data && !["SUCCESS", "FAILED", "CANCELLED"].includes(query.state.data.status) ? 5000 : false,
   });
 }
 
