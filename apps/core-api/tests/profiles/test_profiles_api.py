@@ -174,6 +174,20 @@ def test_versions_are_kept_and_can_be_restored(
     assert suggestion["schedule"] == "0 9 1 * *" and "no workflow type" in suggestion["reason"]
     agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
     assert agent["system_prompt"] == first_prompt and agent["config"]["profile_version"] == 3
+    # Audit: each generation by the owner who asked for it (written by the worker), the
+    # restore by the owner; the members' refused attempts record nothing.
+    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        events = conn.execute(
+            "SELECT action, actor_id::text, details->>'version' FROM audit_events "
+            "WHERE target_id = %s AND action LIKE 'profile.%%' ORDER BY id",
+            (agent_id,),
+        ).fetchall()
+    assert events == [
+        ("profile.generated", owner.id, "1"),
+        ("profile.generated", owner.id, "2"),
+        ("profile.restored", owner.id, "1"),
+    ]
     versions = client.get(f"/agents/{agent_id}/profile-versions", headers=member.headers).json()
     assert [v["version"] for v in versions] == [3, 2, 1]
 
