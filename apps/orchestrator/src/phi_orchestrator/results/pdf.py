@@ -1,0 +1,46 @@
+"""A result as a PDF: the same HTML as the email, laid out by WeasyPrint, charts as PNG.
+
+WeasyPrint was measured against fpdf2 on the daily report (docs/benchmarks.md, "Report charts
+and PDF"): fpdf2 is faster and pure Python but ignores the stylesheet (tables without borders,
+headings unstyled); WeasyPrint lays out the email's HTML as it is. It needs the system's Pango.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from phi_orchestrator.results.chart_images import chart_png
+from phi_orchestrator.results.document import ResultDocument
+from phi_orchestrator.results.html import result_html
+
+PAGE_CSS = "@page { size: A4; margin: 14mm 12mm; } .wrap { max-width: none; padding: 0; }"
+
+
+def result_pdf(doc: ResultDocument) -> bytes:
+    """The document as PDF bytes (blocking: run it in a thread)."""
+    import weasyprint
+
+    images = {
+        c.id: base64.b64encode(chart_png(c, width_px=960, height_px=450, dpi=150)).decode()
+        for c in doc.charts
+    }
+    html = result_html(
+        title=doc.title,
+        summary=doc.summary,
+        anomalies=doc.anomalies,
+        charts=doc.charts,
+        image_src=lambda c: f"data:image/png;base64,{images[c.id]}",
+        report_md=doc.report_md,
+        link=doc.link,
+    )
+    html = html.replace("</style>", PAGE_CSS + "</style>", 1)
+    # No url_fetcher access beyond data: URIs: the HTML holds no other address to fetch.
+    return weasyprint.HTML(string=html, url_fetcher=_data_only).write_pdf()  # type: ignore[no-any-return]
+
+
+def _data_only(url: str, *args: object, **kwargs: object) -> dict[str, object]:
+    if not url.startswith("data:"):
+        raise ValueError(f"the PDF fetches nothing from outside ({url[:40]})")
+    import weasyprint
+
+    return weasyprint.default_url_fetcher(url)  # type: ignore[no-any-return]
