@@ -124,6 +124,15 @@ def current_fields() -> dict[str, str]:
     return out
 
 
+def client_address() -> str | None:
+    """The address of the current request's client (the forwarded one behind a trusted
+    proxy), or None outside a request."""
+    current = _fields.get()
+    scope = current.get("_scope") if current else None
+    client = scope.get("client") if scope else None
+    return str(client[0]) if client else None
+
+
 def job_log_fields() -> dict[str, str]:
     """Pass as the ``_log`` keyword when queueing a job: the worker logs the job's lines with
     these ids (the request's id, org, agent...) and removes the keyword before the task runs."""

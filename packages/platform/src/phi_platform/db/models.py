@@ -551,6 +551,40 @@ class LlmTokenUsage(Base):
     stopped_at_budget: Mapped[int | None] = mapped_column(BigInteger)
 
 
+AUDIT_ACTOR_TYPES = ("user", "local_agent", "schedule", "platform_admin", "anonymous")
+
+
+class AuditEvent(Base):
+    """One recorded change in an organization (see migration 0012). Append-only: the database
+    refuses UPDATE, DELETE and TRUNCATE; old rows leave through ``purge_audit_events()`` only.
+    Written through ``phi_service.audit.record_event``, which whitelists the details."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    # No foreign keys: deleting an org or a user must not erase (or be blocked by) its history.
+    org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    actor_type: Mapped[str] = mapped_column(Text, nullable=False)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_label: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    target_type: Mapped[str | None] = mapped_column(Text)
+    target_id: Mapped[str | None] = mapped_column(Text)
+    target_label: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    request_id: Mapped[str | None] = mapped_column(Text)
+    client_address: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(_in("actor_type", AUDIT_ACTOR_TYPES), name="ck_audit_actor_type"),
+        Index("ix_audit_events_org_time", "org_id", text("occurred_at DESC"), text("id DESC")),
+        Index("ix_audit_events_time", "occurred_at", "id"),
+    )
+
+
 ORG_SCOPED_UPDATED_TABLES = (
     "users",
     "organizations",

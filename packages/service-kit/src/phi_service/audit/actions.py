@@ -1,0 +1,85 @@
+"""Every action the audit log knows, with the target it names and the only detail fields it
+may carry.
+
+This table is the guarantee that no event carries a secret: :func:`record_event` refuses a
+detail field that is not listed for its action (a whitelist, so a field added to a change
+later stays out of the log until someone decides it belongs there), and every value must be a
+short scalar, a short list of them, or a ``{"from": …, "to": …}`` pair. Keys, passwords,
+tokens and document contents have no field here.
+
+``phrase`` is how the web app and the export say it: "<actor> <phrase> <target>".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    target_type: str | None
+    fields: frozenset[str]
+    phrase: str
+
+
+def _spec(target_type: str | None, phrase: str, *fields: str) -> ActionSpec:
+    return ActionSpec(target_type=target_type, fields=frozenset(fields), phrase=phrase)
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    # Organization
+    "org.renamed": _spec("organization", "renamed the organization", "name"),
+    "org.settings_changed": _spec("organization", "changed the settings of", "time_zone"),
+    "org.deleted": _spec("organization", "deleted the organization", "name"),
+    "budget.changed": _spec(
+        "organization", "changed the monthly token budget of", "monthly_token_budget"
+    ),
+    # Members
+    "member.invited": _spec("invitation", "invited", "email", "role"),
+    "member.invitation_revoked": _spec("invitation", "revoked the invitation of", "email"),
+    "member.joined": _spec("user", "joined as", "email", "role"),
+    "member.role_changed": _spec("user", "changed the role of", "email", "role"),
+    "member.removed": _spec("user", "removed", "email", "role", "left"),
+    "auth.sign_in_failed": _spec("user", "failed to sign in as", "email", "reason"),
+    # Agents
+    "agent.created": _spec("agent", "created agent", "name", "role_template", "tools"),
+    "agent.tools_changed": _spec("agent", "changed the tools of agent", "added", "removed"),
+    "agent.deleted": _spec("agent", "deleted agent", "name"),
+    "document.uploaded": _spec(
+        "document", "uploaded document", "name", "source_type", "size_bytes", "agent_name"
+    ),
+    "document.deleted": _spec("document", "deleted document", "name", "agent_name"),
+    "profile.generated": _spec("agent", "generated the profile of agent", "version"),
+    "profile.restored": _spec("agent", "restored the profile of agent", "version"),
+    "config.downloaded": _spec("agent", "downloaded the config of agent", "version"),
+    # Local agents
+    "local_agent_key.created": _spec(
+        "local_agent_key", "created key", "name", "prefix", "agent_id", "agent_name"
+    ),
+    "local_agent_key.revoked": _spec(
+        "local_agent_key", "revoked key", "name", "prefix", "agent_id", "agent_name"
+    ),
+    "local_agent.refused": _spec(
+        "local_agent",
+        "refused",
+        "reason",
+        "tool",
+        "count",
+        "first_at",
+        "last_at",
+        "agent_id",
+        "agent_name",
+    ),
+    # Tasks
+    "task.started": _spec("task", "started task", "workflow", "trigger", "agent_id", "agent_name"),
+    "task.cancelled": _spec("task", "cancelled task", "workflow", "agent_id", "agent_name"),
+    "approval.granted": _spec(
+        "approval", "approved", "tool", "task_id", "agent_id", "agent_name", "reason"
+    ),
+    "approval.rejected": _spec(
+        "approval", "rejected", "tool", "task_id", "agent_id", "agent_name", "reason"
+    ),
+    # Memory
+    "memory.added": _spec("memory", "added memory", "kind", "agent_id", "agent_name", "source"),
+    "memory.deleted": _spec("memory", "deleted memory", "kind", "agent_id", "agent_name"),
+}
