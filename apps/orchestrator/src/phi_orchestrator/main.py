@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from phi_orchestrator.admin.routes import router as admin_router
+from phi_orchestrator.deliveries.routes import router as deliveries_router
 from phi_orchestrator.jobs import create_orchestrator_jobs
 from phi_orchestrator.local_agents.routes import router as local_agents_router
 from phi_orchestrator.notify import Notifier
@@ -58,6 +59,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     for router in (
         tasks_router,
         results_router,
+        deliveries_router,
         local_agents_router,
         tool_calls_router,
         admin_router,

@@ -35,8 +35,10 @@ def task_link(web_url: str | None, agent_id: str, task_id: str) -> str | None:
 
 
 def result_document(task: Mapping[str, Any], web_url: str | None) -> ResultDocument:
-    output = task.get("output") if isinstance(task.get("output"), Mapping) else {}
-    metrics = output.get("metrics") if isinstance(output.get("metrics"), Mapping) else {}
+    raw = task.get("output")
+    output: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    raw_metrics = output.get("metrics")
+    metrics: Mapping[str, Any] = raw_metrics if isinstance(raw_metrics, Mapping) else {}
     anomalies = [str(a) for a in output.get("anomalies") or [] if isinstance(a, str)]
     report_md = output.get("full_report_md") or output.get("answer_md") or output.get("answer")
     summary = output.get("summary_text") or output.get("summary")

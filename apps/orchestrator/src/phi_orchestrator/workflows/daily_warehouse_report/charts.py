@@ -95,7 +95,7 @@ def pick_time_by_zone(metrics: Mapping[str, Any]) -> Chart | None:
     ]
     return Chart(
         id="pick_time_by_zone",
-        title="Median pick time by zone against the 7 days before",
+        title="Median pick time by zone vs the 7 days before",
         kind="bar",
         labels=[str(z.get("name") or z.get("zone_id")) for z in zones],
         x_label="zone",

@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def _section(parent: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
+    value = (parent or {}).get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def title(metrics: Mapping[str, Any]) -> str:
     return f"Daily warehouse report — {metrics.get('day', '')}".strip(" —")
 
@@ -26,7 +31,7 @@ def anomalies(metrics: Mapping[str, Any], trends: Mapping[str, Any] | None) -> l
     """The day's anomalies, most pressing first: late orders above the 7 days before (or any,
     when there is no baseline), idle docks, slow zones, picker outliers."""
     found: list[str] = []
-    late = metrics.get("late_orders") if isinstance(metrics.get("late_orders"), Mapping) else {}
+    late = _section(metrics, "late_orders")
     late_pct = late.get("late_pct")
     baseline = (trends or {}).get("late_pct_7d_before")
     if isinstance(late.get("late"), int) and late["late"] > 0 and isinstance(late_pct, int | float):
@@ -37,11 +42,11 @@ def anomalies(metrics: Mapping[str, Any], trends: Mapping[str, Any] | None) -> l
                 f"{late['late']} of {late.get('orders_due')} orders late ({late_pct}% vs "
                 f"{baseline}% the 7 days before)"
             )
-    docks = metrics.get("idle_docks") if isinstance(metrics.get("idle_docks"), Mapping) else {}
+    docks = _section(metrics, "idle_docks")
     idle = [d for d in docks.get("docks") or [] if isinstance(d, Mapping) and d.get("idle")]
     if idle:
         found.append("idle dock(s): " + ", ".join(_named(idle)))
-    outliers = metrics.get("outliers") if isinstance(metrics.get("outliers"), Mapping) else {}
+    outliers = _section(metrics, "outliers")
     if slow := _named(outliers.get("slow_zones")):
         found.append("slow zone(s): " + ", ".join(slow))
     pickers = outliers.get("pickers") if isinstance(outliers.get("pickers"), list) else []

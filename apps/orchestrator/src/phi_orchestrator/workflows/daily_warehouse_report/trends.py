@@ -9,7 +9,7 @@ day with no order due has no rate (None, drawn as a gap), never 0 %.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -67,7 +67,7 @@ def _late_by_due_day(
 
 def trends(
     orders: Iterable[Mapping[str, Any]],
-    shipments: list[Mapping[str, Any]],
+    shipments: Sequence[Mapping[str, Any]],
     docks: Mapping[str, str],
     day: date,
     days: int = TREND_DAYS,
@@ -102,7 +102,10 @@ def trends(
 
 
 def _departures(
-    shipments: list[Mapping[str, Any]], docks: Mapping[str, str], day: date, history_read: bool
+    shipments: Sequence[Mapping[str, Any]],
+    docks: Mapping[str, str],
+    day: date,
+    history_read: bool,
 ) -> list[DockDepartures]:
     per_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     seen: set[str] = set()
