@@ -1,6 +1,7 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import { useEffect, useState } from "react";
 
 import { FormField } from "@/components/form-field";
@@ -13,6 +14,19 @@ import { Input, NativeSelect } from "@/components/ui/input";
 import { orchestrator, unwrap } from "@/lib/api/client";
 import { keys, useTask, useTasks, type TaskStatus } from "@/lib/api/queries";
 import { followEvents } from "@/lib/sse";
+
+// Chartist and the charts come with the first report that has charts (~12 kB gzipped).
+const ReportCharts = dynamic(() => import("@/components/ReportCharts").then((m) => m.ReportCharts), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading charts" />,
+});
+const TaskDeliveries = dynamic(() => import("@/components/TaskDeliveries").then((m) => m.TaskDeliveries), {
+  ssr: false,
+});
+const DeliverySettings = dynamic(
+  () => import("@/components/DeliverySettings").then((m) => m.DeliverySettings),
+  { ssr: false },
+);
 
 const STATUSES: TaskStatus[] = ["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"];
 const FINISHED = new Set<string>(["SUCCESS", "FAILED", "CANCELLED"]);
@@ -124,8 +138,22 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
             {events.length === 0 ? <li className="text-muted-foreground">Waiting for events…</li> : null}
           </ol>
         </section>
+        {task.data?.status === "SUCCESS" ? <TaskDeliveries taskId={taskId} /> : null}
+        {task.data?.charts && task.data.charts.length > 0 ? <ReportCharts charts={task.data.charts} /> : null}
         {output?.full_report_md ? (
           <section aria-label="Report" className="rounded-lg border p-4" data-testid="task-report">
+            {task.data?.status === "SUCCESS" ? (
+              <div className="mb-2 flex justify-end">
+                <a
+                  className="rounded-md border px-3 py-1.5 text-sm font-medium hover:bg-muted"
+                  href={`/api/orchestrator/tasks/${taskId}/report.pdf`}
+                  download
+                  data-testid="download-pdf"
+                >
+                  Download PDF
+                </a>
+              </div>
+            ) : null}
             <Markdown source={output.full_report_md} />
           </section>
         ) : task.data && FINISHED.has(task.data.status) && !task.data.error ? (
@@ -214,6 +242,7 @@ export function TaskList({ agentId }: { agentId: string }) {
   return (
     <div className="space-y-6">
       <RunTestTask agentId={agentId} onStarted={setSelected} />
+      <DeliverySettings agentId={agentId} />
       {selected ? <TaskView key={selected} taskId={selected} onClose={() => setSelected(null)} /> : null}
       <section aria-labelledby="history-heading" className="space-y-3">
         <div className="flex flex-wrap items-end justify-between gap-3">

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from phi_agent_config.data_contract import DataContract
+from phi_orchestrator.results.spec import Chart
 
 TaskStatus = Literal["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"]
 
@@ -69,6 +70,9 @@ class TaskDetail(TaskSummary):
     schedule_slot: datetime | None
     events: list[TaskEventOut]
     tool_calls: list[ToolCallOut]
+    charts: list[Chart] = Field(
+        default_factory=list, description="The result's chart descriptions (output.charts)"
+    )
 
 
 class TaskPage(BaseModel):

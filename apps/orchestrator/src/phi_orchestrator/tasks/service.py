@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator import organizations
+from phi_orchestrator.results.spec import charts_of
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
@@ -72,6 +73,7 @@ async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
         **row._mapping,
         "events": await events_after(session, row.id, 0, limit=10_000),
         "tool_calls": await tool_calls.of_task(session, row.id),
+        "charts": charts_of(row.output),
     }
 
 
