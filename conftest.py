@@ -11,13 +11,19 @@ PHI_TEST_HOLD_DEFAULT_PORTS=0 turns the guard off.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -92,6 +98,45 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remember_test_secrets() -> Iterator[None]:
+    """Register every password the tests sign up or sign in with, and every local-agent key
+    handed out, for the end-of-run scan of the audit log (phi_platform.testing)."""
+    from phi_platform.testing import AUDIT_SECRETS
+
+    patches: list[tuple[ModuleType, str, Callable[..., object]]] = []
+
+    def wrap(module_name: str, attr: str, remember: Callable[..., None]) -> None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return
+        original = getattr(module, attr)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            result = original(*args, **kwargs)
+            remember(args, result)
+            return result
+
+        patches.append((module, attr, original))
+        setattr(module, attr, wrapper)
+
+    def password_arg(args: tuple[object, ...], _: object) -> None:
+        if args and isinstance(args[-1], str):
+            AUDIT_SECRETS.add(args[-1])
+
+    def key_result(_: tuple[object, ...], key: object) -> None:
+        whole = str(getattr(key, "key", ""))
+        AUDIT_SECRETS.update({whole, whole.rsplit("_", 1)[-1]})
+
+    wrap("phi_core_api.auth.service", "hash_password", password_arg)
+    wrap("phi_core_api.auth.service", "verify_password", password_arg)
+    wrap("phi_orchestrator.local_agents.routes", "new_key", key_result)
+    yield
+    for module, attr, original in patches:
+        setattr(module, attr, original)
+
+
 @pytest.fixture(scope="session")
 def dev_runner_module() -> ModuleType:
     """scripts/dev/run.py as a module: its SERVICES, default_ports(), port_variables()."""
@@ -103,3 +148,79 @@ def stack_ports(dev_runner_module: ModuleType) -> Callable[[], dict[str, str]]:
     """Each call: the environment that gives a `make dev` stack started by a test a free port
     for everything it binds (PostgreSQL, the services, the workers' pages, the web app)."""
     return lambda: dev_runner_module.port_variables(free_port)
+
+
+@dataclass
+class S3Server:
+    """A real S3 HTTP API (moto in server mode, its own process) on a free port."""
+
+    endpoint: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.env["AWS_REGION"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def new_bucket(self, prefix: str = "phi") -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server for the whole run. The standard AWS variables point at it in this
+    process (boto3 reads them; nothing else does) and in ``env`` for child processes."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    server = S3Server(
+        f"http://127.0.0.1:{port}",
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "phi-test",
+            "AWS_SECRET_ACCESS_KEY": "phi-test-secret",
+        },
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the moto S3 server did not start") from None
+            time.sleep(0.1)
+    saved = {name: os.environ.get(name) for name in server.env}
+    os.environ.update(server.env)
+    try:
+        yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

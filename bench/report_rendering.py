@@ -62,7 +62,6 @@ def main() -> None:
     found = trends(
         timed_tables["orders"],
         timed_tables["shipments"],
-        {d["dock_id"]: d["name"] for d in tables["docks"]},
         day,
     )
     charts = [Chart.model_validate(c) for c in build_charts(metrics, found)]
@@ -74,7 +73,7 @@ def main() -> None:
         task_type="DAILY_WAREHOUSE_REPORT",
         title=f"Daily warehouse report — {day}",
         summary=summary_text(metrics),
-        anomalies=anomalies(metrics, found),
+        anomalies=anomalies(metrics),
         charts=charts,
         report_md=report_markdown(metrics, "Narrative.", "builtin", "Bot", []),
         link="http://localhost:3000/agents/a?tab=tasks&task=t",

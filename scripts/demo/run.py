@@ -139,13 +139,18 @@ def create_demo_agent(core: httpx.Client, orch: httpx.Client) -> DemoAgent:
     return DemoAgent(auth, org["id"], agent_id, key["key"], key["id"], config.text)
 
 
-def write_agent_files(work: Path, demo: DemoAgent, day: date) -> Path:
-    """Config, key file and sample warehouse in ``work``; returns the policy's path."""
+def write_config_and_key(work: Path, demo: DemoAgent) -> None:
+    """The downloaded config and the key file, as a customer puts them beside phi-agent."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "phi-agent-config.yaml").write_text(demo.config_yaml)
     env_file = work / "phi-agent.env"
     env_file.write_text(f"PHI_AGENT_KEY={demo.key}\n")
     env_file.chmod(0o600)
+
+
+def write_agent_files(work: Path, demo: DemoAgent, day: date) -> Path:
+    """Config, key file and sample warehouse in ``work``; returns the policy's path."""
+    write_config_and_key(work, demo)
     subprocess.run(
         [PHI_AGENT, "demo-data", str(work / "warehouse"), "--end-date", day.isoformat()],
         check=True,

@@ -56,6 +56,11 @@ class World:
             "invitation_id": self.ids[
                 "org_invitation_id" if template.startswith("/orgs") else "my_invitation_id"
             ],
+            # The organization's memory under /orgs/{org_id}/memories, the agent's under
+            # /orgs/{org_id}/agents/{agent_id}/memories.
+            "memory_id": self.ids.get(
+                "agent_memory_id" if "{agent_id}" in template else "org_memory_id", ""
+            ),
             **self.ids,
         }
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
@@ -88,6 +93,19 @@ def _upload(_: World) -> dict[str, Any]:
     # New content each time: the same file twice in one scope is refused (409).
     text = f"Count the pallets before noon. Ref {uuid.uuid4()}.\n".encode()
     return {"files": {"file": ("sop.txt", text, "text/plain")}, "data": {"source_type": "SOP"}}
+
+
+def _memory(_: World) -> dict[str, Any]:
+    # New text each time: the same text twice in one namespace is refused (409).
+    return {"json": {"text": f"Dock 4 is closed for repairs until Friday ({uuid.uuid4()})."}}
+
+
+AGENT_MEMORIES = "/orgs/{org_id}/agents/{agent_id}/memories"
+ORG_MEMORIES = "/orgs/{org_id}/memories"
+
+
+def _memory_search(_: World) -> dict[str, Any]:
+    return {"json": {"query": "dock 4", "top_k": 3}}
 
 
 CASES: dict[str, Request] = {
@@ -123,6 +141,20 @@ CASES: dict[str, Request] = {
     "GET /agents/{agent_id}/profile-versions/{version}": _none,
     "POST /agents/{agent_id}/profile-versions/{version}/restore": _none,
     "GET /agents/{agent_id}/config": _none,
+    "GET /orgs/{org_id}/audit": _none,
+    "GET /orgs/{org_id}/audit/export": _none,
+    **{
+        f"{method} {base}{tail}": request
+        for base in (AGENT_MEMORIES, ORG_MEMORIES)
+        for method, tail, request in (
+            ("GET", "", _none),
+            ("POST", "", _memory),
+            ("POST", "/search", _memory_search),
+            ("GET", "/{memory_id}", _none),
+            ("PATCH", "/{memory_id}", _memory),
+            ("DELETE", "/{memory_id}", _none),
+        )
+    },
 }
 
 
@@ -176,6 +208,13 @@ def world(client: httpx.Client, live_server: Any) -> World:
     w.ids["my_invitation_id"] = invite(client, other_owner, other_org, owner.email)["id"]
     _insert_profile_version(live_server.settings.database_url, agent_id, org_id)
     w.ids["version"] = "1"
+    for key, path in (
+        ("agent_memory_id", f"/orgs/{org_id}/agents/{agent_id}/memories"),
+        ("org_memory_id", f"/orgs/{org_id}/memories"),
+    ):
+        r = client.post(path, headers=owner.headers, **_memory(w))
+        assert r.status_code == 201, r.text
+        w.ids[key] = r.json()["id"]
     return w
 
 
@@ -206,6 +245,8 @@ def test_outsider_gets_404_and_owner_succeeds(
 ADMIN_CASES: dict[str, dict[str, Any]] = {
     "GET /admin/orgs": {},
     "GET /admin/failures": {},
+    "GET /admin/audit": {},
+    "GET /admin/audit/export": {"params": {"format": "jsonl"}},
 }
 
 

@@ -184,11 +184,18 @@ def test_unknown_fields_are_refused_naming_them(sdk, service) -> None:
             messages=[{"role": "user", "content": "hi"}],
             extra_body={"response_schema": SCHEMA},
         )
-    with pytest.raises(openai.UnprocessableEntityError, match="tools"):
+    with pytest.raises(openai.UnprocessableEntityError, match="functions"):
+        sdk.chat.completions.create(
+            model="heavy",
+            messages=[{"role": "user", "content": "hi"}],
+            functions=[{"name": "f", "parameters": {}}],
+        )
+    with pytest.raises(openai.UnprocessableEntityError, match="not among tools"):
         sdk.chat.completions.create(
             model="heavy",
             messages=[{"role": "user", "content": "hi"}],
             tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+            tool_choice={"type": "function", "function": {"name": "g"}},
         )
     # What OpenAI clients commonly send is still accepted.
     ok = sdk.chat.completions.create(
@@ -493,3 +500,70 @@ def test_metrics_token_and_address_of_their_own(serve, fake_openai, embedder) ->
     assert httpx.get(page, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
     r = httpx.get(page, headers={"Authorization": f"Bearer {metrics_token}"})
     assert r.status_code == 200 and "phi_http_requests_total" in r.text
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "db_query",
+            "description": "Run one read-only SELECT",
+            "parameters": {
+                "type": "object",
+                "properties": {"sql": {"type": "string"}},
+                "required": ["sql"],
+            },
+        },
+    }
+]
+CALL = '[{"name": "db_query", "arguments": {"sql": "SELECT 1"}}]'
+
+
+def test_tool_calls_through_the_sdk(sdk, fake_openai) -> None:
+    fake_openai.script.extend([f"calls:{CALL}", "ok"])
+    first = sdk.chat.completions.create(
+        model="remote_only",
+        messages=[{"role": "user", "content": "How many?"}],
+        tools=TOOLS,
+        tool_choice="required",
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "db_query" and json.loads(call.function.arguments) == {
+        "sql": "SELECT 1"
+    }
+    sent = fake_openai.requests[-1]["body"]
+    assert sent["tools"] == TOOLS and sent["tool_choice"] == "required"
+    second = sdk.chat.completions.create(
+        model="remote_only",
+        messages=[
+            {"role": "user", "content": "How many?"},
+            choice.message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": '{"rows": [[1]]}'},
+        ],
+        tools=TOOLS,
+    )
+    assert second.choices[0].message.content == fake_openai.reply
+    replayed = fake_openai.requests[-1]["body"]["messages"]
+    assert replayed[1]["tool_calls"][0]["id"] == call.id
+    assert replayed[2]["role"] == "tool" and replayed[2]["tool_call_id"] == call.id
+
+
+@pytest.mark.anyio
+async def test_tool_calls_through_the_router_client(service, fake_openai) -> None:
+    server, _ = service
+    client = RouterClient(server.url, TOKEN)
+    fake_openai.script.append(f"calls:{CALL}")
+    result = await client.chat(
+        [{"role": "user", "content": "How many?"}],
+        task_class="remote_only",
+        tools=TOOLS,
+        context=CallContext(org_id=uuid.UUID(ORG)),
+    )
+    assert [c["function"]["name"] for c in result.tool_calls] == ["db_query"]
+    assert fake_openai.requests[-1]["body"]["tools"] == TOOLS
+    assert await client.supports_tools("remote_only")
+    # builtin cannot pick tools: a route with only builtin says no.
+    assert not await client.supports_tools("default")
+    await client.aclose()

@@ -250,3 +250,49 @@ def test_postgres_answers_report_queries_with_limits_and_timeout(
 
 
 Runner = Callable[[str], dict[str, Any]]
+
+
+def test_postgres_runs_a_mapped_query_with_its_named_parameters(
+    tmp_path: Path, pg_warehouse: str
+) -> None:
+    # sqlglot prints PostgreSQL parameters as %(name)s; the mapped statement must keep
+    # SQLAlchemy's :name, and the mapping may read the table whose name it maps.
+    os.environ["PHI_TEST_WAREHOUSE_DSN"] = pg_warehouse
+    (tmp_path / "policy.yaml").write_text(
+        json.dumps(
+            {
+                "state_dir": "state",
+                "tools": {
+                    "db": {
+                        "enabled": True,
+                        "connections": {"warehouse": {"dsn_env": "PHI_TEST_WAREHOUSE_DSN"}},
+                    }
+                },
+                "contracts": {
+                    "warehouse": {
+                        "orders": "SELECT order_id, upper(customer) AS customer, created_at, "
+                        "due_at, status FROM orders WHERE status <> 'CANCELLED'"
+                    }
+                },
+            }
+        )
+    )
+    from phi_agent.policy import load_policy
+
+    policy = load_policy(tmp_path / "policy.yaml")
+    tool = DbTool(policy, audit(policy))
+    sql = "SELECT order_id, customer FROM orders WHERE due_at >= :day_start AND due_at < :day_end"
+    query = {"name": "q", "sql": sql, "params": REPORT_DAY}
+    answer = json.loads(tool.run({"contract": "warehouse", "queries": [query]}))
+    rows = answer["results"]["q"]["rows"]
+    engine = create_engine(pg_warehouse)
+    with engine.connect() as conn:
+        expected = conn.execute(
+            text(
+                "SELECT order_id, upper(customer) FROM orders WHERE status <> 'CANCELLED' "
+                "AND due_at >= :day_start AND due_at < :day_end"
+            ),
+            REPORT_DAY,
+        ).all()
+    engine.dispose()
+    assert sorted(map(tuple, rows)) == sorted(map(tuple, expected)) and len(rows) > 10

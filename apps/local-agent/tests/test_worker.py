@@ -192,6 +192,14 @@ def test_calls_run_in_parallel_and_results_carry_their_attempt(
     # The heartbeat repeats on the interval and keeps the registered id.
     wait_for(lambda: len(orchestrator.heartbeats) >= 3, what="heartbeats")
     assert orchestrator.heartbeats[-1]["local_agent_id"] is not None
+    # The two refusals go up on a heartbeat, once each (the cloud accepted it): the tool,
+    # the reason and a count, never the statement or any data.
+    wait_for(lambda: any(h.get("refusals") for h in orchestrator.heartbeats), what="refusals")
+    seen = len(orchestrator.heartbeats)
+    wait_for(lambda: len(orchestrator.heartbeats) >= seen + 2, what="later heartbeats")
+    reported = [r for h in orchestrator.heartbeats for r in h.get("refusals", [])]
+    assert sorted((r["tool"], r["count"]) for r in reported) == [("db", 1), ("file", 1)]
+    assert all("picks" not in r["reason"] for r in reported), reported
     code, out = agent.stop()
     assert code == 0, out
     events = [e["event"] for e in agent.audit()]
@@ -320,3 +328,33 @@ def test_sigterm_lets_a_running_call_finish_and_deliver(
     assert code == 0, out
     (result,) = orchestrator.results_for(call)
     assert result["result"]["results"]["n"]["rows"] == [[1_500_000]]
+
+
+def test_the_last_contract_check_goes_with_the_next_heartbeat(
+    fake: tuple[FakeOrchestrator, str], agent: Agent
+) -> None:
+    orchestrator, _ = fake
+    agent.start()
+    wait_for(lambda: orchestrator.heartbeats, what="first heartbeat")
+    assert orchestrator.heartbeats[0]["contract_check"] is None
+    # IT staff run the check beside the running agent (same policy, same state folder).
+    done = subprocess.run(
+        [PHI_AGENT, "contract", "check", "--policy", "policy.yaml"],
+        cwd=agent.directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = wait_for(
+        lambda: [h["contract_check"] for h in orchestrator.heartbeats if h["contract_check"]],
+        what="a heartbeat with the check",
+    )
+    report = sent[-1][0]
+    assert report["contract"] == "warehouse" and report["ok"] is True
+    assert [(t["table"], t["source"], t["ok"]) for t in report["tables"]] == [
+        (name, "table", True)
+        for name in ("zones", "pickers", "docks", "picks", "orders", "shipments")
+    ]
+    code, out = agent.stop()
+    assert code == 0, out

@@ -164,7 +164,7 @@ class ScriptedLocalAgent:
         self.tools = list(tools)
         self.local_agent_id: str | None = None
 
-    def heartbeat(self) -> httpx.Response:
+    def heartbeat(self, **extra: Any) -> httpx.Response:
         r = self.http.post(
             "/local-agents/heartbeat",
             json={
@@ -173,6 +173,7 @@ class ScriptedLocalAgent:
                 "host": "test-host",
                 "version": "0.0.1",
                 "tools": self.tools,
+                **extra,
             },
         )
         if r.status_code == 200:
@@ -217,20 +218,12 @@ class ScriptedLocalAgent:
 
 
 def contract_result(payload: dict[str, Any], day: str) -> dict[str, Any]:
-    """Answer a ``db`` call of the report from the sample warehouse, as phi-agent would."""
+    """Answer a ``db`` call of the report from the sample warehouse, as phi-agent would: the
+    call's queries run on the demo database of that day."""
     from datetime import date
 
-    from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
+    from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_result
 
-    tables = sample_tables(date.fromisoformat(day))
-    results = {}
-    for q in payload["queries"]:
-        rows = tables.get(q["name"], [])
-        columns = list(rows[0]) if rows else ["id"]
-        results[q["name"]] = {
-            "columns": columns,
-            "rows": [[r[c] for c in columns] for r in rows],
-            "row_count": len(rows),
-            "truncated": False,
-        }
-    return {"results": results}
+    names = {q["name"] for q in payload["queries"]}
+    results = sample_result(date.fromisoformat(day))["results"]
+    return {"results": {name: answer for name, answer in results.items() if name in names}}

@@ -65,6 +65,16 @@ def test_a_slot_runs_once_however_many_schedulers_race(database_url: str) -> Non
         tenant.agent_id,
     )
     assert len(mine) == 1 and mine[0][0] in created and mine[0][1] == "schedule"
+    # One audit event for the one run, by the schedule, in the run's transaction.
+    events = sql(
+        database_url,
+        "SELECT actor_type, actor_id::text, target_id, details->>'trigger' FROM audit_events "
+        "WHERE org_id = %s AND action = 'task.started'",
+        tenant.org_id,
+    )
+    assert events == [
+        ("schedule", mine[0][0].__class__(tenant.agent_id), str(mine[0][0]), "schedule")
+    ]
     berlin_today = datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
     # The report of a scheduled run covers the day before, in the org's time zone.
     assert mine[0][2] == (berlin_today - timedelta(days=1)).isoformat()

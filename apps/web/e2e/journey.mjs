@@ -10,6 +10,7 @@ const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOTS;
 const RUN = process.env.RUN_ID ?? String(Date.now());
 const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
+const ORCHESTRATOR = process.env.ORCHESTRATOR_URL;
 const PASSWORD = "journey-pass-1";
 const TIMEOUT = 60_000;
 
@@ -202,6 +203,39 @@ try {
   assert.ok(secret.length > 20, "the new key is shown");
   await page.getByRole("button", { name: "Revoke key warehouse-pc" }).waitFor();
   await screenshot(page, "agent-local-agents");
+
+  step("local agents: a local agent reports its last data contract check; the panel says what is wrong");
+  const checkedTables = ["zones", "pickers", "docks", "picks", "orders", "shipments"].map((table) => ({
+    table,
+    source: "mapping",
+    rows: table === "zones" ? 5 : 200,
+    ok: table !== "orders",
+    problems:
+      table === "orders"
+        ? ["orders.due_at: '24.11.2026 14:00' is not a timestamp the report reads (ISO 8601, e.g. 2026-11-24 09:15:00) (1 of 200 rows)"]
+        : [],
+  }));
+  // What `phi-agent run` sends after `phi-agent contract check` ran on the machine.
+  const heartbeat = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({
+      name: "warehouse-pc",
+      host: "wms-01",
+      version: "0.1.0",
+      tools: ["db"],
+      contract_check: [
+        { contract: "warehouse", connection: "wms", checked_at: new Date().toISOString(), ok: false, tables: checkedTables },
+      ],
+    }),
+  });
+  assert.equal(heartbeat.status, 200, await heartbeat.text());
+  await page.reload();
+  await page.getByRole("tab", { name: "Local agents" }).click();
+  const check = page.getByTestId("contract-check");
+  await check.getByText("1 of 6 tables wrong: orders", { exact: false }).waitFor();
+  assert.match(await check.innerText(), /orders\.due_at: '24\.11\.2026 14:00' is not a timestamp/);
+  await screenshot(page, "agent-local-agent-contract-check");
 
   step("local agents: the warehouse report's data contract, as GET /workflows declares it");
   const contract = page.getByRole("region", { name: "Data contract of DAILY_WAREHOUSE_REPORT" });

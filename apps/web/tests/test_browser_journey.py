@@ -160,7 +160,12 @@ def stack(
         )
         started.append(web)
         web.wait_for(url=f"http://127.0.0.1:{web_port}/login")
-        yield {"web": f"http://127.0.0.1:{web_port}", "core": f"http://127.0.0.1:{core_port}"}
+        yield {
+            "web": f"http://127.0.0.1:{web_port}",
+            "core": f"http://127.0.0.1:{core_port}",
+            # A local agent's heartbeat goes to the orchestrator itself, not through the web app.
+            "orchestrator": f"http://127.0.0.1:{orchestrator_port}",
+        }
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -178,6 +183,7 @@ def test_browser_journey(stack: dict[str, str]) -> None:
         "CHROMIUM": CHROMIUM,
         "SCREENSHOTS": str(SCREENSHOTS),
         "ADMIN_EMAIL": ADMIN_EMAIL,
+        "ORCHESTRATOR_URL": stack["orchestrator"],
         "RUN_ID": uuid.uuid4().hex[:8],
     }
     done = subprocess.run(

@@ -7,10 +7,13 @@ the ``llamacpp`` provider loads the same GGUF in-process. Skipped only when the 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from phi_llm import InMemoryAccountant, Router, RouterConfig
 from phi_llm.providers.llamacpp import llama_cpp_installed, smollm2_gguf_path
+from phi_llm.testing import llama_cpp_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 needs_llama = pytest.mark.skipif(
@@ -114,4 +117,76 @@ async def test_in_process_llamacpp_provider() -> None:
         temperature=0,
     )
     assert isinstance(structured.parsed["ok"], bool)
+    await router.aclose()
+
+
+LOOKUP = {
+    "type": "function",
+    "function": {
+        "name": "lookup_stock",
+        "description": "Stock on hand of one item",
+        "parameters": {
+            "type": "object",
+            "properties": {"item": {"type": "string"}},
+            "required": ["item"],
+        },
+    },
+}
+FORCED = {"type": "function", "function": {"name": "lookup_stock"}}
+
+
+async def _tool_round(router: Router, task_class: str) -> None:
+    """One tool-call round: the model calls the forced tool with valid arguments, and answers
+    in text once the result comes back. The protocol is tested, not the model's judgement."""
+    ask = [{"role": "user", "content": "How many pallets of item A-7 are in stock?"}]
+    first = await router.chat(
+        ask,
+        task_class=task_class,
+        tools=[LOOKUP],
+        tool_choice=FORCED,
+        max_tokens=64,
+        temperature=0,
+    )
+    assert [c["function"]["name"] for c in first.tool_calls] == ["lookup_stock"]
+    assert isinstance(json.loads(first.tool_calls[0]["function"]["arguments"]), dict)
+    call = first.tool_calls[0]
+    second = await router.chat(
+        [
+            *ask,
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {
+                "role": "tool",
+                "tool_call_id": call["id"],
+                "content": '{"item": "A-7", "pallets": 12}',
+            },
+        ],
+        task_class=task_class,
+        tools=[LOOKUP],
+        tool_choice="none",
+        max_tokens=32,
+        temperature=0,
+    )
+    assert second.content.strip() and second.tool_calls == []
+
+
+@needs_llama
+async def test_a_tool_call_round_through_a_real_llama_cpp_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    log = tmp_path_factory.mktemp("llama-tools") / "server.log"
+    with llama_cpp_server(log, chat_format="chatml-function-calling") as base:
+        config = llama_config(base).model_dump()
+        # Whole answers: llama-cpp-python's server streams no tool calls for this format.
+        config["routes"]["tools"] = [{"provider": "llama_whole", "model": "smollm2"}]
+        router = Router(RouterConfig.model_validate(config), env={})
+        await _tool_round(router, "tools")
+        await router.aclose()
+
+
+@needs_llama
+async def test_a_tool_call_round_with_the_in_process_provider() -> None:
+    config = llama_config("http://127.0.0.1:9/v1").model_dump()
+    config["providers"]["inproc"]["chat_format"] = "chatml-function-calling"
+    router = Router(RouterConfig.model_validate(config), env={})
+    await _tool_round(router, "local")
     await router.aclose()

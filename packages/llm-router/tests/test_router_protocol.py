@@ -11,7 +11,7 @@ from phi_llm.client import RouterClient
 
 
 @pytest.mark.parametrize("implementation", [Router, RouterClient])
-@pytest.mark.parametrize("method", ["chat", "complete", "embed"])
+@pytest.mark.parametrize("method", ["chat", "complete", "embed", "supports_tools"])
 def test_router_and_client_have_the_protocols_signatures(implementation: type, method: str) -> None:
     wanted = inspect.signature(getattr(LLMRouter, method))
     got = inspect.signature(getattr(implementation, method))

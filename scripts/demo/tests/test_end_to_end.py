@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,12 @@ from run import (
     wait_task,
     wait_until,
     write_agent_files,
+    write_config_and_key,
 )
 from tcp_proxy import CuttableProxy
 
-from phi_agent_config.warehouse_sample import PLANTED
+from phi_agent_config.own_naming_sample import MAPPING, write_own_naming_sqlite
+from phi_agent_config.warehouse_sample import PLANTED, generate
 
 DAY = date(2026, 11, 24)
 LEASE_SECONDS = 15
@@ -110,7 +112,11 @@ def demo(stack: Stack) -> DemoAgent:
 
 
 def _audit(work: Path) -> list[dict[str, Any]]:
-    path = work / "warehouse" / ".phi-agent" / "audit.jsonl"
+    return _audit_at(work / "warehouse")
+
+
+def _audit_at(folder: Path) -> list[dict[str, Any]]:
+    path = folder / ".phi-agent" / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
@@ -177,6 +183,122 @@ def test_report_through_phi_agent_names_the_planted_anomalies(
     assert {e["query"] for e in events if e["event"] == "query"} >= {"picks", "orders", "shipments"}
     agents = ok(stack.orch.get(f"/agents/{demo.agent_id}/local-agents", headers=demo.headers))
     assert agents["items"] and agents["items"][0]["tools"]
+
+
+# The second sample warehouse: a WMS with its own table and column names and SQLite's
+# space-separated timestamps, read only through the policy's contract mappings.
+OWN_TABLES = ["area", "staff", "gate", "pick_log", "customer_order", "dispatch"]
+
+
+def _own_naming_policy(work: Path, database: Path) -> Path:
+    policy = work / "policy.yaml"
+    policy.write_text(
+        yaml.safe_dump(
+            {
+                "policy_version": 1,
+                "name": "nordlager-wms",
+                "state_dir": ".phi-agent",
+                "tools": {
+                    "db": {
+                        "enabled": True,
+                        "connections": {
+                            "wms": {"dsn": f"sqlite:///{database}", "allowed_tables": OWN_TABLES}
+                        },
+                    }
+                },
+                "contracts": {"warehouse": MAPPING},
+            },
+            sort_keys=False,
+        )
+    )
+    return policy
+
+
+def _plain_sql_figures(database: Path) -> dict[str, Any]:
+    """The report's figures computed straight from the WMS's own tables."""
+    day, next_day = DAY.isoformat(), (DAY + timedelta(days=1)).isoformat()
+    con = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        picks, units = con.execute(
+            "SELECT count(*), sum(qty) FROM pick_log WHERE t_done >= ? AND t_done < ?",
+            (day, next_day),
+        ).fetchone()
+        due, late = con.execute(
+            "SELECT count(*), sum(CASE WHEN d.first_left IS NULL OR d.first_left > o.promised "
+            "THEN 1 ELSE 0 END) FROM customer_order o LEFT JOIN (SELECT order_no, "
+            "min(left_at) AS first_left FROM dispatch GROUP BY order_no) d "
+            "ON d.order_no = o.order_no "
+            "WHERE o.promised >= ? AND o.promised < ? AND o.state <> 'cancelled'",
+            (day, next_day),
+        ).fetchone()
+        loadings = dict(
+            con.execute(
+                "SELECT g.gate_no, count(d.dispatch_no) FROM gate g LEFT JOIN dispatch d "
+                "ON d.gate_no = g.gate_no AND ((d.load_start >= ? AND d.load_start < ?) "
+                "OR (d.left_at >= ? AND d.left_at < ?)) GROUP BY g.gate_no",
+                (day, next_day, day, next_day),
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return {"picks": picks, "units": units, "due": due, "late": late, "loadings": loadings}
+
+
+def test_a_warehouse_with_its_own_naming_mapped_in_the_policy_only(
+    stack: Stack, demo: DemoAgent, tmp_path: Path
+) -> None:
+    sample = generate(DAY, weeks=2, orders_per_day=150)
+    database = write_own_naming_sqlite(sample, tmp_path / "wms" / "nordlager.sqlite")
+    assert "T" not in sqlite3.connect(database).execute("SELECT t_done FROM pick_log").fetchone()[0]
+    database.chmod(0o444)  # no views, no DDL: the file itself cannot be written
+    write_config_and_key(tmp_path, demo)
+    policy = _own_naming_policy(tmp_path / "wms", database)
+    log = tmp_path / "agent.log"
+    agent = start_phi_agent(tmp_path, policy, log)
+    try:
+        task = run_report(stack.orch, demo, DAY)
+        assert task["status"] == "SUCCESS", (task.get("error"), log.read_text()[-3000:])
+        metrics = task["output"]["metrics"]
+        plain = _plain_sql_figures(database)
+        assert metrics["totals"]["picks"] == plain["picks"] > 0
+        assert metrics["totals"]["units"] == plain["units"]
+        assert metrics["late_orders"]["orders_due"] == plain["due"] > 0
+        assert metrics["late_orders"]["late"] == plain["late"]
+        assert {d["dock_id"]: d["loadings"] for d in metrics["idle_docks"]["docks"]} == plain[
+            "loadings"
+        ]
+        # The planted anomalies, found through the mapping.
+        assert [z["zone_id"] for z in metrics["outliers"]["slow_zones"]] == [
+            PLANTED["slow_zone"]["zone_id"]
+        ]
+        idle = [d["dock_id"] for d in metrics["idle_docks"]["docks"] if d["idle"]]
+        assert PLANTED["idle_dock"]["dock_id"] in idle and plain["loadings"]["D-4"] == 0
+        assert PLANTED["picker_outlier"]["picker_id"] in [
+            p["picker_id"] for p in metrics["outliers"]["pickers"]
+        ]
+        assert metrics["late_orders"]["late_pct"] > 25
+        # Every statement ran through the mapping, on the WMS's own tables.
+        queries = [e for e in _audit_at(tmp_path / "wms") if e["event"] == "query"]
+        assert {e["query"] for e in queries} >= {"picks", "orders", "shipments"}
+        assert all(e["contract"] == "warehouse" for e in queries)
+        assert any("FROM pick_log" in e["sql"] for e in queries)
+
+        # One value the report cannot read: the task fails naming the column and the value.
+        database.chmod(0o644)
+        con = sqlite3.connect(database)
+        with con:
+            con.execute(
+                "UPDATE customer_order SET promised = '24.11.2026 14:00' WHERE order_no = "
+                "(SELECT min(order_no) FROM customer_order WHERE promised LIKE ?)",
+                (f"{DAY.isoformat()}%",),
+            )
+        con.close()
+        database.chmod(0o444)
+        failed = run_report(stack.orch, demo, DAY)
+    finally:
+        stop(agent)
+    assert failed["status"] == "FAILED", failed.get("output")
+    assert "orders.due_at" in failed["error"] and "24.11.2026 14:00" in failed["error"]
 
 
 def test_make_demo_prints_the_report_and_its_anomalies(stack: Stack) -> None:

@@ -10,12 +10,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from phi_core_api.admin.routes import router as admin_router
 from phi_core_api.agents.routes import router as agents_router
+from phi_core_api.audit.routes import router as audit_router
 from phi_core_api.auth.routes import router as auth_router
 from phi_core_api.catalog.routes import router as catalog_router
 from phi_core_api.documents.routes import router as documents_router
 from phi_core_api.documents.runtime import documents_lifespan
 from phi_core_api.documents.upload_limit import UploadSizeLimit, is_upload
 from phi_core_api.invitations.routes import router as invitations_router
+from phi_core_api.memories.routes import router as memories_router
 from phi_core_api.orgs.routes import router as orgs_router
 from phi_core_api.profiles.routes import router as profiles_router
 from phi_core_api.settings import CoreApiSettings, get_settings
@@ -65,7 +67,9 @@ def create_app(settings: CoreApiSettings | None = None) -> FastAPI:
         catalog_router,
         agents_router,
         documents_router,
+        memories_router,
         profiles_router,
+        audit_router,
         admin_router,
     ):
         app.include_router(router)

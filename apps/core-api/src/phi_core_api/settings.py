@@ -44,6 +44,13 @@ class CoreApiSettings(ServiceSettings):
     # is ignored and the connecting address is the client.
     trusted_proxies: str = ""
 
+    # Where uploaded files are kept (storage/__init__.py): unset for $PHI_DATA_DIR/files,
+    # s3://bucket/prefix for an S3-compatible store (reached with the standard AWS_*
+    # variables), file:///path for another folder. Every API and worker must name the same.
+    storage_url: str | None = None
+    # The orphan sweep leaves a stored file without a document alone this long: an upload
+    # stores its file just before its row commits.
+    orphan_file_grace_seconds: int = Field(default=3600, ge=0)
     # Documents: uploads over this size are refused with 413 before anything is stored.
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pdf_pages: int = 2000
@@ -96,6 +103,15 @@ class CoreApiSettings(ServiceSettings):
                     f"PHI_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
                 ) from None
         return value
+
+    def multi_host_missing(self) -> list[str]:
+        # Tokens signed by one API are checked by every other one (and the orchestrators);
+        # a file stored by one API is read by any worker.
+        missing = super().multi_host_missing()
+        missing += [name for name in ("jwt_secret", "storage_url") if not getattr(self, name)]
+        if self.llm_router_url and not self.llm_router_token:
+            missing.append("llm_router_token")
+        return missing
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -16,6 +16,7 @@ from core_factories import create_agent, create_org, signup
 from document_api import upload, wait_done
 
 from phi_core_api.documents.file_cleanup import sweep_orphan_files
+from phi_core_api.storage import LocalFileStorage
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_sweep_removes_files_without_rows_once_they_are_old(
     not_ours.write_text("left by an operator")
 
     with psycopg.connect(database_url.replace("+psycopg", "")) as conn:
-        removed = sweep_orphan_files(conn, files)
+        removed = sweep_orphan_files(conn, LocalFileStorage(files))
 
     assert removed >= 3
     assert not stale.exists() and not interrupted.exists() and not ghost_org.exists()

@@ -36,8 +36,17 @@ async def chat(body: ChatIn, llm: RouterDep) -> ChatOut:
         temperature=body.temperature,
         facts=body.facts,
         context=body.context(),
+        tools=[t.as_spec() for t in body.tools] if body.tools else None,
+        tool_choice=body.tool_choice,
     )
     return ChatOut.of(result)
+
+
+@router.get("/routes/{task_class}/tools")
+async def route_tools(task_class: str, llm: RouterDep) -> dict[str, Any]:
+    """Whether ``task_class`` reaches a provider that calls tools (a model, not builtin
+    only): what a service asks before it starts work that needs tool calling."""
+    return {"task_class": task_class, "tools": await llm.supports_tools(task_class)}
 
 
 @router.post("/complete")
@@ -93,21 +102,21 @@ async def openai_chat(
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         context=context,
+        tools=[t.as_spec() for t in body.tools] if body.tools else None,
+        tool_choice=body.tool_choice,
     )
+    message: dict[str, Any] = {"role": "assistant", "content": result.content}
+    finish = result.finish_reason if result.finish_reason in ("stop", "length") else "stop"
+    if result.tool_calls:
+        message["tool_calls"] = [dict(c) for c in result.tool_calls]
+        message["content"] = result.content or None
+        finish = "tool_calls"
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": f"{result.provider}/{result.model}",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": result.content},
-                "finish_reason": result.finish_reason
-                if result.finish_reason in ("stop", "length")
-                else "stop",
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": result.tokens_in,
             "completion_tokens": result.tokens_out,

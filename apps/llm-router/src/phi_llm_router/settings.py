@@ -20,6 +20,12 @@ class RouterServiceSettings(PlatformSettings, MetricsSettings):
     # Where calls are recorded: the platform database, or nowhere (a router without a DB).
     llm_accounting: Literal["postgres", "none"] = "postgres"
 
+    def multi_host_missing(self) -> list[str]:
+        missing = super().multi_host_missing() if self.llm_accounting == "postgres" else []
+        if not self.llm_router_token:
+            missing.append("llm_router_token")
+        return missing
+
     @cached_property
     def resolved_llm_router_token(self) -> str:
         if self.llm_router_token:

@@ -29,6 +29,10 @@ EXIT_REFUSED = 3
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 policy_app = typer.Typer(no_args_is_help=True, help="Ask what the local policy allows.")
 app.add_typer(policy_app, name="policy")
+contract_app = typer.Typer(
+    no_args_is_help=True, help="Check your data against a workflow's data contract."
+)
+app.add_typer(contract_app, name="contract")
 
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="The config downloaded from Phi Agents.")
@@ -141,6 +145,14 @@ def policy_test(
     connection: Annotated[
         str | None, typer.Option("--connection", help="Connection name (default: the policy's).")
     ] = None,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract",
+            help="Read the contract's table names through the policy's mappings, as a "
+            "workflow's query would (prints the statement that would run).",
+        ),
+    ] = None,
 ) -> None:
     """Say whether the policy allows a statement or a path, without running anything.
 
@@ -159,10 +171,14 @@ def policy_test(
         if sql is not None:
             if not local.tools.db.enabled:
                 raise _refused("the db tool is off in this policy")
-            name = DbTool(local, AuditLog(local.audit_path)).check_sql(sql, connection)
+            tool = DbTool(local, AuditLog(local.audit_path))
+            mapped = tool.mapped_sql(sql, connection, contract)
+            name = tool.check_sql(mapped, connection)
             typer.secho(
                 f"allowed: one read-only SELECT on connection '{name}'", fg=typer.colors.GREEN
             )
+            if mapped != sql:
+                typer.echo(f"it would run as: {mapped}")
         else:
             assert path is not None
             if not local.tools.file.enabled:
@@ -176,6 +192,71 @@ def policy_test(
 def _refused(reason: str) -> typer.Exit:
     typer.secho(f"refused: {reason}", fg=typer.colors.RED)
     return typer.Exit(EXIT_REFUSED)
+
+
+@contract_app.command("check")
+def contract_check(
+    policy: PolicyOpt = Path("policy.yaml"),
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract", help="The data contract (default: every one this version knows)."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows read per table.")] = 200,
+) -> None:
+    """Read a few rows of each contract table (mapped, view or table) and say per table what
+    is fine and what is wrong: columns, types, empty values, timestamp forms.
+
+    Exit 0: every table fine; 1: something is wrong (printed); 2: the policy or the contract
+    name is wrong. The result is kept in the state folder for the running agent to report.
+    """
+    from phi_agent.contract_check import check_contract, save_result
+    from phi_agent.tools.db import DbTool
+    from phi_agent_config.data_contract import CONTRACTS
+
+    try:
+        local = load_local_policy(policy)
+    except StartupError as exc:
+        raise _fail(str(exc)) from None
+    if not local.tools.db.enabled:
+        raise _fail(f"{policy}: the db tool is off; contract check reads through it")
+    if contract is not None and contract not in CONTRACTS:
+        raise _fail(f"--contract: no data contract '{contract}' (known: {', '.join(CONTRACTS)})")
+    if local.contracts_connection() is None:
+        raise _fail(
+            f"{policy}: several db connections and no default_connection; set "
+            "tools.db.default_connection to the one holding the warehouse data"
+        )
+    tool = DbTool(local, AuditLog(local.audit_path))
+    results = []
+    try:
+        for name in [contract] if contract else sorted(CONTRACTS):
+            result = check_contract(tool, CONTRACTS[name], limit=limit)
+            results.append(result)
+            typer.echo(
+                f"Contract '{name}' on connection '{result.connection}' "
+                f"(up to {limit} rows per table)"
+            )
+            for table in result.tables:
+                source = "mapped in the policy" if table.source == "mapping" else "view or table"
+                _line(table.ok, f"{table.table} ({source})", f"{table.rows} rows read")
+                for problem in table.problems:
+                    typer.echo(f"       wrong: {problem}")
+                for note in table.notes:
+                    typer.echo(f"       note:  {note}")
+            wrong = [t.table for t in result.tables if not t.ok]
+            typer.echo(
+                f"All {len(result.tables)} tables of '{name}' are fine."
+                if not wrong
+                else f"{len(wrong)} of {len(result.tables)} tables of '{name}' have problems: "
+                + ", ".join(wrong)
+            )
+    finally:
+        tool.close()
+    saved = save_result(local.state_dir, results)
+    typer.echo(f"(kept in {saved} for the running agent to report)")
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
 @app.command("demo-data")

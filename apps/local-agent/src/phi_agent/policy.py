@@ -15,6 +15,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from phi_agent.contract_mapping import output_columns, parse_mapping
+from phi_agent.sql_guard import SqlRefused, dialect_for
+from phi_agent_config.data_contract import CONTRACTS
+
 POLICY_VERSION: Literal[1] = 1
 DEFAULT_EXTENSIONS = ["csv", "xlsx", "json", "txt"]
 
@@ -141,6 +145,9 @@ class Policy(_Strict):
     audit_log: Path | None = None
     max_parallel_calls: int = Field(default=2, ge=1, le=32)
     tools: ToolsPolicy = Field(default_factory=ToolsPolicy)
+    # Per data contract (phi_agent_config.data_contract), per table: one SELECT over the
+    # customer's own tables that gives the contract's columns (contract_mapping.py).
+    contracts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @property
     def audit_path(self) -> Path:
@@ -148,6 +155,13 @@ class Policy(_Strict):
 
     def enabled_tools(self) -> list[str]:
         return [name for name in ("db", "file") if getattr(self.tools, name).enabled]
+
+    def contracts_connection(self) -> str | None:
+        """The db connection the contract mappings read (the default, or the only one)."""
+        try:
+            return self.tools.db.connection(None)[0]
+        except LookupError:
+            return None
 
 
 def _format(exc: ValidationError) -> str:
@@ -179,7 +193,62 @@ def parse_policy(data: Any, base_dir: Path) -> Policy:
             rel = conn.dsn[len("sqlite:///") :]
             if rel and not rel.startswith(":memory:"):
                 conn.dsn = "sqlite:///" + str((base_dir / rel).resolve())
+    _check_contracts(policy)
     return policy
+
+
+def _check_contracts(policy: Policy) -> None:
+    """Refuse a mapping that could never run: an unknown contract or table, a statement the
+    read-only guard refuses, a table outside ``allowed_tables``, a missing contract column."""
+    if not policy.contracts:
+        return
+    db = policy.tools.db
+    if not db.enabled:
+        raise PolicyFileError("field contracts: contract mappings need the db tool enabled")
+    conn_name = policy.contracts_connection()
+    if conn_name is None:
+        raise PolicyFileError(
+            "field contracts: the db tool has several connections and no default_connection; "
+            "name the one the mappings read in tools.db.default_connection"
+        )
+    conn = db.connections[conn_name]
+    dsn = conn.dsn or os.environ.get(conn.dsn_env or "", "").strip()
+    try:
+        dialect: str | None = dialect_for(dsn) if dsn else None
+    except ValueError as exc:
+        raise PolicyFileError(f"field tools.db.connections.{conn_name}: {exc}") from exc
+    for contract_name, tables in policy.contracts.items():
+        contract = CONTRACTS.get(contract_name)
+        if contract is None:
+            raise PolicyFileError(
+                f"field contracts.{contract_name}: no data contract of that name (this version "
+                f"knows {', '.join(sorted(CONTRACTS))})"
+            )
+        known = [t.name for t in contract.tables]
+        for table_name, sql in tables.items():
+            where = f"field contracts.{contract_name}.{table_name}"
+            if table_name not in known:
+                raise PolicyFileError(
+                    f"{where}: the contract '{contract_name}' has no table '{table_name}' "
+                    f"(its tables: {', '.join(known)})"
+                )
+            try:
+                mapping = parse_mapping(
+                    sql,
+                    dialect,
+                    extra_denied=db.deny_functions,
+                    allowed_tables=conn.allowed_tables,
+                )
+            except SqlRefused as exc:
+                raise PolicyFileError(f"{where}: the mapping is refused: {exc}") from exc
+            given = output_columns(mapping)
+            if given is not None:
+                missing = [c for c in contract.table(table_name).column_names() if c not in given]
+                if missing:
+                    raise PolicyFileError(
+                        f"{where}: the mapping gives no column {', '.join(missing)} (select "
+                        f"it AS that name, or NULL AS it where the contract lets it be empty)"
+                    )
 
 
 def load_policy(path: str | Path) -> Policy:

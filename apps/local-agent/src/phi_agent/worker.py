@@ -29,7 +29,9 @@ from typing import Any
 from phi_agent import __version__
 from phi_agent.audit import AuditLog, call_scope
 from phi_agent.client import AgentRevoked, CallRefused, CloudUnreachable, OrchestratorClient
+from phi_agent.contract_check import load_result
 from phi_agent.outbox import Outbox
+from phi_agent.refusals import RefusalSummary
 from phi_agent.registry import Tool, ToolFailed, ToolRefused
 
 log = logging.getLogger("phi_agent")
@@ -92,9 +94,11 @@ class Worker:
         self.agent_id = agent_id
         self.name = name
         self.tools = tools
+        self.state_dir = state_dir
         self.state_path = state_dir / "state.json"
         self.outbox = Outbox(state_dir / "outbox.sqlite")
         self.audit = audit
+        self.refusals = RefusalSummary()
         self.parallel = max_parallel_calls
         self.options = options or WorkerOptions()
         self.local_agent_id: str | None = self._load_state()
@@ -191,25 +195,32 @@ class Worker:
             pass
 
     # -- heartbeat ------------------------------------------------------------------------
-    def _heartbeat_body(self) -> dict[str, Any]:
-        return {
+    def _heartbeat_body(self, refusals: list[dict[str, Any]]) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "local_agent_id": self.local_agent_id,
             "name": self.name,
             "host": socket.gethostname(),
             "version": __version__,
             "tools": sorted(self.tools),
+            # The last `phi-agent contract check` on this machine (None: never run here).
+            "contract_check": load_result(self.state_dir),
         }
+        if refusals:
+            body["refusals"] = refusals
+        return body
 
     async def _heartbeat(self) -> None:
+        refusals = self.refusals.pending()
         try:
-            answer = await self.client.heartbeat(self._heartbeat_body())
+            answer = await self.client.heartbeat(self._heartbeat_body(refusals))
         except CallRefused as exc:
             if exc.status in (404, 409, 422) and self.local_agent_id is not None:
                 # The cloud no longer knows this local agent id: register afresh.
                 self.local_agent_id = None
-                answer = await self.client.heartbeat(self._heartbeat_body())
+                answer = await self.client.heartbeat(self._heartbeat_body(refusals))
             else:
                 raise
+        self.refusals.acknowledge(refusals)
         self.local_agent_id = str(answer["local_agent_id"])
         self.heartbeat_interval = float(answer.get("heartbeat_interval_seconds", 30))
         self.lease_seconds = float(answer.get("lease_seconds", 60))
@@ -318,6 +329,7 @@ class Worker:
         if tool is None:
             error = f"the tool '{name}' is not enabled in this agent's local policy"
             self.audit.record("refused", reason=error, **where)
+            self.refusals.add(name, error)
         else:
             payload = call.get("payload") or {}
             lease = asyncio.create_task(self._keep_lease(call))
@@ -340,6 +352,7 @@ class Worker:
             except ToolRefused as exc:
                 error = str(exc)
                 self.audit.record("refused", reason=error, **where)
+                self.refusals.add(name, error)
             except ToolFailed as exc:
                 error = str(exc)
                 self.audit.record("failed", reason=error, **where)

@@ -26,7 +26,7 @@ _FOR_RUN = worker_sql(
     .where(Agent.id == bindparam("agent_id"))
 )
 _SCHEDULED = worker_sql(
-    select(Agent.id, Agent.org_id, Agent.config, Organization.time_zone)
+    select(Agent.id, Agent.org_id, Agent.name, Agent.config, Organization.time_zone)
     .join(Organization, Organization.id == Agent.org_id)
     .where(Agent.status == "ACTIVE", Agent.config.has_key("workflows"))
 )
@@ -39,6 +39,6 @@ async def for_run(conn: PsycopgConnection[DictRow], agent_id: uuid.UUID) -> Dict
 
 
 async def scheduled(conn: PsycopgConnection[DictRow]) -> list[DictRow]:
-    """The active agents whose config has workflows (id, org_id, config, time_zone): the ones
+    """The active agents whose config has workflows (id, org_id, name, config, time_zone): the ones
     the scheduler looks at."""
     return await (await _SCHEDULED.execute(conn)).fetchall()

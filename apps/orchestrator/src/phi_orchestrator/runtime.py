@@ -18,10 +18,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 from langchain_core.runnables import RunnableConfig
@@ -48,7 +47,31 @@ logger = logging.getLogger(__name__)
 FINISHED = ("SUCCESS", "FAILED", "CANCELLED")
 # How long a job keeps running a task again after lost connections before it gives up.
 OUTAGE_RETRY_SECONDS = 300.0
-SearchFn = Callable[[uuid.UUID, uuid.UUID, str, int], Awaitable[list[dict[str, Any]]]]
+
+
+class KnowledgePort(Protocol):
+    """Document search and memory (``phi_orchestrator.knowledge.Knowledge``)."""
+
+    async def search_documents(
+        self, org_id: uuid.UUID, agent_id: uuid.UUID, query: str, top_k: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def recall(
+        self, org_id: uuid.UUID, agent_id: uuid.UUID, query: str, top_k: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def remember(
+        self,
+        org_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        task_id: uuid.UUID,
+        text_: str,
+        valid_until: datetime | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def remember_report_day(
+        self, org_id: uuid.UUID, agent_id: uuid.UUID, task_id: uuid.UUID, day: date, text_: str
+    ) -> dict[str, Any]: ...
 
 
 def advisory_key(task_id: uuid.UUID) -> int:
@@ -198,7 +221,7 @@ class TaskHandle:
         pool: Pool,
         checkpointer: TaskCheckpointer,
         task: dict[str, Any],
-        search: SearchFn | None,
+        knowledge: KnowledgePort | None,
         fence: Fence,
     ) -> None:
         self.pool = pool
@@ -206,7 +229,7 @@ class TaskHandle:
         self.fence = fence
         self.task = task
         self.task_id: uuid.UUID = task["id"]
-        self._search = search
+        self._knowledge = knowledge
         self._max_attempts = int(task.get("max_attempts", 3))
 
     async def event(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -252,9 +275,33 @@ class TaskHandle:
         }
 
     async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]:
-        if self._search is None:
+        if self._knowledge is None:
             return []
-        return await self._search(self.task["org_id"], self.task["agent_id"], query, top_k)
+        return await self._knowledge.search_documents(
+            self.task["org_id"], self.task["agent_id"], query, top_k
+        )
+
+    async def recall(self, query: str, top_k: int) -> list[dict[str, Any]]:
+        if self._knowledge is None:
+            return []
+        return await self._knowledge.recall(
+            self.task["org_id"], self.task["agent_id"], query, top_k
+        )
+
+    def _memory(self) -> KnowledgePort:
+        if self._knowledge is None:
+            raise WorkflowError("memory is not available to this runner")
+        return self._knowledge
+
+    async def remember(self, text: str, valid_until: datetime | None = None) -> dict[str, Any]:
+        return await self._memory().remember(
+            self.task["org_id"], self.task["agent_id"], self.task_id, text, valid_until
+        )
+
+    async def remember_report_day(self, day: date, text: str) -> dict[str, Any]:
+        return await self._memory().remember_report_day(
+            self.task["org_id"], self.task["agent_id"], self.task_id, day, text
+        )
 
     async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The result of this step's call to the local agent; creates the call (once) and
@@ -303,12 +350,12 @@ class TaskRunner:
         pool: Pool,
         router: LLMRouter,
         *,
-        search: SearchFn | None = None,
+        knowledge: KnowledgePort | None = None,
         tool_call_max_attempts: int = 3,
     ) -> None:
         self.pool = pool
         self.router = router
-        self.search = search
+        self.knowledge = knowledge
         self.tool_call_max_attempts = tool_call_max_attempts
         self.checkpointer = TaskCheckpointer(pool)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -375,7 +422,7 @@ class TaskRunner:
             self.pool,
             self.checkpointer,
             {**task, "max_attempts": self.tool_call_max_attempts},
-            self.search,
+            self.knowledge,
             fence,
         )
         context = WorkflowContext(

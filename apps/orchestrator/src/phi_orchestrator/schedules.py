@@ -23,6 +23,7 @@ from phi_orchestrator.runtime import Pool
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.workflows.registry import get_workflow
+from phi_service.audit import Actor, Target, record_event
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,17 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
                     task_id,
                     "task_created",
                     {"trigger": "schedule", "slot": slot.isoformat()},
+                )
+                await record_event(
+                    conn,
+                    agent["org_id"],
+                    Actor.schedule(agent["id"], agent.get("name")),
+                    "task.started",
+                    Target("task", task_id, type_),
+                    workflow=type_,
+                    trigger="schedule",
+                    agent_id=agent["id"],
+                    agent_name=agent.get("name"),
                 )
                 created.append(task_id)
     return created

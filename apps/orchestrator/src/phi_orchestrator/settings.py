@@ -69,6 +69,15 @@ class OrchestratorSettings(ServiceSettings):
     embedding_api_key: str | None = None
     embedding_batch_size: int | None = None
 
+    def multi_host_missing(self) -> list[str]:
+        # The orchestrators check the tokens core-api signs.
+        missing = super().multi_host_missing()
+        if not self.jwt_secret:
+            missing.append("jwt_secret")
+        if self.llm_router_url and not self.llm_router_token:
+            missing.append("llm_router_token")
+        return missing
+
 
 @lru_cache
 def get_settings() -> OrchestratorSettings:

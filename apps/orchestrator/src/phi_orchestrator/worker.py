@@ -6,10 +6,10 @@ pruning). Start as many as you like against the same database; ``make dev`` star
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs
+from phi_orchestrator.knowledge import Knowledge
 from phi_orchestrator.runtime import TaskRunner, open_pool
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
 from phi_service.worker import run_worker, worker_main
@@ -39,63 +39,6 @@ def build_router(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
     return Router(accountant=PostgresAccountant(sessionmaker))
 
 
-def build_search(settings: OrchestratorSettings, sessionmaker: Any) -> Any:
-    """Document search for the workflows (the embedding model loads on first use)."""
-    from sqlalchemy import text
-
-    from phi_llm.embeddings import get_embedding_provider
-    from phi_search.query_embedding import cached
-    from phi_search.search import SearchUnavailable, search_documents
-
-    embedder: Any = None
-
-    async def search(
-        org_id: uuid.UUID, agent_id: uuid.UUID, query: str, top_k: int
-    ) -> list[dict[str, Any]]:
-        nonlocal embedder
-        if embedder is None:
-            embedder = cached(get_embedding_provider(settings), settings.search_query_cache_size)
-        async with sessionmaker() as session:
-            # Skip the embedding entirely when the agent has nothing to search.
-            has_chunks = (
-                await session.execute(
-                    text(
-                        "SELECT EXISTS (SELECT 1 FROM document_chunks WHERE org_id = :org "
-                        "AND (agent_id = :agent OR agent_id IS NULL))"
-                    ),
-                    {"org": org_id, "agent": agent_id},
-                )
-            ).scalar()
-            if not has_chunks:
-                return []
-            try:
-                hits = await search_documents(
-                    session,
-                    embedder,
-                    org_id,
-                    agent_id,
-                    query,
-                    top_k,
-                    ef_search=settings.search_ef_search,
-                    candidates=settings.search_candidates,
-                    hybrid=settings.search_hybrid,
-                )
-            except SearchUnavailable:
-                return []
-        return [
-            {
-                "document_id": str(h.document_id),
-                "document_name": h.document_name,
-                "text": h.text,
-                "excerpt": " ".join(h.text.split())[:300],
-                "score": h.score,
-            }
-            for h in hits
-        ]
-
-    return search
-
-
 async def run() -> None:
     from phi_platform.db.session import create_engine, create_sessionmaker
 
@@ -111,7 +54,7 @@ async def run() -> None:
     runner = TaskRunner(
         pool,
         build_router(settings, sessionmaker),
-        search=build_search(settings, sessionmaker),
+        knowledge=Knowledge(settings, sessionmaker),
         tool_call_max_attempts=settings.tool_call_max_attempts,
     )
     try:

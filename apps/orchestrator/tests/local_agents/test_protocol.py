@@ -105,6 +105,67 @@ def test_heartbeat_registers_then_updates_and_goes_offline(
     assert api.get(path, headers=tenant.member.headers).json()["items"][0]["status"] == "ACTIVE"
 
 
+def _check_report(ok: bool, problems: list[str]) -> dict[str, Any]:
+    return {
+        "contract": "warehouse",
+        "connection": "wms",
+        "checked_at": "2026-12-05T12:30:00Z",
+        "ok": ok,
+        "tables": [
+            {"table": "zones", "source": "mapping", "rows": 5, "ok": True, "problems": []},
+            {"table": "orders", "source": "mapping", "rows": 200, "ok": ok, "problems": problems},
+        ],
+    }
+
+
+def test_the_last_contract_check_comes_with_the_heartbeat_and_is_served_bounded(
+    api: httpx.Client,
+    orchestrator: Any,
+    agent: ScriptedLocalAgent,
+    tenant: Tenant,
+    database_url: str,
+) -> None:
+    path = f"/agents/{tenant.agent_id}/local-agents"
+    assert api.get(path, headers=tenant.member.headers).json()["items"][0]["contract_check"] is None
+    wrong = [
+        "orders.due_at: '24.11.2026 14:00' is not a timestamp the report reads (1 of 200 rows)"
+    ]
+    assert agent.heartbeat(contract_check=[_check_report(False, wrong)]).status_code == 200
+    # A heartbeat without one (an older agent, or no check run) keeps the last one.
+    assert agent.heartbeat().status_code == 200
+    served = api.get(path, headers=tenant.member.headers).json()["items"][0]["contract_check"]
+    assert served == [_check_report(False, wrong)]
+    # More than the bounds: refused naming the field, and what was stored stays.
+    for bad, field in (
+        (_check_report(False, ["x" * 301]), "problems"),
+        (_check_report(False, ["p"] * 6), "problems"),
+        ({**_check_report(True, []), "tables": [_check_report(True, [])["tables"][0]] * 17},
+         "tables"),
+        ({**_check_report(True, []), "rows_sample": [["secret"]]}, "rows_sample"),
+    ):  # fmt: skip
+        r = agent.heartbeat(contract_check=[bad])
+        assert r.status_code == 422 and field in r.text and "contract_check" in r.text, r.text
+    r = agent.heartbeat(contract_check=[_check_report(True, [])] * 5)
+    assert r.status_code == 422 and "contract_check" in r.text
+    stored = sql(database_url, "SELECT contract_check FROM local_agents WHERE agent_id = %s",
+                 tenant.agent_id)  # fmt: skip
+    assert stored[0][0] == [_check_report(False, wrong)]
+    assert agent.heartbeat(contract_check=[_check_report(True, [])]).status_code == 200
+    served = api.get(path, headers=tenant.member.headers).json()["items"][0]["contract_check"]
+    assert served[0]["ok"] is True
+    # A machine whose first heartbeat already carries a check (run before `phi-agent run`).
+    fresh = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), name="second-pc")
+    try:
+        assert fresh.heartbeat(contract_check=[_check_report(True, [])]).status_code == 200
+    finally:
+        fresh.close()
+    items = api.get(path, headers=tenant.member.headers).json()["items"]
+    assert [i["contract_check"][0]["ok"] for i in items] == [True, True]
+    # Another organization's people do not see it.
+    other = make_tenant(database_url)
+    assert api.get(path, headers=other.owner.headers).status_code == 404
+
+
 def test_one_key_registers_a_bounded_number_of_local_agents_reusing_names(
     api: httpx.Client, orchestrator: Any, tenant: Tenant, database_url: str
 ) -> None:

@@ -120,6 +120,9 @@ def test_every_iso_form_gives_the_sample_figures(
         ("orders", "due_at", "24/11/2026 10:00"),
         ("picks", "completed_at", "2026-11-24 noon"),
         ("shipments", "departed_at", "20261124T101500"),
+        # Sorts after every ISO bound: the day's query reads no pick at all, and only the
+        # column's highest value (asked for alongside) shows the form.
+        ("picks", "completed_at", "24/11/2026 10:00"),
     ],
 )
 def test_an_unreadable_timestamp_fails_the_task_naming_it(

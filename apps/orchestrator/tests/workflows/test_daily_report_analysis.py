@@ -16,7 +16,7 @@ from phi_orchestrator.workflows.daily_warehouse_report.narrative import (
     compose_narrative,
     narrative_facts,
 )
-from phi_orchestrator.workflows.daily_warehouse_report.report import report_markdown
+from phi_orchestrator.workflows.daily_warehouse_report.report import report_markdown, summary_text
 
 DAY = date(2026, 11, 24)
 
@@ -256,3 +256,137 @@ def test_relevant_procedures_name_each_document_once() -> None:
     facts = narrative_facts(analyse(_world(), DAY), docs)
     text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
     assert "Relevant procedures: Dock procedure.pdf, Targets.docx." in text
+
+
+def test_loadings_without_a_start_give_no_utilisation_nor_idle_gaps() -> None:
+    # The issue's case: departures without loading times gave 96-100% utilisation.
+    m = analyse({"picks": [], "orders": [], "shipments": _departures(30)}, DAY)
+    dock = m["idle_docks"]["docks"][0]
+    assert dock["loadings"] == 30 and dock["loadings_without_start"] == 30
+    assert [dock[k] for k in ("busy_minutes", "utilisation_pct", "longest_idle_minutes")] == [
+        None,
+        None,
+        None,
+    ]
+    assert dock["idle"] is None and m["idle_docks"]["idle_unknown"] == 1
+    reason = dock["not_available"]["utilisation_pct"]
+    assert (reason["column"], reason["empty_rows"], reason["rows"]) == (
+        "shipments.loading_started_at",
+        30,
+        30,
+    )
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "Not available (shipments.loading_started_at is empty): busy minutes" in report
+    assert "| D1 | 30 (30 without start) | n/a | n/a | n/a | n/a |" in report
+
+
+def test_some_loadings_without_a_start_count_the_others_and_leave_gaps_unknown() -> None:
+    shipments = _departures(6)  # departing 06:00, 06:20, ... 07:40
+    shipments[2]["loading_started_at"] = "2026-11-24T06:30:00"  # departs 06:40
+    dock = analyse({"picks": [], "orders": [], "shipments": shipments}, DAY)["idle_docks"]["docks"][
+        0
+    ]
+    assert dock["busy_minutes"] == 10 and dock["loadings_without_start"] == 5
+    assert dock["longest_idle_minutes"] is None and dock["idle"] is None
+    assert dock["not_available"]["idle"]["text"] == (
+        "shipments.loading_started_at is empty in 5 of 6 rows"
+    )
+
+
+def test_units_count_only_stated_quantities_and_the_gap_is_said() -> None:
+    world = _world()
+    for pick in world["picks"][-4:-1]:  # three picks of the day
+        pick["quantity"] = None
+    m = analyse(world, DAY)
+    assert m["totals"]["units"] == 122 - 3 * 2 and "not_available" not in m["totals"]
+    gap = next(g for g in m["data_gaps"] if g["column"] == "picks.quantity")
+    assert (gap["rows_affected"], gap["rows"]) == (3, 61)
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "- picks.quantity empty in 3 of 61 picks of the day: the pick counts in picks" in report
+
+
+def test_all_orders_without_a_due_time_give_no_late_order_figures() -> None:
+    world = _world()
+    for order in world["orders"]:
+        order["due_at"] = None
+    m = analyse(world, DAY)
+    late = m["late_orders"]
+    assert [late[k] for k in ("orders_due", "late", "late_pct", "orders")] == [None] * 4
+    assert late["not_available"]["late_pct"]["column"] == "orders.due_at"
+    facts = narrative_facts(m, [])
+    text = compose_narrative(ChatRequest(model="builtin", messages=[], facts=facts))
+    assert "No orders were due" not in text
+    assert "Not available (orders.due_at is empty): orders due, late orders" in text
+    assert "late orders not available (orders.due_at is empty)" in summary_text(m)
+
+
+def _orders_with_late(day: date, due: int, late: int) -> tuple[list[dict], list[dict]]:
+    """``due`` orders due at noon of ``day``, the first ``late`` of them leaving at 13:00, the
+    others at 11:00, each from dock D1."""
+    orders, shipments = [], []
+    noon = datetime(day.year, day.month, day.day, 12)
+    for n in range(due):
+        oid = f"O-{day}-{n}"
+        orders.append({"order_id": oid, "customer": "c", "due_at": noon.isoformat()})
+        left = noon + timedelta(hours=1 if n < late else -1)
+        shipments.append(
+            {
+                "shipment_id": f"S-{oid}",
+                "order_id": oid,
+                "dock_id": "D1",
+                "loading_started_at": (left - timedelta(minutes=20)).isoformat(),
+                "departed_at": left.isoformat(),
+            }
+        )
+    return orders, shipments
+
+
+def test_a_late_order_spike_is_marked_against_the_seven_days_before() -> None:
+    orders, shipments = _orders_with_late(DAY, 100, 20)
+    for back in range(1, 8):
+        o, s = _orders_with_late(DAY - timedelta(days=back), 100, 3)
+        orders, shipments = orders + o, shipments + s
+    m = analyse({"picks": [], "orders": orders, "shipments": shipments}, DAY)
+    late = m["late_orders"]
+    assert (late["late_pct"], late["baseline_late_pct"], late["spike"]) == (20.0, 3.0, True)
+    assert (late["baseline_orders_due"], late["baseline_late"]) == (700, 21)
+    assert "20 of 100 orders late (20.0% against 3.0% over the 7 days before: a spike)" in (
+        summary_text(m)
+    )
+    text = compose_narrative(
+        ChatRequest(model="builtin", messages=[], facts=narrative_facts(m, []))
+    )
+    assert "(20.0% against 3.0% over the 7 days before: a spike)" in text
+    # Departures per dock against the dock's own 7-day mean.
+    dock = m["idle_docks"]["docks"][0]
+    assert (dock["departures"], dock["departures_mean_7d"]) == (100, 100.0)
+    # A normal day is no spike.
+    normal_orders, normal_shipments = _orders_with_late(DAY, 100, 4)
+    history = {"orders": orders[100:], "shipments": shipments[100:]}
+    calm = analyse(
+        {
+            "orders": history["orders"] + normal_orders,
+            "shipments": history["shipments"] + normal_shipments,
+        },
+        DAY,
+    )["late_orders"]
+    assert calm["late_pct"] == 4.0 and calm["spike"] is False
+
+
+def test_baselines_without_data_in_the_seven_days_before_are_not_available_never_zero() -> None:
+    orders, shipments = _orders_with_late(DAY, 10, 2)
+    m = analyse({"picks": [], "orders": orders, "shipments": shipments}, DAY)
+    late = m["late_orders"]
+    assert late["late_pct"] == 20.0 and late["baseline_late_pct"] is None
+    assert late["spike"] is None
+    assert late["not_available"]["baseline_late_pct"]["reason"] == "no_baseline"
+    dock = m["idle_docks"]["docks"][0]
+    assert dock["departures"] == 10 and dock["departures_mean_7d"] is None
+    assert dock["not_available"]["departures_mean_7d"]["text"] == (
+        "no departures at any dock in the 7 days before"
+    )
+    assert m["totals"]["mean_7d_picks"] is None
+    report = report_markdown(m, "", "builtin", "bot", [])
+    assert "the 7 days before: not available (no orders due in the 7 days before)" in report
+    assert "| Dock 1 |" not in report and "| D1 | 10 |" in report
+    assert "| 10 | n/a |" in report  # departures, then no 7-day mean

@@ -1,5 +1,5 @@
-"""The report's charts: 28 days of late-order rate, departures per dock, the chart
-descriptions (a figure that is not available is a gap, never 0) and their PNG images."""
+"""The report's charts: 28 days of late-order rate, the chart descriptions (a figure that is
+not available is a gap, never 0), their PNG images and the anomalies a delivery leads with."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ DAY = date(2026, 11, 24)
 
 def _trends(tables: dict, days: int = TREND_DAYS) -> dict:
     timed = read_times({t: tables[t] for t in ("orders", "shipments")})
-    docks = {d["dock_id"]: d["name"] for d in tables["docks"]}
-    return dict(trends(timed["orders"], timed["shipments"], docks, DAY, days))
+    return dict(trends(timed["orders"], timed["shipments"], DAY, days))
 
 
 def test_the_late_rate_covers_28_days_and_its_last_day_is_the_reports() -> None:
@@ -40,8 +39,13 @@ def test_the_late_rate_covers_28_days_and_its_last_day_is_the_reports() -> None:
     )
     # The planted spike (about 35 %) against about 3 % on normal days.
     assert last["late_pct"] > 25
-    assert found["late_pct_7d_before"] is not None and found["late_pct_7d_before"] < 6
     assert max(d["late_pct"] for d in series[:-1]) < 10
+    # The 7 days before the day, taken together, are the analysis' baseline.
+    week = series[-8:-1]
+    assert (
+        round(sum(d["late"] for d in week) / sum(d["orders_due"] for d in week) * 100, 1)
+        == (metrics["late_orders"]["baseline_late_pct"])
+    )
 
 
 def test_each_day_of_the_trend_equals_a_direct_count() -> None:
@@ -64,23 +68,24 @@ def test_each_day_of_the_trend_equals_a_direct_count() -> None:
         assert (entry["orders_due"], entry["late"]) == (len(due), len(late)), entry["day"]
 
 
-def test_departures_per_dock_and_the_idle_dock() -> None:
-    docks = {d["dock_id"]: d for d in _trends(sample_tables(DAY))["departures_by_dock"]}
-    assert docks["D-4"]["departures"] == 0  # the planted idle dock
-    assert docks["D-4"]["mean_7d_departures"] > 20
-    assert all(d["departures"] > 20 for k, d in docks.items() if k != "D-4")
+def test_departures_per_dock_show_the_idle_dock() -> None:
+    tables = sample_tables(DAY)
+    chart = {c["id"]: c for c in build_charts(analyse(tables, DAY), _trends(tables))}[
+        "departures_by_dock"
+    ]
+    dock4 = chart["labels"].index("Dock 4")
+    day, mean = chart["series"][0]["values"], chart["series"][1]["values"]
+    assert day[dock4] == 0 and mean[dock4] > 20  # the planted idle dock
+    assert all(v > 20 for i, v in enumerate(day) if i != dock4)
 
 
-def test_the_file_tool_trend_is_the_day_alone_without_baselines() -> None:
-    found = _trends(sample_tables(DAY), days=1)
-    assert len(found["late_rate_by_day"]) == 1
-    assert found["late_pct_7d_before"] is None
-    assert all(d["mean_7d_departures"] is None for d in found["departures_by_dock"])
-    charts = {c["id"]: c for c in build_charts(analyse(sample_tables(DAY), DAY), found)}
-    assert [s["role"] for s in charts["late_rate_28d"]["series"]] == ["value"]
-    baseline = charts["departures_by_dock"]["series"][1]
-    assert baseline["values"] == [None] * len(baseline["values"])
-    assert "not available" in charts["departures_by_dock"]["note"]
+def test_a_trend_of_fewer_days_is_drawn_as_read() -> None:
+    """The file tool reads 8 days of exports: the chart has 8 days, not 28 with 20 gaps."""
+    tables = sample_tables(DAY)
+    found = _trends(tables, days=8)
+    assert len(found["late_rate_by_day"]) == 8
+    chart = {c["id"]: c for c in build_charts(analyse(tables, DAY), found)}["late_rate_28d"]
+    assert chart["title"] == "Late-order rate, last 8 days" and len(chart["labels"]) == 8
 
 
 def test_every_chart_is_described_with_its_baseline() -> None:
@@ -111,12 +116,15 @@ def test_a_figure_that_is_not_available_is_a_gap_never_zero() -> None:
     metrics["by_zone"][1]["median_pick_seconds_7d"] = None
     del metrics["by_zone"][2]["median_pick_seconds"]  # type: ignore[misc]
     found["late_rate_by_day"][3]["late_pct"] = None
-    found["departures_by_dock"][0]["mean_7d_departures"] = None
+    metrics["idle_docks"]["docks"][0]["departures_mean_7d"] = None
+    metrics["late_orders"]["baseline_late_pct"] = None
     charts = {c["id"]: c for c in build_charts(metrics, found)}
     assert charts["throughput_by_hour"]["series"][1]["values"][0] is None
     assert charts["pick_time_by_zone"]["series"][1]["values"][1] is None
     assert charts["pick_time_by_zone"]["series"][0]["values"][2] is None
     assert charts["late_rate_28d"]["series"][0]["values"][3] is None
+    assert [s["role"] for s in charts["late_rate_28d"]["series"]] == ["value"]
+    assert "not available" in charts["late_rate_28d"]["note"]
     assert charts["departures_by_dock"]["series"][1]["values"][0] is None
     for chart_id in ("throughput_by_hour", "pick_time_by_zone", "departures_by_dock"):
         assert "not available" in charts[chart_id]["note"], chart_id
@@ -127,16 +135,26 @@ def test_a_figure_that_is_not_available_is_a_gap_never_zero() -> None:
 
 def test_missing_sections_give_fewer_charts_not_an_error() -> None:
     assert build_charts({}, {}) == []
-    assert build_charts({"by_hour": None, "by_zone": "x"}, {"late_rate_by_day": [None]}) == []
+    assert (
+        build_charts(
+            {"by_hour": None, "by_zone": "x", "idle_docks": 3}, {"late_rate_by_day": [None]}
+        )
+        == []
+    )
     assert charts_of({"charts": [{"id": "bad"}, 3]}) == []
 
 
 def test_anomalies_lead_with_the_late_spike_and_name_the_planted_ones() -> None:
     tables = sample_tables(DAY)
-    found = anomalies(analyse(tables, DAY), _trends(tables))
-    assert found[0].startswith(f"{analyse(tables, DAY)['late_orders']['late']} of ")
+    metrics = analyse(tables, DAY)
+    assert metrics["late_orders"]["spike"] is True
+    found = anomalies(metrics)
+    assert found[0].startswith(f"{metrics['late_orders']['late']} of ")
     assert "the 7 days before" in found[0]
     text = "; ".join(found)
     for name in ("Dock 4", "Cold chain", "Ana Lindqvist"):
         assert name in text
-    assert anomalies({}, None) == []
+    assert anomalies({}) == []
+    calm = copy.deepcopy(metrics)
+    calm["late_orders"]["spike"] = False
+    assert not any("late" in a for a in anomalies(calm))

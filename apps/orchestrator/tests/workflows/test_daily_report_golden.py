@@ -45,6 +45,18 @@ def _sample_with_gaps() -> dict[str, list[dict[str, Any]]]:
     return tables
 
 
+def _sample_with_columns_emptied() -> dict[str, list[dict[str, Any]]]:
+    """The sample with columns a mapping may leave empty: no loading starts at all (the
+    issue's dock utilisation of 96-100% came from this), no pick starts, no quantities."""
+    tables = {name: [dict(r) for r in rows] for name, rows in sample_tables(DAY).items()}
+    for row in tables["shipments"]:
+        row["loading_started_at"] = None
+    for row in tables["picks"]:
+        row["started_at"] = None
+        row["quantity"] = ""
+    return tables
+
+
 CASES: dict[str, tuple[Any, Rules | None, list[dict[str, Any]]]] = {
     "sample": (lambda: sample_tables(DAY), None, DOCS),
     "sample_strict_rules": (
@@ -60,6 +72,7 @@ CASES: dict[str, tuple[Any, Rules | None, list[dict[str, Any]]]] = {
         [],
     ),
     "sample_with_gaps": (_sample_with_gaps, None, DOCS[:1]),
+    "sample_columns_emptied": (_sample_with_columns_emptied, None, []),
     "no_data": (lambda: {}, None, []),
 }
 

@@ -21,6 +21,7 @@ from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
 )
 from phi_orchestrator.workflows.daily_warehouse_report.contract import (
     QUERIES,
+    TIME_RANGE_QUERIES,
     db_payload,
     file_payload,
 )
@@ -51,7 +52,24 @@ def test_each_query_selects_its_tables_declared_columns_and_filters_only_on_them
             allowed |= set(WAREHOUSE.table(other).column_names())
         assert _identifiers(match["rest"] or "") <= allowed, (name, match["rest"])
     payload = db_payload(DAY)
-    assert [q["sql"] for q in payload["queries"]] == list(QUERIES.values())
+    sqls = [q["sql"] for q in payload["queries"]]
+    assert sqls == [*QUERIES.values(), *TIME_RANGE_QUERIES.values()]
+
+
+def test_the_time_range_queries_cover_every_filtered_timestamp_column() -> None:
+    # A timestamp column a filter compares, without its lowest and highest value asked for,
+    # could hold only unreadable values and give an empty day, SUCCESS.
+    for name, sql in QUERIES.items():
+        table = WAREHOUSE.table(name)
+        match = _SELECT.match(sql)
+        assert match
+        filtered = {
+            c.name
+            for c in table.columns
+            if c.type == "timestamp" and c.name in _identifiers(match["rest"] or "")
+        }
+        ranged = set(re.findall(r"MIN\((\w+)\)", TIME_RANGE_QUERIES.get(f"time_range_{name}", "")))
+        assert filtered <= ranged, name
 
 
 def test_file_exports_are_the_contracts_tables() -> None:
@@ -145,3 +163,75 @@ def test_get_workflows_serves_each_types_data_contract(api: httpx.Client) -> Non
     loading = next(c for c in shipments["columns"] if c["name"] == "loading_started_at")
     assert loading["type"] == "timestamp" and loading["nullable"] is True
     assert "utilisation" in loading["when_null"]
+
+
+def _not_available(value: Any, path: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Every figure the metrics mark not available, by path (``idle_docks.docks[].idle``)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if isinstance(value, dict):
+        for key, reason in value.get("not_available", {}).items():
+            found.setdefault(f"{path}{key}", []).append(reason)
+        for key, inner in value.items():
+            if key != "not_available":
+                for p, reasons in _not_available(inner, f"{path}{key}.").items():
+                    found.setdefault(p, []).extend(reasons)
+    elif isinstance(value, list):
+        for item in value:
+            for p, reasons in _not_available(item, f"{path[:-1]}[].").items():
+                found.setdefault(p, []).extend(reasons)
+    return found
+
+
+@pytest.fixture(scope="module")
+def small_warehouse() -> dict[str, list[dict[str, Any]]]:
+    sample = generate(DAY, weeks=2, orders_per_day=40)
+    return {t.name: list(sample.rows(t.name)) for t in WAREHOUSE.tables}
+
+
+_NULLABLE = [(t.name, c) for t in WAREHOUSE.tables for c in t.columns if c.nullable]
+
+
+@pytest.mark.parametrize(
+    ("table", "column"), _NULLABLE, ids=[f"{t}.{c.name}" for t, c in _NULLABLE]
+)
+def test_an_emptied_column_leaves_exactly_its_declared_figures_not_available(
+    small_warehouse: dict[str, list[dict[str, Any]]], table: str, column: Any
+) -> None:
+    """The contract's ``figures_when_empty`` and the analysis agree: emptying a column in
+    every row makes exactly those figures null, each with the column named beside it (and
+    the report says so); a column declared unused changes no figure at all."""
+    from phi_orchestrator.workflows.daily_warehouse_report.report import report_markdown
+
+    full = analyse(small_warehouse, DAY)
+    emptied = {
+        name: [{**r, column.name: None} if name == table else r for r in rows]
+        for name, rows in small_warehouse.items()
+    }
+    metrics = analyse(emptied, DAY)
+    qualified = f"{table}.{column.name}"
+    named = {
+        path
+        for path, reasons in _not_available(metrics).items()
+        if any(r.get("column") == qualified for r in reasons)
+    }
+    assert named == set(column.figures_when_empty), qualified
+    assert not _not_available(full), "the full sample has every figure"
+    for path in named:
+        assert _values(metrics, path) and all(v is None for v in _values(metrics, path)), path
+    if column.when_null == "not used in any figure":
+        assert metrics == full
+    if named:
+        text = report_markdown(metrics, "", "builtin", "bot", [])
+        assert f"not available ({qualified} is empty)" in text.lower()
+
+
+def _values(metrics: Any, path: str) -> list[Any]:
+    """The values at ``path`` of the rows that carry a not_available entry for it."""
+    *parents, key = path.split(".")
+    nodes = [metrics]
+    for part in parents:
+        if part.endswith("[]"):
+            nodes = [item for n in nodes for item in n[part[:-2]]]
+        else:
+            nodes = [n[part] for n in nodes]
+    return [n[key] for n in nodes if key in n.get("not_available", {})]

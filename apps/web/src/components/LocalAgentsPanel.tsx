@@ -125,6 +125,54 @@ function KeyRow({ agentId, k }: { agentId: string; k: OrchestratorSchemas["KeyOu
 
 const STATUS_VARIANT = { ACTIVE: "success", OFFLINE: "destructive", ENROLLED: "secondary" } as const;
 
+type ContractCheck = OrchestratorSchemas["ContractCheckReport"];
+
+/** The last `phi-agent contract check` the local agent reported: fine, or which tables are
+ * wrong and why, and when it ran. */
+function ContractCheckSummary({ reports }: { reports: ContractCheck[] | null | undefined }) {
+  if (!reports || reports.length === 0) {
+    return (
+      <p className="w-full text-xs text-muted-foreground" data-testid="contract-check">
+        Data contract not checked yet: on the machine, run{" "}
+        <code>phi-agent contract check --policy policy.yaml</code> (see the local agent guide).
+      </p>
+    );
+  }
+  return (
+    <div className="w-full space-y-2" data-testid="contract-check">
+      {reports.map((r) => {
+        const wrong = r.tables.filter((t) => !t.ok);
+        return (
+          <div key={r.contract} className="rounded-md bg-muted/40 p-2 text-xs">
+            <div className="flex flex-wrap items-center gap-2">
+              <span className="font-medium">Data contract “{r.contract}”</span>
+              <Badge variant={r.ok ? "success" : "destructive"}>{r.ok ? "fine" : "problems"}</Badge>
+              <span className="text-muted-foreground">
+                {r.ok
+                  ? `all ${r.tables.length} tables fine`
+                  : `${wrong.length} of ${r.tables.length} tables wrong: ${wrong.map((t) => t.table).join(", ")}`}{" "}
+                · checked {when(r.checked_at)}
+                {r.connection ? ` on connection ${r.connection}` : ""}
+              </span>
+            </div>
+            {wrong.length > 0 ? (
+              <ul className="mt-1 list-disc space-y-0.5 pl-5">
+                {wrong.flatMap((t) =>
+                  (t.problems ?? []).map((p, i) => (
+                    <li key={`${t.table}-${i}`} className="break-words font-mono">
+                      {p}
+                    </li>
+                  )),
+                )}
+              </ul>
+            ) : null}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
 export function LocalAgentsPanel({ agentId }: { agentId: string }) {
   const keyList = useLocalAgentKeys(agentId);
   const agents = useLocalAgents(agentId);
@@ -192,6 +240,7 @@ export function LocalAgentsPanel({ agentId }: { agentId: string }) {
                     {a.host ?? "unknown host"} · v{a.version ?? "?"} · tools {a.tools.join(", ") || "none"} ·
                     last heartbeat {when(a.last_heartbeat_at)}
                   </span>
+                  <ContractCheckSummary reports={a.contract_check} />
                 </li>
               ))}
             </ul>

@@ -44,6 +44,11 @@ class ContractColumn(BaseModel):
     when_null: str | None = Field(
         default=None, description="What the workflow does with an empty value (nullable only)"
     )
+    figures_when_empty: tuple[str, ...] = Field(
+        default=(),
+        description="The figures (paths in the report's metrics) that are not available, null "
+        "with the reason beside them, when every row they need leaves this column empty",
+    )
 
 
 class ContractTable(BaseModel):
@@ -114,6 +119,28 @@ _SHOWN_NAME = ContractColumn(
     when_null="the id is shown instead",
 )
 
+# Figures that need a column the customer may leave empty (see ``figures_when_empty``).
+_LATENESS_FIGURES = (
+    "late_orders.late",
+    "late_orders.not_shipped",
+    "late_orders.late_pct",
+    "late_orders.baseline_late",
+    "late_orders.baseline_late_pct",
+    "late_orders.spike",
+    "late_orders.orders",
+)
+_LATE_ORDER_FIGURES = (
+    "late_orders.orders_due",
+    "late_orders.baseline_orders_due",
+    *_LATENESS_FIGURES,
+)
+_DOCK_TIME_FIGURES = (
+    "idle_docks.docks[].busy_minutes",
+    "idle_docks.docks[].utilisation_pct",
+    "idle_docks.docks[].longest_idle_minutes",
+    "idle_docks.docks[].idle",
+)
+
 WAREHOUSE = DataContract(
     name="warehouse",
     timestamps=TIMESTAMPS,
@@ -170,14 +197,18 @@ WAREHOUSE = DataContract(
                     type="text",
                     nullable=True,
                     meaning="who picked (pickers.picker_id)",
-                    when_null="the pick counts for a picker named 'unknown'",
+                    when_null="the pick counts for a picker named 'unknown', who is not "
+                    "counted among the active pickers nor rated as an outlier",
+                    figures_when_empty=("totals.active_pickers", "outliers.pickers"),
                 ),
                 ContractColumn(
                     name="zone_id",
                     type="text",
                     nullable=True,
                     meaning="where it was picked (zones.zone_id)",
-                    when_null="the pick counts for a zone named 'unknown'",
+                    when_null="the pick counts for a zone named 'unknown', which is never "
+                    "rated as a slow zone",
+                    figures_when_empty=("by_zone[].slow", "outliers.slow_zones"),
                 ),
                 _unused("sku", "text", "the article picked"),
                 ContractColumn(
@@ -186,7 +217,9 @@ WAREHOUSE = DataContract(
                     nullable=True,
                     unit="pieces of the SKU",
                     meaning="how much was picked",
-                    when_null="the pick counts as 1 unit",
+                    when_null="the pick counts in picks but not in units (units are summed "
+                    "over the picks that have a quantity, and the report says how many lack one)",
+                    figures_when_empty=("totals.units", "by_zone[].units", "by_picker[].units"),
                 ),
                 ContractColumn(
                     name="started_at",
@@ -196,6 +229,21 @@ WAREHOUSE = DataContract(
                     when_null=(
                         "the pick has no duration: it counts in throughput but not in pick "
                         "times (zone and picker medians, slow zones, picker outliers, slow picks)"
+                    ),
+                    figures_when_empty=(
+                        "by_zone[].median_pick_seconds",
+                        "by_zone[].median_pick_seconds_7d",
+                        "by_zone[].pick_time_ratio_vs_7d",
+                        "by_zone[].slow",
+                        "by_picker[].active_minutes",
+                        "by_picker[].picks_per_hour",
+                        "by_picker[].median_pick_seconds",
+                        "by_picker[].relative_pick_time",
+                        "by_picker[].relative_pick_time_7d",
+                        "outliers.pickers",
+                        "outliers.slow_zones",
+                        "outliers.slow_picks.threshold_minutes",
+                        "outliers.slow_picks.count",
                     ),
                 ),
                 ContractColumn(
@@ -209,7 +257,8 @@ WAREHOUSE = DataContract(
         ContractTable(
             name="orders",
             meaning="Customer orders",
-            rows_read="due on the day or created on the day",
+            rows_read="due on the day or the 7 days before it (the late-order rate's baseline), "
+            "or created on the day (as exports: one file for each of these days)",
             export_file="orders_YYYY-MM-DD.csv",
             columns=(
                 _key("order_id"),
@@ -227,7 +276,9 @@ WAREHOUSE = DataContract(
                     nullable=True,
                     meaning="when the order must have left; orders due on the day are checked "
                     "for lateness",
-                    when_null="the order is not counted among the day's due or late orders",
+                    when_null="the order is not counted among the day's due or late orders "
+                    "(the report says how many orders of the day lack a due time)",
+                    figures_when_empty=_LATE_ORDER_FIGURES,
                 ),
                 ContractColumn(
                     name="status",
@@ -243,8 +294,9 @@ WAREHOUSE = DataContract(
             name="shipments",
             meaning="Loadings at the docks, one per shipment of an order",
             rows_read=(
-                "loading or departing on the day, loading before it and not yet departed, "
-                "and those of orders due on the day"
+                "loading on the day, departing on the day or the 7 days before it (each "
+                "dock's baseline), loading before it and not yet departed, and those of the "
+                "orders read (as exports: one file for each of these days)"
             ),
             export_file="shipments_YYYY-MM-DD.csv",
             columns=(
@@ -256,6 +308,7 @@ WAREHOUSE = DataContract(
                     meaning="the order shipped (orders.order_id); its first departure decides "
                     "whether it was late",
                     when_null="the loading counts for its dock but ships no order",
+                    figures_when_empty=_LATENESS_FIGURES,
                 ),
                 ContractColumn(
                     name="dock_id",
@@ -270,9 +323,11 @@ WAREHOUSE = DataContract(
                     nullable=True,
                     meaning="when loading began; the dock is busy from then to departure",
                     when_null=(
-                        "the loading is taken to begin when the day's operating window opens, "
-                        "so that dock's utilisation and idle gaps are not reliable"
+                        "the loading's busy time is unknown: its dock's busy minutes and "
+                        "utilisation count only the loadings with a start (the report says how "
+                        "many lack one) and its idle gaps are not available"
                     ),
+                    figures_when_empty=_DOCK_TIME_FIGURES,
                 ),
                 ContractColumn(
                     name="departed_at",
@@ -282,6 +337,13 @@ WAREHOUSE = DataContract(
                     when_null=(
                         "not departed: its order is late or not shipped if due on the day, "
                         "and the dock counts as busy until the operating window closes"
+                    ),
+                    figures_when_empty=(
+                        *_LATENESS_FIGURES,
+                        *_DOCK_TIME_FIGURES,
+                        "idle_docks.docks[].departures",
+                        "idle_docks.docks[].departures_mean_7d",
+                        "idle_docks.docks[].departures_vs_mean_7d_pct",
                     ),
                 ),
             ),

@@ -4,7 +4,9 @@ Both sides of the local-agent protocol need the same sample data: the orchestrat
 for the cloud-only ``data_source: "sample"``, and ``phi-agent demo-data`` writes it as SQLite and
 file exports for a customer to try the product. So it lives here, in pure Python with the
 standard library only, and is deterministic: the same ``end_date``, size and ``seed`` give the
-same rows on every machine.
+same rows on every machine. A day's rows depend only on the day, the size, the seed and whether
+the anomalies are planted on it, not on how many weeks are generated: two weeks and four weeks
+ending on the same day hold the same rows for the days they share.
 
 The data covers ``weeks`` whole weeks of days ending on ``end_date`` (inclusive). Timestamps are
 ISO 8601 text without a zone (``2026-11-24T09:15:00``, warehouse local time), so a report's
@@ -172,7 +174,16 @@ def generate(
         raise ValueError("weeks must be at least 1")
     if orders_per_day < 20:
         raise ValueError("orders_per_day must be at least 20 for the anomalies to show")
-    rng = random.Random(f"{seed}:{end_date.isoformat()}:{weeks}:{orders_per_day}")
+
+    # Every day draws from its own generator, seeded by the day itself and whether the
+    # anomalies are planted on it: a day's rows do not depend on how many weeks come before
+    # it, so the in-app sample (two weeks) and `phi-agent demo-data` (four by default) hold
+    # the same rows for the report's day and the 7 days before it.
+    def day_rng(day: date) -> random.Random:
+        kind = "planted" if day == end_date else "normal"
+        return random.Random(f"{seed}:{orders_per_day}:{day.isoformat()}:{kind}")
+
+    steady = random.Random(f"{seed}:{orders_per_day}")  # what holds across days: paces, stock
     start_date = end_date - timedelta(days=7 * weeks - 1)
 
     zones: list[Row] = [(zid, name) for zid, name, _ in _ZONES]
@@ -186,12 +197,12 @@ def generate(
         pickers_by_zone[home].append(picker_id)
     all_pickers = [p[0] for p in pickers]
     # Each picker has a steady personal pace; the outlier's is ordinary until the last day.
-    pace = {pid: rng.uniform(0.88, 1.12) for pid in all_pickers}
+    pace = {pid: steady.uniform(0.88, 1.12) for pid in all_pickers}
     docks: list[Row] = list(_DOCKS)
     dock_ids = [d[0] for d in docks]
 
     skus = [(f"SKU-{n:05d}", zone_ids[n % len(zone_ids)]) for n in range(1, 401)]
-    stock_level = {sku: rng.randint(300, 900) for sku, _ in skus}
+    stock_level = {sku: steady.randint(300, 900) for sku, _ in skus}
     on_hand = dict(stock_level)
 
     slow_zone = PLANTED["slow_zone"]["zone_id"]
@@ -207,6 +218,7 @@ def generate(
     day = start_date
     while day <= end_date:
         last_day = day == end_date
+        rng = day_rng(day)
         midnight = datetime.combine(day, datetime.min.time())
         stamp = f"{day:%Y%m%d}"
         count = max(1, round(orders_per_day * rng.uniform(0.9, 1.1)))
@@ -330,19 +342,25 @@ def write_sqlite(sample: WarehouseSample, path: str | Path) -> Path:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     try:
-        with con:
-            for table, columns in COLUMNS.items():
-                con.execute(create_table_sql(table))
-                marks = ", ".join("?" for _ in columns)
-                con.executemany(f"INSERT INTO {table} VALUES ({marks})", sample.tables[table])
-            # The report filters by day on these; indexes keep it fast on bigger samples.
-            con.execute("CREATE INDEX picks_completed_at ON picks (completed_at)")
-            con.execute("CREATE INDEX orders_due_at ON orders (due_at)")
-            con.execute("CREATE INDEX shipments_departed_at ON shipments (departed_at)")
-            con.execute("CREATE INDEX order_lines_order ON order_lines (order_id)")
+        fill_sqlite(sample, con)
     finally:
         con.close()
     return path
+
+
+def fill_sqlite(sample: WarehouseSample, con: sqlite3.Connection) -> None:
+    """Create the sample's tables and indexes in an empty SQLite database and fill them (the
+    in-app sample reads an in-memory one with the report's own queries)."""
+    with con:
+        for table, columns in COLUMNS.items():
+            con.execute(create_table_sql(table))
+            marks = ", ".join("?" for _ in columns)
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", sample.tables[table])
+        # The report filters by day on these; indexes keep it fast on bigger samples.
+        con.execute("CREATE INDEX picks_completed_at ON picks (completed_at)")
+        con.execute("CREATE INDEX orders_due_at ON orders (due_at)")
+        con.execute("CREATE INDEX shipments_departed_at ON shipments (departed_at)")
+        con.execute("CREATE INDEX order_lines_order ON order_lines (order_id)")
 
 
 def write_csv(sample: WarehouseSample, directory: str | Path) -> list[Path]:
@@ -384,6 +402,7 @@ __all__ = [
     "PLANTED",
     "WarehouseSample",
     "create_table_sql",
+    "fill_sqlite",
     "generate",
     "iter_rows",
     "write_csv",

@@ -107,21 +107,32 @@ class RouterClient:
         temperature: float | None = None,
         facts: dict[str, Any] | None = None,
         context: CallContext | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> ChatResult:
-        data = await self._post(
-            "/chat",
-            {
-                "messages": messages,
-                "task_class": task_class,
-                "json_schema": json_schema,
-                "schema_name": schema_name,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "facts": facts,
-                **self._context(context),
-            },
-        )
-        return ChatResult(**data)
+        body: dict[str, Any] = {
+            "messages": messages,
+            "task_class": task_class,
+            "json_schema": json_schema,
+            "schema_name": schema_name,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "facts": facts,
+            **self._context(context),
+        }
+        if tools:
+            body["tools"] = tools
+            body["tool_choice"] = tool_choice
+        return ChatResult(**await self._post("/chat", body))
+
+    async def supports_tools(self, task_class: str) -> bool:
+        try:
+            response = await self._http.get(f"/routes/{task_class}/tools")
+        except httpx.HTTPError as exc:
+            raise LLMError(f"router service unreachable: {exc}") from exc
+        if response.status_code != 200:
+            raise LLMError(f"router service answered {response.status_code}: {response.text}")
+        return bool(response.json().get("tools"))
 
     async def complete(
         self,

@@ -48,6 +48,9 @@ class ProviderConfig(BaseModel):
     # server ignores max_tokens. false: whole answers; one past the cap is refused (charged).
     stream: bool = True
     model_path: str | None = None
+    # llamacpp kind: llama-cpp-python's chat format ("chatml-function-calling" for tools);
+    # None: the one the GGUF declares.
+    chat_format: str | None = None
     n_ctx: int = 4096
     n_threads: int | None = None
 

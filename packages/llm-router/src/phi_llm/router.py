@@ -39,6 +39,7 @@ from phi_llm.types import (
     Message,
     Operation,
     estimate_tokens,
+    prompt_text,
 )
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,27 @@ class Router:
         temperature: float | None = None,
         facts: dict[str, Any] | None = None,
         context: CallContext | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> ChatResult:
-        """Chat completion; with ``json_schema`` the result's ``parsed`` holds valid JSON."""
+        """Chat completion; with ``json_schema`` the result's ``parsed`` holds valid JSON.
+
+        With ``tools`` the model may answer with ``tool_calls`` instead of text. Only providers
+        that call tools serve such a request: route entries of the builtin provider are
+        skipped (it has no reasoning to pick a tool with), and a route with nothing else
+        fails naming that."""
         ctx = context or CallContext()
 
         def call(
             provider: Provider, entry: RouteEntry, timeout: float, cap: int
         ) -> Awaitable[ChatResult]:
+            if tools and not provider.supports_tools:
+                raise provider.error(
+                    entry.model,
+                    "unsupported",
+                    f"the {provider.kind} provider cannot call tools; route this task class "
+                    "to a model (PHI_LLM_ROUTES, e.g. heavy=openai:<model>)",
+                )
             return provider.chat(
                 ChatRequest(
                     model=entry.model,
@@ -152,13 +167,25 @@ class Router:
                     timeout=timeout,
                     facts=facts,
                     task=ctx.task,
+                    tools=tools or None,
+                    tool_choice=tool_choice if tools else None,
                 )
             )
 
-        prompt = "".join(m["content"] for m in messages)
+        prompt = prompt_text(messages)
+        if tools:
+            prompt += json.dumps(tools)
         return await self._run(
             "chat", task_class, ctx, call, json_schema, estimate_tokens(prompt), max_tokens
         )
+
+    async def supports_tools(self, task_class: str) -> bool:
+        """Whether some entry of ``task_class``'s route can call tools (not builtin only)."""
+        try:
+            entries = self.route(task_class)
+        except UnknownTaskClass:
+            return False
+        return any(self.config.providers[e.provider].kind != "builtin" for e in entries)
 
     async def complete(
         self,

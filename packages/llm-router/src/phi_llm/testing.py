@@ -5,8 +5,10 @@ Each request takes the next behaviour from ``script`` (then ``default``): ``ok``
 completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_seconds`` first,
 ``garbage`` answers 200 with a body that is not JSON, ``text`` answers a valid completion whose
 content is plain prose (not the JSON a schema asked for), ``json:<doc>`` answers a completion
-whose content is ``<doc>``. A request to ``/embeddings`` that is answered ``ok`` gets one
-vector of ``embedding_dim`` floats per input, the same for the same text.
+whose content is ``<doc>``, ``calls:<list>`` answers with the tool calls of ``<list>`` (JSON:
+``[{"name": ..., "arguments": {...}}]``, finish_reason ``tool_calls``, no text). A request to
+``/embeddings`` that is answered ``ok`` gets one vector of ``embedding_dim`` floats per input,
+the same for the same text.
 
 ``answer_tokens`` makes every ``ok`` answer that many tokens long whatever ``max_tokens`` the
 request asked for (a server that does not honour it), reporting them in its usage. A request
@@ -92,6 +94,13 @@ class FakeOpenAIServer:
                     return
                 content = server.reply
                 completion_tokens = 7
+                if behaviour.startswith("calls:"):
+                    calls = server._tool_calls(behaviour[6:])
+                    if body.get("stream"):
+                        self._stream(body, "", completion_tokens, calls)
+                    else:
+                        self._send(200, json.dumps(server._completion(body, None, calls)).encode())
+                    return
                 if behaviour.startswith("json:"):
                     content = behaviour[5:]
                 elif behaviour == "text":
@@ -122,7 +131,13 @@ class FakeOpenAIServer:
                 }
                 self._send(200, json.dumps(completion).encode())
 
-            def _stream(self, body: dict[str, Any], content: str, completion_tokens: int) -> None:
+            def _stream(
+                self,
+                body: dict[str, Any],
+                content: str,
+                completion_tokens: int,
+                calls: list[dict[str, Any]] | None = None,
+            ) -> None:
                 # "Hello from the fake server." -> "Hello", " from", ... (one token each)
                 words = [w if i == 0 else " " + w for i, w in enumerate(content.split(" ")) if w]
                 n = server.chunk_tokens
@@ -160,7 +175,29 @@ class FakeOpenAIServer:
                             server.tokens_sent += 1
                         if server.stream_delay:
                             time.sleep(server.stream_delay)
-                    event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    for i, call in enumerate(calls or []):
+                        # A call in two pieces, as servers send them: id and name, then the
+                        # arguments' text.
+                        head = {"index": i, "id": call["id"], "type": "function"}
+                        head["function"] = {"name": call["function"]["name"], "arguments": ""}
+                        tail = {
+                            "index": i,
+                            "function": {"arguments": call["function"]["arguments"]},
+                        }
+                        for delta in (head, tail):
+                            event(
+                                {
+                                    "choices": [
+                                        {
+                                            "index": 0,
+                                            "delta": {"tool_calls": [delta]},
+                                            "finish_reason": None,
+                                        }
+                                    ]
+                                }
+                            )
+                    finish = "tool_calls" if calls else "stop"
+                    event({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                     if (body.get("stream_options") or {}).get("include_usage"):
                         usage = {
                             "prompt_tokens": 11,
@@ -178,6 +215,45 @@ class FakeOpenAIServer:
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def _tool_calls(self, spec: str) -> list[dict[str, Any]]:
+        calls = []
+        for i, item in enumerate(json.loads(spec)):
+            arguments = item.get("arguments", {})
+            calls.append(
+                {
+                    "id": item.get("id") or f"call_{len(self.requests)}_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": item["name"],
+                        "arguments": arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments),
+                    },
+                }
+            )
+        return calls
+
+    def _completion(
+        self, body: dict[str, Any], content: str | None, calls: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls:
+            message["tool_calls"] = calls
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "test-model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if calls else "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }
 
     def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         texts = body.get("input") or []
@@ -209,7 +285,9 @@ class FakeOpenAIServer:
 
 
 @contextmanager
-def llama_cpp_server(log_path: Path, n_ctx: int = 2048) -> Iterator[str]:
+def llama_cpp_server(
+    log_path: Path, n_ctx: int = 2048, chat_format: str | None = None
+) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the SmolLM2-135M GGUF of the
     ``llamacpp`` extra, on a loopback port; yields its /v1 base URL and stops it afterwards.
     For slow tests and benchmarks of callers that need a real model behind the openai
@@ -230,7 +308,8 @@ def llama_cpp_server(log_path: Path, n_ctx: int = 2048) -> Iterator[str]:
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
-            + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)],
+            + ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
+            + (["--chat_format", chat_format] if chat_format else []),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, runtime_checkable
 
 Operation = Literal["chat", "complete", "embed"]
 Outcome = Literal["ok", "error", "timeout", "refused"]
@@ -15,8 +15,38 @@ BUILTIN_LABEL = "Produced without an LLM by the builtin provider"
 
 
 class Message(TypedDict):
+    """A chat message in OpenAI's shape. With tool calling, an assistant turn may carry
+    ``tool_calls`` (and empty content), and each result goes back as a ``tool`` message
+    naming the ``tool_call_id`` it answers."""
+
     role: str
     content: str
+    tool_calls: NotRequired[list[ToolCall]]
+    tool_call_id: NotRequired[str]
+    name: NotRequired[str]
+
+
+class ToolCallFunction(TypedDict):
+    name: str
+    # JSON text, as the model wrote it: callers parse and validate it.
+    arguments: str
+
+
+class ToolCall(TypedDict):
+    """A call the model asks for, in OpenAI's shape."""
+
+    id: str
+    type: Literal["function"]
+    function: ToolCallFunction
+
+
+def tool_spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool offered to the model, in OpenAI's ``tools`` shape (``parameters`` is a JSON
+    Schema of its arguments)."""
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,10 @@ class ChatRequest:
     # composes its output from them, model providers ignore them.
     facts: dict[str, Any] | None = None
     task: str | None = None
+    # OpenAI-shaped tool specs (see tool_spec) and tool_choice ("auto", "none", "required"
+    # or {"type": "function", "function": {"name": ...}}); only tool-capable providers get them.
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
 
 
 @dataclass
@@ -73,6 +107,8 @@ class ChatResult:
     produced_without_llm: bool = False
     latency_ms: int = 0
     cost_usd: float = 0.0
+    # The calls the model asks for (finish_reason "tool_calls"); empty otherwise.
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -114,7 +150,13 @@ class LLMRouter(Protocol):
         temperature: float | None = None,
         facts: dict[str, Any] | None = None,
         context: CallContext | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> ChatResult: ...
+
+    async def supports_tools(self, task_class: str) -> bool:
+        """Whether a route entry of ``task_class`` can call tools (a model, not builtin)."""
+        ...
 
     async def complete(
         self,
@@ -147,6 +189,16 @@ class CallRecord:
     latency_ms: int = 0
     cost_usd: float = 0.0
     error: str | None = None
+
+
+def prompt_text(messages: list[Message]) -> str:
+    """What a prompt's token estimate is taken from: every message's text and tool calls."""
+    parts = []
+    for m in messages:
+        parts.append(m.get("content") or "")
+        for call in m.get("tool_calls") or []:
+            parts.append(call["function"]["name"] + call["function"]["arguments"])
+    return "".join(parts)
 
 
 def estimate_tokens(text: str) -> int:

@@ -34,15 +34,18 @@ def prepare_database(settings: PlatformSettings) -> None:
 
 
 def migrate_and_seed(settings: PlatformSettings) -> None:
-    """Apply migrations and load the catalog on a running database."""
+    """Apply migrations and load the catalog on a running database. Safe to run from many
+    hosts at once (a job per replica): they take turns on the migration lock."""
     from phi_platform.catalog.seed import seed_catalog
-    from phi_platform.db.migrate import upgrade
+    from phi_platform.db.migrate import migration_lock, upgrade
 
-    upgrade(settings.resolved_database_url, settings.embedding_dim)
-    engine = create_engine(settings.resolved_database_url)
-    with engine.begin() as conn:
-        counts = seed_catalog(conn)
-    engine.dispose()
+    url = settings.resolved_database_url
+    with migration_lock(url):
+        upgrade(url, settings.embedding_dim, lock=False)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            counts = seed_catalog(conn)
+        engine.dispose()
     typer.echo(f"database ready; catalog: {counts}")
 
 
@@ -54,11 +57,9 @@ def up() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply migrations to the configured database."""
-    from phi_platform.db.migrate import upgrade
-
-    settings = PlatformSettings()
-    upgrade(settings.resolved_database_url, settings.embedding_dim)
+    """Apply migrations to the configured database and refresh the catalog: the job to run
+    before (or while) the replicas of a new version start; any number may run at once."""
+    migrate_and_seed(PlatformSettings())
 
 
 @app.command()

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -65,8 +65,34 @@ def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     return value
 
 
+# Settings that hold a secret: each may also be read from a file whose path is in the
+# variable's name + ``_FILE`` (``PHI_JWT_SECRET_FILE=/run/secrets/jwt``), the way container
+# orchestrators mount secrets, so the value never sits in the process environment.
+SECRET_SETTINGS = (
+    "database_url",
+    "jwt_secret",
+    "llm_router_token",
+    "metrics_token",
+    "embedding_api_key",
+)
+
+
+def variable_name(field: str) -> str:
+    """The environment variable of a setting (``jwt_secret`` -> ``PHI_JWT_SECRET``)."""
+    return "DATABASE_URL" if field == "database_url" else f"PHI_{field.upper()}"
+
+
+class MissingSharedSetting(ValueError):
+    """Multi-host mode without a setting every replica must share; names the variables."""
+
+
 class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PHI_", extra="ignore")
+
+    # Several hosts run replicas of the services: nothing may be generated into, or read
+    # from, one host's data dir. Each service then refuses to start without the settings
+    # all replicas must share (multi_host_missing), naming them.
+    multi_host: bool = False
 
     data_dir: Path = Field(default_factory=default_data_dir)
     # An existing server; when unset the embedded PostgreSQL under data_dir is used.
@@ -84,6 +110,44 @@ class PlatformSettings(BaseSettings):
     embedding_provider: str = "local"  # local | openai
     embedding_model: str = "multilingual-e5-small"
     embedding_dim: int = 384
+
+    # Memories (phi_search.memory): how many one organization may keep, across its own
+    # namespace and its agents' (expired ones do not count), and the longest text of one.
+    # Read by core-api (the API) and the orchestrator (reports and agent tasks remember).
+    max_memories_per_org: int = Field(default=10_000, ge=1)
+    memory_max_chars: int = Field(default=2000, ge=1, le=8000)
+
+    @model_validator(mode="after")
+    def _secret_files_and_shared_settings(self) -> PlatformSettings:
+        for name in SECRET_SETTINGS:
+            if name not in type(self).model_fields or getattr(self, name):
+                continue
+            variable = f"{variable_name(name)}_FILE"
+            path = os.environ.get(variable)
+            if not path:
+                continue
+            try:
+                value = Path(path).read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{variable}={path}: cannot read it ({exc.strerror})") from None
+            if not value:
+                raise ValueError(f"{variable}={path}: the file is empty")
+            setattr(self, name, value)
+        if self.multi_host:
+            missing = [variable_name(name) for name in self.multi_host_missing()]
+            if missing:
+                raise MissingSharedSetting(
+                    f"PHI_MULTI_HOST is on but {', '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not set: every replica must be "
+                    "given the same value (in the environment, or a mounted file named by "
+                    f"{missing[0]}_FILE); nothing is generated on one host in this mode"
+                )
+        return self
+
+    def multi_host_missing(self) -> list[str]:
+        """Settings this service needs from outside when it runs on several hosts (field
+        names). Services add theirs."""
+        return [] if self.database_url else ["database_url"]
 
     @property
     def secrets_dir(self) -> Path:

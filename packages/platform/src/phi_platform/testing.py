@@ -7,6 +7,7 @@ port; each run gets a fresh database with every migration applied and the catalo
 from __future__ import annotations
 
 import os
+import re
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -77,13 +78,52 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# Secrets the tests used (passwords typed, keys handed out), registered by the root
+# conftest's hooks: none of them may appear in an audit event. Whole local-agent keys and
+# JWTs are recognised by their shape as well.
+AUDIT_SECRETS: set[str] = set()
+_SECRET_SHAPES = re.compile(
+    r"phia_[0-9a-f]{32}_[A-Za-z0-9_-]{43}|eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\."
+)
+
+
+def audit_events_with_secrets(url: str) -> list[str]:
+    """Audit events of the database at ``url`` that carry one of :data:`AUDIT_SECRETS` or
+    something shaped like a key or token, anywhere in the row; one line per event found."""
+    import psycopg
+
+    # A string of few different characters is no secret: the API fuzzer's password
+    # "00000000" is also the name it gives every organization.
+    secrets = sorted(s for s in AUDIT_SECRETS if len(s) >= 6 and len(set(s)) >= 4)
+    found = []
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        exists = conn.execute("SELECT to_regclass('audit_events') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return []
+        with conn.cursor(name="audit_scan") as cur:
+            cur.execute("SELECT id, action, audit_events::text FROM audit_events")
+            for event_id, action, row in cur:
+                hits = [s for s in secrets if s in row]
+                shape = _SECRET_SHAPES.search(row)
+                if shape:
+                    hits.append(shape.group(0))
+                if hits:
+                    found.append(f"event {event_id} ({action}) carries {hits!r}: {row}")
+    return found
+
+
 @pytest.fixture(scope="session")
 def database_url(pg_server: object) -> Iterator[str]:
-    """SQLAlchemy URL of a freshly migrated and seeded database for this test run."""
+    """SQLAlchemy URL of a freshly migrated and seeded database for this test run.
+
+    When the run ends, every audit event written during it is scanned for the tests'
+    passwords, keys and tokens (:func:`audit_events_with_secrets`); one found fails the run."""
     name = f"phi_test_{uuid.uuid4().hex[:8]}"
     url = migrated_database(pg_server, name)
     yield url
+    leaks = audit_events_with_secrets(url)
     pg_server.drop_database(name)  # type: ignore[attr-defined]
+    assert not leaks, "audit events carry secrets:\n" + "\n".join(leaks)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import logging
 import multiprocessing
 import os
 import unicodedata
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import SimpleNamespace
@@ -95,6 +95,10 @@ class CachedQueryEmbedder:
         else:
             QUERY_CACHE.labels("hit").inc()
         return await asyncio.shield(task)
+
+    async def aembed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Stored text (memories) is embedded once, so it is not cached."""
+        return await self.embedder.aembed_passages(texts)  # type: ignore[attr-defined, no-any-return]
 
     async def _embed(self, key: tuple[Hashable, ...], query: str) -> np.ndarray:
         try:
@@ -177,6 +181,13 @@ class EmbeddingProcessPool:
             self._lanes.add(loop.create_task(self._drain()))
         return await future
 
+    async def aembed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed stored text (a memory: a few at a time) in a child process, as a batch of its
+        own (``passage:`` role)."""
+        if self._closed:
+            raise EmbeddingError("the embedding processes are stopping")
+        return await self._embed(list(texts), _embed_passages)
+
     async def _drain(self) -> None:
         """One lane: sends the queued questions, a batch at a time, until none is left."""
         try:
@@ -207,11 +218,13 @@ class EmbeddingProcessPool:
                 if not future.done():
                     future.set_result(vector)
 
-    async def _embed(self, texts: list[str]) -> np.ndarray:
+    async def _embed(
+        self, texts: list[str], embed: Callable[[list[str]], np.ndarray] | None = None
+    ) -> np.ndarray:
         for attempt in (1, 2):
             executor = self._running_executor()
             try:
-                vectors = await asyncio.wrap_future(executor.submit(_embed_queries, texts))
+                vectors = await asyncio.wrap_future(executor.submit(embed or _embed_queries, texts))
             except BrokenProcessPool:
                 logger.warning(
                     "an embedding process stopped (attempt %d of 2); starting a new one", attempt
@@ -276,3 +289,8 @@ def _load_model(settings: Mapping[str, Any], threads: int) -> None:
 def _embed_queries(texts: list[str]) -> np.ndarray:
     assert _provider is not None, "the pool's initializer loads the model"
     return _provider.embed_queries(texts)
+
+
+def _embed_passages(texts: list[str]) -> np.ndarray:
+    assert _provider is not None, "the pool's initializer loads the model"
+    return _provider.embed_passages(texts)

@@ -143,6 +143,37 @@ SELECT c.id, c.document_id, c.agent_id, c.chunk_text, c.metadata, d.name, d.sour
 """
 
 
+async def prepare_tenant_scan(session: AsyncSession, ef_search: int) -> None:
+    """Set up the transaction for a tenant-filtered vector search (documents or memories).
+
+    One round trip for the three transaction-local settings: iterative scan for the agent
+    filter, the candidate list, and planning with the org id's value so that the
+    organization's partial HNSW index matches even once the driver has prepared the
+    statement. They are sent whether or not the organization has its own index: without one
+    they change nothing (there is no other HNSW index its rows can be read through, so its
+    rows are scanned exactly, bitmap on org_id), and a separate own-index check cost one more
+    round trip per search (docs/benchmarks.md, "search latency with units")."""
+    await session.execute(
+        text(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+            "set_config('hnsw.ef_search', :ef, true), "
+            "set_config('plan_cache_mode', 'force_custom_plan', true)"
+        ),
+        {"ef": str(int(ef_search))},
+    )
+
+
+async def embed_question(embedder: QueryEmbedder, query: str) -> Any:
+    """The question's vector (``query:`` role); :class:`SearchUnavailable` when the embedding
+    service fails."""
+    try:
+        return await embedder.aembed_query(query)
+    except EmbeddingError as exc:
+        raise SearchUnavailable(
+            f"search is unavailable: the {embedder.name} embedding service failed ({exc})"
+        ) from exc
+
+
 async def search(
     session: AsyncSession,
     org_id: uuid.UUID,
@@ -162,21 +193,7 @@ async def search(
     """Best passages among the agent's documents and its org's org-wide documents, each with
     the unit (sentence group, list item) that matched; see ``SEARCH_SQL``."""
     n = max(int(candidates), top_k)
-    # One round trip for the three transaction-local settings: iterative scan for the agent
-    # filter, the candidate list, and planning with the org id's value so that the
-    # organization's partial HNSW index matches even once the driver has prepared the
-    # statement. They are sent whether or not the organization has its own index: without one
-    # they change nothing (there is no other HNSW index its rows can be read through, so its
-    # rows are scanned exactly, bitmap on org_id), and a separate own-index check cost one more
-    # round trip per search (docs/benchmarks.md, "search latency with units").
-    await session.execute(
-        text(
-            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-            "set_config('hnsw.ef_search', :ef, true), "
-            "set_config('plan_cache_mode', 'force_custom_plan', true)"
-        ),
-        {"ef": str(max(int(ef_search), n * UNITS_PER_CANDIDATE))},
-    )
+    await prepare_tenant_scan(session, max(int(ef_search), n * UNITS_PER_CANDIDATE))
     params: dict[str, Any] = {
         "q": vector_literal(query_vector),
         "org_id": org_id,
@@ -247,12 +264,7 @@ async def search_documents(
     embedding service fails. With a ``reranker`` (optional, see :mod:`phi_search.rerank`) the
     first ``max(top_k, rerank_top_n)`` hits are reordered by it before the first ``top_k`` are
     returned."""
-    try:
-        vector = await embedder.aembed_query(query)
-    except EmbeddingError as exc:
-        raise SearchUnavailable(
-            f"search is unavailable: the {embedder.name} embedding service failed ({exc})"
-        ) from exc
+    vector = await embed_question(embedder, query)
     hits = await search(
         session,
         org_id,

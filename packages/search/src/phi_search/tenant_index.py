@@ -11,7 +11,9 @@ p95 14.6 ms. ``phi-documents index-tenants`` creates the partial index for every
 organization past the threshold; run it from cron or after large uploads.
 
 Search matches on units (``document_units``, small-to-big) as well as on chunks, so an
-organization past the threshold gets one partial index on each table.
+organization past the threshold gets one partial index on each table. Memories
+(:mod:`phi_search.memory`) are searched the same way and get their own partial index once the
+organization has as many of them (counted apart from its units).
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ import psycopg
 
 PREFIX = "ix_document_chunks_hnsw_org_"
 UNITS_PREFIX = "ix_document_units_hnsw_org_"
+MEMORIES_PREFIX = "ix_memories_hnsw_org_"
+# Tables whose per-organization indexes are built together, and the table whose rows per
+# organization are counted against the threshold: documents by their units (the rows search
+# scans), memories by themselves.
+GROUPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "document_units": (("document_chunks", PREFIX), ("document_units", UNITS_PREFIX)),
+    "memories": (("memories", MEMORIES_PREFIX),),
+}
 # (table, index name prefix) of every table that gets per-organization indexes.
-TABLES = (("document_chunks", PREFIX), ("document_units", UNITS_PREFIX))
+TABLES = tuple(pair for pairs in GROUPS.values() for pair in pairs)
 
 
 def index_name(org_id: uuid.UUID) -> str:
@@ -33,6 +43,10 @@ def index_name(org_id: uuid.UUID) -> str:
 
 def unit_index_name(org_id: uuid.UUID) -> str:
     return f"{UNITS_PREFIX}{org_id.hex}"
+
+
+def memory_index_name(org_id: uuid.UUID) -> str:
+    return f"{MEMORIES_PREFIX}{org_id.hex}"
 
 
 # Whether the organization has a usable (valid) partial index; a CONCURRENTLY build that
@@ -53,46 +67,33 @@ def ensure_tenant_indexes(
     min_chunks: int,
     org_ids: list[uuid.UUID] | None = None,
     log: Any = print,
+    groups: tuple[str, ...] = tuple(GROUPS),
 ) -> list[str]:
-    """Create the partial HNSW indexes (chunks and units) of every organization (or of
-    ``org_ids``) with at least ``min_chunks`` units, rebuild invalid ones, drop those of
-    deleted organizations; returns the names created. ``conn`` must be in autocommit mode
-    (CREATE INDEX CONCURRENTLY)."""
+    """Create the partial HNSW indexes (chunks and units; memories) of every organization
+    (or of ``org_ids``) with at least ``min_chunks`` units (memories), rebuild invalid ones,
+    drop those of deleted organizations; returns the names created. ``groups``: which of
+    ``GROUPS`` to build (all by default). ``conn`` must be in autocommit mode (CREATE INDEX
+    CONCURRENTLY)."""
     existing = {
         name: valid
         for name, valid in conn.execute(
             "SELECT c.relname, i.indisvalid FROM pg_class c "
             "JOIN pg_index i ON i.indexrelid = c.oid "
-            "WHERE c.relname LIKE %s OR c.relname LIKE %s",
-            (PREFIX + "%", UNITS_PREFIX + "%"),
+            "WHERE c.relname LIKE ANY(%s)",
+            ([prefix + "%" for _, prefix in TABLES],),
         ).fetchall()
     }
-    # Counted in units, the rows search scans: past the threshold an exact scan of them is
-    # slower than the index (docs/benchmarks.md).
-    orgs = conn.execute(
-        "SELECT org_id, count(*) FROM document_units "
-        "WHERE %(orgs)s::uuid[] IS NULL OR org_id = ANY(%(orgs)s) "
-        "GROUP BY org_id HAVING count(*) >= %(min)s",
-        {"orgs": org_ids, "min": min_chunks},
-    ).fetchall()
     created = []
-    for org_id, count in orgs:
-        for table, prefix in TABLES:
-            name = f"{prefix}{org_id.hex}"
-            if existing.get(name):
-                continue
-            if name in existing:
-                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-            log(f"building {name} ({table} of an organization with {count} units)")
-            # org_id is a uuid from the database, so the literal is safe; a partial index
-            # predicate cannot take a parameter. m=24 / ef_construction=200 rather than the
-            # defaults (16/64): recall@10 0.954 instead of 0.852 at ef_search=200 for 100k rows.
-            conn.execute(
-                f"CREATE INDEX CONCURRENTLY {name} ON {table} "
-                "USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 200) "
-                f"WHERE org_id = '{uuid.UUID(str(org_id))}'"
-            )
-            created.append(name)
+    for counted in groups:
+        # Counted in the rows search scans: past the threshold an exact scan of them is
+        # slower than the index (docs/benchmarks.md).
+        orgs = conn.execute(
+            f"SELECT org_id, count(*) FROM {counted} "
+            "WHERE %(orgs)s::uuid[] IS NULL OR org_id = ANY(%(orgs)s) "
+            "GROUP BY org_id HAVING count(*) >= %(min)s",
+            {"orgs": org_ids, "min": min_chunks},
+        ).fetchall()
+        created += _build(conn, existing, orgs, GROUPS[counted], counted, log)
     live = {
         f"{prefix}{r[0].hex}"
         for r in conn.execute("SELECT id FROM organizations").fetchall()
@@ -102,4 +103,33 @@ def ensure_tenant_indexes(
         if name not in live:
             log(f"dropping {name} (organization deleted)")
             conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    return created
+
+
+def _build(
+    conn: psycopg.Connection[Any],
+    existing: dict[str, bool],
+    orgs: list[Any],
+    tables: tuple[tuple[str, str], ...],
+    counted: str,
+    log: Any,
+) -> list[str]:
+    created = []
+    for org_id, count in orgs:
+        for table, prefix in tables:
+            name = f"{prefix}{org_id.hex}"
+            if existing.get(name):
+                continue
+            if name in existing:
+                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            log(f"building {name} ({table} of an organization with {count} {counted})")
+            # org_id is a uuid from the database, so the literal is safe; a partial index
+            # predicate cannot take a parameter. m=24 / ef_construction=200 rather than the
+            # defaults (16/64): recall@10 0.954 instead of 0.852 at ef_search=200 for 100k rows.
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY {name} ON {table} "
+                "USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 200) "
+                f"WHERE org_id = '{uuid.UUID(str(org_id))}'"
+            )
+            created.append(name)
     return created

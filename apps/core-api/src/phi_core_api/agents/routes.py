@@ -52,8 +52,8 @@ async def update_agent(
     agent_id: uuid.UUID, data: AgentPatch, session: SessionDep, user_id: CurrentUserId
 ) -> AgentOut:
     """Rename, enable/disable, edit config, or replace the tool set with validated settings."""
-    agent, _ = await agent_access(session, agent_id, user_id, write=True)
-    agent = await service.update_agent(session, agent, data)
+    agent, access = await agent_access(session, agent_id, user_id, write=True)
+    agent = await service.update_agent(session, access, agent, data)
     return AgentOut.model_validate(await service.agent_out(session, agent))
 
 
@@ -62,6 +62,6 @@ async def delete_agent(
     agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId, jobs: JobsDep
 ) -> Response:
     """Delete the agent and its documents; their stored files are removed in the background."""
-    agent, _ = await agent_access(session, agent_id, user_id, write=True)
-    await service.delete_agent(session, jobs, agent)
+    agent, access = await agent_access(session, agent_id, user_id, write=True)
+    await service.delete_agent(session, jobs, access, agent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_core_api.agents.schemas import AgentIn, AgentPatch, AgentToolIn
 from phi_core_api.documents import file_cleanup
 from phi_platform.db.models import Agent, AgentTool, RoleTemplate, Tool
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import InvalidInput, NotFound
 
@@ -68,6 +69,16 @@ async def create_agent(session: AsyncSession, access: OrgAccess, data: AgentIn) 
     await session.flush()
     for tool in tools:
         session.add(AgentTool(agent_id=agent.id, tool_id=tool.id, config=tool.default_config or {}))
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "agent.created",
+        Target("agent", agent.id, agent.name),
+        name=agent.name,
+        role_template=role.key,
+        tools=sorted(t.key for t in tools),
+    )
     await session.commit()
     return agent
 
@@ -135,7 +146,17 @@ async def agent_out(session: AsyncSession, agent: Agent) -> dict[str, Any]:
     }
 
 
-async def _replace_tools(session: AsyncSession, agent: Agent, wanted: list[AgentToolIn]) -> None:
+async def _replace_tools(
+    session: AsyncSession, agent: Agent, wanted: list[AgentToolIn]
+) -> tuple[list[str], list[str]]:
+    """Replace the agent's tools; returns the keys added and removed."""
+    before = set(
+        await session.scalars(
+            select(Tool.key)
+            .join(AgentTool, AgentTool.tool_id == Tool.id)
+            .where(AgentTool.agent_id == agent.id)
+        )
+    )
     ids = [t.tool_id for t in wanted]
     if len(set(ids)) != len(ids):
         raise InvalidInput("a tool appears more than once in tools")
@@ -149,9 +170,13 @@ async def _replace_tools(session: AsyncSession, agent: Agent, wanted: list[Agent
     # Validation is complete before anything is removed, so a bad request changes nothing.
     await session.execute(delete(AgentTool).where(AgentTool.agent_id == agent.id))
     session.add_all(rows)
+    after = {tools[item.tool_id].key for item in wanted}
+    return sorted(after - before), sorted(before - after)
 
 
-async def update_agent(session: AsyncSession, agent: Agent, data: AgentPatch) -> Agent:
+async def update_agent(
+    session: AsyncSession, access: OrgAccess, agent: Agent, data: AgentPatch
+) -> Agent:
     fields = data.model_dump(exclude_unset=True)
     for key in ("name", "status"):
         if fields.get(key) is not None:
@@ -161,15 +186,35 @@ async def update_agent(session: AsyncSession, agent: Agent, data: AgentPatch) ->
     if "config" in fields:
         agent.config = fields["config"] or {}
     if data.tools is not None:
-        await _replace_tools(session, agent, data.tools)
+        added, removed = await _replace_tools(session, agent, data.tools)
+        if added or removed:
+            await record_event(
+                session,
+                access.org_id,
+                Actor.user(access.user_id),
+                "agent.tools_changed",
+                Target("agent", agent.id, agent.name),
+                added=added,
+                removed=removed,
+            )
     await session.commit()
     await session.refresh(agent)
     return agent
 
 
-async def delete_agent(session: AsyncSession, jobs: procrastinate.App, agent: Agent) -> None:
+async def delete_agent(
+    session: AsyncSession, jobs: procrastinate.App, access: OrgAccess, agent: Agent
+) -> None:
     """Delete the agent (its documents go by cascade), then queue removing their files."""
     keys = await file_cleanup.file_keys(session, agent.org_id, agent.id)
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "agent.deleted",
+        Target("agent", agent.id, agent.name),
+        name=agent.name,
+    )
     await session.delete(agent)
     await session.commit()
     await file_cleanup.remove_after_commit(jobs, keys)

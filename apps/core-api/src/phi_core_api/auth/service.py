@@ -13,7 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from phi_core_api.auth.passwords import hash_password, verify_password
 from phi_core_api.auth.schemas import LoginIn, SignupIn
 from phi_core_api.settings import CoreApiSettings
-from phi_platform.db.models import User
+from phi_platform.db.models import OrganizationMember, User
+from phi_service.audit import Actor, Target, record_event
 from phi_service.errors import Conflict, TooManyRequests, Unauthorized
 
 
@@ -217,6 +218,8 @@ async def login(
         await throttle.record_failure(pair_key, settings.login_max_failures_per_pair)
         await throttle.record_failure(address_key, settings.login_max_failures_per_address)
         await throttle.record_account_failure(account_key)
+        if user is not None:
+            await _record_sign_in_failure(session, user)
         await session.commit()
         # Same answer for an unknown email and a wrong password.
         raise Unauthorized("incorrect email or password")
@@ -225,6 +228,24 @@ async def login(
     await remember_address(session, settings, user.id, client_address)
     await session.commit()
     return user
+
+
+async def _record_sign_in_failure(session: AsyncSession, user: User) -> None:
+    """A wrong password for a member's account goes to the audit log of each of their orgs
+    (an unknown email belongs to no org: only the throttle counts it)."""
+    org_ids = await session.scalars(
+        select(OrganizationMember.org_id).where(OrganizationMember.user_id == user.id)
+    )
+    for org_id in org_ids.all():
+        await record_event(
+            session,
+            org_id,
+            Actor.anonymous(),
+            "auth.sign_in_failed",
+            Target("user", user.id, user.email),
+            email=user.email,
+            reason="incorrect password",
+        )
 
 
 async def memberships(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, object]]:

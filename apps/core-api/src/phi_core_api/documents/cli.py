@@ -2,6 +2,7 @@
 
     phi-documents reembed        # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM
     phi-documents index-tenants  # own HNSW index for organizations with many chunks
+    phi-documents migrate-storage --to s3://bucket/prefix  # files into an object store
 
 Re-embedding recomputes every chunk's vector with the configured provider, in batches of
 whole documents, each batch written with one COPY into a temporary table and one UPDATE; each
@@ -132,12 +133,38 @@ def reembed(batch_size: int = 256) -> int:
             done += len(rows)
             last_doc = doc_ids[-1]
             print(f"re-embedded {done} chunks and their {len(all_units)} units", flush=True)
+        memories = reembed_memories(conn, provider, batch_size)
         ensure_tenant_indexes(conn, settings.search_tenant_index_min_chunks)
         print(
-            f"done: {done} chunks with {provider.name}/{provider.model} ({provider.dim}-d) "
+            f"done: {done} chunks and {memories} memories with "
+            f"{provider.name}/{provider.model} ({provider.dim}-d) "
             f"in {time.perf_counter() - started:.1f}s"
         )
     return done
+
+
+def reembed_memories(conn: Any, provider: Any, batch_size: int) -> int:
+    """Every memory's vector again with ``provider`` (memories share the documents' model);
+    returns how many were written."""
+    done = 0
+    last = None
+    while True:
+        rows = conn.execute(
+            "SELECT id, text FROM memories WHERE (%(last)s::uuid IS NULL OR id > %(last)s) "
+            "ORDER BY id LIMIT %(n)s",
+            {"last": last, "n": batch_size},
+        ).fetchall()
+        if not rows:
+            return done
+        vectors = provider.embed_passages([r[1] for r in rows])
+        with conn.transaction():
+            for (memory_id, _), vector in zip(rows, vectors, strict=True):
+                conn.execute(
+                    "UPDATE memories SET embedding = %s WHERE id = %s", (vector, memory_id)
+                )
+        done += len(rows)
+        last = rows[-1][0]
+        print(f"re-embedded {done} memories", flush=True)
 
 
 def index_tenants(min_chunks: int | None = None) -> list[str]:
@@ -154,6 +181,37 @@ def index_tenants(min_chunks: int | None = None) -> list[str]:
     return created
 
 
+def migrate_storage(source_url: str | None, target_url: str | None) -> bool:
+    from phi_core_api.documents.ingest import connect
+    from phi_core_api.documents.storage_migration import migrate_files
+    from phi_core_api.settings import CoreApiSettings
+    from phi_core_api.storage import storage_from_url
+
+    settings = CoreApiSettings()
+    target_url = target_url or settings.storage_url
+    if not target_url:
+        print("name the target store: --to s3://bucket/prefix (or set PHI_STORAGE_URL)")
+        return False
+    source = storage_from_url(source_url, settings.data_dir)
+    target = storage_from_url(target_url, settings.data_dir)
+    if source.describe() == target.describe():
+        print(f"the source and the target are both {source.describe()}")
+        return False
+    check = getattr(target, "check", None)
+    if check is not None:
+        check()
+    print(f"copying document files from {source.describe()} to {target.describe()}")
+    with connect(settings.libpq_database_url) as conn:
+        report = migrate_files(conn, source, target)
+    print(
+        f"done: {report.copied} copied and verified, {report.already_there} already there, "
+        f"{len(report.missing)} missing, {len(report.mismatched)} not matching their checksum"
+    )
+    if report.ok:
+        print(f"set PHI_STORAGE_URL={target_url} on every API and worker")
+    return report.ok
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="phi-documents", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,11 +221,19 @@ def main(argv: list[str] | None = None) -> None:
         "index-tenants", help="build an HNSW index of their own for organizations with many chunks"
     )
     p.add_argument("--min-chunks", type=int, default=None, help="default: the setting")
+    p = sub.add_parser(
+        "migrate-storage",
+        help="copy every document's file into another store, verified by checksum",
+    )
+    p.add_argument("--from", dest="source", default=None, help="default: $PHI_DATA_DIR/files")
+    p.add_argument("--to", dest="target", default=None, help="default: PHI_STORAGE_URL")
     args = parser.parse_args(argv)
     if args.command == "reembed":
         reembed(args.batch_size)
     elif args.command == "index-tenants":
         index_tenants(args.min_chunks)
+    elif args.command == "migrate-storage":
+        sys.exit(0 if migrate_storage(args.source, args.target) else 1)
     sys.exit(0)
 
 

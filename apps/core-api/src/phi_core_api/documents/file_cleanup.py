@@ -1,7 +1,7 @@
 """Removing the stored files of deleted documents, organizations and agents.
 
 Deleting an organization or an agent deletes its document rows by cascade inside the
-database; the files under ``$PHI_DATA_DIR/files`` are removed afterwards by a background job
+database; their stored files (storage/__init__.py) are removed afterwards by a background job
 (``documents:remove_files``), queued only once the delete has committed, so a rolled-back
 delete never loses a file. Files that still lose their row another way (the queue was down,
 a worker died, a crash between storing an upload and committing it) are found by the
@@ -13,16 +13,15 @@ Keys look like ``<org_id>/<document_id>.<ext>`` (``service.upload``).
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import procrastinate
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from phi_core_api.storage import FileStorage
 from phi_platform.db.models import Document
 
 logger = logging.getLogger(__name__)
@@ -58,12 +57,9 @@ async def remove_after_commit(
         logger.exception("could not queue the removal of %d files; the sweep will", len(keys))
 
 
-def remove_files(conn: Any, files_root: Path, keys: list[str], org_id: str | None) -> int:
+def remove_files(conn: Any, storage: FileStorage, keys: list[str], org_id: str | None) -> int:
     """Delete the files of ``keys`` that no document row names, and the folder of
     ``org_id`` if that organization no longer exists. Returns how many files went."""
-    from phi_core_api.storage import LocalFileStorage
-
-    storage = LocalFileStorage(files_root)
     still_used = {
         row[0]
         for row in conn.execute(
@@ -75,58 +71,48 @@ def remove_files(conn: Any, files_root: Path, keys: list[str], org_id: str | Non
         if key in still_used:
             continue
         try:
-            path = storage.path(key)
+            if not storage.exists(key):
+                continue
+            storage.delete(key)
         except ValueError:
             logger.warning("not removing %r: not a storage key", key)
             continue
-        if path.exists():
-            path.unlink(missing_ok=True)
-            removed += 1
+        removed += 1
     if org_id is not None:
         org_uuid = uuid.UUID(org_id)  # a folder name, so never anything but an id
         exists = conn.execute("SELECT 1 FROM organizations WHERE id = %s", (org_uuid,)).fetchone()
         if exists is None:
-            removed += _remove_folder(files_root / str(org_uuid))
+            removed += storage.delete_folder(str(org_uuid))
     return removed
 
 
 def sweep_orphan_files(
-    conn: Any, files_root: Path, grace_seconds: float = SWEEP_GRACE_SECONDS
+    conn: Any, storage: FileStorage, grace_seconds: float = SWEEP_GRACE_SECONDS
 ) -> int:
     """Delete stored files that no document row names: folders of organizations that no
     longer exist, and files (and interrupted temp files) older than ``grace_seconds`` whose
-    document is gone. Returns how many files went."""
-    if not files_root.is_dir():
-        return 0
+    document is gone. Anything outside an organization's folder is not ours and stays.
+    Returns how many files went."""
     cutoff = time.time() - grace_seconds
     orgs = {str(r[0]) for r in conn.execute("SELECT id FROM organizations").fetchall()}
     removed = 0
-    for folder in files_root.iterdir():
-        if not folder.is_dir() or not _is_uuid(folder.name):
+    for folder in storage.folders():
+        if not _is_uuid(folder) or str(uuid.UUID(folder)) != folder:
             continue  # not ours: leave it
-        if folder.name not in orgs:
-            removed += _remove_folder(folder)
+        if folder not in orgs:
+            removed += storage.delete_folder(folder)
             continue
         known = {
             r[0]
             for r in conn.execute(
-                "SELECT storage_path FROM documents WHERE org_id = %s", (folder.name,)
+                "SELECT storage_path FROM documents WHERE org_id = %s", (folder,)
             ).fetchall()
         }
-        for path in folder.iterdir():
-            key = f"{folder.name}/{path.name}"
-            if path.is_file() and key not in known and path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
+        for stored in storage.list(folder):
+            if stored.key not in known and stored.modified < cutoff:
+                storage.delete(stored.key)
                 removed += 1
     return removed
-
-
-def _remove_folder(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    count = sum(1 for p in folder.rglob("*") if p.is_file())
-    shutil.rmtree(folder, ignore_errors=True)
-    return count
 
 
 def _is_uuid(name: str) -> bool:

@@ -40,10 +40,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-async def _read(file: UploadFile, max_bytes: int) -> bytes:
+def _check_size(file: UploadFile, max_bytes: int) -> None:
     if file.size is not None and file.size > max_bytes:
         raise service.PayloadTooLarge(too_large_detail(max_bytes))
-    return await file.read(max_bytes + 1)
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,9 @@ async def _upload(
     jobs: JobsDep,
 ) -> DocumentOut:
     scope.access.require_write()
-    data = await _read(file, settings.max_upload_bytes)
+    _check_size(file, settings.max_upload_bytes)
+    # The body is already in the request's spooled temporary file (on disk past 1 MB);
+    # the service streams it from there to storage.
     document = await service.upload(
         session,
         storage,
@@ -105,7 +106,7 @@ async def _upload(
         scope.access,
         scope.agent_id,
         file.filename,
-        data,
+        file.file,
         source_type,
         settings.max_upload_bytes,
     )
@@ -134,7 +135,7 @@ async def _delete(
 ) -> Response:
     scope.access.require_write()
     document = await service.get_document(session, scope.access.org_id, scope.agent_id, document_id)
-    await service.delete_document(session, storage, jobs, document)
+    await service.delete_document(session, storage, jobs, scope.access, document)
     return Response(status_code=204)
 
 

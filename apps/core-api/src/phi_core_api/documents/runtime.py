@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 
 from phi_core_api.settings import CoreApiSettings
 from phi_core_api.storage import FileStorage, storage_for
+from phi_search.memory import PassageEmbedder
 from phi_search.rerank import Reranker
 from phi_search.search import QueryEmbedder
 
@@ -25,7 +26,13 @@ async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIt
     from phi_llm.embeddings import EmbeddingError, get_embedding_provider
     from phi_search.query_embedding import EmbeddingProcessPool, cached
 
-    app.state.storage = storage_for(settings.data_dir)
+    app.state.storage = storage_for(settings)
+    # A store that cannot be reached (a wrong bucket, endpoint or key) stops the start with
+    # a message naming it, rather than failing every upload later.
+    check = getattr(app.state.storage, "check", None)
+    if check is not None:
+        await asyncio.to_thread(check)
+    logger.info("documents are stored in %s", app.state.storage.describe())
     provider = get_embedding_provider(settings)
     pool = None
     if provider.name == "local" and settings.search_embed_processes > 0:
@@ -76,7 +83,13 @@ def _search_reranker(request: Request) -> Reranker | None:
     return request.app.state.search_reranker  # type: ignore[no-any-return]
 
 
+def _passage_embedder(request: Request) -> PassageEmbedder:
+    # The same object: the query cache hands stored text through to the pool or provider.
+    return request.app.state.embedder  # type: ignore[no-any-return]
+
+
 JobsDep = Annotated[procrastinate.App, Depends(_jobs)]
 StorageDep = Annotated[FileStorage, Depends(_storage)]
 EmbedderDep = Annotated[QueryEmbedder, Depends(_embedder)]
 RerankerDep = Annotated[Reranker | None, Depends(_search_reranker)]
+PassageEmbedderDep = Annotated[PassageEmbedder, Depends(_passage_embedder)]

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import uuid
+from typing import BinaryIO
 
 import procrastinate
 from sqlalchemy import select, text
@@ -22,6 +23,7 @@ from phi_core_api.documents.schemas import SourceType
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_core_api.storage import FileStorage
 from phi_platform.db.models import Document
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import ApiError, Conflict, InvalidInput, NotFound
 
@@ -94,6 +96,23 @@ async def cancel_ingestion(jobs: procrastinate.App, document_id: uuid.UUID) -> N
         await jobs.job_manager.cancel_job_by_id_async(row["id"], abort=True)
 
 
+# Read size of the checksum pass over an upload.
+_HASH_CHUNK = 1024 * 1024
+
+
+def _measure(source: BinaryIO, max_bytes: int) -> tuple[int, str]:
+    """Size and sha256 of ``source`` (read from its start, a chunk at a time, stopping past
+    ``max_bytes``); leaves it at its start."""
+    source.seek(0)
+    digest = hashlib.sha256()
+    size = 0
+    while size <= max_bytes and (chunk := source.read(_HASH_CHUNK)):
+        digest.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    return size, digest.hexdigest()
+
+
 async def upload(
     session: AsyncSession,
     storage: FileStorage,
@@ -101,21 +120,24 @@ async def upload(
     access: OrgAccess,
     agent_id: uuid.UUID | None,
     filename: str | None,
-    data: bytes,
+    source: BinaryIO,
     source_type: SourceType,
     max_bytes: int,
 ) -> Document:
+    """Store the upload ``source`` (a seekable file: the request's spooled body) as a new
+    document and queue its ingestion. The file is streamed to storage, never held whole in
+    memory: the checksum pass and the store both read it a chunk at a time."""
     access.require_write()
-    if len(data) > max_bytes:
+    size, sha256 = await asyncio.to_thread(_measure, source, max_bytes)
+    if size > max_bytes:
         raise PayloadTooLarge(too_large_detail(max_bytes))
-    if not data:
+    if not size:
         raise InvalidInput("the file is empty (0 bytes)")
     name = clean_filename(filename)
     try:
-        kind = detect_kind(data, name)
+        kind = await asyncio.to_thread(detect_kind, source, name)
     except UnsupportedFileType as exc:
         raise UnsupportedMediaType(str(exc)) from exc
-    sha256 = hashlib.sha256(data).hexdigest()
     existing = await _same_content(session, access.org_id, agent_id, sha256)
     if existing is not None:
         raise DuplicateDocument(existing)
@@ -126,15 +148,28 @@ async def upload(
         source_type=source_type.value,
         storage_path="",
         content_type=CONTENT_TYPES[kind],
-        size_bytes=len(data),
+        size_bytes=size,
         sha256=sha256,
         status="PENDING",
         uploaded_by=access.user_id,
     )
     session.add(document)
     await session.flush()
+    # The organization leads the key, so a bucket policy can scope a tenant's files.
     document.storage_path = f"{access.org_id}/{document.id}{EXTENSIONS[kind][0]}"
-    await asyncio.to_thread(storage.save, document.storage_path, data)
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "document.uploaded",
+        Target("document", document.id, name),
+        name=name,
+        source_type=source_type.value,
+        size_bytes=size,
+        agent_id=agent_id,
+    )
+    source.seek(0)
+    await asyncio.to_thread(storage.save_stream, document.storage_path, source)
     try:
         await session.commit()
     except BaseException:
@@ -189,10 +224,23 @@ async def get_document(
 
 
 async def delete_document(
-    session: AsyncSession, storage: FileStorage, jobs: procrastinate.App, document: Document
+    session: AsyncSession,
+    storage: FileStorage,
+    jobs: procrastinate.App,
+    access: OrgAccess,
+    document: Document,
 ) -> None:
     path = document.storage_path
     document_id = document.id
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "document.deleted",
+        Target("document", document.id, document.name),
+        name=document.name,
+        agent_id=document.agent_id,
+    )
     await session.delete(document)  # chunks go with it (ON DELETE CASCADE)
     await session.commit()
     await cancel_ingestion(jobs, document_id)

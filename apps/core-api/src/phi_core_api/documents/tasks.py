@@ -85,7 +85,7 @@ def ingest_document(context: procrastinate.JobContext, document_id: str) -> None
         try:
             report = ingest(
                 conn,
-                storage_for(settings.data_dir),
+                storage_for(settings),
                 # The wrapper hands every other attribute (dim, model, embed_query) through.
                 cast(EmbeddingBackend, StopWhenAborted(embedder, context.should_abort)),
                 doc_id,
@@ -146,20 +146,24 @@ def remove_files(
 ) -> None:
     """Remove the stored files of deleted documents (queued after the delete commits)."""
     from phi_core_api.documents import file_cleanup
+    from phi_core_api.storage import storage_for
 
     settings = context_value(context, "settings")
     with connect(settings.libpq_database_url) as conn:
-        removed = file_cleanup.remove_files(conn, settings.data_dir / "files", keys, org_id)
+        removed = file_cleanup.remove_files(conn, storage_for(settings), keys, org_id)
     logger.info("removed %d stored files of deleted documents", removed)
 
 
 def sweep_orphan_files(context: procrastinate.JobContext, timestamp: int) -> None:
     """Remove stored files that no document row names (file_cleanup.py says which)."""
     from phi_core_api.documents import file_cleanup
+    from phi_core_api.storage import storage_for
 
     settings = context_value(context, "settings")
     with connect(settings.libpq_database_url) as conn:
-        removed = file_cleanup.sweep_orphan_files(conn, settings.data_dir / "files")
+        removed = file_cleanup.sweep_orphan_files(
+            conn, storage_for(settings), settings.orphan_file_grace_seconds
+        )
     if removed:
         logger.warning("removed %d stored files that had no document", removed)
 

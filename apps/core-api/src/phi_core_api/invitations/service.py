@@ -24,6 +24,7 @@ from phi_platform.db.models import (
     OrganizationMember,
     User,
 )
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import Conflict, NotFound
 
@@ -74,6 +75,15 @@ async def invite(session: AsyncSession, access: OrgAccess, data: InvitationIn) -
     invitation = (
         await session.scalars(upsert, execution_options={"populate_existing": True})
     ).one()
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "member.invited",
+        Target("invitation", invitation.id, email),
+        email=email,
+        role=data.role,
+    )
     await session.commit()
     return _out(invitation)
 
@@ -99,10 +109,18 @@ async def revoke(session: AsyncSession, access: OrgAccess, invitation_id: uuid.U
             OrganizationInvitation.id == invitation_id,
             OrganizationInvitation.org_id == access.org_id,
         )
-        .returning(OrganizationInvitation.id)
+        .returning(OrganizationInvitation.email)
     )
     if gone is None:
         raise NotFound("invitation not found")
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "member.invitation_revoked",
+        Target("invitation", invitation_id, gone),
+        email=gone,
+    )
     await session.commit()
 
 
@@ -154,11 +172,22 @@ async def _take_mine(
 async def accept(session: AsyncSession, user: User, invitation_id: uuid.UUID) -> dict[str, Any]:
     """Join the organization with the invited role (keeping a role already held)."""
     invitation = await _take_mine(session, user, invitation_id)
-    await session.execute(
+    joined = await session.scalar(
         insert(OrganizationMember)
         .values(org_id=invitation.org_id, user_id=user.id, role=invitation.role)
         .on_conflict_do_nothing(constraint="uq_org_member")
+        .returning(OrganizationMember.role)
     )
+    if joined is not None:
+        await record_event(
+            session,
+            invitation.org_id,
+            Actor.user(user.id, user.email),
+            "member.joined",
+            Target("user", user.id, user.email),
+            email=user.email,
+            role=joined,
+        )
     row = (
         await session.execute(
             select(Organization, OrganizationMember.role)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_core_api.documents import file_cleanup
 from phi_core_api.orgs.schemas import OrgIn, OrgPatch
 from phi_platform.db.models import Organization, OrganizationMember, User
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import Conflict, Forbidden, NotFound
 
@@ -33,6 +34,14 @@ async def create_org(session: AsyncSession, user_id: uuid.UUID, data: OrgIn) -> 
     session.add(org)
     await session.flush()
     session.add(OrganizationMember(org_id=org.id, user_id=user_id, role="OWNER"))
+    await record_event(
+        session,
+        org.id,
+        Actor.user(user_id),
+        "org.created",
+        Target("organization", org.id, org.name),
+        name=org.name,
+    )
     await session.commit()
     return org
 
@@ -60,13 +69,43 @@ async def update_org(session: AsyncSession, access: OrgAccess, data: OrgPatch) -
     if org is None:
         raise NotFound("organization not found")
     fields = data.model_dump(exclude_unset=True)
-    if "name" in fields and fields["name"] is not None:
+    actor = Actor.user(access.user_id)
+    target = Target("organization", org.id, org.name)
+    if "monthly_token_budget" in fields and access.role != "OWNER":
+        raise Forbidden("only an OWNER can change the token budget")
+    if fields.get("name") is not None and fields["name"] != org.name:
+        await record_event(
+            session,
+            org.id,
+            actor,
+            "org.renamed",
+            target,
+            name={"from": org.name, "to": fields["name"]},
+        )
         org.name = fields["name"]
-    if "monthly_token_budget" in fields:
-        if access.role != "OWNER":
-            raise Forbidden("only an OWNER can change the token budget")
-        org.monthly_token_budget = fields["monthly_token_budget"]
-    if fields.get("time_zone") is not None:
+    budget = fields.get("monthly_token_budget")
+    if "monthly_token_budget" in fields and budget != org.monthly_token_budget:
+        await record_event(
+            session,
+            org.id,
+            actor,
+            "budget.changed",
+            target,
+            monthly_token_budget={
+                "from": org.monthly_token_budget,
+                "to": budget,
+            },
+        )
+        org.monthly_token_budget = budget
+    if fields.get("time_zone") is not None and fields["time_zone"] != org.time_zone:
+        await record_event(
+            session,
+            org.id,
+            actor,
+            "org.settings_changed",
+            target,
+            time_zone={"from": org.time_zone, "to": fields["time_zone"]},
+        )
         org.time_zone = fields["time_zone"]
     await session.commit()
     return org_out(org, access.role)
@@ -79,6 +118,15 @@ async def delete_org(session: AsyncSession, jobs: procrastinate.App, access: Org
     org = await session.get(Organization, access.org_id)
     if org is not None:
         keys = await file_cleanup.file_keys(session, access.org_id)
+        # Kept after the org is gone (no foreign key): platform administrators see it.
+        await record_event(
+            session,
+            org.id,
+            Actor.user(access.user_id),
+            "org.deleted",
+            Target("organization", org.id, org.name),
+            name=org.name,
+        )
         await session.delete(org)
         await session.commit()
         await file_cleanup.remove_after_commit(jobs, keys, org_id=access.org_id)
@@ -147,6 +195,16 @@ async def change_role(
         raise Forbidden("only an OWNER can change an OWNER's role")
     if member.role == "OWNER" and role != "OWNER" and owner_count <= 1:
         raise Conflict("this is the last OWNER; make someone else OWNER first")
+    if member.role != role:
+        await record_event(
+            session,
+            access.org_id,
+            Actor.user(access.user_id),
+            "member.role_changed",
+            Target("user", user.id, user.email),
+            email=user.email,
+            role={"from": member.role, "to": role},
+        )
     member.role = role
     await session.commit()
     return _member_out(member, user)
@@ -157,11 +215,21 @@ async def remove_member(session: AsyncSession, access: OrgAccess, user_id: uuid.
     if not leaving_self:
         access.require_write()
     owner_count = await _lock_owners(session, access.org_id)
-    member, _ = await _member(session, access.org_id, user_id, lock=True)
+    member, user = await _member(session, access.org_id, user_id, lock=True)
     if member.role == "OWNER" and not leaving_self and access.role != "OWNER":
         raise Forbidden("only an OWNER can remove an OWNER")
     if member.role == "OWNER" and owner_count <= 1:
         raise Conflict("the last OWNER cannot be removed; make someone else OWNER first")
+    await record_event(
+        session,
+        access.org_id,
+        Actor.user(access.user_id),
+        "member.removed",
+        Target("user", user.id, user.email),
+        email=user.email,
+        role=member.role,
+        left=leaving_self,
+    )
     await session.delete(member)
     await session.commit()
 

@@ -33,6 +33,7 @@ from phi_platform.db.models import (
     RoleTemplate,
     Tool,
 )
+from phi_service.audit import Actor, Target, record_event
 
 logger = logging.getLogger(__name__)
 
@@ -360,4 +361,14 @@ async def run_generation(
         )
         generation.status = "SUCCEEDED"
         generation.profile_version_id = version.id
+        if generation.requested_by is not None:
+            await record_event(
+                session,
+                agent.org_id,
+                Actor.user(generation.requested_by),
+                "profile.generated",
+                Target("agent", agent.id, agent.name),
+                version=version.version,
+                without_llm=result.produced_without_llm,
+            )
         await session.commit()

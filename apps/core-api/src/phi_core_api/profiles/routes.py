@@ -16,6 +16,7 @@ from phi_core_api.profiles.schemas import (
     ProfileVersionSummary,
 )
 from phi_platform.db.models import AgentProfileVersion, ProfileGeneration
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
 
 router = APIRouter(tags=["profiles"])
@@ -138,8 +139,17 @@ async def export_agent_config(
     settings: SettingsDep,
     format: Annotated[ConfigFormat, Query(description="yaml (default) or json")] = "yaml",
 ) -> Response:
-    agent, _ = await agent_access(session, agent_id, user_id)
+    agent, access = await agent_access(session, agent_id, user_id)
     config = await config_export.export_config(session, agent, settings)
+    await record_event(
+        session,
+        agent.org_id,
+        Actor.user(access.user_id),
+        "config.downloaded",
+        Target("agent", agent.id, agent.name),
+        format=format,
+    )
+    await session.commit()
     if format == "json":
         body, media = dump_json(config), "application/json"
     else:

@@ -15,6 +15,7 @@ from phi_core_api.profiles.runnable import prompt_without_moved, runnable_profil
 from phi_llm import LLMError, config_from_env
 from phi_llm.accounting import budget_and_usage
 from phi_platform.db.models import Agent, AgentProfileVersion, Document, ProfileGeneration
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import OrgAccess
 from phi_service.errors import Conflict, NotFound, TooManyRequests
 
@@ -225,6 +226,14 @@ async def restore_version(
     prompt = prompt_without_moved(old.system_prompt, old.profile, profile)
     new = await save_version(
         session, agent, prompt, profile, old.provider, old.model, access.user_id
+    )
+    await record_event(
+        session,
+        agent.org_id,
+        Actor.user(access.user_id),
+        "profile.restored",
+        Target("agent", agent.id, agent.name),
+        version=old.version,
     )
     await session.commit()
     await session.refresh(new)

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from phi_agent.audit import AuditLog
+from phi_agent.contract_mapping import apply_mappings
 from phi_agent.policy import DatabaseConnection, Policy
 from phi_agent.registry import CheckLine, ToolFailed, ToolRefused, register
 from phi_agent.sql_guard import SqlRefused, check_select, dialect_for
@@ -83,6 +84,8 @@ class DbTool:
 
     def __init__(self, policy: Policy, audit: AuditLog) -> None:
         self.policy = policy.tools.db
+        self.contracts = policy.contracts
+        self.contracts_connection = policy.contracts_connection()
         self.audit = audit
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
@@ -99,6 +102,18 @@ class DbTool:
             return conn_name, conn, dialect_for(make_url(dsn).get_backend_name())
         except (ValueError, SQLAlchemyError) as exc:
             raise ToolFailed(f"connection '{conn_name}': {exc}") from exc
+
+    def mapped_sql(self, sql: str, connection: str | None, contract: str | None) -> str:
+        """``sql`` reading the policy's mappings of ``contract``'s tables, where it maps them
+        on this connection (contract_mapping.py); else ``sql`` as it is."""
+        conn_name, _, dialect = self.connection(connection)
+        mappings = self.contracts.get(contract or "") if contract else None
+        if not mappings or conn_name != self.contracts_connection:
+            return sql
+        try:
+            return apply_mappings(sql, mappings, dialect)
+        except SqlRefused as exc:
+            raise ToolRefused(str(exc)) from exc
 
     def check_sql(self, sql: str, connection: str | None) -> str:
         """Why the policy refuses ``sql`` on ``connection`` (raises), or the connection's name."""
@@ -129,10 +144,17 @@ class DbTool:
             return engine
 
     def run(self, payload: dict[str, Any]) -> str:
+        if payload.get("action") == "schema":
+            from phi_agent.tools.db_schema import list_schema
+
+            return list_schema(self, payload)
         connection = payload.get("connection")
+        contract = payload.get("contract")
         queries = payload.get("queries")
         if connection is not None and not isinstance(connection, str):
             raise ToolRefused("payload.connection must be a name or null")
+        if contract is not None and not isinstance(contract, str):
+            raise ToolRefused("payload.contract must be a data contract's name or null")
         if not isinstance(queries, list) or not queries:
             raise ToolRefused("payload.queries must be a non-empty list")
         names: set[str] = set()
@@ -146,12 +168,17 @@ class DbTool:
             params = query.get("params", {})
             if not isinstance(params, dict):
                 raise ToolRefused(f"query '{name}': params must be an object")
-        # Every query is checked before any runs: a refused query fails the whole call.
+        # Every query is checked before any runs, mapped tables and all: a refused query
+        # fails the whole call.
+        runs: list[dict[str, Any]] = []
         for query in queries:
             try:
-                conn_name = self.check_sql(query["sql"], connection)
+                sql = self.mapped_sql(query["sql"], connection, contract)
+                conn_name = self.check_sql(sql, connection)
             except ToolRefused as exc:
                 raise ToolRefused(f"query '{query['name']}' refused: {exc}") from exc
+            runs.append({**query, "sql": sql})
+        queries = runs
         conn_name, conn, _ = self.connection(connection)
         engine = self._engine(conn_name, conn)
         budget = _Budget(conn.max_result_bytes)
@@ -166,7 +193,8 @@ class DbTool:
                 tool="db",
                 connection=conn_name,
                 query=query["name"],
-                sql=query["sql"][:2000],
+                contract=contract,
+                sql=query["sql"][:4000],
                 rows=rows,
                 truncated=truncated,
                 ms=round((time.perf_counter() - started) * 1000, 1),

@@ -72,6 +72,10 @@ class FileTool:
         self.audit = audit
 
     def run(self, payload: dict[str, Any]) -> str:
+        if payload.get("action") == "list":
+            from phi_agent.tools.file_list import list_files
+
+            return list_files(self, payload)
         files = payload.get("files")
         if not isinstance(files, list) or not files:
             raise ToolRefused("payload.files must be a non-empty list")

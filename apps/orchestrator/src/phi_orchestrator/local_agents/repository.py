@@ -68,18 +68,29 @@ async def keys_of_agent(session: AsyncSession, agent_id: uuid.UUID) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-async def revoke_key(session: AsyncSession, agent_id: uuid.UUID, key_id: uuid.UUID) -> bool:
-    """Revoke the agent's key (a second revoke keeps the first time); False if the agent has
+async def revoke_key(session: AsyncSession, agent_id: uuid.UUID, key_id: uuid.UUID) -> Any:
+    """Revoke the agent's key (a second revoke keeps the first time): its ``name``,
+    ``prefix`` and ``newly`` (False when it was revoked already), or None if the agent has
     no such key."""
-    found = (
+    # The row as it was before this statement (a self-join of the same snapshot) says
+    # whether this call is the one that revoked it.
+    before = LocalAgentKey.__table__.alias("before")
+    return (
         await session.execute(
             update(LocalAgentKey)
-            .where(LocalAgentKey.id == key_id, LocalAgentKey.agent_id == agent_id)
+            .where(
+                LocalAgentKey.id == key_id,
+                LocalAgentKey.agent_id == agent_id,
+                before.c.id == LocalAgentKey.id,
+            )
             .values(revoked_at=func.coalesce(LocalAgentKey.revoked_at, func.now()))
-            .returning(LocalAgentKey.id)
+            .returning(
+                LocalAgentKey.name,
+                LocalAgentKey.prefix,
+                before.c.revoked_at.is_(None).label("newly"),
+            )
         )
     ).first()
-    return found is not None
 
 
 async def key_for_auth(session: AsyncSession, key_id: uuid.UUID) -> Any:
@@ -135,6 +146,7 @@ async def of_agent(
                 LocalAgent.version,
                 LocalAgent.tools,
                 LocalAgent.last_heartbeat_at,
+                LocalAgent.contract_check,
                 case(
                     (LocalAgent.last_heartbeat_at.is_(None), LocalAgent.status),
                     (
@@ -175,7 +187,7 @@ async def latest_of_name(session: AsyncSession, agent_id: uuid.UUID, name: str) 
 
 async def record_heartbeat(session: AsyncSession, local_agent_id: uuid.UUID, **values: Any) -> None:
     """The local agent is ACTIVE with a heartbeat now; ``values`` are the columns it reported
-    (host, version, tools, key_id and, when given, name)."""
+    (host, version, tools, key_id and, when given, name and contract_check)."""
     await session.execute(
         update(LocalAgent)
         .where(LocalAgent.id == local_agent_id)
@@ -201,6 +213,7 @@ async def register(
     version: str | None,
     tools: list[str],
     key_id: uuid.UUID,
+    contract_check: list[dict[str, Any]] | None = None,
 ) -> uuid.UUID:
     """A new ACTIVE local agent with a heartbeat now; returns its id."""
     return (
@@ -214,6 +227,7 @@ async def register(
                 version=version,
                 tools=tools,
                 key_id=key_id,
+                contract_check=contract_check,
                 status="ACTIVE",
                 last_heartbeat_at=func.now(),
             )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_orchestrator.local_agents import repository
 from phi_orchestrator.local_agents.auth import AgentKey, AgentKeyDep
 from phi_orchestrator.local_agents.keys import new_key
+from phi_orchestrator.local_agents.refusals import record_refusals
 from phi_orchestrator.local_agents.schemas import (
     Heartbeat,
     HeartbeatAnswer,
@@ -25,6 +26,7 @@ from phi_orchestrator.local_agents.schemas import (
 from phi_orchestrator.notify import TOOL_CALLS, wait_for
 from phi_orchestrator.settings import OrchestratorSettings
 from phi_orchestrator.tool_calls.service import claim_pending_tool_calls
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
 from phi_service.errors import Conflict, Forbidden, NotFound
 
@@ -55,6 +57,17 @@ async def create_key(
         secret_sha256=key.secret_sha256,
         created_by=user_id,
     )
+    await record_event(
+        session,
+        agent.org_id,
+        Actor.user(user_id),
+        "local_agent_key.created",
+        Target("local_agent_key", key.id, body.name),
+        name=body.name,
+        prefix=key.prefix,
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
     await session.commit()
     return KeyCreated(
         id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
@@ -72,9 +85,22 @@ async def revoke_key(
     agent_id: uuid.UUID, key_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
 ) -> Response:
     """Revoke a key: the local agent using it gets 401 on its next call."""
-    await agent_access(session, agent_id, user_id, write=True)
-    if not await repository.revoke_key(session, agent_id, key_id):
+    agent, _ = await agent_access(session, agent_id, user_id, write=True)
+    revoked = await repository.revoke_key(session, agent_id, key_id)
+    if revoked is None:
         raise NotFound("key not found")
+    if revoked.newly:
+        await record_event(
+            session,
+            agent.org_id,
+            Actor.user(user_id),
+            "local_agent_key.revoked",
+            Target("local_agent_key", key_id, revoked.name),
+            name=revoked.name,
+            prefix=revoked.prefix,
+            agent_id=agent.id,
+            agent_name=agent.name,
+        )
     await session.commit()
     return Response(status_code=204)
 
@@ -104,6 +130,8 @@ async def heartbeat(
         "tools": sorted(set(body.tools)),
         "key_id": key.key_id,
     }
+    if body.contract_check is not None:
+        values["contract_check"] = [r.model_dump(mode="json") for r in body.contract_check]
     local_agent_id = None
     if body.local_agent_id is not None:
         owner = await repository.owner_for_update(session, body.local_agent_id)
@@ -113,6 +141,7 @@ async def heartbeat(
             local_agent_id = body.local_agent_id
     if local_agent_id is None:
         local_agent_id = await _register(session, key, values, settings.max_local_agents_per_key)
+    await record_refusals(session, key, local_agent_id, body.name, body.refusals)
     await session.commit()
     return HeartbeatAnswer(
         local_agent_id=local_agent_id,

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phi_agent_config.contract_report import MAX_CONTRACTS, ContractCheckReport
+
 
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -41,10 +43,25 @@ class LocalAgentOut(BaseModel):
     tools: list[str]
     status: Literal["ENROLLED", "ACTIVE", "OFFLINE"]
     last_heartbeat_at: datetime | None
+    contract_check: list[ContractCheckReport] | None = Field(
+        default=None,
+        description="The last `phi-agent contract check` it reported, per data contract",
+    )
 
 
 class LocalAgentList(BaseModel):
     items: list[LocalAgentOut]
+
+
+class RefusalReport(BaseModel):
+    """Policy refusals of one tool for one reason since the last accepted heartbeat."""
+
+    model_config = ConfigDict(extra="forbid")
+    tool: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=300)
+    count: int = Field(ge=1, le=1_000_000_000)
+    first_at: datetime
+    last_at: datetime
 
 
 class Heartbeat(BaseModel):
@@ -55,6 +72,17 @@ class Heartbeat(BaseModel):
     version: str = Field(default="", max_length=100)
     tools: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=32
+    )
+    refusals: list[RefusalReport] = Field(
+        default_factory=list,
+        max_length=20,
+        description="policy refusals since the last accepted heartbeat (reasons, never data); "
+        "each becomes an audit event of the organization",
+    )
+    contract_check: list[ContractCheckReport] | None = Field(
+        default=None,
+        max_length=MAX_CONTRACTS,
+        description="The last `phi-agent contract check` on the machine; kept until replaced",
     )
 
 

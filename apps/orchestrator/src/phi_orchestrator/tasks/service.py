@@ -15,6 +15,7 @@ from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
+from phi_service.audit import Actor, Target, record_event
 from phi_service.errors import Conflict, InvalidInput, NotFound
 
 
@@ -54,6 +55,17 @@ async def create_task(
         created_by=user_id,
     )
     await add_event(session, task_id, "task_created", {"trigger": "manual", "type": type_})
+    await record_event(
+        session,
+        agent.org_id,
+        Actor.user(user_id),
+        "task.started",
+        Target("task", task_id, type_),
+        workflow=type_,
+        trigger="manual",
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
     await session.commit()
     return task_id
 
@@ -108,5 +120,14 @@ async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.U
         task_id,
         "task_cancelled",
         {"by": str(user_id), "released_tool_calls": [str(r) for r in released]},
+    )
+    await record_event(
+        session,
+        row.org_id,
+        Actor.user(user_id),
+        "task.cancelled",
+        Target("task", task_id, row.type),
+        workflow=row.type,
+        agent_id=row.agent_id,
     )
     await session.commit()

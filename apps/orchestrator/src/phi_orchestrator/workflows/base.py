@@ -14,7 +14,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
 from langgraph.errors import GraphBubbleUp
@@ -57,6 +57,21 @@ class TaskPort(Protocol):
     async def agent(self) -> dict[str, Any]: ...
 
     async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]: ...
+
+    async def recall(self, query: str, top_k: int) -> list[dict[str, Any]]:
+        """The best live memories of the agent's namespace and its organization's, each a
+        dict with its text, source (``task``/``user`` and id), ``report_day`` and dates
+        (``phi_orchestrator.knowledge.memory_dict``)."""
+        ...
+
+    async def remember(self, text: str, valid_until: datetime | None = None) -> dict[str, Any]:
+        """Store a memory in the agent's namespace with this task as its source (once: the
+        same text again returns the memory already there)."""
+        ...
+
+    async def remember_report_day(self, day: date, text: str) -> dict[str, Any]:
+        """The agent's memory of a report's day, written by this task (replaces the day's)."""
+        ...
 
     async def save_output(self, output: dict[str, Any]) -> bool: ...
 

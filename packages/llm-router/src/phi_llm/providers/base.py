@@ -20,6 +20,8 @@ class Provider(ABC):
 
     kind: ClassVar[str]
     produces_llm_output: ClassVar[bool] = True
+    # Whether chat() honours ChatRequest.tools and returns the model's tool calls.
+    supports_tools: ClassVar[bool] = True
 
     def __init__(self, name: str, config: ProviderConfig, env: Mapping[str, str]) -> None:
         self.name = name

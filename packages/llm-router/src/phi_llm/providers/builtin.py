@@ -54,6 +54,7 @@ def composer_for(task: str | None) -> Composer | None:
 @register("builtin")
 class BuiltinProvider(Provider):
     produces_llm_output = False
+    supports_tools = False
 
     def __init__(self, name: str, config: ProviderConfig, env: Mapping[str, str]) -> None:
         super().__init__(name, config, env)

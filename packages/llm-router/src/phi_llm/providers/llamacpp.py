@@ -17,7 +17,14 @@ from typing import Any
 from phi_llm.config import ProviderConfig
 from phi_llm.providers.base import Provider
 from phi_llm.providers.registry import register
-from phi_llm.types import ChatRequest, ChatResult, CompletionRequest, estimate_tokens
+from phi_llm.types import (
+    ChatRequest,
+    ChatResult,
+    CompletionRequest,
+    ToolCall,
+    estimate_tokens,
+    prompt_text,
+)
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -65,6 +72,9 @@ class LlamaCppProvider(Provider):
                 model_path=str(path),
                 n_ctx=self.config.n_ctx,
                 n_threads=self.config.n_threads,
+                # Tool calling needs a chat format that parses calls out of the model's text
+                # (e.g. "chatml-function-calling"); None: the format the GGUF declares.
+                chat_format=self.config.chat_format,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
@@ -88,12 +98,28 @@ class LlamaCppProvider(Provider):
         if request.json_schema is not None:
             # llama-cpp-python turns the schema into a grammar that constrains sampling.
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        if request.tools:
+            kwargs["tools"] = request.tools
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
         # The thread cannot be cancelled; the router's timeout returns control to the caller.
         out = await asyncio.to_thread(self._run, request.model, "create_chat_completion", kwargs)
-        content = out["choices"][0]["message"].get("content") or ""
-        return self._result(
-            request.model, out, content, "".join(m["content"] for m in request.messages)
-        )
+        message = out["choices"][0]["message"]
+        content = message.get("content") or ""
+        result = self._result(request.model, out, content, prompt_text(request.messages))
+        result.tool_calls = [
+            ToolCall(
+                id=str(c.get("id") or f"call_{i}"),
+                type="function",
+                function={
+                    "name": str(c["function"].get("name") or ""),
+                    "arguments": str(c["function"].get("arguments") or ""),
+                },
+            )
+            for i, c in enumerate(message.get("tool_calls") or [])
+            if isinstance(c, dict) and isinstance(c.get("function"), dict)
+        ]
+        return result
 
     async def complete(self, request: CompletionRequest) -> ChatResult:
         kwargs: dict[str, Any] = {"prompt": request.prompt}

@@ -8,18 +8,23 @@ the router then refuses (and charges) an answer longer than the cap.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessageFunctionToolCall,
+)
 
 from phi_llm.config import ProviderConfig
 from phi_llm.errors import ProviderError
 from phi_llm.providers.base import Provider
 from phi_llm.providers.registry import register
-from phi_llm.types import ChatRequest, ChatResult, estimate_tokens
+from phi_llm.types import ChatRequest, ChatResult, ToolCall, estimate_tokens, prompt_text
 
 # Characters a streamed answer may hold per token of its cap before it is cut, for servers
 # that send several tokens a chunk (twice the usual average: honest answers stay below it).
@@ -77,6 +82,10 @@ class OpenAIProvider(Provider):
         response_format = self._response_format(request)
         if response_format is not None:
             kwargs["response_format"] = response_format
+        if request.tools:
+            kwargs["tools"] = request.tools
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
         try:
             if self.config.stream:
                 return await self._streamed(request, kwargs)
@@ -115,6 +124,9 @@ class OpenAIProvider(Provider):
         parts: list[str] = []
         pieces = chars = 0
         model, finish, usage, cut, chunks = request.model, "stop", None, False, 0
+        # Tool calls arrive in pieces: an id and a name first, then the arguments' text in
+        # fragments, each piece naming the call's index.
+        calls: dict[int, dict[str, str]] = {}
         async with stream:
             async for chunk in stream:
                 if not isinstance(chunk, ChatCompletionChunk):
@@ -126,6 +138,22 @@ class OpenAIProvider(Provider):
                     continue
                 choice = chunk.choices[0]
                 piece = choice.delta.content if choice.delta else None
+                for delta in (choice.delta.tool_calls if choice.delta else None) or []:
+                    call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+                    call["id"] = delta.id or call["id"]
+                    if delta.function is not None:
+                        call["name"] += delta.function.name or ""
+                        fragment = delta.function.arguments or ""
+                        call["arguments"] += fragment
+                        # Arguments count against the output cap like text does.
+                        if fragment:
+                            pieces += 1
+                            chars += len(fragment)
+                    if cap is not None and (pieces > cap or chars > cap * MAX_CHARS_PER_TOKEN):
+                        cut = True
+                        break
+                if cut:
+                    break
                 if piece:
                     # Servers send a token a chunk; one sending more per chunk is held by the
                     # text's size (an answer averages about 4 characters a token).
@@ -146,18 +174,23 @@ class OpenAIProvider(Provider):
             # What a server that does not stream (or answers an HTML page) comes back as.
             raise self.error(request.model, "bad_response", "answer is not a chat completion")
         content = "".join(parts)
-        prompt_text = "".join(m["content"] for m in request.messages)
+        prompt = prompt_text(request.messages)
+        tool_calls = [
+            _tool_call(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())
+        ]
         if cut:
             # Leaving the block closed the connection; whatever the server makes after that
             # is not read, and the answer counts as the cap: all that was asked for. The
             # server's usage (sent last) never came, so the prompt is estimated.
             assert cap is not None
-            tokens_in, tokens_out, finish = estimate_tokens(prompt_text), cap, "length"
+            tokens_in, tokens_out, finish = estimate_tokens(prompt), cap, "length"
+            tool_calls = []  # a call whose arguments were cut off is no call
         elif usage is not None:
             tokens_in, tokens_out = usage.prompt_tokens, usage.completion_tokens
         else:
-            tokens_in = estimate_tokens(prompt_text)
-            tokens_out = max(pieces, estimate_tokens(content))
+            tokens_in = estimate_tokens(prompt)
+            written = content + "".join(c["function"]["arguments"] for c in tool_calls)
+            tokens_out = max(pieces, estimate_tokens(written))
             if cap is not None:
                 tokens_out = min(cap, tokens_out)
         return ChatResult(
@@ -167,6 +200,7 @@ class OpenAIProvider(Provider):
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             finish_reason=finish,
+            tool_calls=tool_calls,
         )
 
     def _result(self, request: ChatRequest, response: Any) -> ChatResult:
@@ -176,21 +210,39 @@ class OpenAIProvider(Provider):
             raise self.error(request.model, "bad_response", "answer is not a chat completion")
         choice = response.choices[0]
         content = choice.message.content if choice.message else None
+        tool_calls = [
+            _tool_call(c.id, c.function.name, c.function.arguments)
+            for c in (choice.message.tool_calls if choice.message else None) or []
+            # Only function calls: a "custom" tool call is no tool this router offers.
+            if isinstance(c, ChatCompletionMessageFunctionToolCall)
+        ]
+        if content is None and tool_calls:
+            content = ""
         if not isinstance(content, str):
             raise self.error(request.model, "bad_response", "answer has no text content")
         usage = response.usage
-        prompt_text = "".join(m["content"] for m in request.messages)
+        prompt = prompt_text(request.messages)
+        written = content + "".join(c["function"]["arguments"] for c in tool_calls)
         return ChatResult(
             content=content,
             provider=self.name,
             model=response.model or request.model,
-            tokens_in=usage.prompt_tokens if usage else estimate_tokens(prompt_text),
-            tokens_out=usage.completion_tokens if usage else estimate_tokens(content),
+            tokens_in=usage.prompt_tokens if usage else estimate_tokens(prompt),
+            tokens_out=usage.completion_tokens if usage else estimate_tokens(written),
             finish_reason=choice.finish_reason or "stop",
+            tool_calls=tool_calls,
         )
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _tool_call(call_id: str | None, name: str | None, arguments: str | None) -> ToolCall:
+    return {
+        "id": call_id or f"call_{uuid.uuid4().hex[:12]}",
+        "type": "function",
+        "function": {"name": name or "", "arguments": arguments or ""},
+    }
 
 
 def _short(value: object, limit: int = 300) -> str:

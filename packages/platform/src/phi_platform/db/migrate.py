@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The advisory lock every migration run takes ("phi-migr" as a number): replicas or jobs that
+# start together migrate one after the other, and the later ones find nothing left to do.
+MIGRATION_LOCK_KEY = 0x7068692D6D696772
 
 
 def alembic_config(url: str, embedding_dim: int = 384) -> Config:
@@ -19,9 +26,34 @@ def alembic_config(url: str, embedding_dim: int = 384) -> Config:
     return cfg
 
 
-def upgrade(url: str, embedding_dim: int = 384, revision: str = "head") -> None:
-    """Bring the database at ``url`` (SQLAlchemy URL) up to ``revision``."""
-    command.upgrade(alembic_config(url, embedding_dim), revision)
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Hold the database's migration lock (PostgreSQL advisory lock, on a connection of its
+    own: released by the server if this process dies)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
+def upgrade(
+    url: str, embedding_dim: int = 384, revision: str = "head", *, lock: bool = True
+) -> None:
+    """Bring the database at ``url`` (SQLAlchemy URL) up to ``revision``, under the
+    migration lock unless the caller holds it already (``lock=False``)."""
+    if not lock:
+        command.upgrade(alembic_config(url, embedding_dim), revision)
+        return
+    with migration_lock(url):
+        command.upgrade(alembic_config(url, embedding_dim), revision)
 
 
 def downgrade(url: str, revision: str, embedding_dim: int = 384) -> None:

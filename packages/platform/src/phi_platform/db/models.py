@@ -325,6 +325,54 @@ class DocumentUnit(Base):
     embedding: Mapped[Any | None] = mapped_column(Vector(), nullable=True)
 
 
+MEMORY_SOURCES = ("task", "user")
+# Outside the class: its ``text`` column would hide sqlalchemy's text() there.
+_HAS_REPORT_DAY = text("report_day IS NOT NULL")
+
+
+class Memory(Base):
+    """A short fact an agent (``agent_id``) or its whole organization (``agent_id`` NULL)
+    keeps, with where it came from (migration 0013; searched by ``phi_search.memory``)."""
+
+    __tablename__ = "memories"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    embedding: Mapped[Any | None] = mapped_column(Vector(), nullable=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    source_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL")
+    )
+    source_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # The day a report memory is about: one per agent and day.
+    report_day: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        Index("ix_memories_org_agent_created", "org_id", "agent_id", "created_at", "id"),
+        Index(
+            "uq_memories_agent_report_day",
+            "agent_id",
+            "report_day",
+            unique=True,
+            postgresql_where=_HAS_REPORT_DAY,
+        ),
+        CheckConstraint(_in("source", MEMORY_SOURCES), name="ck_memory_source"),
+    )
+
+
 class LocalAgent(Base):
     __tablename__ = "local_agents"
     id: Mapped[uuid.UUID] = _pk()
@@ -342,6 +390,8 @@ class LocalAgent(Base):
     version: Mapped[str | None] = mapped_column(Text)
     # Tools enabled by the local policy; only calls for these are handed to this local agent.
     tools: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    # The last `phi-agent contract check` the agent reported (phi_agent_config.contract_report).
+    contract_check: Mapped[list[Any] | None] = mapped_column(JSONB)
     key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("local_agent_keys.id", ondelete="SET NULL")
     )

@@ -8,6 +8,15 @@ Record an event with one call, before the caller commits::
 """
 
 from phi_service.audit.actions import ACTIONS, ActionSpec
+from phi_service.audit.describe import describe
 from phi_service.audit.recorder import Actor, AuditDetailRefused, Target, record_event
 
-__all__ = ["ACTIONS", "ActionSpec", "Actor", "AuditDetailRefused", "Target", "record_event"]
+__all__ = [
+    "ACTIONS",
+    "ActionSpec",
+    "Actor",
+    "AuditDetailRefused",
+    "Target",
+    "describe",
+    "record_event",
+]

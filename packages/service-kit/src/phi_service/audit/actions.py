@@ -28,6 +28,7 @@ def _spec(target_type: str | None, phrase: str, *fields: str) -> ActionSpec:
 
 ACTIONS: dict[str, ActionSpec] = {
     # Organization
+    "org.created": _spec("organization", "created the organization", "name"),
     "org.renamed": _spec("organization", "renamed the organization", "name"),
     "org.settings_changed": _spec("organization", "changed the settings of", "time_zone"),
     "org.deleted": _spec("organization", "deleted the organization", "name"),
@@ -46,12 +47,12 @@ ACTIONS: dict[str, ActionSpec] = {
     "agent.tools_changed": _spec("agent", "changed the tools of agent", "added", "removed"),
     "agent.deleted": _spec("agent", "deleted agent", "name"),
     "document.uploaded": _spec(
-        "document", "uploaded document", "name", "source_type", "size_bytes", "agent_name"
+        "document", "uploaded document", "name", "source_type", "size_bytes", "agent_id"
     ),
-    "document.deleted": _spec("document", "deleted document", "name", "agent_name"),
-    "profile.generated": _spec("agent", "generated the profile of agent", "version"),
+    "document.deleted": _spec("document", "deleted document", "name", "agent_id"),
+    "profile.generated": _spec("agent", "generated the profile of agent", "version", "without_llm"),
     "profile.restored": _spec("agent", "restored the profile of agent", "version"),
-    "config.downloaded": _spec("agent", "downloaded the config of agent", "version"),
+    "config.downloaded": _spec("agent", "downloaded the config of agent", "format"),
     # Local agents
     "local_agent_key.created": _spec(
         "local_agent_key", "created key", "name", "prefix", "agent_id", "agent_name"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from phi_core_api.documents.extraction.base import (
     Block,
@@ -28,9 +28,10 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.IGNORECASE)
 
 
-def zip_is_docx(data: bytes) -> bool:
+def zip_is_docx(data: bytes | BinaryIO) -> bool:
+    """Whether the zip archive (bytes, or a seekable file read from its start) is a .docx."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as zf:
             names = set(zf.namelist())
     except (zipfile.BadZipFile, ValueError, OSError):
         return False

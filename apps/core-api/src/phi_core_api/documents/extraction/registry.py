@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import BinaryIO
 
 from phi_core_api.documents.extraction.base import (
     ExtractedDocument,
@@ -64,8 +65,11 @@ def _kind_for_extension(ext: str) -> FileKind | None:
     return None
 
 
-def detect_kind(data: bytes, filename: str) -> FileKind:
+def detect_kind(data: bytes | BinaryIO, filename: str) -> FileKind:
     """Decide the kind of ``data`` from its content and check the file name agrees.
+
+    ``data`` may be a seekable file (an upload being streamed to storage): only its first
+    bytes are read, and its zip directory for a .docx; it is left at its start.
 
     Raises :class:`UnsupportedFileType` for other kinds and for a mismatch (a PDF named
     ``.txt``, a PNG named ``.pdf``). An empty file is classified by its extension alone so
@@ -74,19 +78,27 @@ def detect_kind(data: bytes, filename: str) -> FileKind:
     ext = _extension(filename)
     by_ext = _kind_for_extension(ext)
     supported = ", ".join(e for exts in EXTENSIONS.values() for e in exts)
-    if not data:
+    if isinstance(data, bytes):
+        head = data[:_SNIFF_BYTES]
+    else:
+        data.seek(0)
+        head = data.read(_SNIFF_BYTES)
+        data.seek(0)
+    if not head:
         if by_ext is None:
             raise UnsupportedFileType(
                 f"unsupported file type {ext or '(no extension)'}; supported: {supported}"
             )
         return by_ext
 
-    head = data[:_SNIFF_BYTES]
     kind: FileKind | None
     if b"%PDF-" in head[:1024]:
         kind = "pdf"
     elif head.startswith(b"PK\x03\x04"):
-        if not zip_is_docx(data):
+        is_docx = zip_is_docx(data)
+        if not isinstance(data, bytes):
+            data.seek(0)
+        if not is_docx:
             raise UnsupportedFileType(
                 f"the file is a zip archive but not a Word document (.docx); supported: {supported}"
             )

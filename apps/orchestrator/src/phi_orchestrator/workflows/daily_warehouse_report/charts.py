@@ -105,27 +105,32 @@ def pick_time_by_zone(metrics: Mapping[str, Any]) -> Chart | None:
     )
 
 
-def late_rate(trends: Mapping[str, Any]) -> Chart | None:
+def _section(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def late_rate(metrics: Mapping[str, Any], trends: Mapping[str, Any]) -> Chart | None:
     days = _rows(trends.get("late_rate_by_day"))
     if not days:
         return None
-    baseline = _num(trends.get("late_pct_7d_before"))
+    baseline = _num(_section(metrics, "late_orders").get("baseline_late_pct"))
     series = [
         ChartSeries(
             name="Late orders", role="value", values=[_num(d.get("late_pct")) for d in days]
         )
     ]
+    notes = []
     if baseline is not None:
         series.append(
             ChartSeries(
                 name="7 days before the day", role="baseline", values=[baseline] * len(days)
             )
         )
-    notes = []
+    else:
+        notes.append("the 7 days before are not available")
     if any(v is None for v in series[0].values):
         notes.append("a gap is a day with no order due (or not read)")
-    if len(days) == 1:
-        notes.append("only the day was read (the file tool reads the day's exports)")
     return Chart(
         id="late_rate_28d",
         title=f"Late-order rate, last {len(days)} days" if len(days) > 1 else "Late-order rate",
@@ -138,8 +143,8 @@ def late_rate(trends: Mapping[str, Any]) -> Chart | None:
     )
 
 
-def departures_by_dock(trends: Mapping[str, Any]) -> Chart | None:
-    docks = _rows(trends.get("departures_by_dock"))
+def departures_by_dock(metrics: Mapping[str, Any]) -> Chart | None:
+    docks = _rows(_section(metrics, "idle_docks").get("docks"))
     if not docks:
         return None
     series = [
@@ -147,7 +152,7 @@ def departures_by_dock(trends: Mapping[str, Any]) -> Chart | None:
         ChartSeries(
             name="7-day mean",
             role="baseline",
-            values=[_num(d.get("mean_7d_departures")) for d in docks],
+            values=[_num(d.get("departures_mean_7d")) for d in docks],
         ),
     ]
     return Chart(
@@ -168,7 +173,7 @@ def build_charts(metrics: Mapping[str, Any], trends: Mapping[str, Any]) -> list[
         throughput_by_hour(metrics),
         picks_by_zone(metrics),
         pick_time_by_zone(metrics),
-        late_rate(trends),
-        departures_by_dock(trends),
+        late_rate(metrics, trends),
+        departures_by_dock(metrics),
     ]
     return [c.model_dump(mode="json") for c in charts if c is not None]

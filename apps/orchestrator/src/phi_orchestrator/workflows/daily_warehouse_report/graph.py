@@ -16,9 +16,11 @@ from phi_llm.types import CallContext, ChatRequest, ChatResult
 from phi_orchestrator.workflows.base import WorkflowContext, WorkflowError, step
 from phi_orchestrator.workflows.daily_warehouse_report import contract, headline, narrative, report
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
+    HISTORY_DAYS,
     DailyAnalysis,
     UnreadableData,
     analyse,
+    check_time_ranges,
     read_times,
 )
 from phi_orchestrator.workflows.daily_warehouse_report.charts import build_charts
@@ -74,6 +76,7 @@ async def fetch_data(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
         result = await ctx.task.tool_call("fetch_data", tool, payload)
         try:
             tables = contract.tables_from_result(result)
+            contract.time_ranges_from_result(result)
         except contract.ContractError as exc:
             raise WorkflowError(
                 f"the local agent's data does not match the contract: {exc}"
@@ -93,26 +96,29 @@ async def fetch_docs(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict,
 @step("analysis")
 async def analysis(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     day = date.fromisoformat(state["input"]["day"])
+    ranges: dict[str, list[Any]] = {}
     if state["data"]["source"] == "sample":
         tables = sample_tables(day)
     else:
-        tables = contract.tables_from_result(await ctx.task.tool_result(state["data"]["step"]))
+        result = await ctx.task.tool_result(state["data"]["step"])
+        tables = contract.tables_from_result(result)
+        ranges = contract.time_ranges_from_result(result)
     zone = org_zone(state.get("agent", {}).get("time_zone"))
     try:
+        check_time_ranges(ranges, zone)
         metrics = analyse(tables, day, zone=zone)
-        timed = read_times({t: tables.get(t, []) for t in ("orders", "shipments", "docks")}, zone)
+        timed = read_times({t: tables.get(t, []) for t in ("orders", "shipments")}, zone)
     except UnreadableData as exc:
         # Never a report on data it could not read: the task fails saying where.
         raise WorkflowError(f"the warehouse data cannot be read: {exc}") from exc
-    # The file tool reads the day's exports only: its trend is the day alone.
+    # The file tool reads the exports of the day and the 7 days before: its trend is those.
     days = (
-        1
+        HISTORY_DAYS + 1
         if state["input"].get("data_source") == "local_agent"
         and (state["input"].get("tool", "db") == "file")
         else TREND_DAYS
     )
-    dock_names = {str(d["dock_id"]): d.get("name") or str(d["dock_id"]) for d in timed["docks"]}
-    found = trends(timed["orders"], timed["shipments"], dock_names, day, days)
+    found = trends(timed["orders"], timed["shipments"], day, days)
     return {"metrics": metrics, "trends": found}, report.summary_text(metrics)
 
 
@@ -147,7 +153,7 @@ async def report_formatter(state: dict[str, Any], ctx: WorkflowContext) -> tuple
     )
     output = {
         "title": headline.title(metrics),
-        "anomalies": headline.anomalies(metrics, state.get("trends")),
+        "anomalies": headline.anomalies(metrics),
         "full_report_md": report.report_markdown(
             metrics, result.content, source, agent["name"], docs
         ),

@@ -27,21 +27,20 @@ def _named(rows: Any) -> list[str]:
     ]
 
 
-def anomalies(metrics: Mapping[str, Any], trends: Mapping[str, Any] | None) -> list[str]:
-    """The day's anomalies, most pressing first: late orders above the 7 days before (or any,
-    when there is no baseline), idle docks, slow zones, picker outliers."""
+def anomalies(metrics: Mapping[str, Any]) -> list[str]:
+    """The day's anomalies, most pressing first: a late-order spike (the report's rule), idle
+    docks, slow zones, picker outliers."""
     found: list[str] = []
     late = _section(metrics, "late_orders")
-    late_pct = late.get("late_pct")
-    baseline = (trends or {}).get("late_pct_7d_before")
-    if isinstance(late.get("late"), int) and late["late"] > 0 and isinstance(late_pct, int | float):
-        if not isinstance(baseline, int | float):
-            found.append(f"{late['late']} of {late.get('orders_due')} orders late ({late_pct}%)")
-        elif late_pct > baseline:
-            found.append(
-                f"{late['late']} of {late.get('orders_due')} orders late ({late_pct}% vs "
-                f"{baseline}% the 7 days before)"
-            )
+    count, due, pct = late.get("late"), late.get("orders_due"), late.get("late_pct")
+    baseline = late.get("baseline_late_pct")
+    if isinstance(count, int) and count > 0 and isinstance(pct, int | float):
+        # The report's spike rule decides; without a baseline (spike unknown) any late order
+        # is named, with no comparison.
+        if late.get("spike") is True and isinstance(baseline, int | float):
+            found.append(f"{count} of {due} orders late ({pct}% vs {baseline}% the 7 days before)")
+        elif late.get("spike") is None:
+            found.append(f"{count} of {due} orders late ({pct}%)")
     docks = _section(metrics, "idle_docks")
     idle = [d for d in docks.get("docks") or [] if isinstance(d, Mapping) and d.get("idle")]
     if idle:

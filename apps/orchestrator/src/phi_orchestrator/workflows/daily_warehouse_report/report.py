@@ -2,31 +2,124 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import DailyAnalysis
+
+# How the report names the figures that may be not available (the metrics' keys).
+FIGURE_LABELS = {
+    "units": "units",
+    "active_pickers": "active pickers",
+    "median_pick_seconds": "median pick time",
+    "median_pick_seconds_7d": "7-day median pick time",
+    "pick_time_ratio_vs_7d": "pick time against the 7 days before",
+    "slow": "slow-zone rating",
+    "active_minutes": "active minutes",
+    "picks_per_hour": "picks per hour",
+    "relative_pick_time": "pick time relative to the zone",
+    "orders_due": "orders due",
+    "late": "late orders",
+    "not_shipped": "orders not shipped",
+    "late_pct": "late-order rate",
+    "orders": "list of late orders",
+    "busy_minutes": "busy minutes",
+    "utilisation_pct": "utilisation",
+    "longest_idle_minutes": "longest idle gap",
+    "idle": "idle by the gap rule",
+    "pickers": "picker outliers",
+    "slow_zones": "slow zones",
+    "threshold_minutes": "slow-pick threshold",
+    "count": "slow picks",
+    "mean_7d_picks": "7-day mean",
+    "change_vs_mean_7d_pct": "change against the 7-day mean",
+    "baseline_orders_due": "orders due in the 7 days before",
+    "baseline_late": "late orders in the 7 days before",
+    "baseline_late_pct": "late-order rate of the 7 days before",
+    "spike": "spike rating",
+    "departures": "departures",
+    "departures_mean_7d": "7-day mean departures",
+    "departures_vs_mean_7d_pct": "departures against the 7-day mean",
+    "relative_pick_time_7d": "relative pick time of the 7 days before",
+    "share_7d_pct": "share of slow picks in the 7 days before",
+}
+
+
+def late_rate_text(late: Mapping[str, Any]) -> str:
+    """The day's late-order rate with its baseline: '38.1% against 3.2% over the 7 days
+    before: a spike' (or why the baseline is not available)."""
+    rate = "n/a" if late["late_pct"] is None else f"{late['late_pct']}%"
+    if late["baseline_late_pct"] is None:
+        return f"{rate}; the 7 days before: {_na(late, 'baseline_late_pct')}"
+    spike = ": a spike" if late["spike"] else ""
+    return f"{rate} against {late['baseline_late_pct']}% over the 7 days before{spike}"
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}%"
 
 
+def _na(section: Mapping[str, Any], key: str) -> str:
+    """``not available (reason)`` for a figure of ``section`` the data cannot give."""
+    reason = section.get("not_available", {}).get(key)
+    return f"not available ({reason['text']})" if reason else "not available"
+
+
+def _reason_groups(
+    rows: Iterable[tuple[str | None, Mapping[str, Any]]],
+) -> dict[str, tuple[dict[str, None], dict[str, None]]]:
+    """By reason text: the figures it leaves not available, and the rows (by name) where."""
+    groups: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for name, row in rows:
+        for key, reason in row.get("not_available", {}).items():
+            figures, names = groups.setdefault(reason["text"], ({}, {}))
+            figures[FIGURE_LABELS.get(key, key)] = None
+            if name is not None:
+                names[name] = None
+    return groups
+
+
+def _reasons(rows: Iterable[tuple[str | None, Mapping[str, Any]]], noun: str = "") -> list[str]:
+    """The lines under a table: per reason, the figures it leaves not available, and where."""
+    rows = list(rows)
+    lines = []
+    for text, (figures, names) in _reason_groups(rows).items():
+        where = ""
+        if names:
+            every = len(names) == len(rows) and noun
+            where = f" of every {noun}" if every else f" of {', '.join(names)}"
+        lines.append(f"Not available ({text}): {', '.join(figures)}{where}.")
+    return [*lines, ""] if lines else []
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     if not rows:
         return ["_none_", ""]
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    out += ["| " + " | ".join("n/a" if v is None else str(v) for v in row) + " |" for row in rows]
     return [*out, ""]
 
 
 def summary_text(metrics: DailyAnalysis) -> str:
     t, late, idle = metrics["totals"], metrics["late_orders"], metrics["idle_docks"]
-    outliers = len(metrics["outliers"]["pickers"])
+    outliers = metrics["outliers"]
+    late_text = (
+        f"late orders {_na(late, 'late')}"
+        if late["late"] is None
+        else f"{late['late']} of {late['orders_due']} orders late ({late_rate_text(late)})"
+    )
+    idle_text = f"{idle['idle_count']} idle dock(s)"
+    if idle["idle_unknown"]:
+        idle_text += f" ({idle['idle_unknown']} not determinable)"
+    outlier_text = (
+        f"picker outliers {_na(outliers, 'pickers')}"
+        if outliers["pickers"] is None
+        else f"{len(outliers['pickers'])} picker outlier(s)"
+    )
     return (
         f"{metrics['day']}: {t['picks']} picks ({_pct(t['change_vs_previous_day_pct'])} vs "
         f"previous day, {_pct(t['change_vs_mean_7d_pct'])} vs 7-day mean); "
-        f"{late['late']} of {late['orders_due']} orders late; "
-        f"{idle['idle_count']} idle dock(s); {outliers} picker outlier(s)."
+        f"{late_text}; {idle_text}; {outlier_text}."
     )
 
 
@@ -64,6 +157,7 @@ def report_markdown(
                 ]
             ],
         ),
+        *_reasons([(None, t)]),
         "### By hour",
         "",
         *_table(
@@ -106,6 +200,7 @@ def report_markdown(
                 for z in metrics["by_zone"]
             ],
         ),
+        *_reasons(((z["name"], z) for z in metrics["by_zone"]), "zone"),
         "### By picker",
         "",
         *_table(
@@ -132,15 +227,35 @@ def report_markdown(
                 if p["picks"] or p["mean_7d_picks"]
             ],
         ),
+        *_reasons(
+            ((p["name"], p) for p in metrics["by_picker"] if p["picks"] or p["mean_7d_picks"]),
+            "picker",
+        ),
     ]
     late = metrics["late_orders"]
+    lines += ["## Late orders", ""]
+    if late["orders_due"] is None:
+        lines += [f"Orders due and late orders: {_na(late, 'orders_due')}.", ""]
+    elif late["late"] is None:
+        lines += [
+            f"{late['orders_due']} orders were due; which of them were late is "
+            f"{_na(late, 'late')}.",
+            "",
+        ]
+    else:
+        lines += [
+            f"{late['late']} of {late['orders_due']} orders due were late "
+            f"({late_rate_text(late)}); "
+            f"{late['not_shipped']} not shipped by the end of the day.",
+            "",
+        ]
+        if late["baseline_late_pct"] is not None:
+            lines += [
+                f"The 7 days before: {late['baseline_late']} of {late['baseline_orders_due']} "
+                "orders due were late.",
+                "",
+            ]
     lines += [
-        "## Late orders",
-        "",
-        f"{late['late']} of {late['orders_due']} orders due were late "
-        f"({'n/a' if late['late_pct'] is None else str(late['late_pct']) + '%'}); "
-        f"{late['not_shipped']} not shipped by the end of the day.",
-        "",
         *_table(
             ["order", "customer", "due", "shipped", "minutes late"],
             [
@@ -151,7 +266,7 @@ def report_markdown(
                     o["shipped_at"] or "not shipped",
                     o["minutes_late"],
                 ]
-                for o in late["orders"]
+                for o in late["orders"] or []
             ],
         ),
         "## Docks",
@@ -160,18 +275,45 @@ def report_markdown(
         f"{metrics['idle_docks']['window_end']}.",
         "",
         *_table(
-            ["dock", "loadings", "busy min", "utilisation", "longest idle min", "idle"],
+            [
+                "dock",
+                "loadings",
+                "busy min",
+                "utilisation",
+                "longest idle min",
+                "idle",
+                "departures",
+                "7-day mean departures",
+            ],
             [
                 [
                     d["name"],
-                    d["loadings"],
+                    d["loadings"]
+                    if not d["loadings_without_start"]
+                    else f"{d['loadings']} ({d['loadings_without_start']} without start)",
                     d["busy_minutes"],
                     "n/a" if d["utilisation_pct"] is None else f"{d['utilisation_pct']}%",
                     d["longest_idle_minutes"],
-                    "yes" if d["idle"] else "no",
+                    "n/a" if d["idle"] is None else "yes" if d["idle"] else "no",
+                    d["departures"],
+                    d["departures_mean_7d"],
                 ]
                 for d in metrics["idle_docks"]["docks"]
             ],
+        ),
+        *_reasons(((d["name"], d) for d in metrics["idle_docks"]["docks"]), "dock"),
+        *(
+            [
+                "Busy minutes and utilisation count only the loadings with a start; a "
+                "loading without one may fill any gap, so those docks' idle gaps are not "
+                "available.",
+                "",
+            ]
+            if any(
+                0 < d["loadings_without_start"] < d["loadings"]
+                for d in metrics["idle_docks"]["docks"]
+            )
+            else []
         ),
         *(
             [
@@ -183,20 +325,36 @@ def report_markdown(
         ),
         "## Outliers",
         "",
-        *_table(
-            ["picker", "median pick s", "x zone median", "modified z", "direction"],
+    ]
+    outliers = metrics["outliers"]
+    if outliers["pickers"] is None:
+        lines += [f"Picker outliers: {_na(outliers, 'pickers')}.", ""]
+    else:
+        lines += _table(
+            [
+                "picker",
+                "median pick s",
+                "x zone median",
+                "x zone median, 7 days before",
+                "modified z",
+                "direction",
+            ],
             [
                 [
                     o["name"],
                     o["median_pick_seconds"],
                     o["relative_pick_time"],
+                    o["relative_pick_time_7d"],
                     o["modified_z"],
                     o["direction"],
                 ]
-                for o in metrics["outliers"]["pickers"]
+                for o in outliers["pickers"]
             ],
-        ),
-        *_table(
+        )
+    if outliers["slow_zones"] is None:
+        lines += [f"Slow zones: {_na(outliers, 'slow_zones')}.", ""]
+    else:
+        lines += _table(
             ["slow zone", "median pick s", "7-day median s", "ratio"],
             [
                 [
@@ -205,20 +363,54 @@ def report_markdown(
                     z["median_pick_seconds_7d"],
                     z["pick_time_ratio_vs_7d"],
                 ]
-                for z in metrics["outliers"]["slow_zones"]
+                for z in outliers["slow_zones"]
             ],
-        ),
-    ]
-    slow = metrics["outliers"]["slow_picks"]
-    if slow["threshold_minutes"] is not None:
+        )
+    slow = outliers["slow_picks"]
+    if slow["count"] is None:
+        lines += [f"Slow picks: {_na(slow, 'count')}.", ""]
+    elif slow["threshold_minutes"] is not None:
         lines += [
             f"Slow picks: {slow['count']} above {slow['threshold_minutes']} min "
-            f"(median {slow['median_minutes']} min).",
+            f"(median {slow['median_minutes']} min): {slow.get('share_pct')}% of the day's "
+            "timed picks, against "
+            + (
+                f"{slow['share_7d_pct']}% over the 7 days before."
+                if slow.get("share_7d_pct") is not None
+                else f"the 7 days before: {_na(slow, 'share_7d_pct')}."
+            ),
             "",
         ]
+    if metrics["data_gaps"]:
+        lines += ["## Data gaps", ""]
+        lines += [f"- {gap_text(g)}" for g in metrics["data_gaps"]]
+        lines.append("")
     lines += ["## Rules", "", *[f"- {r}" for r in metrics["rules_text"]], ""]
     if docs:
         lines += ["## Documents consulted", ""]
         lines += [f"- {d['document_name']}: “{d['excerpt']}”" for d in docs]
         lines.append("")
     return "\n".join(lines)
+
+
+def not_available_lines(metrics: DailyAnalysis) -> list[str]:
+    """One sentence per reason the report gives for figures it cannot compute."""
+    outliers = metrics["outliers"]
+    rows: list[tuple[str | None, Mapping[str, Any]]] = [(None, metrics["totals"])]
+    rows += [(None, z) for z in metrics["by_zone"]]
+    rows += [(None, p) for p in metrics["by_picker"]]
+    rows += [(None, metrics["late_orders"])]
+    rows += [(None, d) for d in metrics["idle_docks"]["docks"]]
+    rows += [(None, outliers), (None, outliers["slow_picks"])]
+    return [
+        f"Not available ({text}): {', '.join(figures)}."
+        for text, (figures, _) in _reason_groups(rows).items()
+    ]
+
+
+def gap_text(gap: Mapping[str, Any], effect: bool = True) -> str:
+    """A data gap as one sentence: which column, how many of which rows (and what follows)."""
+    text = (
+        f"{gap['column']} {gap['problem']} in {gap['rows_affected']} of {gap['rows']} {gap['of']}"
+    )
+    return f"{text}: {gap['effect']}." if effect and gap["effect"] else f"{text}."

@@ -473,6 +473,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orgs/{org_id}/agents/{agent_id}/memories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Agent Memories
+         * @description The agent's own memories, newest first
+         */
+        get: operations["list_agent_memories_orgs__org_id__agents__agent_id__memories_get"];
+        put?: never;
+        /**
+         * Add Agent Memory
+         * @description Remember a fact in the agent's own namespace (any member). It is embedded at once (searchable by meaning when this answers with embedded=true; otherwise by its words until a worker embeds it).
+         */
+        post: operations["add_agent_memory_orgs__org_id__agents__agent_id__memories_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org_id}/agents/{agent_id}/memories/{memory_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Agent Memory */
+        get: operations["get_agent_memory_orgs__org_id__agents__agent_id__memories__memory_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Agent Memory
+         * @description Members may change only memories they added; OWNER/ADMIN any.
+         */
+        delete: operations["delete_agent_memory_orgs__org_id__agents__agent_id__memories__memory_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit Agent Memory
+         * @description Members may change only memories they added; OWNER/ADMIN any.
+         */
+        patch: operations["edit_agent_memory_orgs__org_id__agents__agent_id__memories__memory_id__patch"];
+        trace?: never;
+    };
+    "/orgs/{org_id}/agents/{agent_id}/memories/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Agent Memories
+         * @description What the agent recalls for a question: its memories and (include_org) its organization's, by meaning fused with exact words; a day the question names comes first
+         */
+        post: operations["search_agent_memories_orgs__org_id__agents__agent_id__memories_search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org_id}/documents": {
         parameters: {
             query?: never;
@@ -600,6 +669,75 @@ export interface paths {
         head?: never;
         /** Change Role */
         patch: operations["change_role_orgs__org_id__members__member_user_id__patch"];
+        trace?: never;
+    };
+    "/orgs/{org_id}/memories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Org Memories
+         * @description The organization's memories, newest first
+         */
+        get: operations["list_org_memories_orgs__org_id__memories_get"];
+        put?: never;
+        /**
+         * Add Org Memory
+         * @description Remember a fact in the organization's namespace, recalled by every agent (OWNER/ADMIN). It is embedded at once (searchable by meaning when this answers with embedded=true; otherwise by its words until a worker embeds it).
+         */
+        post: operations["add_org_memory_orgs__org_id__memories_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org_id}/memories/{memory_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Org Memory */
+        get: operations["get_org_memory_orgs__org_id__memories__memory_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Org Memory
+         * @description OWNER/ADMIN
+         */
+        delete: operations["delete_org_memory_orgs__org_id__memories__memory_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit Org Memory
+         * @description OWNER/ADMIN
+         */
+        patch: operations["edit_org_memory_orgs__org_id__memories__memory_id__patch"];
+        trace?: never;
+    };
+    "/orgs/{org_id}/memories/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Org Memories
+         * @description Search the organization's memories by meaning fused with exact words.
+         */
+        post: operations["search_org_memories_orgs__org_id__memories_search_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/orgs/{org_id}/stats": {
@@ -1141,6 +1279,216 @@ export interface components {
             org_name: string;
             /** Role */
             role: string;
+        };
+        /** MemoryHit */
+        MemoryHit: {
+            /**
+             * Agent Id
+             * @description null: the organization's namespace
+             */
+            agent_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Embedded
+             * @description false while the memory waits for its vector (found by its words only)
+             */
+            embedded: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Namespace
+             * @description 'agent': the agent's own; 'org': the organization's, every agent's
+             * @enum {string}
+             */
+            namespace: "agent" | "org";
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /**
+             * Report Day
+             * @description the day a report memory is about
+             */
+            report_day: string | null;
+            /**
+             * Score
+             * @description cosine similarity to the question, higher is closer; null: not embedded
+             */
+            score: number | null;
+            /**
+             * Source
+             * @description 'task': written by a task; 'user': by a person
+             * @enum {string}
+             */
+            source: "task" | "user";
+            /**
+             * Source Task Id
+             * @description the task that wrote it (source task)
+             */
+            source_task_id: string | null;
+            /**
+             * Source User Id
+             * @description who wrote it (source user)
+             */
+            source_user_id: string | null;
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string | null;
+            /**
+             * Valid Until
+             * @description not recalled after this; null: always
+             */
+            valid_until: string | null;
+        };
+        /** MemoryIn */
+        MemoryIn: {
+            /**
+             * Text
+             * @description one fact, in plain words (at most PHI_MEMORY_MAX_CHARS characters)
+             */
+            text: string;
+            /**
+             * Valid Until
+             * @description forget it after this time (with a time zone); null: keep it
+             */
+            valid_until?: string | null;
+        };
+        /** MemoryPage */
+        MemoryPage: {
+            /** Items */
+            items: components["schemas"]["MemoryRecord"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description live memories of this namespace in all
+             */
+            total: number;
+        };
+        /** MemoryPatch */
+        MemoryPatch: {
+            /** Text */
+            text?: string | null;
+            /**
+             * Valid Until
+             * @description send null to keep the memory for ever; leave out to leave it as is
+             */
+            valid_until?: string | null;
+        };
+        /** MemoryRecord */
+        MemoryRecord: {
+            /**
+             * Agent Id
+             * @description null: the organization's namespace
+             */
+            agent_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Embedded
+             * @description false while the memory waits for its vector (found by its words only)
+             */
+            embedded: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Namespace
+             * @description 'agent': the agent's own; 'org': the organization's, every agent's
+             * @enum {string}
+             */
+            namespace: "agent" | "org";
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /**
+             * Report Day
+             * @description the day a report memory is about
+             */
+            report_day: string | null;
+            /**
+             * Source
+             * @description 'task': written by a task; 'user': by a person
+             * @enum {string}
+             */
+            source: "task" | "user";
+            /**
+             * Source Task Id
+             * @description the task that wrote it (source task)
+             */
+            source_task_id: string | null;
+            /**
+             * Source User Id
+             * @description who wrote it (source user)
+             */
+            source_user_id: string | null;
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string | null;
+            /**
+             * Valid Until
+             * @description not recalled after this; null: always
+             */
+            valid_until: string | null;
+        };
+        /** MemorySearchIn */
+        MemorySearchIn: {
+            /**
+             * Include Org
+             * @description agent routes: also search the organization's memories, as the agent recalls them (ignored on the organization's routes)
+             * @default true
+             */
+            include_org: boolean;
+            /**
+             * Query
+             * @description a question or keywords in plain words
+             */
+            query: string;
+            /**
+             * Top K
+             * @default 10
+             */
+            top_k: number;
+        };
+        /** MemorySearchOut */
+        MemorySearchOut: {
+            /** Query */
+            query: string;
+            /** Results */
+            results: components["schemas"]["MemoryHit"][];
         };
         /** MeOut */
         MeOut: {
@@ -2562,6 +2910,219 @@ export interface operations {
             };
         };
     };
+    list_agent_memories_orgs__org_id__agents__agent_id__memories_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                agent_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_agent_memory_orgs__org_id__agents__agent_id__memories_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRecord"];
+                };
+            };
+            /** @description the namespace already has a memory with this text */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description empty or too long text, past valid_until, or the organization full */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_agent_memory_orgs__org_id__agents__agent_id__memories__memory_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                memory_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRecord"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_agent_memory_orgs__org_id__agents__agent_id__memories__memory_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                memory_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    edit_agent_memory_orgs__org_id__agents__agent_id__memories__memory_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                memory_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRecord"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    search_agent_memories_orgs__org_id__agents__agent_id__memories_search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemorySearchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemorySearchOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_org_documents_orgs__org_id__documents_get: {
         parameters: {
             query?: {
@@ -2894,6 +3455,213 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_org_memories_orgs__org_id__memories_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_org_memory_orgs__org_id__memories_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRecord"];
+                };
+            };
+            /** @description the namespace already has a memory with this text */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description empty or too long text, past valid_until, or the organization full */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_org_memory_orgs__org_id__memories__memory_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                memory_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRecord"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_org_memory_orgs__org_id__memories__memory_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                memory_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    edit_org_memory_orgs__org_id__memories__memory_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                memory_id: string;
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRecord"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    search_org_memories_orgs__org_id__memories_search_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemorySearchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemorySearchOut"];
                 };
             };
             /** @description Validation Error */

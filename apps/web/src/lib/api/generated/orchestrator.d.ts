@@ -594,10 +594,61 @@ export interface components {
             values: (number | null)[];
         };
         /**
+         * CheckedTable
+         * @description One contract table as the check found it.
+         */
+        CheckedTable: {
+            /** Ok */
+            ok: boolean;
+            /** Problems */
+            problems?: string[];
+            /**
+             * Rows
+             * @description Rows read (the check reads a few, not all)
+             */
+            rows: number;
+            /**
+             * Source
+             * @description Read through the policy's mapping, or a view or table of that name
+             * @enum {string}
+             */
+            source: "mapping" | "table";
+            /** Table */
+            table: string;
+        };
+        /**
+         * ContractCheckReport
+         * @description The last check of one data contract on this local agent's machine.
+         */
+        ContractCheckReport: {
+            /**
+             * Checked At
+             * Format: date-time
+             */
+            checked_at: string;
+            /**
+             * Connection
+             * @default
+             */
+            connection: string;
+            /** Contract */
+            contract: string;
+            /** Ok */
+            ok: boolean;
+            /** Tables */
+            tables: components["schemas"]["CheckedTable"][];
+        };
+        /**
          * ContractColumn
          * @description One column a workflow reads.
          */
         ContractColumn: {
+            /**
+             * Figures When Empty
+             * @description The figures (paths in the report's metrics) that are not available, null with the reason beside them, when every row they need leaves this column empty
+             * @default []
+             */
+            figures_when_empty: string[];
             /**
              * Key
              * @description Unique per row of its table
@@ -822,6 +873,11 @@ export interface components {
         /** Heartbeat */
         Heartbeat: {
             /**
+             * Contract Check
+             * @description The last `phi-agent contract check` on the machine; kept until replaced
+             */
+            contract_check?: components["schemas"]["ContractCheckReport"][] | null;
+            /**
              * Host
              * @default
              */
@@ -938,6 +994,11 @@ export interface components {
         };
         /** LocalAgentOut */
         LocalAgentOut: {
+            /**
+             * Contract Check
+             * @description The last `phi-agent contract check` it reported, per data contract
+             */
+            contract_check?: components["schemas"]["ContractCheckReport"][] | null;
             /** Host */
             host: string | null;
             /**

@@ -1,0 +1,94 @@
+"""Running on several hosts: secrets come from the environment or mounted files, a service
+in multi-host mode will not start without what its replicas must share, and migrations run
+once however many replicas (or jobs) start together."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import create_engine, text
+
+from phi_platform.settings import PlatformSettings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "PHI_DATABASE_URL", "PHI_JWT_SECRET", "PHI_MULTI_HOST"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+
+
+def test_multi_host_mode_refuses_to_start_without_the_database_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PHI_MULTI_HOST", "1")
+    with pytest.raises(ValidationError, match="PHI_MULTI_HOST is on but DATABASE_URL is not set"):
+        PlatformSettings()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/phi")
+    assert PlatformSettings().multi_host
+
+
+def test_secrets_can_come_from_mounted_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "jwt").write_text("from-a-mounted-file\n")
+    (tmp_path / "db").write_text("postgresql://phi:pw@db.internal/phi")
+    monkeypatch.setenv("PHI_JWT_SECRET_FILE", str(tmp_path / "jwt"))
+    monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "db"))
+    monkeypatch.setenv("PHI_MULTI_HOST", "true")
+    settings = PlatformSettings(data_dir=tmp_path / "data")
+    assert settings.resolved_jwt_secret == "from-a-mounted-file"
+    assert settings.libpq_database_url == "postgresql://phi:pw@db.internal/phi"
+    assert not (tmp_path / "data").exists()  # nothing generated on this host
+
+    # A value in the environment wins over the file.
+    monkeypatch.setenv("PHI_JWT_SECRET", "from-the-env")
+    assert PlatformSettings().resolved_jwt_secret == "from-the-env"
+
+    monkeypatch.delenv("PHI_JWT_SECRET")
+    monkeypatch.setenv("PHI_JWT_SECRET_FILE", str(tmp_path / "nope"))
+    with pytest.raises(ValidationError, match="PHI_JWT_SECRET_FILE=.*nope: cannot read it"):
+        PlatformSettings()
+    (tmp_path / "empty").write_text("  \n")
+    monkeypatch.setenv("PHI_JWT_SECRET_FILE", str(tmp_path / "empty"))
+    with pytest.raises(ValidationError, match="the file is empty"):
+        PlatformSettings()
+
+
+def test_migrations_run_once_when_many_jobs_start_together(fresh_database_url: str) -> None:
+    """Four `phi-db migrate` processes on an empty database at the same moment (one per
+    replica starting): all succeed, and the schema and catalog are there once."""
+    url = fresh_database_url.replace("+psycopg", "")
+    env = {"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from phi_platform.cli import main; main()", "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n---\n".join(outputs)
+    assert all("database ready" in out for out in outputs)
+    engine = create_engine(fresh_database_url)
+    with engine.connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        industries = conn.execute(
+            text("SELECT key, count(*) FROM industries GROUP BY key HAVING count(*) > 1")
+        ).all()
+    engine.dispose()
+    heads = sorted(
+        p.stem.split("_")[0]
+        for p in (Path(__file__).parents[1] / "src/phi_platform/db/migrations/versions").glob(
+            "00*.py"
+        )
+    )
+    assert versions == [heads[-1]]
+    assert industries == []
