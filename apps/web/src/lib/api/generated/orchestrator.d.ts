@@ -886,6 +886,11 @@ export interface components {
             local_agent_id?: string | null;
             /** Name */
             name: string;
+            /**
+             * Refusals
+             * @description policy refusals since the last accepted heartbeat (reasons, never data); each becomes an audit event of the organization
+             */
+            refusals?: components["schemas"]["RefusalReport"][];
             /** Tools */
             tools?: string[];
             /**
@@ -1052,6 +1057,28 @@ export interface components {
         PendingTasks: {
             /** Tasks */
             tasks: components["schemas"]["PendingCall"][];
+        };
+        /**
+         * RefusalReport
+         * @description Policy refusals of one tool for one reason since the last accepted heartbeat.
+         */
+        RefusalReport: {
+            /** Count */
+            count: number;
+            /**
+             * First At
+             * Format: date-time
+             */
+            first_at: string;
+            /**
+             * Last At
+             * Format: date-time
+             */
+            last_at: string;
+            /** Reason */
+            reason: string;
+            /** Tool */
+            tool: string;
         };
         /**
          * RunTask
