@@ -242,7 +242,7 @@ try {
   await contract.getByText("shipments", { exact: true }).click();
   const shipments = contract.getByRole("table", { name: "Columns of shipments" });
   await shipments.getByText("loading_started_at").waitFor();
-  assert.match(await shipments.innerText(), /utilisation and idle gaps are not reliable/);
+  assert.match(await shipments.innerText(), /its idle gaps are not available/);
   await screenshot(page, "agent-data-contract");
 
   step("tasks: send reports to an email address (deliver_to)");
