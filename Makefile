@@ -22,7 +22,16 @@ CHROMIUM := /usr/bin/chromium
 # lets it go ahead). As root, or through sudo otherwise.
 APT_INSTALL := sh scripts/apt-install-missing.sh
 
-.PHONY: web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-search-units bench-llm install clean-data
+# Container images of the platform (deploy/Dockerfile, deploy/web.Dockerfile; docs/deploy.md).
+# CONTAINER=docker works too; PYTHON_BASE / NODE_BASE replace the default base images.
+CONTAINER ?= podman
+PYTHON_BASE ?= python:3.11-slim
+NODE_BASE ?= node:20-slim
+IMAGE_PREFIX ?= localhost/phi
+VERSION ?= latest
+IMAGE_TARGETS := core-api orchestrator llm-router phi-agent
+
+.PHONY: images test-deploy web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-search-units bench-llm install clean-data
 
 install: $(STAMP)
 
@@ -135,3 +144,16 @@ bench-llm: $(STAMP) $(EXTRA_STAMP)
 
 clean-data:
 	rm -rf .phi
+
+images:
+	for target in $(IMAGE_TARGETS); do \
+		$(CONTAINER) build --build-arg BASE=$(PYTHON_BASE) --target $$target \
+			-f deploy/Dockerfile -t $(IMAGE_PREFIX)-$$target:$(VERSION) . || exit 1; \
+	done
+	$(CONTAINER) build --build-arg BASE=$(NODE_BASE) -f deploy/web.Dockerfile \
+		-t $(IMAGE_PREFIX)-web:$(VERSION) .
+
+# Builds the images with podman (a local Debian base when no PHI_PYTHON_BASE is given) and runs
+# the README walk-through against them (scripts/deploy/check_images.py). Not part of `make test`.
+test-deploy: $(STAMP)
+	$(PY) scripts/deploy/check_images.py

@@ -27,6 +27,7 @@ STEPS = [
     "fetch_docs",
     "analysis",
     "report_formatter",
+    "remember_day",
     "save_result",
 ]
 

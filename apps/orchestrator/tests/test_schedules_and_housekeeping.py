@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +12,11 @@ from zoneinfo import ZoneInfo
 import httpx
 from orch_factories import make_tenant, run_task, sql, wait_task
 
-from phi_orchestrator.housekeeping import prune_checkpoints, tasks_without_job
+from phi_orchestrator.housekeeping import (
+    prune_checkpoints,
+    purge_audit_events,
+    tasks_without_job,
+)
 from phi_orchestrator.jobs import ADVANCE_TASK
 from phi_orchestrator.runtime import open_pool
 from phi_orchestrator.schedules import due_runs, latest_slot, start_due_runs
@@ -72,9 +77,7 @@ def test_a_slot_runs_once_however_many_schedulers_race(database_url: str) -> Non
         "WHERE org_id = %s AND action = 'task.started'",
         tenant.org_id,
     )
-    assert events == [
-        ("schedule", mine[0][0].__class__(tenant.agent_id), str(mine[0][0]), "schedule")
-    ]
+    assert events == [("schedule", tenant.agent_id, str(mine[0][0]), "schedule")]
     berlin_today = datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
     # The report of a scheduled run covers the day before, in the org's time zone.
     assert mine[0][2] == (berlin_today - timedelta(days=1)).isoformat()
@@ -205,3 +208,31 @@ def test_a_running_task_whose_job_failed_is_queued_again(database_url: str) -> N
     assert {failed, gone} <= queued and doing not in queued
     sql(database_url, "DELETE FROM procrastinate_jobs WHERE args->>'task_id' = %s", doing)
     sql(database_url, "UPDATE tasks SET status = 'FAILED' WHERE agent_id = %s", tenant.agent_id)
+
+
+def test_audit_events_past_their_retention_are_removed_in_batches(database_url: str) -> None:
+    org_id = str(uuid.uuid4())
+    for days in (400, 400, 400, 400, 400, 30):
+        sql(
+            database_url,
+            "INSERT INTO audit_events (org_id, actor_type, action, occurred_at) "
+            "VALUES (%s, 'user', 'agent.created', now() - make_interval(days => %s))",
+            org_id,
+            days,
+        )
+
+    async def purge() -> int:
+        pool = open_pool(_libpq(database_url), max_size=2)
+        await pool.open()
+        try:
+            return await purge_audit_events(pool, 365, batch_size=2)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(purge()) >= 5  # three batches; other tests' old events may go too
+    left = sql(
+        database_url,
+        "SELECT (now() - occurred_at) < interval '60 days' FROM audit_events WHERE org_id = %s",
+        org_id,
+    )
+    assert left == [(True,)]

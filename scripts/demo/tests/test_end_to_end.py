@@ -244,6 +244,16 @@ def _plain_sql_figures(database: Path) -> dict[str, Any]:
     return {"picks": picks, "units": units, "due": due, "late": late, "loadings": loadings}
 
 
+def _write(database: Path, statement: str) -> None:
+    """Change the WMS's data as its own system would (the agent only ever reads it)."""
+    database.chmod(0o644)
+    con = sqlite3.connect(database)
+    with con:
+        con.execute(statement)
+    con.close()
+    database.chmod(0o444)
+
+
 def test_a_warehouse_with_its_own_naming_mapped_in_the_policy_only(
     stack: Stack, demo: DemoAgent, tmp_path: Path
 ) -> None:
@@ -282,6 +292,27 @@ def test_a_warehouse_with_its_own_naming_mapped_in_the_policy_only(
         assert {e["query"] for e in queries} >= {"picks", "orders", "shipments"}
         assert all(e["contract"] == "warehouse" for e in queries)
         assert any("FROM pick_log" in e["sql"] for e in queries)
+
+        # The same data with the loading-start column emptied: the figures that need it are
+        # "not available", never a number; the others stay as they were.
+        _write(database, "UPDATE dispatch SET load_start = NULL")
+        emptied = run_report(stack.orch, demo, DAY)
+        assert emptied["status"] == "SUCCESS", emptied.get("error")
+        without = emptied["output"]["metrics"]
+        used = [d for d in without["idle_docks"]["docks"] if d["loadings"]]
+        assert len(used) == 5
+        for dock in used:
+            assert dock["utilisation_pct"] is None and dock["longest_idle_minutes"] is None
+            assert dock["idle"] is None
+            reason = dock["not_available"]["utilisation_pct"]
+            assert reason["column"] == "shipments.loading_started_at"
+        report = emptied["output"]["full_report_md"]
+        assert "not available (shipments.loading_started_at is empty)" in report.lower()
+        dock_lines = [line for line in report.splitlines() if line.startswith("| Dock ")]
+        unknown = [line for line in dock_lines if "without start" in line]
+        assert len(unknown) == 5 and not any("%" in line for line in unknown), dock_lines
+        assert without["totals"]["picks"] == plain["picks"]
+        assert without["late_orders"]["late"] == plain["late"]
 
         # One value the report cannot read: the task fails naming the column and the value.
         database.chmod(0o644)

@@ -175,3 +175,45 @@ def test_failed_sign_in_of_an_unknown_email_records_nothing(
             "SELECT count(*) FROM audit_events WHERE details->>'email' = %s", (email,)
         ).fetchone()
     assert rows == (0,) and before >= 0
+
+
+def test_memory_actions_record_the_namespace_never_the_text(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    log = EventLog(_db(live_server), org["id"])
+    log.new()
+    path = f"/orgs/{org['id']}/agents/{agent['id']}/memories"
+    secret_text = f"Gate code is {uuid.uuid4().hex[:6]}"
+    r = client.post(path, json={"text": secret_text}, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    memory = r.json()
+    e = log.one("memory.added", owner.id, ("memory", memory["id"]))
+    assert e["details"] == {"scope": "agent", "agent_id": agent["id"], "source": "user"}
+    r = client.patch(
+        f"{path}/{memory['id']}", json={"text": "Gate code changed"}, headers=owner.headers
+    )
+    assert r.status_code == 200, r.text
+    e = log.one("memory.changed", owner.id, ("memory", memory["id"]))
+    assert e["details"]["text_changed"] is True
+    # The same text again is refused (409) and records nothing.
+    r = client.post(path, json={"text": "Gate code changed"}, headers=owner.headers)
+    assert r.status_code == 409 and log.new() == []
+    assert client.delete(f"{path}/{memory['id']}", headers=owner.headers).status_code == 204
+    log.one("memory.deleted", owner.id, ("memory", memory["id"]))
+
+    r = client.post(
+        f"/orgs/{org['id']}/memories", json={"text": "Dock 4 is closed"}, headers=owner.headers
+    )
+    assert r.status_code == 201, r.text
+    e = log.one("memory.added", owner.id, ("memory", r.json()["id"]))
+    assert e["details"]["scope"] == "org"
+    url = log.url
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM audit_events WHERE audit_events::text LIKE %s",
+            (f"%{secret_text}%",),
+        ).fetchone()
+    assert rows == (0,)

@@ -1,5 +1,5 @@
 """Periodic clean-up run by the workers: tool calls whose time ran out, checkpoints of
-finished tasks, tasks that lost their job."""
+finished tasks, tasks that lost their job, audit events past their retention."""
 
 from __future__ import annotations
 
@@ -39,6 +39,18 @@ async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[
     return [row["task_id"] for row in rows]
 
 
+async def expire_approvals(pool: Pool, settings: OrchestratorSettings) -> list[uuid.UUID]:
+    """Agent tasks that waited for an approval longer than ``approval_timeout_seconds``: the
+    approval is decided ``expired``; returns the tasks (advanced, they fail naming it)."""
+    from phi_orchestrator.agent_tasks.repository import expire_approvals as expire
+
+    async with pool.connection() as conn, conn.transaction():
+        tasks_ = await expire(conn, settings.approval_timeout_seconds)
+    for task_id in tasks_:
+        logger.warning("task %s: approval expired", task_id)
+    return tasks_
+
+
 async def prune_checkpoints(pool: Pool, retention_hours: float) -> int:
     """Delete LangGraph checkpoints of tasks finished more than ``retention_hours`` ago;
     the task, its events and its result stay. Returns the number of threads pruned."""
@@ -60,6 +72,31 @@ async def prune_checkpoints(pool: Pool, retention_hours: float) -> int:
     if threads:
         logger.info("pruned the checkpoints of %d finished task(s)", len(threads))
     return len(threads)
+
+
+async def purge_audit_events(
+    pool: Pool, retention_days: int, batch_size: int = 5000, max_batches: int = 200
+) -> int:
+    """Remove audit events older than ``retention_days``, ``batch_size`` per transaction
+    (short locks, no long-held snapshot), at most ``max_batches`` per run; returns how many.
+
+    The rows go through the database's ``purge_audit_events()`` only: the table refuses every
+    other DELETE (migration 0012)."""
+    removed = 0
+    for _ in range(max_batches):
+        async with pool.connection() as conn, conn.transaction():
+            row = await (
+                await conn.execute(
+                    "SELECT purge_audit_events(%s, %s) AS n", (retention_days, batch_size)
+                )
+            ).fetchone()
+        batch = int(row["n"]) if row else 0
+        removed += batch
+        if batch < batch_size:
+            break
+    if removed:
+        logger.info("removed %d audit event(s) older than %d days", removed, retention_days)
+    return removed
 
 
 async def tasks_without_job(pool: Pool, task_name: str) -> list[uuid.UUID]:

@@ -58,7 +58,9 @@ async def defer_delivery(
 
 
 async def advance_task(context: procrastinate.JobContext, task_id: str) -> None:
+    from phi_orchestrator.agent_tasks.repository import waiting_parent
     from phi_orchestrator.deliveries import attempts
+    from phi_orchestrator.runtime import FINISHED
 
     runner = context_value(context, "runner")
     status = await runner.advance(uuid.UUID(task_id))
@@ -70,6 +72,13 @@ async def advance_task(context: procrastinate.JobContext, task_id: str) -> None:
             context_value(context, "pool"), uuid.UUID(task_id)
         ):
             await defer_delivery(context.app, delivery_id)
+
+    if status in FINISHED:
+        # A task an agent task started: the agent task reads its result now.
+        async with runner.pool.connection() as conn:
+            parent = await waiting_parent(conn, uuid.UUID(task_id))
+        if parent is not None:
+            await defer_advance(context.app, parent)
 
 
 async def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
@@ -96,6 +105,14 @@ async def expire_tool_calls(context: procrastinate.JobContext, timestamp: int) -
         await defer_advance(context.app, task_id)
 
 
+async def expire_approvals(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import expire_approvals as expire
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    for task_id in await expire(context_value(context, "pool"), settings):
+        await defer_advance(context.app, task_id)
+
+
 async def run_schedules(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.schedules import start_due_runs
 
@@ -108,6 +125,13 @@ async def prune_checkpoints(context: procrastinate.JobContext, timestamp: int) -
 
     settings: OrchestratorSettings = context_value(context, "settings")
     await prune(context_value(context, "pool"), settings.checkpoint_retention_hours)
+
+
+async def purge_audit_events(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import purge_audit_events as purge
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    await purge(context_value(context, "pool"), settings.audit_retention_days)
 
 
 async def requeue_pending_tasks(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -130,10 +154,12 @@ def make_blueprint() -> procrastinate.Blueprint:
 
     # croniter's sixth field is seconds.
     periodic("* * * * * */2", expire_tool_calls)
+    periodic("* * * * * */5", expire_approvals)
     periodic("* * * * * */15", run_schedules)
     periodic("*/10 * * * *", prune_checkpoints)
     periodic("* * * * *", requeue_pending_tasks)
     periodic("* * * * * */20", requeue_deliveries)
+    periodic("23 * * * *", purge_audit_events)
     return bp
 
 

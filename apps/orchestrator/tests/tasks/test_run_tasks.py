@@ -21,6 +21,7 @@ REPORT_STEPS = [
     "fetch_docs",
     "analysis",
     "report_formatter",
+    "remember_day",
     "save_result",
 ]
 
@@ -50,7 +51,7 @@ def test_ask_answers_without_documents(api: httpx.Client, database_url: str, wor
     task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})
     assert task["status"] == "SUCCESS", task["error"]
     assert task["output"]["citations"] == []
-    assert "None of the agent's documents" in task["output"]["answer"]
+    assert "none of its documents matches" in task["output"]["answer"]
 
 
 @pytest.mark.parametrize(

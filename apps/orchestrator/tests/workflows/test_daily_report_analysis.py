@@ -276,7 +276,7 @@ def test_loadings_without_a_start_give_no_utilisation_nor_idle_gaps() -> None:
         30,
     )
     report = report_markdown(m, "", "builtin", "bot", [])
-    assert "Not available (shipments.loading_started_at is empty): busy minutes" in report
+    assert "- Not available (shipments.loading_started_at is empty): busy minutes" in report
     assert "| D1 | 30 (30 without start) | n/a | n/a | n/a | n/a |" in report
 
 

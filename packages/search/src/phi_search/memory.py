@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
@@ -67,6 +67,11 @@ class MemorySource:
     @classmethod
     def user(cls, user_id: uuid.UUID) -> MemorySource:
         return cls("user", user_id)
+
+
+# Called with the memory's id after a write succeeded, before its commit: what it writes on
+# the same session commits or rolls back with the memory (core-api's audit events).
+BeforeCommit = Callable[[uuid.UUID], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -287,6 +292,7 @@ async def add_memory(
     source: MemorySource,
     limits: MemoryLimits,
     valid_until: datetime | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> MemoryRecord:
     """Store a memory in the agent's namespace (``agent_id``) or the organization's (None).
 
@@ -294,7 +300,9 @@ async def add_memory(
     service fails the memory is stored without a vector (see the module). Raises
     :class:`InvalidInput` for empty or over-long text or a past ``valid_until``,
     :class:`MemoryStoreFull` when the organization has ``limits.max_per_org`` live memories,
-    :class:`DuplicateMemory` (``.existing``) when the namespace already has the same text."""
+    :class:`DuplicateMemory` (``.existing``) when the namespace already has the same text.
+    ``before_commit`` (given the new memory's id) writes in the same transaction (the audit
+    event of the addition)."""
     value = clean_text(text_, limits)
     _check_valid_until(valid_until)
     vector = await _embed(embedder, value)
@@ -326,6 +334,8 @@ async def add_memory(
             },
         )
     ).one()
+    if before_commit is not None:
+        await before_commit(row.id)
     await session.commit()
     return _record(row)  # type: ignore[no-any-return]
 
@@ -344,6 +354,7 @@ async def update_memory(
     limits: MemoryLimits,
     text_: str | None = None,
     valid_until: datetime | None = _UNSET,
+    before_commit: BeforeCommit | None = None,
 ) -> MemoryRecord:
     """Change a live memory's text (embedded again) and/or ``valid_until`` (None: forever);
     its source stays. Raises :class:`MemoryNotFound` outside this namespace."""
@@ -369,6 +380,8 @@ async def update_memory(
             params,
         )
     ).first()
+    if row is not None and before_commit is not None:
+        await before_commit(row.id)
     await session.commit()
     if row is None:  # deleted or expired meanwhile
         raise MemoryNotFound()
@@ -376,13 +389,19 @@ async def update_memory(
 
 
 async def delete_memory(
-    session: AsyncSession, org_id: uuid.UUID, agent_id: uuid.UUID | None, memory_id: uuid.UUID
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    agent_id: uuid.UUID | None,
+    memory_id: uuid.UUID,
+    before_commit: BeforeCommit | None = None,
 ) -> None:
     """Delete a memory of this namespace; :class:`MemoryNotFound` if there is none."""
     deleted = await session.scalar(
         text(f"DELETE FROM memories m WHERE m.id = :id AND {_namespace(agent_id)} RETURNING m.id"),
         {"id": memory_id, "org_id": org_id, "agent_id": agent_id},
     )
+    if deleted is not None and before_commit is not None:
+        await before_commit(deleted)
     await session.commit()
     if deleted is None:
         raise MemoryNotFound()

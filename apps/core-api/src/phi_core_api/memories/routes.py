@@ -6,7 +6,7 @@ outsiders). Rights: ``memories/service.py``. The store is ``phi_search.memory``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -21,7 +21,8 @@ from phi_core_api.memories.schemas import (
 )
 from phi_core_api.memories.service import MemoryScope
 from phi_search import memory as store
-from phi_search.memory import MemoryLimits, MemoryRecord, MemorySource
+from phi_search.memory import BeforeCommit, MemoryLimits, MemoryRecord, MemorySource
+from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
 from phi_service.errors import NotFound
 
@@ -60,6 +61,24 @@ ORG_WIDE = "in the organization's namespace, recalled by every agent (OWNER/ADMI
 CHANGE = "Members may change only memories they added; OWNER/ADMIN any."
 
 
+def _audit(session: SessionDep, scope: MemoryScope, action: str, **details: Any) -> BeforeCommit:
+    """The audit event of a memory write, recorded in the write's transaction."""
+
+    async def record(memory_id: uuid.UUID) -> None:
+        await record_event(
+            session,
+            scope.access.org_id,
+            Actor.user(scope.access.user_id),
+            action,
+            Target("memory", memory_id),
+            scope="agent" if scope.agent_id else "org",
+            agent_id=scope.agent_id,
+            **details,
+        )
+
+    return record
+
+
 # -- the bodies both scopes share --------------------------------------------------------------
 
 
@@ -89,6 +108,7 @@ async def _add(
         source=MemorySource.user(scope.access.user_id),
         limits=MemoryLimits.from_settings(settings),
         valid_until=data.valid_until,
+        before_commit=_audit(session, scope, "memory.added", source="user"),
     )
 
 
@@ -142,13 +162,26 @@ async def _edit(
         limits=MemoryLimits.from_settings(settings),
         text_=data.text,
         **changes,
+        before_commit=_audit(
+            session,
+            scope,
+            "memory.changed",
+            text_changed=data.text is not None and data.text.strip() != current.text,
+            valid_until=(data.valid_until.isoformat() if data.valid_until else None),
+        ),
     )
 
 
 async def _delete(scope: MemoryScope, memory_id: uuid.UUID, session: SessionDep) -> Response:
     current = await store.get_memory(session, scope.access.org_id, scope.agent_id, memory_id)
     scope.require_change(current)
-    await store.delete_memory(session, scope.access.org_id, scope.agent_id, memory_id)
+    await store.delete_memory(
+        session,
+        scope.access.org_id,
+        scope.agent_id,
+        memory_id,
+        before_commit=_audit(session, scope, "memory.deleted"),
+    )
     return Response(status_code=204)
 
 

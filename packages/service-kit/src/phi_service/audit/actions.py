@@ -81,6 +81,16 @@ ACTIONS: dict[str, ActionSpec] = {
         "approval", "rejected", "tool", "task_id", "agent_id", "agent_name", "reason"
     ),
     # Memory
-    "memory.added": _spec("memory", "added memory", "kind", "agent_id", "agent_name", "source"),
-    "memory.deleted": _spec("memory", "deleted memory", "kind", "agent_id", "agent_name"),
+    # The memory's text is the customer's content, never in the log: its id and namespace.
+    "memory.added": _spec("memory", "added a memory", "scope", "agent_id", "source"),
+    "memory.changed": _spec(
+        "memory",
+        "changed a memory",
+        "scope",
+        "agent_id",
+        "agent_name",
+        "text_changed",
+        "valid_until",
+    ),
+    "memory.deleted": _spec("memory", "deleted a memory", "scope", "agent_id"),
 }

@@ -1,4 +1,4 @@
-"""ASK: a question answered from the agent's documents, citing them."""
+"""ASK: a question answered from the agent's documents and memories, citing them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from phi_orchestrator.workflows.registry import register
 @register
 class Ask(Workflow):
     type = "ASK"
-    description = "Answer a question from the agent's documents, citing them"
+    description = "Answer a question from the agent's documents and memories, citing them"
     input_model = AskInput
 
     def graph(self) -> StateGraph[Any, Any, Any, Any]:

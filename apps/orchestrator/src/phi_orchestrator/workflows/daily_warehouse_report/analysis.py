@@ -112,6 +112,8 @@ def parse_time(value: Any, zone: tzinfo | None = None) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value  # already read (the analysis reads each column once, then often)
         parsed = value
     elif isinstance(value, date):
         return datetime(value.year, value.month, value.day)

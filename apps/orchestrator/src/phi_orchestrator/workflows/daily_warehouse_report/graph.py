@@ -1,7 +1,8 @@
 """DAILY_WAREHOUSE_REPORT: load agent config → fetch data → fetch docs → analysis →
-report formatter → save result. Each node may run again (after a crash or a tool wait), so
-the ones with side effects are idempotent: the tool call is keyed by (task, step) and the
-result is saved only while the task is unfinished."""
+report formatter → remember the day → save result. Each node may run again (after a crash or
+a tool wait), so the ones with side effects are idempotent: the tool call is keyed by (task,
+step), the day's memory is one per agent and day, and the result is saved only while the
+task is unfinished."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
 from phi_orchestrator.workflows.daily_warehouse_report.charts import build_charts
 from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
 from phi_orchestrator.workflows.daily_warehouse_report.trends import TREND_DAYS, Trends, trends
+from phi_service.errors import InvalidInput
 
 
 def org_zone(name: str | None) -> ZoneInfo:
@@ -166,6 +168,24 @@ async def report_formatter(state: dict[str, Any], ctx: WorkflowContext) -> tuple
     return {"output": output}, f"report of {len(output['full_report_md'])} characters; {source}"
 
 
+@step("remember_day")
+async def remember_day(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
+    """Keep the day's figures as the agent's memory of that day (one per day: a report run
+    again for it replaces the memory, and this step run again writes the same one)."""
+    metrics = state["metrics"]
+    try:
+        memory = await ctx.task.remember_report_day(
+            date.fromisoformat(metrics["day"]), report.memory_text(metrics)
+        )
+    except InvalidInput as exc:
+        # The organization's memory is full (or the text over PHI_MEMORY_MAX_CHARS): the
+        # report stands, it is only not remembered, and the task says why.
+        await ctx.task.event("memory_not_kept", {"reason": exc.detail})
+        return {}, f"summary not remembered: {exc.detail}"
+    output = {**state["output"], "memory_id": memory["memory_id"]}
+    return {"output": output}, f"summary remembered as the memory of {metrics['day']}"
+
+
 @step("save_result")
 async def save_result(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     saved = await ctx.task.save_output(state["output"])
@@ -174,7 +194,15 @@ async def save_result(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict
 
 def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph = StateGraph(ReportState, context_schema=WorkflowContext)
-    order = [load_agent_config, fetch_data, fetch_docs, analysis, report_formatter, save_result]
+    order = [
+        load_agent_config,
+        fetch_data,
+        fetch_docs,
+        analysis,
+        report_formatter,
+        remember_day,
+        save_result,
+    ]
     previous = START
     for node in order:
         graph.add_node(node.__name__, node)

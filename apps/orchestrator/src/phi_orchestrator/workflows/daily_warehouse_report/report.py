@@ -88,7 +88,8 @@ def _reasons(rows: Iterable[tuple[str | None, Mapping[str, Any]]], noun: str = "
         if names:
             every = len(names) == len(rows) and noun
             where = f" of every {noun}" if every else f" of {', '.join(names)}"
-        lines.append(f"Not available ({text}): {', '.join(figures)}{where}.")
+        # A list: consecutive lines would run together as one paragraph in Markdown.
+        lines.append(f"- Not available ({text}): {', '.join(figures)}{where}.")
     return [*lines, ""] if lines else []
 
 
@@ -100,14 +101,8 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
-def summary_text(metrics: DailyAnalysis) -> str:
-    t, late, idle = metrics["totals"], metrics["late_orders"], metrics["idle_docks"]
-    outliers = metrics["outliers"]
-    late_text = (
-        f"late orders {_na(late, 'late')}"
-        if late["late"] is None
-        else f"{late['late']} of {late['orders_due']} orders late ({late_rate_text(late)})"
-    )
+def _docks_and_outliers(metrics: DailyAnalysis) -> tuple[str, str]:
+    idle, outliers = metrics["idle_docks"], metrics["outliers"]
     idle_text = f"{idle['idle_count']} idle dock(s)"
     if idle["idle_unknown"]:
         idle_text += f" ({idle['idle_unknown']} not determinable)"
@@ -116,10 +111,44 @@ def summary_text(metrics: DailyAnalysis) -> str:
         if outliers["pickers"] is None
         else f"{len(outliers['pickers'])} picker outlier(s)"
     )
+    return idle_text, outlier_text
+
+
+def summary_text(metrics: DailyAnalysis) -> str:
+    t, late = metrics["totals"], metrics["late_orders"]
+    late_text = (
+        f"late orders {_na(late, 'late')}"
+        if late["late"] is None
+        else f"{late['late']} of {late['orders_due']} orders late ({late_rate_text(late)})"
+    )
+    idle_text, outlier_text = _docks_and_outliers(metrics)
     return (
         f"{metrics['day']}: {t['picks']} picks ({_pct(t['change_vs_previous_day_pct'])} vs "
         f"previous day, {_pct(t['change_vs_mean_7d_pct'])} vs 7-day mean); "
         f"{late_text}; {idle_text}; {outlier_text}."
+    )
+
+
+def memory_text(metrics: DailyAnalysis) -> str:
+    """What the agent remembers of the day: the summary's figures, each named in words (a
+    later question asks for "the late rate on <day>", not for a line of the report), and
+    "not available" with the reason where the data could not give one."""
+    t, late = metrics["totals"], metrics["late_orders"]
+    if late["late"] is None:
+        lateness = f"late orders {_na(late, 'late')}"
+    elif late["late_pct"] is None:
+        lateness = "no orders were due"
+    else:
+        lateness = (
+            f"late rate {late_rate_text(late)} ({late['late']} of {late['orders_due']} orders "
+            "due were late)"
+        )
+    idle_text, outlier_text = _docks_and_outliers(metrics)
+    return (
+        f"Daily warehouse report of {metrics['day']}: {t['picks']} picks "
+        f"({_pct(t['change_vs_previous_day_pct'])} vs previous day, "
+        f"{_pct(t['change_vs_mean_7d_pct'])} vs 7-day mean); {lateness}; {idle_text}; "
+        f"{outlier_text}."
     )
 
 

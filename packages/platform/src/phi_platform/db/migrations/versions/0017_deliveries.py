@@ -1,8 +1,8 @@
 """deliveries of task results: destinations per agent and workflow, one delivery per task and
 destination, and every attempt
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 
 ``delivery_destinations``: where an agent's results of one workflow type go (``deliver_to``):
 an email address, or a webhook URL with its signing secret (kept here in clear because an
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 
 
 def upgrade() -> None:

@@ -1,0 +1,25 @@
+# The web app: the production build of apps/web behind its own server (server.mjs), which
+# reaches the services server-side at PHI_CORE_API_URL and PHI_ORCHESTRATOR_URL.
+# Build from the repository root:  podman build -f deploy/web.Dockerfile -t phi-web .
+# BASE: any image with Node.js 20+ (default the official slim one).
+ARG BASE=node:20-slim
+
+FROM ${BASE} AS build
+ENV NEXT_TELEMETRY_DISABLED=1
+WORKDIR /web
+COPY apps/web/package.json apps/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY apps/web/ ./
+RUN npx --no-install next build && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${BASE}
+ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PHI_WEB_PORT=3000
+WORKDIR /web
+COPY --from=build /web/package.json /web/server.mjs /web/next.config.ts ./
+COPY --from=build /web/node_modules ./node_modules
+COPY --from=build /web/.next ./.next
+USER 10001:10001
+EXPOSE 3000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PHI_WEB_PORT+'/').then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"]
+CMD ["node", "server.mjs", "--hostname", "0.0.0.0"]
