@@ -177,22 +177,16 @@ def worker_env(url: str, data_dir: str) -> dict[str, str]:
 
 def answer_calls(base: str, api: httpx.Client, tenant: Tenant, stop: threading.Event) -> None:
     """A scripted local agent answering report calls from the sample warehouse at once."""
-    from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
+    from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_result
 
     agent = LocalAgent(base, api, tenant)
-    tables = sample_tables(__import__("datetime").date.fromisoformat(DAY))
+    # The result a local agent sends over the demo data: every query of the report's payload
+    # (range checks and trends included), read from the same rows as the in-app sample.
+    answer = sample_result(__import__("datetime").date.fromisoformat(DAY))
     while not stop.is_set():
         for call in agent.poll(2):
-            results = {}
-            for q in call["payload"]["queries"]:
-                rows = tables.get(q["name"], [])
-                cols = list(rows[0]) if rows else ["id"]
-                results[q["name"]] = {
-                    "columns": cols,
-                    "rows": [[r[c] for c in cols] for r in rows],
-                    "row_count": len(rows),
-                    "truncated": False,
-                }
+            names = [q["name"] for q in call["payload"]["queries"]]
+            results = {name: answer["results"][name] for name in names}
             agent.http.post(
                 "/tool-callbacks",
                 content=json.dumps(

@@ -20,22 +20,33 @@ from phi_service.deps import CurrentUserId, SessionDep, org_access
 router = APIRouter(tags=["audit"])
 
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+# PostgreSQL text cannot hold NUL: refuse it while the answer can still be a 422 (the export's
+# query runs after its streamed answer has started, too late for an error status).
+NO_NUL = r"^[^\x00]*$"
 
 Actor = Annotated[
     str | None,
-    Query(max_length=200, description="a user or local agent id, or part of an email or name"),
+    Query(
+        pattern=NO_NUL,
+        max_length=200,
+        description="a user or local agent id, or part of an email or name",
+    ),
 ]
 ActorTypeQ = Annotated[ActorType | None, Query()]
 Action = Annotated[
     str | None,
-    Query(max_length=100, description="an action (member.invited) or a family (member)"),
+    Query(
+        pattern=NO_NUL,
+        max_length=100,
+        description="an action (member.invited) or a family (member)",
+    ),
 ]
-TargetType = Annotated[str | None, Query(max_length=50)]
-TargetId = Annotated[str | None, Query(max_length=100)]
+TargetType = Annotated[str | None, Query(pattern=NO_NUL, max_length=50)]
+TargetId = Annotated[str | None, Query(pattern=NO_NUL, max_length=100)]
 Since = Annotated[datetime | None, Query(description="from this time (inclusive)")]
 Until = Annotated[datetime | None, Query(description="until this time (exclusive)")]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=200)]
+Cursor = Annotated[str | None, Query(pattern=NO_NUL, max_length=200)]
 OrgQ = Annotated[uuid.UUID | None, Query(description="one organization; all if left out")]
 Format = Annotated[ExportFormat, Query(description="csv or jsonl (JSON Lines)")]
 
