@@ -259,6 +259,46 @@ try {
   await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
   await page.getByText("No FAILED tasks").waitFor();
 
+  step("memory: the report's day is remembered with a link to its task; add, search, edit, delete a fact");
+  await page.getByRole("tab", { name: "Memory" }).click();
+  const memories = page.getByTestId("memory-list");
+  const reportMemory = memories.getByTestId("memory").filter({ hasText: "Daily warehouse report of" });
+  await reportMemory.waitFor();
+  assert.match(await reportMemory.innerText(), /late rate|no orders were due|late orders not available/);
+  assert.match(await reportMemory.innerText(), /Remembered from the report of \d{4}-\d{2}-\d{2}/);
+  await page.getByLabel("Fact").fill("Dock 4 is closed for repairs until Friday.");
+  await page.getByRole("button", { name: "Remember" }).click();
+  const dock = memories.getByTestId("memory").filter({ hasText: "Dock 4 is closed" });
+  await dock.waitFor();
+  assert.match(await dock.innerText(), /Noted by a person on/);
+  await page.getByLabel("Search (with the organization's)").fill("which dock is out of service?");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByRole("heading", { name: /Recalled for/ }).waitFor();
+  await memories.getByTestId("memory").first().filter({ hasText: "Dock 4 is closed" }).waitFor();
+  await screenshot(page, "agent-memory-search");
+  await page.getByRole("button", { name: "Clear" }).click();
+  await dock.getByRole("button", { name: "Edit" }).click();
+  await dock.getByLabel("Text").fill("Dock 4 is open again.");
+  await dock.getByRole("button", { name: "Save" }).click();
+  const reopened = memories.getByTestId("memory").filter({ hasText: "Dock 4 is open again." });
+  await reopened.waitFor();
+  await screenshot(page, "agent-memory");
+  page.once("dialog", (dialog) => dialog.accept());
+  await reopened.getByRole("button", { name: "Delete" }).click();
+  await reopened.waitFor({ state: "detached" });
+  // The source link opens the task that wrote the memory, with its report.
+  await reportMemory.getByRole("link", { name: /^task / }).click();
+  await page.waitForURL(/tab=tasks&task=/);
+  await page.getByTestId("task-report").waitFor();
+
+  step("organization memory: a fact every agent recalls");
+  await page.goto(`/orgs/${orgId}/memory`);
+  await page.getByText("Nothing remembered yet").waitFor();
+  await page.getByLabel("Fact").fill("Goods-in closes at 16:00 on Saturdays.");
+  await page.getByRole("button", { name: "Remember" }).click();
+  await page.getByTestId("memory").filter({ hasText: "Goods-in closes" }).waitFor();
+  await screenshot(page, "org-memory");
+
   step("dashboard shows the org's counts");
   await page.goto("/dashboard");
   await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
@@ -309,6 +349,7 @@ try {
     "/dashboard": userState,
     "/orgs/[orgId]": userState,
     "/orgs/[orgId]/members": userState,
+    "/orgs/[orgId]/memory": userState,
     "/orgs/[orgId]/agents": userState,
     "/orgs/[orgId]/agents/new": userState,
     "/agents/[agentId]": userState,

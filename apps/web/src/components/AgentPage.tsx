@@ -31,6 +31,9 @@ const DataContractCard = dynamic(
   () => import("@/components/DataContractCard").then((m) => m.DataContractCard),
   { loading: () => <LoadingState label="Loading" /> },
 );
+const MemoryPanel = dynamic(() => import("@/components/MemoryPanel").then((m) => m.MemoryPanel), {
+  loading: () => <LoadingState label="Loading" />,
+});
 const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
   loading: () => <LoadingState label="Loading" />,
 });
@@ -183,7 +186,11 @@ function ToolsPanel({ agent }: { agent: Schemas["AgentOut"] }) {
   );
 }
 
-export function AgentPage({ agentId }: { agentId: string }) {
+const TABS = ["overview", "tools", "documents", "memory", "profile", "config", "local-agents", "tasks"];
+
+/** ``tab`` and ``task`` (from the URL: a memory's link to the task that wrote it) open that
+ * tab and that task. */
+export function AgentPage({ agentId, tab, task }: { agentId: string; tab?: string; task?: string }) {
   const agent = useAgent(agentId);
   const org = useOrg(agent.data?.org_id ?? "");
   if (agent.isPending) return <LoadingState label="Loading agent" />;
@@ -200,11 +207,12 @@ export function AgentPage({ agentId }: { agentId: string }) {
         title={a.name}
         description={`${a.tools.length} tool(s) · ${a.system_prompt ? "profile generated" : "no profile yet"}`}
       />
-      <Tabs defaultValue="overview">
+      <Tabs defaultValue={tab && TABS.includes(tab) ? tab : "overview"}>
         <TabsList aria-label="Agent sections">
           <TabsTrigger value="overview">Overview</TabsTrigger>
           <TabsTrigger value="tools">Tools</TabsTrigger>
           <TabsTrigger value="documents">Documents</TabsTrigger>
+          <TabsTrigger value="memory">Memory</TabsTrigger>
           <TabsTrigger value="profile">Profile</TabsTrigger>
           <TabsTrigger value="config">Config</TabsTrigger>
           <TabsTrigger value="local-agents">Local agents</TabsTrigger>
@@ -220,6 +228,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
         <TabsContent value="documents">
           <DocumentsPanel agentId={a.id} />
         </TabsContent>
+        <TabsContent value="memory">
+          <MemoryPanel orgId={a.org_id} agentId={a.id} role={org.data?.my_role ?? "MEMBER"} />
+        </TabsContent>
         <TabsContent value="profile">
           <ProfilePanel agent={a} />
         </TabsContent>
@@ -231,7 +242,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <DataContractCard />
         </TabsContent>
         <TabsContent value="tasks">
-          <TaskList agentId={a.id} />
+          <TaskList agentId={a.id} initialTask={task} />
         </TabsContent>
       </Tabs>
     </>

@@ -207,9 +207,9 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
 }
 
 /** The agent's tasks: run the test task, follow one live, and the history with a filter. */
-export function TaskList({ agentId }: { agentId: string }) {
+export function TaskList({ agentId, initialTask }: { agentId: string; initialTask?: string }) {
   const [status, setStatus] = useState<TaskStatus | "">("");
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelected] = useState<string | null>(initialTask ?? null);
   const tasks = useTasks(agentId, status);
   return (
     <div className="space-y-6">

@@ -4,7 +4,14 @@ import { AgentPage } from "@/components/AgentPage";
 
 export const metadata: Metadata = { title: "Agent" };
 
-export default async function Page({ params }: { params: Promise<{ agentId: string }> }) {
+export default async function Page({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ agentId: string }>;
+  searchParams: Promise<{ tab?: string; task?: string }>;
+}) {
   const { agentId } = await params;
-  return <AgentPage agentId={agentId} />;
+  const { tab, task } = await searchParams;
+  return <AgentPage agentId={agentId} tab={tab} task={task} />;
 }
