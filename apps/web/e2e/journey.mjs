@@ -277,9 +277,11 @@ try {
   await memories.getByTestId("memory").first().filter({ hasText: "Dock 4 is closed" }).waitFor();
   await screenshot(page, "agent-memory-search");
   await page.getByRole("button", { name: "Clear" }).click();
-  await dock.getByRole("button", { name: "Edit" }).click();
-  await dock.getByLabel("Text").fill("Dock 4 is open again.");
-  await dock.getByRole("button", { name: "Save" }).click();
+  // By its id: while it is edited its text is in a field, not in the item's text.
+  const dockItem = memories.locator(`[data-memory-id="${await dock.getAttribute("data-memory-id")}"]`);
+  await dockItem.getByRole("button", { name: "Edit" }).click();
+  await dockItem.getByLabel("Text").fill("Dock 4 is open again.");
+  await dockItem.getByRole("button", { name: "Save" }).click();
   const reopened = memories.getByTestId("memory").filter({ hasText: "Dock 4 is open again." });
   await reopened.waitFor();
   await screenshot(page, "agent-memory");

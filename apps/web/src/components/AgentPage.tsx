@@ -207,7 +207,8 @@ export function AgentPage({ agentId, tab, task }: { agentId: string; tab?: strin
         title={a.name}
         description={`${a.tools.length} tool(s) · ${a.system_prompt ? "profile generated" : "no profile yet"}`}
       />
-      <Tabs defaultValue={tab && TABS.includes(tab) ? tab : "overview"}>
+      {/* Keyed by the URL's tab and task: a link to another task of this agent opens it. */}
+      <Tabs key={`${tab ?? ""}:${task ?? ""}`} defaultValue={tab && TABS.includes(tab) ? tab : "overview"}>
         <TabsList aria-label="Agent sections">
           <TabsTrigger value="overview">Overview</TabsTrigger>
           <TabsTrigger value="tools">Tools</TabsTrigger>

@@ -73,9 +73,14 @@ const memoryApi = {
     ),
 };
 
+// Changed after it was written (a vector added later by a worker does not count: no one
+// is named as having changed it then).
+const edited = (m: Memory) =>
+  m.updated_by !== null && Date.parse(m.updated_at) - Date.parse(m.created_at) > 1000;
+
 /** Where a memory came from, with a link to the task that wrote it. */
 function Source({ memory, agentId }: { memory: Memory; agentId: string | null }) {
-  const date = memory.report_day ?? new Date(memory.created_at).toLocaleDateString();
+  const date = memory.report_day ?? memory.created_at.slice(0, 10);
   if (memory.source === "task") {
     const what = memory.report_day ? `the report of ${memory.report_day}` : `a task on ${date}`;
     const owner = memory.agent_id ?? agentId;
@@ -122,7 +127,7 @@ function MemoryItem({
     onSuccess: onChanged,
   });
   return (
-    <li className="space-y-2 border-t px-4 py-3 first:border-t-0" data-testid="memory">
+    <li className="space-y-2 border-t px-4 py-3 first:border-t-0" data-testid="memory" data-memory-id={memory.id}>
       {editing ? (
         <form
           className="space-y-2"
@@ -150,7 +155,7 @@ function MemoryItem({
       <div className="flex flex-wrap items-center gap-2 text-xs text-muted-foreground">
         {memory.namespace === "org" && agentId ? <Badge variant="secondary">Organization</Badge> : null}
         <Source memory={memory} agentId={agentId} />
-        {memory.updated_by ? <span>· edited {new Date(memory.updated_at).toLocaleDateString()}</span> : null}
+        {edited(memory) ? <span>· edited {memory.updated_at.slice(0, 10)}</span> : null}
         {memory.valid_until ? <span>· until {new Date(memory.valid_until).toLocaleString()}</span> : null}
         {!memory.embedded ? <span>· found by its words only until it is embedded</span> : null}
         {typeof memory.score === "number" ? <span>· match {memory.score.toFixed(2)}</span> : null}

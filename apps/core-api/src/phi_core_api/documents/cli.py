@@ -1,6 +1,6 @@
 """`phi-documents`: maintenance commands for stored documents.
 
-    phi-documents reembed        # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM
+    phi-documents reembed        # after changing PHI_EMBEDDING_PROVIDER / _MODEL / _DIM (memories too)
     phi-documents index-tenants  # own HNSW index for organizations with many chunks
     phi-documents migrate-storage --to s3://bucket/prefix  # files into an object store
 
