@@ -53,6 +53,10 @@ USER_CASES: dict[str, Request] = {
     "GET /agents/{agent_id}/schedules": _none,
     "GET /tasks/{task_id}": _none,
     "POST /tasks/{task_id}/cancel": lambda w: {"path": {"task_id": w.ids["open_task_id"]}},
+    "POST /tasks/{task_id}/approval": lambda w: {
+        "path": {"task_id": w.ids["approval_task_id"]},
+        "json": {"decision": "reject", "reason": "not now"},
+    },
     "GET /tasks/{task_id}/events/stream": _none,
     "POST /agents/{agent_id}/local-agent-keys": lambda w: {"json": {"name": "k"}},
     "GET /agents/{agent_id}/local-agent-keys": _none,
@@ -124,6 +128,20 @@ def world(api: httpx.Client, database_url: str) -> World:
         a.agent_id,
         a.org_id,
     )[0]
+    (approval_task_id,) = sql(
+        database_url,
+        "INSERT INTO tasks (agent_id, org_id, type, status, input) "
+        "VALUES (%s, %s, 'AGENT_TASK', 'AWAITING_APPROVAL', '{}') RETURNING id",
+        a.agent_id,
+        a.org_id,
+    )[0]
+    sql(
+        database_url,
+        "INSERT INTO task_events (task_id, event_type, payload) VALUES (%s, "
+        "'approval_requested', %s)",
+        approval_task_id,
+        json.dumps({"key": "tool_1", "tool": "db_query", "arguments": {}, "step": "tool_1"}),
+    )
     (local_agent_id,) = sql(
         database_url,
         "INSERT INTO local_agents (agent_id, org_id, name, tools, status) "
@@ -148,6 +166,7 @@ def world(api: httpx.Client, database_url: str) -> World:
     ids = {
         "task_id": str(task_id),
         "open_task_id": str(open_task_id),
+        "approval_task_id": str(approval_task_id),
         "local_agent_id": str(local_agent_id),
         "tool_call_id": str(tool_call_id),
         "key_id": key_id,

@@ -11,7 +11,7 @@ from psycopg.rows import DictRow
 from sqlalchemy import bindparam, select
 
 from phi_orchestrator.worker_sql import worker_sql
-from phi_platform.db.models import Agent, Organization
+from phi_platform.db.models import Agent, AgentTool, Organization, Tool
 
 _FOR_RUN = worker_sql(
     select(
@@ -24,6 +24,12 @@ _FOR_RUN = worker_sql(
     )
     .join(Organization, Organization.id == Agent.org_id)
     .where(Agent.id == bindparam("agent_id"))
+)
+_TOOL_KEYS = worker_sql(
+    select(Tool.key)
+    .join(AgentTool, AgentTool.tool_id == Tool.id)
+    .where(AgentTool.agent_id == bindparam("agent_id"))
+    .order_by(Tool.key)
 )
 _SCHEDULED = worker_sql(
     select(Agent.id, Agent.org_id, Agent.name, Agent.config, Organization.time_zone)
@@ -42,3 +48,8 @@ async def scheduled(conn: PsycopgConnection[DictRow]) -> list[DictRow]:
     """The active agents whose config has workflows (id, org_id, name, config, time_zone): the ones
     the scheduler looks at."""
     return await (await _SCHEDULED.execute(conn)).fetchall()
+
+
+async def tool_keys(conn: PsycopgConnection[DictRow], agent_id: uuid.UUID) -> list[str]:
+    """The keys of the tools the agent has enabled (db, file...)."""
+    return [r["key"] for r in await (await _TOOL_KEYS.execute(conn, agent_id=agent_id)).fetchall()]

@@ -39,6 +39,18 @@ async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[
     return [row["task_id"] for row in rows]
 
 
+async def expire_approvals(pool: Pool, settings: OrchestratorSettings) -> list[uuid.UUID]:
+    """Agent tasks that waited for an approval longer than ``approval_timeout_seconds``: the
+    approval is decided ``expired``; returns the tasks (advanced, they fail naming it)."""
+    from phi_orchestrator.agent_tasks.repository import expire_approvals as expire
+
+    async with pool.connection() as conn, conn.transaction():
+        tasks_ = await expire(conn, settings.approval_timeout_seconds)
+    for task_id in tasks_:
+        logger.warning("task %s: approval expired", task_id)
+    return tasks_
+
+
 async def prune_checkpoints(pool: Pool, retention_hours: float) -> int:
     """Delete LangGraph checkpoints of tasks finished more than ``retention_hours`` ago;
     the task, its events and its result stay. Returns the number of threads pruned."""

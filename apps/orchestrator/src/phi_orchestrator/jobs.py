@@ -41,13 +41,30 @@ async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> Non
 
 
 async def advance_task(context: procrastinate.JobContext, task_id: str) -> None:
+    from phi_orchestrator.agent_tasks.repository import waiting_parent
+    from phi_orchestrator.runtime import FINISHED
+
     runner = context_value(context, "runner")
     status = await runner.advance(uuid.UUID(task_id))
     logger.info("task %s: %s", task_id, status)
+    if status in FINISHED:
+        # A task an agent task started: the agent task reads its result now.
+        async with runner.pool.connection() as conn:
+            parent = await waiting_parent(conn, uuid.UUID(task_id))
+        if parent is not None:
+            await defer_advance(context.app, parent)
 
 
 async def expire_tool_calls(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.housekeeping import expire_tool_calls as expire
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    for task_id in await expire(context_value(context, "pool"), settings):
+        await defer_advance(context.app, task_id)
+
+
+async def expire_approvals(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import expire_approvals as expire
 
     settings: OrchestratorSettings = context_value(context, "settings")
     for task_id in await expire(context_value(context, "pool"), settings):
@@ -94,6 +111,7 @@ def make_blueprint() -> procrastinate.Blueprint:
 
     # croniter's sixth field is seconds.
     periodic("* * * * * */2", expire_tool_calls)
+    periodic("* * * * * */5", expire_approvals)
     periodic("* * * * * */15", run_schedules)
     periodic("*/10 * * * *", prune_checkpoints)
     periodic("* * * * *", requeue_pending_tasks)

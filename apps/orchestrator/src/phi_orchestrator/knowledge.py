@@ -105,6 +105,7 @@ class Knowledge:
                 "text": h.text,
                 "excerpt": " ".join(h.text.split())[:300],
                 "score": h.score,
+                "page": h.page,
             }
             for h in hits
         ]

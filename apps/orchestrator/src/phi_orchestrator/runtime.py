@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Protocol
@@ -34,6 +35,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
 from phi_orchestrator import agents
+from phi_orchestrator.agent_tasks import repository as approvals
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.tool_calls import repository as tool_calls
@@ -46,6 +48,8 @@ logger = logging.getLogger(__name__)
 FINISHED = ("SUCCESS", "FAILED", "CANCELLED")
 # How long a job keeps running a task again after lost connections before it gives up.
 OUTAGE_RETRY_SECONDS = 300.0
+# Queue a run of a task (jobs.defer_advance on the worker's job app).
+DeferFn = Callable[[uuid.UUID], Awaitable[None]]
 
 
 class KnowledgePort(Protocol):
@@ -222,7 +226,9 @@ class TaskHandle:
         task: dict[str, Any],
         knowledge: KnowledgePort | None,
         fence: Fence,
+        defer: DeferFn | None = None,
     ) -> None:
+        self._defer = defer
         self.pool = pool
         self.checkpointer = checkpointer
         self.fence = fence
@@ -234,6 +240,19 @@ class TaskHandle:
     async def event(self, event_type: str, payload: dict[str, Any]) -> None:
         async with self.pool.connection() as conn:
             await add_event(conn, self.task_id, event_type, payload)
+
+    async def event_once(self, event_type: str, key: str, payload: dict[str, Any]) -> None:
+        # Only this run writes the task's events (it holds the task's lock): no race.
+        async with self.pool.connection() as conn, conn.transaction():
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM task_events WHERE task_id = %s AND event_type = %s "
+                    "AND payload->>'key' = %s",
+                    (self.task_id, event_type, key),
+                )
+            ).fetchone()
+            if row is None:
+                await add_event(conn, self.task_id, event_type, {**payload, "key": key})
 
     async def start_step(self, step: str) -> None:
         # The event is written only while the task is not cancelled and this run still
@@ -247,10 +266,17 @@ class TaskHandle:
             await add_event(conn, self.task_id, "step_started", {"step": step})
 
     async def finish_step(self, step_run: str | None, payload: dict[str, Any]) -> None:
+        await self.stage_event(step_run, "step_finished", payload)
+
+    async def stage_event(
+        self, step_run: str | None, event_type: str, payload: dict[str, Any]
+    ) -> None:
+        """An event stored with the writes of LangGraph task ``step_run`` (so exactly once
+        for a step that finishes), or at once without one."""
         if step_run is None:
-            await self.event("step_finished", payload)
+            await self.event(event_type, payload)
         else:
-            self.checkpointer.stage_event(step_run, self.task_id, "step_finished", payload)
+            self.checkpointer.stage_event(step_run, self.task_id, event_type, payload)
 
     async def tool_result(self, step: str) -> Any:
         async with self.pool.connection() as conn:
@@ -262,6 +288,7 @@ class TaskHandle:
     async def agent(self) -> dict[str, Any]:
         async with self.pool.connection() as conn:
             row = await agents.for_run(conn, self.task["agent_id"])
+            tool_keys = await agents.tool_keys(conn, self.task["agent_id"])
         if row is None:
             raise WorkflowError("the agent was deleted")
         return {
@@ -271,6 +298,7 @@ class TaskHandle:
             "system_prompt": row["system_prompt"],
             "config": row["config"] or {},
             "time_zone": row["time_zone"],
+            "tools": tool_keys,
         }
 
     async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]:
@@ -334,6 +362,74 @@ class TaskHandle:
             # Stops the graph here (the worker is free); the callback's resume job comes back.
             interrupt({"tool_call_id": str(call["id"]), "tool": tool})
 
+    async def local_call(
+        self, step: str, tool: str, payload: dict[str, Any], deadline_seconds: float
+    ) -> dict[str, Any]:
+        """Like :meth:`tool_call`, for a loop that wants the outcome whatever it is: the call
+        row (``status`` DONE or FAILED, ``result``, ``error``) once answered. The call must
+        be answered within ``deadline_seconds`` of its creation (the housekeeping job fails
+        it after that). Raises TaskCancelled when it was withdrawn."""
+        while True:
+            async with self.pool.connection() as conn, conn.transaction():
+                created = await tool_calls.create_once(
+                    conn,
+                    task_id=self.task_id,
+                    org_id=self.task["org_id"],
+                    agent_id=self.task["agent_id"],
+                    step=step,
+                    tool=tool,
+                    payload=payload,
+                    max_attempts=self._max_attempts,
+                    deadline_seconds=deadline_seconds,
+                )
+                call = await tool_calls.of_step(conn, self.task_id, step)
+                if created:
+                    await add_event(
+                        conn,
+                        self.task_id,
+                        "tool_call_created",
+                        {"step": step, "tool": tool, "tool_call_id": str(call["id"])},
+                    )
+            if call["status"] in ("DONE", "FAILED"):
+                return dict(call)
+            if call["status"] == "CANCELLED":
+                raise TaskCancelled()
+            interrupt({"tool_call_id": str(call["id"]), "tool": tool})
+
+    async def approval(self, key: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The decision on approval ``key`` (``decision``, ``by``, ``reason``, and
+        ``waited_seconds``), asking for it (once) and stopping the graph until one exists."""
+        while True:
+            async with self.pool.connection() as conn, conn.transaction():
+                requested, decided = await approvals.approval_state(conn, self.task_id, key)
+                if requested is None:
+                    await approvals.request_approval(conn, self.task_id, {**request, "key": key})
+            if decided is not None and requested is not None:
+                waited = (decided["timestamp"] - requested["timestamp"]).total_seconds()
+                return {**decided["payload"], "waited_seconds": waited}
+            interrupt({"approval": key, "tool": request.get("tool")})
+
+    async def child_task(self, step: str, type_: str, input_: dict[str, Any]) -> dict[str, Any]:
+        """The task this step starts (once), when it has finished: its status, output and
+        error; the graph stops until then (the child's end advances this task again)."""
+        while True:
+            async with self.pool.connection() as conn, conn.transaction():
+                created, child = await approvals.create_child(
+                    conn, self.task_id, step, type_, input_
+                )
+                if created:
+                    await add_event(
+                        conn,
+                        child["id"],
+                        "task_created",
+                        {"trigger": "agent_task", "parent_task_id": str(self.task_id)},
+                    )
+            if created and self._defer is not None:
+                await self._defer(child["id"])
+            if child["status"] in FINISHED:
+                return dict(child)
+            interrupt({"child_task_id": str(child["id"]), "type": type_})
+
     async def save_output(self, output: dict[str, Any]) -> bool:
         """Store the result while the task runs; the runner marks it SUCCESS once the graph
         has ended, so the last step's events come before the task's end."""
@@ -351,10 +447,14 @@ class TaskRunner:
         *,
         knowledge: KnowledgePort | None = None,
         tool_call_max_attempts: int = 3,
+        extras: dict[str, Any] | None = None,
+        defer: DeferFn | None = None,
     ) -> None:
         self.pool = pool
         self.router = router
         self.knowledge = knowledge
+        self.extras = extras or {}
+        self.defer = defer
         self.tool_call_max_attempts = tool_call_max_attempts
         self.checkpointer = TaskCheckpointer(pool)
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -423,6 +523,7 @@ class TaskRunner:
             {**task, "max_attempts": self.tool_call_max_attempts},
             self.knowledge,
             fence,
+            self.defer,
         )
         context = WorkflowContext(
             task_id=task_id,
@@ -430,8 +531,13 @@ class TaskRunner:
             agent_id=task["agent_id"],
             task=handle,
             router=self.router,
+            extras=self.extras,
         )
-        config: dict[str, Any] = {"configurable": {"thread_id": str(task_id)}}
+        # A loop (AGENT_TASK) takes two graph steps per turn; its own limits stop it.
+        config: dict[str, Any] = {
+            "configurable": {"thread_id": str(task_id)},
+            "recursion_limit": 10_000,
+        }
         try:
             graph = self.graph(task["type"])
             graph_input: Any
@@ -460,12 +566,23 @@ class TaskRunner:
             logger.exception("task %s failed", task_id)
             return await self.fail(task_id, f"internal error ({type(exc).__name__}): {exc}")
         if "__interrupt__" in result:
+            waits = [i.value for i in result["__interrupt__"]]
+            # A person's approval, or a tool call / another task.
+            wait_status = (
+                "AWAITING_APPROVAL"
+                if any(isinstance(w, dict) and "approval" in w for w in waits)
+                else "WAITING"
+            )
             async with self.pool.connection() as conn, conn.transaction():
-                waiting = await tasks.mark_waiting(conn, task_id)
+                waiting = await tasks.mark_waiting(conn, task_id, wait_status)
                 if waiting:
-                    waits = [i.value for i in result["__interrupt__"]]
-                    await add_event(conn, task_id, "task_waiting", {"on": waits})
-            return "WAITING" if waiting else await self.status(task_id)
+                    await add_event(
+                        conn,
+                        task_id,
+                        "task_waiting" if wait_status == "WAITING" else "task_awaiting_approval",
+                        {"on": waits},
+                    )
+            return wait_status if waiting else await self.status(task_id)
         async with self.pool.connection() as conn, conn.transaction():
             succeeded = await tasks.mark_succeeded(conn, task_id)
             if succeeded:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field
 
@@ -18,6 +19,12 @@ class OrchestratorSettings(ServiceSettings):
     heartbeat_interval_seconds: int = Field(default=15, ge=1)
     # A local agent is OFFLINE once its last heartbeat is older than this many intervals.
     offline_after_heartbeats: int = Field(default=3, ge=1)
+
+    @property
+    def offline_after_seconds(self) -> float:
+        """Seconds without a heartbeat after which a local agent counts as OFFLINE."""
+        return float(self.heartbeat_interval_seconds * self.offline_after_heartbeats)
+
     lease_seconds: int = Field(default=30, ge=1)
     # Claims of one call (a lease that expires counts one); after the last, the task fails.
     tool_call_max_attempts: int = Field(default=3, ge=1)
@@ -45,6 +52,34 @@ class OrchestratorSettings(ServiceSettings):
     llm_router_url: str | None = None
     llm_router_token: str | None = None
     llm_timeout_seconds: float = 180.0
+
+    # AGENT_TASK limits (docs/orchestrator.md): model turns, model tokens, output tokens a
+    # turn, seconds a tool call and a task may take, characters of a tool result the model
+    # reads; and how long a call waits for a person's approval.
+    agent_task_max_steps: int = Field(default=12, ge=1, le=100)
+    agent_task_max_tokens: int = Field(default=100_000, ge=100)
+    agent_task_max_output_tokens: int = Field(default=2048, ge=16)
+    agent_task_tool_seconds: float = Field(default=120.0, gt=0)
+    agent_task_seconds: float = Field(default=1800.0, gt=0)
+    agent_task_result_chars: int = Field(default=12_000, ge=500)
+    approval_timeout_seconds: float = Field(default=86_400.0, gt=0)
+    # Where the API looks for a model route before it accepts an AGENT_TASK (the router's own
+    # variables; read here too because the API process has no router).
+    llm_routes: str | None = None
+    llm_config: str | None = None
+    openai_base_url: str | None = None
+
+    def agent_task_limits(self) -> Any:
+        from phi_orchestrator.workflows.agent_task.limits import AgentTaskLimits
+
+        return AgentTaskLimits(
+            max_steps=self.agent_task_max_steps,
+            max_tokens=self.agent_task_max_tokens,
+            max_output_tokens=self.agent_task_max_output_tokens,
+            tool_seconds=self.agent_task_tool_seconds,
+            task_seconds=self.agent_task_seconds,
+            result_chars=self.agent_task_result_chars,
+        )
 
     # Search for the ASK workflow.
     search_ef_search: int = 200

@@ -6,9 +6,10 @@ pruning). Start as many as you like against the same database; ``make dev`` star
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs
+from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs, defer_advance
 from phi_orchestrator.knowledge import Knowledge
 from phi_orchestrator.runtime import TaskRunner, open_pool
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
@@ -51,15 +52,22 @@ async def run() -> None:
         name="phi-orchestrator-worker",
     )
     await pool.open()
+    jobs = create_orchestrator_jobs(settings)
+
+    async def defer(task_id: uuid.UUID) -> None:
+        await defer_advance(jobs, task_id)
+
     runner = TaskRunner(
         pool,
         build_router(settings, sessionmaker),
         knowledge=Knowledge(settings, sessionmaker),
         tool_call_max_attempts=settings.tool_call_max_attempts,
+        extras={"agent_task_limits": settings.agent_task_limits()},
+        defer=defer,
     )
     try:
         await run_worker(
-            create_orchestrator_jobs(settings),
+            jobs,
             settings,
             queues=[QUEUE],
             resources={"runner": runner, "pool": pool},

@@ -1,10 +1,10 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import { useEffect, useState } from "react";
 
 import { FormField } from "@/components/form-field";
-import { Markdown } from "@/components/Markdown";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { Badge, type BadgeProps } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -12,7 +12,17 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input, NativeSelect } from "@/components/ui/input";
 import { orchestrator, unwrap } from "@/lib/api/client";
 import { keys, useTask, useTasks, type TaskStatus } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 import { followEvents } from "@/lib/sse";
+import { waitingExplanation } from "@/lib/task-waiting";
+import { useUrlParam } from "@/lib/url-state";
+
+// The Markdown reader and its sanitiser (~30 kB) come with the first report, in the browser
+// only: the sanitiser needs a DOM.
+const Markdown = dynamic(() => import("@/components/Markdown").then((m) => m.Markdown), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading report" />,
+});
 
 const STATUSES: TaskStatus[] = ["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"];
 const FINISHED = new Set<string>(["SUCCESS", "FAILED", "CANCELLED"]);
@@ -70,7 +80,10 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         try {
           const e = JSON.parse(event.data) as LiveEvent;
           setEvents((prev) => (prev.some((x) => x.seq === e.seq) ? prev : [...prev, e]));
-          if (e.event_type.startsWith("task_")) void queryClient.invalidateQueries({ queryKey: keys.task(taskId) });
+          if (e.event_type.startsWith("task_")) {
+            void queryClient.invalidateQueries({ queryKey: keys.task(taskId) });
+            void queryClient.invalidateQueries({ queryKey: ["agents"], predicate: (q) => q.queryKey[2] === "tasks" });
+          }
         } catch {
           // not one of ours: ignore
         }
@@ -82,7 +95,17 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
     return () => abort.abort();
   }, [taskId, queryClient]);
 
+  const cancel = useMutation({
+    mutationFn: () =>
+      unwrap(orchestrator.POST("/tasks/{task_id}/cancel", { params: { path: { task_id: taskId } } })),
+    onSuccess: (detail) => {
+      queryClient.setQueryData(keys.task(taskId), detail);
+      return queryClient.invalidateQueries({ queryKey: ["agents"], predicate: (q) => q.queryKey[2] === "tasks" });
+    },
+  });
   const output = task.data?.output as { full_report_md?: string; summary_text?: string } | null | undefined;
+  const waiting = task.data ? waitingExplanation(task.data) : null;
+  const unfinished = task.data ? !FINISHED.has(task.data.status) : false;
   return (
     <Card data-testid="task-view">
       <CardHeader>
@@ -97,14 +120,27 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
               {live ? " · following live" : ""}
             </CardDescription>
           </div>
-          <Button variant="outline" size="sm" onClick={onClose}>
-            Close
-          </Button>
+          <div className="flex gap-2">
+            {unfinished ? (
+              <Button variant="outline" size="sm" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
+                {cancel.isPending ? "Cancelling…" : "Cancel task"}
+              </Button>
+            ) : null}
+            <Button variant="outline" size="sm" onClick={onClose}>
+              Close
+            </Button>
+          </div>
         </div>
       </CardHeader>
       <CardContent className="space-y-4">
         {task.isError ? <ErrorState error={task.error} /> : null}
         <InlineError error={streamError} />
+        <InlineError error={cancel.error} />
+        {waiting ? (
+          <p role="status" className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm" data-testid="task-waiting">
+            {waiting}
+          </p>
+        ) : null}
         {task.data?.error ? (
           <p role="alert" className="text-sm text-destructive">
             {task.data.error}
@@ -140,18 +176,19 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
   const queryClient = useQueryClient();
   const [source, setSource] = useState<"sample" | "local_agent">("sample");
   const [day, setDay] = useState("");
+  const guard = useCreateGuard();
   const run = useMutation({
-    mutationFn: () =>
-      unwrap(
+    mutationFn: () => {
+      const body = { type: "DAILY_WAREHOUSE_REPORT", input: { data_source: source, ...(day ? { day } : {}) } };
+      return unwrap(
         orchestrator.POST("/agents/{agent_id}/run-task", {
-          params: { path: { agent_id: agentId } },
-          body: {
-            type: "DAILY_WAREHOUSE_REPORT",
-            input: { data_source: source, ...(day ? { day } : {}) },
-          },
+          params: { path: { agent_id: agentId }, header: { "Idempotency-Key": guard.keyFor(body) } },
+          body,
         }),
-      ),
+      );
+    },
     onSuccess: (created) => {
+      guard.succeeded();
       onStarted(created.task_id);
       return queryClient.invalidateQueries({ queryKey: keys.allTasks(agentId) });
     },
@@ -170,7 +207,7 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
           className="flex flex-wrap items-end gap-4"
           onSubmit={(e) => {
             e.preventDefault();
-            run.mutate();
+            guard.once(() => run.mutateAsync());
           }}
         >
           <fieldset className="space-y-1">
@@ -207,9 +244,9 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
 }
 
 /** The agent's tasks: run the test task, follow one live, and the history with a filter. */
-export function TaskList({ agentId, initialTask }: { agentId: string; initialTask?: string }) {
+export function TaskList({ agentId }: { agentId: string }) {
   const [status, setStatus] = useState<TaskStatus | "">("");
-  const [selected, setSelected] = useState<string | null>(initialTask ?? null);
+  const [selected, setSelected] = useUrlParam("task");
   const tasks = useTasks(agentId, status);
   return (
     <div className="space-y-6">

@@ -11,7 +11,7 @@ from typing import Any
 
 from phi_agent_config.cron import check_cron
 
-WORKFLOW_TYPES: frozenset[str] = frozenset({"ASK", "DAILY_WAREHOUSE_REPORT"})
+WORKFLOW_TYPES: frozenset[str] = frozenset({"AGENT_TASK", "ASK", "DAILY_WAREHOUSE_REPORT"})
 # Types a schedule can start: their input has a default for every field (ASK needs a question).
 SCHEDULABLE_WORKFLOW_TYPES: frozenset[str] = frozenset({"DAILY_WAREHOUSE_REPORT"})
 

@@ -6,9 +6,10 @@ completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_s
 ``garbage`` answers 200 with a body that is not JSON, ``text`` answers a valid completion whose
 content is plain prose (not the JSON a schema asked for), ``json:<doc>`` answers a completion
 whose content is ``<doc>``, ``calls:<list>`` answers with the tool calls of ``<list>`` (JSON:
-``[{"name": ..., "arguments": {...}}]``, finish_reason ``tool_calls``, no text). A request to
-``/embeddings`` that is answered ``ok`` gets one vector of ``embedding_dim`` floats per input,
-the same for the same text.
+``[{"name": ..., "arguments": {...}}]``, finish_reason ``tool_calls``, no text), ``say:<text>``
+answers ``<text>``; ``by_marker`` scripts the requests that mention a marker separately. A
+request to ``/embeddings`` that is answered ``ok`` gets one vector of ``embedding_dim`` floats
+per input, the same for the same text.
 
 ``answer_tokens`` makes every ``ok`` answer that many tokens long whatever ``max_tokens`` the
 request asked for (a server that does not honour it), reporting them in its usage. A request
@@ -36,6 +37,9 @@ from typing import Any
 class FakeOpenAIServer:
     def __init__(self) -> None:
         self.script: deque[str] = deque()
+        # Scripts of their own for the requests whose messages mention a marker (a test's
+        # task among others that share the server): marker -> behaviours.
+        self.by_marker: dict[str, deque[str]] = {}
         self.default = "ok"
         self.requests: list[dict[str, Any]] = []
         self.slow_seconds = 3.0
@@ -44,6 +48,8 @@ class FakeOpenAIServer:
         self.stream_delay = 0.0
         self.tokens_sent = 0
         self.chunk_tokens = 1
+        # Prompt tokens every answer reports in its usage.
+        self.prompt_tokens = 11
         self._lock = threading.Lock()
         self.embedding_dim = 384
         server = self
@@ -76,7 +82,7 @@ class FakeOpenAIServer:
                 server.requests.append(
                     {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                 )
-                behaviour = server.script.popleft() if server.script else server.default
+                behaviour = server._next(body)
                 if behaviour == "slow":
                     time.sleep(server.slow_seconds)
                     behaviour = "ok"
@@ -101,8 +107,8 @@ class FakeOpenAIServer:
                     else:
                         self._send(200, json.dumps(server._completion(body, None, calls)).encode())
                     return
-                if behaviour.startswith("json:"):
-                    content = behaviour[5:]
+                if behaviour.startswith(("json:", "say:")):
+                    content = behaviour.split(":", 1)[1]
                 elif behaviour == "text":
                     content = "Sure! Here is some prose instead of JSON."
                 elif server.answer_tokens is not None:
@@ -124,9 +130,9 @@ class FakeOpenAIServer:
                         }
                     ],
                     "usage": {
-                        "prompt_tokens": 11,
+                        "prompt_tokens": server.prompt_tokens,
                         "completion_tokens": completion_tokens,
-                        "total_tokens": 11 + completion_tokens,
+                        "total_tokens": server.prompt_tokens + completion_tokens,
                     },
                 }
                 self._send(200, json.dumps(completion).encode())
@@ -200,9 +206,9 @@ class FakeOpenAIServer:
                     event({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
                     if (body.get("stream_options") or {}).get("include_usage"):
                         usage = {
-                            "prompt_tokens": 11,
+                            "prompt_tokens": server.prompt_tokens,
                             "completion_tokens": completion_tokens,
-                            "total_tokens": 11 + completion_tokens,
+                            "total_tokens": server.prompt_tokens + completion_tokens,
                         }
                         event({"choices": [], "usage": usage})
                     event("[DONE]")
@@ -215,6 +221,23 @@ class FakeOpenAIServer:
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    def _next(self, body: dict[str, Any]) -> str:
+        with self._lock:
+            if self.by_marker:
+                text = json.dumps(body.get("messages") or [], ensure_ascii=False)
+                for marker, queue in self.by_marker.items():
+                    if marker in text and queue:
+                        return queue.popleft()
+            return self.script.popleft() if self.script else self.default
+
+    def requests_with(self, marker: str) -> list[dict[str, Any]]:
+        """The chat requests whose messages mention ``marker``, in order."""
+        return [
+            r
+            for r in self.requests
+            if marker in json.dumps(r["body"].get("messages") or [], ensure_ascii=False)
+        ]
 
     def _tool_calls(self, spec: str) -> list[dict[str, Any]]:
         calls = []
@@ -252,7 +275,11 @@ class FakeOpenAIServer:
                     "finish_reason": "tool_calls" if calls else "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": 7,
+                "total_tokens": self.prompt_tokens + 7,
+            },
         }
 
     def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ SUMMARY = (
     Task.finished_at,
     Task.updated_at,
 )
-DETAIL = (*SUMMARY, Task.input, Task.output, Task.schedule_slot)
+DETAIL = (*SUMMARY, Task.input, Task.output, Task.schedule_slot, Task.parent_task_id)
 
 
 def _status_in(*statuses: str) -> ColumnElement[bool]:
@@ -78,7 +78,10 @@ _SAVE_OUTPUT = worker_sql(
     .returning(Task.id)
 )
 _MARK_WAITING = worker_sql(
-    update(Task).where(_ID, Task.status == "RUNNING").values(status="WAITING").returning(Task.id)
+    update(Task)
+    .where(_ID, Task.status == "RUNNING")
+    .values(status=bindparam("status"))
+    .returning(Task.id)
 )
 _MARK_SUCCEEDED = worker_sql(
     update(Task)
@@ -109,15 +112,24 @@ _CREATE_SCHEDULED = worker_sql(
     )
     .returning(Task.id)
 )
-# PENDING for over a minute, RUNNING, or WAITING on a call answered or failed over half a
-# minute ago, with no queued or running job: one statement, so one snapshot.
+# PENDING for over a minute, RUNNING, WAITING on a call answered or failed (or a task it
+# started that finished) over half a minute ago, or AWAITING_APPROVAL with the decision made
+# over half a minute ago, with no queued or running job: one statement, so one snapshot.
 _WITHOUT_JOB = (
     "SELECT t.id FROM tasks t WHERE ((t.status = 'PENDING' "
     "AND t.created_at < now() - interval '1 minute') OR t.status = 'RUNNING' "
     "OR (t.status = 'WAITING' "
-    "AND EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
+    "AND (EXISTS (SELECT 1 FROM tool_calls c WHERE c.task_id = t.id "
     "AND c.status IN ('DONE', 'FAILED') "
-    "AND c.completed_at < now() - interval '30 seconds'))) AND NOT EXISTS ("
+    "AND c.completed_at < now() - interval '30 seconds') "
+    "OR EXISTS (SELECT 1 FROM tasks k WHERE k.parent_task_id = t.id "
+    "AND k.status IN ('SUCCESS', 'FAILED', 'CANCELLED') "
+    "AND k.finished_at < now() - interval '30 seconds'))) "
+    "OR (t.status = 'AWAITING_APPROVAL' AND EXISTS (SELECT 1 FROM task_events d "
+    "WHERE d.task_id = t.id AND d.event_type = 'approval_decided' "
+    "AND d.timestamp < now() - interval '30 seconds' AND NOT EXISTS ("
+    "SELECT 1 FROM task_events r WHERE r.task_id = t.id AND r.event_type = 'approval_requested' "
+    "AND r.seq > d.seq)))) AND NOT EXISTS ("
     "  SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s "
     "  AND j.status IN ('todo', 'doing') AND j.args->>'task_id' = t.id::text)"
 )
@@ -157,9 +169,12 @@ async def save_output(
     return await cur.fetchone() is not None
 
 
-async def mark_waiting(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> bool:
-    """RUNNING -> WAITING; False when the task was not RUNNING."""
-    return await (await _MARK_WAITING.execute(conn, task_id=task_id)).fetchone() is not None
+async def mark_waiting(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, status: str = "WAITING"
+) -> bool:
+    """RUNNING -> WAITING (or AWAITING_APPROVAL); False when the task was not RUNNING."""
+    cur = await _MARK_WAITING.execute(conn, task_id=task_id, status=status)
+    return await cur.fetchone() is not None
 
 
 async def mark_succeeded(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> bool:

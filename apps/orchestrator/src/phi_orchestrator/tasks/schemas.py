@@ -7,8 +7,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from phi_agent_config.data_contract import DataContract
+from phi_orchestrator.local_agents.schemas import LocalAgentOut
 
-TaskStatus = Literal["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"]
+TaskStatus = Literal[
+    "PENDING", "RUNNING", "WAITING", "AWAITING_APPROVAL", "SUCCESS", "FAILED", "CANCELLED"
+]
 
 
 class RunTask(BaseModel):
@@ -18,6 +21,10 @@ class RunTask(BaseModel):
             "examples": [
                 {"type": "DAILY_WAREHOUSE_REPORT", "input": {"data_source": "sample"}},
                 {"type": "ASK", "input": {"question": "When must pallets be counted?"}},
+                {
+                    "type": "AGENT_TASK",
+                    "input": {"instruction": "Which zone had the most late orders yesterday?"},
+                },
             ]
         },
     )
@@ -44,6 +51,9 @@ class ToolCallOut(BaseModel):
     attempt: int
     max_attempts: int
     lease_until: datetime | None
+    claimed_at: datetime | None = Field(description="When a local agent last took the call")
+    claimed_by: str | None = Field(description="The name of the local agent that last took it")
+    claimed_by_host: str | None
     error: str | None
     created_at: datetime
     completed_at: datetime | None
@@ -63,12 +73,39 @@ class TaskSummary(BaseModel):
     updated_at: datetime
 
 
+class PendingApproval(BaseModel):
+    """The exact call an agent task waits to have approved."""
+
+    key: str
+    tool: str
+    arguments: dict[str, Any]
+    step: str
+
+
 class TaskDetail(TaskSummary):
     input: dict[str, Any] | None
     output: dict[str, Any] | None
     schedule_slot: datetime | None
+    parent_task_id: uuid.UUID | None = None
+    pending_approval: PendingApproval | None = None
     events: list[TaskEventOut]
     tool_calls: list[ToolCallOut]
+    local_agents: list[LocalAgentOut] = Field(
+        description="While the task is unfinished: the agent's local agents (online or not, "
+        "with the tools their policy enables), so a task waiting on a tool call can say who "
+        "could pick it up; empty once the task finished"
+    )
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "reject", "reason": "not this week's data"}]},
+    )
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Told to the model with a rejection"
+    )
 
 
 class TaskPage(BaseModel):

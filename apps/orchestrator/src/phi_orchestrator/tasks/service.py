@@ -9,12 +9,16 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator import organizations
+from phi_orchestrator.agent_tasks import repository as agent_tasks
+from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
+from phi_orchestrator.local_agents import repository as local_agents
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
 from phi_service.audit import Actor, Target, record_event
+from phi_service.deps import org_access
 from phi_service.errors import Conflict, InvalidInput, NotFound
 
 
@@ -32,6 +36,7 @@ async def create_task(
     user_id: uuid.UUID,
     type_: str,
     raw_input: dict[str, Any],
+    settings: Any = None,
 ) -> uuid.UUID:
     workflow = get_workflow(type_)
     if workflow is None:
@@ -43,6 +48,10 @@ async def create_task(
         data = workflow.input_model.model_validate(raw_input)
     except ValidationError as exc:
         raise InvalidInput(f"invalid input for {type_}: {_validation_message(exc)}") from exc
+    if workflow.needs_tool_calling and settings is not None:
+        problem = await tool_calling_problem(settings)
+        if problem:
+            raise Conflict(f"{type_} needs a model that calls tools, and {problem}")
     zone = await organizations.time_zone(session, agent.org_id)
     params = workflow.prepare(data, org_today(zone))
     task_id = await tasks.create(
@@ -79,11 +88,28 @@ async def task_for_member(
     return row
 
 
-async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
+async def task_detail(
+    session: AsyncSession, row: Any, *, offline_after_seconds: float
+) -> dict[str, Any]:
+    """The task with its events, its tool calls, the approval it waits on, and, while it is
+    unfinished, its agent's local agents (a local agent is OFFLINE after
+    ``offline_after_seconds`` without a heartbeat)."""
+    unfinished = row.status not in ("SUCCESS", "FAILED", "CANCELLED")
+    pending = (
+        await agent_tasks.pending_approval(session, row.id)
+        if row.status == "AWAITING_APPROVAL"
+        else None
+    )
     return {
         **row._mapping,
+        "pending_approval": pending,
         "events": await events_after(session, row.id, 0, limit=10_000),
         "tool_calls": await tool_calls.of_task(session, row.id),
+        "local_agents": (
+            await local_agents.of_agent(session, row.agent_id, offline_after_seconds)
+            if unfinished
+            else []
+        ),
     }
 
 
@@ -106,19 +132,73 @@ async def list_tasks(
     )
 
 
+async def decide_approval(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    user_id: uuid.UUID,
+    decision: str,
+    reason: str | None,
+) -> None:
+    """Approve or reject the call an agent task waits on (OWNER/ADMIN of its org). Checked
+    under the task's row lock, so two people deciding at once get one decision and a 409."""
+    row = await task_for_member(session, task_id, user_id, lock=True)
+    access = await org_access(session, row.org_id, user_id)
+    access.require_write()
+    if row.status != "AWAITING_APPROVAL":
+        raise Conflict(f"the task is not awaiting an approval (it is {row.status})")
+    pending = await agent_tasks.pending_approval(session, task_id)
+    if pending is None:
+        raise Conflict("the task is not awaiting an approval (the call was decided already)")
+    await agent_tasks.decide(
+        session,
+        task_id,
+        {
+            "key": pending["key"],
+            "tool": pending["tool"],
+            "decision": "approved" if decision == "approve" else "rejected",
+            "by": str(user_id),
+            **({"reason": reason} if reason else {}),
+        },
+    )
+    await record_event(
+        session,
+        row.org_id,
+        Actor.user(user_id),
+        "approval.granted" if decision == "approve" else "approval.rejected",
+        Target("approval", task_id, f"{pending['tool']} call of an agent task"),
+        tool=pending["tool"],
+        task_id=str(task_id),
+        agent_id=row.agent_id,
+        **({"reason": reason[:200]} if reason else {}),
+    )
+    await session.commit()
+
+
 async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Cancel an unfinished task; its open tool calls are withdrawn from the local agents."""
     row = await task_for_member(session, task_id, user_id, lock=True)
     if row.status in ("SUCCESS", "FAILED", "CANCELLED"):
         raise Conflict(f"the task already finished ({row.status})")
-    await tasks.cancel(session, task_id)
-    released = await tool_calls.cancel_open(session, task_id)
+    # With the tasks it started (an agent task's run_workflow calls).
+    children = await agent_tasks.open_children(session, task_id)
+    released: list[uuid.UUID] = []
+    for cancelled in (task_id, *children):
+        await tasks.cancel(session, cancelled)
+        released += await tool_calls.cancel_open(session, cancelled)
     await add_event(
         session,
         task_id,
         "task_cancelled",
-        {"by": str(user_id), "released_tool_calls": [str(r) for r in released]},
+        {
+            "by": str(user_id),
+            "released_tool_calls": [str(r) for r in released],
+            **({"cancelled_tasks": [str(c) for c in children]} if children else {}),
+        },
     )
+    for child in children:
+        await add_event(
+            session, child, "task_cancelled", {"by": str(user_id), "with": str(task_id)}
+        )
     await record_event(
         session,
         row.org_id,

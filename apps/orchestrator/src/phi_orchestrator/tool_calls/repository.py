@@ -17,12 +17,12 @@ from typing import Any
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from sqlalchemy import Row, bindparam, func, null, or_, select, text, update
+from sqlalchemy import Row, and_, bindparam, func, null, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_orchestrator.worker_sql import worker_sql
-from phi_platform.db.models import Task, ToolCall
+from phi_platform.db.models import LocalAgent, Task, ToolCall
 
 # Claimable: never claimed or put back, or claimed with a lease that ran out; attempts left;
 # the task still running. SKIP LOCKED: two pollers never get the same call, and neither waits.
@@ -55,6 +55,9 @@ EXPIRE_SQL = """
 UPDATE tool_calls c SET status = 'FAILED', lease_until = NULL,
        completed_at = now(),
        error = CASE
+         WHEN c.deadline_at < now() THEN
+           format('time limit: the %%s call was not answered within its limit of %%s seconds',
+                  c.tool, round(extract(epoch FROM c.deadline_at - c.created_at))::int)
          WHEN c.status = 'CLAIMED' AND c.attempt >= c.max_attempts THEN
            format('the local agent took the %%s call %%s times and its lease ran '
                   'out each time', c.tool, c.attempt)
@@ -62,7 +65,8 @@ UPDATE tool_calls c SET status = 'FAILED', lease_until = NULL,
                      'within %%s seconds (is phi-agent running with the %%s tool '
                      'enabled?)', c.tool, %(unclaimed)s::int, c.tool)
        END
- WHERE (c.status = 'CLAIMED' AND c.lease_until < now()
+ WHERE (c.status IN ('PENDING', 'CLAIMED') AND c.deadline_at < now())
+    OR (c.status = 'CLAIMED' AND c.lease_until < now()
         AND c.attempt >= c.max_attempts)
     OR (c.status = 'PENDING'
         AND c.created_at < now() - make_interval(secs => %(unclaimed)s))
@@ -81,6 +85,7 @@ _CREATE = worker_sql(
         tool=bindparam("tool"),
         payload=bindparam("payload"),
         max_attempts=bindparam("max_attempts"),
+        deadline_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("deadline")),
     )
     .on_conflict_do_nothing(index_elements=["task_id", "step"])
     .returning(ToolCall.id)
@@ -124,8 +129,10 @@ async def create_once(
     tool: str,
     payload: dict[str, Any],
     max_attempts: int,
+    deadline_seconds: float | None = None,
 ) -> bool:
-    """Create the step's call unless it exists; True when this created it."""
+    """Create the step's call unless it exists; True when this created it. With
+    ``deadline_seconds`` the call fails when it is still unanswered that long after."""
     row = await (
         await _CREATE.execute(
             conn,
@@ -136,6 +143,7 @@ async def create_once(
             tool=tool,
             payload=Jsonb(payload),
             max_attempts=max_attempts,
+            deadline=deadline_seconds,
         )
     ).fetchone()
     return row is not None
@@ -270,9 +278,20 @@ async def of_task(session: AsyncSession, task_id: uuid.UUID) -> list[dict[str, A
                 ToolCall.attempt,
                 ToolCall.max_attempts,
                 ToolCall.lease_until,
+                ToolCall.claimed_at,
+                LocalAgent.name.label("claimed_by"),
+                LocalAgent.host.label("claimed_by_host"),
                 ToolCall.error,
                 ToolCall.created_at,
                 ToolCall.completed_at,
+            )
+            # The local agent that took the call last: the same agent's, by construction.
+            .outerjoin(
+                LocalAgent,
+                and_(
+                    LocalAgent.id == ToolCall.local_agent_id,
+                    LocalAgent.agent_id == ToolCall.agent_id,
+                ),
             )
             .where(ToolCall.task_id == task_id)
             .order_by(ToolCall.created_at)

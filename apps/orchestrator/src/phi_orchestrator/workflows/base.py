@@ -13,7 +13,8 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
@@ -25,6 +26,15 @@ from pydantic import BaseModel
 from phi_agent_config.data_contract import DataContract
 from phi_llm.types import LLMRouter
 from phi_service.db import is_connection_lost
+
+# LangGraph's id of the step run a node body runs in (see ``staged_event``).
+current_step_run: ContextVar[str | None] = ContextVar("phi_step_run", default=None)
+
+
+async def staged_event(ctx: WorkflowContext, event_type: str, payload: dict[str, Any]) -> None:
+    """An event stored with the running step's state update: written once if the step
+    finishes, never if it is cut off and runs again."""
+    await ctx.task.stage_event(current_step_run.get(), event_type, payload)
 
 
 class WorkflowError(Exception):
@@ -51,6 +61,14 @@ class TaskPort(Protocol):
         ...
 
     async def tool_result(self, step: str) -> Any: ...
+
+    async def stage_event(
+        self, step_run: str | None, event_type: str, payload: dict[str, Any]
+    ) -> None: ...
+
+    async def event_once(self, event_type: str, key: str, payload: dict[str, Any]) -> None:
+        """Write the event unless one of that type with ``key`` in its payload exists."""
+        ...
 
     async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -84,6 +102,8 @@ class WorkflowContext:
     task: TaskPort
     # phi_llm.Router in-process, or phi_llm.client.RouterClient.
     router: LLMRouter
+    # Limits and services of particular workflow types (AGENT_TASK's AgentTaskRuntime).
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Workflow(ABC):
@@ -92,6 +112,8 @@ class Workflow(ABC):
     input_model: ClassVar[builtins.type[BaseModel]]
     # The customer data the type reads (phi_agent_config.data_contract); None: it reads none.
     data_contract: ClassVar[DataContract | None] = None
+    # Needs a model that calls tools (run-task refuses it, 409, when none is routed).
+    needs_tool_calling: ClassVar[bool] = False
 
     def prepare(self, data: BaseModel, today: date) -> dict[str, Any]:
         """The task's stored input from the validated one (defaults resolved, e.g. the day)."""
@@ -105,9 +127,12 @@ class Workflow(ABC):
 NodeBody = Callable[[dict[str, Any], WorkflowContext], Awaitable[tuple[dict[str, Any], str]]]
 
 
-def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, Any]]]]:
+def step(
+    name: str | Callable[[dict[str, Any]], str],
+) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, Any]]]]:
     """A graph node that writes its start, end, duration and a one-line summary as task events
-    (the end with the node's state update, see ``TaskPort.finish_step``).
+    (the end with the node's state update, see ``TaskPort.finish_step``). ``name`` may be a
+    function of the state, for a node that runs many times (a loop's turns).
 
     The body returns ``(state update, summary)``. A node waiting on a tool (LangGraph's
     interrupt) writes a ``step_waiting`` event instead of an end; it runs again on resume.
@@ -116,12 +141,15 @@ def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, An
     def wrap(body: NodeBody) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def node(state: dict[str, Any], runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
             ctx = runtime.context
-            await ctx.task.start_step(name)
+            label = name(state) if callable(name) else name
+            await ctx.task.start_step(label)
             started = time.perf_counter()
+            info = runtime.execution_info
+            current_step_run.set(info.task_id if info else None)
             try:
                 update, summary = await body(state, ctx)
             except GraphBubbleUp:
-                await ctx.task.event("step_waiting", {"step": name})
+                await ctx.task.event("step_waiting", {"step": label})
                 raise
             except Exception as exc:
                 if is_connection_lost(exc):
@@ -129,17 +157,16 @@ def step(name: str) -> Callable[[NodeBody], Callable[..., Awaitable[dict[str, An
                 await ctx.task.event(
                     "step_failed",
                     {
-                        "step": name,
+                        "step": label,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                         "error": str(exc) or type(exc).__name__,
                     },
                 )
                 raise
-            info = runtime.execution_info
             await ctx.task.finish_step(
                 info.task_id if info else None,
                 {
-                    "step": name,
+                    "step": label,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     "summary": summary,
                 },

@@ -55,7 +55,15 @@ AGENT_STATUSES = ("ACTIVE", "DISABLED")
 SOURCE_TYPES = ("JD", "SOP", "POLICY", "MANUAL", "OTHER")
 DOCUMENT_STATUSES = ("PENDING", "PROCESSING", "READY", "FAILED")
 LOCAL_AGENT_STATUSES = ("ENROLLED", "ACTIVE", "OFFLINE")
-TASK_STATUSES = ("PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED")
+TASK_STATUSES = (
+    "PENDING",
+    "RUNNING",
+    "WAITING",
+    "AWAITING_APPROVAL",
+    "SUCCESS",
+    "FAILED",
+    "CANCELLED",
+)
 TASK_FINISHED_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
 TASK_TRIGGERS = ("manual", "schedule")
 TOOL_CALL_STATUSES = ("PENDING", "CLAIMED", "DONE", "FAILED", "CANCELLED")
@@ -153,6 +161,8 @@ class RoleTemplate(Base):
     default_capabilities: Mapped[list[Any] | None] = mapped_column(JSONB)
     default_tools: Mapped[list[Any] | None] = mapped_column(JSONB)
     description: Mapped[str | None] = mapped_column(Text)
+    # Instructions a person could give an agent of this role (suggestions in the web app).
+    example_tasks: Mapped[list[Any] | None] = mapped_column(JSONB)
     __table_args__ = (UniqueConstraint("industry_id", "key", name="uq_role_template_key"),)
 
 
@@ -450,9 +460,21 @@ class Task(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Started by an agent task's run_workflow call (once per parent and step).
+    parent_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL")
+    )
+    parent_step: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (
+        Index(
+            "uq_tasks_parent_step",
+            "parent_task_id",
+            "parent_step",
+            unique=True,
+            postgresql_where=text("parent_task_id IS NOT NULL"),
+        ),
         Index("ix_tasks_org_created", "org_id", "created_at"),
         Index("ix_tasks_agent_created", "agent_id", text("created_at DESC"), text("id DESC")),
         Index("ix_tasks_finished", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
@@ -517,6 +539,8 @@ class ToolCall(Base):
     result_sha256: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An agent task's time limit for the call: still open then, it fails.
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (
@@ -559,6 +583,26 @@ class LoginKnownAddress(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     __table_args__ = (Index("ix_login_known_addresses_last_seen", "last_seen_at"),)
+
+
+class IdempotencyKey(Base):
+    """A create request sent with an ``Idempotency-Key`` header, per account: the first
+    request's answer is stored so a retry (a double click, a client retrying after a lost
+    answer) gets that answer instead of creating a second thing (``phi_service.idempotency``)."""
+
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    # Method, path and body of the first request: the same key with another request is refused.
+    request_sha256: Mapped[str] = mapped_column(Text, nullable=False)
+    # NULL until the first request has its answer.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
 
 
 class LlmCall(Base):

@@ -52,7 +52,8 @@ export interface paths {
         put?: never;
         /**
          * Create Key
-         * @description A key for this agent's local agents. The whole key is in this answer only.
+         * @description A key for this agent's local agents. The whole key is in this answer only (so a
+         *     retry with the same Idempotency-Key gets 409 naming the key, not the secret).
          */
         post: operations["create_key_agents__agent_id__local_agent_keys_post"];
         delete?: never;
@@ -251,10 +252,36 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Task */
+        /**
+         * Get Task
+         * @description The task with its events and tool calls; while it is unfinished, also the agent's
+         *     local agents, so a task WAITING on a call can say who took it or why nobody has.
+         */
         get: operations["get_task_tasks__task_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{task_id}/approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide Approval
+         * @description Approve or reject the tool call an agent task waits on (``pending_approval`` of the
+         *     task; OWNER or ADMIN). A rejection goes back to the model as the call's error, with the
+         *     reason; either way the task goes on.
+         */
+        post: operations["decide_approval_tasks__task_id__approval_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -438,7 +465,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED";
+            status: "PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED";
             /** Trigger */
             trigger: string;
             /** Type */
@@ -448,6 +475,25 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * ApprovalIn
+         * @example {
+         *       "decision": "reject",
+         *       "reason": "not this week's data"
+         *     }
+         */
+        ApprovalIn: {
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "approve" | "reject";
+            /**
+             * Reason
+             * @description Told to the model with a rejection
+             */
+            reason?: string | null;
         };
         /** CallbackAnswer */
         CallbackAnswer: {
@@ -737,6 +783,22 @@ export interface components {
             /** Version */
             version: string | null;
         };
+        /**
+         * PendingApproval
+         * @description The exact call an agent task waits to have approved.
+         */
+        PendingApproval: {
+            /** Arguments */
+            arguments: {
+                [key: string]: unknown;
+            };
+            /** Key */
+            key: string;
+            /** Step */
+            step: string;
+            /** Tool */
+            tool: string;
+        };
         /** PendingCall */
         PendingCall: {
             /** Attempt */
@@ -805,6 +867,12 @@ export interface components {
          *         "question": "When must pallets be counted?"
          *       },
          *       "type": "ASK"
+         *     }
+         * @example {
+         *       "input": {
+         *         "instruction": "Which zone had the most late orders yesterday?"
+         *       },
+         *       "type": "AGENT_TASK"
          *     }
          */
         RunTask: {
@@ -880,6 +948,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
+             * Local Agents
+             * @description While the task is unfinished: the agent's local agents (online or not, with the tools their policy enables), so a task waiting on a tool call can say who could pick it up; empty once the task finished
+             */
+            local_agents: components["schemas"]["LocalAgentOut"][];
+            /**
              * Org Id
              * Format: uuid
              */
@@ -888,6 +961,9 @@ export interface components {
             output: {
                 [key: string]: unknown;
             } | null;
+            /** Parent Task Id */
+            parent_task_id?: string | null;
+            pending_approval?: components["schemas"]["PendingApproval"] | null;
             /** Schedule Slot */
             schedule_slot: string | null;
             /** Started At */
@@ -896,7 +972,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED";
+            status: "PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED";
             /** Tool Calls */
             tool_calls: components["schemas"]["ToolCallOut"][];
             /** Trigger */
@@ -968,7 +1044,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED";
+            status: "PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED";
             /** Trigger */
             trigger: string;
             /** Type */
@@ -983,6 +1059,18 @@ export interface components {
         ToolCallOut: {
             /** Attempt */
             attempt: number;
+            /**
+             * Claimed At
+             * @description When a local agent last took the call
+             */
+            claimed_at: string | null;
+            /**
+             * Claimed By
+             * @description The name of the local agent that last took it
+             */
+            claimed_by: string | null;
+            /** Claimed By Host */
+            claimed_by_host: string | null;
             /** Completed At */
             completed_at: string | null;
             /**
@@ -1049,7 +1137,7 @@ export interface operations {
                 limit?: number;
                 offset?: number;
                 org_id?: string | null;
-                status?: ("PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
+                status?: ("PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
                 type?: string | null;
             };
             header?: never;
@@ -1143,7 +1231,10 @@ export interface operations {
     create_key_agents__agent_id__local_agent_keys_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
@@ -1239,7 +1330,10 @@ export interface operations {
     run_task_agents__agent_id__run_task_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
@@ -1307,7 +1401,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 offset?: number;
-                status?: ("PENDING" | "RUNNING" | "WAITING" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
+                status?: ("PENDING" | "RUNNING" | "WAITING" | "AWAITING_APPROVAL" | "SUCCESS" | "FAILED" | "CANCELLED") | null;
                 type?: string | null;
             };
             header?: never;
@@ -1461,6 +1555,41 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decide_approval_tasks__task_id__approval_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalIn"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {

@@ -4,14 +4,7 @@ import { AgentPage } from "@/components/AgentPage";
 
 export const metadata: Metadata = { title: "Agent" };
 
-export default async function Page({
-  params,
-  searchParams,
-}: {
-  params: Promise<{ agentId: string }>;
-  searchParams: Promise<{ tab?: string; task?: string }>;
-}) {
+export default async function Page({ params }: { params: Promise<{ agentId: string }> }) {
   const { agentId } = await params;
-  const { tab, task } = await searchParams;
-  return <AgentPage agentId={agentId} tab={tab} task={task} />;
+  return <AgentPage agentId={agentId} />;
 }

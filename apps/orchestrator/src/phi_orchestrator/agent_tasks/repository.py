@@ -1,0 +1,163 @@
+"""What agent tasks keep beside their checkpoints: approvals (as task events: the request
+showing the exact call, then one decision) and the child tasks a ``run_workflow`` call starts.
+
+Statements on the worker's psycopg connections (SQL text, %-style parameters) and, for the
+API, on SQLAlchemy sessions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg import AsyncConnection as PsycopgConnection
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from phi_orchestrator.tasks.events import add_event
+
+APPROVAL_REQUESTED = "approval_requested"
+APPROVAL_DECIDED = "approval_decided"
+
+_APPROVAL_EVENTS = (
+    "SELECT event_type, payload, timestamp FROM task_events WHERE task_id = %s "
+    "AND event_type IN ('approval_requested', 'approval_decided') AND payload->>'key' = %s "
+    "ORDER BY seq"
+)
+
+
+async def approval_state(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, key: str
+) -> tuple[DictRow | None, DictRow | None]:
+    """The request and the decision (each None when absent) of the approval ``key``."""
+    rows = await (await conn.execute(_APPROVAL_EVENTS, (task_id, key))).fetchall()
+    requested = next((r for r in rows if r["event_type"] == APPROVAL_REQUESTED), None)
+    decided = next((r for r in rows if r["event_type"] == APPROVAL_DECIDED), None)
+    return requested, decided
+
+
+async def request_approval(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, payload: dict[str, Any]
+) -> None:
+    await add_event(conn, task_id, APPROVAL_REQUESTED, payload)
+
+
+_CREATE_CHILD = (
+    "INSERT INTO tasks (agent_id, org_id, type, input, trigger, parent_task_id, parent_step, "
+    "created_by) SELECT agent_id, org_id, %s, %s, 'manual', id, %s, created_by FROM tasks "
+    "WHERE id = %s ON CONFLICT (parent_task_id, parent_step) WHERE parent_task_id IS NOT NULL "
+    "DO NOTHING RETURNING id"
+)
+_CHILD_OF_STEP = (
+    "SELECT id, type, status, output, error FROM tasks WHERE parent_task_id = %s "
+    "AND parent_step = %s"
+)
+
+
+async def create_child(
+    conn: PsycopgConnection[DictRow],
+    parent_id: uuid.UUID,
+    step: str,
+    type_: str,
+    input_: dict[str, Any],
+) -> tuple[bool, DictRow]:
+    """The task started by the parent's ``step`` (created unless it exists; True when this
+    created it), with its status, output and error."""
+    created = await (
+        await conn.execute(_CREATE_CHILD, (type_, Jsonb(input_), step, parent_id))
+    ).fetchone()
+    row = await (await conn.execute(_CHILD_OF_STEP, (parent_id, step))).fetchone()
+    assert row is not None
+    return created is not None, row
+
+
+async def child_of_step(
+    conn: PsycopgConnection[DictRow], parent_id: uuid.UUID, step: str
+) -> DictRow | None:
+    return await (await conn.execute(_CHILD_OF_STEP, (parent_id, step))).fetchone()
+
+
+async def waiting_parent(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> uuid.UUID | None:
+    """The task that started this one and waits for it, if any."""
+    row = await (
+        await conn.execute(
+            "SELECT p.id FROM tasks c JOIN tasks p ON p.id = c.parent_task_id "
+            "WHERE c.id = %s AND p.status = 'WAITING'",
+            (task_id,),
+        )
+    ).fetchone()
+    return row["id"] if row else None
+
+
+_EXPIRE_APPROVALS = """
+SELECT t.id AS task_id, r.payload->>'key' AS key, r.payload->>'tool' AS tool
+  FROM tasks t
+  JOIN LATERAL (
+        SELECT payload, timestamp FROM task_events e
+         WHERE e.task_id = t.id AND e.event_type = 'approval_requested'
+         ORDER BY seq DESC LIMIT 1) r ON true
+ WHERE t.status = 'AWAITING_APPROVAL'
+   AND r.timestamp < now() - make_interval(secs => %s)
+   AND NOT EXISTS (SELECT 1 FROM task_events d WHERE d.task_id = t.id
+                   AND d.event_type = 'approval_decided' AND d.payload->>'key' = r.payload->>'key')
+   FOR UPDATE OF t SKIP LOCKED
+"""
+
+
+async def expire_approvals(
+    conn: PsycopgConnection[DictRow], timeout_seconds: float
+) -> list[uuid.UUID]:
+    """Decide every approval waited on longer than ``timeout_seconds`` as ``expired``;
+    returns the tasks (to be advanced, which fails them naming the limit)."""
+    rows = await (await conn.execute(_EXPIRE_APPROVALS, (timeout_seconds,))).fetchall()
+    for row in rows:
+        await add_event(
+            conn,
+            row["task_id"],
+            APPROVAL_DECIDED,
+            {
+                "key": row["key"],
+                "tool": row["tool"],
+                "decision": "expired",
+                "reason": f"no decision within {timeout_seconds:g} seconds",
+            },
+        )
+    return [r["task_id"] for r in rows]
+
+
+# The API's statements.
+
+
+async def pending_approval(session: AsyncSession, task_id: uuid.UUID) -> dict[str, Any] | None:
+    """The approval the task waits on: its request's payload, when no decision followed."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT r.payload FROM task_events r WHERE r.task_id = :id "
+                "AND r.event_type = 'approval_requested' AND NOT EXISTS ("
+                "SELECT 1 FROM task_events d WHERE d.task_id = r.task_id "
+                "AND d.event_type = 'approval_decided' AND d.payload->>'key' = r.payload->>'key') "
+                "ORDER BY r.seq DESC LIMIT 1"
+            ),
+            {"id": task_id},
+        )
+    ).first()
+    return dict(row.payload) if row else None
+
+
+async def decide(session: AsyncSession, task_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    await add_event(session, task_id, APPROVAL_DECIDED, payload)
+
+
+async def open_children(session: AsyncSession, task_id: uuid.UUID) -> list[uuid.UUID]:
+    """Unfinished tasks this task started (cancelled with it)."""
+    rows = await session.execute(
+        text(
+            "SELECT id FROM tasks WHERE parent_task_id = :id "
+            "AND status NOT IN ('SUCCESS', 'FAILED', 'CANCELLED')"
+        ),
+        {"id": task_id},
+    )
+    return [r.id for r in rows]

@@ -1,0 +1,373 @@
+"""AGENT_TASK end to end: a scripted OpenAI-compatible model server, the real orchestrator, a
+real worker process, and a real phi-agent process on a SQLite warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from agent_task_helpers import (
+    LATE_BY_ZONE,
+    LIMITS,
+    agent_tenant,
+    calls,
+    data_of,
+    events,
+    give_task,
+    plain_rows,
+    script,
+    start_phi_agent,
+    tool_messages,
+    wait_status,
+    write_warehouse,
+)
+from orch_factories import ScriptedLocalAgent, create_key, make_tenant, sql, worker_env
+
+from phi_llm.testing import FakeOpenAIServer
+from phi_orchestrator.settings import OrchestratorSettings
+from phi_service.testing import LiveServer, WorkerProcess
+
+ZONES = "SELECT zone_id, name FROM zones ORDER BY zone_id"
+
+
+@pytest.fixture(scope="module")
+def task_worker(
+    orch_settings: Callable[..., OrchestratorSettings], llm_env: dict[str, Any]
+) -> Iterator[WorkerProcess]:
+    env = worker_env(orch_settings(), **llm_env, **LIMITS)
+    w = WorkerProcess("phi_orchestrator.worker", env).wait_ready()
+    yield w
+    w.kill()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_warehouse(tmp_path_factory.mktemp("warehouse") / "wms.sqlite")
+
+
+def test_a_task_in_words_is_done_step_by_step_on_the_customers_database(
+    agent_api: httpx.Client,
+    agent_orchestrator: LiveServer,
+    database_url: str,
+    model: FakeOpenAIServer,
+    task_worker: WorkerProcess,
+    warehouse: Path,
+    tmp_path: Path,
+) -> None:
+    tenant = agent_tenant(database_url)
+    phi = start_phi_agent(agent_api, agent_orchestrator.url, tenant, tmp_path, warehouse)
+    try:
+        marker = script(
+            model,
+            calls(("db_schema", {})),
+            calls(("db_query", {"sql": LATE_BY_ZONE})),
+            calls(("db_query", {"sql": ZONES})),
+            "say:Zone Z-B (Bulk) had the most late orders: 2.",
+        )
+        task_id = give_task(agent_api, tenant, f"Which zone had the most late orders? {marker}")
+        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+        assert task["status"] == "SUCCESS", task["error"]
+
+        requests = model.requests_with(marker)
+        assert len(requests) == 4
+        first = requests[0]["body"]
+        # The agent's profile is the system prompt; its tools (db, file; no workflows) offered.
+        assert first["messages"][0]["content"].startswith("You report on the warehouse.")
+        assert [t["function"]["name"] for t in first["tools"]] == [
+            "search_documents",
+            "recall",
+            "remember",
+            "db_schema",
+            "db_query",
+            "file_list",
+            "file_read",
+        ]
+        # What the model received is what the warehouse holds, delimited as data.
+        results = tool_messages(model, marker)
+        assert all(r.startswith('<data source="') for r in results)
+        schema = data_of(results[0])
+        assert {t["name"] for t in schema["tables"]} == {"orders", "zones"}
+        assert data_of(results[1])["rows"] == plain_rows(warehouse, LATE_BY_ZONE)
+        assert data_of(results[2])["rows"] == plain_rows(warehouse, ZONES)
+
+        output = task["output"]
+        assert output["answer_text"].startswith("Zone Z-B")
+        assert [(e["sql"], e["row_count"]) for e in output["evidence"]] == [
+            (LATE_BY_ZONE, 2),
+            (ZONES, 3),
+        ]
+        assert "— 2 rows" in output["answer"] and "— 3 rows" in output["answer"]
+        assert output["steps"] == 4 and output["tool_calls"] == 3
+
+        started, finished = events(task, "tool_call_started"), events(task, "tool_call_finished")
+        assert [e["tool"] for e in started] == ["db_schema", "db_query", "db_query"]
+        assert started[1]["sql"] == LATE_BY_ZONE
+        assert [e["tool"] for e in finished] == ["db_schema", "db_query", "db_query"]
+        assert finished[1]["rows"] == 2 and finished[1]["duration_ms"] > 0
+        assert all("error" not in e for e in finished)
+        assert [e["turn"] for e in events(task, "model_turn")] == [1, 2, 3, 4]
+        # Each statement ran once on the customer's side.
+        queries = [a["sql"] for a in phi.audit() if a["event"] == "query"]
+        assert queries == [LATE_BY_ZONE, ZONES], phi.audit()
+    finally:
+        phi.stop()
+
+
+def test_refused_statements_reach_the_model_and_the_task_goes_on(
+    agent_api: httpx.Client,
+    agent_orchestrator: LiveServer,
+    database_url: str,
+    model: FakeOpenAIServer,
+    task_worker: WorkerProcess,
+    warehouse: Path,
+    tmp_path: Path,
+) -> None:
+    tenant = agent_tenant(database_url)
+    phi = start_phi_agent(agent_api, agent_orchestrator.url, tenant, tmp_path, warehouse)
+    try:
+        marker = script(
+            model,
+            calls(("db_query", {"sql": "DELETE FROM orders"})),
+            calls(("db_query", {"sql": "SELECT employee, salary FROM payroll"})),
+            calls(("db_query", {"sql": "SELECT 1"}), ("no_such_tool", {})),
+            "say:The policy does not let me read payroll.",
+        )
+        task_id = give_task(agent_api, tenant, f"What do we pay Ann? {marker}")
+        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+        assert task["status"] == "SUCCESS", task["error"]
+        write, outside, ok, unknown = tool_messages(model, marker)
+        assert write.startswith("The call failed:") and "refused" in write
+        assert "payroll" in outside and "allowed_tables" in outside
+        assert data_of(ok)["rows"] == [[1]]
+        assert "there is no tool 'no_such_tool'" in unknown
+        finished = events(task, "tool_call_finished")
+        assert [bool(e.get("refused")) for e in finished] == [True, True, False, False]
+        # Refusals are in the customer's audit log; the warehouse is unchanged.
+        refusals = [a for a in phi.audit() if a["event"] == "refused"]
+        assert len(refusals) == 2
+        assert plain_rows(warehouse, "SELECT count(*) FROM orders") == [[6]]
+    finally:
+        phi.stop()
+
+
+def test_the_step_limit_ends_the_task_keeping_what_was_found(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=())
+    search = calls(("search_documents", {"query": "late orders"}))
+    steps = LIMITS["agent_task_max_steps"]
+    marker = script(model, *[search] * steps)
+    task_id = give_task(agent_api, tenant, f"Keep searching {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+    assert task["status"] == "FAILED"
+    assert task["error"] == (
+        f"step limit: the task used its {steps} steps without reaching an answer"
+    )
+    assert task["output"]["stopped_by"] == "step" and task["output"]["steps"] == steps
+    # The last turn's calls were not run: no turn was left to read them.
+    assert len(events(task, "tool_call_finished")) == steps - 1
+    assert len(model.requests_with(marker)) == steps
+
+
+def test_the_token_limit_ends_the_task(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=())
+    search = calls(("search_documents", {"query": "late orders"}))
+    marker = script(model, search, search, search, "say:done")
+    model.prompt_tokens = 14_000  # what the model server says each prompt cost
+    try:
+        task_id = give_task(agent_api, tenant, f"Search {marker}")
+        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+    finally:
+        model.prompt_tokens = 11
+    assert task["status"] == "FAILED"
+    # Checked before each call (its estimate) and after it (what the model server counted).
+    assert task["error"] == "token limit: the task has used 42021 of its 30000 model tokens"
+    assert task["output"]["stopped_by"] == "token" and task["output"]["tokens"] == 42021
+    assert len(model.requests_with(marker)) == 3
+
+
+def test_the_time_limit_of_a_tool_call_ends_the_task(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    # The agent has its db tool, but no phi-agent is running to answer.
+    tenant = agent_tenant(database_url)
+    marker = script(model, calls(("db_query", {"sql": "SELECT 1"})), "say:done")
+    task_id = give_task(agent_api, tenant, f"Count {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=60)
+    assert task["status"] == "FAILED"
+    seconds = LIMITS["agent_task_tool_seconds"]
+    assert task["error"] == (
+        f"time limit: the db call was not answered within its limit of {seconds} seconds"
+    )
+    assert [c["status"] for c in task["tool_calls"]] == ["FAILED"]
+
+
+def test_approvals_granted_and_rejected(
+    agent_api: httpx.Client,
+    agent_orchestrator: LiveServer,
+    database_url: str,
+    model: FakeOpenAIServer,
+    task_worker: WorkerProcess,
+    warehouse: Path,
+    tmp_path: Path,
+) -> None:
+    tenant = agent_tenant(database_url, requires_approval=["db_query"])
+    phi = start_phi_agent(agent_api, agent_orchestrator.url, tenant, tmp_path, warehouse)
+    try:
+        marker = script(
+            model,
+            calls(("db_schema", {})),
+            calls(("db_query", {"sql": LATE_BY_ZONE})),
+            calls(("db_query", {"sql": ZONES})),
+            "say:Z-B had most late orders.",
+        )
+        task_id = give_task(agent_api, tenant, f"Late orders by zone {marker}")
+        task = wait_status(agent_api, tenant, task_id, {"AWAITING_APPROVAL", "FAILED"})
+        assert task["status"] == "AWAITING_APPROVAL", task["error"]
+        # The exact call is shown; db_schema needed no approval and has run.
+        assert task["pending_approval"]["tool"] == "db_query"
+        assert task["pending_approval"]["arguments"] == {"sql": LATE_BY_ZONE}
+        assert [e["tool"] for e in events(task, "tool_call_finished")] == ["db_schema"]
+        path = f"/tasks/{task_id}/approval"
+        member = agent_api.post(path, json={"decision": "approve"}, headers=tenant.member.headers)
+        assert member.status_code == 403 and "OWNER or ADMIN" in member.json()["detail"]
+        bad = agent_api.post(path, json={"decision": "maybe"}, headers=tenant.owner.headers)
+        assert bad.status_code == 422
+        ok = agent_api.post(path, json={"decision": "approve"}, headers=tenant.owner.headers)
+        assert ok.status_code == 200, ok.text
+        wait_status(agent_api, tenant, task_id, {"RUNNING", "WAITING", "SUCCESS"})
+        task = _wait_second_approval(agent_api, tenant, task_id)
+        assert task["pending_approval"]["arguments"] == {"sql": ZONES}
+        no = agent_api.post(
+            path,
+            json={"decision": "reject", "reason": "zone names are in the SOP"},
+            headers=tenant.owner.headers,
+        )
+        assert no.status_code == 200, no.text
+        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+        assert task["status"] == "SUCCESS", task["error"]
+        again = agent_api.post(path, json={"decision": "approve"}, headers=tenant.owner.headers)
+        assert again.status_code == 409 and "not awaiting an approval" in again.json()["detail"]
+        results = tool_messages(model, marker)
+        assert data_of(results[1])["rows"] == plain_rows(warehouse, LATE_BY_ZONE)
+        assert "a person rejected this call: zone names are in the SOP" in results[2]
+        decided = events(task, "approval_decided")
+        assert [d["decision"] for d in decided] == ["approved", "rejected"]
+        audited = sql(
+            database_url,
+            "SELECT action FROM audit_events WHERE org_id = %s AND action LIKE 'approval.%%' "
+            "ORDER BY occurred_at",
+            tenant.org_id,
+        )
+        assert audited == [("approval.granted",), ("approval.rejected",)]
+        # Only the approved statement ran.
+        assert [a["sql"] for a in phi.audit() if a["event"] == "query"] == [LATE_BY_ZONE]
+    finally:
+        phi.stop()
+
+
+def _wait_second_approval(api: httpx.Client, tenant: Any, task_id: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        task = api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()
+        if task["status"] == "AWAITING_APPROVAL" and len(events(task, "approval_requested")) == 2:
+            return task  # type: ignore[no-any-return]
+        assert task["status"] not in ("SUCCESS", "FAILED", "CANCELLED"), task
+        time.sleep(0.1)
+    raise AssertionError("no second approval asked for")
+
+
+def test_cancel_withdraws_the_pending_tool_call(
+    agent_api: httpx.Client,
+    agent_orchestrator: LiveServer,
+    database_url: str,
+    model: FakeOpenAIServer,
+    task_worker: WorkerProcess,
+) -> None:
+    tenant = agent_tenant(database_url)
+    marker = script(model, calls(("db_query", {"sql": LATE_BY_ZONE})), "say:done")
+    task_id = give_task(agent_api, tenant, f"Late orders {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"WAITING", "FAILED"})
+    assert [c["status"] for c in task["tool_calls"]] == ["PENDING"]
+    r = agent_api.post(f"/tasks/{task_id}/cancel", headers=tenant.member.headers)
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
+    assert [c["status"] for c in r.json()["tool_calls"]] == ["CANCELLED"]
+    local = ScriptedLocalAgent(agent_orchestrator.url, create_key(agent_api, tenant))
+    try:
+        assert local.heartbeat().status_code == 200
+        polled = local.poll(wait=1)
+        assert polled.status_code == 200 and polled.json()["tasks"] == []
+    finally:
+        local.close()
+    assert len(model.requests_with(marker)) == 1
+
+
+def test_agent_tasks_are_refused_without_a_model_that_calls_tools(
+    api: httpx.Client, database_url: str
+) -> None:
+    # The session's orchestrator has no model configured: only the builtin provider.
+    tenant = make_tenant(database_url)
+    r = api.post(
+        f"/agents/{tenant.agent_id}/run-task",
+        json={"type": "AGENT_TASK", "input": {"instruction": "Count late orders"}},
+        headers=tenant.owner.headers,
+    )
+    assert r.status_code == 409
+    assert "PHI_LLM_ROUTES" in r.json()["detail"] and "builtin" in r.json()["detail"]
+    assert sql(database_url, "SELECT count(*) FROM tasks WHERE agent_id = %s", tenant.agent_id) == [
+        (0,)
+    ]
+
+
+def test_remember_then_recall_with_the_source_and_run_a_workflow(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=(), workflows=["DAILY_WAREHOUSE_REPORT"])
+    fact = "Dock 4 is closed for repairs until Friday."
+    marker = script(
+        model,
+        calls(("remember", {"text": fact})),
+        calls(("recall", {"query": "dock 4 repairs"})),
+        calls(
+            (
+                "run_workflow",
+                {"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": "2026-11-24"}},
+            )
+        ),
+        "say:Dock 4 is closed; the report of 2026-11-24 is ready.",
+    )
+    task_id = give_task(agent_api, tenant, f"Note the dock closure and report {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=180)
+    assert task["status"] == "SUCCESS", task["error"]
+    offered = [t["function"]["name"] for t in model.requests_with(marker)[0]["body"]["tools"]]
+    assert offered == ["search_documents", "recall", "remember", "run_workflow"]
+    stored, recalled, report = tool_messages(model, marker)
+    assert data_of(stored)["stored"] is True
+    memories = data_of(recalled)["memories"]
+    assert memories[0]["text"] == fact
+    assert memories[0]["source"].startswith(f"remembered from task {task_id} on ")
+    rows = sql(
+        database_url,
+        "SELECT text FROM memories WHERE agent_id = %s AND source_task_id = %s",
+        tenant.agent_id,
+        task_id,
+    )
+    assert rows == [(fact,)]
+    # The report ran as a task of its own, started by this one, and its result came back.
+    (child_id, status, parent) = sql(
+        database_url,
+        "SELECT id::text, status, parent_task_id::text FROM tasks WHERE parent_task_id = %s",
+        task_id,
+    )[0]
+    assert status == "SUCCESS" and parent == task_id
+    assert data_of(report)["task_id"] == child_id and "summary_text" in data_of(report)
+    kinds = [e["kind"] for e in task["output"]["evidence"]]
+    assert kinds == ["memory", "task"]
+    assert "Memory (remembered from task" in task["output"]["answer"]
