@@ -31,6 +31,10 @@ const DataContractCard = dynamic(
   () => import("@/components/DataContractCard").then((m) => m.DataContractCard),
   { loading: () => <LoadingState label="Loading" /> },
 );
+const ApprovalSettings = dynamic(
+  () => import("@/components/AgentTask").then((m) => m.ApprovalSettings),
+  { loading: () => <LoadingState label="Loading" /> },
+);
 const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
   loading: () => <LoadingState label="Loading" />,
 });
@@ -214,8 +218,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <Overview agent={a} />
           <SchedulesCard agent={a} />
         </TabsContent>
-        <TabsContent value="tools">
+        <TabsContent value="tools" className="space-y-6">
           <ToolsPanel agent={a} />
+          <ApprovalSettings agent={a} />
         </TabsContent>
         <TabsContent value="documents">
           <DocumentsPanel agentId={a.id} />
@@ -231,7 +236,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <DataContractCard />
         </TabsContent>
         <TabsContent value="tasks">
-          <TaskList agentId={a.id} />
+          <TaskList agent={a} />
         </TabsContent>
       </Tabs>
     </>

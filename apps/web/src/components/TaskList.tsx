@@ -3,6 +3,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
+import { AgentAnswer, ApprovalBox, describeAgentEvent, GiveTask } from "@/components/AgentTask";
 import { FormField } from "@/components/form-field";
 import { Markdown } from "@/components/Markdown";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
@@ -10,17 +11,26 @@ import { Badge, type BadgeProps } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, NativeSelect } from "@/components/ui/input";
-import { orchestrator, unwrap } from "@/lib/api/client";
+import { orchestrator, unwrap, type Schemas } from "@/lib/api/client";
 import { keys, useTask, useTasks, type TaskStatus } from "@/lib/api/queries";
 import { followEvents } from "@/lib/sse";
 
-const STATUSES: TaskStatus[] = ["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"];
+const STATUSES: TaskStatus[] = [
+  "PENDING",
+  "RUNNING",
+  "WAITING",
+  "AWAITING_APPROVAL",
+  "SUCCESS",
+  "FAILED",
+  "CANCELLED",
+];
 const FINISHED = new Set<string>(["SUCCESS", "FAILED", "CANCELLED"]);
 const STATUS_VARIANT: Record<string, BadgeProps["variant"]> = {
   SUCCESS: "success",
   FAILED: "destructive",
   CANCELLED: "secondary",
   WAITING: "warning",
+  AWAITING_APPROVAL: "warning",
   RUNNING: "warning",
   PENDING: "secondary",
 };
@@ -39,6 +49,8 @@ interface LiveEvent {
 
 function describe(event: LiveEvent): string {
   const p = event.payload ?? {};
+  const agentLine = describeAgentEvent(event.event_type, p);
+  if (agentLine !== null) return agentLine;
   const parts = [p.step, p.summary, p.tool, p.error, p.status].filter(
     (v): v is string => typeof v === "string" && v !== "",
   );
@@ -70,7 +82,8 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         try {
           const e = JSON.parse(event.data) as LiveEvent;
           setEvents((prev) => (prev.some((x) => x.seq === e.seq) ? prev : [...prev, e]));
-          if (e.event_type.startsWith("task_")) void queryClient.invalidateQueries({ queryKey: keys.task(taskId) });
+          if (e.event_type.startsWith("task_") || e.event_type.startsWith("approval_"))
+            void queryClient.invalidateQueries({ queryKey: keys.task(taskId) });
         } catch {
           // not one of ours: ignore
         }
@@ -82,7 +95,16 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
     return () => abort.abort();
   }, [taskId, queryClient]);
 
-  const output = task.data?.output as { full_report_md?: string; summary_text?: string } | null | undefined;
+  const output = task.data?.output as
+    | { full_report_md?: string; summary_text?: string; answer?: string | null; evidence_md?: string }
+    | null
+    | undefined;
+  const cancel = useMutation({
+    mutationFn: () =>
+      unwrap(orchestrator.POST("/tasks/{task_id}/cancel", { params: { path: { task_id: taskId } } })),
+    onSuccess: (saved) => queryClient.setQueryData(keys.task(taskId), saved),
+  });
+  const open = task.data && !FINISHED.has(task.data.status);
   return (
     <Card data-testid="task-view">
       <CardHeader>
@@ -97,14 +119,23 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
               {live ? " · following live" : ""}
             </CardDescription>
           </div>
-          <Button variant="outline" size="sm" onClick={onClose}>
-            Close
-          </Button>
+          <div className="flex gap-2">
+            {open ? (
+              <Button variant="outline" size="sm" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
+                Cancel task
+              </Button>
+            ) : null}
+            <Button variant="outline" size="sm" onClick={onClose}>
+              Close
+            </Button>
+          </div>
         </div>
       </CardHeader>
       <CardContent className="space-y-4">
         {task.isError ? <ErrorState error={task.error} /> : null}
         <InlineError error={streamError} />
+        <InlineError error={cancel.error} />
+        {task.data?.status === "AWAITING_APPROVAL" ? <ApprovalBox task={task.data} /> : null}
         {task.data?.error ? (
           <p role="alert" className="text-sm text-destructive">
             {task.data.error}
@@ -124,7 +155,9 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
             {events.length === 0 ? <li className="text-muted-foreground">Waiting for events…</li> : null}
           </ol>
         </section>
-        {output?.full_report_md ? (
+        {task.data?.type === "AGENT_TASK" && output ? (
+          <AgentAnswer output={output} />
+        ) : output?.full_report_md ? (
           <section aria-label="Report" className="rounded-lg border p-4" data-testid="task-report">
             <Markdown source={output.full_report_md} />
           </section>
@@ -207,14 +240,16 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
 }
 
 /** The agent's tasks: run the test task, follow one live, and the history with a filter. */
-export function TaskList({ agentId }: { agentId: string }) {
+export function TaskList({ agent }: { agent: Schemas["AgentOut"] }) {
+  const agentId = agent.id;
   const [status, setStatus] = useState<TaskStatus | "">("");
   const [selected, setSelected] = useState<string | null>(null);
   const tasks = useTasks(agentId, status);
   return (
     <div className="space-y-6">
-      <RunTestTask agentId={agentId} onStarted={setSelected} />
+      <GiveTask agent={agent} onStarted={setSelected} />
       {selected ? <TaskView key={selected} taskId={selected} onClose={() => setSelected(null)} /> : null}
+      <RunTestTask agentId={agentId} onStarted={setSelected} />
       <section aria-labelledby="history-heading" className="space-y-3">
         <div className="flex flex-wrap items-end justify-between gap-3">
           <h2 id="history-heading" className="text-lg font-semibold">
