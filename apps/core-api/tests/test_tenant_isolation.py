@@ -141,6 +141,7 @@ CASES: dict[str, Request] = {
     "GET /agents/{agent_id}/profile-versions/{version}": _none,
     "POST /agents/{agent_id}/profile-versions/{version}/restore": _none,
     "GET /agents/{agent_id}/config": _none,
+    "GET /agents/{agent_id}/policy-starter": _none,
     "GET /orgs/{org_id}/audit": _none,
     "GET /orgs/{org_id}/audit/export": _none,
     **{

@@ -10,6 +10,7 @@ const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOTS;
 const RUN = process.env.RUN_ID ?? String(Date.now());
 const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
+// The orchestrator itself, where the journey plays a local agent (heartbeat, claim).
 const ORCHESTRATOR = process.env.ORCHESTRATOR_URL;
 const PASSWORD = "journey-pass-1";
 const TIMEOUT = 60_000;
@@ -86,11 +87,13 @@ try {
   });
   assert.equal(forged.status, 403);
 
-  step("create an organization");
+  step("create an organization with a double click: one is made");
   await page.getByLabel("Organization name").fill(`Acme Logistics ${RUN}`);
-  await page.getByRole("button", { name: "Create organization" }).click();
+  await page.getByRole("button", { name: "Create organization" }).dblclick();
   await page.waitForURL(/\/orgs\/[0-9a-f-]+$/);
   const orgId = page.url().split("/").pop();
+  const orgNames = await page.evaluate(async () => (await (await fetch("/api/core/orgs")).json()).map((o) => o.name));
+  assert.deepEqual(orgNames, [`Acme Logistics ${RUN}`]);
   await page.getByText("No agents yet").waitFor();
   await screenshot(page, "org-overview");
 
@@ -104,7 +107,7 @@ try {
   await page.getByText(`Invitation sent to nobody-${RUN}@example.com.`).waitFor();
   await screenshot(page, "members");
 
-  step("create an agent: industry, role, name, tools with settings");
+  step("create an agent: industry, role, name, tools (their settings live in policy.yaml)");
   await page.getByRole("link", { name: "Agents", exact: true }).first().click();
   await page.waitForURL(/\/agents$/);
   await page.getByRole("link", { name: "Create agent" }).first().click();
@@ -113,39 +116,40 @@ try {
   await page.getByText("Warehouse Analyst", { exact: true }).click();
   await page.getByLabel("Agent name").fill("Night shift analyst");
   await page.getByText("Database settings").waitFor();
-  // A bad setting is caught beside its input before anything is sent.
-  const connection = page.getByLabel("Connection name (required)");
-  await connection.fill("Bad Name");
-  await page.getByRole("button", { name: "Create agent" }).click();
-  await page.getByText(/must match/).waitFor();
+  // No host, driver or password to fill in: phi-agent would never read them.
+  assert.match(await page.getByTestId("tool-settings-none").first().innerText(), /policy\.yaml/);
+  assert.equal(await page.getByLabel(/Host|Driver|Password/).count(), 0);
   await screenshot(page, "agent-new");
-  await connection.fill("warehouse");
-  await page.getByRole("button", { name: "Create agent" }).click();
+  await page.getByRole("button", { name: "Create agent" }).dblclick();
   await page.waitForURL(/\/agents\/[0-9a-f-]+$/);
   const agentId = page.url().split("/").pop();
   await page.getByRole("heading", { name: "Night shift analyst" }).waitFor();
+  const agentCount = await page.evaluate(async (id) => (await (await fetch(`/api/core/orgs/${id}/agents`)).json()).length, orgId);
+  assert.equal(agentCount, 1, "a double click on Create agent made one agent");
   await screenshot(page, "agent-overview");
 
-  step("tools tab");
+  step("tools tab: says where the database and file settings live");
   await page.getByRole("tab", { name: "Tools" }).click();
-  await page.getByRole("button", { name: "Save tool settings" }).waitFor();
-  await page.getByLabel("Max rows (required)").fill("500");
-  await page.getByRole("button", { name: "Save tool settings" }).click();
-  await page.getByText("Saved.").waitFor();
+  await page.getByTestId("tool-settings-none").first().waitFor();
+  assert.equal(await page.getByTestId("tool-settings-none").count(), 2);
+  assert.equal(await page.getByRole("button", { name: "Save tool settings" }).count(), 0);
   await screenshot(page, "agent-tools");
 
   step("documents: upload, wait for READY, search");
   await page.getByRole("tab", { name: "Documents" }).click();
   await page.getByText("No documents yet").waitFor();
   const sop = await readFile(new URL("./fixtures/warehouse-sop.md", import.meta.url));
-  await page.locator("input[type=file]").setInputFiles({ name: "warehouse-sop.md", mimeType: "text/markdown", buffer: sop });
+  // A file name with underscores, as customers name theirs: the report names it verbatim.
+  await page.locator("input[type=file]").setInputFiles({ name: "dispatch_jd_sop.md", mimeType: "text/markdown", buffer: sop });
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByTestId("document-row").getByText("READY").waitFor({ timeout: 120_000 });
   await page.getByLabel("Search the documents").fill("when must the daily stock report be sent?");
   await page.getByRole("button", { name: "Search" }).click();
   const hit = page.getByTestId("search-hit").first();
   await hit.waitFor();
-  assert.match(await hit.innerText(), /warehouse-sop\.md/);
+  assert.match(await hit.innerText(), /dispatch_jd_sop\.md/);
+  // The section a passage sits under is shown whole, on its own line.
+  assert.match(await hit.getByTestId("search-hit-section").innerText(), /^Section: Warehouse daily operations SOP › /);
   await screenshot(page, "agent-documents");
 
   step("profile: generate and see the system prompt and version 1");
@@ -155,6 +159,12 @@ try {
   await page.getByTestId("system-prompt").waitFor();
   await page.getByRole("button", { name: "Version 1" }).waitFor();
   await page.getByText("System prompt of version 1").waitFor();
+  // The profile in sections, and nothing wider than the window (the versions panel was).
+  await page.getByTestId("profile-sections").getByRole("heading", { name: /Capabilities/ }).waitFor();
+  assert.ok(
+    (await page.evaluate(() => document.documentElement.scrollWidth)) <= 1280,
+    "the profile tab is wider than the window",
+  );
   await screenshot(page, "agent-profile");
 
   step("overview: the schedules card says what the scheduler runs, and when");
@@ -189,9 +199,17 @@ try {
     page.waitForEvent("download"),
     page.getByRole("link", { name: "Download Config" }).click(),
   ]);
-  assert.match(download.suggestedFilename(), /\.yaml$/);
+  assert.equal(download.suggestedFilename(), "phi-agent-config.yaml");
   const downloaded = await readFile(await download.path(), "utf8");
   assert.equal(downloaded.trim(), yaml.trim());
+  const [policyDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Starter policy.yaml" }).click(),
+  ]);
+  assert.equal(policyDownload.suggestedFilename(), "policy.yaml");
+  const policy = await readFile(await policyDownload.path(), "utf8");
+  assert.match(policy, /dsn_env: PHI_WAREHOUSE_DSN/);
+  assert.match(policy, /roots: \[exports\]/);
   await screenshot(page, "agent-config");
 
   step("local agents: a key is shown once, then listed");
@@ -252,10 +270,57 @@ try {
   await page.getByTestId("task-events").getByText("step_started").first().waitFor();
   const report = page.getByTestId("task-report");
   await report.waitFor({ timeout: 180_000 });
+  // The Markdown reader arrives with the first report (its own chunk): wait for what it drew.
+  await report.locator(".markdown h2").first().waitFor();
   assert.match(await report.innerText(), /Daily warehouse report/i);
   await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
   await page.getByTestId("task-history").getByText("SUCCESS").waitFor();
   await screenshot(page, "agent-tasks");
+
+  step("the report's Markdown: tables, and file names with underscores kept as written");
+  assert.ok((await report.locator("table").count()) > 0, "the report's tables render as tables");
+  assert.match(await report.innerText(), /dispatch_jd_sop\.md/);
+  assert.equal(await report.locator("em", { hasText: /^jd$/ }).count(), 0);
+
+  step("a reload keeps the open tab and the open task");
+  const taskUrl = new URL(page.url());
+  assert.equal(taskUrl.searchParams.get("tab"), "tasks");
+  const taskId = taskUrl.searchParams.get("task");
+  assert.ok(taskId, "the open task is in the URL");
+  await page.reload();
+  await page.getByRole("tab", { name: "Tasks", selected: true }).waitFor();
+  await page.getByTestId("task-report").waitFor();
+  await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
+
+  step("a task on the customer's data waits for a local agent, and says why");
+  await page.getByLabel("Through the local agent").check();
+  await page.getByRole("button", { name: "Run Test Task (Daily Warehouse Report)" }).click();
+  const waiting = page.getByTestId("task-waiting");
+  // The local agent that reported its contract check above is online, or went offline since
+  // (after three missed heartbeats): either way the page says which.
+  await waiting
+    .getByText(/^Waiting for (warehouse-pc to pick up the db call|a local agent of this agent; none is online — last seen .* \(warehouse-pc\))/)
+    .waitFor();
+  await screenshot(page, "task-waiting-unclaimed");
+  // A local agent comes online with the key made above and takes the call.
+  const asLocalAgent = { Authorization: `Bearer ${secret}`, "Content-Type": "application/json" };
+  const beat = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
+    method: "POST",
+    headers: asLocalAgent,
+    body: JSON.stringify({ name: "warehouse-pc-1", host: "wh-floor-1", version: "journey", tools: ["db"] }),
+  });
+  assert.equal(beat.status, 200);
+  const { local_agent_id: localAgentId } = await beat.json();
+  const polled = await fetch(`${ORCHESTRATOR}/local-agents/${localAgentId}/pending-tasks?wait=10`, { headers: asLocalAgent });
+  assert.equal((await polled.json()).tasks.length, 1);
+  await waiting.getByText(/^Claimed by warehouse-pc-1 on wh-floor-1/).waitFor();
+  await screenshot(page, "task-waiting-claimed");
+
+  step("cancel the waiting task from its page");
+  await page.getByRole("button", { name: "Cancel task" }).click();
+  await page.getByTestId("task-view").getByText("CANCELLED", { exact: true }).waitFor();
+  assert.equal(await waiting.count(), 0);
+  await page.getByRole("button", { name: "Cancel task" }).waitFor({ state: "detached" });
   await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
   await page.getByText("No FAILED tasks").waitFor();
 
@@ -288,10 +353,69 @@ try {
   await view.getByTestId("task-events").getByText("remember approved").waitFor();
   await screenshot(page, "agent-task");
 
+  step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
+  const refusalAt = new Date().toISOString();
+  const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({
+      name: "warehouse-pc",
+      tools: ["db"],
+      refusals: [
+        { tool: "db", reason: "query 'cleanup' refused: only SELECT statements are allowed", count: 2, first_at: refusalAt, last_at: refusalAt },
+      ],
+    }),
+  });
+  assert.equal(refused.status, 200, await refused.text());
+  await page.goto(`/orgs/${orgId}/audit`);
+  const audit = page.getByTestId("audit-events");
+  await audit.getByText("local agent warehouse-pc refused 2× db: query 'cleanup' refused", { exact: false }).waitFor();
+  const auditText = await audit.innerText();
+  assert.match(auditText, /created agent /);
+  assert.match(auditText, /created key phia_[0-9a-f]{8}… \(warehouse-pc\) on agent /);
+  assert.match(auditText, /uploaded document /);
+  assert.ok(!auditText.includes(secret), "the audit log never shows a key");
+  await screenshot(page, "org-audit");
+  await page.getByLabel("What").selectOption("local_agent_key");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await audit.getByText("created key").waitFor();
+  assert.equal(await audit.locator("li").count(), 1);
+  const [auditCsv] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Export CSV" }).click(),
+  ]);
+  const csvText = await readFile(await auditCsv.path(), "utf8");
+  assert.match(csvText.split("\n")[0], /^occurred_at,org_id,actor_type/);
+  assert.equal(csvText.trim().split("\n").length, 2, "the export follows the filter");
+  await screenshot(page, "org-audit-filtered");
+
   step("dashboard shows the org's counts");
   await page.goto("/dashboard");
   await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
   await screenshot(page, "dashboard");
+
+  step("organizations: rename one, then delete it");
+  await page.getByLabel("Organization name").fill(`Scratch ${RUN}`);
+  await page.getByRole("button", { name: "Create organization" }).click();
+  await page.waitForURL(/\/orgs\/[0-9a-f-]+$/);
+  await page.getByLabel("Organization name").fill(`Scratch renamed ${RUN}`);
+  await page.getByRole("button", { name: "Rename" }).click();
+  await page.getByRole("heading", { name: `Scratch renamed ${RUN}` }).waitFor();
+  await page.getByRole("button", { name: "Delete organization…" }).click();
+  await screenshot(page, "org-settings");
+  const deleteButton = page.getByRole("button", { name: "Delete permanently" });
+  assert.equal(await deleteButton.isDisabled(), true, "deleting waits for the typed name");
+  await page.getByLabel("Type the organization's name to confirm").fill(`Scratch renamed ${RUN}`);
+  await deleteButton.click();
+  await page.waitForURL(/\/dashboard$/);
+  await page.getByRole("link", { name: `Acme Logistics ${RUN}` }).waitFor();
+  assert.equal(await page.getByText(`Scratch renamed ${RUN}`).count(), 0);
+
+  step("an agent the account cannot see: a plain not-found, nothing to retry");
+  await page.goto("/agents/00000000-0000-4000-8000-000000000000");
+  await page.getByText("This does not exist, or your account cannot see it.").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Try again" }).count(), 0);
+  await screenshot(page, "agent-not-found");
 
   step("a non-admin gets no admin page");
   await page.goto("/admin");
@@ -322,7 +446,12 @@ try {
   await page.getByTestId("admin-orgs").getByText(`Acme Logistics ${RUN}`).waitFor();
   // The journey's task, found through the organization filter, with its events.
   await page.getByLabel("Organization", { exact: true }).selectOption({ label: `Acme Logistics ${RUN}` });
-  const adminTask = page.getByTestId("admin-tasks").getByRole("row").filter({ hasText: "DAILY_WAREHOUSE_REPORT" });
+  // Its successful report (the journey also cancelled one waiting for a local agent).
+  const adminTask = page
+    .getByTestId("admin-tasks")
+    .getByRole("row")
+    .filter({ hasText: "DAILY_WAREHOUSE_REPORT" })
+    .filter({ hasText: "SUCCESS" });
   await adminTask.getByText("SUCCESS").waitFor();
   assert.equal(await adminTask.count(), 1);
   await adminTask.getByRole("button", { name: "Events" }).click();
@@ -338,9 +467,12 @@ try {
     "/dashboard": userState,
     "/orgs/[orgId]": userState,
     "/orgs/[orgId]/members": userState,
+    "/orgs/[orgId]/audit": userState,
     "/orgs/[orgId]/agents": userState,
     "/orgs/[orgId]/agents/new": userState,
     "/agents/[agentId]": userState,
+    // The tasks tab with a report open: the Markdown reader and sanitiser load there.
+    "/agents/[agentId]?tab=tasks&task=[taskId]": userState,
     "/admin": adminState,
   };
   const budget = {};
@@ -354,7 +486,7 @@ try {
         pending.push(request.sizes().then((s) => (bytes += s.responseBodySize)));
       }
     });
-    const path = route.replace("[orgId]", orgId).replace("[agentId]", agentId);
+    const path = route.replace("[orgId]", orgId).replace("[agentId]", agentId).replace("[taskId]", taskId);
     await coldPage.goto(path, { waitUntil: "networkidle" });
     await Promise.all(pending);
     assert.ok(bytes > 0, `no script measured for ${route}`);

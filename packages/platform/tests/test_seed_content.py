@@ -138,21 +138,16 @@ def test_no_secret_values_only_env_var_names(tool: dict[str, Any]) -> None:
             pytest.fail(f"{tool['key']} default_config{path} holds a secret value")
 
 
-def test_db_schema_rejects_inline_password_unknown_driver_and_missing_host() -> None:
-    db = next(t for t in TOOLS if t["key"] == "db")
-    validator = Draft202012Validator(db["config_schema"])
-    with_password = {**db["default_config"], "password": "hunter2"}
-    assert not validator.is_valid(with_password)
-    bad_driver = {**db["default_config"], "driver": "oracle"}
-    assert not validator.is_valid(bad_driver)
-    no_host = {k: v for k, v in db["default_config"].items() if k != "host"}
-    assert not validator.is_valid(no_host)
-    sqlite = {
-        k: v
-        for k, v in db["default_config"].items()
-        if k not in {"host", "port", "username", "password_env"}
-    }
-    assert validator.is_valid({**sqlite, "driver": "sqlite", "database": "/srv/data/stock.db"})
+@pytest.mark.parametrize("key", ["db", "file"])
+def test_local_tools_take_no_setting_the_local_agent_would_ignore(key: str) -> None:
+    # phi-agent reads connections, limits and folders from the customer's policy.yaml only:
+    # a host, a driver, a password variable or a folder set here would be silently ignored.
+    tool = next(t for t in TOOLS if t["key"] == key)
+    validator = Draft202012Validator(tool["config_schema"])
+    assert validator.is_valid({})
+    for stray in ({"host": "db"}, {"driver": "mssql"}, {"password_env": "X"}, {"roots": ["/"]}):
+        assert not validator.is_valid(stray), stray
+    assert "policy.yaml" in tool["config_schema"]["description"]
 
 
 def test_at_least_five_industries_with_unique_keys_including_logistics() -> None:

@@ -107,13 +107,15 @@ def test_generated_profile_reflects_the_documents_and_exports(
     r = client.get(f"/agents/{agent_id}/config", headers=team["member"].headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/yaml")
+    # Saved under the name the local agent's instructions use.
+    assert r.headers["content-disposition"] == 'attachment; filename="phi-agent-config.yaml"'
     exported = parse_config(r.text)
     assert str(exported.agent_id) == agent_id and str(exported.org_id) == team["org"]["id"]
     assert (exported.industry, exported.role) == ("logistics", "warehouse_analyst")
     assert exported.workflows[0].schedule == "0 16 * * *"  # an hour before the "by 17:00" in the JD
     db = next(t for t in exported.tools if t.key == "db")
-    assert db.required_settings == ["PHI_DB_PASSWORD"]
-    assert db.settings["password_env"] == "env:PHI_DB_PASSWORD"
+    # Connections and limits are the customer's policy.yaml's: nothing of them is exported.
+    assert (db.required_settings, db.settings) == ([], {})
     assert any("WMS" in rule for rule in db.usage_rules)
     assert str(exported.orchestrator_url).startswith("http://localhost:8001")
     as_json = client.get(f"/agents/{agent_id}/config?format=json", headers=owner.headers)
@@ -172,6 +174,20 @@ def test_versions_are_kept_and_can_be_restored(
     assert suggestion["schedule"] == "0 9 1 * *" and "no workflow type" in suggestion["reason"]
     agent = client.get(f"/agents/{agent_id}", headers=owner.headers).json()
     assert agent["system_prompt"] == first_prompt and agent["config"]["profile_version"] == 3
+    # Audit: each generation by the owner who asked for it (written by the worker), the
+    # restore by the owner; the members' refused attempts record nothing.
+    url = live_server.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        events = conn.execute(
+            "SELECT action, actor_id::text, details->>'version' FROM audit_events "
+            "WHERE target_id = %s AND action LIKE 'profile.%%' ORDER BY id",
+            (agent_id,),
+        ).fetchall()
+    assert events == [
+        ("profile.generated", owner.id, "1"),
+        ("profile.generated", owner.id, "2"),
+        ("profile.restored", owner.id, "1"),
+    ]
     versions = client.get(f"/agents/{agent_id}/profile-versions", headers=member.headers).json()
     assert [v["version"] for v in versions] == [3, 2, 1]
 
@@ -225,18 +241,20 @@ def test_bad_input(client: httpx.Client, team: dict[str, Any]) -> None:
         == 422
     )
 
-    # A secret typed into a tool's settings by hand: export refuses it, naming the field.
+    # A DSN with a password typed into the db tool's settings is refused when saved: the tool
+    # takes no settings (the customer's policy.yaml holds connections, by environment variable).
     tools = {t["key"]: t for t in client.get("/tools").json()}
-    config = dict(tools["db"]["default_config"])
-    config["username"] = "postgresql://app:hunter2@db/wms"
     r = client.patch(
         f"/agents/{agent_id}",
-        json={"tools": [{"tool_id": tools["db"]["id"], "config": config}]},
+        json={
+            "tools": [
+                {"tool_id": tools["db"]["id"], "config": {"dsn": "postgresql://app:hunter2@db/wms"}}
+            ]
+        },
         headers=owner.headers,
     )
-    assert r.status_code == 200, r.text  # the tool's schema allows it; the export must not
-    r = client.get(f"/agents/{agent_id}/config", headers=owner.headers)
-    assert r.status_code == 409 and "URL with a password" in r.json()["detail"]
+    assert r.status_code == 422 and "dsn" in r.text
+    assert "hunter2" not in client.get(f"/agents/{agent_id}/config", headers=owner.headers).text
     # A hand-edited workflow with a broken schedule is refused when it is saved.
     r = client.patch(
         f"/agents/{agent_id}",

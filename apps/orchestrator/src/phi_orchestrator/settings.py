@@ -19,6 +19,12 @@ class OrchestratorSettings(ServiceSettings):
     heartbeat_interval_seconds: int = Field(default=15, ge=1)
     # A local agent is OFFLINE once its last heartbeat is older than this many intervals.
     offline_after_heartbeats: int = Field(default=3, ge=1)
+
+    @property
+    def offline_after_seconds(self) -> float:
+        """Seconds without a heartbeat after which a local agent counts as OFFLINE."""
+        return float(self.heartbeat_interval_seconds * self.offline_after_heartbeats)
+
     lease_seconds: int = Field(default=30, ge=1)
     # Claims of one call (a lease that expires counts one); after the last, the task fails.
     tool_call_max_attempts: int = Field(default=3, ge=1)

@@ -390,3 +390,66 @@ def test_concurrent_pollers_never_get_the_same_call(
     assert len({call_id for call_id, _ in claimed}) == 8
     for p in pollers:
         p.close()
+
+
+def test_a_waiting_task_says_who_could_take_its_call_and_who_took_it(
+    api: httpx.Client, orchestrator: Any, tenant: Tenant, worker: Any
+) -> None:
+    # No local agent yet: the task's detail has none to offer and the call nobody's.
+    task_id = _report(api, tenant)
+    task = wait_task(api, tenant, task_id, {"WAITING"})
+    assert task["local_agents"] == []
+    assert [(c["status"], c["claimed_by"]) for c in task["tool_calls"]] == [("PENDING", None)]
+    pc = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant), name="warehouse-pc-1")
+    try:
+        assert pc.heartbeat().status_code == 200
+        task = api.get(f"/tasks/{task_id}", headers=tenant.member.headers).json()
+        [seen] = task["local_agents"]
+        assert (seen["name"], seen["status"], sorted(seen["tools"])) == (
+            "warehouse-pc-1",
+            "ACTIVE",
+            ["db", "file"],
+        )
+        assert seen["last_heartbeat_at"]
+        pc.claim()
+        [call] = api.get(f"/tasks/{task_id}", headers=tenant.member.headers).json()["tool_calls"]
+        assert (call["status"], call["claimed_by"], call["claimed_by_host"]) == (
+            "CLAIMED",
+            "warehouse-pc-1",
+            "test-host",
+        )
+        assert call["claimed_at"] and call["lease_until"]
+        # Finished tasks no longer list local agents.
+        api.post(f"/tasks/{task_id}/cancel", headers=tenant.member.headers)
+        done = api.get(f"/tasks/{task_id}", headers=tenant.member.headers).json()
+        assert done["status"] == "CANCELLED" and done["local_agents"] == []
+    finally:
+        pc.close()
+
+
+def test_creates_with_one_idempotency_key_create_once(
+    api: httpx.Client, tenant: Tenant, database_url: str
+) -> None:
+    headers = {**tenant.owner.headers, "Idempotency-Key": "run-" + tenant.agent_id}
+    path = f"/agents/{tenant.agent_id}/run-task"
+    body = {"type": "DAILY_WAREHOUSE_REPORT", "input": {"day": DAY}}
+    first = api.post(path, json=body, headers=headers)
+    again = api.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = api.post(path, json={**body, "input": {"day": "2026-11-23"}}, headers=headers)
+    assert other.status_code == 422
+    count = sql(database_url, "SELECT count(*) FROM tasks WHERE agent_id = %s", tenant.agent_id)
+    assert count[0][0] == 1
+    # A key's secret is shown once: its replay names the key instead of showing it again.
+    keys = f"/agents/{tenant.agent_id}/local-agent-keys"
+    key_headers = {**tenant.owner.headers, "Idempotency-Key": "key-" + tenant.agent_id}
+    made = api.post(keys, json={"name": "pc-1"}, headers=key_headers)
+    assert made.status_code == 201
+    replay = api.post(keys, json={"name": "pc-1"}, headers=key_headers)
+    assert replay.status_code == 409
+    assert made.json()["id"] in replay.json()["detail"] and "shown" in replay.json()["detail"]
+    assert made.json()["key"] not in replay.text
+    assert len(api.get(keys, headers=tenant.owner.headers).json()["items"]) == 1
+    stored = sql(database_url, "SELECT response::text FROM idempotency_keys")
+    assert all(made.json()["key"] not in row[0] for row in stored)

@@ -15,6 +15,7 @@ import { Input } from "@/components/ui/input";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useIndustries, useOrg, useRoleTemplates, useTools } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 import { initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
 import { cn } from "@/lib/utils";
 
@@ -112,6 +113,7 @@ export function AgentForm({ orgId }: { orgId: string }) {
     );
   }
 
+  const guard = useCreateGuard();
   const create = useMutation({
     mutationFn: async () => {
       if (!industry || !role) throw new Error("choose an industry and a role first");
@@ -124,10 +126,11 @@ export function AgentForm({ orgId }: { orgId: string }) {
       });
       setSettingErrors(errors);
       if (Object.keys(errors).length) throw new Error("fix the highlighted tool settings");
+      const body = { industry_id: industry.id, role_template_id: role.id, name, tool_ids: [] };
       const agent = await unwrap(
         core.POST("/orgs/{org_id}/agents", {
-          params: { path: { org_id: orgId } },
-          body: { industry_id: industry.id, role_template_id: role.id, name, tool_ids: [] },
+          params: { path: { org_id: orgId }, header: { "Idempotency-Key": guard.keyFor(body) } },
+          body,
         }),
       );
       if (toolConfigs.length) {
@@ -141,6 +144,7 @@ export function AgentForm({ orgId }: { orgId: string }) {
       return agent;
     },
     onSuccess: async (agent) => {
+      guard.succeeded();
       await queryClient.invalidateQueries({ queryKey: keys.agents(orgId) });
       router.push(`/agents/${agent.id}`);
     },
@@ -169,7 +173,7 @@ export function AgentForm({ orgId }: { orgId: string }) {
         className="space-y-4"
         onSubmit={(e) => {
           e.preventDefault();
-          create.mutate();
+          guard.once(() => create.mutateAsync());
         }}
       >
         <Step n={1} title="Industry">

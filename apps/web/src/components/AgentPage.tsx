@@ -20,7 +20,8 @@ import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useAgent, useIndustries, useOrg, useRoleTemplates, useTools } from "@/lib/api/queries";
-import { initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
+import { fieldsOf, initialValues, toConfig, type FormValues, type JsonSchema } from "@/lib/schema-form";
+import { useUrlParam } from "@/lib/url-state";
 
 // Loaded when their tab opens, so the agent page's first load stays small.
 const LocalAgentsPanel = dynamic(
@@ -173,9 +174,11 @@ function ToolsPanel({ agent }: { agent: Schemas["AgentOut"] }) {
         </Card>
       ))}
       <div className="flex items-center gap-3">
-        <Button onClick={save} disabled={patch.isPending}>
-          {patch.isPending ? "Saving…" : "Save tool settings"}
-        </Button>
+        {agent.tools.some((t) => fieldsOf(schemaOf(t.tool_id)).length > 0) ? (
+          <Button onClick={save} disabled={patch.isPending}>
+            {patch.isPending ? "Saving…" : "Save tool settings"}
+          </Button>
+        ) : null}
         {saved ? (
           <span role="status" className="text-sm text-emerald-700">
             Saved.
@@ -187,9 +190,14 @@ function ToolsPanel({ agent }: { agent: Schemas["AgentOut"] }) {
   );
 }
 
+
 export function AgentPage({ agentId }: { agentId: string }) {
   const agent = useAgent(agentId);
   const org = useOrg(agent.data?.org_id ?? "");
+  const [tabParam, setTab] = useUrlParam("tab");
+  // ?tab= names a tab by its value; not checked against a list, so a tab added below works
+  // without another edit here.
+  const tab = tabParam ?? "overview";
   if (agent.isPending) return <LoadingState label="Loading agent" />;
   if (agent.isError) return <ErrorState error={agent.error} onRetry={() => agent.refetch()} />;
   const a = agent.data;
@@ -204,7 +212,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
         title={a.name}
         description={`${a.tools.length} tool(s) · ${a.system_prompt ? "profile generated" : "no profile yet"}`}
       />
-      <Tabs defaultValue="overview">
+      <Tabs value={tab} onValueChange={(value) => setTab(value === "overview" ? null : value)}>
         <TabsList aria-label="Agent sections">
           <TabsTrigger value="overview">Overview</TabsTrigger>
           <TabsTrigger value="tools">Tools</TabsTrigger>

@@ -15,8 +15,11 @@ export function ConfigViewer({ agentId }: { agentId: string }) {
           <div>
             <CardTitle>Local agent config</CardTitle>
             <CardDescription>
-              Put this file beside <code>phi-agent</code> on your machine. It holds no secrets:
-              tools name the environment variables that do.
+              Save it as <code>phi-agent-config.yaml</code> beside <code>phi-agent</code> on your
+              machine. It holds no secrets and no connections: which databases and folders the
+              local agent may read, and its limits, are set in your own <code>policy.yaml</code>
+              on that machine, which the cloud never sees. Start from the one made for this
+              agent&apos;s tools.
             </CardDescription>
           </div>
           <div className="flex gap-2">
@@ -29,6 +32,11 @@ export function ConfigViewer({ agentId }: { agentId: string }) {
             <Button asChild variant="outline">
               <a href={`/api/core/agents/${agentId}/config?format=json`} download>
                 JSON
+              </a>
+            </Button>
+            <Button asChild variant="outline">
+              <a href={`/api/core/agents/${agentId}/policy-starter`} download>
+                Starter policy.yaml
               </a>
             </Button>
           </div>

@@ -1,5 +1,7 @@
 "use client";
 
+import { Fragment } from "react";
+
 import { ErrorState, LoadingState } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -86,7 +88,20 @@ function ContractTables({ contract }: { contract: Contract }) {
                         {c.unit ? ` (unit: ${c.unit})` : null}
                         {c.values ? `; values: ${c.values.join(", ")}` : null}
                       </td>
-                      <td className="py-1 text-muted-foreground">{c.when_null ?? "—"}</td>
+                      <td className="py-1 text-muted-foreground">
+                        {c.when_null ?? "—"}
+                        {c.figures_when_empty?.length ? (
+                          <span className="mt-1 block text-xs">
+                            Empty in every row: not available in the report:{" "}
+                            {c.figures_when_empty.map((f, i) => (
+                              <Fragment key={f}>
+                                {i ? ", " : null}
+                                <code className="font-mono">{f}</code>
+                              </Fragment>
+                            ))}
+                          </span>
+                        ) : null}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -12,6 +12,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input } from "@/components/ui/input";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { keys, useDocuments } from "@/lib/api/queries";
+import { matchSnippet } from "@/lib/search-snippet";
 
 const STATUS_VARIANT: Record<string, BadgeProps["variant"]> = {
   READY: "success",
@@ -69,9 +70,6 @@ function DocumentRow({ agentId, doc }: { agentId: string; doc: Schemas["Document
   );
 }
 
-function snippet(text: string, max = 320): string {
-  return text.length > max ? text.slice(0, max).trimEnd() + "…" : text;
-}
 
 function DocumentSearch({ agentId }: { agentId: string }) {
   const [query, setQuery] = useState("");
@@ -116,19 +114,44 @@ function DocumentSearch({ agentId }: { agentId: string }) {
         search.data.results.length === 0 ? (
           <EmptyState title="Nothing found">Try other words, or upload more documents.</EmptyState>
         ) : (
-          <ol className="space-y-3" aria-label="Search results">
-            {search.data.results.map((hit) => (
-              <li key={hit.chunk_id} className="rounded-lg border p-3" data-testid="search-hit">
-                <p className="text-sm">{snippet(hit.text)}</p>
-                <p className="mt-2 text-xs text-muted-foreground">
-                  From <span className="font-medium text-foreground">{hit.document_name}</span>
-                  {hit.page ? `, page ${hit.page}${hit.page_end && hit.page_end !== hit.page ? `–${hit.page_end}` : ""}` : ""}
-                  {hit.heading_path.length ? ` · ${hit.heading_path.join(" › ")}` : ""}
-                  {hit.org_wide ? " · organization-wide" : ""} · score {hit.score.toFixed(3)}
-                </p>
-              </li>
-            ))}
-          </ol>
+          <>
+            <p className="text-xs text-muted-foreground">
+              Best first, by how well the words and the meaning match; the marked sentence is
+              the closest one in each passage.
+            </p>
+            <ol className="space-y-3" aria-label="Search results">
+              {search.data.results.map((hit, i) => {
+                const part = matchSnippet(hit.text, hit.match_start, hit.match_end);
+                return (
+                  <li key={hit.chunk_id} className="min-w-0 rounded-lg border p-3" data-testid="search-hit">
+                    <p className="text-xs text-muted-foreground break-words">
+                      <span className="mr-1 font-semibold text-foreground" aria-label={`Result ${i + 1}`}>
+                        {i + 1}.
+                      </span>
+                      <span className="font-medium text-foreground">{hit.document_name}</span>
+                      {hit.page ? `, page ${hit.page}${hit.page_end && hit.page_end !== hit.page ? `–${hit.page_end}` : ""}` : ""}
+                      {hit.org_wide ? " · organization-wide" : ""}
+                    </p>
+                    {hit.heading_path.length ? (
+                      <p className="text-xs break-words" data-testid="search-hit-section">
+                        Section: {hit.heading_path.join(" › ")}
+                      </p>
+                    ) : null}
+                    <p className="mt-2 text-sm break-words">
+                      {part.before}
+                      {/* The list's order is the fused ranking (words and meaning); this
+                          sentence's own similarity would read as an out-of-order score, so it
+                          is only a tooltip. */}
+                      <mark className="rounded bg-amber-100 px-0.5" title={`meaning similarity ${hit.score.toFixed(3)}`}>
+                        {part.match}
+                      </mark>
+                      {part.after}
+                    </p>
+                  </li>
+                );
+              })}
+            </ol>
+          </>
         )
       ) : null}
     </div>

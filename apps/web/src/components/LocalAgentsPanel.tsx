@@ -13,6 +13,7 @@ import { Input } from "@/components/ui/input";
 import { orchestrator, unwrap, type OrchestratorSchemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useLocalAgentKeys, useLocalAgents } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : "never");
 
@@ -20,15 +21,17 @@ function NewKey({ agentId }: { agentId: string }) {
   const queryClient = useQueryClient();
   const [name, setName] = useState("warehouse-pc");
   const [created, setCreated] = useState<OrchestratorSchemas["KeyCreated"] | null>(null);
+  const guard = useCreateGuard();
   const create = useMutation({
     mutationFn: () =>
       unwrap(
         orchestrator.POST("/agents/{agent_id}/local-agent-keys", {
-          params: { path: { agent_id: agentId } },
+          params: { path: { agent_id: agentId }, header: { "Idempotency-Key": guard.keyFor({ name }) } },
           body: { name },
         }),
       ),
     onSuccess: (key) => {
+      guard.succeeded();
       setCreated(key);
       return queryClient.invalidateQueries({ queryKey: keys.keys(agentId) });
     },
@@ -40,7 +43,7 @@ function NewKey({ agentId }: { agentId: string }) {
         className="flex flex-wrap items-end gap-3"
         onSubmit={(e) => {
           e.preventDefault();
-          create.mutate();
+          guard.once(() => create.mutateAsync());
         }}
       >
         <div className="min-w-60 flex-1">

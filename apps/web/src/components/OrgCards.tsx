@@ -15,6 +15,7 @@ import { Input } from "@/components/ui/input";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useOrgStats, useOrgs } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 export function Stat({ label, value }: { label: string; value: number | string | undefined }) {
   return (
@@ -59,9 +60,17 @@ function CreateOrgForm() {
   const queryClient = useQueryClient();
   const router = useRouter();
   const [name, setName] = useState("");
+  const guard = useCreateGuard();
   const create = useMutation({
-    mutationFn: (orgName: string) => unwrap(core.POST("/orgs", { body: { name: orgName } })),
+    mutationFn: (orgName: string) =>
+      unwrap(
+        core.POST("/orgs", {
+          body: { name: orgName },
+          params: { header: { "Idempotency-Key": guard.keyFor({ name: orgName }) } },
+        }),
+      ),
     onSuccess: async (org) => {
+      guard.succeeded();
       await queryClient.invalidateQueries({ queryKey: keys.orgs });
       await queryClient.invalidateQueries({ queryKey: keys.me });
       router.push(`/orgs/${org.id}`);
@@ -79,7 +88,7 @@ function CreateOrgForm() {
           className="flex flex-wrap items-end gap-3"
           onSubmit={(e) => {
             e.preventDefault();
-            create.mutate(name);
+            guard.once(() => create.mutateAsync(name));
           }}
         >
           <div className="min-w-60 flex-1">

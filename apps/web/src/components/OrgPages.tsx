@@ -9,6 +9,7 @@ import { PageHeader } from "@/components/DashboardLayout";
 import { FormField } from "@/components/form-field";
 import { Stat } from "@/components/OrgCards";
 import { OrgNav } from "@/components/OrgNav";
+import { OrgSettingsCard } from "@/components/OrgSettingsCard";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -16,11 +17,12 @@ import { Input, NativeSelect } from "@/components/ui/input";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useMe, useMembers, useOrg, useOrgStats } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 type Role = Schemas["InvitationIn"]["role"];
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER"];
 
-function OrgFrame({
+export function OrgFrame({
   orgId,
   title,
   children,
@@ -89,6 +91,7 @@ export function OrgOverview({ orgId }: { orgId: string }) {
             </h2>
             <AgentList orgId={orgId} canCreate={canWrite(org)} />
           </section>
+          <OrgSettingsCard org={org} />
         </div>
       )}
     </OrgFrame>
@@ -107,15 +110,17 @@ function InviteForm({ orgId, myRole }: { orgId: string; myRole: string }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("MEMBER");
   const [sent, setSent] = useState<string | null>(null);
+  const guard = useCreateGuard();
   const invite = useMutation({
     mutationFn: () =>
       unwrap(
         core.POST("/orgs/{org_id}/invitations", {
-          params: { path: { org_id: orgId } },
+          params: { path: { org_id: orgId }, header: { "Idempotency-Key": guard.keyFor({ email, role }) } },
           body: { email, role },
         }),
       ),
     onSuccess: (invitation) => {
+      guard.succeeded();
       setSent(invitation.email);
       setEmail("");
     },
@@ -135,7 +140,7 @@ function InviteForm({ orgId, myRole }: { orgId: string; myRole: string }) {
           onSubmit={(e) => {
             e.preventDefault();
             setSent(null);
-            invite.mutate();
+            guard.once(() => invite.mutateAsync());
           }}
         >
           <div className="min-w-60 flex-1">

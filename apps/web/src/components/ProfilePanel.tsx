@@ -3,6 +3,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
+import { ProfileSections } from "@/components/ProfileSections";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -59,15 +60,13 @@ function VersionDetail({ agentId, version }: { agentId: string; version: number 
   if (detail.isPending) return <LoadingState label="Loading the version" rows={2} />;
   if (detail.isError) return <ErrorState error={detail.error} />;
   return (
-    <div className="space-y-3">
+    <div className="min-w-0 space-y-3">
       <h3 className="text-sm font-semibold">System prompt of version {version}</h3>
-      <pre className="max-h-64 overflow-auto whitespace-pre-wrap rounded-md bg-muted p-3 text-xs">
+      <pre className="max-h-64 overflow-auto whitespace-pre-wrap break-words rounded-md bg-muted p-3 text-xs">
         {detail.data.system_prompt}
       </pre>
-      <h3 className="text-sm font-semibold">Profile</h3>
-      <pre className="max-h-96 overflow-auto rounded-md bg-muted p-3 font-mono text-xs">
-        {JSON.stringify(detail.data.profile, null, 2)}
-      </pre>
+      <h3 className="text-sm font-semibold">Profile of version {version}</h3>
+      <ProfileSections profile={detail.data.profile} />
     </div>
   );
 }
@@ -98,8 +97,10 @@ function Versions({ agentId }: { agentId: string }) {
   const latest = versions.data.reduce((a, b) => (a.version > b.version ? a : b));
   const shown = selected ?? latest.version;
   return (
-    <div className="grid gap-6 lg:grid-cols-[18rem_1fr]">
-      <ol className="space-y-2" aria-label="Profile versions">
+    // minmax(0, 1fr): a long line in the detail wraps instead of widening the grid (and the
+    // page) past its card.
+    <div className="grid gap-6 lg:grid-cols-[18rem_minmax(0,1fr)]">
+      <ol className="min-w-0 space-y-2" aria-label="Profile versions">
         {[...versions.data]
           .sort((a, b) => b.version - a.version)
           .map((v) => (
@@ -157,7 +158,7 @@ export function ProfilePanel({ agent }: { agent: Schemas["AgentOut"] }) {
             <h3 className="mb-2 text-sm font-semibold">Current system prompt</h3>
             {agent.system_prompt ? (
               <pre
-                className="max-h-80 overflow-auto whitespace-pre-wrap rounded-md bg-muted p-3 text-xs"
+                className="max-h-80 overflow-auto whitespace-pre-wrap break-words rounded-md bg-muted p-3 text-xs"
                 data-testid="system-prompt"
               >
                 {agent.system_prompt}

@@ -1,11 +1,11 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import { useEffect, useState } from "react";
 
 import { AgentAnswer, ApprovalBox, describeAgentEvent, GiveTask } from "@/components/AgentTask";
 import { FormField } from "@/components/form-field";
-import { Markdown } from "@/components/Markdown";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { Badge, type BadgeProps } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -13,7 +13,17 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input, NativeSelect } from "@/components/ui/input";
 import { orchestrator, unwrap, type Schemas } from "@/lib/api/client";
 import { keys, useTask, useTasks, type TaskStatus } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 import { followEvents } from "@/lib/sse";
+import { waitingExplanation } from "@/lib/task-waiting";
+import { useUrlParam } from "@/lib/url-state";
+
+// The Markdown reader and its sanitiser (~30 kB) come with the first report, in the browser
+// only: the sanitiser needs a DOM.
+const Markdown = dynamic(() => import("@/components/Markdown").then((m) => m.Markdown), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading report" />,
+});
 
 const STATUSES: TaskStatus[] = [
   "PENDING",
@@ -82,8 +92,10 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         try {
           const e = JSON.parse(event.data) as LiveEvent;
           setEvents((prev) => (prev.some((x) => x.seq === e.seq) ? prev : [...prev, e]));
-          if (e.event_type.startsWith("task_") || e.event_type.startsWith("approval_"))
+          if (e.event_type.startsWith("task_") || e.event_type.startsWith("approval_")) {
             void queryClient.invalidateQueries({ queryKey: keys.task(taskId) });
+            void queryClient.invalidateQueries({ queryKey: ["agents"], predicate: (q) => q.queryKey[2] === "tasks" });
+          }
         } catch {
           // not one of ours: ignore
         }
@@ -95,16 +107,20 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
     return () => abort.abort();
   }, [taskId, queryClient]);
 
+  const cancel = useMutation({
+    mutationFn: () =>
+      unwrap(orchestrator.POST("/tasks/{task_id}/cancel", { params: { path: { task_id: taskId } } })),
+    onSuccess: (detail) => {
+      queryClient.setQueryData(keys.task(taskId), detail);
+      return queryClient.invalidateQueries({ queryKey: ["agents"], predicate: (q) => q.queryKey[2] === "tasks" });
+    },
+  });
   const output = task.data?.output as
     | { full_report_md?: string; summary_text?: string; answer?: string | null; evidence_md?: string }
     | null
     | undefined;
-  const cancel = useMutation({
-    mutationFn: () =>
-      unwrap(orchestrator.POST("/tasks/{task_id}/cancel", { params: { path: { task_id: taskId } } })),
-    onSuccess: (saved) => queryClient.setQueryData(keys.task(taskId), saved),
-  });
-  const open = task.data && !FINISHED.has(task.data.status);
+  const waiting = task.data ? waitingExplanation(task.data) : null;
+  const unfinished = task.data ? !FINISHED.has(task.data.status) : false;
   return (
     <Card data-testid="task-view">
       <CardHeader>
@@ -120,9 +136,9 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
             </CardDescription>
           </div>
           <div className="flex gap-2">
-            {open ? (
+            {unfinished ? (
               <Button variant="outline" size="sm" disabled={cancel.isPending} onClick={() => cancel.mutate()}>
-                Cancel task
+                {cancel.isPending ? "Cancelling…" : "Cancel task"}
               </Button>
             ) : null}
             <Button variant="outline" size="sm" onClick={onClose}>
@@ -136,6 +152,11 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         <InlineError error={streamError} />
         <InlineError error={cancel.error} />
         {task.data?.status === "AWAITING_APPROVAL" ? <ApprovalBox task={task.data} /> : null}
+        {waiting ? (
+          <p role="status" className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm" data-testid="task-waiting">
+            {waiting}
+          </p>
+        ) : null}
         {task.data?.error ? (
           <p role="alert" className="text-sm text-destructive">
             {task.data.error}
@@ -173,18 +194,19 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
   const queryClient = useQueryClient();
   const [source, setSource] = useState<"sample" | "local_agent">("sample");
   const [day, setDay] = useState("");
+  const guard = useCreateGuard();
   const run = useMutation({
-    mutationFn: () =>
-      unwrap(
+    mutationFn: () => {
+      const body = { type: "DAILY_WAREHOUSE_REPORT", input: { data_source: source, ...(day ? { day } : {}) } };
+      return unwrap(
         orchestrator.POST("/agents/{agent_id}/run-task", {
-          params: { path: { agent_id: agentId } },
-          body: {
-            type: "DAILY_WAREHOUSE_REPORT",
-            input: { data_source: source, ...(day ? { day } : {}) },
-          },
+          params: { path: { agent_id: agentId }, header: { "Idempotency-Key": guard.keyFor(body) } },
+          body,
         }),
-      ),
+      );
+    },
     onSuccess: (created) => {
+      guard.succeeded();
       onStarted(created.task_id);
       return queryClient.invalidateQueries({ queryKey: keys.allTasks(agentId) });
     },
@@ -203,7 +225,7 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
           className="flex flex-wrap items-end gap-4"
           onSubmit={(e) => {
             e.preventDefault();
-            run.mutate();
+            guard.once(() => run.mutateAsync());
           }}
         >
           <fieldset className="space-y-1">
@@ -243,7 +265,7 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
 export function TaskList({ agent }: { agent: Schemas["AgentOut"] }) {
   const agentId = agent.id;
   const [status, setStatus] = useState<TaskStatus | "">("");
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelected] = useUrlParam("task");
   const tasks = useTasks(agentId, status);
   return (
     <div className="space-y-6">

@@ -19,9 +19,19 @@ export function ToolSettingsForm({
   idPrefix: string;
 }) {
   const set = (name: string, value: string | boolean) => onChange({ ...values, [name]: value });
+  const fields = fieldsOf(schema);
+  if (fields.length === 0) {
+    // The db and file tools: phi-agent takes everything from the customer's policy.yaml.
+    return (
+      <p className="text-sm text-muted-foreground" data-testid="tool-settings-none">
+        {schema.description ?? "Nothing to set here."} A starter <code>policy.yaml</code> made
+        for this agent is on its Config tab, beside the config file.
+      </p>
+    );
+  }
   return (
     <div className="grid gap-4 sm:grid-cols-2">
-      {fieldsOf(schema).map((field) => {
+      {fields.map((field) => {
         const value = values[field.name];
         const label = field.required ? `${field.label} (required)` : field.label;
         const hint =

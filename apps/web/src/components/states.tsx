@@ -1,7 +1,9 @@
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Skeleton } from "@/components/ui/skeleton";
-import { errorMessage } from "@/lib/api/errors";
+import Link from "next/link";
+
+import { ApiError, errorMessage } from "@/lib/api/errors";
 
 export function LoadingState({ label = "Loading…", rows = 3 }: { label?: string; rows?: number }) {
   return (
@@ -29,6 +31,11 @@ export function EmptyState({
   );
 }
 
+/** True when asking again cannot help: the thing is not there, or not for this account. */
+export function isFinalError(error: unknown): boolean {
+  return error instanceof ApiError && [401, 403, 404, 410, 422].includes(error.status);
+}
+
 export function ErrorState({
   error,
   title = "Could not load this",
@@ -38,12 +45,26 @@ export function ErrorState({
   title?: string;
   onRetry?: () => void;
 }) {
+  if (error instanceof ApiError && (error.status === 404 || error.status === 403)) {
+    // Another org's agent, a deleted one, a mistyped link: all look alike (by design).
+    return (
+      <Alert variant="destructive">
+        <AlertTitle>Not found</AlertTitle>
+        <AlertDescription>
+          <p>This does not exist, or your account cannot see it.</p>
+          <Link className="mt-2 inline-block underline" href="/dashboard">
+            Back to the dashboard
+          </Link>
+        </AlertDescription>
+      </Alert>
+    );
+  }
   return (
     <Alert variant="destructive">
       <AlertTitle>{title}</AlertTitle>
       <AlertDescription>
         <p>{errorMessage(error)}</p>
-        {onRetry ? (
+        {onRetry && !isFinalError(error) ? (
           <Button variant="outline" size="sm" className="mt-2" onClick={onRetry}>
             Try again
           </Button>

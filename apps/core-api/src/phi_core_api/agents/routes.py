@@ -4,12 +4,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from phi_core_api.agents import service
 from phi_core_api.agents.schemas import AgentIn, AgentOut, AgentPatch, AgentSummary
 from phi_core_api.documents.runtime import JobsDep
 from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["agents"])
 # The listing is the hottest read: serialise straight to JSON bytes in one pass instead of
@@ -19,12 +21,20 @@ _AGENT_LIST = TypeAdapter(list[AgentSummary])
 
 @router.post("/orgs/{org_id}/agents", status_code=status.HTTP_201_CREATED, response_model=AgentOut)
 async def create_agent(
-    org_id: uuid.UUID, data: AgentIn, session: SessionDep, user_id: CurrentUserId
-) -> AgentOut:
+    org_id: uuid.UUID,
+    data: AgentIn,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    idempotency: IdempotencyDep,
+) -> AgentOut | JSONResponse:
     """Create an agent from an industry and one of its role templates (OWNER/ADMIN)."""
     access = await org_access(session, org_id, user_id)
-    agent = await service.create_agent(session, access, data)
-    return AgentOut.model_validate(await service.agent_out(session, agent))
+
+    async def create() -> AgentOut:
+        agent = await service.create_agent(session, access, data)
+        return AgentOut.model_validate(await service.agent_out(session, agent))
+
+    return await idempotency.run(data, create, status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/orgs/{org_id}/agents", response_model=list[AgentSummary])

@@ -4,10 +4,11 @@ administrators under /admin."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from phi_core_api.admin.access import PlatformAdmin
@@ -39,18 +40,17 @@ OrgQ = Annotated[uuid.UUID | None, Query(description="one organization; all if l
 Format = Annotated[ExportFormat, Query(description="csv or jsonl (JSON Lines)")]
 
 
-def _filter(
-    org_id: uuid.UUID | None,
-    actor: str | None,
-    actor_type: str | None,
-    action: str | None,
-    target_type: str | None,
-    target_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
+def _filters(
+    actor: Actor = None,
+    actor_type: ActorTypeQ = None,
+    action: Action = None,
+    target_type: TargetType = None,
+    target_id: TargetId = None,
+    since: Since = None,
+    until: Until = None,
 ) -> AuditFilter:
+    """The query's filters (the organization is added by each route)."""
     return AuditFilter(
-        org_id=org_id,
         actor=actor,
         actor_type=actor_type,
         action=action,
@@ -59,6 +59,9 @@ def _filter(
         since=since,
         until=until,
     )
+
+
+Filters = Annotated[AuditFilter, Depends(_filters)]
 
 
 def _export(request: Request, flt: AuditFilter, fmt: str, scope: str) -> StreamingResponse:
@@ -76,20 +79,14 @@ async def list_audit_events(
     org_id: uuid.UUID,
     session: SessionDep,
     user_id: CurrentUserId,
-    actor: Actor = None,
-    actor_type: ActorTypeQ = None,
-    action: Action = None,
-    target_type: TargetType = None,
-    target_id: TargetId = None,
-    since: Since = None,
-    until: Until = None,
+    filters: Filters,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AuditPage:
     """Who did what in the organization, newest first (OWNER/ADMIN)."""
     access = await org_access(session, org_id, user_id)
     access.require_write()
-    flt = _filter(org_id, actor, actor_type, action, target_type, target_id, since, until)
+    flt = replace(filters, org_id=org_id)
     return AuditPage.model_validate(await service.page(session, flt, limit, cursor))
 
 
@@ -103,44 +100,29 @@ async def export_audit_events(
     request: Request,
     session: SessionDep,
     user_id: CurrentUserId,
+    filters: Filters,
     format: Format = "csv",
-    actor: Actor = None,
-    actor_type: ActorTypeQ = None,
-    action: Action = None,
-    target_type: TargetType = None,
-    target_id: TargetId = None,
-    since: Since = None,
-    until: Until = None,
 ) -> StreamingResponse:
     """Every matching event of the organization, newest first, streamed as CSV or JSON Lines
     (OWNER/ADMIN)."""
     access = await org_access(session, org_id, user_id)
     access.require_write()
     await session.close()  # the export reads in its own short transactions
-    flt = _filter(org_id, actor, actor_type, action, target_type, target_id, since, until)
-    return _export(request, flt, format, str(org_id))
+    return _export(request, replace(filters, org_id=org_id), format, str(org_id))
 
 
 @router.get("/admin/audit", response_model=AuditPage, tags=["admin"])
 async def admin_list_audit_events(
     _: PlatformAdmin,
     session: SessionDep,
-    org_id: Annotated[
-        uuid.UUID | None, Query(description="one organization; all if left out")
-    ] = None,
-    actor: Actor = None,
-    actor_type: ActorTypeQ = None,
-    action: Action = None,
-    target_type: TargetType = None,
-    target_id: TargetId = None,
-    since: Since = None,
-    until: Until = None,
+    filters: Filters,
+    org_id: OrgQ = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AuditPage:
     """Audit events of every organization, deleted ones included (platform administrators
     only; 404 for everyone else)."""
-    flt = _filter(org_id, actor, actor_type, action, target_type, target_id, since, until)
+    flt = replace(filters, org_id=org_id)
     return AuditPage.model_validate(await service.page(session, flt, limit, cursor))
 
 
@@ -154,17 +136,11 @@ async def admin_export_audit_events(
     _: PlatformAdmin,
     request: Request,
     session: SessionDep,
+    filters: Filters,
     format: Format = "csv",
     org_id: OrgQ = None,
-    actor: Actor = None,
-    actor_type: ActorTypeQ = None,
-    action: Action = None,
-    target_type: TargetType = None,
-    target_id: TargetId = None,
-    since: Since = None,
-    until: Until = None,
 ) -> StreamingResponse:
     """Every matching event of every organization (platform administrators only)."""
     await session.close()
-    flt = _filter(org_id, actor, actor_type, action, target_type, target_id, since, until)
+    flt = replace(filters, org_id=org_id)
     return _export(request, flt, format, str(org_id) if org_id else "all")

@@ -3,11 +3,13 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 
 from phi_core_api.invitations import service
 from phi_core_api.invitations.schemas import InvitationIn, InvitationOut, MyInvitationOut
 from phi_core_api.orgs.schemas import OrgOut
 from phi_service.deps import CurrentUser, CurrentUserId, SessionDep, org_access
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["invitations"])
 
@@ -18,13 +20,21 @@ router = APIRouter(tags=["invitations"])
     response_model=InvitationOut,
 )
 async def invite(
-    org_id: uuid.UUID, data: InvitationIn, session: SessionDep, user_id: CurrentUserId
-) -> InvitationOut:
+    org_id: uuid.UUID,
+    data: InvitationIn,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    idempotency: IdempotencyDep,
+) -> InvitationOut | JSONResponse:
     """Invite someone by email (OWNER/ADMIN). They join once they accept it from their own
     account (GET /me/invitations); the answer is the same whether or not the email has an
     account yet. Inviting the same email again renews the invitation."""
     access = await org_access(session, org_id, user_id)
-    return InvitationOut.model_validate(await service.invite(session, access, data))
+
+    async def create() -> InvitationOut:
+        return InvitationOut.model_validate(await service.invite(session, access, data))
+
+    return await idempotency.run(data, create, status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/orgs/{org_id}/invitations", response_model=list[InvitationOut])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 
 from phi_core_api.documents.runtime import JobsDep
 from phi_core_api.orgs import service
@@ -15,15 +16,22 @@ from phi_core_api.orgs.schemas import (
     OrgStats,
 )
 from phi_service.deps import CurrentUserId, SessionDep, org_access
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["organizations"])
 
 
 @router.post("/orgs", status_code=status.HTTP_201_CREATED, response_model=OrgOut)
-async def create_org(data: OrgIn, session: SessionDep, user_id: CurrentUserId) -> OrgOut:
+async def create_org(
+    data: OrgIn, session: SessionDep, user_id: CurrentUserId, idempotency: IdempotencyDep
+) -> OrgOut | JSONResponse:
     """Create an organization; the caller becomes its OWNER."""
-    org = await service.create_org(session, user_id, data)
-    return OrgOut.model_validate(service.org_out(org, "OWNER"))
+
+    async def create() -> OrgOut:
+        org = await service.create_org(session, user_id, data)
+        return OrgOut.model_validate(service.org_out(org, "OWNER"))
+
+    return await idempotency.run(data, create, status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/orgs", response_model=list[OrgOut])

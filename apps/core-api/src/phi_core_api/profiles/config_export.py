@@ -15,7 +15,14 @@ from phi_service.errors import Conflict
 
 
 def _tool_entry(tool: Tool, config: dict[str, Any], rules: list[str]) -> dict[str, Any]:
-    """Settings of a tool for the local agent; ``*_env`` fields name what the customer sets."""
+    """Settings of a tool for the local agent; ``*_env`` fields name what the customer sets.
+
+    Only settings the tool's current schema still has are exported: an agent saved when the
+    db tool still asked for a host and a password variable keeps them stored, but the
+    local agent never read them (its policy.yaml decides), so the file does not carry them."""
+    known = (tool.config_schema or {}).get("properties")
+    if isinstance(known, dict):
+        config = {k: v for k, v in config.items() if k in known}
     required = []
     settings: dict[str, Any] = {}
     for key, value in config.items():

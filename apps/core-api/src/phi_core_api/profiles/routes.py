@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from phi_agent_config import dump_json, dump_yaml
 from phi_core_api.deps import SettingsDep
 from phi_core_api.documents.runtime import JobsDep
-from phi_core_api.profiles import config_export, service
+from phi_core_api.profiles import config_export, policy_starter, service
 from phi_core_api.profiles.schemas import (
     ConfigFormat,
     GenerationOut,
@@ -157,5 +157,29 @@ async def export_agent_config(
     return Response(
         body,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="phi-agent-{agent.id}.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="phi-agent-config.{format}"'},
+    )
+
+
+@router.get(
+    "/agents/{agent_id}/policy-starter",
+    responses={
+        200: {
+            "content": {"application/yaml": {}},
+            "description": "A starter policy.yaml for the local agent, with comments",
+        }
+    },
+)
+async def starter_policy(
+    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+) -> Response:
+    """A starting point for the customer's own ``policy.yaml``: a section for each of the
+    agent's tools that runs on the local agent (database connection by DSN variable, limits,
+    folders). The policy decides what the local agent may do; the cloud never reads it."""
+    agent, _ = await agent_access(session, agent_id, user_id)
+    body = await policy_starter.starter_policy_for(session, agent)
+    return Response(
+        body,
+        media_type="application/yaml",
+        headers={"Content-Disposition": 'attachment; filename="policy.yaml"'},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from phi_orchestrator.tasks import repository as tasks
@@ -59,9 +59,14 @@ async def list_all_tasks(
 
 
 @router.get("/admin/tasks/{task_id}", response_model=TaskDetail)
-async def get_any_task(task_id: uuid.UUID, _: PlatformAdmin, session: SessionDep) -> TaskDetail:
+async def get_any_task(
+    task_id: uuid.UUID, request: Request, _: PlatformAdmin, session: SessionDep
+) -> TaskDetail:
     """Any task with its events and tool calls."""
     row = await tasks.get(session, task_id)
     if row is None:
         raise NotFound("task not found")
-    return TaskDetail.model_validate(await service.task_detail(session, row))
+    detail = await service.task_detail(
+        session, row, offline_after_seconds=request.app.state.settings.offline_after_seconds
+    )
+    return TaskDetail.model_validate(detail)

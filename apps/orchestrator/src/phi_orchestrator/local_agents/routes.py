@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator.local_agents import repository
@@ -29,6 +30,7 @@ from phi_orchestrator.tool_calls.service import claim_pending_tool_calls
 from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
 from phi_service.errors import Conflict, Forbidden, NotFound
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["local agents"])
 
@@ -42,36 +44,45 @@ def _settings(request: Request) -> OrchestratorSettings:
 
 @router.post("/agents/{agent_id}/local-agent-keys", status_code=201, response_model=KeyCreated)
 async def create_key(
-    agent_id: uuid.UUID, body: KeyCreate, session: SessionDep, user_id: CurrentUserId
-) -> KeyCreated:
-    """A key for this agent's local agents. The whole key is in this answer only."""
+    agent_id: uuid.UUID,
+    body: KeyCreate,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    idempotency: IdempotencyDep,
+) -> KeyCreated | JSONResponse:
+    """A key for this agent's local agents. The whole key is in this answer only (so a
+    retry with the same Idempotency-Key gets 409 naming the key, not the secret)."""
     agent, _ = await agent_access(session, agent_id, user_id, write=True)
-    key = new_key()
-    created_at = await repository.create_key(
-        session,
-        key_id=key.id,
-        org_id=agent.org_id,
-        agent_id=agent.id,
-        name=body.name,
-        prefix=key.prefix,
-        secret_sha256=key.secret_sha256,
-        created_by=user_id,
-    )
-    await record_event(
-        session,
-        agent.org_id,
-        Actor.user(user_id),
-        "local_agent_key.created",
-        Target("local_agent_key", key.id, body.name),
-        name=body.name,
-        prefix=key.prefix,
-        agent_id=agent.id,
-        agent_name=agent.name,
-    )
-    await session.commit()
-    return KeyCreated(
-        id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
-    )
+
+    async def create() -> KeyCreated:
+        key = new_key()
+        created_at = await repository.create_key(
+            session,
+            key_id=key.id,
+            org_id=agent.org_id,
+            agent_id=agent.id,
+            name=body.name,
+            prefix=key.prefix,
+            secret_sha256=key.secret_sha256,
+            created_by=user_id,
+        )
+        await record_event(
+            session,
+            agent.org_id,
+            Actor.user(user_id),
+            "local_agent_key.created",
+            Target("local_agent_key", key.id, body.name),
+            name=body.name,
+            prefix=key.prefix,
+            agent_id=agent.id,
+            agent_name=agent.name,
+        )
+        await session.commit()
+        return KeyCreated(
+            id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
+        )
+
+    return await idempotency.run(body, create, status_code=201, secret_fields=("key",))
 
 
 @router.get("/agents/{agent_id}/local-agent-keys", response_model=KeyList)
@@ -111,9 +122,7 @@ async def list_local_agents(
 ) -> LocalAgentList:
     """The agent's local agents; OFFLINE once the last heartbeat is older than a few intervals."""
     await agent_access(session, agent_id, user_id)
-    settings = _settings(request)
-    offline_after = settings.heartbeat_interval_seconds * settings.offline_after_heartbeats
-    items = await repository.of_agent(session, agent_id, offline_after)
+    items = await repository.of_agent(session, agent_id, _settings(request).offline_after_seconds)
     return LocalAgentList(items=items)  # type: ignore[arg-type]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from phi_orchestrator import organizations
@@ -31,6 +31,7 @@ from phi_orchestrator.tasks.schemas import (
 from phi_orchestrator.workflows.registry import workflows
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
 from phi_service.errors import InvalidInput
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["tasks"])
 
@@ -68,18 +69,25 @@ async def run_task(
     request: Request,
     session: SessionDep,
     user_id: CurrentUserId,
-) -> TaskCreated:
+    idempotency: IdempotencyDep,
+) -> TaskCreated | JSONResponse:
     """Start a workflow run; follow it with GET /tasks/{task_id} or its event stream."""
     agent, _ = await agent_access(session, agent_id, user_id)
-    task_id = await service.create_task(
-        session, agent, user_id, body.type, body.input, request.app.state.settings
-    )
-    # If the queue is unreachable now, the task stays PENDING and a worker queues it later.
-    try:
-        await defer_advance(request.app.state.jobs, task_id)
-    except Exception:  # noqa: BLE001 - the task row is stored; requeue_pending_tasks picks it up
-        pass
-    return TaskCreated(task_id=task_id)
+
+    async def create() -> TaskCreated:
+        task_id = await service.create_task(
+            session, agent, user_id, body.type, body.input, request.app.state.settings
+        )
+        return TaskCreated(task_id=task_id)
+
+    created = await idempotency.run(body, create, status_code=202)
+    if isinstance(created, TaskCreated):
+        # If the queue is unreachable now, the task stays PENDING and a worker queues it later.
+        try:
+            await defer_advance(request.app.state.jobs, created.task_id)
+        except Exception:  # noqa: BLE001 - the task row is stored; requeue_pending_tasks takes it
+            pass
+    return created
 
 
 @router.get("/agents/{agent_id}/tasks", response_model=TaskPage)
@@ -114,20 +122,30 @@ async def list_agent_schedules(
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
-async def get_task(task_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> TaskDetail:
+async def get_task(
+    task_id: uuid.UUID, request: Request, session: SessionDep, user_id: CurrentUserId
+) -> TaskDetail:
+    """The task with its events and tool calls; while it is unfinished, also the agent's
+    local agents, so a task WAITING on a call can say who took it or why nobody has."""
     row = await service.task_for_member(session, task_id, user_id)
-    return TaskDetail.model_validate(await service.task_detail(session, row))
+    detail = await service.task_detail(
+        session, row, offline_after_seconds=request.app.state.settings.offline_after_seconds
+    )
+    return TaskDetail.model_validate(detail)
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskDetail)
 async def cancel_task(
-    task_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+    task_id: uuid.UUID, request: Request, session: SessionDep, user_id: CurrentUserId
 ) -> TaskDetail:
     """Cancel a task that has not finished; a call its local agent holds is withdrawn (the
     agent's lease extension and callback then get 409)."""
     await service.cancel_task(session, task_id, user_id)
     row = await service.task_for_member(session, task_id, user_id)
-    return TaskDetail.model_validate(await service.task_detail(session, row))
+    detail = await service.task_detail(
+        session, row, offline_after_seconds=request.app.state.settings.offline_after_seconds
+    )
+    return TaskDetail.model_validate(detail)
 
 
 @router.post("/tasks/{task_id}/approval", response_model=TaskDetail)
@@ -147,7 +165,10 @@ async def decide_approval(
     except Exception:  # noqa: BLE001 - requeue_pending_tasks resumes it
         pass
     row = await service.task_for_member(session, task_id, user_id)
-    return TaskDetail.model_validate(await service.task_detail(session, row))
+    detail = await service.task_detail(
+        session, row, offline_after_seconds=request.app.state.settings.offline_after_seconds
+    )
+    return TaskDetail.model_validate(detail)
 
 
 async def _stream_start(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from phi_agent_config.data_contract import DataContract
+from phi_orchestrator.local_agents.schemas import LocalAgentOut
 
 TaskStatus = Literal[
     "PENDING", "RUNNING", "WAITING", "AWAITING_APPROVAL", "SUCCESS", "FAILED", "CANCELLED"
@@ -50,6 +51,9 @@ class ToolCallOut(BaseModel):
     attempt: int
     max_attempts: int
     lease_until: datetime | None
+    claimed_at: datetime | None = Field(description="When a local agent last took the call")
+    claimed_by: str | None = Field(description="The name of the local agent that last took it")
+    claimed_by_host: str | None
     error: str | None
     created_at: datetime
     completed_at: datetime | None
@@ -86,6 +90,11 @@ class TaskDetail(TaskSummary):
     pending_approval: PendingApproval | None = None
     events: list[TaskEventOut]
     tool_calls: list[ToolCallOut]
+    local_agents: list[LocalAgentOut] = Field(
+        description="While the task is unfinished: the agent's local agents (online or not, "
+        "with the tools their policy enables), so a task waiting on a tool call can say who "
+        "could pick it up; empty once the task finished"
+    )
 
 
 class ApprovalIn(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from phi_orchestrator import organizations
 from phi_orchestrator.agent_tasks import repository as agent_tasks
 from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
+from phi_orchestrator.local_agents import repository as local_agents
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
@@ -87,7 +88,13 @@ async def task_for_member(
     return row
 
 
-async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
+async def task_detail(
+    session: AsyncSession, row: Any, *, offline_after_seconds: float
+) -> dict[str, Any]:
+    """The task with its events, its tool calls, the approval it waits on, and, while it is
+    unfinished, its agent's local agents (a local agent is OFFLINE after
+    ``offline_after_seconds`` without a heartbeat)."""
+    unfinished = row.status not in ("SUCCESS", "FAILED", "CANCELLED")
     pending = (
         await agent_tasks.pending_approval(session, row.id)
         if row.status == "AWAITING_APPROVAL"
@@ -98,6 +105,11 @@ async def task_detail(session: AsyncSession, row: Any) -> dict[str, Any]:
         "pending_approval": pending,
         "events": await events_after(session, row.id, 0, limit=10_000),
         "tool_calls": await tool_calls.of_task(session, row.id),
+        "local_agents": (
+            await local_agents.of_agent(session, row.agent_id, offline_after_seconds)
+            if unfinished
+            else []
+        ),
     }
 
 

@@ -17,12 +17,12 @@ from typing import Any
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from sqlalchemy import Row, bindparam, func, null, or_, select, text, update
+from sqlalchemy import Row, and_, bindparam, func, null, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_orchestrator.worker_sql import worker_sql
-from phi_platform.db.models import Task, ToolCall
+from phi_platform.db.models import LocalAgent, Task, ToolCall
 
 # Claimable: never claimed or put back, or claimed with a lease that ran out; attempts left;
 # the task still running. SKIP LOCKED: two pollers never get the same call, and neither waits.
@@ -278,9 +278,20 @@ async def of_task(session: AsyncSession, task_id: uuid.UUID) -> list[dict[str, A
                 ToolCall.attempt,
                 ToolCall.max_attempts,
                 ToolCall.lease_until,
+                ToolCall.claimed_at,
+                LocalAgent.name.label("claimed_by"),
+                LocalAgent.host.label("claimed_by_host"),
                 ToolCall.error,
                 ToolCall.created_at,
                 ToolCall.completed_at,
+            )
+            # The local agent that took the call last: the same agent's, by construction.
+            .outerjoin(
+                LocalAgent,
+                and_(
+                    LocalAgent.id == ToolCall.local_agent_id,
+                    LocalAgent.agent_id == ToolCall.agent_id,
+                ),
             )
             .where(ToolCall.task_id == task_id)
             .order_by(ToolCall.created_at)

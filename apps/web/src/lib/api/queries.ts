@@ -1,6 +1,6 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 
 import { core, orchestrator, unwrap, type OrchestratorSchemas, type Schemas } from "./client";
 
@@ -10,6 +10,7 @@ export const keys = {
   org: (orgId: string) => ["orgs", orgId] as const,
   orgStats: (orgId: string) => ["orgs", orgId, "stats"] as const,
   members: (orgId: string) => ["orgs", orgId, "members"] as const,
+  audit: (orgId: string, filters: AuditFilters) => ["orgs", orgId, "audit", filters] as const,
   agents: (orgId: string) => ["orgs", orgId, "agents"] as const,
   agent: (agentId: string) => ["agents", agentId] as const,
   documents: (agentId: string) => ["agents", agentId, "documents"] as const,
@@ -63,6 +64,40 @@ export function useMembers(orgId: string) {
     queryKey: keys.members(orgId),
     queryFn: () =>
       unwrap(core.GET("/orgs/{org_id}/members", { params: { path: { org_id: orgId } } })),
+  });
+}
+
+/** Filters of the organization's audit log (empty strings are left out). */
+export type AuditFilters = { actor: string; action: string; since: string; until: string };
+
+export function auditQuery(filters: AuditFilters): Record<string, string> {
+  const query: Record<string, string> = {};
+  if (filters.actor.trim()) query.actor = filters.actor.trim();
+  if (filters.action) query.action = filters.action;
+  // Dates from <input type="date">: the whole days, in the browser's time zone.
+  if (filters.since) query.since = new Date(`${filters.since}T00:00:00`).toISOString();
+  if (filters.until) {
+    const end = new Date(`${filters.until}T00:00:00`);
+    end.setDate(end.getDate() + 1);
+    query.until = end.toISOString();
+  }
+  return query;
+}
+
+export function useAuditEvents(orgId: string, filters: AuditFilters) {
+  return useInfiniteQuery({
+    queryKey: keys.audit(orgId, filters),
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        core.GET("/orgs/{org_id}/audit", {
+          params: {
+            path: { org_id: orgId },
+            query: { ...auditQuery(filters), limit: 50, ...(pageParam ? { cursor: pageParam } : {}) },
+          },
+        }),
+      ),
+    getNextPageParam: (last) => last.next_cursor,
   });
 }
 
@@ -270,6 +305,10 @@ export function useTask(taskId: string | null) {
         orchestrator.GET("/tasks/{task_id}", { params: { path: { task_id: taskId ?? "" } } }),
       ),
     enabled: taskId !== null,
+    // Events say when the task moves; a local agent coming online or taking its call does
+    // not, so an unfinished task is read again now and then for its waiting explanation.
+    refetchInterval: (query) =>
+      query.state.data && !["SUCCESS", "FAILED", "CANCELLED"].includes(query.state.data.status) ? 5000 : false,
   });
 }
 

@@ -11,6 +11,7 @@ const FORWARDED_REQUEST_HEADERS = [
   "accept",
   "content-type",
   "content-length",
+  "idempotency-key",
   "last-event-id",
   "x-forwarded-for",
 ];
@@ -20,6 +21,7 @@ const FORWARDED_RESPONSE_HEADERS = [
   "content-length",
   "cache-control",
   "retry-after",
+  "idempotent-replayed",
 ];
 
 // The services' operator endpoints: they answer whoever reaches the service's port, so the

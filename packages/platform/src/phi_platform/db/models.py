@@ -585,6 +585,26 @@ class LoginKnownAddress(Base):
     __table_args__ = (Index("ix_login_known_addresses_last_seen", "last_seen_at"),)
 
 
+class IdempotencyKey(Base):
+    """A create request sent with an ``Idempotency-Key`` header, per account: the first
+    request's answer is stored so a retry (a double click, a client retrying after a lost
+    answer) gets that answer instead of creating a second thing (``phi_service.idempotency``)."""
+
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    # Method, path and body of the first request: the same key with another request is refused.
+    request_sha256: Mapped[str] = mapped_column(Text, nullable=False)
+    # NULL until the first request has its answer.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+
 class LlmCall(Base):
     """One call through the LLM router, for accounting and budgets."""
 

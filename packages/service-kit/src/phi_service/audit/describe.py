@@ -44,7 +44,7 @@ def _target(action: str, event: Mapping[str, Any], details: Mapping[str, Any]) -
         return f"{prefix}… ({name})" if prefix and name else str(prefix or label)
     if action.startswith("org.") or action == "budget.changed":
         return str(label) if action in ("org.settings_changed", "budget.changed") else ""
-    if action == "member.joined" or action.startswith("memory."):
+    if action in ("member.joined", "local_agent.refused") or action.startswith("memory."):
         return ""
     return str(label)
 
@@ -69,10 +69,11 @@ def _suffix(action: str, details: Mapping[str, Any]) -> str:
         parts.append("(left the organization)")
     elif action == "agent.tools_changed":
         added, removed = details.get("added") or [], details.get("removed") or []
-        if added:
-            parts.append(f"added {_plain(added)}")
-        if removed:
-            parts.append(f"removed {_plain(removed)}")
+        changes = [
+            f"added {_plain(added)}" if added else "",
+            f"removed {_plain(removed)}" if removed else "",
+        ]
+        parts.append("(" + "; ".join(c for c in changes if c) + ")")
     elif action == "local_agent.refused":
         count = details.get("count")
         what = f"{details.get('tool') or 'a request'}: {details.get('reason')}"

@@ -194,6 +194,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agents/{agent_id}/policy-starter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Starter Policy
+         * @description A starting point for the customer's own ``policy.yaml``: a section for each of the
+         *     agent's tools that runs on the local agent (database connection by DSN variable, limits,
+         *     folders). The policy decides what the local agent may do; the cloud never reads it.
+         */
+        get: operations["starter_policy_agents__agent_id__policy_starter_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agents/{agent_id}/profile-generations/{generation_id}": {
         parameters: {
             query?: never;
@@ -2549,6 +2571,38 @@ export interface operations {
             };
         };
     };
+    starter_policy_agents__agent_id__policy_starter_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A starter policy.yaml for the local agent, with comments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/yaml": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_generation_agents__agent_id__profile_generations__generation_id__get: {
         parameters: {
             query?: never;
@@ -2963,7 +3017,10 @@ export interface operations {
     create_org_orgs_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3125,7 +3182,10 @@ export interface operations {
     create_agent_orgs__org_id__agents_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };
@@ -3647,7 +3707,10 @@ export interface operations {
     invite_orgs__org_id__invitations_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };

@@ -52,7 +52,8 @@ export interface paths {
         put?: never;
         /**
          * Create Key
-         * @description A key for this agent's local agents. The whole key is in this answer only.
+         * @description A key for this agent's local agents. The whole key is in this answer only (so a
+         *     retry with the same Idempotency-Key gets 409 naming the key, not the secret).
          */
         post: operations["create_key_agents__agent_id__local_agent_keys_post"];
         delete?: never;
@@ -251,7 +252,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Task */
+        /**
+         * Get Task
+         * @description The task with its events and tool calls; while it is unfinished, also the agent's
+         *     local agents, so a task WAITING on a call can say who took it or why nobody has.
+         */
         get: operations["get_task_tasks__task_id__get"];
         put?: never;
         post?: never;
@@ -943,6 +948,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /**
+             * Local Agents
+             * @description While the task is unfinished: the agent's local agents (online or not, with the tools their policy enables), so a task waiting on a tool call can say who could pick it up; empty once the task finished
+             */
+            local_agents: components["schemas"]["LocalAgentOut"][];
+            /**
              * Org Id
              * Format: uuid
              */
@@ -1049,6 +1059,18 @@ export interface components {
         ToolCallOut: {
             /** Attempt */
             attempt: number;
+            /**
+             * Claimed At
+             * @description When a local agent last took the call
+             */
+            claimed_at: string | null;
+            /**
+             * Claimed By
+             * @description The name of the local agent that last took it
+             */
+            claimed_by: string | null;
+            /** Claimed By Host */
+            claimed_by_host: string | null;
             /** Completed At */
             completed_at: string | null;
             /**
@@ -1209,7 +1231,10 @@ export interface operations {
     create_key_agents__agent_id__local_agent_keys_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
@@ -1305,7 +1330,10 @@ export interface operations {
     run_task_agents__agent_id__run_task_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
