@@ -39,6 +39,7 @@ install: $(STAMP)
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(APT_INSTALL) libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core  # WeasyPrint (report PDFs)
 	$(PIP) install $(foreach p,$(PACKAGES),$(call editable,$(p))) -r requirements-dev.txt
 	@touch $@
 

@@ -183,7 +183,8 @@ def run(url: str, args: argparse.Namespace, agents: int) -> None:
         if args.profile:
             spy = subprocess.Popen(
                 [
-                    "py-spy",
+                    # the venv's py-spy (requirements-dev.txt), found without activating it
+                    shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
                     "record",
                     "-p",
                     str(api.pid),

@@ -140,13 +140,14 @@ def main() -> int:
     parser.add_argument("--python-base", default=os.environ.get("PHI_PYTHON_BASE"))
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--no-build", action="store_true", help="use the images built last time")
     args = parser.parse_args()
     if shutil.which("podman") is None:
         raise SystemExit("podman is not installed: apt-get install podman runc")
     WORK.mkdir(parents=True, exist_ok=True)
     containers_conf()
-    base = args.python_base or local_base()
-    build(base)
+    if not args.no_build:
+        build(args.python_base or local_base())
     if args.build_only:
         return 0
 

@@ -62,6 +62,13 @@ USER_CASES: dict[str, Request] = {
     "GET /agents/{agent_id}/local-agent-keys": _none,
     "DELETE /agents/{agent_id}/local-agent-keys/{key_id}": _none,
     "GET /agents/{agent_id}/local-agents": _none,
+    "GET /agents/{agent_id}/deliver-to": _none,
+    "POST /agents/{agent_id}/deliver-to": lambda w: {
+        "json": {"workflow_type": "DAILY_WAREHOUSE_REPORT", "email": "ops-new@example.com"}
+    },
+    "DELETE /agents/{agent_id}/deliver-to/{destination_id}": _none,
+    "GET /tasks/{task_id}/deliveries": _none,
+    "GET /tasks/{task_id}/report.pdf": lambda w: {"path": {"task_id": w.ids["done_task_id"]}},
 }
 
 
@@ -160,6 +167,22 @@ def world(api: httpx.Client, database_url: str) -> World:
         json.dumps({"queries": []}),
         local_agent_id,
     )[0]
+    (done_task_id,) = sql(
+        database_url,
+        "INSERT INTO tasks (agent_id, org_id, type, status, input, output, finished_at) "
+        "VALUES (%s, %s, 'DAILY_WAREHOUSE_REPORT', 'SUCCESS', '{}', %s, now()) RETURNING id",
+        a.agent_id,
+        a.org_id,
+        json.dumps({"full_report_md": "# Report", "summary_text": "All fine."}),
+    )[0]
+    (destination_id,) = sql(
+        database_url,
+        "INSERT INTO delivery_destinations (org_id, agent_id, workflow_type, kind, target, "
+        "format) VALUES (%s, %s, 'DAILY_WAREHOUSE_REPORT', 'email', 'ops@example.com', "
+        "'email') RETURNING id",
+        a.org_id,
+        a.agent_id,
+    )[0]
     key_id = api.get(f"/agents/{a.agent_id}/local-agent-keys", headers=a.owner.headers).json()[
         "items"
     ][0]["id"]
@@ -170,6 +193,8 @@ def world(api: httpx.Client, database_url: str) -> World:
         "local_agent_id": str(local_agent_id),
         "tool_call_id": str(tool_call_id),
         "key_id": key_id,
+        "done_task_id": str(done_task_id),
+        "destination_id": str(destination_id),
     }
     return World(a=a, key_a=key_a, key_b=key_b, ids=ids)
 

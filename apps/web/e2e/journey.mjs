@@ -263,9 +263,15 @@ try {
   assert.match(await shipments.innerText(), /its idle gaps are not available/);
   await screenshot(page, "agent-data-contract");
 
-  step("tasks: run the test task on sample data, events arrive live, the report renders");
+  step("tasks: send reports to an email address (deliver_to)");
   await page.getByRole("tab", { name: "Tasks" }).click();
   await page.getByText("No tasks yet").waitFor();
+  const delivery = page.getByTestId("delivery-settings");
+  await delivery.getByLabel("Email address").fill("ops@example.com");
+  await delivery.getByRole("button", { name: "Add destination" }).click();
+  await delivery.getByTestId("delivery-destinations").getByText("ops@example.com").waitFor();
+
+  step("tasks: run the test task on sample data, events arrive live, the report renders");
   await page.getByRole("button", { name: "Run Test Task (Daily Warehouse Report)" }).click();
   await page.getByTestId("task-events").getByText("step_started").first().waitFor();
   const report = page.getByTestId("task-report");
@@ -275,7 +281,26 @@ try {
   assert.match(await report.innerText(), /Daily warehouse report/i);
   await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
   await page.getByTestId("task-history").getByText("SUCCESS").waitFor();
+  step("tasks: the report's charts are drawn, its delivery is listed, its PDF downloads");
+  const charts = page.getByTestId("report-charts");
+  await charts.locator("svg").nth(4).waitFor();
+  assert.equal(await charts.getByTestId("report-chart").count(), 5);
+  assert.ok((await charts.locator(".ct-bar").count()) > 10, "bars drawn");
+  assert.ok((await charts.locator(".ct-line").count()) >= 3, "lines drawn");
+  // This stack has no mail server (PHI_SMTP_URL unset): the attempt is recorded and given up.
+  await page.getByTestId("task-deliveries").getByText("given up").waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId("task-deliveries").innerText(), /PHI_SMTP_URL is not set/);
   await screenshot(page, "agent-tasks");
+  await charts.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(SHOTS, "report-charts.png") });
+  const [pdfDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByTestId("download-pdf").click(),
+  ]);
+  assert.match(pdfDownload.suggestedFilename(), /^daily_warehouse_report-\d{4}-\d{2}-\d{2}\.pdf$/);
+  const pdf = await readFile(await pdfDownload.path());
+  assert.equal(pdf.subarray(0, 5).toString(), "%PDF-");
+  assert.ok(pdf.length > 20_000, `PDF of ${pdf.length} bytes`);
 
   step("the report's Markdown: tables, and file names with underscores kept as written");
   assert.ok((await report.locator("table").count()) > 0, "the report's tables render as tables");

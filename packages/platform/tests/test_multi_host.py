@@ -28,6 +28,10 @@ def test_multi_host_mode_refuses_to_start_without_the_database_naming_it(
     monkeypatch.setenv("PHI_MULTI_HOST", "1")
     with pytest.raises(ValidationError, match="PHI_MULTI_HOST is on but DATABASE_URL is not set"):
         PlatformSettings()
+    monkeypatch.setenv("PHI_JWT_SECRET", "s" * 30 + "-never-printed")
+    with pytest.raises(ValidationError) as refused:
+        PlatformSettings()
+    assert "never-printed" not in str(refused.value)
     monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/phi")
     assert PlatformSettings().multi_host
 

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 QUEUE = "orchestrator"
 NAMESPACE = "orchestrator"
 ADVANCE_TASK = f"{NAMESPACE}:advance_task"
+DELIVER = f"{NAMESPACE}:deliver"
 
 
 async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> None:
@@ -40,19 +41,60 @@ async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> Non
         pass
 
 
+async def defer_delivery(
+    app: procrastinate.App, delivery_id: uuid.UUID | str, delay: float | None = None
+) -> None:
+    """Queue an attempt of the delivery (no-op if one is already waiting)."""
+    try:
+        await app.configure_task(
+            DELIVER,
+            queue=QUEUE,
+            lock=f"delivery:{delivery_id}",
+            queueing_lock=f"deliver:{delivery_id}",
+            schedule_in={"seconds": delay} if delay else None,
+        ).defer_async(delivery_id=str(delivery_id))
+    except AlreadyEnqueued:
+        pass
+
+
 async def advance_task(context: procrastinate.JobContext, task_id: str) -> None:
     from phi_orchestrator.agent_tasks.repository import waiting_parent
+    from phi_orchestrator.deliveries import attempts
     from phi_orchestrator.runtime import FINISHED
 
     runner = context_value(context, "runner")
     status = await runner.advance(uuid.UUID(task_id))
     logger.info("task %s: %s", task_id, status)
+    if status == "SUCCESS":
+        # The deliveries were stored with the success; requeue_deliveries covers a worker
+        # that dies before these are queued.
+        for delivery_id in await attempts.new_of_task(
+            context_value(context, "pool"), uuid.UUID(task_id)
+        ):
+            await defer_delivery(context.app, delivery_id)
+
     if status in FINISHED:
         # A task an agent task started: the agent task reads its result now.
         async with runner.pool.connection() as conn:
             parent = await waiting_parent(conn, uuid.UUID(task_id))
         if parent is not None:
             await defer_advance(context.app, parent)
+
+
+async def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
+    from phi_orchestrator.deliveries import attempts
+
+    settings: OrchestratorSettings = context_value(context, "settings")
+    delay = await attempts.attempt(context_value(context, "pool"), settings, uuid.UUID(delivery_id))
+    if delay is not None:
+        await defer_delivery(context.app, delivery_id, delay)
+
+
+async def requeue_deliveries(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.deliveries import attempts
+
+    for delivery_id in await attempts.without_job(context_value(context, "pool"), DELIVER):
+        await defer_delivery(context.app, delivery_id)
 
 
 async def expire_tool_calls(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -103,6 +145,7 @@ async def requeue_pending_tasks(context: procrastinate.JobContext, timestamp: in
 def make_blueprint() -> procrastinate.Blueprint:
     bp = procrastinate.Blueprint()
     bp.task(name="advance_task", queue=QUEUE, pass_context=True)(advance_task)
+    bp.task(name="deliver", queue=QUEUE, pass_context=True)(deliver)
 
     def periodic(cron: str, fn: Any) -> None:
         bp.periodic(cron=cron)(
@@ -115,6 +158,7 @@ def make_blueprint() -> procrastinate.Blueprint:
     periodic("* * * * * */15", run_schedules)
     periodic("*/10 * * * *", prune_checkpoints)
     periodic("* * * * *", requeue_pending_tasks)
+    periodic("* * * * * */20", requeue_deliveries)
     periodic("23 * * * *", purge_audit_events)
     return bp
 

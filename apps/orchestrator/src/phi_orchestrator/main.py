@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from phi_orchestrator.admin.routes import router as admin_router
+from phi_orchestrator.deliveries.routes import router as deliveries_router
 from phi_orchestrator.jobs import create_orchestrator_jobs
 from phi_orchestrator.local_agents.routes import router as local_agents_router
 from phi_orchestrator.notify import Notifier
+from phi_orchestrator.results.routes import router as results_router
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
 from phi_orchestrator.tasks.routes import router as tasks_router
 from phi_orchestrator.tool_calls.routes import router as tool_calls_router
@@ -54,7 +56,14 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (tasks_router, local_agents_router, tool_calls_router, admin_router):
+    for router in (
+        tasks_router,
+        results_router,
+        deliveries_router,
+        local_agents_router,
+        tool_calls_router,
+        admin_router,
+    ):
         app.include_router(router)
 
     # Body cap, hostile JSON, request ids, JSON access log, /health, /ready, /metrics.

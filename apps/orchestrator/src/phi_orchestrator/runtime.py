@@ -36,6 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 from phi_llm.types import LLMRouter
 from phi_orchestrator import agents
 from phi_orchestrator.agent_tasks import repository as approvals
+from phi_orchestrator.deliveries import attempts as deliveries
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event
 from phi_orchestrator.tool_calls import repository as tool_calls
@@ -587,6 +588,8 @@ class TaskRunner:
             succeeded = await tasks.mark_succeeded(conn, task_id)
             if succeeded:
                 await add_event(conn, task_id, "task_succeeded", {})
+                # With the success, so that a task delivers exactly when it succeeded.
+                await deliveries.create_for_task(conn, task_id)
         if succeeded:
             return "SUCCESS"
         status = await self.status(task_id)

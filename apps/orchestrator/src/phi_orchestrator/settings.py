@@ -53,6 +53,22 @@ class OrchestratorSettings(ServiceSettings):
     llm_router_token: str | None = None
     llm_timeout_seconds: float = 180.0
 
+    # Results: where the web app is (links in emails and webhooks), and deliveries.
+    public_web_url: str = "http://localhost:3000"
+    # smtp://host:587 (STARTTLS when the server offers it), smtps://host:465 (TLS from the
+    # start); user and password in the URL or in PHI_SMTP_USERNAME / PHI_SMTP_PASSWORD.
+    smtp_url: str | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool | None = None  # None: use it when the server offers it
+    smtp_from: str = "Phi Agents <reports@localhost>"
+    # Networks a webhook may reach although private or local (comma-separated CIDRs, e.g.
+    # "127.0.0.0/8" for tests or "10.1.2.0/24" for an internal receiver); empty: none.
+    webhook_allowed_networks: str = ""
+    delivery_max_attempts: int = Field(default=6, ge=1, le=20)
+    # Wait before attempt n+1: base x 4^(n-1) (5 s, 20 s, 80 s, ...), capped at one hour.
+    delivery_retry_base_seconds: float = Field(default=5.0, ge=0)
+    delivery_timeout_seconds: float = Field(default=15.0, gt=0)
     # AGENT_TASK limits (docs/orchestrator.md): model turns, model tokens, output tokens a
     # turn, seconds a tool call and a task may take, characters of a tool result the model
     # reads; and how long a call waits for a person's approval.

@@ -25,6 +25,19 @@ const Markdown = dynamic(() => import("@/components/Markdown").then((m) => m.Mar
   loading: () => <LoadingState label="Loading report" />,
 });
 
+// Chartist and the charts come with the first report that has charts (~12 kB gzipped).
+const ReportCharts = dynamic(() => import("@/components/ReportCharts").then((m) => m.ReportCharts), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading charts" />,
+});
+const TaskDeliveries = dynamic(() => import("@/components/TaskDeliveries").then((m) => m.TaskDeliveries), {
+  ssr: false,
+});
+const DeliverySettings = dynamic(
+  () => import("@/components/DeliverySettings").then((m) => m.DeliverySettings),
+  { ssr: false },
+);
+
 const STATUSES: TaskStatus[] = [
   "PENDING",
   "RUNNING",
@@ -176,10 +189,24 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
             {events.length === 0 ? <li className="text-muted-foreground">Waiting for events…</li> : null}
           </ol>
         </section>
+        {task.data?.status === "SUCCESS" ? <TaskDeliveries taskId={taskId} /> : null}
+        {task.data?.charts && task.data.charts.length > 0 ? <ReportCharts charts={task.data.charts} /> : null}
         {task.data?.type === "AGENT_TASK" && output ? (
           <AgentAnswer output={output} />
         ) : output?.full_report_md ? (
           <section aria-label="Report" className="rounded-lg border p-4" data-testid="task-report">
+            {task.data?.status === "SUCCESS" ? (
+              <div className="mb-2 flex justify-end">
+                <a
+                  className="rounded-md border px-3 py-1.5 text-sm font-medium hover:bg-muted"
+                  href={`/api/orchestrator/tasks/${taskId}/report.pdf`}
+                  download
+                  data-testid="download-pdf"
+                >
+                  Download PDF
+                </a>
+              </div>
+            ) : null}
             <Markdown source={output.full_report_md} />
           </section>
         ) : task.data && FINISHED.has(task.data.status) && !task.data.error ? (
@@ -272,6 +299,7 @@ export function TaskList({ agent }: { agent: Schemas["AgentOut"] }) {
       <GiveTask agent={agent} onStarted={setSelected} />
       {selected ? <TaskView key={selected} taskId={selected} onClose={() => setSelected(null)} /> : null}
       <RunTestTask agentId={agentId} onStarted={setSelected} />
+      <DeliverySettings agentId={agentId} />
       <section aria-labelledby="history-heading" className="space-y-3">
         <div className="flex flex-wrap items-end justify-between gap-3">
           <h2 id="history-heading" className="text-lg font-semibold">

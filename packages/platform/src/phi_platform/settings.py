@@ -87,7 +87,9 @@ class MissingSharedSetting(ValueError):
 
 
 class PlatformSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PHI_", extra="ignore")
+    # hide_input_in_errors: a service that refuses to start prints why, never the values it
+    # was given (DATABASE_URL and the secrets are among them).
+    model_config = SettingsConfigDict(env_prefix="PHI_", extra="ignore", hide_input_in_errors=True)
 
     # Several hosts run replicas of the services: nothing may be generated into, or read
     # from, one host's data dir. Each service then refuses to start without the settings

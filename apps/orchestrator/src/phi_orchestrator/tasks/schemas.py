@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from phi_agent_config.data_contract import DataContract
 from phi_orchestrator.local_agents.schemas import LocalAgentOut
+from phi_orchestrator.results.spec import Chart
 
 TaskStatus = Literal[
     "PENDING", "RUNNING", "WAITING", "AWAITING_APPROVAL", "SUCCESS", "FAILED", "CANCELLED"
@@ -90,6 +91,9 @@ class TaskDetail(TaskSummary):
     pending_approval: PendingApproval | None = None
     events: list[TaskEventOut]
     tool_calls: list[ToolCallOut]
+    charts: list[Chart] = Field(
+        default_factory=list, description="The result's chart descriptions (output.charts)"
+    )
     local_agents: list[LocalAgentOut] = Field(
         description="While the task is unfinished: the agent's local agents (online or not, "
         "with the tools their policy enables), so a task waiting on a tool call can say who "

@@ -12,6 +12,7 @@ from phi_orchestrator import organizations
 from phi_orchestrator.agent_tasks import repository as agent_tasks
 from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
 from phi_orchestrator.local_agents import repository as local_agents
+from phi_orchestrator.results.spec import charts_of
 from phi_orchestrator.runtime import org_today
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
@@ -105,6 +106,7 @@ async def task_detail(
         "pending_approval": pending,
         "events": await events_after(session, row.id, 0, limit=10_000),
         "tool_calls": await tool_calls.of_task(session, row.id),
+        "charts": charts_of(row.output),
         "local_agents": (
             await local_agents.of_agent(session, row.agent_id, offline_after_seconds)
             if unfinished

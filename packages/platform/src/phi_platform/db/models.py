@@ -689,3 +689,102 @@ ORG_SCOPED_UPDATED_TABLES = (
     "local_agents",
     "tasks",
 )
+
+
+DELIVERY_KINDS = ("email", "webhook")
+DELIVERY_FORMATS = ("json", "slack", "email")
+DELIVERY_STATUSES = ("PENDING", "DELIVERED", "FAILING", "GIVEN_UP")
+
+
+class DeliveryDestination(Base):
+    """Where an agent's results of one workflow type are sent (its ``deliver_to``)."""
+
+    __tablename__ = "delivery_destinations"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=False
+    )
+    workflow_type: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    target: Mapped[str] = mapped_column(Text, nullable=False)
+    format: Mapped[str] = mapped_column(Text, nullable=False, server_default="json")
+    # A webhook's HMAC key (an HMAC needs the key itself, so it cannot be a hash).
+    secret: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (
+        Index("ix_delivery_destinations_org", "org_id"),
+        UniqueConstraint(
+            "agent_id", "workflow_type", "kind", "target", name="uq_delivery_destination"
+        ),
+        CheckConstraint(_in("kind", DELIVERY_KINDS), name="ck_delivery_destination_kind"),
+        CheckConstraint(_in("format", DELIVERY_FORMATS), name="ck_delivery_format"),
+    )
+
+
+class Delivery(Base):
+    """One task's result sent to one destination (unique per task and destination)."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    destination_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("delivery_destinations.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    target: Mapped[str] = mapped_column(Text, nullable=False)
+    format: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (
+        Index("ix_deliveries_org", "org_id"),
+        Index(
+            "ix_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('PENDING', 'FAILING')"),
+        ),
+        UniqueConstraint("task_id", "destination_id", name="uq_delivery_task_destination"),
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="ck_delivery_status"),
+    )
+
+
+class DeliveryAttempt(Base):
+    """One attempt of a delivery; ``outcome`` is NULL while it runs."""
+
+    __tablename__ = "delivery_attempts"
+    id: Mapped[uuid.UUID] = _pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False
+    )
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_delivery_attempts_org", "org_id"),
+        UniqueConstraint("delivery_id", "attempt", name="uq_delivery_attempt"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('delivered', 'failed', 'interrupted')",
+            name="ck_delivery_attempt_outcome",
+        ),
+    )

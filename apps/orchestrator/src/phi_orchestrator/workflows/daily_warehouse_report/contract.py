@@ -9,7 +9,8 @@ the same text runs on SQLite, PostgreSQL and MySQL views over a WMS. Parameters 
 columns and against ISO text columns (see :func:`day_parameters`).
 
 The report needs the day and the 7 days before it (for the comparisons), so picks are read
-from ``history_start``; orders and shipments only around the day itself.
+from ``history_start``; orders due and shipments departed from ``trend_start`` (the late-order
+rate and departures of the last 28 days, ``trends.py``), orders created only around the day.
 """
 
 from __future__ import annotations
@@ -20,24 +21,25 @@ from typing import Any
 
 from phi_agent_config.data_contract import WAREHOUSE, ContractTable
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import HISTORY_DAYS
+from phi_orchestrator.workflows.daily_warehouse_report.trends import TREND_DAYS
 
 # Which rows of each contract table the report asks for (tables not named here: all rows).
 _FILTERS: dict[str, str] = {
     "picks": "WHERE completed_at >= :history_start AND completed_at < :day_end",
-    # Orders due in the 7 days before too: the late-order rate's baseline.
+    # Orders due in the 28 days before: the late-order rate's baseline and its trend.
     "orders": (
-        "WHERE (due_at >= :history_start AND due_at < :day_end) "
+        "WHERE (due_at >= :trend_start AND due_at < :day_end) "
         "OR (created_at >= :day_start AND created_at < :day_end)"
     ),
-    # Departures of the 7 days before too: each dock's baseline, and the shipments of the
-    # orders due then.
+    # Departures of the 28 days before: each dock's baseline, the trends, and the shipments
+    # of the orders due then.
     "shipments": (
         "WHERE (loading_started_at >= :day_start AND loading_started_at < :day_end) "
-        "OR (departed_at >= :history_start AND departed_at < :day_end) "
+        "OR (departed_at >= :trend_start AND departed_at < :day_end) "
         "OR (loading_started_at < :day_start AND departed_at IS NULL) "
-        # Orders due on the day may have left earlier: they are on time, not missing.
+        # Orders due may have left earlier: they are on time, not missing.
         "OR order_id IN (SELECT order_id FROM orders "
-        "WHERE due_at >= :history_start AND due_at < :day_end)"
+        "WHERE due_at >= :trend_start AND due_at < :day_end)"
     ),
 }
 
@@ -80,8 +82,8 @@ _QUERY_PARAMS = {
     "pickers": (),
     "docks": (),
     "picks": ("history_start", "day_end"),
-    "orders": ("history_start", "day_start", "day_end"),
-    "shipments": ("history_start", "day_start", "day_end"),
+    "orders": ("trend_start", "day_start", "day_end"),
+    "shipments": ("trend_start", "day_start", "day_end"),
 }
 
 
@@ -94,6 +96,7 @@ def day_parameters(day: date) -> dict[str, str]:
     the rows of the exact day and history."""
     return {
         "history_start": (day - timedelta(days=HISTORY_DAYS + 1)).isoformat(),
+        "trend_start": (day - timedelta(days=TREND_DAYS)).isoformat(),
         "day_start": (day - timedelta(days=1)).isoformat(),
         "day_end": (day + timedelta(days=2)).isoformat(),
     }

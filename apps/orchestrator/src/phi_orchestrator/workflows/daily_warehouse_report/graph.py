@@ -15,14 +15,18 @@ from langgraph.graph import END, START, StateGraph
 from phi_llm.errors import LLMError
 from phi_llm.types import CallContext, ChatRequest, ChatResult
 from phi_orchestrator.workflows.base import WorkflowContext, WorkflowError, step
-from phi_orchestrator.workflows.daily_warehouse_report import contract, narrative, report
+from phi_orchestrator.workflows.daily_warehouse_report import contract, headline, narrative, report
 from phi_orchestrator.workflows.daily_warehouse_report.analysis import (
+    HISTORY_DAYS,
     DailyAnalysis,
     UnreadableData,
     analyse,
     check_time_ranges,
+    read_times,
 )
+from phi_orchestrator.workflows.daily_warehouse_report.charts import build_charts
 from phi_orchestrator.workflows.daily_warehouse_report.sample import sample_tables
+from phi_orchestrator.workflows.daily_warehouse_report.trends import TREND_DAYS, Trends, trends
 from phi_service.errors import InvalidInput
 
 
@@ -45,6 +49,7 @@ class ReportState(TypedDict, total=False):
     data: dict[str, Any]
     docs: list[dict[str, Any]]
     metrics: DailyAnalysis
+    trends: Trends
     output: dict[str, Any]
 
 
@@ -104,10 +109,19 @@ async def analysis(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, s
     try:
         check_time_ranges(ranges, zone)
         metrics = analyse(tables, day, zone=zone)
+        timed = read_times({t: tables.get(t, []) for t in ("orders", "shipments")}, zone)
     except UnreadableData as exc:
         # Never a report on data it could not read: the task fails saying where.
         raise WorkflowError(f"the warehouse data cannot be read: {exc}") from exc
-    return {"metrics": metrics}, report.summary_text(metrics)
+    # The file tool reads the exports of the day and the 7 days before: its trend is those.
+    days = (
+        HISTORY_DAYS + 1
+        if state["input"].get("data_source") == "local_agent"
+        and (state["input"].get("tool", "db") == "file")
+        else TREND_DAYS
+    )
+    found = trends(timed["orders"], timed["shipments"], day, days)
+    return {"metrics": metrics, "trends": found}, report.summary_text(metrics)
 
 
 @step("report_formatter")
@@ -140,11 +154,15 @@ async def report_formatter(state: dict[str, Any], ctx: WorkflowContext) -> tuple
         else f"written by {result.provider}:{result.model} from the figures"
     )
     output = {
+        "title": headline.title(metrics),
+        "anomalies": headline.anomalies(metrics),
         "full_report_md": report.report_markdown(
             metrics, result.content, source, agent["name"], docs
         ),
         "summary_text": report.summary_text(metrics),
         "metrics": metrics,
+        "trends": state.get("trends"),
+        "charts": build_charts(metrics, state.get("trends") or {}),
         "narrative_source": "builtin" if result.produced_without_llm else result.model,
     }
     return {"output": output}, f"report of {len(output['full_report_md'])} characters; {source}"

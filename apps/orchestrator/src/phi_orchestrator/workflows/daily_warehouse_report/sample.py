@@ -19,13 +19,14 @@ from phi_orchestrator.workflows.daily_warehouse_report.contract import (
     db_payload,
     tables_from_result,
 )
+from phi_orchestrator.workflows.daily_warehouse_report.trends import TREND_DAYS
 
 
 def sample_result(day: date) -> dict[str, Any]:
     """The ``db`` tool result a local agent would send for the report of ``day`` over the
     demo database whose last day is ``day`` (its anomalies are planted on it)."""
-    # Two weeks ending on the day: the day and the 7 days the comparisons need, and more.
-    sample = generate(day, weeks=2)
+    # Four weeks ending on the day: the 28 days of the trends (demo-data's default too).
+    sample = generate(day, weeks=TREND_DAYS // 7)
     con = sqlite3.connect(":memory:")
     try:
         fill_sqlite(sample, con)

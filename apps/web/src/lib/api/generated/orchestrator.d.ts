@@ -40,6 +40,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/agents/{agent_id}/deliver-to": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Destinations
+         * @description Where the agent's results go, per workflow type (webhook secrets are never shown
+         *     again).
+         */
+        get: operations["list_destinations_agents__agent_id__deliver_to_get"];
+        put?: never;
+        /**
+         * Add Destination
+         * @description Send the agent's results of a workflow type to an email address or a webhook. A
+         *     webhook gets a secret, shown only in this answer: every request carries
+         *     ``X-Phi-Signature: sha256=<HMAC-SHA256 of the body with it>``. Webhooks must resolve to
+         *     public addresses.
+         */
+        post: operations["add_destination_agents__agent_id__deliver_to_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{agent_id}/deliver-to/{destination_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Destination
+         * @description Stop sending there; deliveries already made keep their record.
+         */
+        delete: operations["remove_destination_agents__agent_id__deliver_to__destination_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/agents/{agent_id}/local-agent-keys": {
         parameters: {
             query?: never;
@@ -309,6 +357,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/{task_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task Deliveries
+         * @description Where the task's result was sent: status (PENDING, DELIVERED, FAILING, GIVEN_UP) and
+         *     every attempt.
+         */
+        get: operations["task_deliveries_tasks__task_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{task_id}/events/stream": {
         parameters: {
             query?: never;
@@ -323,6 +392,26 @@ export interface paths {
          *     has finished. FastAPI sends a keep-alive comment while nothing happens.
          */
         get: operations["stream_task_events_tasks__task_id__events_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{task_id}/report.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Report Pdf
+         * @description The task's report with its charts as a PDF (409 while the task has no result).
+         */
+        get: operations["report_pdf_tasks__task_id__report_pdf_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -500,6 +589,56 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** Chart */
+        Chart: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "line" | "bar";
+            /**
+             * Labels
+             * @description The x axis categories (hours, zones, days, docks)
+             */
+            labels: string[];
+            /**
+             * Note
+             * @description What the reader should know (gaps...)
+             */
+            note?: string | null;
+            /** Series */
+            series: components["schemas"]["ChartSeries"][];
+            /** Title */
+            title: string;
+            /**
+             * Unit
+             * @description Unit of every value (picks, s, %, departures)
+             */
+            unit: string;
+            /** X Label */
+            x_label: string;
+        };
+        /** ChartSeries */
+        ChartSeries: {
+            /**
+             * Name
+             * @description Legend text, e.g. 'Day' or '7-day mean'
+             */
+            name: string;
+            /**
+             * Role
+             * @description 'baseline': what the values are compared with (drawn lighter/dashed)
+             * @enum {string}
+             */
+            role: "value" | "baseline";
+            /**
+             * Values
+             * @description One per label; null: not available (gap)
+             */
+            values: (number | null)[];
+        };
         /**
          * CheckedTable
          * @description One contract table as the check found it.
@@ -627,6 +766,155 @@ export interface components {
              * @description The timestamp forms accepted and how they are read
              */
             timestamps: string;
+        };
+        /** DeliveryAttemptOut */
+        DeliveryAttemptOut: {
+            /** Attempt */
+            attempt: number;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Outcome */
+            outcome: ("delivered" | "failed" | "interrupted") | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status Code */
+            status_code: number | null;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /** Attempt Log */
+            attempt_log: components["schemas"]["DeliveryAttemptOut"][];
+            /** Attempts */
+            attempts: number;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Destination Id */
+            destination_id: string | null;
+            /** Format */
+            format: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "email" | "webhook";
+            /** Last Error */
+            last_error: string | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "PENDING" | "DELIVERED" | "FAILING" | "GIVEN_UP";
+            /** Target */
+            target: string;
+        };
+        /** DestinationCreated */
+        DestinationCreated: {
+            /**
+             * Agent Id
+             * Format: uuid
+             */
+            agent_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Format */
+            format: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "email" | "webhook";
+            /**
+             * Secret
+             * @description Webhooks: the key of X-Phi-Signature (HMAC-SHA256 of the body). Shown only now: store it with the receiver
+             */
+            secret: string | null;
+            /**
+             * Target
+             * @description The email address or the webhook URL
+             */
+            target: string;
+            /** Workflow Type */
+            workflow_type: string;
+        };
+        /**
+         * DestinationIn
+         * @description One place an agent's results of a workflow type go: an email address, or a webhook.
+         * @example {
+         *       "email": "ops@example.com",
+         *       "workflow_type": "DAILY_WAREHOUSE_REPORT"
+         *     }
+         * @example {
+         *       "format": "json",
+         *       "webhook_url": "https://hooks.example.com/phi",
+         *       "workflow_type": "DAILY_WAREHOUSE_REPORT"
+         *     }
+         */
+        DestinationIn: {
+            /** Email */
+            email?: string | null;
+            /**
+             * Format
+             * @description Webhooks only: 'json' (the result with figures and charts) or 'slack' (a Slack incoming-webhook message)
+             * @default json
+             * @enum {string}
+             */
+            format: "json" | "slack";
+            /** Webhook Url */
+            webhook_url?: string | null;
+            /** Workflow Type */
+            workflow_type: string;
+        };
+        /** DestinationOut */
+        DestinationOut: {
+            /**
+             * Agent Id
+             * Format: uuid
+             */
+            agent_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Format */
+            format: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "email" | "webhook";
+            /**
+             * Target
+             * @description The email address or the webhook URL
+             */
+            target: string;
+            /** Workflow Type */
+            workflow_type: string;
         };
         /** Heartbeat */
         Heartbeat: {
@@ -928,6 +1216,11 @@ export interface components {
              */
             agent_id: string;
             /**
+             * Charts
+             * @description The result's chart descriptions (output.charts)
+             */
+            charts?: components["schemas"]["Chart"][];
+            /**
              * Created At
              * Format: date-time
              */
@@ -1185,6 +1478,102 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TaskDetail"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_destinations_agents__agent_id__deliver_to_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_destination_agents__agent_id__deliver_to_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DestinationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_destination_agents__agent_id__deliver_to__destination_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                destination_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -1642,6 +2031,37 @@ export interface operations {
             };
         };
     };
+    task_deliveries_tasks__task_id__deliveries_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     stream_task_events_tasks__task_id__events_stream_get: {
         parameters: {
             query?: never;
@@ -1662,6 +2082,37 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_pdf_tasks__task_id__report_pdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report as PDF */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": unknown;
                 };
             };
             /** @description Validation Error */
