@@ -32,6 +32,10 @@ const DataContractCard = dynamic(
   () => import("@/components/DataContractCard").then((m) => m.DataContractCard),
   { loading: () => <LoadingState label="Loading" /> },
 );
+const ApprovalSettings = dynamic(
+  () => import("@/components/AgentTask").then((m) => m.ApprovalSettings),
+  { loading: () => <LoadingState label="Loading" /> },
+);
 const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
   loading: () => <LoadingState label="Loading" />,
 });
@@ -222,8 +226,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <Overview agent={a} />
           <SchedulesCard agent={a} />
         </TabsContent>
-        <TabsContent value="tools">
+        <TabsContent value="tools" className="space-y-6">
           <ToolsPanel agent={a} />
+          <ApprovalSettings agent={a} />
         </TabsContent>
         <TabsContent value="documents">
           <DocumentsPanel agentId={a.id} />
@@ -239,7 +244,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <DataContractCard />
         </TabsContent>
         <TabsContent value="tasks">
-          <TaskList agentId={a.id} />
+          <TaskList agent={a} />
         </TabsContent>
       </Tabs>
     </>
