@@ -390,6 +390,35 @@ try {
   await page.getByRole("button", { name: "Remember" }).click();
   await page.getByTestId("memory").filter({ hasText: "Goods-in closes" }).waitFor();
   await screenshot(page, "org-memory");
+  step("give the agent a task: a suggestion, the live timeline, an approval in place, the answer");
+  await page.getByRole("tab", { name: "Tools" }).click();
+  const approvalBox = page.getByRole("checkbox", { name: "remember" });
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes(`/agents/${agentId}`) && r.request().method() === "PATCH"),
+    approvalBox.check(),
+  ]);
+  assert.ok(await approvalBox.isChecked());
+  await page.getByRole("tab", { name: "Tasks" }).click();
+  const give = page.getByTestId("give-task");
+  await give.getByRole("button", { name: /^Which zone had the most late orders yesterday/ }).click();
+  assert.match(await give.getByLabel("Task").inputValue(), /late orders/);
+  await give.getByRole("button", { name: "Give the task" }).click();
+  const view = page.getByTestId("task-view");
+  await view.getByText("AGENT_TASK").waitFor();
+  await view.getByTestId("task-events").getByText("search_documents").first().waitFor();
+  const approval = view.getByTestId("approval-box");
+  await approval.waitFor({ timeout: 60_000 });
+  assert.match(await approval.innerText(), /remember/);
+  await screenshot(page, "agent-task-approval");
+  await approval.getByRole("button", { name: "Approve" }).click();
+  const answer = view.getByTestId("task-answer");
+  await answer.waitFor({ timeout: 60_000 });
+  assert.match(await answer.innerText(), new RegExp(process.env.AGENT_ANSWER.slice(0, 30)));
+  assert.match(await answer.innerText(), /Evidence/);
+  await view.getByText("SUCCESS").first().waitFor();
+  await view.getByTestId("task-events").getByText("remember approved").waitFor();
+  await screenshot(page, "agent-task");
+
   step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
   const refusalAt = new Date().toISOString();
   const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {

@@ -35,6 +35,10 @@ const DataContractCard = dynamic(
 const MemoryPanel = dynamic(() => import("@/components/MemoryPanel").then((m) => m.MemoryPanel), {
   loading: () => <LoadingState label="Loading" />,
 });
+const ApprovalSettings = dynamic(
+  () => import("@/components/AgentTask").then((m) => m.ApprovalSettings),
+  { loading: () => <LoadingState label="Loading" /> },
+);
 const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
   loading: () => <LoadingState label="Loading" />,
 });
@@ -226,8 +230,9 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <Overview agent={a} />
           <SchedulesCard agent={a} />
         </TabsContent>
-        <TabsContent value="tools">
+        <TabsContent value="tools" className="space-y-6">
           <ToolsPanel agent={a} />
+          <ApprovalSettings agent={a} />
         </TabsContent>
         <TabsContent value="documents">
           <DocumentsPanel agentId={a.id} />
@@ -246,7 +251,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <DataContractCard />
         </TabsContent>
         <TabsContent value="tasks">
-          <TaskList agentId={a.id} />
+          <TaskList agent={a} />
         </TabsContent>
       </Tabs>
     </>
