@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ import pytest
 
 from phi_core_api.main import create_app
 from phi_core_api.settings import CoreApiSettings
-from phi_service.testing import LiveServer
+from phi_service.testing import LiveServer, WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +65,41 @@ def start_server(
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as c:
         yield c
+
+
+def _worker_factory(live_server: Any, grace: float = 20) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    settings = live_server.settings
+
+    def start(**env_overrides: str) -> WorkerProcess:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": settings.database_url,
+                "PHI_DATA_DIR": str(settings.data_dir),
+                "PHI_WORKER_STALLED_SECONDS": "60",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(env_overrides)
+        worker = WorkerProcess("phi_core_api.worker", env, ready_marker="worker ready")
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield start
+    for worker in started:
+        worker.stop(grace)
+
+
+@pytest.fixture(scope="module")
+def start_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker processes on the test database and data dir (stopped after the module)."""
+    yield from _worker_factory(live_server)
+
+
+@pytest.fixture
+def start_own_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
+    """Like ``start_worker`` but the workers stop at the end of the test. Their jobs are left
+    behind on purpose (long manuals that keep the slots busy), so they get 3 s to finish
+    before SIGKILL instead of 20; the tests clear the queue they leave."""
+    yield from _worker_factory(live_server, grace=3)

@@ -349,6 +349,76 @@ try {
   await page.getByLabel("Status", { exact: true }).selectOption("FAILED");
   await page.getByText("No FAILED tasks").waitFor();
 
+  step("memory: the report's day is remembered with a link to its task; add, search, edit, delete a fact");
+  await page.getByRole("tab", { name: "Memory" }).click();
+  const memories = page.getByTestId("memory-list");
+  const reportMemory = memories.getByTestId("memory").filter({ hasText: "Daily warehouse report of" });
+  await reportMemory.waitFor();
+  assert.match(await reportMemory.innerText(), /late rate|no orders were due|late orders not available/);
+  assert.match(await reportMemory.innerText(), /Remembered from the report of \d{4}-\d{2}-\d{2}/);
+  await page.getByLabel("Fact").fill("Dock 4 is closed for repairs until Friday.");
+  await page.getByRole("button", { name: "Remember" }).click();
+  const dock = memories.getByTestId("memory").filter({ hasText: "Dock 4 is closed" });
+  await dock.waitFor();
+  assert.match(await dock.innerText(), /Noted by a person on/);
+  await page.getByLabel("Search (with the organization's)").fill("which dock is out of service?");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByRole("heading", { name: /Recalled for/ }).waitFor();
+  await memories.getByTestId("memory").first().filter({ hasText: "Dock 4 is closed" }).waitFor();
+  await screenshot(page, "agent-memory-search");
+  await page.getByRole("button", { name: "Clear" }).click();
+  // By its id: while it is edited its text is in a field, not in the item's text.
+  const dockItem = memories.locator(`[data-memory-id="${await dock.getAttribute("data-memory-id")}"]`);
+  await dockItem.getByRole("button", { name: "Edit" }).click();
+  await dockItem.getByLabel("Text").fill("Dock 4 is open again.");
+  await dockItem.getByRole("button", { name: "Save" }).click();
+  const reopened = memories.getByTestId("memory").filter({ hasText: "Dock 4 is open again." });
+  await reopened.waitFor();
+  await screenshot(page, "agent-memory");
+  page.once("dialog", (dialog) => dialog.accept());
+  await reopened.getByRole("button", { name: "Delete" }).click();
+  await reopened.waitFor({ state: "detached" });
+  // The source link opens the task that wrote the memory, with its report.
+  await reportMemory.getByRole("link", { name: /^task / }).click();
+  await page.waitForURL(/tab=tasks&task=/);
+  await page.getByTestId("task-report").waitFor();
+
+  step("organization memory: a fact every agent recalls");
+  await page.goto(`/orgs/${orgId}/memory`);
+  await page.getByText("Nothing remembered yet").waitFor();
+  await page.getByLabel("Fact").fill("Goods-in closes at 16:00 on Saturdays.");
+  await page.getByRole("button", { name: "Remember" }).click();
+  await page.getByTestId("memory").filter({ hasText: "Goods-in closes" }).waitFor();
+  await screenshot(page, "org-memory");
+  step("give the agent a task: a suggestion, the live timeline, an approval in place, the answer");
+  await page.getByRole("tab", { name: "Tools" }).click();
+  const approvalBox = page.getByRole("checkbox", { name: "remember" });
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes(`/agents/${agentId}`) && r.request().method() === "PATCH"),
+    approvalBox.check(),
+  ]);
+  assert.ok(await approvalBox.isChecked());
+  await page.getByRole("tab", { name: "Tasks" }).click();
+  const give = page.getByTestId("give-task");
+  await give.getByRole("button", { name: /^Which zone had the most late orders yesterday/ }).click();
+  assert.match(await give.getByLabel("Task").inputValue(), /late orders/);
+  await give.getByRole("button", { name: "Give the task" }).click();
+  const view = page.getByTestId("task-view");
+  await view.getByText("AGENT_TASK").waitFor();
+  await view.getByTestId("task-events").getByText("search_documents").first().waitFor();
+  const approval = view.getByTestId("approval-box");
+  await approval.waitFor({ timeout: 60_000 });
+  assert.match(await approval.innerText(), /remember/);
+  await screenshot(page, "agent-task-approval");
+  await approval.getByRole("button", { name: "Approve" }).click();
+  const answer = view.getByTestId("task-answer");
+  await answer.waitFor({ timeout: 60_000 });
+  assert.match(await answer.innerText(), new RegExp(process.env.AGENT_ANSWER.slice(0, 30)));
+  assert.match(await answer.innerText(), /Evidence/);
+  await view.getByText("SUCCESS").first().waitFor();
+  await view.getByTestId("task-events").getByText("remember approved").waitFor();
+  await screenshot(page, "agent-task");
+
   step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
   const refusalAt = new Date().toISOString();
   const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
@@ -463,6 +533,7 @@ try {
     "/dashboard": userState,
     "/orgs/[orgId]": userState,
     "/orgs/[orgId]/members": userState,
+    "/orgs/[orgId]/memory": userState,
     "/orgs/[orgId]/audit": userState,
     "/orgs/[orgId]/agents": userState,
     "/orgs/[orgId]/agents/new": userState,

@@ -107,9 +107,37 @@ def own_database_url(pg_server: Any) -> Iterator[str]:
     pg_server.drop_database(name)
 
 
+# The journey's agent task: the model's answers, scripted for the instruction the journey picks
+# from the role's suggestions (any other model call gets a 500 and falls back to builtin).
+JOURNEY_INSTRUCTION = "Which zone had the most late orders yesterday"
+JOURNEY_ANSWER = "Late orders come from cold chain pallets counted after 07:00."
+
+
+@pytest.fixture(scope="module")
+def scripted_model() -> Iterator[Any]:
+    from collections import deque
+
+    from phi_llm.testing import FakeOpenAIServer
+
+    server = FakeOpenAIServer().start()
+    server.default = "500"
+    server.by_marker[JOURNEY_INSTRUCTION] = deque(
+        [
+            "calls:" + json.dumps([{"name": "search_documents", "arguments": {"query": "late"}}]),
+            "calls:"
+            + json.dumps(
+                [{"name": "remember", "arguments": {"text": "Cold chain counts run late."}}]
+            ),
+            "say:" + JOURNEY_ANSWER,
+        ]
+    )
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def stack(
-    own_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    own_database_url: str, tmp_path_factory: pytest.TempPathFactory, scripted_model: Any
 ) -> Iterator[dict[str, str]]:
     database_url = own_database_url
     if not (WEB / ".next" / "BUILD_ID").exists() or not (WEB / "node_modules").exists():
@@ -128,6 +156,10 @@ def stack(
         "PHI_ADMIN_EMAILS": ADMIN_EMAIL,
         "PHI_WORKER_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
+        # A model that calls tools (scripted), so the journey can give the agent a task.
+        "PHI_LLM_ROUTES": "heavy=openai:scripted-model,builtin;light=builtin",
+        "PHI_OPENAI_BASE_URL": scripted_model.base_url,
+        "PHI_LLM_RETRIES": "0",
     }
     started: list[Proc] = []
     try:
@@ -185,6 +217,7 @@ def test_browser_journey(stack: dict[str, str]) -> None:
         "ADMIN_EMAIL": ADMIN_EMAIL,
         "ORCHESTRATOR_URL": stack["orchestrator"],
         "RUN_ID": uuid.uuid4().hex[:8],
+        "AGENT_ANSWER": JOURNEY_ANSWER,
     }
     done = subprocess.run(
         ["node", str(WEB / "e2e" / "journey.mjs")],

@@ -127,7 +127,8 @@ LOOKUP = {
         "description": "Stock on hand of one item",
         "parameters": {
             "type": "object",
-            "properties": {"item": {"type": "string"}},
+            # Bounded, so the grammar ends the string (a tiny model may not).
+            "properties": {"item": {"type": "string", "maxLength": 16}},
             "required": ["item"],
         },
     },

@@ -176,7 +176,14 @@ def test_industry_has_three_or_more_roles_with_unique_keys(industry: dict[str, A
     "industry_key,role", ROLES, ids=lambda x: x if isinstance(x, str) else x["key"]
 )
 def test_role_template_content(industry_key: str, role: dict[str, Any]) -> None:
-    assert set(role) == {"key", "name", "description", "default_capabilities", "default_tools"}
+    assert set(role) == {
+        "key",
+        "name",
+        "description",
+        "default_capabilities",
+        "default_tools",
+        "example_tasks",
+    }
     assert SNAKE_CASE.match(role["key"])
     assert role["name"].strip()
 
@@ -192,3 +199,8 @@ def test_role_template_content(industry_key: str, role: dict[str, Any]) -> None:
     assert tools, "a role needs at least one tool"
     assert len(tools) == len(set(tools))
     assert set(tools) <= TOOL_KEYS, f"unknown tools: {set(tools) - TOOL_KEYS}"
+
+    # Something to ask of every role (AGENT_TASK suggestions in the web app).
+    examples = role["example_tasks"]
+    assert 2 <= len(examples) <= 4 and len(set(examples)) == len(examples)
+    assert all(isinstance(e, str) and 20 <= len(e) <= 200 and e[-1] in ".?" for e in examples)

@@ -15,9 +15,15 @@ def create_job_app(settings: CoreApiSettings) -> procrastinate.App:
     """A procrastinate App bound to the configured database, with every core-api task."""
     from phi_core_api.auth.tasks import make_blueprint as auth_tasks
     from phi_core_api.documents.tasks import make_blueprint as documents_tasks
+    from phi_core_api.memories.tasks import make_blueprint as memories_tasks
     from phi_core_api.profiles.tasks import make_blueprint as profiles_tasks
 
     return create_service_job_app(
         settings.libpq_database_url,
-        {"auth": auth_tasks(), "documents": documents_tasks(), "profiles": profiles_tasks()},
+        {
+            "auth": auth_tasks(),
+            "documents": documents_tasks(),
+            "memories": memories_tasks(),
+            "profiles": profiles_tasks(),
+        },
     )

@@ -16,6 +16,7 @@ def test_industries_and_roles(client: httpx.Client) -> None:
     for role in roles:
         assert role["industry_key"] == "logistics"
         assert role["description"] and role["default_capabilities"] and role["default_tools"]
+        assert 2 <= len(role["example_tasks"]) <= 4
     all_roles = client.get("/role-templates").json()
     assert len(all_roles) >= 3 * len(industries)
 

@@ -32,6 +32,13 @@ const DataContractCard = dynamic(
   () => import("@/components/DataContractCard").then((m) => m.DataContractCard),
   { loading: () => <LoadingState label="Loading" /> },
 );
+const MemoryPanel = dynamic(() => import("@/components/MemoryPanel").then((m) => m.MemoryPanel), {
+  loading: () => <LoadingState label="Loading" />,
+});
+const ApprovalSettings = dynamic(
+  () => import("@/components/AgentTask").then((m) => m.ApprovalSettings),
+  { loading: () => <LoadingState label="Loading" /> },
+);
 const TaskList = dynamic(() => import("@/components/TaskList").then((m) => m.TaskList), {
   loading: () => <LoadingState label="Loading" />,
 });
@@ -213,6 +220,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <TabsTrigger value="overview">Overview</TabsTrigger>
           <TabsTrigger value="tools">Tools</TabsTrigger>
           <TabsTrigger value="documents">Documents</TabsTrigger>
+          <TabsTrigger value="memory">Memory</TabsTrigger>
           <TabsTrigger value="profile">Profile</TabsTrigger>
           <TabsTrigger value="config">Config</TabsTrigger>
           <TabsTrigger value="local-agents">Local agents</TabsTrigger>
@@ -222,11 +230,15 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <Overview agent={a} />
           <SchedulesCard agent={a} />
         </TabsContent>
-        <TabsContent value="tools">
+        <TabsContent value="tools" className="space-y-6">
           <ToolsPanel agent={a} />
+          <ApprovalSettings agent={a} />
         </TabsContent>
         <TabsContent value="documents">
           <DocumentsPanel agentId={a.id} />
+        </TabsContent>
+        <TabsContent value="memory">
+          <MemoryPanel orgId={a.org_id} agentId={a.id} role={org.data?.my_role ?? "MEMBER"} />
         </TabsContent>
         <TabsContent value="profile">
           <ProfilePanel agent={a} />
@@ -239,7 +251,7 @@ export function AgentPage({ agentId }: { agentId: string }) {
           <DataContractCard />
         </TabsContent>
         <TabsContent value="tasks">
-          <TaskList agentId={a.id} />
+          <TaskList agent={a} />
         </TabsContent>
       </Tabs>
     </>

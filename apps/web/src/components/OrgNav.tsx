@@ -11,6 +11,7 @@ export function OrgNav({ orgId }: { orgId: string }) {
     { href: `/orgs/${orgId}`, label: "Overview" },
     { href: `/orgs/${orgId}/agents`, label: "Agents" },
     { href: `/orgs/${orgId}/members`, label: "Members" },
+    { href: `/orgs/${orgId}/memory`, label: "Memory" },
     { href: `/orgs/${orgId}/audit`, label: "Audit log" },
   ];
   return (

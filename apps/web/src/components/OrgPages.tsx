@@ -1,6 +1,7 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useState } from "react";
 
@@ -18,6 +19,10 @@ import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { keys, useMe, useMembers, useOrg, useOrgStats } from "@/lib/api/queries";
 import { useCreateGuard } from "@/lib/create-guard";
+
+const MemoryPanel = dynamic(() => import("@/components/MemoryPanel").then((m) => m.MemoryPanel), {
+  loading: () => <LoadingState label="Loading" />,
+});
 
 type Role = Schemas["InvitationIn"]["role"];
 const ROLES: Role[] = ["OWNER", "ADMIN", "MEMBER"];
@@ -286,6 +291,16 @@ export function OrgMembers({ orgId }: { orgId: string }) {
           {canWrite(org) ? <InviteForm orgId={orgId} myRole={org.my_role} /> : null}
         </div>
       )}
+    </OrgFrame>
+  );
+}
+
+
+/** The organization's memory: facts every agent of it recalls (OWNER/ADMIN change them). */
+export function OrgMemory({ orgId }: { orgId: string }) {
+  return (
+    <OrgFrame orgId={orgId} title="Memory">
+      {(org) => <MemoryPanel orgId={org.id} role={org.my_role} />}
     </OrgFrame>
   );
 }

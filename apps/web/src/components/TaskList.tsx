@@ -4,13 +4,14 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import dynamic from "next/dynamic";
 import { useEffect, useState } from "react";
 
+import { AgentAnswer, ApprovalBox, describeAgentEvent, GiveTask } from "@/components/AgentTask";
 import { FormField } from "@/components/form-field";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { Badge, type BadgeProps } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, NativeSelect } from "@/components/ui/input";
-import { orchestrator, unwrap } from "@/lib/api/client";
+import { orchestrator, unwrap, type Schemas } from "@/lib/api/client";
 import { keys, useTask, useTasks, type TaskStatus } from "@/lib/api/queries";
 import { useCreateGuard } from "@/lib/create-guard";
 import { followEvents } from "@/lib/sse";
@@ -37,13 +38,22 @@ const DeliverySettings = dynamic(
   { ssr: false },
 );
 
-const STATUSES: TaskStatus[] = ["PENDING", "RUNNING", "WAITING", "SUCCESS", "FAILED", "CANCELLED"];
+const STATUSES: TaskStatus[] = [
+  "PENDING",
+  "RUNNING",
+  "WAITING",
+  "AWAITING_APPROVAL",
+  "SUCCESS",
+  "FAILED",
+  "CANCELLED",
+];
 const FINISHED = new Set<string>(["SUCCESS", "FAILED", "CANCELLED"]);
 const STATUS_VARIANT: Record<string, BadgeProps["variant"]> = {
   SUCCESS: "success",
   FAILED: "destructive",
   CANCELLED: "secondary",
   WAITING: "warning",
+  AWAITING_APPROVAL: "warning",
   RUNNING: "warning",
   PENDING: "secondary",
 };
@@ -62,6 +72,8 @@ interface LiveEvent {
 
 function describe(event: LiveEvent): string {
   const p = event.payload ?? {};
+  const agentLine = describeAgentEvent(event.event_type, p);
+  if (agentLine !== null) return agentLine;
   const parts = [p.step, p.summary, p.tool, p.error, p.status].filter(
     (v): v is string => typeof v === "string" && v !== "",
   );
@@ -93,7 +105,7 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         try {
           const e = JSON.parse(event.data) as LiveEvent;
           setEvents((prev) => (prev.some((x) => x.seq === e.seq) ? prev : [...prev, e]));
-          if (e.event_type.startsWith("task_")) {
+          if (e.event_type.startsWith("task_") || e.event_type.startsWith("approval_")) {
             void queryClient.invalidateQueries({ queryKey: keys.task(taskId) });
             void queryClient.invalidateQueries({ queryKey: ["agents"], predicate: (q) => q.queryKey[2] === "tasks" });
           }
@@ -116,7 +128,10 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
       return queryClient.invalidateQueries({ queryKey: ["agents"], predicate: (q) => q.queryKey[2] === "tasks" });
     },
   });
-  const output = task.data?.output as { full_report_md?: string; summary_text?: string } | null | undefined;
+  const output = task.data?.output as
+    | { full_report_md?: string; summary_text?: string; answer?: string | null; evidence_md?: string }
+    | null
+    | undefined;
   const waiting = task.data ? waitingExplanation(task.data) : null;
   const unfinished = task.data ? !FINISHED.has(task.data.status) : false;
   return (
@@ -149,6 +164,7 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         {task.isError ? <ErrorState error={task.error} /> : null}
         <InlineError error={streamError} />
         <InlineError error={cancel.error} />
+        {task.data?.status === "AWAITING_APPROVAL" ? <ApprovalBox task={task.data} /> : null}
         {waiting ? (
           <p role="status" className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm" data-testid="task-waiting">
             {waiting}
@@ -175,7 +191,9 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         </section>
         {task.data?.status === "SUCCESS" ? <TaskDeliveries taskId={taskId} /> : null}
         {task.data?.charts && task.data.charts.length > 0 ? <ReportCharts charts={task.data.charts} /> : null}
-        {output?.full_report_md ? (
+        {task.data?.type === "AGENT_TASK" && output ? (
+          <AgentAnswer output={output} />
+        ) : output?.full_report_md ? (
           <section aria-label="Report" className="rounded-lg border p-4" data-testid="task-report">
             {task.data?.status === "SUCCESS" ? (
               <div className="mb-2 flex justify-end">
@@ -271,15 +289,17 @@ function RunTestTask({ agentId, onStarted }: { agentId: string; onStarted: (id: 
 }
 
 /** The agent's tasks: run the test task, follow one live, and the history with a filter. */
-export function TaskList({ agentId }: { agentId: string }) {
+export function TaskList({ agent }: { agent: Schemas["AgentOut"] }) {
+  const agentId = agent.id;
   const [status, setStatus] = useState<TaskStatus | "">("");
   const [selected, setSelected] = useUrlParam("task");
   const tasks = useTasks(agentId, status);
   return (
     <div className="space-y-6">
+      <GiveTask agent={agent} onStarted={setSelected} />
+      {selected ? <TaskView key={selected} taskId={selected} onClose={() => setSelected(null)} /> : null}
       <RunTestTask agentId={agentId} onStarted={setSelected} />
       <DeliverySettings agentId={agentId} />
-      {selected ? <TaskView key={selected} taskId={selected} onClose={() => setSelected(null)} /> : null}
       <section aria-labelledby="history-heading" className="space-y-3">
         <div className="flex flex-wrap items-end justify-between gap-3">
           <h2 id="history-heading" className="text-lg font-semibold">

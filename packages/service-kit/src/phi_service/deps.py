@@ -40,6 +40,40 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")
 
 
+def _token_user_id(request: Request, credentials: HTTPAuthorizationCredentials | None) -> uuid.UUID:
+    if credentials is None:
+        raise Unauthorized("missing bearer token: log in with POST /auth/login")
+    settings = get_settings_dep(request)
+    user_id = decode_access_token(credentials.credentials, settings.resolved_jwt_secret)
+    if user_id is None:
+        raise Unauthorized("invalid or expired token: log in again")
+    return user_id
+
+
+async def require_account(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """401 when the account behind a valid token no longer exists."""
+    if await session.scalar(select(User.id).where(User.id == user_id)) is None:
+        raise Unauthorized("the account behind this token no longer exists")
+
+
+async def get_token_user_id(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    """The caller's id from a valid token, without the account-exists round trip.
+
+    Only for routes whose own query joins the caller's membership (memberships are deleted
+    with the account, so a hit proves the account exists) and that call ``require_account``
+    when that query finds nothing, so a deleted account still gets 401, not 404. Saves one
+    database round trip on the busiest reads (docs/benchmarks.md, issue 24)."""
+    user_id = _token_user_id(request, credentials)
+    bind(user_id=user_id)
+    return user_id
+
+
+TokenUserId = Annotated[uuid.UUID, Depends(get_token_user_id)]
+
+
 async def get_current_user_id(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -49,14 +83,8 @@ async def get_current_user_id(
 
     Every authenticated route depends on this, so a deleted account's unexpired tokens are
     refused everywhere (401), not only where a later query happens to miss the account."""
-    if credentials is None:
-        raise Unauthorized("missing bearer token: log in with POST /auth/login")
-    settings = get_settings_dep(request)
-    user_id = decode_access_token(credentials.credentials, settings.resolved_jwt_secret)
-    if user_id is None:
-        raise Unauthorized("invalid or expired token: log in again")
-    if await session.scalar(select(User.id).where(User.id == user_id)) is None:
-        raise Unauthorized("the account behind this token no longer exists")
+    user_id = _token_user_id(request, credentials)
+    await require_account(session, user_id)
     bind(user_id=user_id)
     return user_id
 

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from phi_core_api.agents import service
 from phi_core_api.agents.schemas import AgentIn, AgentOut, AgentPatch, AgentSummary
 from phi_core_api.documents.runtime import JobsDep
-from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
+from phi_service.deps import CurrentUserId, SessionDep, TokenUserId, agent_access, org_access
 from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["agents"])
@@ -41,7 +41,7 @@ async def create_agent(
 async def list_agents(
     org_id: uuid.UUID,
     session: SessionDep,
-    user_id: CurrentUserId,
+    user_id: TokenUserId,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:

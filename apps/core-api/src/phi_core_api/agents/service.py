@@ -15,7 +15,7 @@ from phi_core_api.agents.schemas import AgentIn, AgentPatch, AgentToolIn
 from phi_core_api.documents import file_cleanup
 from phi_platform.db.models import Agent, AgentTool, RoleTemplate, Tool
 from phi_service.audit import Actor, Target, record_event
-from phi_service.deps import OrgAccess
+from phi_service.deps import OrgAccess, require_account
 from phi_service.errors import InvalidInput, NotFound
 
 
@@ -114,6 +114,8 @@ async def list_agents(
     )
     rows = await cur.fetchall()
     if not rows:
+        # the route skipped the account check (TokenUserId): a deleted account is 401 here
+        await require_account(session, user_id)
         raise NotFound("organization not found")
     return [r for r in rows if r["id"] is not None]
 

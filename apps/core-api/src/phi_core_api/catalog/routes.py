@@ -44,6 +44,7 @@ async def list_role_templates(
             description=r.description,
             default_capabilities=r.default_capabilities or [],
             default_tools=r.default_tools or [],
+            example_tasks=r.example_tasks or [],
         )
         for r, ikey in rows
     ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class IndustryOut(BaseModel):
@@ -24,6 +24,10 @@ class RoleTemplateOut(BaseModel):
     description: str | None
     default_capabilities: list[Any]
     default_tools: list[Any]
+    example_tasks: list[str] = Field(
+        default_factory=list,
+        description="Instructions a person could give an agent of this role (AGENT_TASK)",
+    )
 
 
 class ToolOut(BaseModel):

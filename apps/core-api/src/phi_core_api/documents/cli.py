@@ -10,7 +10,8 @@ document's units (what search matches on) are cut again and rewritten as ingesti
 (the workers also give units to documents stored before units existed, without this command:
 ``units_backfill.py``). When the new model's dimension differs from the column's, the column
 is retyped and the organizations' own HNSW indexes are rebuilt after the vectors are written;
-until the command finishes, search returns only chunks already re-embedded.
+until the command finishes, search returns only chunks already re-embedded. Memories are
+re-embedded after the documents.
 """
 
 from __future__ import annotations

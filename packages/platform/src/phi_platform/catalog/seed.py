@@ -41,15 +41,20 @@ _UPSERT_INDUSTRY = text(
 _UPSERT_ROLE = text(
     """
     INSERT INTO role_templates
-        (industry_id, key, name, description, default_capabilities, default_tools)
-    VALUES (:industry_id, :key, :name, :description, :default_capabilities, :default_tools)
+        (industry_id, key, name, description, default_capabilities, default_tools,
+         example_tasks)
+    VALUES (:industry_id, :key, :name, :description, :default_capabilities, :default_tools,
+            :example_tasks)
     ON CONFLICT (industry_id, key) DO UPDATE SET name = EXCLUDED.name,
         description = EXCLUDED.description,
         default_capabilities = EXCLUDED.default_capabilities,
-        default_tools = EXCLUDED.default_tools
+        default_tools = EXCLUDED.default_tools,
+        example_tasks = EXCLUDED.example_tasks
     """
 ).bindparams(
-    bindparam("default_capabilities", type_=JSONB), bindparam("default_tools", type_=JSONB)
+    bindparam("default_capabilities", type_=JSONB),
+    bindparam("default_tools", type_=JSONB),
+    bindparam("example_tasks", type_=JSONB),
 )
 
 
@@ -93,6 +98,7 @@ def seed_catalog(conn: Connection, data: dict[str, Any] | None = None) -> dict[s
                     "description": role.get("description"),
                     "default_capabilities": role.get("default_capabilities", []),
                     "default_tools": role.get("default_tools", []),
+                    "example_tasks": role.get("example_tasks", []),
                 },
             )
             roles += 1

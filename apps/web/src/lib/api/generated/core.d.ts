@@ -1887,6 +1887,11 @@ export interface components {
             /** Description */
             description: string | null;
             /**
+             * Example Tasks
+             * @description Instructions a person could give an agent of this role (AGENT_TASK)
+             */
+            example_tasks?: string[];
+            /**
              * Id
              * Format: uuid
              */
