@@ -2,7 +2,7 @@
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import dynamic from "next/dynamic";
-import { useEffect, useState } from "react";
+import { type ReactNode, useEffect, useState } from "react";
 
 import { AgentAnswer, ApprovalBox, describeAgentEvent, GiveTask } from "@/components/AgentTask";
 import { FormField } from "@/components/form-field";
@@ -37,6 +37,18 @@ const DeliverySettings = dynamic(
   () => import("@/components/DeliverySettings").then((m) => m.DeliverySettings),
   { ssr: false },
 );
+
+/** A part of the page whose code loads only when asked for: the delivery parts stay out of
+ * a cold load of the tasks tab (its JavaScript budget is 200 kB with a report open). */
+function OnDemand({ label, children }: { label: string; children: () => ReactNode }) {
+  const [open, setOpen] = useState(false);
+  if (open) return <>{children()}</>;
+  return (
+    <Button type="button" variant="outline" size="sm" onClick={() => setOpen(true)}>
+      {label}
+    </Button>
+  );
+}
 
 const STATUSES: TaskStatus[] = [
   "PENDING",
@@ -189,7 +201,9 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
             {events.length === 0 ? <li className="text-muted-foreground">Waiting for events…</li> : null}
           </ol>
         </section>
-        {task.data?.status === "SUCCESS" ? <TaskDeliveries taskId={taskId} /> : null}
+        {task.data?.status === "SUCCESS" ? (
+          <OnDemand label="Show deliveries">{() => <TaskDeliveries taskId={taskId} />}</OnDemand>
+        ) : null}
         {task.data?.charts && task.data.charts.length > 0 ? <ReportCharts charts={task.data.charts} /> : null}
         {task.data?.type === "AGENT_TASK" && output ? (
           <AgentAnswer output={output} />
@@ -299,7 +313,7 @@ export function TaskList({ agent }: { agent: Schemas["AgentOut"] }) {
       <GiveTask agent={agent} onStarted={setSelected} />
       {selected ? <TaskView key={selected} taskId={selected} onClose={() => setSelected(null)} /> : null}
       <RunTestTask agentId={agentId} onStarted={setSelected} />
-      <DeliverySettings agentId={agentId} />
+      <OnDemand label="Delivery settings">{() => <DeliverySettings agentId={agentId} />}</OnDemand>
       <section aria-labelledby="history-heading" className="space-y-3">
         <div className="flex flex-wrap items-end justify-between gap-3">
           <h2 id="history-heading" className="text-lg font-semibold">
