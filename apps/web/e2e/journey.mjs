@@ -393,6 +393,8 @@ try {
   await page.getByRole("button", { name: "Remember" }).click();
   await page.getByTestId("memory").filter({ hasText: "Goods-in closes" }).waitFor();
   await screenshot(page, "org-memory");
+  await page.goto(`/agents/${agentId}`);
+
   step("give the agent a task: a suggestion, the live timeline, an approval in place, the answer");
   await page.getByRole("tab", { name: "Tools" }).click();
   const approvalBox = page.getByRole("checkbox", { name: "remember" });
