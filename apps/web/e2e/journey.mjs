@@ -284,6 +284,8 @@ try {
   await page.getByTestId("task-view").getByText("SUCCESS").waitFor();
   await page.getByTestId("task-history").getByText("SUCCESS").waitFor();
   step("tasks: the report's charts are drawn, its delivery is listed, its PDF downloads");
+  // The charts load when they scroll into view.
+  await page.getByTestId("report-charts-placeholder").scrollIntoViewIfNeeded();
   const charts = page.getByTestId("report-charts");
   await charts.locator("svg").nth(4).waitFor();
   assert.equal(await charts.getByTestId("report-chart").count(), 5);

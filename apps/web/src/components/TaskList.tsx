@@ -2,7 +2,7 @@
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import dynamic from "next/dynamic";
-import { type ReactNode, useEffect, useState } from "react";
+import { type ReactNode, useEffect, useRef, useState } from "react";
 
 import { AgentAnswer, ApprovalBox, describeAgentEvent, GiveTask } from "@/components/AgentTask";
 import { FormField } from "@/components/form-field";
@@ -48,6 +48,24 @@ function OnDemand({ label, children }: { label: string; children: () => ReactNod
       {label}
     </Button>
   );
+}
+
+/** A part whose code loads when it scrolls into view (the report's charts sit below the
+ * task's events, so a cold load of the page does not fetch Chartist until it is needed). */
+function OnView({ testId, children }: { testId: string; children: () => ReactNode }) {
+  const [seen, setSeen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const node = ref.current;
+    if (seen || !node) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) setSeen(true);
+    });
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [seen]);
+  if (seen) return <>{children()}</>;
+  return <div ref={ref} data-testid={testId} className="min-h-24" aria-hidden="true" />;
 }
 
 const STATUSES: TaskStatus[] = [
@@ -204,7 +222,9 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
         {task.data?.status === "SUCCESS" ? (
           <OnDemand label="Show deliveries">{() => <TaskDeliveries taskId={taskId} />}</OnDemand>
         ) : null}
-        {task.data?.charts && task.data.charts.length > 0 ? <ReportCharts charts={task.data.charts} /> : null}
+        {task.data?.charts && task.data.charts.length > 0 ? (
+          <OnView testId="report-charts-placeholder">{() => <ReportCharts charts={task.data!.charts!} />}</OnView>
+        ) : null}
         {task.data?.type === "AGENT_TASK" && output ? (
           <AgentAnswer output={output} />
         ) : output?.full_report_md ? (
