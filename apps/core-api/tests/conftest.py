@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+# Shared with tests/profiles/conftest.py (a conftest cannot be imported by module name).
+from core_workers import _worker_factory
 
 from phi_core_api.main import create_app
 from phi_core_api.settings import CoreApiSettings
@@ -65,30 +67,6 @@ def start_server(
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as c:
         yield c
-
-
-def _worker_factory(live_server: Any, grace: float = 20) -> Iterator[Callable[..., WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    settings = live_server.settings
-
-    def start(**env_overrides: str) -> WorkerProcess:
-        env = dict(os.environ)
-        env.update(
-            {
-                "DATABASE_URL": settings.database_url,
-                "PHI_DATA_DIR": str(settings.data_dir),
-                "PHI_WORKER_STALLED_SECONDS": "60",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        env.update(env_overrides)
-        worker = WorkerProcess("phi_core_api.worker", env, ready_marker="worker ready")
-        started.append(worker)
-        return worker.wait_ready()
-
-    yield start
-    for worker in started:
-        worker.stop(grace)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-# The worker-process fixtures of the documents tests, shared rather than copied.
-from documents.conftest import _worker_factory
+# The worker-process helper of the core-api tests, shared rather than copied.
+from core_workers import _worker_factory
 
 from phi_llm.testing import FakeOpenAIServer
 
