@@ -224,7 +224,10 @@ def test_services_refuse_to_start_without_what_replicas_share(
     monkeypatch.setenv("PHI_LLM_ROUTER_URL", "http://router.internal:8002")
     for settings, wanted in (
         (CoreApiSettings, "DATABASE_URL, PHI_JWT_SECRET, PHI_STORAGE_URL, PHI_LLM_ROUTER_TOKEN"),
-        (OrchestratorSettings, "DATABASE_URL, PHI_JWT_SECRET, PHI_LLM_ROUTER_TOKEN"),
+        (
+            OrchestratorSettings,
+            "DATABASE_URL, PHI_JWT_SECRET, PHI_SECRETS_KEY, PHI_LLM_ROUTER_TOKEN",
+        ),
         (RouterServiceSettings, "DATABASE_URL, PHI_LLM_ROUTER_TOKEN"),
     ):
         with pytest.raises(ValidationError, match=f"PHI_MULTI_HOST is on but {wanted} are"):
