@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 
 warnings.filterwarnings("ignore", module="platformdirs")
 
@@ -42,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_db import BENCH_DIR, SERVER_ENV, database, smoke_argument  # noqa: E402
 from load import drive, prepare, stack  # noqa: E402
+
+from phi_platform.settings import PlatformSettings  # noqa: E402
 
 MB = 2**20
 GOAL_MB = 50
@@ -91,6 +94,17 @@ def snapshot(root: psutil.Process) -> dict[str, dict[str, float]]:
         entry["pss"] += getattr(info, "pss", info.rss) / MB
         entry["n"] += 1
     return dict(out)
+
+
+def connections(database_url: str) -> dict[str, int]:
+    """Open connections to the stack's database, by application name (idle ones included)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT coalesce(nullif(application_name, ''), '(none)'), count(*) "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    return {name: n for name, n in rows}
 
 
 def wait_until_up(ports: dict[str, int], timeout: float = 180) -> None:
@@ -168,6 +182,10 @@ def main() -> None:
         wait_until_up({k: v for k, v in ports.items() if k != "PHI_PG_PORT"})
         time.sleep(args.settle)
         phases = {"idle": snapshot(root)}
+        stack_db = PlatformSettings(
+            data_dir=data_dir, pg_port=ports["PHI_PG_PORT"], database_url=db_url
+        ).libpq_database_url
+        idle_connections = connections(stack_db)
         load_before = os.getloadavg()[0]
 
         tenants = prepare(str(info["url"]), docs_per_org)
@@ -189,7 +207,14 @@ def main() -> None:
         phases["after load"] = snapshot(root)
         time.sleep(args.rest)
         phases[f"{args.rest} s later"] = snapshot(root)
+        later_connections = connections(stack_db)
     report(phases, load_before, args)
+    for label, counted in (("idle", idle_connections), ("after the rest", later_connections)):
+        print(
+            f"database connections {label}: {sum(counted.values())} ("
+            + ", ".join(f"{name} {n}" for name, n in counted.items())
+            + ")"
+        )
 
 
 def report(
