@@ -248,14 +248,17 @@ def run(url: str, args: argparse.Namespace, agents: int) -> None:
                 f"| {round_no + 1} | {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
                 f"| {r['cpu_ms']:.2f} | {r['non2xx']:.0f} |"
             )
+    failed = [name for name, rounds in results.items() if any(r["non2xx"] for r in rounds)]
+    if failed:
+        print(f"NOT VALID: non-2xx answers from {', '.join(failed)} (see their log above)")
     for bare_name in ("bare handler", "bare, tuned"):
         bare_r = results[bare_name]
         for name in servers:
             if name.startswith("bare"):
                 continue
             pairs = list(zip(results[name], bare_r, strict=True))
-            ratios = sorted(a["rps"] / b["rps"] for a, b in pairs)
-            cpu = sorted(b["cpu_ms"] / a["cpu_ms"] for a, b in pairs)
+            ratios = sorted(a["rps"] / max(b["rps"], 1e-9) for a, b in pairs)
+            cpu = sorted(b["cpu_ms"] / max(a["cpu_ms"], 1e-9) for a, b in pairs)
             print(
                 f"{name} / {bare_name}: throughput ratio per round "
                 f"{', '.join(f'{x:.2f}' for x in ratios)} (median {ratios[len(ratios) // 2]:.2f}); "
