@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import WRITES_IDX_MAP
+from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
@@ -93,16 +93,23 @@ def advisory_key(task_id: uuid.UUID) -> int:
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
-def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> Pool:
+def open_pool(
+    conninfo: str,
+    max_size: int,
+    name: str = "phi-orchestrator",
+    configure: Callable[[AsyncConnection[DictRow]], Awaitable[None]] | None = None,
+) -> Pool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
     statements) and that the runner's own queries share. Connections are checked before
-    they are lent, so none that died with a restarted server is handed out."""
+    they are lent, so none that died with a restarted server is handed out. ``configure``
+    runs on each new connection (the round-trip tests trace them)."""
     return AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         open=False,
+        configure=configure,
         check=AsyncConnectionPool.check_connection,
         kwargs={
             "autocommit": True,
@@ -137,6 +144,8 @@ class TaskSession:
         self.staged: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         # Finished steps' writes and events, stored with the checkpoint that follows them.
         self.held: list[Held] = []
+        # The task was PENDING: it has never run, so it has no checkpoint to read.
+        self.never_ran = False
         self.unlocked = False
 
     @asynccontextmanager
@@ -220,6 +229,13 @@ class TaskCheckpointer(AsyncPostgresSaver):
                 conn.cursor(binary=True, row_factory=dict_row) as cur,
             ):
                 yield cur
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        session = current_session.get()
+        if session is not None and session.never_ran:
+            session.never_ran = False
+            return None  # LangGraph looks for one as the run starts: no round trip for that
+        return await super().aget_tuple(config)
 
     async def aput_writes(
         self,
@@ -365,8 +381,8 @@ class TaskHandle:
         deadline_seconds: float | None = None,
     ) -> DictRow:
         """The step's call to the local agent, created (once, with its event) if need be."""
-        async with self.session.transaction() as conn:
-            created = await tool_calls.create_once(
+        async with self.session.use() as conn:
+            return await tool_calls.of_step_once(
                 conn,
                 task_id=self.task_id,
                 org_id=self.task["org_id"],
@@ -377,15 +393,6 @@ class TaskHandle:
                 max_attempts=self._max_attempts,
                 deadline_seconds=deadline_seconds,
             )
-            call = await tool_calls.of_step(conn, self.task_id, step)
-            if created:
-                await add_event(
-                    conn,
-                    self.task_id,
-                    "tool_call_created",
-                    {"step": step, "tool": tool, "tool_call_id": str(call["id"])},
-                )
-        return call
 
     async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The result of this step's call to the local agent; creates the call (once) and
@@ -567,7 +574,8 @@ class TaskRunner:
             graph = self.graph(task["type"])
             graph_input: Any
             if task["status"] == "PENDING":
-                # Never run, so no checkpoint to look at.
+                # Never run (a run makes it RUNNING first), so no checkpoint to look at.
+                session.never_ran = True
                 graph_input = {"input": task["input"] or {}}
             elif task["status"] in ("WAITING", "AWAITING_APPROVAL"):
                 # Only an interrupt makes a task wait; nothing ran since (a run that did
