@@ -42,10 +42,12 @@ from phi_orchestrator import agents
 from phi_orchestrator.agent_tasks import repository as approvals
 from phi_orchestrator.deliveries import attempts as deliveries
 from phi_orchestrator.tasks import repository as tasks
+from phi_orchestrator.tasks.audit import ActingTask, acting_task
 from phi_orchestrator.tasks.events import add_event, add_event_if_open, add_event_once
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
+from phi_service.audit import Target, record_event
 from phi_service.db import is_connection_lost
 
 logger = logging.getLogger(__name__)
@@ -75,10 +77,17 @@ class KnowledgePort(Protocol):
         task_id: uuid.UUID,
         text_: str,
         valid_until: datetime | None = None,
+        by: ActingTask | None = None,
     ) -> dict[str, Any]: ...
 
     async def remember_report_day(
-        self, org_id: uuid.UUID, agent_id: uuid.UUID, task_id: uuid.UUID, day: date, text_: str
+        self,
+        org_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        task_id: uuid.UUID,
+        day: date,
+        text_: str,
+        by: ActingTask | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -284,6 +293,7 @@ class TaskHandle:
         self._knowledge = knowledge
         self._max_attempts = int(task.get("max_attempts", 3))
         self._agent: dict[str, Any] | None = None
+        self._acting: ActingTask | None = None
 
     async def event(self, event_type: str, payload: dict[str, Any]) -> None:
         async with self.session.use() as conn:
@@ -363,14 +373,34 @@ class TaskHandle:
             raise WorkflowError("memory is not available to this runner")
         return self._knowledge
 
+    async def acting(self) -> ActingTask:
+        """This task as the actor of the audit events of what it changes (read once per
+        run)."""
+        if self._acting is None:
+            async with self.session.use() as conn:
+                self._acting = await acting_task(conn, self.task_id)
+        return self._acting
+
     async def remember(self, text: str, valid_until: datetime | None = None) -> dict[str, Any]:
-        return await self._memory().remember(
-            self.task["org_id"], self.task["agent_id"], self.task_id, text, valid_until
+        memory = self._memory()
+        return await memory.remember(
+            self.task["org_id"],
+            self.task["agent_id"],
+            self.task_id,
+            text,
+            valid_until,
+            by=await self.acting(),
         )
 
     async def remember_report_day(self, day: date, text: str) -> dict[str, Any]:
-        return await self._memory().remember_report_day(
-            self.task["org_id"], self.task["agent_id"], self.task_id, day, text
+        memory = self._memory()
+        return await memory.remember_report_day(
+            self.task["org_id"],
+            self.task["agent_id"],
+            self.task_id,
+            day,
+            text,
+            by=await self.acting(),
         )
 
     async def _call_once(
@@ -450,6 +480,19 @@ class TaskHandle:
                         child["id"],
                         "task_created",
                         {"trigger": "agent_task", "parent_task_id": str(self.task_id)},
+                    )
+                    by = await acting_task(conn, self.task_id)
+                    await record_event(
+                        conn,
+                        self.task["org_id"],
+                        by.actor,
+                        "task.started",
+                        Target("task", child["id"], type_),
+                        workflow=type_,
+                        trigger="agent_task",
+                        agent_id=self.task["agent_id"],
+                        agent_name=by.agent_name,
+                        parent_task_id=self.task_id,
                     )
             if created and self._defer is not None:
                 await self._defer(child["id"])

@@ -42,6 +42,15 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
       return queryClient.invalidateQueries({ queryKey });
     },
   });
+  const rotate = useMutation({
+    mutationFn: (id: string) =>
+      unwrap(
+        orchestrator.POST("/agents/{agent_id}/deliver-to/{destination_id}/rotate-secret", {
+          params: { path: { agent_id: agentId, destination_id: id } },
+        }),
+      ),
+    onSuccess: (rotated) => setSecret(rotated.secret ? { url: rotated.target, secret: rotated.secret } : null),
+  });
   const remove = useMutation({
     mutationFn: (id: string) =>
       unwrap(
@@ -69,15 +78,31 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
                   <span className="font-medium">{d.kind === "email" ? "Email" : `Webhook (${d.format})`}</span>{" "}
                   <span className="break-all text-muted-foreground">{d.target}</span>
                 </span>
-                <Button
-                  variant="outline"
-                  size="sm"
-                  disabled={remove.isPending}
-                  onClick={() => remove.mutate(d.id)}
-                  aria-label={`Remove ${d.target}`}
-                >
-                  Remove
-                </Button>
+                <span className="flex gap-2">
+                  {d.kind === "webhook" ? (
+                    <Button
+                      variant="outline"
+                      size="sm"
+                      disabled={rotate.isPending}
+                      onClick={() => {
+                        if (window.confirm(`Give ${d.target} a new signing secret? The current one stops working now.`))
+                          rotate.mutate(d.id);
+                      }}
+                      aria-label={`New signing secret for ${d.target}`}
+                    >
+                      New secret
+                    </Button>
+                  ) : null}
+                  <Button
+                    variant="outline"
+                    size="sm"
+                    disabled={remove.isPending}
+                    onClick={() => remove.mutate(d.id)}
+                    aria-label={`Remove ${d.target}`}
+                  >
+                    Remove
+                  </Button>
+                </span>
               </li>
             ))}
           </ul>
@@ -138,7 +163,7 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
             {add.isPending ? "Adding…" : "Add destination"}
           </Button>
         </form>
-        <InlineError error={add.error ?? remove.error} />
+        <InlineError error={add.error ?? rotate.error ?? remove.error} />
       </CardContent>
     </Card>
   );

@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from phi_orchestrator.deliveries.sending import Outcome, send_email, send_webhook
 from phi_orchestrator.results.document import result_document
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_platform.secret_box import SecretUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ LIMIT 500
 """
 _FOR_ATTEMPT = """
 SELECT d.id, d.org_id, d.task_id, d.destination_id, d.kind, d.target, d.format, d.status,
-       d.attempts, dest.secret, t.id AS t_id, t.agent_id, t.type, t.status AS task_status,
+       d.attempts, dest.secret_encrypted, t.id AS t_id, t.agent_id, t.type, t.status AS task_status,
        t.output
 FROM deliveries d JOIN tasks t ON t.id = d.task_id
 LEFT JOIN delivery_destinations dest ON dest.id = d.destination_id
@@ -170,9 +171,14 @@ async def _send(settings: OrchestratorSettings, row: Any, delivery_id: str) -> O
     try:
         if row["kind"] == "email":
             return await send_email(settings, doc, row["target"], delivery_id)
-        return await send_webhook(
-            settings, doc, row["target"], row["format"], row["secret"], delivery_id
-        )
+        secret = None
+        if row["secret_encrypted"]:
+            try:
+                secret = settings.secret_box.open(row["secret_encrypted"])
+            except SecretUnreadable as exc:
+                # Not sent unsigned: the receiver would be right to refuse it.
+                return Outcome(False, f"{exc}; or rotate the webhook's secret", final=True)
+        return await send_webhook(settings, doc, row["target"], row["format"], secret, delivery_id)
     except Exception as exc:  # noqa: BLE001 - recorded on the attempt, never fails the task
         logger.exception("delivery %s failed unexpectedly", delivery_id)
         return Outcome(False, f"internal error ({type(exc).__name__}): {exc}")
