@@ -43,8 +43,8 @@ DAY = "2026-11-24"
 AGENT_STEP = 5
 # Whole tasks: an agent task of one step (the warm-up one excluded), the report.
 AGENT_TASK_ONE_STEP = 18
-REPORT_ON_SAMPLE = 21
-REPORT_THROUGH_LOCAL_AGENT = 30
+REPORT_ON_SAMPLE = 22
+REPORT_THROUGH_LOCAL_AGENT = 31
 
 
 @pytest.fixture(scope="module")
