@@ -465,3 +465,41 @@ def test_remember_then_recall_with_the_source_and_run_a_workflow(
     kinds = [e["kind"] for e in task["output"]["evidence"]]
     assert kinds == ["memory", "task"]
     assert "Memory (remembered from task" in task["output"]["answer"]
+    # The audit log: the agent task remembered and started the report; the report kept its
+    # day. Each event once, by the task that did it, naming who started it.
+    audited = sql(
+        database_url,
+        "SELECT action, actor_type, actor_id::text, actor_label, target_id, details "
+        "FROM audit_events WHERE org_id = %s ORDER BY id",
+        tenant.org_id,
+    )
+    (email,) = sql(database_url, "SELECT email FROM users WHERE id = %s", tenant.owner.user_id)[0]
+    assert [(a[0], a[1], a[2]) for a in audited] == [
+        ("task.started", "user", tenant.owner.user_id),
+        ("memory.added", "task", task_id),
+        ("task.started", "task", task_id),
+        ("memory.added", "task", child_id),
+    ]
+    _, remembered, started, report_day = audited
+    assert remembered[3] == f"agent task {task_id[:8]} of agent Warehouse bot, started by {email}"
+    assert remembered[4] == data_of(stored)["memory_id"]
+    assert remembered[5] == {
+        "scope": "agent",
+        "agent_id": tenant.agent_id,
+        "agent_name": "Warehouse bot",
+        "source": "task",
+        "task_id": task_id,
+    }
+    assert started[4] == child_id
+    assert started[5] == {
+        "workflow": "DAILY_WAREHOUSE_REPORT",
+        "trigger": "agent_task",
+        "agent_id": tenant.agent_id,
+        "agent_name": "Warehouse bot",
+        "parent_task_id": task_id,
+    }
+    assert report_day[3] == (
+        f"daily warehouse report {child_id[:8]} of agent Warehouse bot, run by agent task "
+        f"{task_id[:8]}, started by {email}"
+    )
+    assert report_day[5]["report_day"] == "2026-11-24"

@@ -246,7 +246,11 @@ async def tool(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     label = f"tool_{number}"
     call = state["pending"][0]
     name = call["name"]
-    args, error = check_arguments(name, call["arguments"], state["tools"])
+    offered_schema = next(
+        (s["function"]["parameters"] for s in state["specs"] if s["function"]["name"] == name),
+        None,
+    )
+    args, error = check_arguments(name, call["arguments"], state["tools"], offered_schema)
     paused = state.get("paused", 0.0)
     try:
         if error is None and name in state.get("approvals", []):
