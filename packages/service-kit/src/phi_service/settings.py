@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from phi_platform.settings import PlatformSettings
 
@@ -33,6 +33,11 @@ class ServiceSettings(PlatformSettings, MetricsSettings):
 
     worker_concurrency: int = 2
     worker_stalled_seconds: int = 60
+    # How often an idle worker looks for jobs besides being woken by a new one. A job held
+    # back by its lock (the next upload of an organization whose slot is taken) wakes no
+    # one when the lock frees, so it waits up to this long; procrastinate's own 5 s made a
+    # batch of small documents of one organization go through at one every 5 s.
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
     # Port of a worker's /health, /ready and /metrics page on 127.0.0.1 (0: none).
     worker_metrics_port: int = 0
     # Largest request body of any route but the upload routes (which have their own limit).

@@ -121,6 +121,7 @@ async def run_worker(
     common: dict[str, Any] = {
         "update_heartbeat_interval": max(1.0, settings.worker_stalled_seconds / 4),
         "stalled_worker_timeout": settings.worker_stalled_seconds,
+        "fetch_job_polling_interval": settings.worker_poll_seconds,
         "delete_jobs": "successful",
         "install_signal_handlers": False,
         "additional_context": context,
