@@ -310,6 +310,8 @@ def main() -> None:
                     "DATABASE_URL": db,
                     "PHI_MULTI_HOST": "1",
                     "PHI_JWT_SECRET": "bench-" + uuid.uuid4().hex * 2,
+                    # Multi-host mode refuses to generate one per host: every process shares it.
+                    "PHI_SECRETS_KEY": "bench-secrets-" + uuid.uuid4().hex * 2,
                     "PHI_STORAGE_URL": f"s3://{bucket}/docs",
                     "PHI_LLM_ROUTES": "heavy=builtin;light=builtin",
                     "PHI_SIGNUP_MAX_EXISTING_PER_ADDRESS": "1000000",
