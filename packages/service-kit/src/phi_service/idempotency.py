@@ -13,21 +13,35 @@ transaction; if that commits, the second finds the key taken and waits (up to
 :data:`WAIT_FOR_FIRST`) for the stored answer; if it rolls back (the create failed), the
 second creates. A create that fails leaves no key behind, so a corrected retry may reuse it.
 
-Answers holding a secret (a local-agent key) are stored without it: the secret is shown
-once, so a replay of such a create answers 409 naming what the first request created.
+Answers holding a secret (a local-agent key, shown once) keep it sealed: encrypted with
+AES-GCM under a key derived from the server's secret (``PHI_JWT_SECRET`` or the generated one),
+bound to the account, the Idempotency-Key and the request, and deleted with the key's row when
+the window ends (the orchestrator's worker purges expired rows every ten minutes). Why: the
+client that lost the first answer retries to get the secret; answering 409 there left the user
+with a key nobody can use and no secret, and revoking it to make a fresh one would break a
+first answer that did arrive (a double click shows one of the two). So a replay is the first
+answer, secret included, for as long as the key is kept and the created thing still holds
+(a route checks that with ``on_replay``: a revoked local-agent key is 409). If the server's
+secret changed in between, the seal cannot be opened: 409 naming what was created.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -36,13 +50,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_platform.db.models import IdempotencyKey
-from phi_service.deps import CurrentUserId, SessionDep
+from phi_service.deps import CurrentUserId, SessionDep, get_settings_dep
 from phi_service.errors import Conflict, InvalidInput
 
 KEEP_FOR = timedelta(hours=24)
 WAIT_FOR_FIRST = 10.0
 MAX_KEY_LENGTH = 255
+# Stored by answers before secrets were sealed: such a replay is still 409.
 REDACTED = "__redacted__"
+SEALED = "__sealed__"
 
 Created = TypeVar("Created", bound=BaseModel)
 
@@ -72,16 +88,46 @@ def _check_key(key: str) -> str:
     return key
 
 
+def sealing_key(server_secret: str) -> bytes:
+    """The AES-256 key of sealed secrets, derived from the server's secret (its own use of
+    it: a token signature and a seal never share a key)."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"phi idempotency secrets v1"
+    ).derive(server_secret.encode())
+
+
 class Idempotency:
     """The create route's side of the header (see the module doc)."""
 
     def __init__(
-        self, request: Request, session: AsyncSession, user_id: uuid.UUID, key: str | None
+        self,
+        request: Request,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        key: str | None,
+        server_secret: str,
     ) -> None:
         self.request = request
         self.session = session
         self.user_id = user_id
         self.key = _check_key(key) if key is not None else None
+        self._server_secret = server_secret
+        self._digest = ""
+
+    def _aad(self) -> bytes:
+        # A seal opens only for this account, key and request.
+        return f"{self.user_id}\n{self.key}\n{self._digest}".encode()
+
+    def _seal(self, value: Any) -> dict[str, str]:
+        nonce = os.urandom(12)
+        plain = json.dumps(value).encode()
+        sealed = AESGCM(sealing_key(self._server_secret)).encrypt(nonce, plain, self._aad())
+        return {SEALED: base64.b64encode(nonce + sealed).decode()}
+
+    def _unseal(self, sealed: str) -> Any:
+        raw = base64.b64decode(sealed)
+        plain = AESGCM(sealing_key(self._server_secret)).decrypt(raw[:12], raw[12:], self._aad())
+        return json.loads(plain)
 
     async def run(
         self,
@@ -90,15 +136,22 @@ class Idempotency:
         *,
         status_code: int,
         secret_fields: Iterable[str] = (),
+        on_replay: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> Created | JSONResponse:
         """Run ``create`` once per key: it must commit the route's session (the key's row
-        goes in that transaction). Without a key, just ``create()``."""
+        goes in that transaction). Without a key, just ``create()``. ``secret_fields`` of
+        the answer are stored sealed; ``on_replay`` sees a stored answer before it is sent
+        again and may refuse it (raise)."""
         if self.key is None:
             return await create()
         digest = fingerprint(self.request.method, self.request.url.path, body)
-        replay = await self._claim(digest)
-        if replay is not None:
-            return replay
+        self._digest = digest
+        stored_answer = await self._claim(digest)
+        if stored_answer is not None:
+            status, response = stored_answer
+            if on_replay is not None:
+                await on_replay(response)
+            return self._replay(status, response)
         try:
             created = await create()
         except BaseException:
@@ -107,7 +160,7 @@ class Idempotency:
         stored = created.model_dump(mode="json")
         for field in secret_fields:
             if field in stored:
-                stored[field] = REDACTED
+                stored[field] = self._seal(stored[field])
         await self.session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.user_id == self.user_id, IdempotencyKey.key == self.key)
@@ -116,8 +169,9 @@ class Idempotency:
         await self.session.commit()
         return created
 
-    async def _claim(self, digest: str) -> JSONResponse | None:
-        """Take the key in the session's transaction (None), or the first request's answer."""
+    async def _claim(self, digest: str) -> tuple[int, dict[str, Any]] | None:
+        """Take the key in the session's transaction (None), or the first request's answer
+        (status, stored body)."""
         now = datetime.now(UTC)
         # Expired keys of this account go (so an old key can be used again).
         await self.session.execute(
@@ -155,30 +209,38 @@ class Idempotency:
                 return await self._claim(digest)
             if row.request_sha256 != digest:
                 raise InvalidInput(
-                    "this Idempotency-Key was already used for a different request (another "
-                    "path or body); use a new key for a new create"
+                    f"this Idempotency-Key ({self.key!r}) was already used for a different "
+                    "request (another path or body); use a new key for a new create"
                 )
             if row.response is not None and row.status_code is not None:
-                return self._replay(row.status_code, row.response)
+                return row.status_code, row.response
             if asyncio.get_running_loop().time() > deadline:
                 raise Conflict(
-                    "a request with this Idempotency-Key is still being processed; "
-                    "retry in a moment"
+                    f"a request with this Idempotency-Key ({self.key!r}) is still being "
+                    "processed; retry in a moment"
                 )
             await asyncio.sleep(0.05)
 
-    @staticmethod
-    def _replay(status_code: int, response: dict[str, Any]) -> JSONResponse:
-        if REDACTED in response.values():
-            what = ", ".join(
-                f"{k} {v}" for k, v in response.items() if k in ("id", "name", "prefix")
-            )
-            raise Conflict(
-                f"this Idempotency-Key already created it ({what}); its secret was shown "
-                "once, to that first request"
-            )
+    def _replay(self, status_code: int, response: dict[str, Any]) -> JSONResponse:
+        what = ", ".join(f"{k} {v}" for k, v in response.items() if k in ("id", "name", "prefix"))
+        answer = dict(response)
+        for field, value in response.items():
+            if value == REDACTED:
+                raise Conflict(
+                    f"this Idempotency-Key already created it ({what}); its secret was shown "
+                    "once, to that first request"
+                )
+            if isinstance(value, dict) and set(value) == {SEALED}:
+                try:
+                    answer[field] = self._unseal(value[SEALED])
+                except (InvalidTag, ValueError):
+                    raise Conflict(
+                        f"this Idempotency-Key already created it ({what}), but its secret "
+                        "can no longer be shown (the server's secret changed since); revoke "
+                        "it and create another with a new key"
+                    ) from None
         return JSONResponse(
-            response, status_code=status_code, headers={"Idempotent-Replayed": "true"}
+            answer, status_code=status_code, headers={"Idempotent-Replayed": "true"}
         )
 
     async def _forget(self) -> None:
@@ -199,7 +261,8 @@ class Idempotency:
 async def get_idempotency(
     request: Request, session: SessionDep, user_id: CurrentUserId, key: KeyHeader = None
 ) -> Idempotency:
-    return Idempotency(request, session, user_id, key)
+    settings = get_settings_dep(request)
+    return Idempotency(request, session, user_id, key, settings.resolved_jwt_secret)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
