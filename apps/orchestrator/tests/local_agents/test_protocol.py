@@ -473,7 +473,7 @@ def test_expired_idempotency_keys_and_their_sealed_secrets_are_purged(
     keys = f"/agents/{tenant.agent_id}/local-agent-keys"
     headers = {**tenant.owner.headers, "Idempotency-Key": "purge-" + tenant.agent_id}
     assert api.post(keys, json={"name": "pc-9"}, headers=headers).status_code == 201
-    owner = tenant.owner.id
+    owner = tenant.owner.user_id
     count = "SELECT count(*) FROM idempotency_keys WHERE user_id = %s"
     sql(
         database_url,

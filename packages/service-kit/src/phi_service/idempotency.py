@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,10 +161,22 @@ class Idempotency:
         for field in secret_fields:
             if field in stored:
                 stored[field] = self._seal(stored[field])
+        # An upsert: a create that ended its transaction early with a rollback (to poll,
+        # say) took the key's row with it; the answer must be kept all the same.
+        row = insert(IdempotencyKey).values(
+            user_id=self.user_id,
+            key=self.key,
+            request_sha256=digest,
+            expires_at=datetime.now(UTC) + KEEP_FOR,
+            status_code=status_code,
+            response=stored,
+        )
         await self.session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.user_id == self.user_id, IdempotencyKey.key == self.key)
-            .values(status_code=status_code, response=stored)
+            row.on_conflict_do_update(
+                index_elements=[IdempotencyKey.user_id, IdempotencyKey.key],
+                set_={"status_code": status_code, "response": stored},
+                where=IdempotencyKey.request_sha256 == digest,
+            )
         )
         await self.session.commit()
         return created
