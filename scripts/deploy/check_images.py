@@ -186,6 +186,7 @@ def main() -> int:
             "PHI_MULTI_HOST": "1",
             "DATABASE_URL": database,
             "PHI_JWT_SECRET": secrets.token_urlsafe(48),
+            "PHI_SECRETS_KEY": secrets.token_urlsafe(32),
             "PHI_STORAGE_URL": "s3://phi-documents/documents",
             "PHI_LLM_ROUTES": "heavy=builtin;light=builtin",
             "PHI_ORCHESTRATOR_URL": f"http://127.0.0.1:{ports['orch']}",
