@@ -14,34 +14,29 @@ transaction; if that commits, the second finds the key taken and waits (up to
 second creates. A create that fails leaves no key behind, so a corrected retry may reuse it.
 
 Answers holding a secret (a local-agent key, shown once) keep it sealed: encrypted with
-AES-GCM under a key derived from the server's secret (``PHI_JWT_SECRET`` or the generated one),
-bound to the account, the Idempotency-Key and the request, and deleted with the key's row when
+``PHI_SECRETS_KEY`` (``phi_platform.secret_box``), bound to the account, the Idempotency-Key
+and the request (checked on opening), and deleted with the key's row when
 the window ends (the orchestrator's worker purges expired rows every ten minutes). Why: the
 client that lost the first answer retries to get the secret; answering 409 there left the user
 with a key nobody can use and no secret, and revoking it to make a fresh one would break a
 first answer that did arrive (a double click shows one of the two). So a replay is the first
 answer, secret included, for as long as the key is kept and the created thing still holds
-(a route checks that with ``on_replay``: a revoked local-agent key is 409). If the server's
-secret changed in between, the seal cannot be opened: 409 naming what was created.
+(a route checks that with ``on_replay``: a revoked local-agent key is 409). If the secrets key
+changed in between without keeping the old one, the seal cannot be opened: 409 naming what was
+created.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -50,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_platform.db.models import IdempotencyKey
+from phi_platform.secret_box import SecretBox, SecretUnreadable
 from phi_service.deps import CurrentUserId, SessionDep, get_settings_dep
 from phi_service.errors import Conflict, InvalidInput
 
@@ -88,14 +84,6 @@ def _check_key(key: str) -> str:
     return key
 
 
-def sealing_key(server_secret: str) -> bytes:
-    """The AES-256 key of sealed secrets, derived from the server's secret (its own use of
-    it: a token signature and a seal never share a key)."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"phi idempotency secrets v1"
-    ).derive(server_secret.encode())
-
-
 class Idempotency:
     """The create route's side of the header (see the module doc)."""
 
@@ -105,29 +93,27 @@ class Idempotency:
         session: AsyncSession,
         user_id: uuid.UUID,
         key: str | None,
-        server_secret: str,
+        box: Callable[[], SecretBox],
     ) -> None:
         self.request = request
         self.session = session
         self.user_id = user_id
         self.key = _check_key(key) if key is not None else None
-        self._server_secret = server_secret
+        self._box = box
         self._digest = ""
 
-    def _aad(self) -> bytes:
+    def _owner(self) -> str:
         # A seal opens only for this account, key and request.
-        return f"{self.user_id}\n{self.key}\n{self._digest}".encode()
+        return f"{self.user_id}\n{self.key}\n{self._digest}"
 
     def _seal(self, value: Any) -> dict[str, str]:
-        nonce = os.urandom(12)
-        plain = json.dumps(value).encode()
-        sealed = AESGCM(sealing_key(self._server_secret)).encrypt(nonce, plain, self._aad())
-        return {SEALED: base64.b64encode(nonce + sealed).decode()}
+        return {SEALED: self._box().seal(json.dumps({"for": self._owner(), "value": value}))}
 
     def _unseal(self, sealed: str) -> Any:
-        raw = base64.b64decode(sealed)
-        plain = AESGCM(sealing_key(self._server_secret)).decrypt(raw[:12], raw[12:], self._aad())
-        return json.loads(plain)
+        opened = json.loads(self._box().open(sealed))
+        if opened.get("for") != self._owner():
+            raise SecretUnreadable("this seal belongs to another request")
+        return opened["value"]
 
     async def run(
         self,
@@ -245,11 +231,11 @@ class Idempotency:
             if isinstance(value, dict) and set(value) == {SEALED}:
                 try:
                     answer[field] = self._unseal(value[SEALED])
-                except (InvalidTag, ValueError):
+                except (SecretUnreadable, ValueError):
                     raise Conflict(
                         f"this Idempotency-Key already created it ({what}), but its secret "
-                        "can no longer be shown (the server's secret changed since); revoke "
-                        "it and create another with a new key"
+                        "can no longer be shown (PHI_SECRETS_KEY changed since); revoke it "
+                        "and create another with a new key"
                     ) from None
         return JSONResponse(
             answer, status_code=status_code, headers={"Idempotent-Replayed": "true"}
@@ -274,7 +260,7 @@ async def get_idempotency(
     request: Request, session: SessionDep, user_id: CurrentUserId, key: KeyHeader = None
 ) -> Idempotency:
     settings = get_settings_dep(request)
-    return Idempotency(request, session, user_id, key, settings.resolved_jwt_secret)
+    return Idempotency(request, session, user_id, key, lambda: settings.secret_box)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
