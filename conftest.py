@@ -100,8 +100,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _remember_test_secrets() -> Iterator[None]:
-    """Register every password the tests sign up or sign in with, and every local-agent key
-    handed out, for the end-of-run scan of the audit log (phi_platform.testing)."""
+    """Register every password the tests sign up or sign in with, every local-agent key and
+    webhook signing secret handed out, for the end-of-run scan of the audit log
+    (phi_platform.testing)."""
     from phi_platform.testing import AUDIT_SECRETS
 
     patches: list[tuple[ModuleType, str, Callable[..., object]]] = []
@@ -132,6 +133,11 @@ def _remember_test_secrets() -> Iterator[None]:
     wrap("phi_core_api.auth.service", "hash_password", password_arg)
     wrap("phi_core_api.auth.service", "verify_password", password_arg)
     wrap("phi_orchestrator.local_agents.routes", "new_key", key_result)
+    wrap(
+        "phi_orchestrator.deliveries.service",
+        "new_webhook_secret",
+        lambda _, secret: AUDIT_SECRETS.add(str(secret)),
+    )
     yield
     for module, attr, original in patches:
         setattr(module, attr, original)

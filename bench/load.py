@@ -78,17 +78,23 @@ def document(rng: random.Random) -> bytes:
 @contextmanager
 def stack(data_dir: Path, database_url: str | None) -> Iterator[dict[str, object]]:
     """`make dev`'s supervisor with its own ports; stopped (SIGTERM) on the way out."""
-    api_port = free_port()
+    ports = {
+        name: free_port()
+        for name in (
+            "PHI_PG_PORT",
+            "PHI_CORE_API_PORT",
+            "PHI_LLM_ROUTER_PORT",
+            "PHI_ORCHESTRATOR_PORT",
+            "PHI_CORE_WORKER_PORT",
+            "PHI_ORCHESTRATOR_WORKER_PORT",
+            "PHI_WEB_PORT",
+        )
+    }
+    api_port = ports["PHI_CORE_API_PORT"]
     env = {
         **os.environ,
+        **{name: str(port) for name, port in ports.items()},
         "PHI_DATA_DIR": str(data_dir),
-        "PHI_PG_PORT": str(free_port()),
-        "PHI_CORE_API_PORT": str(api_port),
-        "PHI_LLM_ROUTER_PORT": str(free_port()),
-        "PHI_ORCHESTRATOR_PORT": str(free_port()),
-        "PHI_CORE_WORKER_PORT": str(free_port()),
-        "PHI_ORCHESTRATOR_WORKER_PORT": str(free_port()),
-        "PHI_WEB_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DATABASE_URL", None)
@@ -121,7 +127,13 @@ def stack(data_dir: Path, database_url: str | None) -> Iterator[dict[str, object
             for p in psutil.Process(proc.pid).children()
             if "phi_core_api.main" in " ".join(p.cmdline())
         )
-        yield {"url": url, "api": api, "log": log, "stack": psutil.Process(proc.pid)}
+        yield {
+            "url": url,
+            "api": api,
+            "log": log,
+            "stack": psutil.Process(proc.pid),
+            "ports": ports,
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -303,6 +303,7 @@ def main() -> int:
             for k, v in {
                 "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
                 "PHI_JWT_SECRET": secrets.token_urlsafe(48),
+                "PHI_SECRETS_KEY": secrets.token_urlsafe(32),
                 "PHI_LLM_ROUTER_TOKEN": secrets.token_urlsafe(32),
                 "S3_ACCESS_KEY": "phi",
                 "S3_SECRET_KEY": secrets.token_urlsafe(24),

@@ -136,3 +136,98 @@ def test_refusals_reported_on_heartbeat_become_events(
     body["refusals"] = [_refusal("db", "x", 0)]
     assert agent.http.post("/local-agents/heartbeat", json=body).status_code == 422
     assert _events(database_url, tenant.org_id, events[-1]["id"]) == []
+
+
+def test_delivery_destinations_added_and_removed(api: httpx.Client, database_url: str) -> None:
+    tenant = make_tenant(database_url)
+    path = f"/agents/{tenant.agent_id}/deliver-to"
+    body = {"workflow_type": "DAILY_WAREHOUSE_REPORT", "email": "ops@example.com"}
+    r = api.post(path, json=body, headers=tenant.owner.headers)
+    assert r.status_code == 201, r.text
+    destination = r.json()
+    (added,) = _events(database_url, tenant.org_id)
+    assert added["action"] == "delivery_destination.created"
+    assert (added["actor_type"], added["actor_id"]) == ("user", tenant.owner.user_id)
+    assert (added["target_type"], added["target_id"]) == (
+        "delivery_destination",
+        destination["id"],
+    )
+    assert added["details"] == {
+        "workflow_type": "DAILY_WAREHOUSE_REPORT",
+        "kind": "email",
+        "format": "email",
+        "agent_id": tenant.agent_id,
+        "agent_name": "Warehouse bot",
+    }
+    # Refused changes record nothing: the same address again, an unknown destination, a
+    # member without the right.
+    assert api.post(path, json=body, headers=tenant.owner.headers).status_code == 409
+    assert api.post(path, json=body, headers=tenant.member.headers).status_code == 403
+    unknown = f"{path}/{uuid.uuid4()}"
+    assert api.delete(unknown, headers=tenant.owner.headers).status_code == 404
+    assert _events(database_url, tenant.org_id, added["id"]) == []
+
+    gone = f"{path}/{destination['id']}"
+    assert api.delete(gone, headers=tenant.owner.headers).status_code == 204
+    (removed,) = _events(database_url, tenant.org_id, added["id"])
+    assert (removed["action"], removed["target_id"]) == (
+        "delivery_destination.deleted",
+        destination["id"],
+    )
+    assert removed["details"]["kind"] == "email"
+    assert api.delete(gone, headers=tenant.owner.headers).status_code == 404
+    assert _events(database_url, tenant.org_id, removed["id"]) == []
+
+
+def test_approvals_nobody_decided_expire_by_the_platform(database_url: str) -> None:
+    """The housekeeping job decides an approval waited on too long as expired, with one
+    audit event by the platform; an approval still within its time stays undecided."""
+    import asyncio
+
+    from phi_orchestrator.housekeeping import expire_approvals
+    from phi_orchestrator.runtime import open_pool
+    from phi_orchestrator.settings import OrchestratorSettings
+
+    tenant = make_tenant(database_url)
+    ids = []
+    for age in ("2 hours", "1 minute"):
+        ((task_id,),) = sql(
+            database_url,
+            "INSERT INTO tasks (agent_id, org_id, type, status, input) VALUES (%s, %s, "
+            "'AGENT_TASK', 'AWAITING_APPROVAL', '{}') RETURNING id::text",
+            tenant.agent_id,
+            tenant.org_id,
+        )
+        sql(
+            database_url,
+            "INSERT INTO task_events (task_id, event_type, payload, timestamp) VALUES "
+            '(%s, \'approval_requested\', \'{"key": "turn-1", "tool": "db_query"}\', '
+            f"now() - interval '{age}')",
+            task_id,
+        )
+        ids.append(task_id)
+    settings = OrchestratorSettings(database_url=database_url, approval_timeout_seconds=3600)
+
+    async def expire() -> list[uuid.UUID]:
+        pool = open_pool(plain_url(database_url), max_size=2)
+        await pool.open()
+        try:
+            return await expire_approvals(pool, settings)
+        finally:
+            await pool.close()
+
+    assert [str(t) for t in asyncio.run(expire())] == [ids[0]]
+    (expired,) = _events(database_url, tenant.org_id)
+    assert expired["action"] == "approval.expired"
+    assert (expired["actor_type"], expired["actor_id"]) == ("system", None)
+    assert (expired["target_type"], expired["target_id"]) == ("approval", ids[0])
+    assert expired["details"] == {
+        "tool": "db_query",
+        "task_id": ids[0],
+        "agent_id": tenant.agent_id,
+        "agent_name": "Warehouse bot",
+        "reason": "no decision within 3600 seconds",
+    }
+    # Run again: that approval is decided already, the other still in time.
+    assert asyncio.run(expire()) == []
+    assert _events(database_url, tenant.org_id, expired["id"]) == []

@@ -67,6 +67,9 @@ USER_CASES: dict[str, Request] = {
         "json": {"workflow_type": "DAILY_WAREHOUSE_REPORT", "email": "ops-new@example.com"}
     },
     "DELETE /agents/{agent_id}/deliver-to/{destination_id}": _none,
+    "POST /agents/{agent_id}/deliver-to/{destination_id}/rotate-secret": lambda w: {
+        "path": {"destination_id": w.ids["webhook_id"]}
+    },
     "GET /tasks/{task_id}/deliveries": _none,
     "GET /tasks/{task_id}/report.pdf": lambda w: {"path": {"task_id": w.ids["done_task_id"]}},
 }
@@ -183,6 +186,14 @@ def world(api: httpx.Client, database_url: str) -> World:
         a.org_id,
         a.agent_id,
     )[0]
+    (webhook_id,) = sql(
+        database_url,
+        "INSERT INTO delivery_destinations (org_id, agent_id, workflow_type, kind, target, "
+        "format, secret_encrypted) VALUES (%s, %s, 'DAILY_WAREHOUSE_REPORT', 'webhook', "
+        "'https://hooks.example.com/phi', 'json', 'sealed') RETURNING id",
+        a.org_id,
+        a.agent_id,
+    )[0]
     key_id = api.get(f"/agents/{a.agent_id}/local-agent-keys", headers=a.owner.headers).json()[
         "items"
     ][0]["id"]
@@ -195,6 +206,7 @@ def world(api: httpx.Client, database_url: str) -> World:
         "key_id": key_id,
         "done_task_id": str(done_task_id),
         "destination_id": str(destination_id),
+        "webhook_id": str(webhook_id),
     }
     return World(a=a, key_a=key_a, key_b=key_b, ids=ids)
 

@@ -149,3 +149,71 @@ def test_an_event_is_written_in_the_callers_transaction(database_url: str) -> No
         ("org.renamed", "anonymous", {"name": {"from": "a", "to": "c"}}),
         ("task.started", "schedule", {"workflow": "ask", "trigger": "schedule"}),
     ]
+
+
+@pytest.mark.parametrize(
+    ("event", "line"),
+    [
+        (
+            {
+                "actor_type": "task",
+                "actor_id": "0193ab12-0000-7000-8000-000000000000",
+                "action": "memory.added",
+                "details": {"scope": "agent", "agent_name": "Dock", "source": "task"},
+            },
+            "task 0193ab12-0000-7000-8000-000000000000 added a memory of an agent on agent Dock",
+        ),
+        (
+            {
+                "actor_type": "task",
+                "actor_label": "daily warehouse report 0193ab13 of agent Dock, started by its "
+                "schedule",
+                "action": "memory.changed",
+                "details": {"scope": "agent", "report_day": "2026-11-24"},
+            },
+            "daily warehouse report 0193ab13 of agent Dock, started by its schedule changed a "
+            "memory of an agent (the report of 2026-11-24)",
+        ),
+        (
+            {
+                "actor_type": "system",
+                "action": "approval.expired",
+                "target_label": "db_query call of an agent task",
+                "details": {"reason": "no decision within 600 seconds", "agent_name": "Dock"},
+            },
+            "the platform expired db_query call of an agent task (no decision within 600 "
+            "seconds) on agent Dock",
+        ),
+        (
+            {
+                "actor_type": "user",
+                "actor_label": "ana@example.com",
+                "action": "delivery_destination.secret_rotated",
+                "target_label": "hooks.example.com",
+                "details": {"workflow_type": "DAILY_WAREHOUSE_REPORT", "agent_name": "Dock"},
+            },
+            "ana@example.com rotated the signing secret of the delivery destination "
+            "hooks.example.com for DAILY_WAREHOUSE_REPORT on agent Dock",
+        ),
+    ],
+)
+def test_events_of_tasks_the_platform_and_deliveries_read_as_a_sentence(
+    event: dict[str, object], line: str
+) -> None:
+    from phi_service.audit import describe
+
+    assert describe(event) == line
+
+
+def test_tasks_and_the_platform_can_be_actors(conn: psycopg.Connection) -> None:
+    org_id = uuid.uuid4()
+    for actor_type in ("task", "system"):
+        conn.execute(
+            "INSERT INTO audit_events (org_id, actor_type, action) VALUES (%s, %s, 'x')",
+            (org_id, actor_type),
+        )
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO audit_events (org_id, actor_type, action) VALUES (%s, 'robot', 'x')",
+            (org_id,),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 
 from phi_service.jobs import MAINTENANCE_QUEUE, context_value, create_job_app
 from phi_service.testing import scoped_routes
-from phi_service.tokens import create_access_token, decode_access_token
+from phi_service.tokens import VerifiedTokens, create_access_token, decode_access_token
 
 
 def test_token_round_trip_and_refusals() -> None:
@@ -54,3 +55,28 @@ def test_scoped_routes_lists_routes_with_tenant_parameters() -> None:
 
     assert scoped_routes(app) == {"GET /things/{thing_id}", "GET /catalog/{key}"}
     assert scoped_routes(app, public_params={"key"}) == {"GET /things/{thing_id}"}
+
+
+def test_verified_tokens_remember_only_valid_tokens_until_they_expire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user_id = uuid.uuid4()
+    tokens = VerifiedTokens("s" * 48, max_size=2)
+    token, ttl = create_access_token(user_id, "s" * 48, ttl_minutes=1)
+    assert tokens.user_id(token) == user_id
+    assert tokens.user_id(token) == user_id  # from memory
+    other, _ = create_access_token(user_id, "t" * 48, ttl_minutes=1)
+    assert tokens.user_id(other) is None  # another secret's token is never let in
+    assert tokens.user_id("not-a-token") is None
+    assert len(tokens._tokens) == 1
+    # Once its expiry has passed the remembered token is refused and forgotten.
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + ttl + 1)
+    assert tokens.user_id(token) is None
+    assert not tokens._tokens
+    monkeypatch.undo()
+    # Bounded: the least recently used token goes first.
+    many = [create_access_token(uuid.uuid4(), "s" * 48, ttl_minutes=1)[0] for _ in range(3)]
+    for t in many:
+        tokens.user_id(t)
+    assert list(tokens._tokens) == many[1:]

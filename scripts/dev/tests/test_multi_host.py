@@ -111,6 +111,7 @@ def fleet(
             **s3_server.env,
             "DATABASE_URL": database.replace("postgresql+psycopg://", "postgresql://"),
             "PHI_MULTI_HOST": "1",
+            "PHI_SECRETS_KEY": "multi-host-test-secrets-key-" + "k" * 20,
             "PHI_STORAGE_URL": f"s3://{bucket}/{PREFIX}",
             "PHI_LLM_ROUTES": "heavy=builtin;light=builtin",
             "PHI_WORKER_STALLED_SECONDS": "4",
@@ -191,7 +192,7 @@ def test_services_refuse_to_start_without_what_replicas_share(
     env = _base_env({"DATABASE_URL": "postgresql://db.invalid/phi", "PHI_MULTI_HOST": "1"})
     wants = {
         "phi_core_api.main": ["PHI_JWT_SECRET", "PHI_STORAGE_URL"],
-        "phi_orchestrator.main": ["PHI_JWT_SECRET"],
+        "phi_orchestrator.main": ["PHI_JWT_SECRET", "PHI_SECRETS_KEY"],
     }
     procs = {
         module: subprocess.Popen(
@@ -223,7 +224,10 @@ def test_services_refuse_to_start_without_what_replicas_share(
     monkeypatch.setenv("PHI_LLM_ROUTER_URL", "http://router.internal:8002")
     for settings, wanted in (
         (CoreApiSettings, "DATABASE_URL, PHI_JWT_SECRET, PHI_STORAGE_URL, PHI_LLM_ROUTER_TOKEN"),
-        (OrchestratorSettings, "DATABASE_URL, PHI_JWT_SECRET, PHI_LLM_ROUTER_TOKEN"),
+        (
+            OrchestratorSettings,
+            "DATABASE_URL, PHI_JWT_SECRET, PHI_SECRETS_KEY, PHI_LLM_ROUTER_TOKEN",
+        ),
         (RouterServiceSettings, "DATABASE_URL, PHI_LLM_ROUTER_TOKEN"),
     ):
         with pytest.raises(ValidationError, match=f"PHI_MULTI_HOST is on but {wanted} are"):

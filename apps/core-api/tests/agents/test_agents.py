@@ -4,6 +4,8 @@ import httpx
 import pytest
 from core_factories import add_member, catalog_role, create_agent, create_org, signup, tools_by_key
 
+from phi_core_api.agents.schemas import AgentSummary
+
 
 def test_create_with_role_default_tools(client: httpx.Client) -> None:
     owner = signup(client)
@@ -197,3 +199,20 @@ def test_delete_agent(client: httpx.Client) -> None:
     assert client.delete(f"/agents/{agent['id']}", headers=owner.headers).status_code == 204
     assert client.get(f"/agents/{agent['id']}", headers=owner.headers).status_code == 404
     assert client.delete(f"/agents/{agent['id']}", headers=owner.headers).status_code == 404
+
+
+def test_listing_json_matches_the_agent_schema(client: httpx.Client) -> None:
+    """The listing writes its JSON without pydantic (agents/service.py): each item must read
+    exactly as AgentSummary would write it, dates and key order included."""
+    owner = signup(client)
+    oid = create_org(client, owner)["id"]
+    agents = [create_agent(client, owner, oid, name=f"a{i}") for i in range(2)]
+    r = client.get(f"/orgs/{oid}/agents", headers=owner.headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    listed = r.json()
+    for item, agent in zip(listed, agents, strict=True):
+        assert list(item) == list(AgentSummary.model_fields)
+        assert AgentSummary.model_validate(item).model_dump(mode="json") == item
+        expected = {k: v for k, v in agent.items() if k in AgentSummary.model_fields}
+        expected["tool_keys"] = sorted(t["key"] for t in agent["tools"])
+        assert item == expected  # same strings as GET /agents/{id}, e.g. created_at

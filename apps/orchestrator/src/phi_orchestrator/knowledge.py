@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import text
 
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_orchestrator.tasks.audit import ActingTask
 from phi_search import memory as store
 from phi_search.memory import MemoryLimits, MemoryRecord, MemorySource
 from phi_search.search import SearchUnavailable, search_documents
+from phi_service.audit import Target, record_event
 
 logger = logging.getLogger(__name__)
 
@@ -142,12 +144,30 @@ class Knowledge:
         task_id: uuid.UUID,
         text_: str,
         valid_until: datetime | None = None,
+        by: ActingTask | None = None,
     ) -> dict[str, Any]:
         """Store a memory in the agent's namespace with the task as its source. The same text
         already there is not stored twice: that memory is returned (a step run again after a
         crash remembers once). Raises ``phi_service.errors.InvalidInput`` (empty or long text,
-        past ``valid_until``) and ``phi_search.memory.MemoryStoreFull``."""
+        past ``valid_until``) and ``phi_search.memory.MemoryStoreFull``. ``by``: the task as
+        the actor of the ``memory.added`` event, written in the memory's transaction."""
         async with self.sessionmaker() as session:
+
+            async def audit(memory_id: uuid.UUID) -> None:
+                if by is not None:
+                    await record_event(
+                        session,
+                        org_id,
+                        by.actor,
+                        "memory.added",
+                        Target("memory", memory_id),
+                        scope="agent",
+                        agent_id=agent_id,
+                        agent_name=by.agent_name,
+                        source="task",
+                        task_id=task_id,
+                    )
+
             try:
                 memory = await store.add_memory(
                     session,
@@ -158,16 +178,49 @@ class Knowledge:
                     source=MemorySource.task(task_id),
                     limits=self.limits,
                     valid_until=valid_until,
+                    before_commit=audit,
                 )
             except store.DuplicateMemory as exc:
                 memory = exc.existing
         return memory_dict(memory)
 
     async def remember_report_day(
-        self, org_id: uuid.UUID, agent_id: uuid.UUID, task_id: uuid.UUID, day: date, text_: str
+        self,
+        org_id: uuid.UUID,
+        agent_id: uuid.UUID,
+        task_id: uuid.UUID,
+        day: date,
+        text_: str,
+        by: ActingTask | None = None,
     ) -> dict[str, Any]:
-        """The agent's memory of a report's ``day`` (one per agent and day, replaced)."""
+        """The agent's memory of a report's ``day`` (one per agent and day, replaced). ``by``:
+        the task as the actor of its ``memory.added`` (a new day) or ``memory.changed`` (a
+        day's report run again with another text) event; the same text again records none."""
         async with self.sessionmaker() as session:
+
+            async def audit(memory_id: uuid.UUID, replaced: bool) -> None:
+                if by is None:
+                    return
+                details: dict[str, Any] = {
+                    "scope": "agent",
+                    "agent_id": agent_id,
+                    "agent_name": by.agent_name,
+                    "task_id": task_id,
+                    "report_day": day.isoformat(),
+                }
+                if replaced:
+                    details["text_changed"] = True
+                else:
+                    details["source"] = "task"
+                await record_event(
+                    session,
+                    org_id,
+                    by.actor,
+                    "memory.changed" if replaced else "memory.added",
+                    Target("memory", memory_id),
+                    **details,
+                )
+
             memory = await store.remember_report_day(
                 session,
                 self.provider,
@@ -177,5 +230,6 @@ class Knowledge:
                 day=day,
                 text_=text_,
                 limits=self.limits,
+                before_commit=audit,
             )
         return memory_dict(memory)

@@ -111,6 +111,9 @@ class OrchestratorSettings(ServiceSettings):
         missing = super().multi_host_missing()
         if not self.jwt_secret:
             missing.append("jwt_secret")
+        # Webhook secrets stored by one replica are signed with by another.
+        if not self.secrets_key:
+            missing.append("secrets_key")
         if self.llm_router_url and not self.llm_router_token:
             missing.append("llm_router_token")
         return missing

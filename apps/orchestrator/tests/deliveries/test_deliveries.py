@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from email.message import Message
 from email.policy import default as default_policy
@@ -132,6 +134,15 @@ def add(api: httpx.Client, tenant: Tenant, **body: Any) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+def rotate(api: httpx.Client, tenant: Tenant, destination_id: str) -> dict[str, Any]:
+    r = api.post(
+        f"/agents/{tenant.agent_id}/deliver-to/{destination_id}/rotate-secret",
+        headers=tenant.owner.headers,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 def wait_deliveries(
     api: httpx.Client, tenant: Tenant, task_id: str, done: Callable[[list[dict[str, Any]]], bool]
 ) -> list[dict[str, Any]]:
@@ -156,13 +167,19 @@ def test_report_reaches_email_and_webhooks_with_retries(
     inbox: tuple[SmtpInbox, int],
     receiver: Receiver,
     start_worker: Callable[..., WorkerProcess],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    start_worker(**delivery_settings(inbox[1]))
+    caplog.set_level(logging.DEBUG)
+    worker = start_worker(**delivery_settings(inbox[1]))
     tenant = make_tenant(database_url)
     add(dapi, tenant, email="ops@example.com")
     hook = add(dapi, tenant, webhook_url=f"{receiver.url}/hook")
     slack = add(dapi, tenant, webhook_url=f"{receiver.url}/slack", format="slack")
     assert hook["secret"].startswith("whsec_") and hook["secret"] != slack["secret"]
+    # The slack webhook's secret is rotated before the report: it is signed with the new one.
+    first_slack_secret = slack["secret"]
+    slack = rotate(dapi, tenant, slack["id"])
+    assert slack["secret"].startswith("whsec_") and slack["secret"] != first_slack_secret
     listed = dapi.get(f"/agents/{tenant.agent_id}/deliver-to", headers=tenant.owner.headers)
     assert "secret" not in listed.text and len(listed.json()) == 3  # shown once only
     receiver.script["/hook"] = [500, 500]
@@ -200,9 +217,20 @@ def test_report_reaches_email_and_webhooks_with_retries(
     assert any("Dock 4" in a for a in payload["anomalies"])
     assert payload["metrics"]["day"] == DAY
 
-    # Slack's shape, signed with its own secret.
+    # Slack's shape, signed with its own secret, the rotated one.
     (slack_hit,) = receiver.of("/slack")
     assert verify(slack["secret"], slack_hit)
+    assert not verify(first_slack_secret, slack_hit)
+    # No secret in clear in the database, the API's or the worker's logs.
+    secrets = [hook["secret"], slack["secret"], first_slack_secret]
+    stored = sql(
+        database_url,
+        "SELECT delivery_destinations::text FROM delivery_destinations WHERE agent_id = %s",
+        tenant.agent_id,
+    )
+    assert len(stored) == 3
+    assert not [s for (row,) in stored for s in secrets if s in row or s[6:] in row]
+    assert not [s for s in secrets if s in caplog.text or s in worker.output]
     slack_body = json.loads(slack_hit["body"])
     assert set(slack_body) == {"text", "blocks"} and "Dock 4" in slack_body["text"]
 
@@ -316,6 +344,76 @@ def test_deliver_to_refuses_bad_and_private_destinations(
         == 404
     )
     assert api.get(path, headers=tenant.owner.headers).json() == []
+
+
+def test_webhook_secrets_are_stored_encrypted_and_rotated_once_audited(
+    dapi: httpx.Client,
+    database_url: str,
+    receiver: Receiver,
+    orch_settings: Callable[..., OrchestratorSettings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    tenant = make_tenant(database_url)
+    hook = add(dapi, tenant, webhook_url=f"{receiver.url}/rotated")
+    mail = add(dapi, tenant, email="ops@example.com")
+    path = f"/agents/{tenant.agent_id}/deliver-to"
+    box = orch_settings().secret_box
+    ((sealed,),) = sql(
+        database_url, "SELECT secret_encrypted FROM delivery_destinations WHERE id = %s", hook["id"]
+    )
+    assert hook["secret"] not in sealed and box.open(sealed) == hook["secret"]
+    after = sql(database_url, "SELECT max(id) FROM audit_events WHERE org_id = %s", tenant.org_id)
+
+    # Refused: a member, another agent's or no destination, an email, a malformed id; each
+    # named, none changes the secret or records anything.
+    r = dapi.post(f"{path}/{hook['id']}/rotate-secret", headers=tenant.member.headers)
+    assert r.status_code == 403 and "OWNER or ADMIN" in r.text
+    r = dapi.post(f"{path}/{uuid.uuid4()}/rotate-secret", headers=tenant.owner.headers)
+    assert r.status_code == 404 and "destination not found" in r.text
+    r = dapi.post(f"{path}/{mail['id']}/rotate-secret", headers=tenant.owner.headers)
+    assert r.status_code == 409 and "only webhooks have a signing secret" in r.text
+    r = dapi.post(f"{path}/not-an-id/rotate-secret", headers=tenant.owner.headers)
+    assert r.status_code == 422 and "destination_id" in r.text
+    assert sql(
+        database_url, "SELECT secret_encrypted FROM delivery_destinations WHERE id = %s", hook["id"]
+    ) == [(sealed,)]
+    assert sql(
+        database_url,
+        "SELECT count(*) FROM audit_events WHERE org_id = %s AND id > %s",
+        tenant.org_id,
+        after[0][0],
+    ) == [(0,)]
+
+    rotated = rotate(dapi, tenant, hook["id"])
+    assert rotated["id"] == hook["id"] and rotated["target"] == hook["target"]
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != hook["secret"]
+    ((resealed,),) = sql(
+        database_url, "SELECT secret_encrypted FROM delivery_destinations WHERE id = %s", hook["id"]
+    )
+    assert box.open(resealed) == rotated["secret"]
+    # Shown once: the list never carries a secret.
+    listed = dapi.get(path, headers=tenant.owner.headers)
+    assert listed.status_code == 200 and "whsec_" not in listed.text
+    assert "secret" not in listed.json()[0]
+    events = sql(
+        database_url,
+        "SELECT action, actor_id::text, target_id, target_label, details, "
+        "audit_events::text FROM audit_events WHERE org_id = %s AND id > %s ORDER BY id",
+        tenant.org_id,
+        after[0][0],
+    )
+    assert [(e[0], e[1], e[2], e[3]) for e in events] == [
+        ("delivery_destination.secret_rotated", tenant.owner.user_id, hook["id"], "127.0.0.1")
+    ]
+    assert events[0][4] == {
+        "workflow_type": "DAILY_WAREHOUSE_REPORT",
+        "kind": "webhook",
+        "agent_id": tenant.agent_id,
+        "agent_name": "Warehouse bot",
+    }
+    secrets = (hook["secret"], rotated["secret"])
+    assert not [s for s in secrets if s in events[0][5] or s in caplog.text]
 
 
 def test_report_pdf_downloads_with_its_charts(

@@ -61,9 +61,43 @@ def test_a_report_is_remembered_and_answers_the_next_days_question(
 ) -> None:
     tenant = make_tenant(database_url)
     first = _report(api, tenant, DAY)
+    other = _report(api, tenant, OTHER_DAY)
+    # Run again for the same day: its memory is replaced, not doubled (and the same text
+    # again is no change for the audit log).
     _report(api, tenant, OTHER_DAY)
-    # Run again for the same day: its memory is replaced, not doubled.
+    sql(
+        database_url,
+        "UPDATE memories SET text = 'an older summary' WHERE agent_id = %s AND report_day = %s",
+        tenant.agent_id,
+        DAY,
+    )
     again = _report(api, tenant, DAY)
+    # One audit event per memory written, by the report's task, in its transaction.
+    (email,) = sql(database_url, "SELECT email FROM users WHERE id = %s", tenant.owner.user_id)[0]
+    audited = sql(
+        database_url,
+        "SELECT action, actor_type, actor_id::text, actor_label, target_id, details "
+        "FROM audit_events WHERE org_id = %s AND action LIKE 'memory.%%' ORDER BY id",
+        tenant.org_id,
+    )
+    assert [(a[0], a[1], a[2], a[5]["report_day"]) for a in audited] == [
+        ("memory.added", "task", first["id"], DAY),
+        ("memory.added", "task", other["id"], OTHER_DAY),
+        ("memory.changed", "task", again["id"], DAY),
+    ]
+    assert audited[0][3] == (
+        f"daily warehouse report {first['id'][:8]} of agent Warehouse bot, started by {email}"
+    )
+    assert audited[0][4] == audited[2][4] == first["output"]["memory_id"]
+    assert audited[0][5] == {
+        "scope": "agent",
+        "agent_id": tenant.agent_id,
+        "agent_name": "Warehouse bot",
+        "source": "task",
+        "task_id": first["id"],
+        "report_day": DAY,
+    }
+    assert audited[2][5]["text_changed"] is True
     rows = _memories(database_url, tenant.agent_id)
     assert [r[0] for r in rows] == [OTHER_DAY, DAY]
     day_row = rows[1]

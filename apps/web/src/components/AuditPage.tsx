@@ -28,6 +28,7 @@ const FAMILIES: [string, string][] = [
   ["task", "Tasks"],
   ["approval", "Approvals"],
   ["memory", "Memories"],
+  ["delivery_destination", "Delivery destinations"],
 ];
 
 const EMPTY: AuditFilters = { actor: "", action: "", since: "", until: "" };
@@ -35,6 +36,7 @@ const when = (iso: string) => new Date(iso).toLocaleString();
 
 function tone(action: string): "destructive" | "secondary" | "outline" {
   if (action === "auth.sign_in_failed" || action === "local_agent.refused") return "destructive";
+  if (action === "approval.expired") return "secondary";
   if (action.endsWith(".deleted") || action.endsWith(".revoked") || action.endsWith(".removed"))
     return "secondary";
   return "outline";
@@ -123,8 +125,8 @@ function AuditLog({ orgId }: { orgId: string }) {
           <div>
             <CardTitle>Audit log</CardTitle>
             <CardDescription>
-              Who did what in this organization: people, local agents and schedules. Kept for a
-              year by default; nobody can change or delete an entry.
+              Who did what in this organization: people, local agents, schedules, and tasks acting
+              on their own. Kept for a year by default; nobody can change or delete an entry.
             </CardDescription>
           </div>
           <div className="flex gap-2">

@@ -24,7 +24,8 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
   const [kind, setKind] = useState<"email" | "webhook">("email");
   const [target, setTarget] = useState("");
   const [format, setFormat] = useState<"json" | "slack">("json");
-  const [secret, setSecret] = useState<{ url: string; secret: string } | null>(null);
+  // The secret just made (by adding or rotating), shown until another or its removal.
+  const [secret, setSecret] = useState<{ id: string; url: string; secret: string } | null>(null);
   const add = useMutation({
     mutationFn: () =>
       unwrap(
@@ -38,9 +39,19 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
       ),
     onSuccess: (created) => {
       setTarget("");
-      setSecret(created.secret ? { url: created.target, secret: created.secret } : null);
+      setSecret(created.secret ? { id: created.id, url: created.target, secret: created.secret } : null);
       return queryClient.invalidateQueries({ queryKey });
     },
+  });
+  const rotate = useMutation({
+    mutationFn: (id: string) =>
+      unwrap(
+        orchestrator.POST("/agents/{agent_id}/deliver-to/{destination_id}/rotate-secret", {
+          params: { path: { agent_id: agentId, destination_id: id } },
+        }),
+      ),
+    onSuccess: (rotated) =>
+      setSecret(rotated.secret ? { id: rotated.id, url: rotated.target, secret: rotated.secret } : null),
   });
   const remove = useMutation({
     mutationFn: (id: string) =>
@@ -49,7 +60,10 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
           params: { path: { agent_id: agentId, destination_id: id } },
         }),
       ),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey }),
+    onSuccess: (_, id) => {
+      setSecret((shown) => (shown?.id === id ? null : shown));
+      return queryClient.invalidateQueries({ queryKey });
+    },
   });
   return (
     <Card data-testid="delivery-settings">
@@ -69,15 +83,31 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
                   <span className="font-medium">{d.kind === "email" ? "Email" : `Webhook (${d.format})`}</span>{" "}
                   <span className="break-all text-muted-foreground">{d.target}</span>
                 </span>
-                <Button
-                  variant="outline"
-                  size="sm"
-                  disabled={remove.isPending}
-                  onClick={() => remove.mutate(d.id)}
-                  aria-label={`Remove ${d.target}`}
-                >
-                  Remove
-                </Button>
+                <span className="flex gap-2">
+                  {d.kind === "webhook" ? (
+                    <Button
+                      variant="outline"
+                      size="sm"
+                      disabled={rotate.isPending}
+                      onClick={() => {
+                        if (window.confirm(`Give ${d.target} a new signing secret? The current one stops working now.`))
+                          rotate.mutate(d.id);
+                      }}
+                      aria-label={`New signing secret for ${d.target}`}
+                    >
+                      New secret
+                    </Button>
+                  ) : null}
+                  <Button
+                    variant="outline"
+                    size="sm"
+                    disabled={remove.isPending}
+                    onClick={() => remove.mutate(d.id)}
+                    aria-label={`Remove ${d.target}`}
+                  >
+                    Remove
+                  </Button>
+                </span>
               </li>
             ))}
           </ul>
@@ -138,7 +168,7 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
             {add.isPending ? "Adding…" : "Add destination"}
           </Button>
         </form>
-        <InlineError error={add.error ?? remove.error} />
+        <InlineError error={add.error ?? rotate.error ?? remove.error} />
       </CardContent>
     </Card>
   );

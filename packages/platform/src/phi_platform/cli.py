@@ -7,7 +7,7 @@ import warnings
 from typing import Annotated
 
 import typer
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from phi_platform.settings import PlatformSettings
 
@@ -43,7 +43,7 @@ def migrate_and_seed(settings: PlatformSettings) -> None:
 
     url = settings.resolved_database_url
     with migration_lock(url):
-        upgrade(url, settings.embedding_dim, lock=False)
+        upgrade(url, settings.embedding_dim, lock=False, secret_box=lambda: settings.secret_box)
         engine = create_engine(url)
         with engine.begin() as conn:
             counts = seed_catalog(conn)
@@ -109,6 +109,36 @@ def seed() -> None:
     engine = create_engine(settings.resolved_database_url)
     with engine.begin() as conn:
         typer.echo(seed_catalog(conn))
+
+
+@app.command("reseal-secrets")
+def reseal_secrets() -> None:
+    """Encrypt every stored secret again with the first key of PHI_SECRETS_KEY: after
+    setting PHI_SECRETS_KEY=new,old, run this, then drop the old key."""
+    from phi_platform.secret_box import SecretUnreadable
+
+    settings = PlatformSettings()
+    box = settings.secret_box
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, secret_encrypted FROM delivery_destinations "
+                    "WHERE secret_encrypted IS NOT NULL FOR UPDATE"
+                )
+            ).all()
+            for row_id, sealed in rows:
+                conn.execute(
+                    text("UPDATE delivery_destinations SET secret_encrypted = :v WHERE id = :id"),
+                    {"v": box.reseal(sealed), "id": row_id},
+                )
+    except SecretUnreadable as exc:
+        typer.echo(f"nothing changed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{len(rows)} secret(s) encrypted with the first key of PHI_SECRETS_KEY")
 
 
 @app.command()

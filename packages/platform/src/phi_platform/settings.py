@@ -13,10 +13,14 @@ import stat
 import tempfile
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from phi_platform.secret_box import SecretBox
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -74,6 +78,7 @@ SECRET_SETTINGS = (
     "llm_router_token",
     "metrics_token",
     "embedding_api_key",
+    "secrets_key",
 )
 
 
@@ -108,6 +113,9 @@ class PlatformSettings(BaseSettings):
 
     jwt_secret: str | None = None
     jwt_ttl_minutes: int = 60
+    # Encrypts the secrets the platform stores and must read back (webhook signing keys):
+    # see phi_platform.secret_box. Generated into the data dir on a single host.
+    secrets_key: str | None = None
 
     embedding_provider: str = "local"  # local | openai
     embedding_model: str = "multilingual-e5-small"
@@ -135,6 +143,10 @@ class PlatformSettings(BaseSettings):
             if not value:
                 raise ValueError(f"{variable}={path}: the file is empty")
             setattr(self, name, value)
+        if self.secrets_key:
+            from phi_platform.secret_box import parse_keys
+
+            parse_keys(self.secrets_key)  # BadSecretsKey (a ValueError) names the problem
         if self.multi_host:
             missing = [variable_name(name) for name in self.multi_host_missing()]
             if missing:
@@ -170,6 +182,26 @@ class PlatformSettings(BaseSettings):
     def libpq_database_url(self) -> str:
         """The same location as a plain libpq URL (for psycopg, procrastinate, LangGraph)."""
         return self.resolved_database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    @cached_property
+    def resolved_secrets_key(self) -> str:
+        """``secrets_key``, or the one generated into the data dir (refused in multi-host
+        mode: every replica must decrypt what another stored)."""
+        if self.secrets_key:
+            return self.secrets_key
+        if self.multi_host:
+            raise MissingSharedSetting(
+                "PHI_MULTI_HOST is on but PHI_SECRETS_KEY is not set: every replica must be "
+                "given the same value (or PHI_SECRETS_KEY_FILE)"
+            )
+        return read_or_create_secret(self.secrets_dir / "secrets_key", 32)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        """Encrypts and decrypts stored secrets with :attr:`resolved_secrets_key`."""
+        from phi_platform.secret_box import SecretBox
+
+        return SecretBox(self.resolved_secrets_key)
 
     @cached_property
     def resolved_jwt_secret(self) -> str:

@@ -72,6 +72,8 @@ class MemorySource:
 # Called with the memory's id after a write succeeded, before its commit: what it writes on
 # the same session commits or rolls back with the memory (core-api's audit events).
 BeforeCommit = Callable[[uuid.UUID], Awaitable[None]]
+# The same for a report's memory of its day: with whether it replaced the day's earlier text.
+ReportDayCommit = Callable[[uuid.UUID, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -417,18 +419,23 @@ async def remember_report_day(
     day: date,
     text_: str,
     limits: MemoryLimits,
+    before_commit: ReportDayCommit | None = None,
 ) -> MemoryRecord:
     """Keep a report's summary as the agent's memory of ``day``: one per agent and day,
     replaced (text, vector, source task) when a report of the same day runs again, so
     running it twice, or a step retried, leaves one. A new day's memory counts against
-    ``limits.max_per_org`` (:class:`MemoryStoreFull`); a replacement does not."""
+    ``limits.max_per_org`` (:class:`MemoryStoreFull`); a replacement does not.
+    ``before_commit(memory_id, replaced)`` writes in the same transaction when the day is new
+    (``replaced`` False) or its text changed (True); not when the same text is stored again."""
     value = clean_text(text_, limits)
     vector = await _embed(embedder, value)
     await _lock_org(session, org_id)
-    replaces = await session.scalar(
-        text("SELECT id FROM memories WHERE agent_id = :agent_id AND report_day = :day"),
-        {"agent_id": agent_id, "day": day},
-    )
+    replaces = (
+        await session.execute(
+            text("SELECT id, text FROM memories WHERE agent_id = :agent_id AND report_day = :day"),
+            {"agent_id": agent_id, "day": day},
+        )
+    ).first()
     if replaces is None:
         await _check_room(session, org_id, limits)
     row = (
@@ -453,6 +460,8 @@ async def remember_report_day(
             },
         )
     ).one()
+    if before_commit is not None and (replaces is None or replaces.text != value):
+        await before_commit(row.id, replaces is not None)
     await session.commit()
     return _record(row)  # type: ignore[no-any-return]
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +19,29 @@ class Database:
             url, pool_size=pool_size, application_name=application_name
         )
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        # The same pool, connections lent in autocommit (SQLAlchemy turns it off again when
+        # they come back, even if the borrower was cancelled).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled psycopg connection in autocommit, for reads of one statement each.
+
+        A statement is its own snapshot, so such a read needs no transaction: this saves the
+        BEGIN and ROLLBACK round trips and the ORM session around it (on the agents listing,
+        the busiest read, about 180 us of CPU of the API's ~2 ms per request:
+        docs/benchmarks.md, issue 24). Never for writes that must succeed or fail together.
+        """
+        async with self._autocommit.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                yield raw.driver_connection  # type: ignore[misc]
+            except psycopg.Error as exc:
+                # SQLAlchemy does not see errors of the driver connection: drop a broken one
+                # here instead of handing it back to the pool (the error handlers answer 503).
+                if is_connection_lost(exc):
+                    await conn.invalidate(exc)
+                raise
 
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_platform.db.models import Agent, OrganizationMember, User
 from phi_platform.settings import PlatformSettings
+from phi_service.db import Database
 from phi_service.errors import Forbidden, NotFound, Unauthorized
 from phi_service.observability import bind
-from phi_service.tokens import decode_access_token
+from phi_service.tokens import VerifiedTokens
 
 
 def get_settings_dep(request: Request) -> PlatformSettings:
@@ -37,23 +38,47 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
+
+async def get_database(request: Request) -> Database:
+    """The service's database (``app.state.db``), for reads that need no ORM session.
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a thread hand-off per request (2 % of the listing's CPU)."""
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")
 
 
 def _token_user_id(request: Request, credentials: HTTPAuthorizationCredentials | None) -> uuid.UUID:
     if credentials is None:
         raise Unauthorized("missing bearer token: log in with POST /auth/login")
-    settings = get_settings_dep(request)
-    user_id = decode_access_token(credentials.credentials, settings.resolved_jwt_secret)
+    user_id = _verified_tokens(request).user_id(credentials.credentials)
     if user_id is None:
         raise Unauthorized("invalid or expired token: log in again")
     return user_id
 
 
+def _verified_tokens(request: Request) -> VerifiedTokens:
+    """The app's cache of checked tokens, made on first use with the service's secret."""
+    state = request.app.state
+    tokens: VerifiedTokens | None = getattr(state, "verified_tokens", None)
+    if tokens is None:
+        tokens = state.verified_tokens = VerifiedTokens(
+            get_settings_dep(request).resolved_jwt_secret
+        )
+    return tokens
+
+
+ACCOUNT_GONE = "the account behind this token no longer exists"
+
+
 async def require_account(session: AsyncSession, user_id: uuid.UUID) -> None:
     """401 when the account behind a valid token no longer exists."""
     if await session.scalar(select(User.id).where(User.id == user_id)) is None:
-        raise Unauthorized("the account behind this token no longer exists")
+        raise Unauthorized(ACCOUNT_GONE)
 
 
 async def get_token_user_id(
@@ -63,8 +88,9 @@ async def get_token_user_id(
     """The caller's id from a valid token, without the account-exists round trip.
 
     Only for routes whose own query joins the caller's membership (memberships are deleted
-    with the account, so a hit proves the account exists) and that call ``require_account``
-    when that query finds nothing, so a deleted account still gets 401, not 404. Saves one
+    with the account, so a hit proves the account exists) and that look the account up (as
+    ``require_account`` does) when that query finds nothing, so a deleted account still gets
+    401, not 404. Saves one
     database round trip on the busiest reads (docs/benchmarks.md, issue 24)."""
     user_id = _token_user_id(request, credentials)
     bind(user_id=user_id)
@@ -95,7 +121,7 @@ CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 async def get_current_user(session: SessionDep, user_id: CurrentUserId) -> User:
     user = await session.get(User, user_id)
     if user is None:  # deleted between the two statements
-        raise Unauthorized("the account behind this token no longer exists")
+        raise Unauthorized(ACCOUNT_GONE)
     return user
 
 

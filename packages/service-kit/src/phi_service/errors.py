@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+from phi_service.db import is_connection_lost
 
 
 class ApiError(Exception):
@@ -79,6 +82,13 @@ def install_error_handlers(app: FastAPI, *, unavailable: Iterable[type[Exception
             status_code=409,
         )
 
+    @app.exception_handler(psycopg.OperationalError)
+    async def _driver(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # Raised by reads on the driver connection itself (Database.single_statement).
+        if is_connection_lost(exc):
+            return _database_unavailable()
+        raise exc
+
     @app.exception_handler(DBAPIError)
     async def _dbapi(_: Request, exc: DBAPIError) -> JSONResponse:
         # Values PostgreSQL refuses (out-of-range numbers, NUL bytes in text): the input
@@ -86,16 +96,20 @@ def install_error_handlers(app: FastAPI, *, unavailable: Iterable[type[Exception
         sqlstate = getattr(exc.orig, "sqlstate", "") or ""
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             # The pool drops the broken connection; the next request gets a fresh one.
-            return JSONResponse(
-                {"detail": "the database is unavailable; retry in a moment"},
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
+            return _database_unavailable()
         if sqlstate.startswith("22") or isinstance(exc, DataError):
             return JSONResponse(
                 {"detail": "invalid value in request", "reason": _pg_message(exc)}, status_code=422
             )
         raise exc
+
+
+def _database_unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "the database is unavailable; retry in a moment"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
 
 
 def _pg_message(exc: DBAPIError) -> Any:

@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-ActorType = Literal["user", "local_agent", "schedule", "platform_admin", "anonymous"]
+ActorType = Literal[
+    "user", "local_agent", "schedule", "platform_admin", "anonymous", "task", "system"
+]
 ExportFormat = Literal["csv", "jsonl"]
 
 

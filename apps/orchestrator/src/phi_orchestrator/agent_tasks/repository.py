@@ -11,12 +11,14 @@ import uuid
 from typing import Any
 
 from psycopg import AsyncConnection as PsycopgConnection
+from psycopg import AsyncCursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_orchestrator.tasks.events import add_event
+from phi_service.audit import Actor, Target, record_event
 
 APPROVAL_REQUESTED = "approval_requested"
 APPROVAL_DECIDED = "approval_decided"
@@ -79,21 +81,25 @@ async def child_of_step(
     return await (await conn.execute(_CHILD_OF_STEP, (parent_id, step))).fetchone()
 
 
-async def waiting_parent(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> uuid.UUID | None:
-    """The task that started this one and waits for it, if any."""
-    row = await (
-        await conn.execute(
-            "SELECT p.id FROM tasks c JOIN tasks p ON p.id = c.parent_task_id "
-            "WHERE c.id = %s AND p.status = 'WAITING'",
-            (task_id,),
-        )
-    ).fetchone()
-    return row["id"] if row else None
+_WAITING_PARENT = (
+    "SELECT p.id FROM tasks c JOIN tasks p ON p.id = c.parent_task_id "
+    "WHERE c.id = %s AND p.status = 'WAITING'"
+)
+
+
+async def waiting_parent_cursor(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """The task that started this one and waits for it (a row with its ``id``, if any),
+    unread: a caller in pipeline mode sends it with the statements around it."""
+    return await conn.execute(_WAITING_PARENT, (task_id,))
 
 
 _EXPIRE_APPROVALS = """
-SELECT t.id AS task_id, r.payload->>'key' AS key, r.payload->>'tool' AS tool
+SELECT t.id AS task_id, t.org_id, t.agent_id, a.name AS agent_name,
+       r.payload->>'key' AS key, r.payload->>'tool' AS tool
   FROM tasks t
+  JOIN agents a ON a.id = t.agent_id
   JOIN LATERAL (
         SELECT payload, timestamp FROM task_events e
          WHERE e.task_id = t.id AND e.event_type = 'approval_requested'
@@ -109,20 +115,29 @@ SELECT t.id AS task_id, r.payload->>'key' AS key, r.payload->>'tool' AS tool
 async def expire_approvals(
     conn: PsycopgConnection[DictRow], timeout_seconds: float
 ) -> list[uuid.UUID]:
-    """Decide every approval waited on longer than ``timeout_seconds`` as ``expired``;
-    returns the tasks (to be advanced, which fails them naming the limit)."""
+    """Decide every approval waited on longer than ``timeout_seconds`` as ``expired``, with
+    its audit event (by the platform) in the same transaction; returns the tasks (to be
+    advanced, which fails them naming the limit)."""
     rows = await (await conn.execute(_EXPIRE_APPROVALS, (timeout_seconds,))).fetchall()
     for row in rows:
+        reason = f"no decision within {timeout_seconds:g} seconds"
         await add_event(
             conn,
             row["task_id"],
             APPROVAL_DECIDED,
-            {
-                "key": row["key"],
-                "tool": row["tool"],
-                "decision": "expired",
-                "reason": f"no decision within {timeout_seconds:g} seconds",
-            },
+            {"key": row["key"], "tool": row["tool"], "decision": "expired", "reason": reason},
+        )
+        await record_event(
+            conn,
+            row["org_id"],
+            Actor.system(),
+            "approval.expired",
+            Target("approval", row["task_id"], f"{row['tool']} call of an agent task"),
+            tool=row["tool"],
+            task_id=row["task_id"],
+            agent_id=row["agent_id"],
+            agent_name=row["agent_name"],
+            reason=reason,
         )
     return [r["task_id"] for r in rows]
 

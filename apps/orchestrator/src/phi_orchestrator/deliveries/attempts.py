@@ -21,13 +21,14 @@ import logging
 import uuid
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from phi_orchestrator.deliveries.sending import Outcome, send_email, send_webhook
 from phi_orchestrator.results.document import result_document
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_platform.secret_box import SecretUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,10 @@ INSERT INTO deliveries (org_id, task_id, destination_id, kind, target, format)
 SELECT d.org_id, t.id, d.id, d.kind, d.target, d.format
 FROM tasks t JOIN delivery_destinations d
   ON d.agent_id = t.agent_id AND d.workflow_type = t.type AND d.org_id = t.org_id
-WHERE t.id = %s
+WHERE t.id = %s AND t.status = 'SUCCESS'
 ON CONFLICT (task_id, destination_id) DO NOTHING
 RETURNING id
 """
-_NEW_OF_TASK = (
-    "SELECT id FROM deliveries WHERE task_id = %s AND status = 'PENDING' AND attempts = 0"
-)
 # Deliveries due (or never queued) with no job waiting or running: queued again.
 _WITHOUT_JOB = """
 SELECT d.id FROM deliveries d
@@ -58,7 +56,7 @@ LIMIT 500
 """
 _FOR_ATTEMPT = """
 SELECT d.id, d.org_id, d.task_id, d.destination_id, d.kind, d.target, d.format, d.status,
-       d.attempts, dest.secret, t.id AS t_id, t.agent_id, t.type, t.status AS task_status,
+       d.attempts, dest.secret_encrypted, t.id AS t_id, t.agent_id, t.type, t.status AS task_status,
        t.output
 FROM deliveries d JOIN tasks t ON t.id = d.task_id
 LEFT JOIN delivery_destinations dest ON dest.id = d.destination_id
@@ -76,17 +74,14 @@ def retry_delay(settings: OrchestratorSettings, attempt: int) -> float:
     return min(settings.delivery_retry_base_seconds * 4 ** (attempt - 1), MAX_DELAY_SECONDS)
 
 
-async def create_for_task(conn: AsyncConnection[DictRow], task_id: uuid.UUID) -> int:
-    """Insert the task's deliveries (one per destination of its agent and type); how many
-    were new. Run in the transaction that marks the task SUCCESS."""
-    cur = await conn.execute(_CREATE_FOR_TASK, (task_id,))
-    return len(await cur.fetchall())
-
-
-async def new_of_task(pool: Pool, task_id: uuid.UUID) -> list[uuid.UUID]:
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(_NEW_OF_TASK, (task_id,))).fetchall()
-    return [r["id"] for r in rows]
+async def create_for_task(
+    conn: AsyncConnection[DictRow], task_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """Insert the deliveries of a task that is SUCCESS (one per destination of its agent and
+    type); the cursor's rows are the ids of the new ones (unread: a caller in pipeline mode
+    sends it with the statements around it). Run in the transaction that marks the task
+    SUCCESS; queue a job for each (``requeue_deliveries`` finds any left without one)."""
+    return await conn.execute(_CREATE_FOR_TASK, (task_id,))
 
 
 async def without_job(pool: Pool, job_name: str) -> list[uuid.UUID]:
@@ -176,9 +171,14 @@ async def _send(settings: OrchestratorSettings, row: Any, delivery_id: str) -> O
     try:
         if row["kind"] == "email":
             return await send_email(settings, doc, row["target"], delivery_id)
-        return await send_webhook(
-            settings, doc, row["target"], row["format"], row["secret"], delivery_id
-        )
+        secret = None
+        if row["secret_encrypted"]:
+            try:
+                secret = settings.secret_box.open(row["secret_encrypted"])
+            except SecretUnreadable as exc:
+                # Not sent unsigned: the receiver would be right to refuse it.
+                return Outcome(False, f"{exc}; or rotate the webhook's secret", final=True)
+        return await send_webhook(settings, doc, row["target"], row["format"], secret, delivery_id)
     except Exception as exc:  # noqa: BLE001 - recorded on the attempt, never fails the task
         logger.exception("delivery %s failed unexpectedly", delivery_id)
         return Outcome(False, f"internal error ({type(exc).__name__}): {exc}")

@@ -39,15 +39,47 @@ async def add_destination(
     user_id: CurrentUserId,
 ) -> DestinationCreated:
     """Send the agent's results of a workflow type to an email address or a webhook. A
-    webhook gets a secret, shown only in this answer: every request carries
-    ``X-Phi-Signature: sha256=<HMAC-SHA256 of the body with it>``. Webhooks must resolve to
-    public addresses."""
+    webhook gets a secret, shown only in this answer (stored encrypted; a new one with
+    ``rotate-secret``): every request carries ``X-Phi-Signature: sha256=<HMAC-SHA256 of the
+    body with it>``. Webhooks must resolve to public addresses."""
     agent, access = await agent_access(session, agent_id, user_id)
     access.require_write()
-    row = await service.add_destination(
-        session, agent, user_id, body, request.app.state.settings.webhook_allowed_networks
+    settings = request.app.state.settings
+    row, secret = await service.add_destination(
+        session, agent, user_id, body, settings.webhook_allowed_networks, settings.secret_box
     )
-    return DestinationCreated.model_validate(row, from_attributes=True)
+    return _created(row, secret)
+
+
+def _created(row: object, secret: str | None) -> DestinationCreated:
+    shown = DestinationOut.model_validate(row, from_attributes=True)
+    return DestinationCreated(**shown.model_dump(), secret=secret)
+
+
+@router.post(
+    "/agents/{agent_id}/deliver-to/{destination_id}/rotate-secret",
+    response_model=DestinationCreated,
+    responses={
+        404: {"description": "no such destination of this agent"},
+        409: {"description": "an email destination (it has no secret)"},
+    },
+)
+async def rotate_destination_secret(
+    agent_id: uuid.UUID,
+    destination_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    user_id: CurrentUserId,
+) -> DestinationCreated:
+    """Give a webhook a new signing secret, shown only in this answer (OWNER/ADMIN). The
+    old one stops at once: every request from now on, retries included, is signed with the
+    new one, so update the receiver right after."""
+    agent, access = await agent_access(session, agent_id, user_id)
+    access.require_write()
+    row, secret = await service.rotate_secret(
+        session, agent, user_id, destination_id, request.app.state.settings.secret_box
+    )
+    return _created(row, secret)
 
 
 @router.delete("/agents/{agent_id}/deliver-to/{destination_id}", status_code=204)
@@ -55,9 +87,9 @@ async def remove_destination(
     agent_id: uuid.UUID, destination_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
 ) -> Response:
     """Stop sending there; deliveries already made keep their record."""
-    _, access = await agent_access(session, agent_id, user_id)
+    agent, access = await agent_access(session, agent_id, user_id)
     access.require_write()
-    await service.remove_destination(session, agent_id, destination_id)
+    await service.remove_destination(session, agent, user_id, destination_id)
     return Response(status_code=204)
 
 

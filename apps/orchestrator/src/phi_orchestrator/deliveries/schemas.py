@@ -52,7 +52,7 @@ class DestinationOut(BaseModel):
 class DestinationCreated(DestinationOut):
     secret: str | None = Field(
         description="Webhooks: the key of X-Phi-Signature (HMAC-SHA256 of the body). Shown "
-        "only now: store it with the receiver"
+        "only now (stored encrypted, never shown again): store it with the receiver"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +19,36 @@ from phi_orchestrator.deliveries.addresses import (
 )
 from phi_orchestrator.deliveries.schemas import DestinationIn
 from phi_platform.db.models import Delivery, DeliveryAttempt, DeliveryDestination
+from phi_platform.secret_box import SecretBox
+from phi_service.audit import Actor, Target, record_event
 from phi_service.errors import Conflict, InvalidInput, NotFound
 
 MAX_DESTINATIONS_PER_AGENT = 50
+
+
+def _target(destination: Any) -> Target:
+    """The destination as an audit target: an email address, or only a webhook's host (its
+    path may be a credential)."""
+    label = destination.target
+    if destination.kind == "webhook":
+        label = urlsplit(destination.target).hostname or "webhook"
+    return Target("delivery_destination", destination.id, label)
+
+
+async def _audit(
+    session: AsyncSession, agent: Any, user_id: uuid.UUID, action: str, destination: Any
+) -> None:
+    details: dict[str, Any] = {
+        "workflow_type": destination.workflow_type,
+        "kind": destination.kind,
+        "agent_id": agent.id,
+        "agent_name": agent.name,
+    }
+    if action != "delivery_destination.secret_rotated":
+        details["format"] = destination.format
+    await record_event(
+        session, agent.org_id, Actor.user(user_id), action, _target(destination), **details
+    )
 
 
 async def list_destinations(session: AsyncSession, agent_id: uuid.UUID) -> list[Any]:
@@ -32,13 +60,21 @@ async def list_destinations(session: AsyncSession, agent_id: uuid.UUID) -> list[
     return list(rows)
 
 
+def new_webhook_secret() -> str:
+    """A webhook's signing secret: shown once, stored only encrypted."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
 async def add_destination(
     session: AsyncSession,
     agent: Any,
     user_id: uuid.UUID,
     body: DestinationIn,
     webhook_networks: str,
-) -> DeliveryDestination:
+    box: SecretBox,
+) -> tuple[DeliveryDestination, str | None]:
+    """The new destination, and its signing secret in clear (webhooks; None for email) to
+    show this once."""
     if body.workflow_type not in WORKFLOW_TYPES:
         known = ", ".join(sorted(WORKFLOW_TYPES))
         raise InvalidInput(f"unknown workflow type '{body.workflow_type}'; known types: {known}")
@@ -56,7 +92,7 @@ async def add_destination(
         except AddressRefused as exc:
             raise InvalidInput(f"webhook_url: {exc}") from None
         kind, target, fmt = "webhook", body.webhook_url, str(body.format)
-        secret: str | None = "whsec_" + secrets.token_urlsafe(32)
+        secret: str | None = new_webhook_secret()
     else:
         kind, target, fmt, secret = "email", str(body.email), "email", None
     destination = DeliveryDestination(
@@ -66,7 +102,7 @@ async def add_destination(
         kind=kind,
         target=target,
         format=fmt,
-        secret=secret,
+        secret_encrypted=box.seal(secret) if secret else None,
         created_by=user_id,
     )
     session.add(destination)
@@ -78,20 +114,53 @@ async def add_destination(
             f"{target} already receives this agent's {body.workflow_type} results"
         ) from None
     await session.refresh(destination)
+    await _audit(session, agent, user_id, "delivery_destination.created", destination)
     await session.commit()
-    return destination
+    return destination, secret
+
+
+async def rotate_secret(
+    session: AsyncSession, agent: Any, user_id: uuid.UUID, destination_id: uuid.UUID, box: SecretBox
+) -> tuple[DeliveryDestination, str]:
+    """Give a webhook a new signing secret (returned in clear, to show once); the old one
+    signs nothing from now on, retries of earlier deliveries included."""
+    destination = await session.scalar(
+        select(DeliveryDestination)
+        .where(DeliveryDestination.id == destination_id, DeliveryDestination.agent_id == agent.id)
+        .with_for_update()
+    )
+    if destination is None:
+        raise NotFound("destination not found")
+    if destination.kind != "webhook":
+        raise Conflict(
+            f"{destination.target} is an email destination: only webhooks have a signing secret"
+        )
+    secret = new_webhook_secret()
+    destination.secret_encrypted = box.seal(secret)
+    await session.flush()
+    await _audit(session, agent, user_id, "delivery_destination.secret_rotated", destination)
+    await session.commit()
+    return destination, secret
 
 
 async def remove_destination(
-    session: AsyncSession, agent_id: uuid.UUID, destination_id: uuid.UUID
+    session: AsyncSession, agent: Any, user_id: uuid.UUID, destination_id: uuid.UUID
 ) -> None:
     result = await session.execute(
         delete(DeliveryDestination)
-        .where(DeliveryDestination.id == destination_id, DeliveryDestination.agent_id == agent_id)
-        .returning(DeliveryDestination.id)
+        .where(DeliveryDestination.id == destination_id, DeliveryDestination.agent_id == agent.id)
+        .returning(
+            DeliveryDestination.id,
+            DeliveryDestination.workflow_type,
+            DeliveryDestination.kind,
+            DeliveryDestination.target,
+            DeliveryDestination.format,
+        )
     )
-    if result.first() is None:
+    removed = result.first()
+    if removed is None:
         raise NotFound("destination not found")
+    await _audit(session, agent, user_id, "delivery_destination.deleted", removed)
     await session.commit()
 
 

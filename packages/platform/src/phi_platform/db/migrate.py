@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -17,12 +18,17 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x7068692D6D696772
 
 
-def alembic_config(url: str, embedding_dim: int = 384) -> Config:
+def alembic_config(
+    url: str, embedding_dim: int = 384, secret_box: Callable[[], Any] | None = None
+) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     # Read by the first migration to size the vector column.
     cfg.attributes["embedding_dim"] = embedding_dim
+    # Migrations that encrypt stored secrets ask for it only when there are some.
+    if secret_box is not None:
+        cfg.attributes["secret_box"] = secret_box
     return cfg
 
 
@@ -45,16 +51,29 @@ def migration_lock(url: str) -> Iterator[None]:
 
 
 def upgrade(
-    url: str, embedding_dim: int = 384, revision: str = "head", *, lock: bool = True
+    url: str,
+    embedding_dim: int = 384,
+    revision: str = "head",
+    *,
+    lock: bool = True,
+    secret_box: Callable[[], Any] | None = None,
 ) -> None:
     """Bring the database at ``url`` (SQLAlchemy URL) up to ``revision``, under the
-    migration lock unless the caller holds it already (``lock=False``)."""
+    migration lock unless the caller holds it already (``lock=False``). ``secret_box``
+    gives the ``phi_platform.secret_box.SecretBox`` to encrypt stored secrets with (default:
+    the one of the settings in the environment)."""
+    cfg = alembic_config(url, embedding_dim, secret_box)
     if not lock:
-        command.upgrade(alembic_config(url, embedding_dim), revision)
+        command.upgrade(cfg, revision)
         return
     with migration_lock(url):
-        command.upgrade(alembic_config(url, embedding_dim), revision)
+        command.upgrade(cfg, revision)
 
 
-def downgrade(url: str, revision: str, embedding_dim: int = 384) -> None:
-    command.downgrade(alembic_config(url, embedding_dim), revision)
+def downgrade(
+    url: str,
+    revision: str,
+    embedding_dim: int = 384,
+    secret_box: Callable[[], Any] | None = None,
+) -> None:
+    command.downgrade(alembic_config(url, embedding_dim, secret_box), revision)

@@ -645,7 +645,15 @@ class LlmTokenUsage(Base):
     stopped_at_budget: Mapped[int | None] = mapped_column(BigInteger)
 
 
-AUDIT_ACTOR_TYPES = ("user", "local_agent", "schedule", "platform_admin", "anonymous")
+AUDIT_ACTOR_TYPES = (
+    "user",
+    "local_agent",
+    "schedule",
+    "platform_admin",
+    "anonymous",
+    "task",
+    "system",
+)
 
 
 class AuditEvent(Base):
@@ -711,8 +719,9 @@ class DeliveryDestination(Base):
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     target: Mapped[str] = mapped_column(Text, nullable=False)
     format: Mapped[str] = mapped_column(Text, nullable=False, server_default="json")
-    # A webhook's HMAC key (an HMAC needs the key itself, so it cannot be a hash).
-    secret: Mapped[str | None] = mapped_column(Text)
+    # A webhook's HMAC key, encrypted with PHI_SECRETS_KEY (phi_platform.secret_box): an
+    # HMAC needs the key itself, so it cannot be a hash.
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

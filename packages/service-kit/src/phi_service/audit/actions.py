@@ -72,7 +72,9 @@ ACTIONS: dict[str, ActionSpec] = {
         "agent_name",
     ),
     # Tasks
-    "task.started": _spec("task", "started task", "workflow", "trigger", "agent_id", "agent_name"),
+    "task.started": _spec(
+        "task", "started task", "workflow", "trigger", "agent_id", "agent_name", "parent_task_id"
+    ),
     "task.cancelled": _spec("task", "cancelled task", "workflow", "agent_id", "agent_name"),
     "approval.granted": _spec(
         "approval", "approved", "tool", "task_id", "agent_id", "agent_name", "reason"
@@ -80,9 +82,51 @@ ACTIONS: dict[str, ActionSpec] = {
     "approval.rejected": _spec(
         "approval", "rejected", "tool", "task_id", "agent_id", "agent_name", "reason"
     ),
+    # Nobody decided within PHI_APPROVAL_TIMEOUT_SECONDS (actor: the platform).
+    "approval.expired": _spec(
+        "approval", "expired", "tool", "task_id", "agent_id", "agent_name", "reason"
+    ),
+    # Deliveries: the webhook's URL may itself be a credential (Slack's are), so only its
+    # host is named; the signing secret never.
+    "delivery_destination.created": _spec(
+        "delivery_destination",
+        "added the delivery destination",
+        "workflow_type",
+        "kind",
+        "format",
+        "agent_id",
+        "agent_name",
+    ),
+    "delivery_destination.secret_rotated": _spec(
+        "delivery_destination",
+        "rotated the signing secret of the delivery destination",
+        "workflow_type",
+        "kind",
+        "agent_id",
+        "agent_name",
+    ),
+    "delivery_destination.deleted": _spec(
+        "delivery_destination",
+        "removed the delivery destination",
+        "workflow_type",
+        "kind",
+        "format",
+        "agent_id",
+        "agent_name",
+    ),
     # Memory
     # The memory's text is the customer's content, never in the log: its id and namespace.
-    "memory.added": _spec("memory", "added a memory", "scope", "agent_id", "source"),
+    # Added by a task (source "task"): its id, and the day for a report's memory of its day.
+    "memory.added": _spec(
+        "memory",
+        "added a memory",
+        "scope",
+        "agent_id",
+        "agent_name",
+        "source",
+        "task_id",
+        "report_day",
+    ),
     "memory.changed": _spec(
         "memory",
         "changed a memory",
@@ -91,6 +135,8 @@ ACTIONS: dict[str, ActionSpec] = {
         "agent_name",
         "text_changed",
         "valid_until",
+        "task_id",
+        "report_day",
     ),
     "memory.deleted": _spec("memory", "deleted a memory", "scope", "agent_id"),
 }

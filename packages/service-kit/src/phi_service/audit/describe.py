@@ -17,6 +17,10 @@ def _actor(event: Mapping[str, Any]) -> str:
         return f"someone not signed in{f' from {address}' if address else ''}"
     if kind == "local_agent":
         return f"local agent {label or event.get('actor_id') or '?'}"
+    if kind == "task":
+        return str(label or f"task {event.get('actor_id') or '?'}")
+    if kind == "system":
+        return "the platform"
     if kind == "schedule":
         return f"the schedule of agent {label or event.get('actor_id') or '?'}"
     who = label or str(event.get("actor_id") or "an unknown user")
@@ -84,6 +88,12 @@ def _suffix(action: str, details: Mapping[str, Any]) -> str:
         parts.append(f"(version {details['version']})")
     elif action.startswith("memory."):
         parts.append("of the organization" if details.get("scope") == "org" else "of an agent")
+        if details.get("report_day"):
+            parts.append(f"(the report of {details['report_day']})")
+    elif action.startswith("delivery_destination."):
+        parts.append(f"for {details.get('workflow_type')}")
+    elif action == "approval.expired" and details.get("reason"):
+        parts.append(f"({details['reason']})")
     if details.get("agent_name") and action not in ("agent.created",):
         parts.append(f"on agent {details['agent_name']}")
     return " ".join(p for p in parts if p)

@@ -63,6 +63,17 @@ class Actor:
         return cls("schedule", agent_id, label)
 
     @classmethod
+    def task(cls, task_id: uuid.UUID, label: str | None = None) -> Actor:
+        """A task acting on its own (an agent task's tool call, a report keeping its day);
+        ``label`` says whose agent and who started it."""
+        return cls("task", task_id, label)
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The platform itself (an approval nobody decided in time)."""
+        return cls("system")
+
+    @classmethod
     def anonymous(cls) -> Actor:
         """Someone not signed in (a failed sign-in); the client address says from where."""
         return cls("anonymous")

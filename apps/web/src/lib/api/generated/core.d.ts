@@ -1092,7 +1092,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "user" | "local_agent" | "schedule" | "platform_admin" | "anonymous";
+            type: "user" | "local_agent" | "schedule" | "platform_admin" | "anonymous" | "task" | "system";
         };
         /** AuditEventOut */
         AuditEventOut: {
@@ -2097,7 +2097,7 @@ export interface operations {
                 action?: string | null;
                 /** @description a user or local agent id, or part of an email or name */
                 actor?: string | null;
-                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous") | null;
+                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous" | "task" | "system") | null;
                 cursor?: string | null;
                 limit?: number;
                 /** @description one organization; all if left out */
@@ -2142,7 +2142,7 @@ export interface operations {
                 action?: string | null;
                 /** @description a user or local agent id, or part of an email or name */
                 actor?: string | null;
-                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous") | null;
+                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous" | "task" | "system") | null;
                 /** @description csv or jsonl (JSON Lines) */
                 format?: "csv" | "jsonl";
                 /** @description one organization; all if left out */
@@ -3437,7 +3437,7 @@ export interface operations {
                 action?: string | null;
                 /** @description a user or local agent id, or part of an email or name */
                 actor?: string | null;
-                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous") | null;
+                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous" | "task" | "system") | null;
                 cursor?: string | null;
                 limit?: number;
                 /** @description from this time (inclusive) */
@@ -3482,7 +3482,7 @@ export interface operations {
                 action?: string | null;
                 /** @description a user or local agent id, or part of an email or name */
                 actor?: string | null;
-                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous") | null;
+                actor_type?: ("user" | "local_agent" | "schedule" | "platform_admin" | "anonymous" | "task" | "system") | null;
                 /** @description csv or jsonl (JSON Lines) */
                 format?: "csv" | "jsonl";
                 /** @description from this time (inclusive) */

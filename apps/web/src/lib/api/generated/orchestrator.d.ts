@@ -57,9 +57,9 @@ export interface paths {
         /**
          * Add Destination
          * @description Send the agent's results of a workflow type to an email address or a webhook. A
-         *     webhook gets a secret, shown only in this answer: every request carries
-         *     ``X-Phi-Signature: sha256=<HMAC-SHA256 of the body with it>``. Webhooks must resolve to
-         *     public addresses.
+         *     webhook gets a secret, shown only in this answer (stored encrypted; a new one with
+         *     ``rotate-secret``): every request carries ``X-Phi-Signature: sha256=<HMAC-SHA256 of the
+         *     body with it>``. Webhooks must resolve to public addresses.
          */
         post: operations["add_destination_agents__agent_id__deliver_to_post"];
         delete?: never;
@@ -83,6 +83,28 @@ export interface paths {
          * @description Stop sending there; deliveries already made keep their record.
          */
         delete: operations["remove_destination_agents__agent_id__deliver_to__destination_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/agents/{agent_id}/deliver-to/{destination_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Destination Secret
+         * @description Give a webhook a new signing secret, shown only in this answer (OWNER/ADMIN). The
+         *     old one stops at once: every request from now on, retries included, is signed with the
+         *     new one, so update the receiver right after.
+         */
+        post: operations["rotate_destination_secret_agents__agent_id__deliver_to__destination_id__rotate_secret_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -845,7 +867,7 @@ export interface components {
             kind: "email" | "webhook";
             /**
              * Secret
-             * @description Webhooks: the key of X-Phi-Signature (HMAC-SHA256 of the body). Shown only now: store it with the receiver
+             * @description Webhooks: the key of X-Phi-Signature (HMAC-SHA256 of the body). Shown only now (stored encrypted, never shown again): store it with the receiver
              */
             secret: string | null;
             /**
@@ -1570,6 +1592,52 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rotate_destination_secret_agents__agent_id__deliver_to__destination_id__rotate_secret_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+                destination_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationCreated"];
+                };
+            };
+            /** @description no such destination of this agent */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an email destination (it has no secret) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
