@@ -145,8 +145,8 @@ class EmbeddingProcessPool:
     the children and fails what is still queued.
 
     Children left without work for ``idle_seconds`` are stopped (each holds its own copy of the
-    model, ~90 MB); the next question starts them again and waits for the model to load, about
-    2 s. ``None`` keeps them until :meth:`aclose`.
+    model); the next question starts them again and waits for the model to load, a few
+    seconds. ``None`` keeps them until :meth:`aclose`.
     """
 
     def __init__(self, settings: object, processes: int, idle_seconds: float | None = None) -> None:
