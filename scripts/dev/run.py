@@ -99,18 +99,7 @@ WEB = Service(
     observable=False,
     # server.mjs, not `next start`: it appends the browser's address to
     # X-Forwarded-For, which core-api believes from 127.0.0.1 (set_trusted_proxies).
-    # A small old-generation limit makes V8 collect before its heap grows far: with the
-    # default (a share of the machine's memory) the server kept 100 MB more after a few
-    # large requests than before them (docs/benchmarks.md, issue 24).
-    command=[
-        "node",
-        f"--max-old-space-size={os.environ.get('PHI_WEB_HEAP_MB', '192')}",
-        str(WEB_DIR / "server.mjs"),
-        "--port",
-        "{port}",
-        "--hostname",
-        "127.0.0.1",
-    ],
+    command=["node", str(WEB_DIR / "server.mjs"), "--port", "{port}", "--hostname", "127.0.0.1"],
 )
 if (WEB_DIR / ".next" / "BUILD_ID").exists():
     SERVICES.append(WEB)
