@@ -1,6 +1,7 @@
 """Orchestrator benchmark: claim latency, orchestration overhead, task throughput.
 
-    .venv/bin/python bench/orchestrator.py [--calls 40] [--tasks 20] [--throughput 40] [--smoke]
+    .venv/bin/python bench/orchestrator.py [--calls 40] [--tasks 20] [--throughput 40]
+        [--parts claims,overhead,throughput] [--smoke]
 
 Everything runs on loopback against one migrated database: the orchestrator API in this
 process (uvicorn), workers as real processes, and scripted local agents speaking the protocol
@@ -266,8 +267,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40)
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--throughput", type=int, default=40)
+    parser.add_argument(
+        "--parts",
+        default="claims,overhead,throughput",
+        help="which of the three measurements to run (comma-separated)",
+    )
     smoke_argument(parser)
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     if args.smoke:
         args.calls, args.tasks, args.throughput = 2, 1, 3
 
@@ -285,9 +292,10 @@ def main() -> None:
         api = httpx.Client(base_url=live.url, timeout=120)
         workers: list[Any] = []
         try:
-            lat = claim_latency(url, live.url, api, args.calls)
-            for name, values in lat.items():
-                print(f"claim latency ms, {name}: {summary(values)}")
+            if "claims" in parts:
+                lat = claim_latency(url, live.url, api, args.calls)
+                for name, values in lat.items():
+                    print(f"claim latency ms, {name}: {summary(values)}")
 
             workers.append(WorkerProcess("phi_orchestrator.worker", worker_env(url, data_dir)))
             workers[0].wait_ready()
@@ -295,7 +303,7 @@ def main() -> None:
             stop = threading.Event()
             answerer = threading.Thread(target=answer_calls, args=(live.url, api, tenant, stop))
             answerer.start()
-            for source in ("local_agent", "sample"):
+            for source in ("local_agent", "sample") if "overhead" in parts else ():
                 body = {
                     "type": "DAILY_WAREHOUSE_REPORT",
                     "input": {"day": DAY, "data_source": source},
@@ -310,7 +318,7 @@ def main() -> None:
             stop.set()
             answerer.join(10)
 
-            for count in (1, 2):
+            for count in (1, 2) if "throughput" in parts else ():
                 if count == 2:
                     workers.append(
                         WorkerProcess("phi_orchestrator.worker", worker_env(url, data_dir))

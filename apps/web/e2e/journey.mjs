@@ -272,6 +272,24 @@ try {
   await delivery.getByLabel("Email address").fill("ops@example.com");
   await delivery.getByRole("button", { name: "Add destination" }).click();
   await delivery.getByTestId("delivery-destinations").getByText("ops@example.com").waitFor();
+  // A webhook: its signing secret is shown once; "New secret" replaces it (and it is removed
+  // again before the report runs, so that only the email is delivered).
+  const hookUrl = "http://127.0.0.1:9/phi-hook";
+  await delivery.getByLabel("Send by").selectOption("webhook");
+  await delivery.getByLabel("Webhook URL (https://…)").fill(hookUrl);
+  await delivery.getByRole("button", { name: "Add destination" }).click();
+  const firstSecret = (await delivery.getByTestId("webhook-secret").innerText()).trim();
+  assert.match(firstSecret, /^whsec_/);
+  page.once("dialog", (dialog) => dialog.accept());
+  await delivery.getByRole("button", { name: `New signing secret for ${hookUrl}` }).click();
+  await delivery.getByTestId("webhook-secret").filter({ hasNotText: firstSecret }).waitFor();
+  const newSecret = (await delivery.getByTestId("webhook-secret").innerText()).trim();
+  assert.match(newSecret, /^whsec_/);
+  assert.notEqual(newSecret, firstSecret);
+  await screenshot(page, "agent-delivery-secret-rotated");
+  await delivery.getByRole("button", { name: `Remove ${hookUrl}` }).click();
+  await delivery.getByRole("button", { name: `Remove ${hookUrl}` }).waitFor({ state: "detached" });
+  assert.equal(await delivery.getByTestId("webhook-secret").count(), 0, "a removed webhook's secret is no longer shown");
 
   step("tasks: run the test task on sample data, events arrive live, the report renders");
   await page.getByRole("button", { name: "Run Test Task (Daily Warehouse Report)" }).click();
@@ -448,6 +466,8 @@ try {
   assert.match(auditText, /created key phia_[0-9a-f]{8}… \(warehouse-pc\) on agent /);
   assert.match(auditText, /uploaded document /);
   assert.ok(!auditText.includes(secret), "the audit log never shows a key");
+  assert.match(auditText, /rotated the signing secret of the delivery destination 127\.0\.0\.1 for DAILY_WAREHOUSE_REPORT/);
+  assert.ok(!/whsec_/.test(auditText), "the audit log never shows a webhook secret");
   await screenshot(page, "org-audit");
   await page.getByLabel("What").selectOption("local_agent_key");
   await page.getByRole("button", { name: "Filter" }).click();

@@ -160,6 +160,8 @@ def stack(
         "PHI_LLM_ROUTES": "heavy=openai:scripted-model,builtin;light=builtin",
         "PHI_OPENAI_BASE_URL": scripted_model.base_url,
         "PHI_LLM_RETRIES": "0",
+        # The journey adds a webhook on loopback (and removes it before anything is sent).
+        "PHI_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     started: list[Proc] = []
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from psycopg import AsyncConnection as PsycopgConnection
+from psycopg import AsyncCursor
 from psycopg.rows import DictRow
 from sqlalchemy import bindparam, select
 
@@ -44,10 +45,24 @@ async def for_run(conn: PsycopgConnection[DictRow], agent_id: uuid.UUID) -> Dict
     return await (await _FOR_RUN.execute(conn, agent_id=agent_id)).fetchone()
 
 
+async def for_run_cursor(
+    conn: PsycopgConnection[DictRow], agent_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """:func:`for_run` unread (a caller in pipeline mode sends it with the next statement)."""
+    return await _FOR_RUN.execute(conn, agent_id=agent_id)
+
+
 async def scheduled(conn: PsycopgConnection[DictRow]) -> list[DictRow]:
     """The active agents whose config has workflows (id, org_id, name, config, time_zone): the ones
     the scheduler looks at."""
     return await (await _SCHEDULED.execute(conn)).fetchall()
+
+
+async def tool_keys_cursor(
+    conn: PsycopgConnection[DictRow], agent_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """:func:`tool_keys` unread: rows with the ``key`` of each tool."""
+    return await _TOOL_KEYS.execute(conn, agent_id=agent_id)
 
 
 async def tool_keys(conn: PsycopgConnection[DictRow], agent_id: uuid.UUID) -> list[str]:

@@ -58,27 +58,16 @@ async def defer_delivery(
 
 
 async def advance_task(context: procrastinate.JobContext, task_id: str) -> None:
-    from phi_orchestrator.agent_tasks.repository import waiting_parent
-    from phi_orchestrator.deliveries import attempts
-    from phi_orchestrator.runtime import FINISHED
-
     runner = context_value(context, "runner")
-    status = await runner.advance(uuid.UUID(task_id))
-    logger.info("task %s: %s", task_id, status)
-    if status == "SUCCESS":
-        # The deliveries were stored with the success; requeue_deliveries covers a worker
-        # that dies before these are queued.
-        for delivery_id in await attempts.new_of_task(
-            context_value(context, "pool"), uuid.UUID(task_id)
-        ):
-            await defer_delivery(context.app, delivery_id)
-
-    if status in FINISHED:
-        # A task an agent task started: the agent task reads its result now.
-        async with runner.pool.connection() as conn:
-            parent = await waiting_parent(conn, uuid.UUID(task_id))
-        if parent is not None:
-            await defer_advance(context.app, parent)
+    outcome = await runner.run(uuid.UUID(task_id))
+    logger.info("task %s: %s", task_id, outcome.status)
+    # The deliveries were stored with the success; requeue_deliveries covers a worker that
+    # dies before these are queued.
+    for delivery_id in outcome.deliveries:
+        await defer_delivery(context.app, delivery_id)
+    if outcome.waiting_parent is not None:
+        # A task an agent task started has finished: the agent task reads its result now.
+        await defer_advance(context.app, outcome.waiting_parent)
 
 
 async def deliver(context: procrastinate.JobContext, delivery_id: str) -> None:
@@ -134,6 +123,12 @@ async def purge_audit_events(context: procrastinate.JobContext, timestamp: int) 
     await purge(context_value(context, "pool"), settings.audit_retention_days)
 
 
+async def purge_idempotency_keys(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import purge_idempotency_keys as purge
+
+    await purge(context_value(context, "pool"))
+
+
 async def requeue_pending_tasks(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.housekeeping import tasks_without_job
 
@@ -160,6 +155,7 @@ def make_blueprint() -> procrastinate.Blueprint:
     periodic("* * * * *", requeue_pending_tasks)
     periodic("* * * * * */20", requeue_deliveries)
     periodic("23 * * * *", purge_audit_events)
+    periodic("*/10 * * * *", purge_idempotency_keys)
     return bp
 
 

@@ -15,21 +15,25 @@ gives up and the task stays RUNNING; ``requeue_pending_tasks`` queues it again l
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import WRITES_IDX_MAP
+from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -39,7 +43,7 @@ from phi_orchestrator.agent_tasks import repository as approvals
 from phi_orchestrator.deliveries import attempts as deliveries
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.audit import ActingTask, acting_task
-from phi_orchestrator.tasks.events import add_event
+from phi_orchestrator.tasks.events import add_event, add_event_if_open, add_event_once
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
 from phi_orchestrator.workflows.registry import get_workflow
@@ -87,54 +91,34 @@ class KnowledgePort(Protocol):
     ) -> dict[str, Any]: ...
 
 
+UNLOCK = "SELECT pg_advisory_unlock(%s)"
+
+
 def advisory_key(task_id: uuid.UUID) -> int:
     """A signed 64-bit advisory-lock key for the task."""
     return int.from_bytes(task_id.bytes[8:], "big", signed=True)
 
 
-class TaskLockLost(Exception):
-    """The session holding the task's advisory lock is gone (the server restarted): another
-    worker may be running the task, so this run must store nothing more."""
-
-
-@dataclass(frozen=True)
-class Fence:
-    """The advisory lock a run holds on its task: the backend holding it and the key, as
-    ``pg_locks`` shows them. Writes that must not come from a run that lost the lock check
-    it in their own statement or transaction."""
-
-    backend_pid: int
-    key: int
-
-    SQL: ClassVar[str] = (
-        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND pid = %s AND classid = %s::oid AND objid = %s::oid AND objsubid = 1)"
-    )
-
-    @property
-    def params(self) -> tuple[int, int, int]:
-        unsigned = self.key & 0xFFFF_FFFF_FFFF_FFFF
-        return (self.backend_pid, unsigned >> 32, unsigned & 0xFFFF_FFFF)
-
-    async def check(self, conn: AsyncConnection[Any]) -> None:
-        row = await (await conn.execute(f"SELECT {self.SQL} AS held", self.params)).fetchone()
-        if not row or not (row["held"] if isinstance(row, dict) else row[0]):
-            raise TaskLockLost()
-
-
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
-def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> Pool:
+def open_pool(
+    conninfo: str,
+    max_size: int,
+    name: str = "phi-orchestrator",
+    configure: Callable[[AsyncConnection[DictRow]], Awaitable[None]] | None = None,
+) -> Pool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
     statements) and that the runner's own queries share. Connections are checked before
-    they are lent, so none that died with a restarted server is handed out."""
+    they are lent, so none that died with a restarted server is handed out. ``configure``
+    runs on each new connection (the round-trip tests trace them)."""
     return AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         open=False,
+        configure=configure,
         check=AsyncConnectionPool.check_connection,
         kwargs={
             "autocommit": True,
@@ -145,52 +129,122 @@ def open_pool(conninfo: str, max_size: int, name: str = "phi-orchestrator") -> P
     )
 
 
-class TaskCheckpointer(AsyncPostgresSaver):
-    """LangGraph's Postgres checkpointer, storing each step's ``step_finished`` event in the
-    transaction that stores the step's writes (its state update).
+# A step's writes, as LangGraph's saver stores them (statement and rows), with the events
+# staged for the step.
+Held = tuple[str, list[Any], list[tuple[str, dict[str, Any]]]]
 
-    On resume LangGraph skips a step whose writes are stored and runs again one whose writes
-    are not; with the event in the same transaction, "finished" in the task's events means
-    exactly "will not run again". (Written by the node itself, the event could commit and
-    the writes be lost to a worker killed in between: the step then ran twice.)
+
+class TaskSession:
+    """The connection one run of a task holds the task's advisory lock on; every statement of
+    the run goes through it (the graph's checkpoints included), one at a time.
+
+    Writing through the lock's own session is the fence: should the server restart, the lock
+    is gone and so is this connection, so a run that lost its lock cannot store anything more
+    (its next statement fails, and the run starts again from the last checkpoint). No check
+    per write, and no connection taken from the pool per step.
     """
 
-    def __init__(self, pool: Pool) -> None:
-        super().__init__(pool)  # type: ignore[arg-type]
-        # LangGraph task id (one step of one run) -> (task, event type, payload) to store.
-        self._staged: dict[str, list[tuple[uuid.UUID, str, dict[str, Any]]]] = {}
-        # Thread (task) id -> the advisory lock its run holds.
-        self._fences: dict[str, Fence] = {}
+    def __init__(self, task_id: uuid.UUID, conn: AsyncConnection[DictRow]) -> None:
+        self.task_id = task_id
+        self.conn = conn
+        # LangGraph runs the checkpointer's writes in tasks of their own, beside the nodes.
+        self.lock = asyncio.Lock()
+        # LangGraph task id (one run of a step) -> events to store with its writes.
+        self.staged: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        # Finished steps' writes and events, stored with the checkpoint that follows them.
+        self.held: list[Held] = []
+        # The task was PENDING: it has never run, so it has no checkpoint to read.
+        self.never_ran = False
+        self.unlocked = False
 
-    def set_fence(self, task_id: uuid.UUID, fence: Fence | None) -> None:
-        if fence is None:
-            self._fences.pop(str(task_id), None)
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncConnection[DictRow]]:
+        async with self.lock:
+            yield self.conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection[DictRow]]:
+        async with self.lock, self.conn.transaction():
+            yield self.conn
+
+    @asynccontextmanager
+    async def atomic(self, *, then_unlock: bool = False) -> AsyncIterator[AsyncConnection[DictRow]]:
+        """One transaction sent as one pipeline (one round trip, where psycopg's
+        ``transaction()`` in pipeline mode waits at BEGIN and at COMMIT), beginning with
+        the writes and events the run holds; ``then_unlock``: the task's lock is released
+        after the commit, in the same round trip (the run's last transaction). Results the
+        caller reads must be read after the block: a read inside it waits for the server."""
+        async with self.lock:
+            conn = self.conn
+            try:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    await self._store_held(conn)
+                    yield conn
+                    await conn.execute("COMMIT")
+                    if then_unlock:
+                        await conn.execute(UNLOCK, (advisory_key(self.task_id),))
+                        self.unlocked = True
+            except BaseException:
+                if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                    await conn.execute("ROLLBACK")
+                raise
+
+    async def _store_held(self, conn: AsyncConnection[DictRow]) -> None:
+        held, self.held = self.held, []
+        for query, params, events in held:
+            async with conn.cursor(binary=True) as cur:
+                await cur.executemany(query, params)
+            for event_type, payload in events:
+                await add_event(conn, self.task_id, event_type, payload)
+
+
+# The run a coroutine belongs to (LangGraph copies the context into the tasks it starts).
+current_session: ContextVar[TaskSession | None] = ContextVar("phi_task_session", default=None)
+
+
+class TaskCheckpointer(AsyncPostgresSaver):
+    """LangGraph's Postgres checkpointer, writing each run's checkpoints on the run's
+    :class:`TaskSession`, and storing each finished step with the checkpoint after it.
+
+    A finished step is three things: its writes (its state update), its ``step_finished``
+    event (and any other event staged by the step), and the checkpoint that applies the
+    writes. The writes and events are held until that checkpoint and the three go in one
+    transaction, sent as one pipeline: one round trip per step. On resume LangGraph skips a
+    step whose writes or checkpoint are stored and runs again one whose are not; with the
+    event in the same transaction, "finished" in the task's events means exactly "will not
+    run again". (Written by the node itself, the event could commit and the writes be lost to
+    a worker killed in between: the step then ran twice.) Writes no checkpoint follows (an
+    interrupt's, a resume value) go with the run's last transaction, which marks the task
+    waiting; lost with a killed worker, they only make the step run again.
+    """
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        session = current_session.get()
+        if session is None:
+            async with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+        elif pipeline:
+            # A checkpoint: its blobs and row, with what the run holds.
+            async with (
+                session.atomic() as conn,
+                conn.cursor(binary=True, row_factory=dict_row) as cur,
+            ):
+                yield cur
         else:
-            self._fences[str(task_id)] = fence
+            async with (
+                session.use() as conn,
+                conn.cursor(binary=True, row_factory=dict_row) as cur,
+            ):
+                yield cur
 
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Any,
-        metadata: Any,
-        new_versions: Any,
-    ) -> RunnableConfig:
-        fence = self._fences.get(config["configurable"]["thread_id"])
-        if fence is not None:
-            async with self._cursor() as cur:
-                await fence.check(cur.connection)
-        return await super().aput(config, checkpoint, metadata, new_versions)
-
-    def stage_event(
-        self, step_run: str, task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
-    ) -> None:
-        """Store this event with the writes of LangGraph task ``step_run``."""
-        self._staged.setdefault(step_run, []).append((task_id, event_type, payload))
-
-    def drop_staged(self, task_id: uuid.UUID) -> None:
-        """Forget events staged for a task whose run ended before its writes were stored."""
-        for key in [k for k, v in self._staged.items() if v and v[0][0] == task_id]:
-            del self._staged[key]
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        session = current_session.get()
+        if session is not None and session.never_ran:
+            session.never_ran = False
+            return None  # LangGraph looks for one as the run starts: no round trip for that
+        return await super().aget_tuple(config)
 
     async def aput_writes(
         self,
@@ -199,17 +253,17 @@ class TaskCheckpointer(AsyncPostgresSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        events = self._staged.pop(task_id, None)
-        if not events:
+        session = current_session.get()
+        if session is None:
             return await super().aput_writes(config, writes, task_id, task_path)
-        # As the parent class stores writes, plus the events, in one transaction.
         query = (
             self.UPSERT_CHECKPOINT_WRITES_SQL
             if all(w[0] in WRITES_IDX_MAP for w in writes)
             else self.INSERT_CHECKPOINT_WRITES_SQL
         )
-        params = await asyncio.to_thread(
-            self._dump_writes,
+        # A step's state update is small: not worth a thread. Held before any await, so the
+        # checkpoint LangGraph saves after these writes always finds them.
+        params = self._dump_writes(
             config["configurable"]["thread_id"],
             config["configurable"]["checkpoint_ns"],
             config["configurable"]["checkpoint_id"],
@@ -217,63 +271,45 @@ class TaskCheckpointer(AsyncPostgresSaver):
             task_path,
             writes,
         )
-        fence = self._fences.get(config["configurable"]["thread_id"])
-        async with self._cursor() as cur, cur.connection.transaction():
-            if fence is not None:
-                await fence.check(cur.connection)
-            await cur.executemany(query, params)
-            for event_task, event_type, payload in events:
-                await add_event(cur.connection, event_task, event_type, payload)
+        session.held.append((query, params, session.staged.pop(task_id, [])))
+        return None
 
 
 class TaskHandle:
-    """What the nodes of one task may do (the ``TaskPort`` of workflows.base)."""
+    """What the nodes of one task may do (the ``TaskPort`` of workflows.base), each statement
+    on the run's :class:`TaskSession`."""
 
     def __init__(
         self,
-        pool: Pool,
-        checkpointer: TaskCheckpointer,
+        session: TaskSession,
         task: dict[str, Any],
         knowledge: KnowledgePort | None,
-        fence: Fence,
         defer: DeferFn | None = None,
     ) -> None:
         self._defer = defer
-        self.pool = pool
-        self.checkpointer = checkpointer
-        self.fence = fence
+        self.session = session
         self.task = task
         self.task_id: uuid.UUID = task["id"]
         self._knowledge = knowledge
         self._max_attempts = int(task.get("max_attempts", 3))
+        self._agent: dict[str, Any] | None = None
+        self._acting: ActingTask | None = None
 
     async def event(self, event_type: str, payload: dict[str, Any]) -> None:
-        async with self.pool.connection() as conn:
+        async with self.session.use() as conn:
             await add_event(conn, self.task_id, event_type, payload)
 
     async def event_once(self, event_type: str, key: str, payload: dict[str, Any]) -> None:
         # Only this run writes the task's events (it holds the task's lock): no race.
-        async with self.pool.connection() as conn, conn.transaction():
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM task_events WHERE task_id = %s AND event_type = %s "
-                    "AND payload->>'key' = %s",
-                    (self.task_id, event_type, key),
-                )
-            ).fetchone()
-            if row is None:
-                await add_event(conn, self.task_id, event_type, {**payload, "key": key})
+        async with self.session.use() as conn:
+            await add_event_once(conn, self.task_id, event_type, key, payload)
 
     async def start_step(self, step: str) -> None:
-        # The event is written only while the task is not cancelled and this run still
-        # holds the task's lock.
-        async with self.pool.connection() as conn, conn.transaction():
-            row = await tasks.open_under_lock(conn, self.task_id, Fence.SQL, self.fence.params)
-            if not row["held"]:
-                raise TaskLockLost()
-            if not row["open"]:
+        # Written only while the task is not cancelled, in one statement. The run holds the
+        # task's lock as long as its session lives (see TaskSession).
+        async with self.session.use() as conn:
+            if not await add_event_if_open(conn, self.task_id, "step_started", {"step": step}):
                 raise TaskCancelled()
-            await add_event(conn, self.task_id, "step_started", {"step": step})
 
     async def finish_step(self, step_run: str | None, payload: dict[str, Any]) -> None:
         await self.stage_event(step_run, "step_finished", payload)
@@ -286,30 +322,37 @@ class TaskHandle:
         if step_run is None:
             await self.event(event_type, payload)
         else:
-            self.checkpointer.stage_event(step_run, self.task_id, event_type, payload)
+            self.session.staged.setdefault(step_run, []).append((event_type, payload))
 
     async def tool_result(self, step: str) -> Any:
-        async with self.pool.connection() as conn:
+        async with self.session.use() as conn:
             row = await tool_calls.result_of_step(conn, self.task_id, step)
         if row is None:
             raise WorkflowError(f"the result of step {step} is gone")
         return row["result"]
 
     async def agent(self) -> dict[str, Any]:
-        async with self.pool.connection() as conn:
-            row = await agents.for_run(conn, self.task["agent_id"])
-            tool_keys = await agents.tool_keys(conn, self.task["agent_id"])
-        if row is None:
-            raise WorkflowError("the agent was deleted")
-        return {
-            "id": str(row["id"]),
-            "name": row["name"],
-            "status": row["status"],
-            "system_prompt": row["system_prompt"],
-            "config": row["config"] or {},
-            "time_zone": row["time_zone"],
-            "tools": tool_keys,
-        }
+        """The agent as this run sees it (read once per run: the agent and its tools in
+        one round trip)."""
+        if self._agent is None:
+            async with self.session.use() as conn:
+                async with conn.pipeline():
+                    row_cur = await agents.for_run_cursor(conn, self.task["agent_id"])
+                    keys_cur = await agents.tool_keys_cursor(conn, self.task["agent_id"])
+                row = await row_cur.fetchone()
+                tool_keys = [r["key"] for r in await keys_cur.fetchall()]
+            if row is None:
+                raise WorkflowError("the agent was deleted")
+            self._agent = {
+                "id": str(row["id"]),
+                "name": row["name"],
+                "status": row["status"],
+                "system_prompt": row["system_prompt"],
+                "config": row["config"] or {},
+                "time_zone": row["time_zone"],
+                "tools": tool_keys,
+            }
+        return copy.deepcopy(self._agent)
 
     async def search_documents(self, query: str, top_k: int) -> list[dict[str, Any]]:
         if self._knowledge is None:
@@ -331,9 +374,12 @@ class TaskHandle:
         return self._knowledge
 
     async def acting(self) -> ActingTask:
-        """This task as the actor of the audit events of what it changes."""
-        async with self.pool.connection() as conn:
-            return await acting_task(conn, self.task_id)
+        """This task as the actor of the audit events of what it changes (read once per
+        run)."""
+        if self._acting is None:
+            async with self.session.use() as conn:
+                self._acting = await acting_task(conn, self.task_id)
+        return self._acting
 
     async def remember(self, text: str, valid_until: datetime | None = None) -> dict[str, Any]:
         memory = self._memory()
@@ -357,29 +403,32 @@ class TaskHandle:
             by=await self.acting(),
         )
 
+    async def _call_once(
+        self,
+        step: str,
+        tool: str,
+        payload: dict[str, Any],
+        deadline_seconds: float | None = None,
+    ) -> DictRow:
+        """The step's call to the local agent, created (once, with its event) if need be."""
+        async with self.session.use() as conn:
+            return await tool_calls.of_step_once(
+                conn,
+                task_id=self.task_id,
+                org_id=self.task["org_id"],
+                agent_id=self.task["agent_id"],
+                step=step,
+                tool=tool,
+                payload=payload,
+                max_attempts=self._max_attempts,
+                deadline_seconds=deadline_seconds,
+            )
+
     async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The result of this step's call to the local agent; creates the call (once) and
         interrupts the graph until the callback has stored a result."""
         while True:
-            async with self.pool.connection() as conn, conn.transaction():
-                created = await tool_calls.create_once(
-                    conn,
-                    task_id=self.task_id,
-                    org_id=self.task["org_id"],
-                    agent_id=self.task["agent_id"],
-                    step=step,
-                    tool=tool,
-                    payload=payload,
-                    max_attempts=self._max_attempts,
-                )
-                call = await tool_calls.of_step(conn, self.task_id, step)
-                if created:
-                    await add_event(
-                        conn,
-                        self.task_id,
-                        "tool_call_created",
-                        {"step": step, "tool": tool, "tool_call_id": str(call["id"])},
-                    )
+            call = await self._call_once(step, tool, payload)
             if call["status"] == "DONE":
                 return call["result"]  # type: ignore[no-any-return]
             if call["status"] == "FAILED":
@@ -397,26 +446,7 @@ class TaskHandle:
         be answered within ``deadline_seconds`` of its creation (the housekeeping job fails
         it after that). Raises TaskCancelled when it was withdrawn."""
         while True:
-            async with self.pool.connection() as conn, conn.transaction():
-                created = await tool_calls.create_once(
-                    conn,
-                    task_id=self.task_id,
-                    org_id=self.task["org_id"],
-                    agent_id=self.task["agent_id"],
-                    step=step,
-                    tool=tool,
-                    payload=payload,
-                    max_attempts=self._max_attempts,
-                    deadline_seconds=deadline_seconds,
-                )
-                call = await tool_calls.of_step(conn, self.task_id, step)
-                if created:
-                    await add_event(
-                        conn,
-                        self.task_id,
-                        "tool_call_created",
-                        {"step": step, "tool": tool, "tool_call_id": str(call["id"])},
-                    )
+            call = await self._call_once(step, tool, payload, deadline_seconds)
             if call["status"] in ("DONE", "FAILED"):
                 return dict(call)
             if call["status"] == "CANCELLED":
@@ -427,7 +457,7 @@ class TaskHandle:
         """The decision on approval ``key`` (``decision``, ``by``, ``reason``, and
         ``waited_seconds``), asking for it (once) and stopping the graph until one exists."""
         while True:
-            async with self.pool.connection() as conn, conn.transaction():
+            async with self.session.transaction() as conn:
                 requested, decided = await approvals.approval_state(conn, self.task_id, key)
                 if requested is None:
                     await approvals.request_approval(conn, self.task_id, {**request, "key": key})
@@ -440,7 +470,7 @@ class TaskHandle:
         """The task this step starts (once), when it has finished: its status, output and
         error; the graph stops until then (the child's end advances this task again)."""
         while True:
-            async with self.pool.connection() as conn, conn.transaction():
+            async with self.session.transaction() as conn:
                 created, child = await approvals.create_child(
                     conn, self.task_id, step, type_, input_
                 )
@@ -473,8 +503,18 @@ class TaskHandle:
     async def save_output(self, output: dict[str, Any]) -> bool:
         """Store the result while the task runs; the runner marks it SUCCESS once the graph
         has ended, so the last step's events come before the task's end."""
-        async with self.pool.connection() as conn:
+        async with self.session.use() as conn:
             return await tasks.save_output(conn, self.task_id, output)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run of a task ended: the task's status (None: no such task), the deliveries its
+    success created, and the task waiting for it (the agent task that started it), if any."""
+
+    status: str | None
+    deliveries: tuple[uuid.UUID, ...] = ()
+    waiting_parent: uuid.UUID | None = None
 
 
 class TaskRunner:
@@ -496,7 +536,7 @@ class TaskRunner:
         self.extras = extras or {}
         self.defer = defer
         self.tool_call_max_attempts = tool_call_max_attempts
-        self.checkpointer = TaskCheckpointer(pool)
+        self.checkpointer = TaskCheckpointer(pool)  # type: ignore[arg-type]
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
 
     def graph(self, type_: str) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -508,14 +548,18 @@ class TaskRunner:
         return self._graphs[type_]
 
     async def advance(self, task_id: uuid.UUID) -> str | None:
-        """Run the task from its checkpoint; returns its status afterwards (None: no task).
-        A lost database connection runs the stretch again (see the module's docstring)."""
+        """Run the task from its checkpoint; returns its status afterwards (None: no task)."""
+        return (await self.run(task_id)).status
+
+    async def run(self, task_id: uuid.UUID) -> RunOutcome:
+        """Run the task from its checkpoint until it finishes, fails or waits. A lost
+        database connection runs the stretch again (see the module's docstring)."""
         give_up = time.monotonic() + OUTAGE_RETRY_SECONDS
         delay = 0.5
         retry_reason: str | None = None
         while True:
             try:
-                return await self._advance_once(task_id, retry_reason)
+                return await self._run_once(task_id, retry_reason)
             except Exception as exc:
                 if not _run_again(exc) or time.monotonic() > give_up:
                     raise
@@ -524,45 +568,36 @@ class TaskRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _advance_once(self, task_id: uuid.UUID, retry_reason: str | None) -> str | None:
-        async with self.pool.connection() as lock_conn:
-            # Waits while another worker holds the task; gives up (job retried) after a while.
-            await lock_conn.execute(
-                "SELECT set_config('lock_timeout', '60s', true), pg_advisory_lock(%s)",
-                (advisory_key(task_id),),
-            )
-            fence = Fence(lock_conn.info.backend_pid, advisory_key(task_id))
-            self.checkpointer.set_fence(task_id, fence)
+    async def _run_once(self, task_id: uuid.UUID, retry_reason: str | None) -> RunOutcome:
+        key = advisory_key(task_id)
+        async with self.pool.connection() as conn:
+            session = TaskSession(task_id, conn)
+            token = current_session.set(session)
             try:
-                return await self._advance_locked(task_id, retry_reason, fence)
+                # Waits while another worker holds the task (the job is retried after a
+                # while), then starts the run: one round trip for both.
+                async with conn.pipeline():
+                    await conn.execute(
+                        "SELECT set_config('lock_timeout', '60s', true), pg_advisory_lock(%s)",
+                        (key,),
+                    )
+                    started = await tasks.start_run(conn, task_id, retry_reason)
+                task = await started.fetchone()
+                if task is None or task["status"] in FINISHED:
+                    status = task["status"] if task else None
+                    return await self._end(session, status, with_parent=status is not None)
+                return await self._run_locked(session, task)
             finally:
-                self.checkpointer.set_fence(task_id, None)
-                self.checkpointer.drop_staged(task_id)
-                await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(task_id),))
+                current_session.reset(token)
+                if not session.unlocked and not conn.broken:
+                    await conn.execute(UNLOCK, (key,))
 
-    async def _advance_locked(
-        self, task_id: uuid.UUID, retry_reason: str | None, fence: Fence
-    ) -> str | None:
-        async with self.pool.connection() as conn, conn.transaction():
-            task = await tasks.get_for_run(conn, task_id)
-            if task is None or task["status"] in FINISHED:
-                return task["status"] if task else None
-            if task["status"] != "RUNNING":
-                await tasks.mark_running(conn, task_id)
-                await add_event(
-                    conn,
-                    task_id,
-                    "task_started" if task["status"] == "PENDING" else "task_resumed",
-                    {},
-                )
-            elif retry_reason:
-                await add_event(conn, task_id, "task_retried", {"reason": retry_reason})
+    async def _run_locked(self, session: TaskSession, task: DictRow) -> RunOutcome:
+        task_id: uuid.UUID = task["id"]
         handle = TaskHandle(
-            self.pool,
-            self.checkpointer,
+            session,
             {**task, "max_attempts": self.tool_call_max_attempts},
             self.knowledge,
-            fence,
             self.defer,
         )
         context = WorkflowContext(
@@ -581,30 +616,37 @@ class TaskRunner:
         try:
             graph = self.graph(task["type"])
             graph_input: Any
-            # A PENDING task has never run, so it has no checkpoint to look at.
-            state = None if task["status"] == "PENDING" else await graph.aget_state(config)  # type: ignore[arg-type]
-            if state is None:
+            if task["status"] == "PENDING":
+                # Never run (a run makes it RUNNING first), so no checkpoint to look at.
+                session.never_ran = True
                 graph_input = {"input": task["input"] or {}}
-            elif any(t.interrupts for t in state.tasks):
+            elif task["status"] in ("WAITING", "AWAITING_APPROVAL"):
+                # Only an interrupt makes a task wait; nothing ran since (a run that did
+                # would have left it RUNNING).
                 graph_input = Command(resume={"resumed_at": datetime.now(UTC).isoformat()})
-            elif state.next or state.values:
-                graph_input = None  # continue after a crash, from the last checkpoint
             else:
-                graph_input = {"input": task["input"] or {}}
+                # RUNNING: a run cut off (a crash, a lost connection); see where it was.
+                state = await graph.aget_state(config)  # type: ignore[arg-type]
+                if any(t.interrupts for t in state.tasks):
+                    graph_input = Command(resume={"resumed_at": datetime.now(UTC).isoformat()})
+                elif state.next or state.values:
+                    graph_input = None  # continue from the last checkpoint
+                else:
+                    graph_input = {"input": task["input"] or {}}
             # "sync": a step's checkpoint is stored before the next step starts, so a worker
             # killed at any point loses at most the step it was in.
             result = await graph.ainvoke(  # type: ignore[call-overload]
                 graph_input, config, context=context, durability="sync"
             )
         except TaskCancelled:
-            return "CANCELLED"
+            return await self._end(session, "CANCELLED", with_parent=True)
         except WorkflowError as exc:
-            return await self.fail(task_id, str(exc))
+            return await self.fail(session, str(exc))
         except Exception as exc:
             if _run_again(exc):
-                raise  # not the task's fault: advance() runs it again
+                raise  # not the task's fault: run() runs it again
             logger.exception("task %s failed", task_id)
-            return await self.fail(task_id, f"internal error ({type(exc).__name__}): {exc}")
+            return await self.fail(session, f"internal error ({type(exc).__name__}): {exc}")
         if "__interrupt__" in result:
             waits = [i.value for i in result["__interrupt__"]]
             # A person's approval, or a tool call / another task.
@@ -613,46 +655,70 @@ class TaskRunner:
                 if any(isinstance(w, dict) and "approval" in w for w in waits)
                 else "WAITING"
             )
-            async with self.pool.connection() as conn, conn.transaction():
-                waiting = await tasks.mark_waiting(conn, task_id, wait_status)
-                if waiting:
-                    await add_event(
-                        conn,
-                        task_id,
-                        "task_waiting" if wait_status == "WAITING" else "task_awaiting_approval",
-                        {"on": waits},
-                    )
-            return wait_status if waiting else await self.status(task_id)
-        async with self.pool.connection() as conn, conn.transaction():
-            succeeded = await tasks.mark_succeeded(conn, task_id)
-            if succeeded:
-                await add_event(conn, task_id, "task_succeeded", {})
-                # With the success, so that a task delivers exactly when it succeeded.
-                await deliveries.create_for_task(conn, task_id)
-        if succeeded:
-            return "SUCCESS"
-        status = await self.status(task_id)
+            event_type = "task_waiting" if wait_status == "WAITING" else "task_awaiting_approval"
+            async with session.atomic(then_unlock=True) as conn:
+                waiting = await tasks.mark_waiting_logged(
+                    conn, task_id, wait_status, event_type, {"on": waits}
+                )
+            if await waiting.fetchone() is not None:
+                return RunOutcome(wait_status)
+            status = await self.status(session, task_id)
+            return await self._end(session, status, with_parent=status in FINISHED)
+        async with session.atomic(then_unlock=True) as conn:
+            succeeded = await tasks.mark_succeeded_logged(conn, task_id)
+            # With the success, so that a task delivers exactly when it succeeded.
+            created = await deliveries.create_for_task(conn, task_id)
+            parent = await approvals.waiting_parent_cursor(conn, task_id)
+        if await succeeded.fetchone() is not None:
+            return RunOutcome(
+                "SUCCESS",
+                tuple(r["id"] for r in await created.fetchall()),
+                await _parent_of(parent),
+            )
+        status = await self.status(session, task_id)
         if status == "RUNNING":
-            return await self.fail(task_id, "the workflow ended without saving a result")
-        return status
+            return await self.fail(session, "the workflow ended without saving a result")
+        return await self._end(session, status, with_parent=status in FINISHED)
 
-    async def status(self, task_id: uuid.UUID) -> str | None:
-        async with self.pool.connection() as conn:
+    async def _end(
+        self, session: TaskSession, status: str | None, *, with_parent: bool = False
+    ) -> RunOutcome:
+        """The outcome of a run that stores nothing more; a finished task's waiting parent
+        is read with the unlock."""
+        parent = None
+        async with session.use() as conn, conn.pipeline():
+            if with_parent:
+                parent = await approvals.waiting_parent_cursor(conn, session.task_id)
+            if not session.unlocked:
+                await conn.execute(UNLOCK, (advisory_key(session.task_id),))
+                session.unlocked = True
+        return RunOutcome(status, (), await _parent_of(parent) if parent else None)
+
+    async def status(self, session: TaskSession, task_id: uuid.UUID) -> str | None:
+        async with session.use() as conn:
             return await tasks.status(conn, task_id)
 
-    async def fail(self, task_id: uuid.UUID, error: str) -> str:
-        async with self.pool.connection() as conn, conn.transaction():
+    async def fail(self, session: TaskSession, error: str) -> RunOutcome:
+        task_id = session.task_id
+        session.held.clear()
+        async with session.transaction() as conn:
             failed = await tasks.mark_failed(conn, task_id, error)
             if failed:
                 await add_event(conn, task_id, "task_failed", {"error": error})
                 # Nothing may be handed to a local agent for a task that has ended.
                 await tool_calls.cancel_open(conn, task_id)
-        return "FAILED" if failed else (await self.status(task_id) or "FAILED")
+        status = "FAILED" if failed else (await self.status(session, task_id) or "FAILED")
+        return await self._end(session, status, with_parent=status in FINISHED)
+
+
+async def _parent_of(cursor: AsyncCursor[DictRow]) -> uuid.UUID | None:
+    row = await cursor.fetchone()
+    return row["id"] if row else None
 
 
 def _run_again(exc: BaseException) -> bool:
     """A stretch cut off by the database, not by the task: run it again from the checkpoint."""
-    return is_connection_lost(exc) or isinstance(exc, TaskLockLost)
+    return is_connection_lost(exc)
 
 
 def org_today(time_zone: str | None) -> Any:

@@ -24,7 +24,8 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
   const [kind, setKind] = useState<"email" | "webhook">("email");
   const [target, setTarget] = useState("");
   const [format, setFormat] = useState<"json" | "slack">("json");
-  const [secret, setSecret] = useState<{ url: string; secret: string } | null>(null);
+  // The secret just made (by adding or rotating), shown until another or its removal.
+  const [secret, setSecret] = useState<{ id: string; url: string; secret: string } | null>(null);
   const add = useMutation({
     mutationFn: () =>
       unwrap(
@@ -38,7 +39,7 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
       ),
     onSuccess: (created) => {
       setTarget("");
-      setSecret(created.secret ? { url: created.target, secret: created.secret } : null);
+      setSecret(created.secret ? { id: created.id, url: created.target, secret: created.secret } : null);
       return queryClient.invalidateQueries({ queryKey });
     },
   });
@@ -49,7 +50,8 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
           params: { path: { agent_id: agentId, destination_id: id } },
         }),
       ),
-    onSuccess: (rotated) => setSecret(rotated.secret ? { url: rotated.target, secret: rotated.secret } : null),
+    onSuccess: (rotated) =>
+      setSecret(rotated.secret ? { id: rotated.id, url: rotated.target, secret: rotated.secret } : null),
   });
   const remove = useMutation({
     mutationFn: (id: string) =>
@@ -58,7 +60,10 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
           params: { path: { agent_id: agentId, destination_id: id } },
         }),
       ),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey }),
+    onSuccess: (_, id) => {
+      setSecret((shown) => (shown?.id === id ? null : shown));
+      return queryClient.invalidateQueries({ queryKey });
+    },
   });
   return (
     <Card data-testid="delivery-settings">

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from psycopg import AsyncConnection as PsycopgConnection
+from psycopg import AsyncCursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from sqlalchemy import text
@@ -80,16 +81,18 @@ async def child_of_step(
     return await (await conn.execute(_CHILD_OF_STEP, (parent_id, step))).fetchone()
 
 
-async def waiting_parent(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> uuid.UUID | None:
-    """The task that started this one and waits for it, if any."""
-    row = await (
-        await conn.execute(
-            "SELECT p.id FROM tasks c JOIN tasks p ON p.id = c.parent_task_id "
-            "WHERE c.id = %s AND p.status = 'WAITING'",
-            (task_id,),
-        )
-    ).fetchone()
-    return row["id"] if row else None
+_WAITING_PARENT = (
+    "SELECT p.id FROM tasks c JOIN tasks p ON p.id = c.parent_task_id "
+    "WHERE c.id = %s AND p.status = 'WAITING'"
+)
+
+
+async def waiting_parent_cursor(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """The task that started this one and waits for it (a row with its ``id``, if any),
+    unread: a caller in pipeline mode sends it with the statements around it."""
+    return await conn.execute(_WAITING_PARENT, (task_id,))
 
 
 _EXPIRE_APPROVALS = """

@@ -21,7 +21,7 @@ import logging
 import uuid
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
@@ -40,13 +40,10 @@ INSERT INTO deliveries (org_id, task_id, destination_id, kind, target, format)
 SELECT d.org_id, t.id, d.id, d.kind, d.target, d.format
 FROM tasks t JOIN delivery_destinations d
   ON d.agent_id = t.agent_id AND d.workflow_type = t.type AND d.org_id = t.org_id
-WHERE t.id = %s
+WHERE t.id = %s AND t.status = 'SUCCESS'
 ON CONFLICT (task_id, destination_id) DO NOTHING
 RETURNING id
 """
-_NEW_OF_TASK = (
-    "SELECT id FROM deliveries WHERE task_id = %s AND status = 'PENDING' AND attempts = 0"
-)
 # Deliveries due (or never queued) with no job waiting or running: queued again.
 _WITHOUT_JOB = """
 SELECT d.id FROM deliveries d
@@ -77,17 +74,14 @@ def retry_delay(settings: OrchestratorSettings, attempt: int) -> float:
     return min(settings.delivery_retry_base_seconds * 4 ** (attempt - 1), MAX_DELAY_SECONDS)
 
 
-async def create_for_task(conn: AsyncConnection[DictRow], task_id: uuid.UUID) -> int:
-    """Insert the task's deliveries (one per destination of its agent and type); how many
-    were new. Run in the transaction that marks the task SUCCESS."""
-    cur = await conn.execute(_CREATE_FOR_TASK, (task_id,))
-    return len(await cur.fetchall())
-
-
-async def new_of_task(pool: Pool, task_id: uuid.UUID) -> list[uuid.UUID]:
-    async with pool.connection() as conn:
-        rows = await (await conn.execute(_NEW_OF_TASK, (task_id,))).fetchall()
-    return [r["id"] for r in rows]
+async def create_for_task(
+    conn: AsyncConnection[DictRow], task_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """Insert the deliveries of a task that is SUCCESS (one per destination of its agent and
+    type); the cursor's rows are the ids of the new ones (unread: a caller in pipeline mode
+    sends it with the statements around it). Run in the transaction that marks the task
+    SUCCESS; queue a job for each (``requeue_deliveries`` finds any left without one)."""
+    return await conn.execute(_CREATE_FOR_TASK, (task_id,))
 
 
 async def without_job(pool: Pool, job_name: str) -> list[uuid.UUID]:

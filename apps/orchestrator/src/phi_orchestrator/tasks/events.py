@@ -30,6 +30,18 @@ _INSERT = (
 )
 # The same statement for a psycopg connection (named %(...)s placeholders).
 _INSERT_PSYCOPG = str(_INSERT.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
+# The worker's conditional appends, each one statement (one round trip, no transaction).
+_INSERT_IF_OPEN = (
+    "INSERT INTO task_events (task_id, event_type, payload) "
+    "SELECT id, %(event_type)s, %(payload)s FROM tasks "
+    "WHERE id = %(task_id)s AND status <> 'CANCELLED' RETURNING seq"
+)
+_INSERT_ONCE = (
+    "INSERT INTO task_events (task_id, event_type, payload) "
+    "SELECT %(task_id)s, %(event_type)s, %(payload)s WHERE NOT EXISTS ("
+    "SELECT 1 FROM task_events WHERE task_id = %(task_id)s AND event_type = %(event_type)s "
+    "AND payload->>'key' = %(key)s)"
+)
 
 
 async def add_event(
@@ -49,6 +61,37 @@ async def add_event(
         await conn.execute(
             _INSERT, {"task_id": task_id, "event_type": event_type, "payload": payload}
         )
+
+
+async def add_event_if_open(
+    conn: PsycopgConnection[Any], task_id: uuid.UUID, event_type: str, payload: dict[str, Any]
+) -> bool:
+    """Append the event unless the task is cancelled (or gone); False when it was not added.
+    The check and the append are one statement."""
+    cur = await conn.execute(
+        _INSERT_IF_OPEN, {"task_id": task_id, "event_type": event_type, "payload": Jsonb(payload)}
+    )
+    return await cur.fetchone() is not None
+
+
+async def add_event_once(
+    conn: PsycopgConnection[Any],
+    task_id: uuid.UUID,
+    event_type: str,
+    key: str,
+    payload: dict[str, Any],
+) -> None:
+    """Append the event (``key`` added to its payload) unless the task has one of that type
+    and key. One statement: only the run holding the task's lock writes such events."""
+    await conn.execute(
+        _INSERT_ONCE,
+        {
+            "task_id": task_id,
+            "event_type": event_type,
+            "key": key,
+            "payload": Jsonb({**payload, "key": key}),
+        },
+    )
 
 
 def _event(row: Any) -> dict[str, Any]:

@@ -3,10 +3,10 @@ run in the caller's transaction (the caller commits).
 
 The API runs them on SQLAlchemy sessions; the worker and its periodic jobs on psycopg
 connections (the pool the runner shares with LangGraph's checkpointer), through statements
-compiled by :mod:`phi_orchestrator.worker_sql`. Two stay in SQL text, written as they were:
-the step-start check, which reads the task and the run's advisory lock in one statement (the
-runner's fence), and the search for tasks that lost their job, which reads procrastinate's
-queue in the same snapshot.
+compiled by :mod:`phi_orchestrator.worker_sql`. Some stay in SQL text: a run's start, its
+wait and its success, each one statement that changes the task and logs the change (one round
+trip per run boundary), and the search for tasks that lost their job, which reads
+procrastinate's queue in the same snapshot.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection as PsycopgConnection
+from psycopg import AsyncCursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from sqlalchemy import ColumnElement, and_, bindparam, func, insert, null, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,36 +58,55 @@ _ID = Task.id == bindparam("task_id")
 
 # The worker's statements (psycopg connection of the runner's pool).
 
-_OPEN_UNDER_LOCK = (
-    "SELECT EXISTS (SELECT 1 FROM tasks WHERE id = %s "
-    "AND status <> 'CANCELLED') AS open, {lock_held} AS held"
+# A run starts: the task as it was (locked), made RUNNING with task_started (it was PENDING)
+# or task_resumed (WAITING, AWAITING_APPROVAL) logged; a RUNNING task is being run again
+# (task_retried, with the reason, when there is one); a finished one is left as it is.
+_START_RUN = """
+WITH before AS (
+    SELECT id, org_id, agent_id, type, status, input FROM tasks WHERE id = %(task_id)s
+       FOR UPDATE
+), started AS (
+    UPDATE tasks t SET status = 'RUNNING', started_at = coalesce(t.started_at, now())
+      FROM before b
+     WHERE t.id = b.id AND b.status IN ('PENDING', 'WAITING', 'AWAITING_APPROVAL')
+), logged AS (
+    INSERT INTO task_events (task_id, event_type, payload)
+    SELECT b.id, CASE b.status WHEN 'PENDING' THEN 'task_started' ELSE 'task_resumed' END,
+           '{}'::jsonb
+      FROM before b WHERE b.status IN ('PENDING', 'WAITING', 'AWAITING_APPROVAL')
+    UNION ALL
+    SELECT b.id, 'task_retried', jsonb_build_object('reason', %(reason)s::text)
+      FROM before b WHERE b.status = 'RUNNING' AND %(reason)s::text IS NOT NULL
 )
-_FOR_RUN = worker_sql(
-    select(Task.id, Task.org_id, Task.agent_id, Task.type, Task.status, Task.input)
-    .where(_ID)
-    .with_for_update()
+SELECT id, org_id, agent_id, type, status, input FROM before
+"""
+# RUNNING -> WAITING or AWAITING_APPROVAL, with its event; a row when it changed.
+_MARK_WAITING_LOGGED = """
+WITH waiting AS (
+    UPDATE tasks SET status = %(status)s WHERE id = %(task_id)s AND status = 'RUNNING'
+    RETURNING id
+), logged AS (
+    INSERT INTO task_events (task_id, event_type, payload)
+    SELECT id, %(event_type)s, %(payload)s FROM waiting
 )
-_MARK_RUNNING = worker_sql(
-    update(Task)
-    .where(_ID)
-    .values(status="RUNNING", started_at=func.coalesce(Task.started_at, func.now()))
+SELECT id FROM waiting
+"""
+# RUNNING with a stored result -> SUCCESS, with task_succeeded; a row when it changed.
+_MARK_SUCCEEDED_LOGGED = """
+WITH succeeded AS (
+    UPDATE tasks SET status = 'SUCCESS', error = NULL, finished_at = now()
+     WHERE id = %(task_id)s AND status = 'RUNNING' AND output IS NOT NULL
+    RETURNING id
+), logged AS (
+    INSERT INTO task_events (task_id, event_type, payload)
+    SELECT id, 'task_succeeded', '{}'::jsonb FROM succeeded
 )
+SELECT id FROM succeeded
+"""
 _SAVE_OUTPUT = worker_sql(
     update(Task)
     .where(_ID, _status_in("RUNNING", "WAITING"))
     .values(output=bindparam("output"))
-    .returning(Task.id)
-)
-_MARK_WAITING = worker_sql(
-    update(Task)
-    .where(_ID, Task.status == "RUNNING")
-    .values(status=bindparam("status"))
-    .returning(Task.id)
-)
-_MARK_SUCCEEDED = worker_sql(
-    update(Task)
-    .where(_ID, Task.status == "RUNNING", Task.output.is_not(None))
-    .values(status="SUCCESS", error=null(), finished_at=func.now())
     .returning(Task.id)
 )
 _MARK_FAILED = worker_sql(
@@ -135,30 +155,36 @@ _WITHOUT_JOB = (
 )
 
 
-async def open_under_lock(
+async def start_run(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, retry_reason: str | None
+) -> AsyncCursor[DictRow]:
+    """Start a run of the task (see ``_START_RUN``); the cursor's row is the task as it was
+    before (id, org, agent, type, status, input), none when there is no such task. Returns
+    the cursor unread, so that a caller in pipeline mode sends it with what precedes it."""
+    return await conn.execute(_START_RUN, {"task_id": task_id, "reason": retry_reason})
+
+
+async def mark_waiting_logged(
     conn: PsycopgConnection[DictRow],
     task_id: uuid.UUID,
-    lock_held_sql: str,
-    lock_params: tuple[Any, ...],
-) -> DictRow:
-    """``open`` (the task exists and is not cancelled) and ``held`` (``lock_held_sql``, the
-    run's advisory lock check, with ``lock_params``), read in one statement."""
-    row = await (
-        await conn.execute(
-            _OPEN_UNDER_LOCK.format(lock_held=lock_held_sql), (task_id, *lock_params)
-        )
-    ).fetchone()
-    assert row is not None
-    return row
+    status: str,
+    event_type: str,
+    payload: dict[str, Any],
+) -> AsyncCursor[DictRow]:
+    """RUNNING -> ``status`` with the event, in one statement; the cursor has a row when the
+    task was RUNNING (unread, see :func:`start_run`)."""
+    return await conn.execute(
+        _MARK_WAITING_LOGGED,
+        {"task_id": task_id, "status": status, "event_type": event_type, "payload": Jsonb(payload)},
+    )
 
 
-async def get_for_run(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> DictRow | None:
-    """What a run needs of the task (id, org, agent, type, status, input), locked."""
-    return await (await _FOR_RUN.execute(conn, task_id=task_id)).fetchone()
-
-
-async def mark_running(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> None:
-    await _MARK_RUNNING.execute(conn, task_id=task_id)
+async def mark_succeeded_logged(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID
+) -> AsyncCursor[DictRow]:
+    """RUNNING with a stored result -> SUCCESS with ``task_succeeded``, in one statement; the
+    cursor has a row when it changed (unread, see :func:`start_run`)."""
+    return await conn.execute(_MARK_SUCCEEDED_LOGGED, {"task_id": task_id})
 
 
 async def save_output(
@@ -167,19 +193,6 @@ async def save_output(
     """Store the result of a RUNNING or WAITING task; False when it is in neither."""
     cur = await _SAVE_OUTPUT.execute(conn, task_id=task_id, output=Jsonb(output))
     return await cur.fetchone() is not None
-
-
-async def mark_waiting(
-    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, status: str = "WAITING"
-) -> bool:
-    """RUNNING -> WAITING (or AWAITING_APPROVAL); False when the task was not RUNNING."""
-    cur = await _MARK_WAITING.execute(conn, task_id=task_id, status=status)
-    return await cur.fetchone() is not None
-
-
-async def mark_succeeded(conn: PsycopgConnection[DictRow], task_id: uuid.UUID) -> bool:
-    """RUNNING with a stored result -> SUCCESS; False otherwise."""
-    return await (await _MARK_SUCCEEDED.execute(conn, task_id=task_id)).fetchone() is not None
 
 
 async def mark_failed(conn: PsycopgConnection[DictRow], task_id: uuid.UUID, error: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from phi_llm.accounting import budget_and_usage
 from phi_orchestrator import organizations
 from phi_orchestrator.agent_tasks import repository as agent_tasks
 from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
@@ -20,7 +21,7 @@ from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
 from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import org_access
-from phi_service.errors import Conflict, InvalidInput, NotFound
+from phi_service.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -53,6 +54,7 @@ async def create_task(
         problem = await tool_calling_problem(settings)
         if problem:
             raise Conflict(f"{type_} needs a model that calls tools, and {problem}")
+        await _refuse_over_budget(session, agent.org_id, type_)
     zone = await organizations.time_zone(session, agent.org_id)
     params = workflow.prepare(data, org_today(zone))
     task_id = await tasks.create(
@@ -77,6 +79,20 @@ async def create_task(
     )
     await session.commit()
     return task_id
+
+
+async def _refuse_over_budget(session: AsyncSession, org_id: uuid.UUID, type_: str) -> None:
+    """429 when the organization has used its monthly token budget: a task that needs the
+    model could only fail at its first step. (A budget that runs out later ends the task
+    with ``budget limit``.)"""
+    found = await budget_and_usage(session, org_id)
+    if found is None or found[0] is None or found[1] < found[0]:
+        return
+    raise TooManyRequests(
+        f"{type_} needs a language model and the organization has used its monthly token "
+        f"budget ({found[1]} of {found[0]} tokens); raise monthly_token_budget "
+        "(PATCH /orgs/{org_id}) or wait for next month"
+    )
 
 
 async def task_for_member(

@@ -18,7 +18,6 @@ from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from sqlalchemy import Row, and_, bindparam, func, null, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_orchestrator.worker_sql import worker_sql
@@ -75,26 +74,6 @@ UPDATE tool_calls c SET status = 'FAILED', lease_until = NULL,
 RETURNING c.id, c.task_id, c.error
 """
 
-_CREATE = worker_sql(
-    insert(ToolCall)
-    .values(
-        task_id=bindparam("task_id"),
-        org_id=bindparam("org_id"),
-        agent_id=bindparam("agent_id"),
-        step=bindparam("step"),
-        tool=bindparam("tool"),
-        payload=bindparam("payload"),
-        max_attempts=bindparam("max_attempts"),
-        deadline_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("deadline")),
-    )
-    .on_conflict_do_nothing(index_elements=["task_id", "step"])
-    .returning(ToolCall.id)
-)
-_OF_STEP = worker_sql(
-    select(ToolCall.id, ToolCall.status, ToolCall.result, ToolCall.error).where(
-        ToolCall.task_id == bindparam("task_id"), ToolCall.step == bindparam("step")
-    )
-)
 _RESULT_OF_STEP = worker_sql(
     select(ToolCall.result).where(
         ToolCall.task_id == bindparam("task_id"),
@@ -119,7 +98,30 @@ _CANCEL_OPEN_WORKER = worker_sql(_CANCEL_OPEN)
 # The worker's statements (psycopg connection of the runner's pool).
 
 
-async def create_once(
+# The step's call, created with its tool_call_created event unless it exists: one statement.
+# (The new row is not visible to the statement's last SELECT, hence the two branches.)
+_OF_STEP_ONCE = """
+WITH created AS (
+    INSERT INTO tool_calls (task_id, org_id, agent_id, step, tool, payload, max_attempts,
+                            deadline_at)
+    VALUES (%(task_id)s, %(org_id)s, %(agent_id)s, %(step)s, %(tool)s, %(payload)s,
+            %(max_attempts)s, now() + make_interval(secs => %(deadline)s::float8))
+    ON CONFLICT (task_id, step) DO NOTHING
+    RETURNING id, status, result, error
+), logged AS (
+    INSERT INTO task_events (task_id, event_type, payload)
+    SELECT %(task_id)s, 'tool_call_created', jsonb_build_object(
+               'step', %(step)s::text, 'tool', %(tool)s::text, 'tool_call_id', id::text)
+      FROM created
+)
+SELECT id, status, result, error FROM created
+UNION ALL
+SELECT id, status, result, error FROM tool_calls
+ WHERE task_id = %(task_id)s AND step = %(step)s AND NOT EXISTS (SELECT 1 FROM created)
+"""
+
+
+async def of_step_once(
     conn: PsycopgConnection[DictRow],
     *,
     task_id: uuid.UUID,
@@ -130,28 +132,25 @@ async def create_once(
     payload: dict[str, Any],
     max_attempts: int,
     deadline_seconds: float | None = None,
-) -> bool:
-    """Create the step's call unless it exists; True when this created it. With
-    ``deadline_seconds`` the call fails when it is still unanswered that long after."""
+) -> DictRow:
+    """The step's call (id, status, result, error), created with its ``tool_call_created``
+    event unless it exists, in one statement. With ``deadline_seconds`` the call fails when
+    it is still unanswered that long after its creation."""
     row = await (
-        await _CREATE.execute(
-            conn,
-            task_id=task_id,
-            org_id=org_id,
-            agent_id=agent_id,
-            step=step,
-            tool=tool,
-            payload=Jsonb(payload),
-            max_attempts=max_attempts,
-            deadline=deadline_seconds,
+        await conn.execute(
+            _OF_STEP_ONCE,
+            {
+                "task_id": task_id,
+                "org_id": org_id,
+                "agent_id": agent_id,
+                "step": step,
+                "tool": tool,
+                "payload": Jsonb(payload),
+                "max_attempts": max_attempts,
+                "deadline": deadline_seconds,
+            },
         )
     ).fetchone()
-    return row is not None
-
-
-async def of_step(conn: PsycopgConnection[DictRow], task_id: uuid.UUID, step: str) -> DictRow:
-    """The step's call (id, status, result, error); it must exist."""
-    row = await (await _OF_STEP.execute(conn, task_id=task_id, step=step)).fetchone()
     assert row is not None
     return row
 

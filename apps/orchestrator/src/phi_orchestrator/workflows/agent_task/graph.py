@@ -10,8 +10,10 @@ an event stored with its step's checkpoint (once, even when the step runs again)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -106,12 +108,30 @@ async def prepare(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, st
     return update, f"tools offered: {', '.join(tools)}{needing}"
 
 
-def _check_time(state: dict[str, Any], limits: AgentTaskLimits) -> None:
-    spent = time.time() - state["started"] - state.get("paused", 0.0)
-    if spent > limits.task_seconds:
-        raise LimitReached(
-            "time", f"the task ran {spent:.0f} seconds, over its limit of {limits.task_seconds:g}"
-        )
+def _remaining(
+    state: dict[str, Any], limits: AgentTaskLimits, paused: float | None = None
+) -> float:
+    """Seconds left of the task's time (time awaiting a person's approval not counted)."""
+    waited = state.get("paused", 0.0) if paused is None else paused
+    return limits.task_seconds - (time.time() - state["started"] - waited)
+
+
+def _out_of_time(limits: AgentTaskLimits) -> LimitReached:
+    return LimitReached(
+        "time",
+        f"the task ran for its {limits.task_seconds:g} seconds without reaching an answer "
+        "(time awaiting approval not counted)",
+    )
+
+
+def _check_time(
+    state: dict[str, Any], limits: AgentTaskLimits, paused: float | None = None
+) -> float:
+    """The seconds left, or the time limit when none are."""
+    left = _remaining(state, limits, paused)
+    if left <= 0:
+        raise _out_of_time(limits)
+    return left
 
 
 @step(lambda state: f"model_{state.get('turn', 0) + 1}")
@@ -120,7 +140,7 @@ async def model(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]
     turn = state["turn"] + 1
     tokens = state["tokens"]
     try:
-        _check_time(state, limits)
+        left = _check_time(state, limits)
         if turn > limits.max_steps:
             raise LimitReached(
                 "step", f"the task used its {limits.max_steps} steps without reaching an answer"
@@ -135,22 +155,30 @@ async def model(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]
                 f"the next model call needs about {needed} tokens and the task has used "
                 f"{state['tokens']} of its {limits.max_tokens}",
             )
+        # The model's answer is waited for only as long as the task has time left.
+        deadline = asyncio.timeout(left)
         try:
-            result = await ctx.router.chat(
-                state["messages"],  # type: ignore[arg-type]
-                task_class="heavy",
-                tools=state["specs"] or None,
-                tool_choice="auto" if state["specs"] else None,
-                max_tokens=limits.max_output_tokens,
-                context=CallContext(
-                    org_id=ctx.org_id,
-                    agent_id=ctx.agent_id,
-                    task_id=ctx.task_id,
-                    task=COMPOSER_TASK,
-                ),
-            )
+            async with deadline:
+                result = await ctx.router.chat(
+                    state["messages"],  # type: ignore[arg-type]
+                    task_class="heavy",
+                    tools=state["specs"] or None,
+                    tool_choice="auto" if state["specs"] else None,
+                    max_tokens=limits.max_output_tokens,
+                    context=CallContext(
+                        org_id=ctx.org_id,
+                        agent_id=ctx.agent_id,
+                        task_id=ctx.task_id,
+                        task=COMPOSER_TASK,
+                    ),
+                )
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise _out_of_time(limits) from exc
+            raise WorkflowError(f"the model could not answer: {exc}") from exc
         except BudgetExceeded as exc:
-            raise LimitReached("token", f"the organization's budget: {exc}") from exc
+            # Refused before the model is asked: nothing was sent to it.
+            raise LimitReached("budget", str(exc)) from exc
         except LLMError as exc:
             raise WorkflowError(f"the model could not answer: {exc}") from exc
         tokens = state["tokens"] + result.tokens_in + result.tokens_out
@@ -218,11 +246,16 @@ async def tool(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
     label = f"tool_{number}"
     call = state["pending"][0]
     name = call["name"]
-    args, error = check_arguments(name, call["arguments"], state["tools"])
+    offered_schema = next(
+        (s["function"]["parameters"] for s in state["specs"] if s["function"]["name"] == name),
+        None,
+    )
+    args, error = check_arguments(name, call["arguments"], state["tools"], offered_schema)
     paused = state.get("paused", 0.0)
     try:
-        _check_time(state, limits)
         if error is None and name in state.get("approvals", []):
+            # The time is checked once the decision is in, with the wait for it left out
+            # (checked before, the wait of a resumed step would count).
             decision = await ctx.task.approval(  # type: ignore[attr-defined]
                 label, {"tool": name, "arguments": args, "step": label, "turn": state["turn"]}
             )
@@ -234,6 +267,7 @@ async def tool(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
             if decision["decision"] != "approved":
                 reason = decision.get("reason") or "no reason given"
                 error = f"a person rejected this call: {reason}"
+        left = _check_time(state, limits, paused)
         await ctx.task.event_once(
             "tool_call_started",
             label,
@@ -248,12 +282,19 @@ async def tool(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
         )
         started = time.perf_counter()
         if error is None:
-            outcome = await TOOLS[name].run(ctx, label, args, limits)
+            # A call gets its own limit, or what is left of the task's when that is less.
+            call_limits = replace(limits, tool_seconds=min(limits.tool_seconds, left))
+            try:
+                outcome = await TOOLS[name].run(ctx, label, args, call_limits)
+            except LimitReached as exc:
+                if exc.limit == "time" and _remaining(state, limits, paused) <= 0:
+                    raise _out_of_time(limits) from exc
+                raise
             error = outcome.error
         else:
             outcome = None
     except WorkflowError as exc:
-        await _stop(ctx, state, exc)
+        await _stop(ctx, {**state, "paused": paused}, exc)
         raise
     duration = round((time.perf_counter() - started) * 1000, 1)
     content = (

@@ -12,6 +12,8 @@ event (rows, bytes), and the evidence the final answer lists.
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,7 +49,9 @@ class ToolDef:
     run: Callable[[WorkflowContext, str, dict[str, Any], AgentTaskLimits], Awaitable[ToolOutcome]]
 
     def spec(self) -> dict[str, Any]:
-        return tool_spec(self.name, self.description, self.parameters)
+        # A copy: a task's offer may narrow it (run_workflow's types) without touching
+        # the tool's own schema, which every task shares.
+        return tool_spec(self.name, self.description, copy.deepcopy(self.parameters))
 
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -449,9 +453,22 @@ def specs(names: list[str], agent: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def check_arguments(name: str, raw: str, allowed: list[str]) -> tuple[dict[str, Any], str | None]:
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Any:
+    """A checked validator for a schema (checking the schema is most of the cost of
+    ``jsonschema.validate``: once per schema, not per call)."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def check_arguments(
+    name: str, raw: str, allowed: list[str], schema: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str | None]:
     """The call's arguments, or the error to give the model (an unknown or not offered tool,
-    arguments that are not JSON or do not match the tool's schema)."""
+    arguments that are not JSON or do not match the tool's schema: ``schema``, the one
+    offered in this task, else the tool's own)."""
     if name not in allowed:
         return {}, f"there is no tool '{name}' in this task; the tools are: {', '.join(allowed)}"
     try:
@@ -460,9 +477,9 @@ def check_arguments(name: str, raw: str, allowed: list[str]) -> tuple[dict[str, 
         return {}, f"the arguments are not JSON: {exc}"
     if not isinstance(args, dict):
         return {}, "the arguments must be a JSON object"
-    try:
-        jsonschema.validate(args, TOOLS[name].parameters)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(map(str, exc.absolute_path)) or "(root)"
-        return args, f"invalid arguments at {where}: {exc.message}"
+    validator = _validator(json.dumps(schema or TOOLS[name].parameters, sort_keys=True))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+    if error is not None:
+        where = "/".join(map(str, error.absolute_path)) or "(root)"
+        return args, f"invalid arguments at {where}: {error.message}"
     return args, None

@@ -1,0 +1,81 @@
+"""The whole-task time limit (``PHI_AGENT_TASK_SECONDS``), on a worker of its own whose tasks
+have a few seconds each: a model answer that would come too late is not waited for, and time
+spent awaiting a person's approval is not counted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from agent_task_helpers import LIMITS, agent_tenant, calls, events, give_task, script, wait_status
+from orch_factories import worker_env
+
+from phi_llm.testing import FakeOpenAIServer
+from phi_orchestrator.settings import OrchestratorSettings
+from phi_service.testing import WorkerProcess
+
+TASK_SECONDS = 5
+
+
+@pytest.fixture(scope="module")
+def short_worker(
+    orch_settings: Callable[..., OrchestratorSettings], llm_env: dict[str, Any]
+) -> Iterator[WorkerProcess]:
+    env = worker_env(orch_settings(), **llm_env, **LIMITS, agent_task_seconds=TASK_SECONDS)
+    w = WorkerProcess("phi_orchestrator.worker", env).wait_ready()
+    yield w
+    w.kill()
+
+
+def test_a_model_answer_past_the_tasks_time_is_not_waited_for(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=())
+    search = calls(("search_documents", {"query": "late orders"}))
+    # The second turn's answer would come after 30 seconds.
+    marker = script(model, search, "slow", "say:too late")
+    model.slow_seconds = 30
+    try:
+        task_id = give_task(agent_api, tenant, f"Search {marker}")
+        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=60)
+    finally:
+        model.slow_seconds = 3.0
+    assert task["status"] == "FAILED", task["output"]
+    assert task["error"] == (
+        f"time limit: the task ran for its {TASK_SECONDS} seconds without reaching an answer "
+        "(time awaiting approval not counted)"
+    )
+    # What was found is kept; the task ended long before the model's answer.
+    assert task["output"]["stopped_by"] == "time" and task["output"]["tool_calls"] == 1
+    assert [e["tool"] for e in events(task, "tool_call_finished")] == ["search_documents"]
+    ran = _seconds(task["started_at"], task["finished_at"])
+    assert ran < 20, f"the task ran {ran:.1f} s"
+
+
+def test_time_awaiting_approval_is_not_counted(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=(), requires_approval=["search_documents"])
+    marker = script(
+        model, calls(("search_documents", {"query": "dock closures"})), "say:No dock is closed."
+    )
+    task_id = give_task(agent_api, tenant, f"Any dock closed? {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"AWAITING_APPROVAL", "FAILED"})
+    assert task["status"] == "AWAITING_APPROVAL", task["error"]
+    time.sleep(TASK_SECONDS + 1)  # the person answers after longer than the task's time
+    r = agent_api.post(
+        f"/tasks/{task_id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
+    )
+    assert r.status_code == 200, r.text
+    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+    assert task["status"] == "SUCCESS", task["error"]
+    assert [e["tool"] for e in events(task, "tool_call_finished")] == ["search_documents"]
+
+
+def _seconds(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
