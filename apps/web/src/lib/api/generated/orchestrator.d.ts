@@ -122,8 +122,9 @@ export interface paths {
         put?: never;
         /**
          * Create Key
-         * @description A key for this agent's local agents. The whole key is in this answer only (so a
-         *     retry with the same Idempotency-Key gets 409 naming the key, not the secret).
+         * @description A key for this agent's local agents. The whole key is in this answer only; a retry
+         *     with the same Idempotency-Key (kept 24 hours) gets this answer again, secret included,
+         *     unless the key was revoked since (409): see ``phi_service.idempotency``.
          */
         post: operations["create_key_agents__agent_id__local_agent_keys_post"];
         delete?: never;
