@@ -157,3 +157,31 @@ def test_the_migration_without_a_usable_key_stops_naming_it(fresh_database_url: 
     with pytest.raises(RuntimeError, match="1 webhook secret.*PHI_SECRETS_KEY"):
         upgrade(url, secret_box=missing)
     assert _column(url, "secret") == [(SECRET,)]  # nothing lost: still at 0018
+
+
+def test_reseal_secrets_moves_every_secret_to_the_new_key(fresh_database_url: str) -> None:
+    """`phi-db reseal-secrets` with PHI_SECRETS_KEY=new,old: afterwards the new key alone
+    reads every secret; with a key that reads none, it changes nothing and says why."""
+    url = fresh_database_url
+    upgrade(url, revision="0018")
+    _destination(url)
+    upgrade(url, secret_box=lambda: SecretBox(KEY))
+    ((before,),) = _column(url, "secret_encrypted")
+
+    def reseal(keys: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from phi_platform.cli import main; main()", "reseal-secrets"],
+            env={"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "PHI_SECRETS_KEY": keys},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    refused = reseal(NEW_KEY)
+    assert refused.returncode == 1 and "nothing changed" in refused.stderr
+    assert _column(url, "secret_encrypted") == [(before,)]
+    done = reseal(f"{NEW_KEY},{KEY}")
+    assert done.returncode == 0 and "1 secret(s)" in done.stdout, done.stderr
+    ((after,),) = _column(url, "secret_encrypted")
+    assert SecretBox(NEW_KEY).open(after) == SECRET
+    assert KEY not in done.stdout + done.stderr and NEW_KEY not in done.stdout + done.stderr
