@@ -101,6 +101,19 @@ def test_a_task_in_words_is_done_step_by_step_on_the_customers_database(
         ]
         assert "— 2 rows" in output["answer"] and "— 3 rows" in output["answer"]
         assert output["steps"] == 4 and output["tool_calls"] == 3
+        # The late orders by zone are a series: charted from the rows, by code. The zone
+        # names (no numbers) are not.
+        (chart,) = task["charts"]
+        assert chart["kind"] == "bar" and chart["x_label"] == "zone_id"
+        assert chart["labels"] == [r[0] for r in plain_rows(warehouse, LATE_BY_ZONE)]
+        assert chart["series"] == [
+            {
+                "name": "late",
+                "role": "value",
+                "values": [float(r[1]) for r in plain_rows(warehouse, LATE_BY_ZONE)],
+            }
+        ]
+        assert output["charts"] == task["charts"]
 
         started, finished = events(task, "tool_call_started"), events(task, "tool_call_finished")
         assert [e["tool"] for e in started] == ["db_schema", "db_query", "db_query"]
