@@ -30,6 +30,8 @@ NODE_BASE ?= node:20-slim
 IMAGE_PREFIX ?= localhost/phi
 VERSION ?= latest
 IMAGE_TARGETS := core-api orchestrator llm-router phi-agent
+# podman writes OCI images by default, which drop HEALTHCHECK; Docker's format keeps it.
+BUILD_FORMAT := $(if $(filter podman,$(notdir $(CONTAINER))),--format=docker,)
 
 .PHONY: images test-deploy web-install web-build web-check web-test dev demo test test-full lint bench bench-orchestrator bench-documents bench-search-quality bench-search-1m bench-search-units bench-llm install clean-data
 
@@ -150,13 +152,14 @@ clean-data:
 
 images:
 	for target in $(IMAGE_TARGETS); do \
-		$(CONTAINER) build --build-arg BASE=$(PYTHON_BASE) --target $$target \
+		$(CONTAINER) build $(BUILD_FORMAT) --build-arg BASE=$(PYTHON_BASE) --target $$target \
 			-f deploy/Dockerfile -t $(IMAGE_PREFIX)-$$target:$(VERSION) . || exit 1; \
 	done
-	$(CONTAINER) build --build-arg BASE=$(NODE_BASE) -f deploy/web.Dockerfile \
+	$(CONTAINER) build $(BUILD_FORMAT) --build-arg BASE=$(NODE_BASE) -f deploy/web.Dockerfile \
 		-t $(IMAGE_PREFIX)-web:$(VERSION) .
 
-# Builds the images with podman (a local Debian base when no PHI_PYTHON_BASE is given) and runs
-# the README walk-through against them (scripts/deploy/check_images.py). Not part of `make test`.
+# Builds every image with podman (local Debian bases, and stand-ins for PostgreSQL, S3 and
+# nginx), brings deploy/compose.yaml up with podman-compose and runs the README walk-through
+# against it (scripts/deploy/check_images.py). Not part of `make test`.
 test-deploy: $(STAMP)
 	$(PY) scripts/deploy/check_images.py

@@ -4,14 +4,21 @@ once however many replicas (or jobs) start together."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from phi_platform.embedded_pg import free_port
 from phi_platform.settings import PlatformSettings
 
 
@@ -96,3 +103,67 @@ def test_migrations_run_once_when_many_jobs_start_together(fresh_database_url: s
     )
     assert versions == [heads[-1]]
     assert industries == []
+
+
+@contextmanager
+def database_appearing_after(delay: float, host: str, port: int) -> Iterator[int]:
+    """A port where nothing listens for ``delay`` seconds, then a plain TCP relay to the real
+    server: a database that is still starting when the migration job is."""
+    listen_port = free_port()
+    stop = threading.Event()
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        with src, dst:
+            while data := src.recv(65536):
+                dst.sendall(data)
+
+    def serve() -> None:
+        time.sleep(delay)
+        with socket.create_server(("127.0.0.1", listen_port)) as server:
+            server.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    client, _ = server.accept()
+                except TimeoutError:
+                    continue
+                upstream = socket.create_connection((host, port))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listen_port
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def migrate_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from phi_platform.cli import main; main()", "migrate", *args],
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_migrate_waits_for_a_database_that_is_still_starting(fresh_database_url: str) -> None:
+    """A compose file starts the migration job together with PostgreSQL: with --wait it keeps
+    trying until the server answers; when it never does, it says where it looked (not the
+    password) and fails."""
+    url = make_url(fresh_database_url.replace("+psycopg", ""))
+    with database_appearing_after(2.0, url.host or "127.0.0.1", url.port or 5432) as port:
+        late = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        done = migrate_cli(late, "--wait", "60")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "database ready" in done.stdout
+
+    nowhere = url.set(host="127.0.0.1", port=free_port()).render_as_string(hide_password=False)
+    started = time.monotonic()
+    refused = migrate_cli(nowhere, "--wait", "1.5")
+    assert refused.returncode == 1
+    assert time.monotonic() - started >= 1.5
+    assert f"127.0.0.1:{make_url(nowhere).port}/{url.database} did not accept" in refused.stderr
+    assert str(url.password) not in refused.stderr + refused.stdout

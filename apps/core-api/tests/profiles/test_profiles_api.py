@@ -332,3 +332,24 @@ def test_transport_manager_profile_reads_the_documents_like_a_person(
         minute, hour = (int(x) for x in cron.split()[:2])
         assert 6 * 60 <= hour * 60 + minute < 14 * 60 + 30, cron
     assert not any("driving time" in d for d in scheduled.values())
+
+
+def test_a_generation_retried_with_its_key_after_it_finished_is_not_run_again(
+    client: httpx.Client, team: dict[str, Any], worker: Any
+) -> None:
+    owner, agent_id = team["owner"], team["agent"]["id"]
+    path = f"/agents/{agent_id}/generate-profile"
+    headers = {**owner.headers, "Idempotency-Key": "generate-" + agent_id}
+    first = client.post(path, headers=headers)
+    assert first.status_code == 202, first.text
+    assert wait_generation(client, owner, first.json())["status"] == "SUCCEEDED"
+    # The answer was lost and the browser sends the click again, after the generation ended:
+    # the first answer, no second generation (nor a second bill of tokens).
+    again = client.post(path, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    versions = client.get(f"/agents/{agent_id}/profile-versions", headers=owner.headers).json()
+    assert [v["version"] for v in versions] == [1]
+    # Without the key, a click is a new generation.
+    assert generate(client, owner, agent_id)["id"] != first.json()["id"]

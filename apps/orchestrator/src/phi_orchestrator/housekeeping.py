@@ -1,5 +1,6 @@
 """Periodic clean-up run by the workers: tool calls whose time ran out, checkpoints of
-finished tasks, tasks that lost their job, audit events past their retention."""
+finished tasks, tasks that lost their job, audit events past their retention, Idempotency-Keys
+past their window (with the sealed secrets some of them keep)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,26 @@ async def purge_audit_events(
             break
     if removed:
         logger.info("removed %d audit event(s) older than %d days", removed, retention_days)
+    return removed
+
+
+async def purge_idempotency_keys(pool: Pool, batch_size: int = 5000) -> int:
+    """Remove the Idempotency-Keys whose window has ended (a request only clears its own
+    account's, so an account that stops sending would keep its rows, and the sealed secrets
+    of local-agent keys, forever); returns how many."""
+    removed = 0
+    while True:
+        async with pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+                "idempotency_keys WHERE expires_at < now() LIMIT %s))",
+                (batch_size,),
+            )
+        removed += cur.rowcount
+        if cur.rowcount < batch_size:
+            break
+    if removed:
+        logger.info("removed %d expired Idempotency-Key(s)", removed)
     return removed
 
 

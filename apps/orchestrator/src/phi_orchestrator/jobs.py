@@ -123,6 +123,12 @@ async def purge_audit_events(context: procrastinate.JobContext, timestamp: int) 
     await purge(context_value(context, "pool"), settings.audit_retention_days)
 
 
+async def purge_idempotency_keys(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import purge_idempotency_keys as purge
+
+    await purge(context_value(context, "pool"))
+
+
 async def requeue_pending_tasks(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.housekeeping import tasks_without_job
 
@@ -149,6 +155,7 @@ def make_blueprint() -> procrastinate.Blueprint:
     periodic("* * * * *", requeue_pending_tasks)
     periodic("* * * * * */20", requeue_deliveries)
     periodic("23 * * * *", purge_audit_events)
+    periodic("*/10 * * * *", purge_idempotency_keys)
     return bp
 
 

@@ -3,6 +3,7 @@ HTTP and a real worker process."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -19,6 +20,9 @@ from orch_factories import (
     sql,
     wait_task,
 )
+
+from phi_orchestrator.housekeeping import purge_idempotency_keys
+from phi_orchestrator.runtime import open_pool
 
 DAY = "2026-11-24"
 
@@ -427,6 +431,69 @@ def test_a_waiting_task_says_who_could_take_its_call_and_who_took_it(
         pc.close()
 
 
+def test_a_key_create_retried_with_its_idempotency_key_gets_the_same_usable_key(
+    api: httpx.Client, orchestrator: Any, tenant: Tenant, database_url: str
+) -> None:
+    """The first answer was lost: the retry must hand over the secret of the key it made, not
+    leave a key nobody holds. The secret is kept sealed for the key's window only."""
+    keys = f"/agents/{tenant.agent_id}/local-agent-keys"
+    idem = "key-" + tenant.agent_id
+    headers = {**tenant.owner.headers, "Idempotency-Key": idem}
+    made = api.post(keys, json={"name": "pc-1"}, headers=headers)
+    assert made.status_code == 201, made.text
+    replay = api.post(keys, json={"name": "pc-1"}, headers=headers)
+    assert replay.status_code == 201, replay.text
+    assert replay.json() == made.json() and replay.headers["Idempotent-Replayed"] == "true"
+    assert len(api.get(keys, headers=tenant.owner.headers).json()["items"]) == 1
+    # The replayed key is the one that works.
+    client = ScriptedLocalAgent(orchestrator.url, replay.json()["key"])
+    assert client.heartbeat().status_code == 200
+    # Never stored readable: not the key, not its secret part.
+    secret = made.json()["key"].rsplit("_", 1)[1]
+    stored = sql(database_url, "SELECT response::text FROM idempotency_keys")
+    assert stored and all(secret not in row[0] for row in stored)
+    # Another account with the same key string gets nothing of it.
+    other = api.post(
+        keys, json={"name": "pc-1"}, headers={**tenant.member.headers, "Idempotency-Key": idem}
+    )
+    assert other.status_code == 403 and secret not in other.text
+    # Revoked since: the retry says so instead of handing over a dead key.
+    gone = api.delete(f"{keys}/{made.json()['id']}", headers=tenant.owner.headers)
+    assert gone.status_code == 204
+    late = api.post(keys, json={"name": "pc-1"}, headers=headers)
+    assert late.status_code == 409, late.text
+    assert made.json()["prefix"] in late.json()["detail"] and "revoked" in late.json()["detail"]
+    assert secret not in late.text
+    client.close()
+
+
+def test_expired_idempotency_keys_and_their_sealed_secrets_are_purged(
+    api: httpx.Client, tenant: Tenant, database_url: str
+) -> None:
+    keys = f"/agents/{tenant.agent_id}/local-agent-keys"
+    headers = {**tenant.owner.headers, "Idempotency-Key": "purge-" + tenant.agent_id}
+    assert api.post(keys, json={"name": "pc-9"}, headers=headers).status_code == 201
+    owner = tenant.owner.user_id
+    count = "SELECT count(*) FROM idempotency_keys WHERE user_id = %s"
+    sql(
+        database_url,
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE user_id = %s",
+        owner,
+    )
+    assert sql(database_url, count, owner) == [(1,)]
+
+    async def purge() -> int:
+        pool = open_pool(database_url.replace("postgresql+psycopg://", "postgresql://"), max_size=2)
+        await pool.open()
+        try:
+            return await purge_idempotency_keys(pool)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(purge()) >= 1
+    assert sql(database_url, count, owner) == [(0,)]
+
+
 def test_creates_with_one_idempotency_key_create_once(
     api: httpx.Client, tenant: Tenant, database_url: str
 ) -> None:
@@ -441,15 +508,3 @@ def test_creates_with_one_idempotency_key_create_once(
     assert other.status_code == 422
     count = sql(database_url, "SELECT count(*) FROM tasks WHERE agent_id = %s", tenant.agent_id)
     assert count[0][0] == 1
-    # A key's secret is shown once: its replay names the key instead of showing it again.
-    keys = f"/agents/{tenant.agent_id}/local-agent-keys"
-    key_headers = {**tenant.owner.headers, "Idempotency-Key": "key-" + tenant.agent_id}
-    made = api.post(keys, json={"name": "pc-1"}, headers=key_headers)
-    assert made.status_code == 201
-    replay = api.post(keys, json={"name": "pc-1"}, headers=key_headers)
-    assert replay.status_code == 409
-    assert made.json()["id"] in replay.json()["detail"] and "shown" in replay.json()["detail"]
-    assert made.json()["key"] not in replay.text
-    assert len(api.get(keys, headers=tenant.owner.headers).json()["items"]) == 1
-    stored = sql(database_url, "SELECT response::text FROM idempotency_keys")
-    assert all(made.json()["key"] not in row[0] for row in stored)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import warnings
+from typing import Annotated
 
 import typer
 from sqlalchemy import create_engine, text
@@ -55,11 +57,47 @@ def up() -> None:
     prepare_database(PlatformSettings())
 
 
+def wait_for_database(url: str, seconds: float) -> None:
+    """Return once the database at ``url`` accepts a connection, or exit after ``seconds``
+    naming where it was looked for (never the password)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=3).close()
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                where = make_url(url)
+                typer.echo(
+                    f"the database at {where.host}:{where.port or 5432}/{where.database} did not "
+                    f"accept connections within {seconds:g} s: {str(exc).strip()}",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
+        time.sleep(0.5)
+
+
 @app.command()
-def migrate() -> None:
+def migrate(
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Seconds to wait for the database to accept connections first (a job "
+            "started together with its database, as in deploy/compose.yaml).",
+        ),
+    ] = 0,
+) -> None:
     """Apply migrations to the configured database and refresh the catalog: the job to run
     before (or while) the replicas of a new version start; any number may run at once."""
-    migrate_and_seed(PlatformSettings())
+    settings = PlatformSettings()
+    if wait:
+        wait_for_database(settings.libpq_database_url, wait)
+    migrate_and_seed(settings)
 
 
 @app.command()

@@ -10,15 +10,23 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 
 import phi_search
 from phi_core_api.deps import SettingsDep
 from phi_core_api.documents import service
 from phi_core_api.documents.runtime import EmbedderDep, JobsDep, RerankerDep, StorageDep
-from phi_core_api.documents.schemas import DocumentOut, SearchIn, SearchOut, SourceType
+from phi_core_api.documents.schemas import (
+    DocumentOut,
+    SearchIn,
+    SearchOut,
+    SourceType,
+    UploadRequest,
+)
 from phi_core_api.documents.upload_limit import too_large_detail
 from phi_service.deps import CurrentUserId, OrgAccess, SessionDep, agent_access, org_access
 from phi_service.errors import InvalidInput
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["documents"])
 
@@ -94,23 +102,35 @@ async def _upload(
     settings: SettingsDep,
     storage: StorageDep,
     jobs: JobsDep,
-) -> DocumentOut:
+    idempotency: IdempotencyDep,
+) -> DocumentOut | JSONResponse:
     scope.access.require_write()
     _check_size(file, settings.max_upload_bytes)
     # The body is already in the request's spooled temporary file (on disk past 1 MB);
-    # the service streams it from there to storage.
-    document = await service.upload(
-        session,
-        storage,
-        jobs,
-        scope.access,
-        scope.agent_id,
-        file.filename,
-        file.file,
-        source_type,
-        settings.max_upload_bytes,
+    # it is measured there, then streamed from there to storage.
+    measured = await service.measure_upload(file.file, file.filename, settings.max_upload_bytes)
+
+    async def create() -> DocumentOut:
+        document = await service.upload(
+            session,
+            storage,
+            jobs,
+            scope.access,
+            scope.agent_id,
+            measured,
+            file.file,
+            source_type,
+        )
+        return DocumentOut.model_validate(document)
+
+    # What an Idempotency-Key remembers of a multipart upload: the file by its checksum.
+    request = UploadRequest(
+        name=measured.name,
+        size_bytes=measured.size,
+        sha256=measured.sha256,
+        source_type=source_type,
     )
-    return DocumentOut.model_validate(document)
+    return await idempotency.run(request, create, status_code=status.HTTP_202_ACCEPTED)
 
 
 async def _list(
@@ -157,8 +177,9 @@ async def upload_agent_document(
     settings: SettingsDep,
     storage: StorageDep,
     jobs: JobsDep,
-) -> DocumentOut:
-    return await _upload(scope, file, source_type, session, settings, storage, jobs)
+    idempotency: IdempotencyDep,
+) -> DocumentOut | JSONResponse:
+    return await _upload(scope, file, source_type, session, settings, storage, jobs, idempotency)
 
 
 @router.get(
@@ -210,8 +231,9 @@ async def upload_org_document(
     settings: SettingsDep,
     storage: StorageDep,
     jobs: JobsDep,
-) -> DocumentOut:
-    return await _upload(scope, file, source_type, session, settings, storage, jobs)
+    idempotency: IdempotencyDep,
+) -> DocumentOut | JSONResponse:
+    return await _upload(scope, file, source_type, session, settings, storage, jobs, idempotency)
 
 
 @router.get(

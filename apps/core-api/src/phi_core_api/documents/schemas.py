@@ -39,6 +39,15 @@ class DocumentOut(BaseModel):
     updated_at: datetime
 
 
+class UploadRequest(BaseModel):
+    """An upload as its Idempotency-Key remembers it (the file by its checksum)."""
+
+    name: str
+    size_bytes: int
+    sha256: str
+    source_type: SourceType
+
+
 class SearchIn(BaseModel):
     query: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import procrastinate
@@ -113,27 +114,41 @@ def _measure(source: BinaryIO, max_bytes: int) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class MeasuredUpload:
+    """An upload's file as checked before anything is stored: its clean name, size, sha256."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+async def measure_upload(source: BinaryIO, filename: str | None, max_bytes: int) -> MeasuredUpload:
+    """Size and checksum of the upload ``source`` (the request's spooled body, read a chunk at
+    a time), refusing a file too large (413), empty or without a name (422)."""
+    size, sha256 = await asyncio.to_thread(_measure, source, max_bytes)
+    if size > max_bytes:
+        raise PayloadTooLarge(too_large_detail(max_bytes))
+    if not size:
+        raise InvalidInput("the file is empty (0 bytes)")
+    return MeasuredUpload(clean_filename(filename), size, sha256)
+
+
 async def upload(
     session: AsyncSession,
     storage: FileStorage,
     jobs: procrastinate.App,
     access: OrgAccess,
     agent_id: uuid.UUID | None,
-    filename: str | None,
+    measured: MeasuredUpload,
     source: BinaryIO,
     source_type: SourceType,
-    max_bytes: int,
 ) -> Document:
-    """Store the upload ``source`` (a seekable file: the request's spooled body) as a new
-    document and queue its ingestion. The file is streamed to storage, never held whole in
-    memory: the checksum pass and the store both read it a chunk at a time."""
+    """Store the upload ``source`` (a seekable file, measured by :func:`measure_upload`) as
+    a new document and queue its ingestion. The file is streamed to storage, never held whole
+    in memory."""
     access.require_write()
-    size, sha256 = await asyncio.to_thread(_measure, source, max_bytes)
-    if size > max_bytes:
-        raise PayloadTooLarge(too_large_detail(max_bytes))
-    if not size:
-        raise InvalidInput("the file is empty (0 bytes)")
-    name = clean_filename(filename)
+    name, size, sha256 = measured.name, measured.size, measured.sha256
     try:
         kind = await asyncio.to_thread(detect_kind, source, name)
     except UnsupportedFileType as exc:

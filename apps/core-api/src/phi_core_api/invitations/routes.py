@@ -64,10 +64,15 @@ async def my_invitations(user: CurrentUser, session: SessionDep) -> list[MyInvit
 
 @router.post("/me/invitations/{invitation_id}/accept", response_model=OrgOut)
 async def accept_invitation(
-    invitation_id: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> OrgOut:
-    """Join the organization with the invited role."""
-    return OrgOut.model_validate(await service.accept(session, user, invitation_id))
+    invitation_id: uuid.UUID, user: CurrentUser, session: SessionDep, idempotency: IdempotencyDep
+) -> OrgOut | JSONResponse:
+    """Join the organization with the invited role. Accepting answers 404 once the invitation
+    is used; with an Idempotency-Key, a retry of the accept gets the first answer instead."""
+
+    async def create() -> OrgOut:
+        return OrgOut.model_validate(await service.accept(session, user, invitation_id))
+
+    return await idempotency.run(None, create, status_code=status.HTTP_200_OK)
 
 
 @router.post("/me/invitations/{invitation_id}/decline", status_code=status.HTTP_204_NO_CONTENT)

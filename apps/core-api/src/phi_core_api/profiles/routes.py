@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from phi_agent_config import dump_json, dump_yaml
 from phi_core_api.deps import SettingsDep
@@ -18,6 +19,7 @@ from phi_core_api.profiles.schemas import (
 from phi_platform.db.models import AgentProfileVersion, ProfileGeneration
 from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["profiles"])
 
@@ -62,18 +64,25 @@ async def generate_profile(
     user_id: CurrentUserId,
     jobs: JobsDep,
     settings: SettingsDep,
-) -> GenerationOut:
+    idempotency: IdempotencyDep,
+) -> GenerationOut | JSONResponse:
     """Generate the agent's profile in the background (OWNER/ADMIN); poll the returned status.
 
     Uses the industry, the role template and the agent's documents (JDs and SOPs first).
     Works with no documents and with no model configured (the builtin composer). Waits up to
     PHI_PROFILE_DOCUMENTS_WAIT_SECONDS for documents still processing, then answers 409 naming
-    them; answers 429 when a model would generate it and the org's token budget is used up."""
+    them; answers 429 when a model would generate it and the org's token budget is used up.
+    With an Idempotency-Key, a retry gets the first answer even after that generation ended
+    (without one, a request after it ended starts another)."""
     agent, access = await agent_access(session, agent_id, user_id)
-    generation = await service.request_generation(
-        session, jobs, agent, access, settings.profile_documents_wait_seconds
-    )
-    return _generation_out(generation)
+
+    async def create() -> GenerationOut:
+        generation = await service.request_generation(
+            session, jobs, agent, access, settings.profile_documents_wait_seconds
+        )
+        return _generation_out(generation)
+
+    return await idempotency.run(None, create, status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.get("/agents/{agent_id}/profile-generations/{generation_id}", response_model=GenerationOut)

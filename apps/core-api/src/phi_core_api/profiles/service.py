@@ -62,8 +62,9 @@ async def wait_for_documents(
     while True:
         pending = await unfinished_documents(session, org_id, agent_id)
         # End the transaction so every poll sees the worker's commits and no connection
-        # stays checked out while sleeping.
-        await session.rollback()
+        # stays checked out while sleeping. A commit, not a rollback: the request's
+        # Idempotency-Key row is in it, and a retry must find it taken while this one waits.
+        await session.commit()
         if not pending:
             return
         if time.monotonic() >= deadline:

@@ -50,8 +50,9 @@ async def create_key(
     user_id: CurrentUserId,
     idempotency: IdempotencyDep,
 ) -> KeyCreated | JSONResponse:
-    """A key for this agent's local agents. The whole key is in this answer only (so a
-    retry with the same Idempotency-Key gets 409 naming the key, not the secret)."""
+    """A key for this agent's local agents. The whole key is in this answer only; a retry
+    with the same Idempotency-Key (kept 24 hours) gets this answer again, secret included,
+    unless the key was revoked since (409): see ``phi_service.idempotency``."""
     agent, _ = await agent_access(session, agent_id, user_id, write=True)
 
     async def create() -> KeyCreated:
@@ -82,7 +83,17 @@ async def create_key(
             id=key.id, name=body.name, prefix=key.prefix, key=key.key, created_at=created_at
         )
 
-    return await idempotency.run(body, create, status_code=201, secret_fields=("key",))
+    async def still_usable(answer: dict[str, Any]) -> None:
+        found = await repository.key_for_auth(session, uuid.UUID(answer["id"]))
+        if found is None or found.revoked_at is not None:
+            raise Conflict(
+                f"this Idempotency-Key created key {answer['prefix']} ({answer['name']!r}), "
+                "which was revoked (or deleted) since; create another with a new key"
+            )
+
+    return await idempotency.run(
+        body, create, status_code=201, secret_fields=("key",), on_replay=still_usable
+    )
 
 
 @router.get("/agents/{agent_id}/local-agent-keys", response_model=KeyList)

@@ -186,6 +186,8 @@ export interface paths {
          *     Works with no documents and with no model configured (the builtin composer). Waits up to
          *     PHI_PROFILE_DOCUMENTS_WAIT_SECONDS for documents still processing, then answers 409 naming
          *     them; answers 429 when a model would generate it and the org's token budget is used up.
+         *     With an Idempotency-Key, a retry gets the first answer even after that generation ended
+         *     (without one, a request after it ended starts another).
          */
         post: operations["generate_profile_agents__agent_id__generate_profile_post"];
         delete?: never;
@@ -436,7 +438,8 @@ export interface paths {
         put?: never;
         /**
          * Accept Invitation
-         * @description Join the organization with the invited role.
+         * @description Join the organization with the invited role. Accepting answers 404 once the invitation
+         *     is used; with an Idempotency-Key, a retry of the accept gets the first answer instead.
          */
         post: operations["accept_invitation_me_invitations__invitation_id__accept_post"];
         delete?: never;
@@ -2411,7 +2414,10 @@ export interface operations {
     upload_agent_document_agents__agent_id__documents_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
@@ -2529,7 +2535,10 @@ export interface operations {
     generate_profile_agents__agent_id__generate_profile_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
@@ -2937,7 +2946,10 @@ export interface operations {
     accept_invitation_me_invitations__invitation_id__accept_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 invitation_id: string;
             };
@@ -3255,7 +3267,10 @@ export interface operations {
     add_agent_memory_orgs__org_id__agents__agent_id__memories_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
                 org_id: string;
@@ -3558,7 +3573,10 @@ export interface operations {
     upload_org_document_orgs__org_id__documents_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };
@@ -3906,7 +3924,10 @@ export interface operations {
     add_org_memory_orgs__org_id__memories_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };
