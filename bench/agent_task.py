@@ -121,15 +121,16 @@ async def run(url: str, tasks: int, steps: int) -> tuple[list[float], float]:
     pool = open_pool(url, max_size=6, name="bench-agent-task")
     await pool.open()
     per_step: list[float] = []
+    # One runner, as in a worker: the graph is compiled once, not per task.
+    runner = TaskRunner(
+        pool,
+        InstantModel(steps),  # type: ignore[arg-type]
+        extras={"agent_task_limits": AgentTaskLimits(max_steps=steps + 1)},
+    )
     try:
         for i, task_id in enumerate(ids):
             model, knowledge = InstantModel(steps), NoKnowledge()
-            runner = TaskRunner(
-                pool,
-                model,  # type: ignore[arg-type]
-                knowledge=knowledge,  # type: ignore[arg-type]
-                extras={"agent_task_limits": AgentTaskLimits(max_steps=steps + 1)},
-            )
+            runner.router, runner.knowledge = model, knowledge  # type: ignore[assignment]
             started = time.perf_counter()
             status = await runner.advance(uuid.UUID(str(task_id)))
             wall = time.perf_counter() - started

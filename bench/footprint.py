@@ -5,11 +5,14 @@ and its worker, orchestrator and its worker, llm-router, the web server when its
 build exists) on free ports with a fresh data dir, as bench/load.py does, then:
 
 1. **idle**: once every service answers, waits ``--settle`` seconds and records each process;
-2. **after load**: runs bench/load.py's mixed load (``--clients`` clients listing, searching,
+2. **warmed**: after the set-up (organizations, documents ingested, a first search each) and
+   one visit of the web pages, records each process again: code and models loaded on first
+   use, told apart from what the load leaves;
+3. **after load**: runs bench/load.py's mixed load (``--clients`` clients listing, searching,
    uploading for ``--duration`` seconds) and, meanwhile, a browser-like client on the web
    server: pages, the API through the web's proxy, and 20 MB uploads the API refuses (Next.js
    reads a body whole before the route sees it); records each process when it has stopped;
-3. **later**: waits ``--rest`` seconds (300) and records each process again.
+4. **later**: waits ``--rest`` seconds (300) and records each process again.
 
 For each process: RSS (what `top` shows) and PSS (shared pages divided among the processes
 sharing them: PostgreSQL's shared buffers, the embedding processes' model); the stack's
@@ -189,6 +192,15 @@ def main() -> None:
         load_before = os.getloadavg()[0]
 
         tenants = prepare(str(info["url"]), docs_per_org)
+        if has_web:
+            # Each page once, so that code loaded on first use is told apart from what the
+            # load leaves behind.
+            web = f"http://127.0.0.1:{ports['PHI_WEB_PORT']}"
+            cookies = {"phi_session": tenants[0]["token"].removeprefix("Bearer ")}
+            with httpx.Client(base_url=web, cookies=cookies, timeout=60) as c:
+                c.get("/dashboard")
+                c.get(f"/api/core/orgs/{tenants[0]['org']}/agents")
+        phases["warmed (after set-up)"] = snapshot(root)
         stop = threading.Event()
         counts: dict[str, int] = defaultdict(int)
         web_thread = None

@@ -141,8 +141,11 @@ try {
   const sop = await readFile(new URL("./fixtures/warehouse-sop.md", import.meta.url));
   // A file name with underscores, as customers name theirs: the report names it verbatim.
   await page.locator("input[type=file]").setInputFiles({ name: "dispatch_jd_sop.md", mimeType: "text/markdown", buffer: sop });
-  await page.getByRole("button", { name: "Upload" }).click();
+  // A double click uploads once (the second send is ignored, and would carry the same key).
+  await page.getByRole("button", { name: "Upload" }).dblclick();
   await page.getByTestId("document-row").getByText("READY").waitFor({ timeout: 120_000 });
+  const docCount = await page.evaluate(async (id) => (await (await fetch(`/api/core/agents/${id}/documents`)).json()).length, agentId);
+  assert.equal(docCount, 1, "a double click on Upload stored one document");
   await page.getByLabel("Search the documents").fill("when must the daily stock report be sent?");
   await page.getByRole("button", { name: "Search" }).click();
   const hit = page.getByTestId("search-hit").first();
@@ -154,8 +157,10 @@ try {
 
   step("profile: generate and see the system prompt and version 1");
   await page.getByRole("tab", { name: "Profile" }).click();
-  await page.getByRole("button", { name: "Generate Profile" }).click();
+  await page.getByRole("button", { name: "Generate Profile" }).dblclick();
   await page.getByText("SUCCEEDED").waitFor({ timeout: 120_000 });
+  const generations = await page.evaluate(async (id) => (await (await fetch(`/api/core/agents/${id}/profile-versions`)).json()).length, agentId);
+  assert.equal(generations, 1, "a double click on Generate Profile made one version");
   await page.getByTestId("system-prompt").waitFor();
   await page.getByRole("button", { name: "Version 1" }).waitFor();
   await page.getByText("System prompt of version 1").waitFor();

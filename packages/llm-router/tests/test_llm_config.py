@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,20 @@ def test_yaml_naming_an_undefined_provider_is_refused(tmp_path: Path) -> None:
         config_from_env({"PHI_LLM_CONFIG": str(path)})
     with pytest.raises(ConfigError, match="cannot read"):
         config_from_env({"PHI_LLM_CONFIG": str(tmp_path / "missing.yaml")})
+
+
+def test_the_openai_sdk_is_loaded_only_for_an_openai_provider() -> None:
+    """Every service imports the router; the SDK (22 MB a process) waits for its first
+    provider (docs/benchmarks.md, issue 24 item 3)."""
+    script = (
+        "import sys\n"
+        "from phi_llm.config import ProviderConfig\n"
+        "from phi_llm.providers import create_provider, provider_kinds\n"
+        "import phi_llm.router, phi_llm.embeddings\n"
+        "assert 'openai' not in sys.modules, 'imported at start'\n"
+        "assert 'openai' in provider_kinds()\n"
+        "p = create_provider('remote', ProviderConfig(kind='openai', base_url='http://x/v1'), {})\n"
+        "assert type(p).__name__ == 'OpenAIProvider' and 'openai' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

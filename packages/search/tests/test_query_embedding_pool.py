@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 import numpy as np
+import psutil
 
 from phi_search.query_embedding import EmbeddingProcessPool
 
@@ -28,3 +29,29 @@ def test_a_question_asked_right_after_an_answer_is_embedded() -> None:
     first, second = asyncio.run(asyncio.wait_for(run(), 60))
     assert first.shape == second.shape == (384,)
     assert not np.allclose(first, second)
+
+
+def test_idle_children_are_stopped_and_come_back_for_the_next_question() -> None:
+    def alive(pids: list[int]) -> list[int]:
+        return [
+            pid
+            for pid in pids
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        ]
+
+    async def run() -> tuple[list[int], list[int], np.ndarray]:
+        pool = EmbeddingProcessPool(SimpleNamespace(embedding_provider="local"), 1, 0.5)
+        try:
+            await pool.aembed_query("forklift keys")
+            running = pool.pids()
+            deadline = asyncio.get_running_loop().time() + 15
+            while alive(running) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.1)
+            again = await pool.aembed_query("trailer seal")
+            return running, alive(running), again
+        finally:
+            await pool.aclose()
+
+    running, still_alive, again = asyncio.run(asyncio.wait_for(run(), 90))
+    assert running and not still_alive  # the process itself exited, its memory went back
+    assert again.shape == (384,)

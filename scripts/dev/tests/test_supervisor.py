@@ -136,7 +136,7 @@ class Uploader(threading.Thread):
 
 def _marker(service: Any) -> str:
     """What the service's command line holds and no other child's does."""
-    return service.module or Path(service.command[1]).name
+    return service.module or next(Path(c).name for c in service.command if c.endswith(".mjs"))
 
 
 def test_stack_heals_after_each_process_is_killed(

@@ -78,6 +78,8 @@ class CoreApiSettings(ServiceSettings):
     # Processes that embed search questions with the local model, the cores shared out
     # between them (started by the first search); 0 embeds them in the API process.
     search_embed_processes: int = Field(default=1, ge=0, le=64)
+    # ... stopped after this many seconds without a question (0: kept while the API runs).
+    search_embed_idle_seconds: float = Field(default=120, ge=0)
     # Embeddings (provider, model and dim are in PlatformSettings).
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None

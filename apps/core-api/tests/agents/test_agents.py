@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from core_factories import add_member, catalog_role, create_agent, create_org, signup, tools_by_key
@@ -154,6 +156,37 @@ def test_a_schedule_that_cannot_run_is_refused_when_the_agent_is_saved(
         headers=owner.headers,
     )
     assert r.status_code == 422 and reason in r.text
+
+
+@pytest.mark.parametrize(
+    "entry_input, reason",
+    [
+        (None, "workflows[0].input must be an object with the task's instruction"),
+        ({"instruction": "  "}, "workflows[0].input.instruction is required"),
+        ({"instruction": "x" * 4001}, "longer than 4000 characters"),
+        ({"instruction": "Count", "when": "now"}, "fields an agent task does not take: when"),
+    ],
+)
+def test_a_scheduled_agent_task_needs_its_instruction(
+    client: httpx.Client, entry_input: Any, reason: str
+) -> None:
+    owner = signup(client)
+    oid = create_org(client, owner)["id"]
+    good = {
+        "workflows": [
+            {
+                "type": "AGENT_TASK",
+                "schedule": "0 7 * * 1",
+                "input": {"instruction": "List last week's late orders by zone"},
+            }
+        ]
+    }
+    agent = create_agent(client, owner, oid, config=good)
+    bad = {"workflows": [{"type": "AGENT_TASK", "schedule": "0 7 * * 1", "input": entry_input}]}
+    r = client.patch(f"/agents/{agent['id']}", json={"config": bad}, headers=owner.headers)
+    assert r.status_code == 422, r.text
+    assert reason in r.text
+    assert client.get(f"/agents/{agent['id']}", headers=owner.headers).json()["config"] == good
 
 
 def test_patch_tool_settings_are_validated_against_the_schema(client: httpx.Client) -> None:

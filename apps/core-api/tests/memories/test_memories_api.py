@@ -167,3 +167,22 @@ def test_deleting_the_agent_or_the_org_deletes_their_memories(
     assert count() == (0, 1)
     assert client.delete(f"/orgs/{org_id}", headers=owner.headers).status_code == 204
     assert count() == (0, 0)
+
+
+def test_a_memory_added_twice_with_one_key_is_kept_once(client: httpx.Client) -> None:
+    owner = signup(client)
+    org = create_org(client, owner)
+    agent = create_agent(client, owner, org["id"])
+    for path in (f"/orgs/{org['id']}", f"/orgs/{org['id']}/agents/{agent['id']}"):
+        headers = {**owner.headers, "Idempotency-Key": str(uuid.uuid4())}
+        body = {"text": "Dock 3 is closed on Sundays."}
+        first = client.post(f"{path}/memories", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        again = client.post(f"{path}/memories", json=body, headers=headers)
+        assert again.status_code == 201 and again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = client.post(f"{path}/memories", json={"text": "Dock 4 too."}, headers=headers)
+        assert other.status_code == 422 and headers["Idempotency-Key"] in other.json()["detail"]
+        listed = client.get(f"{path}/memories", headers=owner.headers).json()
+        items = listed["items"] if isinstance(listed, dict) else listed
+        assert [m["id"] for m in items] == [first.json()["id"]]

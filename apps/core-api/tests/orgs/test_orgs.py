@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
+import psycopg
 from core_factories import add_member, create_org, signup
+from document_api import upload
 
 
 def test_create_list_get_and_rename(client: httpx.Client) -> None:
@@ -159,3 +164,41 @@ def test_text_postgres_cannot_store_is_a_422(client: httpx.Client) -> None:
     r = client.post("/orgs", json={"name": "bad\u0000name"}, headers=owner.headers)
     assert r.status_code == 422 and "invalid value" in r.json()["detail"]
     assert client.get("/orgs", headers=owner.headers).json() == []
+
+
+def test_deleting_an_org_rides_out_a_deadlock_with_its_ingestion(
+    client: httpx.Client, database_url: str
+) -> None:
+    """A worker ingesting a document holds its row and then takes a key-share lock on the
+    organization; deleting the organization locks the org row and then the documents by
+    cascade. The two meet in a deadlock that PostgreSQL resolves by aborting one of them:
+    when that is the delete, the API retries it instead of answering 503."""
+    owner = signup(client)
+    oid = create_org(client, owner)["id"]
+    doc = upload(client, owner, b"Dock 4 opens at six.", "dock.txt", org_id=oid).json()
+
+    url = database_url.replace("+psycopg", "")
+    with psycopg.connect(url) as ingest, psycopg.connect(url, autocommit=True) as watch:
+        # The "worker": holds the document row (as an ingestion updating its status does).
+        ingest.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc["id"],))
+        answer: dict[str, httpx.Response] = {}
+        deleting = threading.Thread(
+            target=lambda: answer.update(
+                r=client.delete(f"/orgs/{oid}", headers=owner.headers, timeout=30)
+            )
+        )
+        deleting.start()
+        deadline = time.monotonic() + 20
+        while not watch.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query ILIKE 'DELETE FROM organizations%%'"
+        ).fetchone():
+            assert time.monotonic() < deadline, "the delete never waited on the document"
+            time.sleep(0.05)
+        # Then the "worker" needs the organization row, which the delete holds: deadlock.
+        # The delete waited first, so its backend detects it first and is the one aborted.
+        ingest.execute("SELECT 1 FROM organizations WHERE id = %s FOR KEY SHARE", (oid,))
+        ingest.commit()
+        deleting.join(30)
+    assert answer["r"].status_code == 204, answer["r"].text
+    assert client.get(f"/orgs/{oid}", headers=owner.headers).status_code == 404

@@ -8,6 +8,8 @@ for a day does not start a burst of old reports when it comes back.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from croniter import croniter
 from pydantic import ValidationError
 
 from phi_agent_config import schedule_problem
+from phi_agent_config.workflows import INSTRUCTED_WORKFLOW_TYPES
 from phi_orchestrator.agents import scheduled as scheduled_agents
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.tasks import repository as tasks
@@ -49,6 +52,22 @@ def due_runs(
     agents: list[dict[str, Any]], now: datetime
 ) -> list[tuple[dict[str, Any], str, datetime]]:
     """(agent, workflow type, slot) for every enabled scheduled workflow due at ``now``."""
+    return [(agent, wf["type"], slot) for agent, wf, slot in due_entries(agents, now)]
+
+
+def schedule_key(wf: dict[str, Any]) -> str:
+    """Tells apart the runs of one slot of an agent's scheduled agent tasks: a digest of the
+    entry's input ('' for the other types, which have one run per slot)."""
+    if str(wf.get("type")) not in INSTRUCTED_WORKFLOW_TYPES:
+        return ""
+    text = json.dumps(wf.get("input") or {}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def due_entries(
+    agents: list[dict[str, Any]], now: datetime
+) -> list[tuple[dict[str, Any], dict[str, Any], datetime]]:
+    """(agent, workflow entry, slot) for every enabled scheduled workflow due at ``now``."""
     due = []
     for agent in agents:
         for wf in (agent.get("config") or {}).get("workflows", []) or []:
@@ -58,7 +77,7 @@ def due_runs(
                 continue  # GET /agents/{id}/schedules says why
             slot = latest_slot(str(wf["schedule"]), agent.get("time_zone") or "UTC", now)
             if slot is not None and now - slot <= CATCH_UP:
-                due.append((agent, str(wf["type"]), slot))
+                due.append((agent, {**wf, "type": str(wf["type"])}, slot))
     return due
 
 
@@ -113,7 +132,8 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
     async with pool.connection() as conn:
         agents = await scheduled_agents(conn)
     created = []
-    for agent, type_, slot in due_runs([dict(a) for a in agents], now):
+    for agent, wf, slot in due_entries([dict(a) for a in agents], now):
+        type_ = wf["type"]
         workflow = get_workflow(type_)
         assert workflow is not None
         try:
@@ -121,7 +141,11 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
         except (KeyError, ValueError):
             local_day = slot.date()
         try:
-            params = workflow.prepare(workflow.input_model(), local_day)
+            # An agent task runs the instruction written in its entry; others their defaults.
+            data = workflow.input_model.model_validate(
+                wf.get("input") or {} if type_ in INSTRUCTED_WORKFLOW_TYPES else {}
+            )
+            params = workflow.prepare(data, local_day)
         except ValidationError as exc:
             logger.warning("schedule of %s on agent %s: %s", type_, agent["id"], exc)
             continue
@@ -133,6 +157,7 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
                 type_=type_,
                 input_=params,
                 slot=slot,
+                key=schedule_key(wf),
             )
             if task_id:
                 await add_event(

@@ -101,6 +101,19 @@ def test_a_task_in_words_is_done_step_by_step_on_the_customers_database(
         ]
         assert "— 2 rows" in output["answer"] and "— 3 rows" in output["answer"]
         assert output["steps"] == 4 and output["tool_calls"] == 3
+        # The late orders by zone are a series: charted from the rows, by code. The zone
+        # names (no numbers) are not.
+        (chart,) = task["charts"]
+        assert chart["kind"] == "bar" and chart["x_label"] == "zone_id"
+        assert chart["labels"] == [r[0] for r in plain_rows(warehouse, LATE_BY_ZONE)]
+        assert chart["series"] == [
+            {
+                "name": "late",
+                "role": "value",
+                "values": [float(r[1]) for r in plain_rows(warehouse, LATE_BY_ZONE)],
+            }
+        ]
+        assert output["charts"] == task["charts"]
 
         started, finished = events(task, "tool_call_started"), events(task, "tool_call_finished")
         assert [e["tool"] for e in started] == ["db_schema", "db_query", "db_query"]
@@ -503,3 +516,83 @@ def test_remember_then_recall_with_the_source_and_run_a_workflow(
         f"{task_id[:8]}, started by {email}"
     )
     assert report_day[5]["report_day"] == "2026-11-24"
+
+
+def test_scheduled_agent_tasks_run_once_per_slot_under_the_same_approvals(
+    agent_api: httpx.Client,
+    database_url: str,
+    model: FakeOpenAIServer,
+    task_worker: WorkerProcess,
+    orch_settings: Callable[..., OrchestratorSettings],
+) -> None:
+    import asyncio
+    import json
+    import time
+    from datetime import UTC, datetime
+
+    from phi_orchestrator.jobs import create_orchestrator_jobs, defer_advance
+    from phi_orchestrator.runtime import open_pool
+    from phi_orchestrator.schedules import start_due_runs
+
+    tenant = agent_tenant(database_url, tools=(), requires_approval=["search_documents"])
+    search = calls(("search_documents", {"query": "dock closures"}))
+    weekly = script(model, search, "say:No dock is closed.")
+    daily = script(model, "say:Nothing to report.")
+    # Two agent tasks of one agent due this minute (next tomorrow), each with its
+    # instruction; the test's worker schedules them too.
+    now = datetime.now(UTC)
+    cron = f"{now.minute} {now.hour} * * *"
+    entries = [
+        {"type": "AGENT_TASK", "schedule": cron, "input": {"instruction": f"Docks {weekly}"}},
+        {"type": "AGENT_TASK", "schedule": cron, "input": {"instruction": f"Day {daily}"}},
+    ]
+    sql(
+        database_url,
+        "UPDATE agents SET config = jsonb_set(config, '{workflows}', %s::jsonb) WHERE id = %s",
+        json.dumps(entries),
+        tenant.agent_id,
+    )
+    states = agent_api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers)
+    assert [s["runs"] for s in states.json()] == [True, True], states.text
+
+    async def race() -> None:
+        # As many schedulers as workers, at once (the test's worker is one more); each queues
+        # the runs it created, as the worker's run_schedules job does.
+        pool = open_pool(database_url.replace("postgresql+psycopg://", "postgresql://"), 8)
+        jobs = create_orchestrator_jobs(orch_settings())
+        await pool.open()
+        try:
+            async with jobs.open_async():
+                created = await asyncio.gather(
+                    *(start_due_runs(pool, time.time()) for _ in range(4))
+                )
+                for task_id in (t for batch in created for t in batch):
+                    await defer_advance(jobs, task_id)
+        finally:
+            await pool.close()
+
+    asyncio.run(race())
+    items = agent_api.get(f"/agents/{tenant.agent_id}/tasks", headers=tenant.owner.headers).json()[
+        "items"
+    ]
+    details = [
+        agent_api.get(f"/tasks/{i['id']}", headers=tenant.owner.headers).json() for i in items
+    ]
+    by_instruction = {d["input"]["instruction"]: d for d in details}
+    assert sorted(by_instruction) == sorted(e["input"]["instruction"] for e in entries)
+    assert {i["trigger"] for i in items} == {"schedule"} and len(items) == 2
+    # The same approvals as a task given by hand.
+    weekly_id = str(by_instruction[f"Docks {weekly}"]["id"])
+    waiting = wait_status(agent_api, tenant, weekly_id, {"AWAITING_APPROVAL", "FAILED", "SUCCESS"})
+    for e in waiting["events"]:
+        print("EV", e["event_type"], str(e["payload"])[:150])
+    print("EV", waiting["input"], waiting["output"])
+    assert waiting["pending_approval"]["tool"] == "search_documents", waiting["error"]
+    r = agent_api.post(
+        f"/tasks/{weekly_id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
+    )
+    assert r.status_code == 200, r.text
+    for item in items:
+        task = wait_status(agent_api, tenant, str(item["id"]), {"SUCCESS", "FAILED"})
+        assert task["status"] == "SUCCESS", task["error"]
+    assert len(model.requests_with(weekly)) == 2 and len(model.requests_with(daily)) == 1

@@ -300,6 +300,38 @@ def test_a_worker_killed_during_delivery_still_delivers_once(
     assert len(receiver.of("/held")) == 2  # and nothing after the delivery
 
 
+def test_adding_a_webhook_retried_with_its_key_hands_over_the_same_secret(
+    dapi: httpx.Client, database_url: str, receiver: Receiver
+) -> None:
+    """The answer with the secret was lost: the retry must show that secret, not a 409 for a
+    destination nobody can verify; once the secret is rotated, the old one is not replayed."""
+    tenant = make_tenant(database_url)
+    path = f"/agents/{tenant.agent_id}/deliver-to"
+    body = {"workflow_type": "DAILY_WAREHOUSE_REPORT", "webhook_url": f"{receiver.url}/k"}
+    headers = {**tenant.owner.headers, "Idempotency-Key": "hook-" + tenant.agent_id}
+    first = dapi.post(path, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = dapi.post(path, json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len(dapi.get(path, headers=tenant.owner.headers).json()) == 1
+    stored = sql(database_url, "SELECT response::text FROM idempotency_keys")
+    assert all(first.json()["secret"] not in row[0] for row in stored)
+    other = dapi.post(path, json={**body, "format": "slack"}, headers=headers)
+    assert other.status_code == 422 and headers["Idempotency-Key"] in other.json()["detail"]
+    rotated = dapi.post(f"{path}/{first.json()['id']}/rotate-secret", headers=tenant.owner.headers)
+    assert rotated.status_code == 200, rotated.text
+    late = dapi.post(path, json=body, headers=headers)
+    assert late.status_code == 409 and "new secret" in late.json()["detail"]
+    assert first.json()["secret"] not in late.text
+    # An email destination replays too (it has no secret).
+    mail = {"workflow_type": "DAILY_WAREHOUSE_REPORT", "email": "ops@example.com"}
+    mail_headers = {**tenant.owner.headers, "Idempotency-Key": "mail-" + tenant.agent_id}
+    made = dapi.post(path, json=mail, headers=mail_headers)
+    assert made.status_code == 201, made.text
+    assert dapi.post(path, json=mail, headers=mail_headers).json() == made.json()
+
+
 def test_deliver_to_refuses_bad_and_private_destinations(
     api: httpx.Client, database_url: str
 ) -> None:

@@ -11,6 +11,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input, Textarea } from "@/components/ui/input";
 import { core, orchestrator, unwrap, type OrchestratorSchemas, type Schemas } from "@/lib/api/client";
 import { keys, useIndustries, useRoleTemplates } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 type Task = OrchestratorSchemas["TaskDetail"];
 
@@ -32,15 +33,22 @@ export function GiveTask({
   const roles = useRoleTemplates(industry?.key ?? null);
   const examples = roles.data?.find((r) => r.id === agent.role_template_id)?.example_tasks ?? [];
   const [instruction, setInstruction] = useState("");
+  const guard = useCreateGuard();
   const give = useMutation({
-    mutationFn: () =>
-      unwrap(
+    mutationFn: () => {
+      const body = { type: "AGENT_TASK" as const, input: { instruction } };
+      return unwrap(
         orchestrator.POST("/agents/{agent_id}/run-task", {
-          params: { path: { agent_id: agent.id } },
-          body: { type: "AGENT_TASK", input: { instruction } },
+          params: {
+            path: { agent_id: agent.id },
+            header: { "Idempotency-Key": guard.keyFor(body) },
+          },
+          body,
         }),
-      ),
+      );
+    },
     onSuccess: (created) => {
+      guard.succeeded();
       onStarted(created.task_id);
       setInstruction("");
       return queryClient.invalidateQueries({ queryKey: keys.allTasks(agent.id) });
@@ -61,7 +69,7 @@ export function GiveTask({
           className="space-y-3"
           onSubmit={(e) => {
             e.preventDefault();
-            if (instruction.trim()) give.mutate();
+            if (instruction.trim()) guard.once(() => give.mutateAsync());
           }}
         >
           <FormField label="Task">

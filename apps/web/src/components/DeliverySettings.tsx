@@ -9,6 +9,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input, NativeSelect } from "@/components/ui/input";
 import { orchestrator, unwrap } from "@/lib/api/client";
+import { useCreateGuard } from "@/lib/create-guard";
 
 const WORKFLOW = "DAILY_WAREHOUSE_REPORT";
 
@@ -26,18 +27,25 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
   const [format, setFormat] = useState<"json" | "slack">("json");
   // The secret just made (by adding or rotating), shown until another or its removal.
   const [secret, setSecret] = useState<{ id: string; url: string; secret: string } | null>(null);
+  const guard = useCreateGuard();
   const add = useMutation({
-    mutationFn: () =>
-      unwrap(
+    mutationFn: () => {
+      const body =
+        kind === "email"
+          ? { workflow_type: WORKFLOW, email: target.trim(), format: "json" as const }
+          : { workflow_type: WORKFLOW, webhook_url: target.trim(), format };
+      return unwrap(
         orchestrator.POST("/agents/{agent_id}/deliver-to", {
-          params: { path: { agent_id: agentId } },
-          body:
-            kind === "email"
-              ? { workflow_type: WORKFLOW, email: target.trim(), format: "json" }
-              : { workflow_type: WORKFLOW, webhook_url: target.trim(), format },
+          params: {
+            path: { agent_id: agentId },
+            header: { "Idempotency-Key": guard.keyFor({ agentId, ...body }) },
+          },
+          body,
         }),
-      ),
+      );
+    },
     onSuccess: (created) => {
+      guard.succeeded();
       setTarget("");
       setSecret(created.secret ? { id: created.id, url: created.target, secret: created.secret } : null);
       return queryClient.invalidateQueries({ queryKey });
@@ -126,7 +134,7 @@ export function DeliverySettings({ agentId }: { agentId: string }) {
           className="flex flex-wrap items-end gap-3"
           onSubmit={(e) => {
             e.preventDefault();
-            if (!add.isPending) add.mutate();
+            guard.once(() => add.mutateAsync());
           }}
         >
           <div className="w-36">

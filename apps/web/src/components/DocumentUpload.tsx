@@ -11,6 +11,7 @@ import { Progress } from "@/components/ui/progress";
 import type { Schemas } from "@/lib/api/client";
 import { toApiError } from "@/lib/api/errors";
 import { keys } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 const SOURCE_TYPES: { value: Schemas["SourceType"]; label: string }[] = [
   { value: "JD", label: "Job description" },
@@ -24,11 +25,13 @@ const SOURCE_TYPES: { value: Schemas["SourceType"]; label: string }[] = [
 function uploadWithProgress(
   url: string,
   body: FormData,
+  idempotencyKey: string,
   onProgress: (percent: number) => void,
 ): Promise<Schemas["DocumentOut"]> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
+    xhr.setRequestHeader("Idempotency-Key", idempotencyKey);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress((e.loaded / e.total) * 100);
@@ -49,20 +52,35 @@ export function DocumentUpload({ agentId }: { agentId: string }) {
   const [sourceType, setSourceType] = useState<Schemas["SourceType"]>("SOP");
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const guard = useCreateGuard();
 
-  async function onSubmit(event: React.FormEvent) {
+  function onSubmit(event: React.FormEvent) {
     event.preventDefault();
+    guard.once(send);
+  }
+
+  async function send() {
     if (!file) {
       setError("choose a file first");
       return;
     }
+    // The same file, kind and place keep one key until it is stored: a retry after a lost
+    // answer gets the first answer instead of a 409 for a "duplicate" of itself.
+    const key = guard.keyFor({
+      agentId,
+      name: file.name,
+      size: file.size,
+      lastModified: file.lastModified,
+      sourceType,
+    });
     const body = new FormData();
     body.append("file", file);
     body.append("source_type", sourceType);
     setError(null);
     setProgress(0);
     try {
-      await uploadWithProgress(`/api/core/agents/${agentId}/documents`, body, setProgress);
+      await uploadWithProgress(`/api/core/agents/${agentId}/documents`, body, key, setProgress);
+      guard.succeeded();
       setFile(null);
       if (fileInput.current) fileInput.current.value = "";
       await queryClient.invalidateQueries({ queryKey: keys.documents(agentId) });

@@ -12,6 +12,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input, Textarea } from "@/components/ui/input";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { useMe } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 type Memory = Schemas["MemoryRecord"] & { score?: number | null };
 const PAGE = 20;
@@ -40,14 +41,17 @@ const memoryApi = {
             body: { query, top_k: 10, include_org: true },
           }),
     ),
-  add: (orgId: string, agentId: string | null, body: Schemas["MemoryIn"]) =>
+  add: (orgId: string, agentId: string | null, body: Schemas["MemoryIn"], key: string) =>
     unwrap(
       agentId
         ? core.POST("/orgs/{org_id}/agents/{agent_id}/memories", {
-            params: { path: { org_id: orgId, agent_id: agentId } },
+            params: { path: { org_id: orgId, agent_id: agentId }, header: { "Idempotency-Key": key } },
             body,
           })
-        : core.POST("/orgs/{org_id}/memories", { params: { path: { org_id: orgId } }, body }),
+        : core.POST("/orgs/{org_id}/memories", {
+            params: { path: { org_id: orgId }, header: { "Idempotency-Key": key } },
+            body,
+          }),
     ),
   edit: (m: Memory, body: Schemas["MemoryPatch"]) =>
     unwrap(
@@ -217,10 +221,14 @@ export function MemoryPanel({
   });
   // An edit from the agent's tab may touch an organization memory: refresh every list.
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["memories"] });
+  const guard = useCreateGuard();
   const add = useMutation({
-    mutationFn: () =>
-      memoryApi.add(orgId, agentId, { text, valid_until: until ? new Date(until).toISOString() : null }),
+    mutationFn: () => {
+      const body = { text, valid_until: until ? new Date(until).toISOString() : null };
+      return memoryApi.add(orgId, agentId, body, guard.keyFor({ orgId, agentId, ...body }));
+    },
     onSuccess: () => {
+      guard.succeeded();
       setText("");
       setUntil("");
       setOffset(0);
@@ -251,7 +259,7 @@ export function MemoryPanel({
               className="space-y-3"
               onSubmit={(e) => {
                 e.preventDefault();
-                add.mutate();
+                guard.once(() => add.mutateAsync());
               }}
             >
               <FormField label="Fact">

@@ -114,10 +114,18 @@ function MyInvitations() {
     queryKey: ["me", "invitations"],
     queryFn: () => unwrap(core.GET("/me/invitations")),
   });
+  const guard = useCreateGuard();
   const answer = useMutation({
     mutationFn: ({ id, action }: { id: string; action: "accept" | "decline" }) =>
       action === "accept"
-        ? unwrap(core.POST("/me/invitations/{invitation_id}/accept", { params: { path: { invitation_id: id } } }))
+        ? unwrap(
+            core.POST("/me/invitations/{invitation_id}/accept", {
+              params: {
+                path: { invitation_id: id },
+                header: { "Idempotency-Key": guard.keyFor({ accept: id }) },
+              },
+            }),
+          )
         : unwrap(core.POST("/me/invitations/{invitation_id}/decline", { params: { path: { invitation_id: id } } })),
     onSuccess: () =>
       Promise.all([
@@ -145,7 +153,7 @@ function MyInvitations() {
               <Button
                 size="sm"
                 disabled={answer.isPending}
-                onClick={() => answer.mutate({ id: inv.id, action: "accept" })}
+                onClick={() => guard.once(() => answer.mutateAsync({ id: inv.id, action: "accept" }))}
               >
                 Accept
               </Button>
@@ -153,7 +161,7 @@ function MyInvitations() {
                 size="sm"
                 variant="outline"
                 disabled={answer.isPending}
-                onClick={() => answer.mutate({ id: inv.id, action: "decline" })}
+                onClick={() => guard.once(() => answer.mutateAsync({ id: inv.id, action: "decline" }))}
               >
                 Decline
               </Button>

@@ -10,19 +10,27 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { core, unwrap, type Schemas } from "@/lib/api/client";
 import { keys, useGeneration, useProfileVersion, useProfileVersions } from "@/lib/api/queries";
+import { useCreateGuard } from "@/lib/create-guard";
 
 function GenerateProfile({ agent }: { agent: Schemas["AgentOut"] }) {
   const queryClient = useQueryClient();
   const [generationId, setGenerationId] = useState<string | null>(null);
   const generation = useGeneration(agent.id, generationId);
+  const guard = useCreateGuard();
   const start = useMutation({
     mutationFn: () =>
       unwrap(
         core.POST("/agents/{agent_id}/generate-profile", {
-          params: { path: { agent_id: agent.id } },
+          params: {
+            path: { agent_id: agent.id },
+            header: { "Idempotency-Key": guard.keyFor({ generate: agent.id }) },
+          },
         }),
       ),
-    onSuccess: (g) => setGenerationId(g.id),
+    onSuccess: (g) => {
+      guard.succeeded();
+      setGenerationId(g.id);
+    },
   });
   const status = generation.data?.status;
   useEffect(() => {
@@ -35,7 +43,7 @@ function GenerateProfile({ agent }: { agent: Schemas["AgentOut"] }) {
   const running = start.isPending || status === "PENDING" || status === "RUNNING";
   return (
     <div className="flex flex-wrap items-center gap-3">
-      <Button onClick={() => start.mutate()} disabled={running}>
+      <Button onClick={() => guard.once(() => start.mutateAsync())} disabled={running}>
         {running ? "Generating…" : "Generate Profile"}
       </Button>
       {status ? (

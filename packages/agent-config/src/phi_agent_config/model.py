@@ -98,6 +98,8 @@ class WorkflowConfig(_Strict):
     schedule: CronSchedule | None = None
     description: str | None = Field(default=None, max_length=2000)
     enabled: bool = True
+    # What a scheduled run is started with (an AGENT_TASK's instruction and context).
+    input: dict[str, Any] | None = None
 
 
 class AgentConfig(_Strict):

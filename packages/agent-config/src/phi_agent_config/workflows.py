@@ -14,6 +14,31 @@ from phi_agent_config.cron import check_cron
 WORKFLOW_TYPES: frozenset[str] = frozenset({"AGENT_TASK", "ASK", "DAILY_WAREHOUSE_REPORT"})
 # Types a schedule can start: their input has a default for every field (ASK needs a question).
 SCHEDULABLE_WORKFLOW_TYPES: frozenset[str] = frozenset({"DAILY_WAREHOUSE_REPORT"})
+# Types a schedule can start when a person wrote the entry's ``input`` (an agent task's
+# instruction); a generated profile never proposes these.
+INSTRUCTED_WORKFLOW_TYPES: frozenset[str] = frozenset({"AGENT_TASK"})
+# The limits of AGENT_TASK's input (the orchestrator's AgentTaskInput checks the same).
+INSTRUCTION_MAX_CHARS = 4000
+CONTEXT_MAX_CHARS = 20_000
+
+
+def instruction_problem(workflow: dict[str, Any]) -> str | None:
+    """Why a scheduled agent task's ``input`` cannot start it, or None when it can."""
+    data = workflow.get("input")
+    if not isinstance(data, dict):
+        return "input must be an object with the task's instruction"
+    extra = sorted(set(data) - {"instruction", "context"})
+    if extra:
+        return f"input has fields an agent task does not take: {', '.join(extra)}"
+    instruction = data.get("instruction")
+    if not isinstance(instruction, str) or not instruction.strip():
+        return "input.instruction is required: the task, in plain words"
+    if len(instruction) > INSTRUCTION_MAX_CHARS:
+        return f"input.instruction is longer than {INSTRUCTION_MAX_CHARS} characters"
+    context = data.get("context")
+    if context is not None and (not isinstance(context, str) or len(context) > CONTEXT_MAX_CHARS):
+        return f"input.context must be text of at most {CONTEXT_MAX_CHARS} characters"
+    return None
 
 
 def schedule_problem(workflow: dict[str, Any]) -> str | None:
@@ -24,9 +49,13 @@ def schedule_problem(workflow: dict[str, Any]) -> str | None:
         return None
     type_ = workflow.get("type")
     if type_ not in WORKFLOW_TYPES:
-        known = ", ".join(sorted(SCHEDULABLE_WORKFLOW_TYPES))
+        known = ", ".join(sorted(SCHEDULABLE_WORKFLOW_TYPES | INSTRUCTED_WORKFLOW_TYPES))
         return f"there is no workflow type '{type_}' (types that run on a schedule: {known})"
-    if type_ not in SCHEDULABLE_WORKFLOW_TYPES:
+    if type_ in INSTRUCTED_WORKFLOW_TYPES:
+        problem = instruction_problem(workflow)
+        if problem is not None:
+            return problem
+    elif type_ not in SCHEDULABLE_WORKFLOW_TYPES:
         return f"workflow type '{type_}' runs only on request, not on a schedule"
     if not isinstance(schedule, str):
         return "the schedule is not a cron string"
@@ -57,3 +86,7 @@ def check_workflow_schedules(workflows: Any) -> None:
             check_cron(schedule)
         except ValueError as exc:
             raise ValueError(f"workflows[{index}].schedule: {exc}") from None
+        if workflow.get("type") in INSTRUCTED_WORKFLOW_TYPES:
+            problem = instruction_problem(workflow)
+            if problem is not None:
+                raise ValueError(f"workflows[{index}].{problem}")

@@ -143,9 +143,13 @@ class EmbeddingProcessPool:
     (killed, out of memory) breaks the executor: it is replaced and the batch sent once more;
     a second failure is an :class:`EmbeddingError` (search answers 503). :meth:`aclose` stops
     the children and fails what is still queued.
+
+    Children left without work for ``idle_seconds`` are stopped (each holds its own copy of the
+    model); the next question starts them again and waits for the model to load, a few
+    seconds. ``None`` keeps them until :meth:`aclose`.
     """
 
-    def __init__(self, settings: object, processes: int) -> None:
+    def __init__(self, settings: object, processes: int, idle_seconds: float | None = None) -> None:
         """``settings``: any object with the embedding settings (PROVIDER_SETTINGS) that
         :func:`phi_llm.embeddings.get_embedding_provider` reads."""
         if processes < 1:
@@ -165,6 +169,10 @@ class EmbeddingProcessPool:
         self._queue: list[tuple[str, asyncio.Future[np.ndarray]]] = []
         self._lanes: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.idle_seconds = idle_seconds
+        self._busy = 0  # batches sent and not yet answered
+        self._last_used = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     def pids(self) -> list[int]:
         """The children running now (none before the first question)."""
@@ -223,6 +231,7 @@ class EmbeddingProcessPool:
     ) -> np.ndarray:
         for attempt in (1, 2):
             executor = self._running_executor()
+            self._busy += 1
             try:
                 vectors = await asyncio.wrap_future(executor.submit(embed or _embed_queries, texts))
             except BrokenProcessPool:
@@ -233,8 +242,36 @@ class EmbeddingProcessPool:
                 continue
             except RuntimeError as exc:  # submit after shutdown
                 raise EmbeddingError(f"the embedding processes are stopping ({exc})") from exc
+            finally:
+                self._busy -= 1
+                self._schedule_idle_stop()
             return vectors  # type: ignore[no-any-return]
         raise EmbeddingError("the embedding process stopped twice while embedding this question")
+
+    def _schedule_idle_stop(self) -> None:
+        if self.idle_seconds is None or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._last_used = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(self.idle_seconds, self._stop_if_idle)
+
+    def _stop_if_idle(self) -> None:
+        """Runs on the event loop, so no batch is sent between the check and the stop."""
+        self._idle_timer = None
+        assert self.idle_seconds is not None
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_used
+        if self._busy or self._queue or quiet < self.idle_seconds:
+            if not self._closed:
+                self._idle_timer = loop.call_later(
+                    max(self.idle_seconds - quiet, 0.1), self._stop_if_idle
+                )
+            return
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            logger.info("embedding processes idle for %.0f s: stopping them", quiet)
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _running_executor(self) -> ProcessPoolExecutor:
         if self._closed:
@@ -257,6 +294,9 @@ class EmbeddingProcessPool:
     async def aclose(self) -> None:
         """Stop the children (waiting for them to exit) and fail every queued question."""
         self._closed = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         for lane in list(self._lanes):
             lane.cancel()
         await asyncio.gather(*self._lanes, return_exceptions=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from phi_platform.db import create_engine, create_sessionmaker
+
+T = TypeVar("T")
 
 
 class Database:
@@ -74,3 +77,31 @@ def is_connection_lost(exc: BaseException | None) -> bool:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return False
+
+
+def is_transaction_conflict(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says PostgreSQL rolled the transaction back to settle a conflict with a
+    concurrent one (a deadlock, a serialization failure: SQLSTATE class 40). Nothing of the
+    transaction was kept, so it can simply be run again."""
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig
+    # psycopg has no common base for the class: its SQLSTATE says it.
+    return isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith("40")
+
+
+async def retry_on_conflict(
+    session: AsyncSession, work: Callable[[], Awaitable[T]], *, attempts: int = 3
+) -> T:
+    """Run ``work`` (which ends by committing ``session``) again after a rollback when
+    PostgreSQL aborted it for a deadlock or a serialization failure, up to ``attempts``
+    times with a short, growing pause; the last conflict is raised (the error handlers
+    answer 503 with Retry-After)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if not is_transaction_conflict(exc) or attempt == attempts:
+                raise
+            await session.rollback()
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

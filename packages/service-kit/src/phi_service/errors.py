@@ -94,6 +94,14 @@ def install_error_handlers(app: FastAPI, *, unavailable: Iterable[type[Exception
         # Values PostgreSQL refuses (out-of-range numbers, NUL bytes in text): the input
         # was at fault, not the server.
         sqlstate = getattr(exc.orig, "sqlstate", "") or ""
+        if sqlstate.startswith("40"):
+            # A deadlock or serialization failure that the route did not retry: nothing was
+            # kept, and the same request can succeed a moment later.
+            return JSONResponse(
+                {"detail": "the request collided with a concurrent change; retry in a moment"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             # The pool drops the broken connection; the next request gets a fresh one.
             return _database_unavailable()

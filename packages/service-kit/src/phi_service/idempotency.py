@@ -126,8 +126,8 @@ class Idempotency:
     ) -> Created | JSONResponse:
         """Run ``create`` once per key: it must commit the route's session (the key's row
         goes in that transaction). Without a key, just ``create()``. ``secret_fields`` of
-        the answer are stored sealed; ``on_replay`` sees a stored answer before it is sent
-        again and may refuse it (raise)."""
+        the answer are stored sealed; ``on_replay`` sees a stored answer (secrets opened)
+        before it is sent again and may refuse it (raise)."""
         if self.key is None:
             return await create()
         digest = fingerprint(self.request.method, self.request.url.path, body)
@@ -135,9 +135,10 @@ class Idempotency:
         stored_answer = await self._claim(digest)
         if stored_answer is not None:
             status, response = stored_answer
+            answer = self._opened(response)
             if on_replay is not None:
-                await on_replay(response)
-            return self._replay(status, response)
+                await on_replay(answer)
+            return JSONResponse(answer, status_code=status, headers={"Idempotent-Replayed": "true"})
         try:
             created = await create()
         except BaseException:
@@ -219,7 +220,8 @@ class Idempotency:
                 )
             await asyncio.sleep(0.05)
 
-    def _replay(self, status_code: int, response: dict[str, Any]) -> JSONResponse:
+    def _opened(self, response: dict[str, Any]) -> dict[str, Any]:
+        """The stored answer with its sealed secrets opened."""
         what = ", ".join(f"{k} {v}" for k, v in response.items() if k in ("id", "name", "prefix"))
         answer = dict(response)
         for field, value in response.items():
@@ -237,9 +239,7 @@ class Idempotency:
                         "can no longer be shown (PHI_SECRETS_KEY changed since); revoke it "
                         "and create another with a new key"
                     ) from None
-        return JSONResponse(
-            answer, status_code=status_code, headers={"Idempotent-Replayed": "true"}
-        )
+        return answer
 
     async def _forget(self) -> None:
         """After a failed create: drop the key if it was committed without an answer. The

@@ -36,8 +36,13 @@ async def documents_lifespan(app: FastAPI, settings: CoreApiSettings) -> AsyncIt
     provider = get_embedding_provider(settings)
     pool = None
     if provider.name == "local" and settings.search_embed_processes > 0:
-        # The model runs in its own processes, started by the first search.
-        pool = EmbeddingProcessPool(settings, settings.search_embed_processes)
+        # The model runs in its own processes, started by the first search and stopped when
+        # searches stop (its memory goes back: docs/benchmarks.md, issue 24).
+        pool = EmbeddingProcessPool(
+            settings,
+            settings.search_embed_processes,
+            idle_seconds=settings.search_embed_idle_seconds or None,
+        )
     else:
         # Load the model now rather than in the first search request. A remote embedding
         # service that is down must not keep the API from starting: search answers 503 until

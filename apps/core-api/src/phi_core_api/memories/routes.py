@@ -9,6 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from phi_core_api.deps import SettingsDep
 from phi_core_api.documents.runtime import EmbedderDep, PassageEmbedderDep
@@ -25,6 +26,7 @@ from phi_search.memory import BeforeCommit, MemoryLimits, MemoryRecord, MemorySo
 from phi_service.audit import Actor, Target, record_event
 from phi_service.deps import CurrentUserId, SessionDep, agent_access, org_access
 from phi_service.errors import NotFound
+from phi_service.idempotency import Idempotency, IdempotencyDep
 
 router = APIRouter(tags=["memories"])
 
@@ -95,21 +97,26 @@ async def _add(
     session: SessionDep,
     settings: SettingsDep,
     embedder: PassageEmbedderDep,
-) -> MemoryRecord:
+    idempotency: Idempotency,
+) -> MemoryRecord | JSONResponse:
     scope.require_add()
-    # The connection goes back to the pool while the text is embedded.
-    await session.commit()
-    return await store.add_memory(
-        session,
-        embedder,
-        org_id=scope.access.org_id,
-        agent_id=scope.agent_id,
-        text_=data.text,
-        source=MemorySource.user(scope.access.user_id),
-        limits=MemoryLimits.from_settings(settings),
-        valid_until=data.valid_until,
-        before_commit=_audit(session, scope, "memory.added", source="user"),
-    )
+
+    async def create() -> MemoryRecord:
+        # The connection goes back to the pool while the text is embedded.
+        await session.commit()
+        return await store.add_memory(
+            session,
+            embedder,
+            org_id=scope.access.org_id,
+            agent_id=scope.agent_id,
+            text_=data.text,
+            source=MemorySource.user(scope.access.user_id),
+            limits=MemoryLimits.from_settings(settings),
+            valid_until=data.valid_until,
+            before_commit=_audit(session, scope, "memory.added", source="user"),
+        )
+
+    return await idempotency.run(data, create, status_code=status.HTTP_201_CREATED)
 
 
 async def _search(
@@ -212,8 +219,9 @@ async def add_agent_memory(
     session: SessionDep,
     settings: SettingsDep,
     embedder: PassageEmbedderDep,
-) -> MemoryRecord:
-    return await _add(scope, data, session, settings, embedder)
+    idempotency: IdempotencyDep,
+) -> MemoryRecord | JSONResponse:
+    return await _add(scope, data, session, settings, embedder, idempotency)
 
 
 @router.post(
@@ -291,8 +299,9 @@ async def add_org_memory(
     session: SessionDep,
     settings: SettingsDep,
     embedder: PassageEmbedderDep,
-) -> MemoryRecord:
-    return await _add(scope, data, session, settings, embedder)
+    idempotency: IdempotencyDep,
+) -> MemoryRecord | JSONResponse:
+    return await _add(scope, data, session, settings, embedder, idempotency)
 
 
 @router.post("/orgs/{org_id}/memories/search", response_model=MemorySearchOut)

@@ -13,6 +13,7 @@ from phi_core_api.documents import file_cleanup
 from phi_core_api.orgs.schemas import OrgIn, OrgPatch
 from phi_platform.db.models import Organization, OrganizationMember, User
 from phi_service.audit import Actor, Target, record_event
+from phi_service.db import retry_on_conflict
 from phi_service.deps import OrgAccess
 from phi_service.errors import Conflict, Forbidden, NotFound
 
@@ -115,8 +116,11 @@ async def delete_org(session: AsyncSession, jobs: procrastinate.App, access: Org
     """Delete the organization (its rows go by cascade), then queue removing its files."""
     if access.role != "OWNER":
         raise Forbidden("only an OWNER can delete the organization")
-    org = await session.get(Organization, access.org_id)
-    if org is not None:
+
+    async def delete() -> list[str] | None:
+        org = await session.get(Organization, access.org_id, populate_existing=True)
+        if org is None:
+            return None
         keys = await file_cleanup.file_keys(session, access.org_id)
         # Kept after the org is gone (no foreign key): platform administrators see it.
         await record_event(
@@ -129,6 +133,13 @@ async def delete_org(session: AsyncSession, jobs: procrastinate.App, access: Org
         )
         await session.delete(org)
         await session.commit()
+        return keys
+
+    # The cascade locks the org row, then its documents; a worker ingesting one of them
+    # holds the document and then wants the org row: PostgreSQL ends that deadlock by
+    # aborting one side, and when it is this one the delete runs again.
+    keys = await retry_on_conflict(session, delete)
+    if keys is not None:
         await file_cleanup.remove_after_commit(jobs, keys, org_id=access.org_id)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from phi_orchestrator.deliveries import service
 from phi_orchestrator.deliveries.schemas import (
@@ -15,6 +17,8 @@ from phi_orchestrator.deliveries.schemas import (
 )
 from phi_orchestrator.tasks import service as tasks
 from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.errors import Conflict
+from phi_service.idempotency import IdempotencyDep
 
 router = APIRouter(tags=["deliveries"])
 
@@ -37,18 +41,37 @@ async def add_destination(
     request: Request,
     session: SessionDep,
     user_id: CurrentUserId,
-) -> DestinationCreated:
+    idempotency: IdempotencyDep,
+) -> DestinationCreated | JSONResponse:
     """Send the agent's results of a workflow type to an email address or a webhook. A
     webhook gets a secret, shown only in this answer (stored encrypted; a new one with
     ``rotate-secret``): every request carries ``X-Phi-Signature: sha256=<HMAC-SHA256 of the
-    body with it>``. Webhooks must resolve to public addresses."""
+    body with it>``. Webhooks must resolve to public addresses. A retry with the same
+    Idempotency-Key gets this answer again, secret included, while the destination and its
+    secret are unchanged (409 once it was removed or its secret rotated)."""
     agent, access = await agent_access(session, agent_id, user_id)
     access.require_write()
     settings = request.app.state.settings
-    row, secret = await service.add_destination(
-        session, agent, user_id, body, settings.webhook_allowed_networks, settings.secret_box
+
+    async def create() -> DestinationCreated:
+        row, secret = await service.add_destination(
+            session, agent, user_id, body, settings.webhook_allowed_networks, settings.secret_box
+        )
+        return _created(row, secret)
+
+    async def unchanged(answer: dict[str, Any]) -> None:
+        current = await service.current_secret(
+            session, agent_id, uuid.UUID(answer["id"]), settings.secret_box
+        )
+        if current is None or current != (answer.get("secret") or ""):
+            raise Conflict(
+                f"this Idempotency-Key added the destination {answer['target']}, which was "
+                "removed or given a new secret since; add it again with a new key"
+            )
+
+    return await idempotency.run(
+        body, create, status_code=201, secret_fields=("secret",), on_replay=unchanged
     )
-    return _created(row, secret)
 
 
 def _created(row: object, secret: str | None) -> DestinationCreated:

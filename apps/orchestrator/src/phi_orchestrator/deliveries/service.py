@@ -119,6 +119,21 @@ async def add_destination(
     return destination, secret
 
 
+async def current_secret(
+    session: AsyncSession, agent_id: uuid.UUID, destination_id: uuid.UUID, box: SecretBox
+) -> str | None:
+    """The destination's signing secret now ("" for an email destination); None when the
+    agent has no such destination any more."""
+    row = await session.scalar(
+        select(DeliveryDestination).where(
+            DeliveryDestination.id == destination_id, DeliveryDestination.agent_id == agent_id
+        )
+    )
+    if row is None:
+        return None
+    return box.open(row.secret_encrypted) if row.secret_encrypted else ""
+
+
 async def rotate_secret(
     session: AsyncSession, agent: Any, user_id: uuid.UUID, destination_id: uuid.UUID, box: SecretBox
 ) -> tuple[DeliveryDestination, str]:

@@ -125,9 +125,10 @@ _CREATE_SCHEDULED = worker_sql(
         input=bindparam("input"),
         trigger="schedule",
         schedule_slot=bindparam("slot"),
+        schedule_key=bindparam("key"),
     )
     .on_conflict_do_nothing(
-        index_elements=["agent_id", "type", "schedule_slot"],
+        index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
         index_where=Task.schedule_slot.is_not(None),
     )
     .returning(Task.id)
@@ -214,11 +215,19 @@ async def create_scheduled(
     type_: str,
     input_: dict[str, Any],
     slot: datetime,
+    key: str = "",
 ) -> uuid.UUID | None:
-    """The run of a schedule's slot, created once: None when the slot already has one."""
+    """The run of a schedule's slot (and ``key``), created once: None when it already has
+    one."""
     row = await (
         await _CREATE_SCHEDULED.execute(
-            conn, agent_id=agent_id, org_id=org_id, type=type_, input=Jsonb(input_), slot=slot
+            conn,
+            agent_id=agent_id,
+            org_id=org_id,
+            type=type_,
+            input=Jsonb(input_),
+            slot=slot,
+            key=key,
         )
     ).fetchone()
     return row["id"] if row else None

@@ -457,6 +457,8 @@ class Task(Base):
     trigger: Mapped[str] = mapped_column(Text, nullable=False, server_default="manual")
     # The cron slot a scheduled run belongs to (unique per agent and type).
     schedule_slot: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Tells apart scheduled agent tasks of one slot (a digest of the instruction; '' else).
+    schedule_key: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -483,6 +485,7 @@ class Task(Base):
             "agent_id",
             "type",
             "schedule_slot",
+            "schedule_key",
             unique=True,
             postgresql_where=text("schedule_slot IS NOT NULL"),
         ),

@@ -21,6 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from phi_llm.errors import BudgetExceeded, LLMError
 from phi_llm.types import CallContext, estimate_tokens, prompt_text
 from phi_orchestrator.workflows.agent_task import prompt
+from phi_orchestrator.workflows.agent_task.charts import answer_charts
 from phi_orchestrator.workflows.agent_task.limits import AgentTaskLimits, LimitReached
 from phi_orchestrator.workflows.agent_task.tools import TOOLS, check_arguments, offered, specs
 from phi_orchestrator.workflows.base import WorkflowContext, WorkflowError, staged_event, step
@@ -235,6 +236,8 @@ async def model(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]
         "tokens": tokens,
         "model": result.model,
         "stopped_by": None,
+        # Drawn from the rows the queries returned, not from the model's text.
+        "charts": answer_charts(evidence),
     }
     return update, f"answer of {len(result.content)} characters"
 

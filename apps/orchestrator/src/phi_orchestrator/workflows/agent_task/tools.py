@@ -23,6 +23,7 @@ import jsonschema
 from pydantic import ValidationError
 
 from phi_llm.types import tool_spec
+from phi_orchestrator.workflows.agent_task.charts import series_chart
 from phi_orchestrator.workflows.agent_task.limits import AgentTaskLimits, LimitReached
 from phi_orchestrator.workflows.agent_task.prompt import data_block
 from phi_orchestrator.workflows.base import WorkflowContext
@@ -234,6 +235,14 @@ async def db_query(
             f"\n[cut by the task's result limit: {keep} of {len(rows)} rows are shown; "
             "aggregate in SQL or select fewer columns]"
         )
+    # Numbered by the task's step ("tool_3" -> query 3), so a chart names its query.
+    chart = series_chart(
+        int(step.rsplit("_", 1)[-1]) if step.rsplit("_", 1)[-1].isdigit() else 0,
+        args["sql"],
+        result.get("columns") or [],
+        rows,
+        bool(result.get("truncated")),
+    )
     return ToolOutcome(
         data_block("db_query", text),
         metrics={"rows": len(rows), "bytes": len(text)},
@@ -244,6 +253,7 @@ async def db_query(
                 "connection": connection,
                 "row_count": int(result.get("row_count", len(rows))),
                 "truncated": bool(result.get("truncated")),
+                **({"chart": chart} if chart else {}),
             }
         ],
     )

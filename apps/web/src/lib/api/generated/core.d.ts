@@ -3267,7 +3267,10 @@ export interface operations {
     add_agent_memory_orgs__org_id__agents__agent_id__memories_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
                 org_id: string;
@@ -3921,7 +3924,10 @@ export interface operations {
     add_org_memory_orgs__org_id__memories_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 org_id: string;
             };

@@ -59,7 +59,9 @@ export interface paths {
          * @description Send the agent's results of a workflow type to an email address or a webhook. A
          *     webhook gets a secret, shown only in this answer (stored encrypted; a new one with
          *     ``rotate-secret``): every request carries ``X-Phi-Signature: sha256=<HMAC-SHA256 of the
-         *     body with it>``. Webhooks must resolve to public addresses.
+         *     body with it>``. Webhooks must resolve to public addresses. A retry with the same
+         *     Idempotency-Key gets this answer again, secret included, while the destination and its
+         *     secret are unchanged (409 once it was removed or its secret rotated).
          */
         post: operations["add_destination_agents__agent_id__deliver_to_post"];
         delete?: never;
@@ -1547,7 +1549,10 @@ export interface operations {
     add_destination_agents__agent_id__deliver_to_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) per intended create; a retry with the same key and body gets the first answer instead of creating again. Kept for 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 agent_id: string;
             };
