@@ -4,7 +4,8 @@
 # that can pull, use the upstream images instead (compose.yaml's defaults).
 #
 #   node      Node.js 20 + npm from Debian: the NODE_BASE of deploy/web.Dockerfile
-#   postgres  PostgreSQL 17 + pgvector 0.8 from Debian's packages, started the way the official
+#   postgres  PostgreSQL 17 + pgvector 0.8 from Debian's packages (NOT ENOUGH YET: the migrations
+#             need PostgreSQL 18's uuidv7(); trixie has 17), started the way the official
 #             image is (POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, data in
 #             /var/lib/postgresql/data): PHI_POSTGRES_IMAGE
 #   s3        moto's S3 server on port 9000 instead of MinIO: PHI_S3_IMAGE. It keeps objects in
