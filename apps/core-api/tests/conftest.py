@@ -78,6 +78,6 @@ def start_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
 @pytest.fixture
 def start_own_worker(live_server: Any) -> Iterator[Callable[..., WorkerProcess]]:
     """Like ``start_worker`` but the workers stop at the end of the test. Their jobs are left
-    behind on purpose (long manuals that keep the slots busy), so they get 3 s to finish
+    behind on purpose (long manuals that keep the slots busy), so they get 1 s to finish
     before SIGKILL instead of 20; the tests clear the queue they leave."""
-    yield from _worker_factory(live_server, grace=3)
+    yield from _worker_factory(live_server, grace=1)

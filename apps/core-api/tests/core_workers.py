@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,5 +30,10 @@ def _worker_factory(live_server: Any, grace: float = 20) -> Iterator[Callable[..
         return worker.wait_ready()
 
     yield start
+    # All at once: each one's grace runs alongside the others'.
     for worker in started:
-        worker.stop(grace)
+        if worker.proc.poll() is None:
+            worker.proc.terminate()
+    deadline = time.monotonic() + grace
+    for worker in started:
+        worker.stop(max(0.0, deadline - time.monotonic()))
