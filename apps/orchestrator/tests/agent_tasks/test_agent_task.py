@@ -416,6 +416,34 @@ def test_cancel_withdraws_the_pending_tool_call(
     assert len(model.requests_with(marker)) == 1
 
 
+def test_cancel_stops_the_task_it_started(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=("db",), workflows=["DAILY_WAREHOUSE_REPORT"])
+    # A report through a local agent that is not running: it waits for its data.
+    report = {
+        "type": "DAILY_WAREHOUSE_REPORT",
+        "input": {"day": "2026-11-24", "data_source": "local_agent"},
+    }
+    marker = script(model, calls(("run_workflow", report)), "say:done")
+    task_id = give_task(agent_api, tenant, f"Report on the 24th {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"WAITING", "FAILED"})
+    assert task["status"] == "WAITING", task["error"]
+    ((child_id,),) = sql(
+        database_url, "SELECT id::text FROM tasks WHERE parent_task_id = %s", task_id
+    )
+    wait_status(agent_api, tenant, child_id, {"WAITING"})
+    r = agent_api.post(f"/tasks/{task_id}/cancel", headers=tenant.member.headers)
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
+    assert events(r.json(), "task_cancelled")[0]["cancelled_tasks"] == [child_id]
+    child = agent_api.get(f"/tasks/{child_id}", headers=tenant.owner.headers).json()
+    assert child["status"] == "CANCELLED"
+    (cancelled,) = events(child, "task_cancelled")
+    assert cancelled["reason"] == f"cancelled with the agent task {task_id} that started it"
+    assert [c["status"] for c in child["tool_calls"]] == ["CANCELLED"]
+    assert len(model.requests_with(marker)) == 1
+
+
 def test_agent_tasks_are_refused_without_a_model_that_calls_tools(
     api: httpx.Client, database_url: str
 ) -> None:

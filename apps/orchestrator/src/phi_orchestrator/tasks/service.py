@@ -215,7 +215,14 @@ async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.U
     )
     for child in children:
         await add_event(
-            session, child, "task_cancelled", {"by": str(user_id), "with": str(task_id)}
+            session,
+            child,
+            "task_cancelled",
+            {
+                "by": str(user_id),
+                "with": str(task_id),
+                "reason": f"cancelled with the agent task {task_id} that started it",
+            },
         )
     await record_event(
         session,
