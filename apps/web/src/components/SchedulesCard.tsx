@@ -45,6 +45,7 @@ export function SchedulesCard({ agent }: { agent: Schemas["AgentOut"] }) {
                     <div className="text-muted-foreground">Next run {new Date(s.next_run).toLocaleString()}</div>
                   ) : null}
                   {s.problem ? <div className="text-destructive">Why not: {s.problem}</div> : null}
+                  {s.skipped ? <div className="text-destructive">Skipped for now: {s.skipped}</div> : null}
                   {s.description ? <div className="text-muted-foreground">{s.description}</div> : null}
                 </div>
               </li>
