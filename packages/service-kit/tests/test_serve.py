@@ -1,5 +1,6 @@
-"""``phi_service.http.serve`` in a real process: the start-up heap is frozen once the
-lifespan has run, and a failed start still ends the process with an error status."""
+"""``phi_service.http.serve`` and ``worker_main`` in real processes: the start-up heap is
+frozen once the lifespan has run, memory is trimmed while they run, and a failed start still
+ends the process with an error status."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ APP = textwrap.dedent(
 
     @app.get("/gc")
     async def state():
+        import asyncio
+        tasks = {t.get_coro().__qualname__ for t in asyncio.all_tasks()}
         return {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()[0],
-                "enabled": gc.isenabled()}
+                "enabled": gc.isenabled(), "trimming": "trim_memory_periodically" in tasks}
 
     serve(app, service="test", host="127.0.0.1", port=int(sys.argv[1]))
     """
@@ -58,6 +61,25 @@ def test_serve_freezes_what_the_start_made_and_keeps_collecting() -> None:
     assert state["frozen"] > 50_000
     assert state["enabled"] is True
     assert state["threshold"] == 5000
+    assert state["trimming"] is True  # freed memory is handed back now and then
+
+
+def test_a_worker_trims_its_memory_while_it_runs() -> None:
+    code = textwrap.dedent(
+        """
+        import asyncio
+        from phi_service.worker import worker_main
+
+        async def run():
+            await asyncio.sleep(0)
+            print(sorted(t.get_coro().__qualname__ for t in asyncio.all_tasks()))
+
+        worker_main(run)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "trim_memory_periodically" in done.stdout
 
 
 def test_a_failed_start_ends_the_process_with_an_error() -> None:

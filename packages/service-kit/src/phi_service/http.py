@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.types import Scope
 
 from phi_service.guards import install_input_guards
+from phi_service.memory import limit_malloc_arenas, trim_memory_periodically
 from phi_service.observability import (
     ReadinessCheck,
     configure_logging,
@@ -82,14 +83,24 @@ def freeze_startup_heap() -> None:
 
 def serve(app: FastAPI, *, service: str, host: str, port: int) -> None:
     """Run ``app`` with uvicorn, every log line (uvicorn's included) as JSON on stdout; once
-    the app's lifespan has started, freeze the start-up heap (``freeze_startup_heap``)."""
+    the app's lifespan has started, freeze the start-up heap (``freeze_startup_heap``). Two
+    malloc arenas at most, free memory handed back every 30 s (``phi_service.memory``)."""
     import uvicorn
 
     class Server(uvicorn.Server):
+        trimming: asyncio.Task[None] | None = None
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             freeze_startup_heap()
+            self.trimming = asyncio.create_task(trim_memory_periodically())
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if self.trimming is not None:
+                self.trimming.cancel()
+            await super().shutdown(sockets)
+
+    limit_malloc_arenas()
     configure_logging(service)
     # proxy_headers off: each app applies its own trusted proxies (PHI_TRUSTED_PROXIES);
     # uvicorn's default would trust X-Forwarded-For from 127.0.0.1 whatever they are.
