@@ -82,13 +82,24 @@ class JobManagerWithLogContext(procrastinate.manager.JobManager):
         return super()._defer_jobs_query_kwargs(jobs)
 
 
+JOB_POOL_MAX_IDLE_SECONDS = 60.0
+
+
 def create_job_app(
     conninfo: str, blueprints: Mapping[str, procrastinate.Blueprint], *, pool_max: int = 4
 ) -> procrastinate.App:
     """A procrastinate App on ``conninfo`` (libpq URL) with the given blueprints, each under
     its namespace, and the maintenance tasks."""
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_max)
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo,
+            min_size=1,
+            max_size=pool_max,
+            # psycopg_pool closes one connection per max_idle that stayed unused all along:
+            # with its default of 10 minutes, the connections a burst opened stayed for most
+            # of an hour (issue 24); with 60 s they are gone a few minutes after the load.
+            max_idle=JOB_POOL_MAX_IDLE_SECONDS,
+        )
     )
     app.job_manager = JobManagerWithLogContext(app.connector)
     for namespace, blueprint in blueprints.items():
