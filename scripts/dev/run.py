@@ -97,11 +97,12 @@ SERVICES = [
 # The web app's production build (`make dev` runs `next build` first); it reaches the services
 # through PHI_CORE_API_PORT / PHI_ORCHESTRATOR_PORT, inherited from this environment.
 WEB_DIR = Path(__file__).resolve().parents[2] / "apps" / "web"
-# glibc's malloc for Node.js (deploy/web.Dockerfile sets the same): buffers of 128 KB and more
-# are mapped on their own and unmapped when freed. By default glibc raises that threshold to
-# the largest buffer freed so far, so after an upload the next 20 MB bodies came from its heaps
-# and stayed there: the web server kept 70-100 MB after load (docs/benchmarks.md, issue 24).
-WEB_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
+# glibc's malloc for Node.js (deploy/web.Dockerfile sets the same): blocks of 64 KB and more
+# are mapped on their own and unmapped when freed, two arenas at most. By default glibc raises
+# that threshold to the largest block freed so far, and Next.js holds a whole request body as
+# the 64 KB chunks it arrived in: after 20 MB uploads the web server kept 70-115 MB in its
+# heaps for good (docs/benchmarks.md, issue 24).
+WEB_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "2"}
 WEB = Service(
     "web",
     "",

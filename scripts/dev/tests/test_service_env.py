@@ -28,7 +28,7 @@ def test_the_web_server_gets_malloc_settings_the_environment_can_override(
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     env = runner.WEB.env()
     # big buffers (uploads) mapped on their own and given back when freed (issue 24)
-    assert env["MALLOC_MMAP_THRESHOLD_"] == "131072"
+    assert env["MALLOC_MMAP_THRESHOLD_"] == "65536"
     assert env["MALLOC_ARENA_MAX"] == "2"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert runner.WEB.env()["MALLOC_ARENA_MAX"] == "4"
