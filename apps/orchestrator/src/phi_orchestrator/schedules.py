@@ -123,9 +123,19 @@ def schedule_states(
                 "problem": problem,
                 "next_run": next_run,
                 "skipped": skipped,
+                "instruction": _instruction(wf),
             }
         )
     return states
+
+
+def _instruction(wf: dict[str, Any]) -> str | None:
+    """The instruction a scheduled agent task runs (None for the other types)."""
+    if str(wf.get("type")) not in INSTRUCTED_WORKFLOW_TYPES:
+        return None
+    given = wf.get("input")
+    instruction = given.get("instruction") if isinstance(given, dict) else None
+    return instruction if isinstance(instruction, str) else None
 
 
 def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:

@@ -691,6 +691,8 @@ def test_scheduled_agent_tasks_run_once_per_slot_under_the_same_approvals(
     )
     states = agent_api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers)
     assert [s["runs"] for s in states.json()] == [True, True], states.text
+    # Each entry shows what it will be told to do.
+    assert [s["instruction"] for s in states.json()] == [f"Docks {weekly}", f"Day {daily}"]
 
     async def race() -> None:
         # As many schedulers as workers, at once (the test's worker is one more); each queues

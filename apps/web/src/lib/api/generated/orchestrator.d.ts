@@ -1210,6 +1210,11 @@ export interface components {
             /** Enabled */
             enabled: boolean;
             /**
+             * Instruction
+             * @description What a scheduled AGENT_TASK is told to do, word for word (null for the other types)
+             */
+            instruction?: string | null;
+            /**
              * Next Run
              * @description The next run (UTC) when it runs
              */
