@@ -132,7 +132,7 @@ def test_the_agent_page_learns_why_a_schedule_does_not_run(
         tenant.agent_id,
     )
     (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
-    assert state["runs"] and state["problem"] is None
+    assert state["runs"] and state["problem"] is None and state["instruction"] is None
     # 06:00 in Tokyo is 21:00 UTC.
     assert datetime.fromisoformat(state["next_run"]).astimezone(UTC).hour == 21
     sql(database_url, "UPDATE agents SET status = 'DISABLED' WHERE id = %s", tenant.agent_id)

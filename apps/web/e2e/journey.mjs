@@ -183,21 +183,40 @@ try {
   await page.getByText(/Next run/).first().waitFor();
   await screenshot(page, "agent-schedules");
   // A workflow of a type that does not exist, saved by hand: the card says it will not run.
-  const saved = await page.evaluate(async (id) => {
-    const agent = await (await fetch(`/api/core/agents/${id}`)).json();
-    const workflows = [...agent.config.workflows, { type: "MONTHLY_FIRST_WORKING_SEND", schedule: "0 9 1 * *" }];
-    const r = await fetch(`/api/core/agents/${id}`, {
-      method: "PATCH",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ config: { ...agent.config, workflows } }),
-    });
-    return r.status;
-  }, agentId);
+  // And an agent task on a schedule (29 February, so it does not fire during the journey): the
+  // card shows what it will be told, cut short, whole on hover and on "Show all".
+  const instruction =
+    "Every Monday morning, list last week's late orders by zone, say which carrier was late most " +
+    "often, and compare with the week before; keep it to one table and three sentences.";
+  const saved = await page.evaluate(
+    async ({ id, instruction }) => {
+      const agent = await (await fetch(`/api/core/agents/${id}`)).json();
+      const workflows = [
+        ...agent.config.workflows,
+        { type: "MONTHLY_FIRST_WORKING_SEND", schedule: "0 9 1 * *" },
+        { type: "AGENT_TASK", schedule: "30 4 29 2 *", input: { instruction } },
+      ];
+      const r = await fetch(`/api/core/agents/${id}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ config: { ...agent.config, workflows } }),
+      });
+      return r.status;
+    },
+    { id: agentId, instruction },
+  );
   assert.equal(saved, 200);
   await page.reload();
   await schedules.getByText("does not run").waitFor();
   await schedules.getByText(/Why not: there is no workflow type 'MONTHLY_FIRST_WORKING_SEND'/).waitFor();
+  const scheduledTask = schedules.getByRole("listitem").filter({ hasText: "AGENT_TASK" });
+  const shownInstruction = scheduledTask.getByTestId("schedule-instruction");
+  assert.equal(await shownInstruction.getAttribute("title"), instruction);
+  const cut = await shownInstruction.innerText();
+  assert.ok(cut.endsWith("…") && instruction.startsWith(cut.slice(0, -1)), `instruction shown: ${cut}`);
   await screenshot(page, "agent-schedule-not-run");
+  await scheduledTask.getByRole("button", { name: "Show all" }).click();
+  assert.equal(await shownInstruction.innerText(), instruction);
 
   step("config: YAML shown and downloaded");
   await page.getByRole("tab", { name: "Config" }).click();

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from phi_agent_config import schedule_problem
 from phi_agent_config.workflows import INSTRUCTED_WORKFLOW_TYPES
+from phi_llm.accounting import spent_budget
 from phi_orchestrator.agents import scheduled as scheduled_agents
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.tasks import repository as tasks
@@ -82,10 +83,16 @@ def due_entries(
 
 
 def schedule_states(
-    config: dict[str, Any] | None, status: str, zone: str, now: datetime
+    config: dict[str, Any] | None,
+    status: str,
+    zone: str,
+    now: datetime,
+    budget_refusal: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every workflow of an agent's config that has a schedule: whether the scheduler runs
-    it, why not when it does not, and its next run (UTC)."""
+    it, why not when it does not, and its next run (UTC); ``skipped`` when its slots come but
+    are not run now (a workflow that needs a model while ``budget_refusal``, why the org's
+    model calls would be refused, holds)."""
     states = []
     for wf in (config or {}).get("workflows", []) or []:
         if not isinstance(wf, dict) or not wf.get("schedule"):
@@ -97,8 +104,15 @@ def schedule_states(
         if problem is None and status != "ACTIVE":
             problem = f"the agent is {status}; schedules run only for ACTIVE agents"
         next_run = None
+        skipped = None
         if problem is None:
             next_run = next_slot(str(wf["schedule"]), zone, now)
+            workflow = get_workflow(str(wf.get("type")))
+            if budget_refusal and workflow is not None and workflow.needs_tool_calling:
+                skipped = (
+                    "its slots are skipped (each recorded as a failed task) while the "
+                    f"{budget_refusal}"
+                )
         states.append(
             {
                 "type": str(wf.get("type")),
@@ -108,9 +122,20 @@ def schedule_states(
                 "runs": problem is None,
                 "problem": problem,
                 "next_run": next_run,
+                "skipped": skipped,
+                "instruction": _instruction(wf),
             }
         )
     return states
+
+
+def _instruction(wf: dict[str, Any]) -> str | None:
+    """The instruction a scheduled agent task runs (None for the other types)."""
+    if str(wf.get("type")) not in INSTRUCTED_WORKFLOW_TYPES:
+        return None
+    given = wf.get("input")
+    instruction = given.get("instruction") if isinstance(given, dict) else None
+    return instruction if isinstance(instruction, str) else None
 
 
 def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:
@@ -132,6 +157,8 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
     async with pool.connection() as conn:
         agents = await scheduled_agents(conn)
     created = []
+    # Per organization, why its model calls would be refused now (read once per tick).
+    refusals: dict[uuid.UUID, str | None] = {}
     for agent, wf, slot in due_entries([dict(a) for a in agents], now):
         type_ = wf["type"]
         workflow = get_workflow(type_)
@@ -149,6 +176,14 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
         except ValidationError as exc:
             logger.warning("schedule of %s on agent %s: %s", type_, agent["id"], exc)
             continue
+        if workflow.needs_tool_calling:
+            if agent["org_id"] not in refusals:
+                async with pool.connection() as conn:
+                    refusal = await spent_budget(conn, agent["org_id"])
+                refusals[agent["org_id"]] = None if refusal is None else str(refusal)
+            if refusals[agent["org_id"]] is not None:
+                await _skip(pool, agent, wf, slot, params, str(refusals[agent["org_id"]]))
+                continue
         async with pool.connection() as conn, conn.transaction():
             task_id = await tasks.create_scheduled(
                 conn,
@@ -179,3 +214,35 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
                 )
                 created.append(task_id)
     return created
+
+
+async def _skip(
+    pool: Pool,
+    agent: dict[str, Any],
+    wf: dict[str, Any],
+    slot: datetime,
+    params: dict[str, Any],
+    refusal: str,
+) -> None:
+    """Record a slot that is not run because the organization's model calls would be refused
+    (an agent task could only fail at its first step): a FAILED task of the slot (once) whose
+    error starts with ``skipped:``, with ``task_created`` and ``task_skipped`` events."""
+    error = f"skipped: {wf['type']} needs a language model, and the {refusal}"
+    async with pool.connection() as conn, conn.transaction():
+        task_id = await tasks.create_skipped(
+            conn,
+            agent_id=agent["id"],
+            org_id=agent["org_id"],
+            type_=wf["type"],
+            input_=params,
+            slot=slot,
+            key=schedule_key(wf),
+            error=error,
+        )
+        if task_id:
+            await add_event(
+                conn, task_id, "task_created", {"trigger": "schedule", "slot": slot.isoformat()}
+            )
+            await add_event(conn, task_id, "task_skipped", {"reason": "budget", "error": error})
+    if task_id:
+        logger.warning("schedule of %s on agent %s: %s", wf["type"], agent["id"], error)

@@ -372,13 +372,35 @@ def test_an_org_that_spent_its_monthly_budget_gets_no_model_call(
         headers=tenant.owner.headers,
     )
     assert r.status_code == 429, r.text
-    assert "monthly token budget (5000 of 5000 tokens)" in r.json()["detail"]
+    assert r.json()["detail"] == (
+        "AGENT_TASK needs a language model, and the monthly token budget of 5000 tokens for "
+        f"organization {tenant.org_id} is used up (5000 tokens used or reserved this month); "
+        "raise monthly_token_budget or wait for next month"
+    )
+    # Calls stopped for the month (an answer went past its reservation up to the budget) are
+    # refused whatever is left: so is the task.
+    sql(
+        database_url,
+        "UPDATE llm_token_usage SET used = 4000, stopped_at_budget = 5000 WHERE org_id = %s",
+        tenant.org_id,
+    )
+    r = agent_api.post(
+        f"/agents/{tenant.agent_id}/run-task",
+        json={"type": "AGENT_TASK", "input": {"instruction": f"Count late orders {marker}"}},
+        headers=tenant.owner.headers,
+    )
+    assert r.status_code == 429, r.text
+    assert "are stopped for this month" in r.json()["detail"]
     assert sql(database_url, "SELECT count(*) FROM tasks WHERE agent_id = %s", tenant.agent_id) == [
         (0,)
     ]
     # Accepted with a few tokens left, the task ends at its first model call, which the
     # budget refuses before anything is sent.
-    sql(database_url, "UPDATE llm_token_usage SET used = 4900 WHERE org_id = %s", tenant.org_id)
+    sql(
+        database_url,
+        "UPDATE llm_token_usage SET used = 4900, stopped_at_budget = NULL WHERE org_id = %s",
+        tenant.org_id,
+    )
     task_id = give_task(agent_api, tenant, f"Count late orders {marker}")
     task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
     assert task["status"] == "FAILED"
@@ -389,6 +411,93 @@ def test_an_org_that_spent_its_monthly_budget_gets_no_model_call(
     assert sql(database_url, "SELECT outcome FROM llm_calls WHERE task_id = %s", task_id) == [
         ("refused",)
     ]
+
+
+def test_scheduled_agent_tasks_are_skipped_while_the_budget_is_spent(
+    agent_api: httpx.Client,
+    database_url: str,
+    model: FakeOpenAIServer,
+    task_worker: WorkerProcess,
+) -> None:
+    import asyncio
+    import json
+    import time
+    from datetime import UTC, datetime
+
+    from phi_orchestrator.runtime import open_pool
+    from phi_orchestrator.schedules import start_due_runs
+
+    tenant = agent_tenant(database_url, tools=())
+    month = "(date_trunc('month', now() AT TIME ZONE 'UTC'))::date"
+    sql(
+        database_url,
+        "UPDATE organizations SET monthly_token_budget = 5000 WHERE id = %s",
+        tenant.org_id,
+    )
+    sql(
+        database_url,
+        f"INSERT INTO llm_token_usage (org_id, month, used) VALUES (%s, {month}, 5000)",
+        tenant.org_id,
+    )
+    marker = script(model, "say:No dock is closed.")
+    now = datetime.now(UTC)
+    entry = {
+        "type": "AGENT_TASK",
+        "schedule": f"{now.minute} {now.hour} * * *",
+        "input": {"instruction": f"Docks {marker}"},
+    }
+    sql(
+        database_url,
+        "UPDATE agents SET config = jsonb_set(config, '{workflows}', %s::jsonb) WHERE id = %s",
+        json.dumps([entry]),
+        tenant.agent_id,
+    )
+    spent = (
+        f"the monthly token budget of 5000 tokens for organization {tenant.org_id} is used up "
+        "(5000 tokens used or reserved this month)"
+    )
+    # The schedules view says so before the slot comes.
+    (state,) = agent_api.get(
+        f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers
+    ).json()
+    assert state["runs"] is True and state["problem"] is None
+    assert state["skipped"].startswith(
+        "its slots are skipped (each recorded as a failed task) while " + spent
+    )
+
+    async def tick() -> list[Any]:
+        pool = open_pool(database_url.replace("postgresql+psycopg://", "postgresql://"), 4)
+        await pool.open()
+        try:
+            return await asyncio.gather(*(start_due_runs(pool, time.time()) for _ in range(2)))
+        finally:
+            await pool.close()
+
+    # Nothing is started; the slot is taken by one task that says why it did not run (the
+    # test's worker schedules too: still one).
+    assert asyncio.run(tick()) == [[], []]
+    ((task_id, status, trigger, error, slot),) = sql(
+        database_url,
+        "SELECT id::text, status, trigger, error, schedule_slot IS NOT NULL FROM tasks "
+        "WHERE agent_id = %s",
+        tenant.agent_id,
+    )
+    assert (status, trigger, slot) == ("FAILED", "schedule", True)
+    assert error.startswith(f"skipped: AGENT_TASK needs a language model, and {spent}")
+    task = agent_api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()
+    assert [e["event_type"] for e in task["events"]] == ["task_created", "task_skipped"]
+    assert events(task, "task_skipped") == [{"reason": "budget", "error": error}]
+    assert model.requests_with(marker) == []
+    # With the budget raised, the view no longer warns.
+    sql(
+        database_url,
+        "UPDATE organizations SET monthly_token_budget = 100000 WHERE id = %s",
+        tenant.org_id,
+    )
+    (state,) = agent_api.get(
+        f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers
+    ).json()
+    assert state["skipped"] is None
 
 
 def test_cancel_withdraws_the_pending_tool_call(
@@ -413,6 +522,34 @@ def test_cancel_withdraws_the_pending_tool_call(
         assert polled.status_code == 200 and polled.json()["tasks"] == []
     finally:
         local.close()
+    assert len(model.requests_with(marker)) == 1
+
+
+def test_cancel_stops_the_task_it_started(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, task_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=("db",), workflows=["DAILY_WAREHOUSE_REPORT"])
+    # A report through a local agent that is not running: it waits for its data.
+    report = {
+        "type": "DAILY_WAREHOUSE_REPORT",
+        "input": {"day": "2026-11-24", "data_source": "local_agent"},
+    }
+    marker = script(model, calls(("run_workflow", report)), "say:done")
+    task_id = give_task(agent_api, tenant, f"Report on the 24th {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"WAITING", "FAILED"})
+    assert task["status"] == "WAITING", task["error"]
+    ((child_id,),) = sql(
+        database_url, "SELECT id::text FROM tasks WHERE parent_task_id = %s", task_id
+    )
+    wait_status(agent_api, tenant, child_id, {"WAITING"})
+    r = agent_api.post(f"/tasks/{task_id}/cancel", headers=tenant.member.headers)
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
+    assert events(r.json(), "task_cancelled")[0]["cancelled_tasks"] == [child_id]
+    child = agent_api.get(f"/tasks/{child_id}", headers=tenant.owner.headers).json()
+    assert child["status"] == "CANCELLED"
+    (cancelled,) = events(child, "task_cancelled")
+    assert cancelled["reason"] == f"cancelled with the agent task {task_id} that started it"
+    assert [c["status"] for c in child["tool_calls"]] == ["CANCELLED"]
     assert len(model.requests_with(marker)) == 1
 
 
@@ -554,6 +691,8 @@ def test_scheduled_agent_tasks_run_once_per_slot_under_the_same_approvals(
     )
     states = agent_api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers)
     assert [s["runs"] for s in states.json()] == [True, True], states.text
+    # Each entry shows what it will be told to do.
+    assert [s["instruction"] for s in states.json()] == [f"Docks {weekly}", f"Day {daily}"]
 
     async def race() -> None:
         # As many schedulers as workers, at once (the test's worker is one more); each queues
@@ -584,9 +723,6 @@ def test_scheduled_agent_tasks_run_once_per_slot_under_the_same_approvals(
     # The same approvals as a task given by hand.
     weekly_id = str(by_instruction[f"Docks {weekly}"]["id"])
     waiting = wait_status(agent_api, tenant, weekly_id, {"AWAITING_APPROVAL", "FAILED", "SUCCESS"})
-    for e in waiting["events"]:
-        print("EV", e["event_type"], str(e["payload"])[:150])
-    print("EV", waiting["input"], waiting["output"])
     assert waiting["pending_approval"]["tool"] == "search_documents", waiting["error"]
     r = agent_api.post(
         f"/tasks/{weekly_id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from phi_llm.accounting import spent_budget
 from phi_orchestrator import organizations
 from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.notify import TASK_EVENTS, wait_for
@@ -114,10 +115,18 @@ async def list_agent_schedules(
 ) -> list[ScheduleState]:
     """The scheduled workflows of the agent's config: which the scheduler runs, when next,
     and why it skips the others (a type that does not exist or runs only on request, a cron
-    that never fires, a disabled workflow or agent)."""
+    that never fires, a disabled workflow or agent), or skips their slots for now (an agent
+    task while the organization's monthly token budget is spent)."""
     agent, _ = await agent_access(session, agent_id, user_id)
     zone = await organizations.time_zone(session, agent.org_id)
-    states = schedule_states(agent.config, agent.status, zone or "UTC", datetime.now(UTC))
+    refusal = await spent_budget(session, agent.org_id)
+    states = schedule_states(
+        agent.config,
+        agent.status,
+        zone or "UTC",
+        datetime.now(UTC),
+        None if refusal is None else str(refusal),
+    )
     return [ScheduleState.model_validate(s) for s in states]
 
 
