@@ -13,6 +13,9 @@ const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
 // The orchestrator itself, where the journey plays a local agent (heartbeat, claim).
 const ORCHESTRATOR = process.env.ORCHESTRATOR_URL;
 const PASSWORD = "journey-pass-1";
+const WRONG_PASSWORD = "wrong password";
+// Every password typed and every secret shown: the test scans the audit log for them.
+const secretsSeen = [PASSWORD, WRONG_PASSWORD];
 const TIMEOUT = 60_000;
 
 const browser = await chromium.launch({
@@ -242,6 +245,7 @@ try {
   await page.getByLabel("Key name").fill("warehouse-pc");
   await page.getByRole("button", { name: "Create key" }).click();
   const secret = await page.getByTestId("new-key-secret").innerText();
+  secretsSeen.push(secret);
   assert.ok(secret.length > 20, "the new key is shown");
   await page.getByRole("button", { name: "Revoke key warehouse-pc" }).waitFor();
   await screenshot(page, "agent-local-agents");
@@ -310,6 +314,7 @@ try {
   const newSecret = (await delivery.getByTestId("webhook-secret").innerText()).trim();
   assert.match(newSecret, /^whsec_/);
   assert.notEqual(newSecret, firstSecret);
+  secretsSeen.push(firstSecret, newSecret);
   await screenshot(page, "agent-delivery-secret-rotated");
   await delivery.getByRole("button", { name: `Remove ${hookUrl}` }).click();
   await delivery.getByRole("button", { name: `Remove ${hookUrl}` }).waitFor({ state: "detached" });
@@ -542,7 +547,7 @@ try {
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForURL(/\/login/);
   await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("wrong password");
+  await page.getByLabel("Password").fill(WRONG_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("alert").waitFor();
   await page.getByLabel("Password").fill(PASSWORD);
@@ -613,6 +618,7 @@ try {
     await cold.close();
   }
   await writeFile(join(SHOTS, "js-budget.json"), JSON.stringify(budget, null, 2));
+  await writeFile(join(SHOTS, "secrets-seen.json"), JSON.stringify(secretsSeen));
 
   assert.deepEqual(failures, [], "the pages logged errors");
   console.log("journey passed");

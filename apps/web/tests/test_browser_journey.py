@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from phi_platform.embedded_pg import free_port
+from phi_platform.testing import AUDIT_SECRETS, audit_events_with_secrets
 
 WEB = Path(__file__).resolve().parents[1]
 SCREENSHOTS = WEB / "e2e" / "screenshots"
@@ -208,7 +209,7 @@ def stack(
                 print(f"--- {proc.name} output ---\n{proc.output}")
 
 
-def test_browser_journey(stack: dict[str, str]) -> None:
+def test_browser_journey(stack: dict[str, str], own_database_url: str) -> None:
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     env = {
@@ -238,3 +239,21 @@ def test_browser_journey(stack: dict[str, str]) -> None:
     assert not over, f"routes over the {JS_BUDGET_BYTES // 1024} kB JS budget: {over}"
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
     assert len(shots) >= 8, shots
+
+    # The journey's own database is not the shared one the end-of-run scan reads: its audit
+    # log (typed passwords, a wrong one too, the key and webhook secrets shown once) is
+    # scanned here.
+    seen = json.loads((SCREENSHOTS / "secrets-seen.json").read_text())
+    assert len(seen) == 5, "two passwords, one local-agent key, two webhook secrets"
+    AUDIT_SECRETS.update(seen)
+    import psycopg
+
+    with psycopg.connect(own_database_url.replace("postgresql+psycopg://", "postgresql://")) as c:
+        actions = {a for (a,) in c.execute("SELECT DISTINCT action FROM audit_events")}
+    assert {
+        "auth.sign_in_failed",
+        "local_agent_key.created",
+        "delivery_destination.secret_rotated",
+    } <= actions, actions
+    leaks = audit_events_with_secrets(own_database_url)
+    assert not leaks, "audit events carry secrets:\n" + "\n".join(leaks)
