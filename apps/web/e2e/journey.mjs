@@ -473,6 +473,21 @@ try {
   await view.getByTestId("task-events").getByText("remember approved").waitFor();
   await screenshot(page, "agent-task");
 
+  step("give a task in words, reject its call in place with a reason");
+  await give.getByLabel("Task").fill(process.env.REJECT_INSTRUCTION);
+  await give.getByRole("button", { name: "Give the task" }).click();
+  const rejectBox = view.getByTestId("approval-box");
+  await rejectBox.waitFor({ timeout: 60_000 });
+  assert.match(await rejectBox.innerText(), /Dock 2 is the slowest/);
+  await rejectBox.getByLabel("Reason (told to the agent when you reject)").fill(process.env.REJECT_REASON);
+  await rejectBox.getByRole("button", { name: "Reject" }).click();
+  await view.getByTestId("task-events").getByText(`remember rejected: ${process.env.REJECT_REASON}`).waitFor();
+  await view
+    .getByTestId("task-answer")
+    .getByText(process.env.REJECT_ANSWER.slice(0, 30), { exact: false })
+    .waitFor({ timeout: 60_000 });
+  await screenshot(page, "agent-task-rejected");
+
   step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
   const refusalAt = new Date().toISOString();
   const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
