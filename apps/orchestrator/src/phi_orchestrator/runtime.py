@@ -624,13 +624,17 @@ class TaskHandle:
                 return {**decided["payload"], "waited_seconds": waited}
             interrupt({"approval": key, "tool": request.get("tool")})
 
-    async def child_task(self, step: str, type_: str, input_: dict[str, Any]) -> dict[str, Any]:
+    async def child_task(
+        self, step: str, type_: str, input_: dict[str, Any], wait_seconds: float
+    ) -> dict[str, Any]:
         """The task this step starts (once), when it has finished: its status, output and
-        error; the graph stops until then (the child's end advances this task again)."""
+        error, and ``past_deadline``; the graph stops until then (the child's end advances
+        this task again). Unfinished ``wait_seconds`` after it was started, the housekeeping
+        job cancels it (and so ends the wait)."""
         while True:
             async with self.session.transaction() as conn:
                 created, child = await approvals.create_child(
-                    conn, self.task_id, step, type_, input_
+                    conn, self.task_id, step, type_, input_, wait_seconds
                 )
                 if created:
                     await add_event(
