@@ -111,7 +111,8 @@ async def expire_approvals(context: procrastinate.JobContext, timestamp: int) ->
 async def run_schedules(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.schedules import start_due_runs
 
-    for task_id in await start_due_runs(context_value(context, "pool"), timestamp):
+    settings: OrchestratorSettings = context_value(context, "settings")
+    for task_id in await start_due_runs(context_value(context, "pool"), timestamp, settings):
         await defer_advance(context.app, task_id)
 
 

@@ -88,11 +88,13 @@ def schedule_states(
     zone: str,
     now: datetime,
     budget_refusal: str | None = None,
+    model_problem: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every workflow of an agent's config that has a schedule: whether the scheduler runs
-    it, why not when it does not, and its next run (UTC); ``skipped`` when its slots come but
-    are not run now (a workflow that needs a model while ``budget_refusal``, why the org's
-    model calls would be refused, holds)."""
+    it, why not when it does not (``model_problem``: why this deployment has no model that
+    calls tools, for a workflow that needs one), and its next run (UTC); ``skipped`` when its
+    slots come but are not run now (a workflow that needs a model while ``budget_refusal``,
+    why the org's model calls would be refused, holds)."""
     states = []
     for wf in (config or {}).get("workflows", []) or []:
         if not isinstance(wf, dict) or not wf.get("schedule"):
@@ -103,12 +105,13 @@ def schedule_states(
             problem = "the workflow is disabled in the agent's config"
         if problem is None and status != "ACTIVE":
             problem = f"the agent is {status}; schedules run only for ACTIVE agents"
+        if problem is None and model_problem and needs_tool_calling(wf):
+            problem = f"{wf.get('type')} needs a model that calls tools, and {model_problem}"
         next_run = None
         skipped = None
         if problem is None:
             next_run = next_slot(str(wf["schedule"]), zone, now)
-            workflow = get_workflow(str(wf.get("type")))
-            if budget_refusal and workflow is not None and workflow.needs_tool_calling:
+            if budget_refusal and needs_tool_calling(wf):
                 skipped = (
                     "its slots are skipped (each recorded as a failed task) while the "
                     f"{budget_refusal}"
@@ -123,9 +126,25 @@ def schedule_states(
                 "problem": problem,
                 "next_run": next_run,
                 "skipped": skipped,
+                "instruction": _instruction(wf),
             }
         )
     return states
+
+
+def needs_tool_calling(wf: dict[str, Any]) -> bool:
+    """Whether the entry's workflow type needs a model that calls tools (an agent task)."""
+    workflow = get_workflow(str(wf.get("type")))
+    return workflow is not None and workflow.needs_tool_calling
+
+
+def _instruction(wf: dict[str, Any]) -> str | None:
+    """The instruction a scheduled agent task runs (None for the other types)."""
+    if str(wf.get("type")) not in INSTRUCTED_WORKFLOW_TYPES:
+        return None
+    given = wf.get("input")
+    instruction = given.get("instruction") if isinstance(given, dict) else None
+    return instruction if isinstance(instruction, str) else None
 
 
 def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:
@@ -141,18 +160,35 @@ def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:
     return slot.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uuid.UUID]:
-    """Create the tasks of the slots due now (once each); returns the new tasks' ids."""
+async def start_due_runs(
+    pool: Pool, timestamp: float | None = None, settings: Any = None
+) -> list[uuid.UUID]:
+    """Create the tasks of the slots due now (once each); returns the new tasks' ids.
+
+    With the worker's ``settings``, a workflow that needs a model that calls tools (an agent
+    task) is not run where none is configured (GET /agents/{id}/schedules says why), as
+    ``run-task`` refuses it."""
+    from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
+
     now = datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
     async with pool.connection() as conn:
         agents = await scheduled_agents(conn)
     created = []
     # Per organization, why its model calls would be refused now (read once per tick).
     refusals: dict[uuid.UUID, str | None] = {}
+    model_problem: list[str | None] = []  # asked once per tick, when an agent task is due
     for agent, wf, slot in due_entries([dict(a) for a in agents], now):
         type_ = wf["type"]
         workflow = get_workflow(type_)
         assert workflow is not None
+        if workflow.needs_tool_calling and settings is not None:
+            if not model_problem:
+                model_problem.append(await tool_calling_problem(settings))
+            if model_problem[0] is not None:
+                logger.warning(
+                    "schedule of %s on agent %s: %s", type_, agent["id"], model_problem[0]
+                )
+                continue
         try:
             local_day = slot.astimezone(ZoneInfo(agent.get("time_zone") or "UTC")).date()
         except (KeyError, ValueError):
