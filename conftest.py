@@ -128,7 +128,8 @@ def _remember_test_secrets() -> Iterator[None]:
 
     def key_result(_: tuple[object, ...], key: object) -> None:
         whole = str(getattr(key, "key", ""))
-        AUDIT_SECRETS.update({whole, whole.rsplit("_", 1)[-1]})
+        # phia_<key id>_<secret>: the url-safe secret may itself hold "_".
+        AUDIT_SECRETS.update({whole, whole.split("_", 2)[-1]})
 
     wrap("phi_core_api.auth.service", "hash_password", password_arg)
     wrap("phi_core_api.auth.service", "verify_password", password_arg)

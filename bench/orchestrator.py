@@ -12,9 +12,10 @@ over HTTP.
    Latency is ``claimed_at - created_at`` of the call, both stamped by the database.
 2. Orchestration overhead of a DAILY_WAREHOUSE_REPORT task: its wall time (created → finished)
    minus the time spent inside its graph nodes (their ``step_finished`` durations: data
-   generation, analysis, the model) and minus the tool time (call created → result stored).
-   What remains is queueing, checkpoints, events, the interrupt and the resume. Tasks run one
-   at a time on one worker, after two warm-up tasks.
+   generation, analysis, the model; a step's wait in place for the local agent is not in
+   its duration) and minus the tool time (call created → result stored). What remains is
+   queueing, checkpoints, events, storing the result and waking the run (or the interrupt and
+   the resume). Tasks run one at a time on one worker, after two warm-up tasks.
 3. Tasks completed per second with 1 and 2 workers (4 jobs at once each): a batch of ASK tasks
    (builtin answer, no documents: mostly orchestration) and of sample reports (CPU-bound).
 """

@@ -22,7 +22,10 @@ RUN npx --no-install next build && mkdir /out \
     && cp -a package.json server.mjs node_modules .next /out/
 
 FROM ${BASE}
-ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PHI_WEB_PORT=3000
+# glibc's malloc as make dev sets it (scripts/dev/run.py, WEB_MALLOC): big buffers mapped on
+# their own and given back when freed, two arenas (docs/benchmarks.md, issue 24).
+ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 PHI_WEB_PORT=3000 \
+    MALLOC_MMAP_THRESHOLD_=65536 MALLOC_ARENA_MAX=2
 WORKDIR /web
 COPY --from=build /out/ ./
 USER 10001:10001

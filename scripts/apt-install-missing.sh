@@ -20,12 +20,14 @@ done
 
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
-options="-y -q --no-install-recommends --no-upgrade"
+# Another apt run (an unattended upgrade, a second make) holds dpkg's lock for a while: wait for
+# it rather than fail.
+options="-y -q --no-install-recommends --no-upgrade -o DPkg::Lock::Timeout=600"
 
 # What apt would do, without doing it. A package missing from stale lists needs an update first.
 # shellcheck disable=SC2086  # $missing and $options are word lists on purpose
 if ! plan=$(apt-get -s install $options $missing 2>&1); then
-	$sudo apt-get update -q
+	$sudo apt-get update -q -o DPkg::Lock::Timeout=600
 	plan=$(apt-get -s install $options $missing 2>&1) || {
 		echo "$plan" >&2
 		exit 1

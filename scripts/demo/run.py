@@ -80,11 +80,14 @@ class DemoAgent:
     config_yaml: str
 
 
+DEMO_PASSWORD = "demo password 1"
+
+
 def create_demo_agent(core: httpx.Client, orch: httpx.Client) -> DemoAgent:
     """Sign-up to downloaded config: everything a new customer does in the web app."""
     email = f"demo-{uuid.uuid4().hex[:8]}@example.com"
     step(f"sign up {email}, create the org 'Demo Logistics'")
-    body = {"email": email, "password": "demo password 1", "name": "Demo"}
+    body = {"email": email, "password": DEMO_PASSWORD, "name": "Demo"}
     user = ok(core.post("/auth/signup", json=body), 201)
     auth = {"Authorization": f"Bearer {user['access_token']}"}
     org = ok(core.post("/orgs", json={"name": "Demo Logistics"}, headers=auth), 201)

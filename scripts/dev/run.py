@@ -45,12 +45,18 @@ class Service:
     port_as: str | None = None
     # Serves /health, /ready and /metrics on its port (phi_service).
     observable: bool = True
+    # Variables the process gets unless this environment sets them already.
+    defaults: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str] | None:
         port = self.port()
-        if self.port_as is None or port is None:
-            return None
-        return {**os.environ, self.port_as: str(port)}
+        own_port = self.port_as is not None and port is not None
+        if not own_port and not self.defaults:
+            return None  # this environment as it is
+        env = {**self.defaults, **os.environ}
+        if own_port:
+            env[str(self.port_as)] = str(port)
+        return env
 
     def argv(self) -> list[str]:
         if self.command is not None:
@@ -91,6 +97,12 @@ SERVICES = [
 # The web app's production build (`make dev` runs `next build` first); it reaches the services
 # through PHI_CORE_API_PORT / PHI_ORCHESTRATOR_PORT, inherited from this environment.
 WEB_DIR = Path(__file__).resolve().parents[2] / "apps" / "web"
+# glibc's malloc for Node.js (deploy/web.Dockerfile sets the same): blocks of 64 KB and more
+# are mapped on their own and unmapped when freed, two arenas at most. By default glibc raises
+# that threshold to the largest block freed so far, and Next.js holds a whole request body as
+# the 64 KB chunks it arrived in: after 20 MB uploads the web server kept 70-115 MB in its
+# heaps for good (docs/benchmarks.md, issue 24).
+WEB_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "2"}
 WEB = Service(
     "web",
     "",
@@ -100,6 +112,7 @@ WEB = Service(
     # server.mjs, not `next start`: it appends the browser's address to
     # X-Forwarded-For, which core-api believes from 127.0.0.1 (set_trusted_proxies).
     command=["node", str(WEB_DIR / "server.mjs"), "--port", "{port}", "--hostname", "127.0.0.1"],
+    defaults=WEB_MALLOC,
 )
 if (WEB_DIR / ".next" / "BUILD_ID").exists():
     SERVICES.append(WEB)

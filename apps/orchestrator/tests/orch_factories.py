@@ -227,3 +227,59 @@ def contract_result(payload: dict[str, Any], day: str) -> dict[str, Any]:
     names = {q["name"] for q in payload["queries"]}
     results = sample_result(date.fromisoformat(day))["results"]
     return {"results": {name: answer for name, answer in results.items() if name in names}}
+
+
+def add_document(
+    database_url: str,
+    tenant: Tenant,
+    passages: list[str],
+    name: str,
+    pages: list[int] | None = None,
+) -> str:
+    """A READY document of the tenant's agent whose chunks are ``passages`` (one search unit
+    each, embedded as ingestion would; ``pages[i]`` the page of passage i); its id."""
+    import json
+
+    from phi_llm.embeddings import get_embedding_provider
+
+    vectors = get_embedding_provider().embed_passages(passages)
+    (document_id,) = sql(
+        database_url,
+        "INSERT INTO documents (org_id, agent_id, name, source_type, storage_path, status, "
+        "chunk_count) VALUES (%s, %s, %s, 'SOP', 'x', 'READY', %s) RETURNING id",
+        tenant.org_id,
+        tenant.agent_id,
+        name,
+        len(passages),
+    )[0]
+    for i, (text, vector) in enumerate(zip(passages, vectors, strict=True)):
+        literal = "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
+        metadata = {"source_type": "SOP", **({"page": pages[i]} if pages else {})}
+        (chunk_id,) = sql(
+            database_url,
+            "INSERT INTO document_chunks (document_id, org_id, agent_id, chunk_index, chunk_text, "
+            "embedding, metadata) VALUES (%s, %s, %s, %s, %s, %s::vector, %s::jsonb) "
+            "RETURNING id",
+            document_id,
+            tenant.org_id,
+            tenant.agent_id,
+            i,
+            text,
+            literal,
+            json.dumps(metadata),
+        )[0]
+        # Search matches on units (sentence groups) and returns their passage: one unit each.
+        sql(
+            database_url,
+            "INSERT INTO document_units (chunk_id, document_id, org_id, agent_id, unit_index, "
+            "char_start, char_end, unit_text, embedding) "
+            "VALUES (%s, %s, %s, %s, 0, 0, %s, %s, %s::vector)",
+            chunk_id,
+            document_id,
+            tenant.org_id,
+            tenant.agent_id,
+            len(text),
+            text,
+            literal,
+        )
+    return str(document_id)

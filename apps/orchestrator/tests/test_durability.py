@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from orch_factories import (
     ScriptedLocalAgent,
     contract_result,
@@ -17,6 +18,7 @@ from orch_factories import (
     make_tenant,
     plain_url,
     run_task,
+    sql,
     wait_task,
 )
 
@@ -164,9 +166,13 @@ def test_two_workers_never_run_the_same_step_twice(
     agent.close()
 
 
+@pytest.mark.parametrize("in_place", [False, True], ids=["task-waiting", "run-waiting-in-place"])
 def test_the_same_callback_posted_twice_at_once_is_applied_once(
-    api: httpx.Client, database_url: str, orchestrator: Any, worker: Any
+    api: httpx.Client, database_url: str, orchestrator: Any, start_worker: Any, in_place: bool
 ) -> None:
+    """Both while the task is WAITING (the answer resumes it through a job) and while its run
+    still waits in place for the answer (the run reads it and goes on)."""
+    start_worker(tool_call_wait_seconds=30 if in_place else 0)
     tenant = make_tenant(database_url)
     key = create_key(api, tenant)
     agent = ScriptedLocalAgent(orchestrator.url, key)
@@ -175,6 +181,8 @@ def test_the_same_callback_posted_twice_at_once_is_applied_once(
         api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY, "data_source": "local_agent"}
     )
     call = agent.claim()
+    if not in_place:
+        wait_task(api, tenant, task_id, {"WAITING"})
     result = contract_result(call["payload"], DAY)
     answers: list[str] = []
     barrier = threading.Barrier(2)
@@ -194,6 +202,61 @@ def test_the_same_callback_posted_twice_at_once_is_applied_once(
     task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"})
     assert task["status"] == "SUCCESS"
     kinds = Counter(e["event_type"] for e in task["events"])
-    assert kinds["tool_call_completed"] == 1 and kinds["task_resumed"] == 1
-    assert kinds["task_succeeded"] == 1
+    assert kinds["tool_call_completed"] == 1 and kinds["task_succeeded"] == 1
+    assert kinds["task_resumed"] == (0 if in_place else 1), kinds
+    assert _events(task, "step_finished")["fetch_data"] == 1
+    agent.close()
+
+
+def _task_events(database_url: str, task_id: str) -> list[str]:
+    rows = sql(
+        database_url, "SELECT event_type FROM task_events WHERE task_id = %s ORDER BY seq", task_id
+    )
+    return [kind for (kind,) in rows]
+
+
+@pytest.mark.parametrize("answered", ["while-no-worker-lives", "to-the-next-worker"])
+def test_a_worker_killed_while_its_run_waits_in_place_for_a_tool_call(
+    api: httpx.Client, database_url: str, orchestrator: Any, start_worker: Any, answered: str
+) -> None:
+    """The run waits in place for the local agent's answer (no interrupt, the task RUNNING)
+    and its worker is killed there. The next worker takes the task over from its last
+    checkpoint and finds the same call: answered while no worker lived (the callback's job
+    resumes it), or answered later while the new run waits for it. The call is created and
+    handed out once, the step whose run was cut off finishes once, one result."""
+    tenant = make_tenant(database_url)
+    agent = ScriptedLocalAgent(orchestrator.url, create_key(api, tenant))
+    agent.heartbeat()
+    first = start_worker(tool_call_wait_seconds=30)
+    task_id = run_task(
+        api, tenant, "DAILY_WAREHOUSE_REPORT", {"day": DAY, "data_source": "local_agent"}
+    )
+    call = agent.claim(wait=30)
+    time.sleep(0.5)
+    # Waiting in place: still RUNNING, nothing says it stopped.
+    assert api.get(f"/tasks/{task_id}", headers=tenant.owner.headers).json()["status"] == "RUNNING"
+    assert "task_waiting" not in _task_events(database_url, task_id)
+    first.kill()
+    result = contract_result(call["payload"], DAY)
+    if answered == "while-no-worker-lives":
+        assert agent.callback(call, result).json() == {"status": "accepted"}
+        start_worker(tool_call_wait_seconds=30)
+    else:
+        start_worker(tool_call_wait_seconds=30)
+        # The new run has started the step again and waits on the same call.
+        deadline = time.monotonic() + 60
+        while _task_events(database_url, task_id).count("step_started") < 3:
+            assert time.monotonic() < deadline, _task_events(database_url, task_id)
+            time.sleep(0.05)
+        assert agent.callback(call, result).json() == {"status": "accepted"}
+    task = wait_task(api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=120)
+    assert task["status"] == "SUCCESS", task["error"]
+    assert sql(
+        database_url, "SELECT step, status, attempt FROM tool_calls WHERE task_id = %s", task_id
+    ) == [("fetch_data", "DONE", 1)]
+    kinds = Counter(_task_events(database_url, task_id))
+    assert kinds["tool_call_created"] == 1 and kinds["tool_call_claimed"] == 1
+    assert kinds["tool_call_completed"] == 1 and kinds["task_succeeded"] == 1
+    assert _events(task, "step_started")["fetch_data"] == 2
+    assert _events(task, "step_finished") == Counter(STEPS)
     agent.close()

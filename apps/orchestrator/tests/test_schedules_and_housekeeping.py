@@ -132,12 +132,46 @@ def test_the_agent_page_learns_why_a_schedule_does_not_run(
         tenant.agent_id,
     )
     (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
-    assert state["runs"] and state["problem"] is None
+    assert state["runs"] and state["problem"] is None and state["instruction"] is None
     # 06:00 in Tokyo is 21:00 UTC.
     assert datetime.fromisoformat(state["next_run"]).astimezone(UTC).hour == 21
     sql(database_url, "UPDATE agents SET status = 'DISABLED' WHERE id = %s", tenant.agent_id)
     (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
     assert not state["runs"] and "DISABLED" in state["problem"]
+
+
+def test_an_agent_task_is_not_scheduled_without_a_model_that_calls_tools(
+    api: httpx.Client, database_url: str, orch_settings: Any
+) -> None:
+    # The session's orchestrator (and its settings) route only to the builtin provider, which
+    # calls no tools: run-task refuses AGENT_TASK (409), and the scheduler does not start it.
+    entry = {
+        "type": "AGENT_TASK",
+        "schedule": "* * * * *",
+        "input": {"instruction": "List last week's late orders by zone"},
+    }
+    tenant = make_tenant(database_url, config={"workflows": [entry]})
+    (state,) = api.get(f"/agents/{tenant.agent_id}/schedules", headers=tenant.owner.headers).json()
+    assert not state["runs"] and state["next_run"] is None
+    assert state["problem"].startswith(
+        "AGENT_TASK needs a model that calls tools, and no model is configured: 'heavy' routes "
+        "only to the builtin provider"
+    )
+    assert "PHI_LLM_ROUTES" in state["problem"]
+    assert state["instruction"] == "List last week's late orders by zone"
+
+    async def tick() -> list[Any]:
+        pool = open_pool(_libpq(database_url), max_size=2)
+        await pool.open()
+        try:
+            return await start_due_runs(pool, time.time(), orch_settings())
+        finally:
+            await pool.close()
+
+    assert asyncio.run(tick()) == []
+    assert sql(database_url, "SELECT count(*) FROM tasks WHERE agent_id = %s", tenant.agent_id) == [
+        (0,)
+    ]
 
 
 def test_checkpoints_of_finished_tasks_are_pruned_results_stay(

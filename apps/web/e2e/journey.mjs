@@ -13,6 +13,9 @@ const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
 // The orchestrator itself, where the journey plays a local agent (heartbeat, claim).
 const ORCHESTRATOR = process.env.ORCHESTRATOR_URL;
 const PASSWORD = "journey-pass-1";
+const WRONG_PASSWORD = "wrong password";
+// Every password typed and every secret shown: the test scans the audit log for them.
+const secretsSeen = [PASSWORD, WRONG_PASSWORD];
 const TIMEOUT = 60_000;
 
 const browser = await chromium.launch({
@@ -180,21 +183,40 @@ try {
   await page.getByText(/Next run/).first().waitFor();
   await screenshot(page, "agent-schedules");
   // A workflow of a type that does not exist, saved by hand: the card says it will not run.
-  const saved = await page.evaluate(async (id) => {
-    const agent = await (await fetch(`/api/core/agents/${id}`)).json();
-    const workflows = [...agent.config.workflows, { type: "MONTHLY_FIRST_WORKING_SEND", schedule: "0 9 1 * *" }];
-    const r = await fetch(`/api/core/agents/${id}`, {
-      method: "PATCH",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ config: { ...agent.config, workflows } }),
-    });
-    return r.status;
-  }, agentId);
+  // And an agent task on a schedule (29 February, so it does not fire during the journey): the
+  // card shows what it will be told, cut short, whole on hover and on "Show all".
+  const instruction =
+    "Every Monday morning, list last week's late orders by zone, say which carrier was late most " +
+    "often, and compare with the week before; keep it to one table and three sentences.";
+  const saved = await page.evaluate(
+    async ({ id, instruction }) => {
+      const agent = await (await fetch(`/api/core/agents/${id}`)).json();
+      const workflows = [
+        ...agent.config.workflows,
+        { type: "MONTHLY_FIRST_WORKING_SEND", schedule: "0 9 1 * *" },
+        { type: "AGENT_TASK", schedule: "30 4 29 2 *", input: { instruction } },
+      ];
+      const r = await fetch(`/api/core/agents/${id}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ config: { ...agent.config, workflows } }),
+      });
+      return r.status;
+    },
+    { id: agentId, instruction },
+  );
   assert.equal(saved, 200);
   await page.reload();
   await schedules.getByText("does not run").waitFor();
   await schedules.getByText(/Why not: there is no workflow type 'MONTHLY_FIRST_WORKING_SEND'/).waitFor();
+  const scheduledTask = schedules.getByRole("listitem").filter({ hasText: "AGENT_TASK" });
+  const shownInstruction = scheduledTask.getByTestId("schedule-instruction");
+  assert.equal(await shownInstruction.getAttribute("title"), instruction);
+  const cut = await shownInstruction.innerText();
+  assert.ok(cut.endsWith("…") && instruction.startsWith(cut.slice(0, -1)), `instruction shown: ${cut}`);
   await screenshot(page, "agent-schedule-not-run");
+  await scheduledTask.getByRole("button", { name: "Show all" }).click();
+  assert.equal(await shownInstruction.innerText(), instruction);
 
   step("config: YAML shown and downloaded");
   await page.getByRole("tab", { name: "Config" }).click();
@@ -223,6 +245,7 @@ try {
   await page.getByLabel("Key name").fill("warehouse-pc");
   await page.getByRole("button", { name: "Create key" }).click();
   const secret = await page.getByTestId("new-key-secret").innerText();
+  secretsSeen.push(secret);
   assert.ok(secret.length > 20, "the new key is shown");
   await page.getByRole("button", { name: "Revoke key warehouse-pc" }).waitFor();
   await screenshot(page, "agent-local-agents");
@@ -291,6 +314,7 @@ try {
   const newSecret = (await delivery.getByTestId("webhook-secret").innerText()).trim();
   assert.match(newSecret, /^whsec_/);
   assert.notEqual(newSecret, firstSecret);
+  secretsSeen.push(firstSecret, newSecret);
   await screenshot(page, "agent-delivery-secret-rotated");
   await delivery.getByRole("button", { name: `Remove ${hookUrl}` }).click();
   await delivery.getByRole("button", { name: `Remove ${hookUrl}` }).waitFor({ state: "detached" });
@@ -449,6 +473,21 @@ try {
   await view.getByTestId("task-events").getByText("remember approved").waitFor();
   await screenshot(page, "agent-task");
 
+  step("give a task in words, reject its call in place with a reason");
+  await give.getByLabel("Task").fill(process.env.REJECT_INSTRUCTION);
+  await give.getByRole("button", { name: "Give the task" }).click();
+  const rejectBox = view.getByTestId("approval-box");
+  await rejectBox.waitFor({ timeout: 60_000 });
+  assert.match(await rejectBox.innerText(), /Dock 2 is the slowest/);
+  await rejectBox.getByLabel("Reason (told to the agent when you reject)").fill(process.env.REJECT_REASON);
+  await rejectBox.getByRole("button", { name: "Reject" }).click();
+  await view.getByTestId("task-events").getByText(`remember rejected: ${process.env.REJECT_REASON}`).waitFor();
+  await view
+    .getByTestId("task-answer")
+    .getByText(process.env.REJECT_ANSWER.slice(0, 30), { exact: false })
+    .waitFor({ timeout: 60_000 });
+  await screenshot(page, "agent-task-rejected");
+
   step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
   const refusalAt = new Date().toISOString();
   const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {
@@ -523,7 +562,7 @@ try {
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForURL(/\/login/);
   await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("wrong password");
+  await page.getByLabel("Password").fill(WRONG_PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("alert").waitFor();
   await page.getByLabel("Password").fill(PASSWORD);
@@ -594,6 +633,7 @@ try {
     await cold.close();
   }
   await writeFile(join(SHOTS, "js-budget.json"), JSON.stringify(budget, null, 2));
+  await writeFile(join(SHOTS, "secrets-seen.json"), JSON.stringify(secretsSeen));
 
   assert.deepEqual(failures, [], "the pages logged errors");
   console.log("journey passed");

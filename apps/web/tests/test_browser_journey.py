@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from phi_platform.embedded_pg import free_port
+from phi_platform.testing import AUDIT_SECRETS, audit_events_with_secrets
 
 WEB = Path(__file__).resolve().parents[1]
 SCREENSHOTS = WEB / "e2e" / "screenshots"
@@ -111,6 +112,10 @@ def own_database_url(pg_server: Any) -> Iterator[str]:
 # from the role's suggestions (any other model call gets a 500 and falls back to builtin).
 JOURNEY_INSTRUCTION = "Which zone had the most late orders yesterday"
 JOURNEY_ANSWER = "Late orders come from cold chain pallets counted after 07:00."
+# A second task, typed: its call is rejected in place, and the model reads why.
+REJECT_INSTRUCTION = "Remember that dock 2 is the slowest dock"
+REJECT_REASON = "dock speeds change every week"
+REJECT_ANSWER = "Understood: I did not remember it, since dock speeds change every week."
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +134,13 @@ def scripted_model() -> Iterator[Any]:
                 [{"name": "remember", "arguments": {"text": "Cold chain counts run late."}}]
             ),
             "say:" + JOURNEY_ANSWER,
+        ]
+    )
+    server.by_marker[REJECT_INSTRUCTION] = deque(
+        [
+            "calls:"
+            + json.dumps([{"name": "remember", "arguments": {"text": "Dock 2 is the slowest."}}]),
+            "say:" + REJECT_ANSWER,
         ]
     )
     yield server
@@ -208,7 +220,7 @@ def stack(
                 print(f"--- {proc.name} output ---\n{proc.output}")
 
 
-def test_browser_journey(stack: dict[str, str]) -> None:
+def test_browser_journey(stack: dict[str, str], own_database_url: str, scripted_model: Any) -> None:
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
     env = {
@@ -220,6 +232,9 @@ def test_browser_journey(stack: dict[str, str]) -> None:
         "ORCHESTRATOR_URL": stack["orchestrator"],
         "RUN_ID": uuid.uuid4().hex[:8],
         "AGENT_ANSWER": JOURNEY_ANSWER,
+        "REJECT_INSTRUCTION": REJECT_INSTRUCTION,
+        "REJECT_REASON": REJECT_REASON,
+        "REJECT_ANSWER": REJECT_ANSWER,
     }
     done = subprocess.run(
         ["node", str(WEB / "e2e" / "journey.mjs")],
@@ -231,6 +246,10 @@ def test_browser_journey(stack: dict[str, str]) -> None:
     )
     print(done.stdout)
     assert done.returncode == 0, f"journey failed:\n{done.stdout}\n{done.stderr}"
+    # The rejection, with its reason, reached the model as the call's error.
+    last = scripted_model.requests_with(REJECT_INSTRUCTION)[-1]["body"]["messages"]
+    (rejected,) = [m["content"] for m in last if m["role"] == "tool"]
+    assert f"a person rejected this call: {REJECT_REASON}" in rejected
 
     budget = json.loads((SCREENSHOTS / "js-budget.json").read_text())
     assert len(budget) >= 8, budget  # every page of the journey was measured
@@ -238,3 +257,21 @@ def test_browser_journey(stack: dict[str, str]) -> None:
     assert not over, f"routes over the {JS_BUDGET_BYTES // 1024} kB JS budget: {over}"
     shots = sorted(p.name for p in SCREENSHOTS.glob("*.png"))
     assert len(shots) >= 8, shots
+
+    # The journey's own database is not the shared one the end-of-run scan reads: its audit
+    # log (typed passwords, a wrong one too, the key and webhook secrets shown once) is
+    # scanned here.
+    seen = json.loads((SCREENSHOTS / "secrets-seen.json").read_text())
+    assert len(seen) == 5, "two passwords, one local-agent key, two webhook secrets"
+    AUDIT_SECRETS.update(seen)
+    import psycopg
+
+    with psycopg.connect(own_database_url.replace("postgresql+psycopg://", "postgresql://")) as c:
+        actions = {a for (a,) in c.execute("SELECT DISTINCT action FROM audit_events")}
+    assert {
+        "auth.sign_in_failed",
+        "local_agent_key.created",
+        "delivery_destination.secret_rotated",
+    } <= actions, actions
+    leaks = audit_events_with_secrets(own_database_url)
+    assert not leaks, "audit events carry secrets:\n" + "\n".join(leaks)

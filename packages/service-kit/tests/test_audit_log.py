@@ -92,6 +92,8 @@ def test_details_are_whitelisted_per_action() -> None:
     key = "phia_" + "ab" * 16 + "_" + "x" * 43
     with pytest.raises(AuditDetailRefused, match="credential"):
         clean_details("local_agent_key.created", {"name": key})
+    with pytest.raises(AuditDetailRefused, match="credential"):
+        clean_details("delivery_destination.created", {"agent_name": "whsec_" + "k" * 43})
     with pytest.raises(AuditDetailRefused, match="plain value"):
         clean_details("agent.created", {"name": {"from": {"nested": "dict"}}})
 

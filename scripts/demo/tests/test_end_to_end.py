@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import yaml
 from run import (
+    DEMO_PASSWORD,
     ROOT,
     DemoAgent,
     create_demo_agent,
@@ -47,6 +49,8 @@ from tcp_proxy import CuttableProxy
 
 from phi_agent_config.own_naming_sample import MAPPING, write_own_naming_sqlite
 from phi_agent_config.warehouse_sample import PLANTED, generate
+from phi_platform.settings import PlatformSettings
+from phi_platform.testing import AUDIT_SECRETS, audit_events_with_secrets
 
 DAY = date(2026, 11, 24)
 LEASE_SECONDS = 15
@@ -101,6 +105,19 @@ def stack(stack_ports: Callable[[], dict[str, str]]) -> Iterator[Stack]:
         # (a port taken, a crash) and been restarted behind the tests' back.
         restarts = [line for line in log.read_text().splitlines() if "; restarting in" in line]
         assert restarts == [], log.read_text()[-5000:]
+        # The stack's database is its own, out of reach of the run's end-of-run scan: its
+        # audit log must not hold the demo's password, a key or a token either.
+        AUDIT_SECRETS.add(DEMO_PASSWORD)
+        url = PlatformSettings(
+            data_dir=data, pg_port=int(ports["PHI_PG_PORT"]), database_url=None
+        ).resolved_database_url
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            keys = conn.execute(
+                "SELECT count(*) FROM audit_events WHERE action = 'local_agent_key.created'"
+            ).fetchone()
+        assert keys and keys[0] > 0, "the demo made a key: its event must be there to scan"
+        leaks = audit_events_with_secrets(url)
+        assert not leaks, "audit events carry secrets:\n" + "\n".join(leaks)
     finally:
         stop(process, timeout=60)
         shutil.rmtree(data, ignore_errors=True)

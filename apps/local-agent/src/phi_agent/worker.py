@@ -353,6 +353,9 @@ class Worker:
                 error = str(exc)
                 self.audit.record("refused", reason=error, **where)
                 self.refusals.add(name, error)
+                if "refused" not in error:
+                    # The cloud (and the model an agent task asks) learns it was the policy.
+                    error = f"refused by the local policy: {error}"
             except ToolFailed as exc:
                 error = str(exc)
                 self.audit.record("failed", reason=error, **where)

@@ -40,6 +40,19 @@ async def expire_tool_calls(pool: Pool, settings: OrchestratorSettings) -> list[
     return [row["task_id"] for row in rows]
 
 
+async def cancel_overdue_children(pool: Pool) -> list[uuid.UUID]:
+    """Tasks started by an agent task's ``run_workflow`` that have not finished by the time
+    their parent could wait (``tasks.deadline_at``) are cancelled, saying why; returns the
+    parents (advanced, they end naming their time limit)."""
+    from phi_orchestrator.agent_tasks.repository import cancel_overdue_children as cancel
+
+    async with pool.connection() as conn, conn.transaction():
+        parents = await cancel(conn)
+    for parent in parents:
+        logger.warning("task %s: a task it started ran past its time and was cancelled", parent)
+    return parents
+
+
 async def expire_approvals(pool: Pool, settings: OrchestratorSettings) -> list[uuid.UUID]:
     """Agent tasks that waited for an approval longer than ``approval_timeout_seconds``: the
     approval is decided ``expired``; returns the tasks (advanced, they fail naming it)."""

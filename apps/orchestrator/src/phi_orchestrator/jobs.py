@@ -4,7 +4,8 @@
 task (jobs of one task run one after the other, never at once) and a queueing lock (at most
 one waiting job per task: a waiting job will see whatever happened since it was queued).
 Periodic jobs, each run once per tick whatever the number of workers: expire tool calls
-(leases out of attempts, calls nobody claimed), start scheduled runs, prune checkpoints of
+(leases out of attempts, calls nobody claimed, tasks an agent task started that ran past the
+time it could wait for them), start scheduled runs, prune checkpoints of
 finished tasks, and queue tasks left PENDING without a job.
 """
 
@@ -87,10 +88,15 @@ async def requeue_deliveries(context: procrastinate.JobContext, timestamp: int) 
 
 
 async def expire_tool_calls(context: procrastinate.JobContext, timestamp: int) -> None:
+    from phi_orchestrator.housekeeping import cancel_overdue_children
     from phi_orchestrator.housekeeping import expire_tool_calls as expire
 
     settings: OrchestratorSettings = context_value(context, "settings")
-    for task_id in await expire(context_value(context, "pool"), settings):
+    pool = context_value(context, "pool")
+    for task_id in await expire(pool, settings):
+        await defer_advance(context.app, task_id)
+    # The tasks run_workflow calls started are calls whose time can run out too.
+    for task_id in await cancel_overdue_children(pool):
         await defer_advance(context.app, task_id)
 
 
@@ -105,7 +111,8 @@ async def expire_approvals(context: procrastinate.JobContext, timestamp: int) ->
 async def run_schedules(context: procrastinate.JobContext, timestamp: int) -> None:
     from phi_orchestrator.schedules import start_due_runs
 
-    for task_id in await start_due_runs(context_value(context, "pool"), timestamp):
+    settings: OrchestratorSettings = context_value(context, "settings")
+    for task_id in await start_due_runs(context_value(context, "pool"), timestamp, settings):
         await defer_advance(context.app, task_id)
 
 

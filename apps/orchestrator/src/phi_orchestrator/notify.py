@@ -1,5 +1,6 @@
-"""PostgreSQL LISTEN/NOTIFY in the API process: one listening connection wakes every long
-poll and event stream waiting on an agent's tool calls or a task's events.
+"""PostgreSQL LISTEN/NOTIFY: one listening connection per process. In the API it wakes every
+long poll and event stream waiting on an agent's tool calls or a task's events; in a worker,
+the runs waiting a moment for a local agent's answer (``TaskHandle.tool_call``).
 
 The triggers of migration 0005 send ``phi_tool_calls`` (payload: agent id) when a call
 becomes claimable and ``phi_task_events`` (payload: ``task id:seq``) for each event, whoever
@@ -24,8 +25,15 @@ TASK_EVENTS = "phi_task_events"
 
 
 class Notifier:
-    def __init__(self, conninfo: str) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        channels: tuple[str, ...] = (TOOL_CALLS, TASK_EVENTS),
+        application_name: str = "phi-orchestrator-listen",
+    ) -> None:
         self.conninfo = conninfo
+        self.channels = channels
+        self.application_name = application_name
         self._waiters: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -43,10 +51,10 @@ class Notifier:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True, application_name="phi-orchestrator-listen"
+                    self.conninfo, autocommit=True, application_name=self.application_name
                 ) as conn:
-                    await conn.execute(f"LISTEN {TOOL_CALLS}")
-                    await conn.execute(f"LISTEN {TASK_EVENTS}")
+                    for channel in self.channels:
+                        await conn.execute(f"LISTEN {channel}")
                     self.connected.set()
                     self._wake_all()  # something may have happened while we were away
                     async for note in conn.notifies():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import select
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,25 +28,41 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_serializable_checkpoint_metadata,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from phi_llm.types import LLMRouter
 from phi_orchestrator import agents
 from phi_orchestrator.agent_tasks import repository as approvals
 from phi_orchestrator.deliveries import attempts as deliveries
+from phi_orchestrator.notify import TASK_EVENTS, Notifier, wait_for
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.audit import ActingTask, acting_task
 from phi_orchestrator.tasks.events import add_event, add_event_if_open, add_event_once
 from phi_orchestrator.tool_calls import repository as tool_calls
-from phi_orchestrator.workflows.base import TaskCancelled, WorkflowContext, WorkflowError
+from phi_orchestrator.workflows.base import (
+    TaskCancelled,
+    WorkflowContext,
+    WorkflowError,
+    note_tool_wait,
+)
 from phi_orchestrator.workflows.registry import get_workflow
 from phi_service.audit import Target, record_event
 from phi_service.db import is_connection_lost
@@ -53,6 +70,8 @@ from phi_service.db import is_connection_lost
 logger = logging.getLogger(__name__)
 
 FINISHED = ("SUCCESS", "FAILED", "CANCELLED")
+# A local agent's call not answered yet.
+OPEN_CALL = ("PENDING", "CLAIMED")
 # How long a job keeps running a task again after lost connections before it gives up.
 OUTAGE_RETRY_SECONDS = 300.0
 # Queue a run of a task (jobs.defer_advance on the worker's job app).
@@ -102,6 +121,20 @@ def advisory_key(task_id: uuid.UUID) -> int:
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
+async def check_idle_connection(conn: AsyncConnection[Any]) -> None:
+    """The pool's check of a connection it lends, a round trip only when needed: an idle
+    connection has nothing to read unless the server has closed it (a restart, a kill, a
+    terminated backend: the end of the stream, or the server's last message), so a socket
+    with something to read gets the full check (psycopg_pool's empty query), others none.
+    A connection lost without a word (a network cut) fails at its first statement instead,
+    and the run starts again (``TaskRunner.run``)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def open_pool(
     conninfo: str,
     max_size: int,
@@ -110,8 +143,9 @@ def open_pool(
 ) -> Pool:
     """A pool the LangGraph checkpointer accepts (autocommit, dict rows, no prepared
     statements) and that the runner's own queries share. Connections are checked before
-    they are lent, so none that died with a restarted server is handed out. ``configure``
-    runs on each new connection (the round-trip tests trace them)."""
+    they are lent (:func:`check_idle_connection`), so none that died with a restarted server
+    is handed out. ``configure`` runs on each new connection (the round-trip tests trace
+    them)."""
     return AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[DictRow],
@@ -119,7 +153,7 @@ def open_pool(
         max_size=max_size,
         open=False,
         configure=configure,
-        check=AsyncConnectionPool.check_connection,
+        check=check_idle_connection,
         kwargs={
             "autocommit": True,
             "prepare_threshold": None,
@@ -155,6 +189,9 @@ class TaskSession:
         self.held: list[Held] = []
         # The task was PENDING: it has never run, so it has no checkpoint to read.
         self.never_ran = False
+        # The next checkpoint (the run's first, of its input) is held with the writes, so it
+        # is stored with the first step's end (see TaskCheckpointer._cursor).
+        self.hold_checkpoint = False
         self.unlocked = False
 
     @asynccontextmanager
@@ -199,6 +236,20 @@ class TaskSession:
                 await add_event(conn, self.task_id, event_type, payload)
 
 
+class _HoldingCursor:
+    """Takes a checkpoint's statements as LangGraph's saver sends them and holds them on the
+    session, to go with the next transaction (``TaskSession.atomic``)."""
+
+    def __init__(self, session: TaskSession) -> None:
+        self.session = session
+
+    async def execute(self, query: str, params: Any) -> None:
+        self.session.held.append((query, [params], []))
+
+    async def executemany(self, query: str, params: Any) -> None:
+        self.session.held.append((query, list(params), []))
+
+
 # The run a coroutine belongs to (LangGraph copies the context into the tasks it starts).
 current_session: ContextVar[TaskSession | None] = ContextVar("phi_task_session", default=None)
 
@@ -217,6 +268,10 @@ class TaskCheckpointer(AsyncPostgresSaver):
     a worker killed in between: the step then ran twice.) Writes no checkpoint follows (an
     interrupt's, a resume value) go with the run's last transaction, which marks the task
     waiting; lost with a killed worker, they only make the step run again.
+
+    The first checkpoint of a task's first run (its input, before any step) is held the same
+    way and stored with the first step's end: lost with a killed worker, the run that takes
+    over starts the task from its input, as it would from that checkpoint.
     """
 
     @asynccontextmanager
@@ -225,6 +280,9 @@ class TaskCheckpointer(AsyncPostgresSaver):
         if session is None:
             async with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
+        elif pipeline and session.hold_checkpoint:
+            session.hold_checkpoint = False
+            yield _HoldingCursor(session)  # type: ignore[misc]
         elif pipeline:
             # A checkpoint: its blobs and row, with what the run holds.
             async with (
@@ -238,6 +296,60 @@ class TaskCheckpointer(AsyncPostgresSaver):
                 conn.cursor(binary=True, row_factory=dict_row) as cur,
             ):
                 yield cur
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """``AsyncPostgresSaver.aput`` (langgraph-checkpoint-postgres 3.2.0) with the channel
+        values serialised in place: the saver hands them to a thread (``asyncio.to_thread``)
+        for every checkpoint, a hand-off that costs more than serialising a step's state
+        (the report keeps its data rows out of the state). Same statements, same rows."""
+        if current_session.get() is None:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        configurable = config["configurable"].copy()
+        thread_id = configurable.pop("thread_id")
+        checkpoint_ns = configurable.pop("checkpoint_ns")
+        checkpoint_id = configurable.pop("checkpoint_id", None)
+        stored = checkpoint.copy()
+        stored["channel_values"] = stored["channel_values"].copy()
+        next_config: RunnableConfig = {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+        # Primitive values stay in the checkpoint row, the others go to the blobs table.
+        blob_values = {}
+        for k, v in checkpoint["channel_values"].items():
+            if isinstance(v, _DeltaSnapshot):
+                blob_values[k] = stored["channel_values"].pop(k)
+                stored["channel_values"][k] = True
+            elif v is None or isinstance(v, (str, int, float, bool)):
+                pass
+            else:
+                blob_values[k] = stored["channel_values"].pop(k)
+        blob_versions = {k: v for k, v in new_versions.items() if k in blob_values}
+        blobs = self._dump_blobs(thread_id, checkpoint_ns, blob_values, blob_versions)
+        async with self._cursor(pipeline=True) as cur:
+            if blobs:
+                await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+            await cur.execute(
+                self.UPSERT_CHECKPOINTS_SQL,
+                (
+                    thread_id,
+                    checkpoint_ns,
+                    checkpoint["id"],
+                    checkpoint_id,
+                    Jsonb(stored),
+                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                ),
+            )
+        return next_config
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         session = current_session.get()
@@ -285,8 +397,12 @@ class TaskHandle:
         task: dict[str, Any],
         knowledge: KnowledgePort | None,
         defer: DeferFn | None = None,
+        waiter: Notifier | None = None,
+        tool_wait_seconds: float = 0.0,
     ) -> None:
         self._defer = defer
+        self._waiter = waiter
+        self._tool_wait_seconds = tool_wait_seconds
         self.session = session
         self.task = task
         self.task_id: uuid.UUID = task["id"]
@@ -424,11 +540,53 @@ class TaskHandle:
                 deadline_seconds=deadline_seconds,
             )
 
+    async def _answered_call(
+        self,
+        step: str,
+        tool: str,
+        payload: dict[str, Any],
+        deadline_seconds: float | None = None,
+    ) -> DictRow:
+        """The step's call (created once), waited for a moment when it is still open.
+
+        A local agent answers most calls within a fraction of a second. Rather than give the
+        worker up at once (an interrupt: the task WAITING, then the callback's job picking
+        it up again, locking it and loading its checkpoint), the run waits up to
+        ``tool_wait_seconds`` for the answer, woken by the call's events (``NOTIFY
+        phi_task_events``: claimed, completed, failed, the task cancelled). A call still open
+        after that interrupts the graph as before. Nothing is stored for the wait: a worker
+        killed in it leaves the task RUNNING, and the run that takes it over finds the same
+        call (one per task and step), answered or not; the callback's job, queued in any case,
+        finds the task in whatever state the wait left it."""
+        waiter = self._waiter
+        if waiter is None or self._tool_wait_seconds <= 0 or not waiter.connected.is_set():
+            return await self._call_once(step, tool, payload, deadline_seconds)
+        # Listening before the call exists: no answer can slip in between.
+        with waiter.subscribe(TASK_EVENTS, str(self.task_id)) as woken:
+            call = await self._call_once(step, tool, payload, deadline_seconds)
+            give_up = time.monotonic() + self._tool_wait_seconds
+            while call["status"] in OPEN_CALL:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    break
+                waiting = time.perf_counter()
+                answered = await wait_for(woken, left)
+                note_tool_wait(time.perf_counter() - waiting)
+                if not answered:
+                    break
+                async with self.session.use() as conn:
+                    now = await tool_calls.state(conn, call["id"])
+                if now is None:
+                    raise WorkflowError(f"the {tool} tool call was deleted")
+                call = now
+        return call
+
     async def tool_call(self, step: str, tool: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The result of this step's call to the local agent; creates the call (once) and
-        interrupts the graph until the callback has stored a result."""
+        """The result of this step's call to the local agent; creates the call (once), waits
+        a moment for it (see :meth:`_answered_call`), else interrupts the graph until the
+        callback has stored a result."""
         while True:
-            call = await self._call_once(step, tool, payload)
+            call = await self._answered_call(step, tool, payload)
             if call["status"] == "DONE":
                 return call["result"]  # type: ignore[no-any-return]
             if call["status"] == "FAILED":
@@ -446,7 +604,7 @@ class TaskHandle:
         be answered within ``deadline_seconds`` of its creation (the housekeeping job fails
         it after that). Raises TaskCancelled when it was withdrawn."""
         while True:
-            call = await self._call_once(step, tool, payload, deadline_seconds)
+            call = await self._answered_call(step, tool, payload, deadline_seconds)
             if call["status"] in ("DONE", "FAILED"):
                 return dict(call)
             if call["status"] == "CANCELLED":
@@ -466,13 +624,17 @@ class TaskHandle:
                 return {**decided["payload"], "waited_seconds": waited}
             interrupt({"approval": key, "tool": request.get("tool")})
 
-    async def child_task(self, step: str, type_: str, input_: dict[str, Any]) -> dict[str, Any]:
+    async def child_task(
+        self, step: str, type_: str, input_: dict[str, Any], wait_seconds: float
+    ) -> dict[str, Any]:
         """The task this step starts (once), when it has finished: its status, output and
-        error; the graph stops until then (the child's end advances this task again)."""
+        error, and ``past_deadline``; the graph stops until then (the child's end advances
+        this task again). Unfinished ``wait_seconds`` after it was started, the housekeeping
+        job cancels it (and so ends the wait)."""
         while True:
             async with self.session.transaction() as conn:
                 created, child = await approvals.create_child(
-                    conn, self.task_id, step, type_, input_
+                    conn, self.task_id, step, type_, input_, wait_seconds
                 )
                 if created:
                     await add_event(
@@ -529,12 +691,17 @@ class TaskRunner:
         tool_call_max_attempts: int = 3,
         extras: dict[str, Any] | None = None,
         defer: DeferFn | None = None,
+        waiter: Notifier | None = None,
+        tool_wait_seconds: float = 0.0,
     ) -> None:
         self.pool = pool
         self.router = router
         self.knowledge = knowledge
         self.extras = extras or {}
         self.defer = defer
+        # Listens to task events: a run waits on it for a local agent's quick answer.
+        self.waiter = waiter
+        self.tool_wait_seconds = tool_wait_seconds
         self.tool_call_max_attempts = tool_call_max_attempts
         self.checkpointer = TaskCheckpointer(pool)  # type: ignore[arg-type]
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -599,6 +766,8 @@ class TaskRunner:
             {**task, "max_attempts": self.tool_call_max_attempts},
             self.knowledge,
             self.defer,
+            self.waiter,
+            self.tool_wait_seconds,
         )
         context = WorkflowContext(
             task_id=task_id,
@@ -619,6 +788,7 @@ class TaskRunner:
             if task["status"] == "PENDING":
                 # Never run (a run makes it RUNNING first), so no checkpoint to look at.
                 session.never_ran = True
+                session.hold_checkpoint = True
                 graph_input = {"input": task["input"] or {}}
             elif task["status"] in ("WAITING", "AWAITING_APPROVAL"):
                 # Only an interrupt makes a task wait; nothing ran since (a run that did

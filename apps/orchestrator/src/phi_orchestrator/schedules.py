@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from phi_agent_config import schedule_problem
 from phi_agent_config.workflows import INSTRUCTED_WORKFLOW_TYPES
+from phi_llm.accounting import spent_budget
 from phi_orchestrator.agents import scheduled as scheduled_agents
 from phi_orchestrator.runtime import Pool
 from phi_orchestrator.tasks import repository as tasks
@@ -82,10 +83,18 @@ def due_entries(
 
 
 def schedule_states(
-    config: dict[str, Any] | None, status: str, zone: str, now: datetime
+    config: dict[str, Any] | None,
+    status: str,
+    zone: str,
+    now: datetime,
+    budget_refusal: str | None = None,
+    model_problem: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every workflow of an agent's config that has a schedule: whether the scheduler runs
-    it, why not when it does not, and its next run (UTC)."""
+    it, why not when it does not (``model_problem``: why this deployment has no model that
+    calls tools, for a workflow that needs one), and its next run (UTC); ``skipped`` when its
+    slots come but are not run now (a workflow that needs a model while ``budget_refusal``,
+    why the org's model calls would be refused, holds)."""
     states = []
     for wf in (config or {}).get("workflows", []) or []:
         if not isinstance(wf, dict) or not wf.get("schedule"):
@@ -96,9 +105,17 @@ def schedule_states(
             problem = "the workflow is disabled in the agent's config"
         if problem is None and status != "ACTIVE":
             problem = f"the agent is {status}; schedules run only for ACTIVE agents"
+        if problem is None and model_problem and needs_tool_calling(wf):
+            problem = f"{wf.get('type')} needs a model that calls tools, and {model_problem}"
         next_run = None
+        skipped = None
         if problem is None:
             next_run = next_slot(str(wf["schedule"]), zone, now)
+            if budget_refusal and needs_tool_calling(wf):
+                skipped = (
+                    "its slots are skipped (each recorded as a failed task) while the "
+                    f"{budget_refusal}"
+                )
         states.append(
             {
                 "type": str(wf.get("type")),
@@ -108,9 +125,26 @@ def schedule_states(
                 "runs": problem is None,
                 "problem": problem,
                 "next_run": next_run,
+                "skipped": skipped,
+                "instruction": _instruction(wf),
             }
         )
     return states
+
+
+def needs_tool_calling(wf: dict[str, Any]) -> bool:
+    """Whether the entry's workflow type needs a model that calls tools (an agent task)."""
+    workflow = get_workflow(str(wf.get("type")))
+    return workflow is not None and workflow.needs_tool_calling
+
+
+def _instruction(wf: dict[str, Any]) -> str | None:
+    """The instruction a scheduled agent task runs (None for the other types)."""
+    if str(wf.get("type")) not in INSTRUCTED_WORKFLOW_TYPES:
+        return None
+    given = wf.get("input")
+    instruction = given.get("instruction") if isinstance(given, dict) else None
+    return instruction if isinstance(instruction, str) else None
 
 
 def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:
@@ -126,16 +160,35 @@ def next_slot(cron: str, zone: str, now: datetime) -> datetime | None:
     return slot.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uuid.UUID]:
-    """Create the tasks of the slots due now (once each); returns the new tasks' ids."""
+async def start_due_runs(
+    pool: Pool, timestamp: float | None = None, settings: Any = None
+) -> list[uuid.UUID]:
+    """Create the tasks of the slots due now (once each); returns the new tasks' ids.
+
+    With the worker's ``settings``, a workflow that needs a model that calls tools (an agent
+    task) is not run where none is configured (GET /agents/{id}/schedules says why), as
+    ``run-task`` refuses it."""
+    from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
+
     now = datetime.fromtimestamp(timestamp, UTC) if timestamp else datetime.now(UTC)
     async with pool.connection() as conn:
         agents = await scheduled_agents(conn)
     created = []
+    # Per organization, why its model calls would be refused now (read once per tick).
+    refusals: dict[uuid.UUID, str | None] = {}
+    model_problem: list[str | None] = []  # asked once per tick, when an agent task is due
     for agent, wf, slot in due_entries([dict(a) for a in agents], now):
         type_ = wf["type"]
         workflow = get_workflow(type_)
         assert workflow is not None
+        if workflow.needs_tool_calling and settings is not None:
+            if not model_problem:
+                model_problem.append(await tool_calling_problem(settings))
+            if model_problem[0] is not None:
+                logger.warning(
+                    "schedule of %s on agent %s: %s", type_, agent["id"], model_problem[0]
+                )
+                continue
         try:
             local_day = slot.astimezone(ZoneInfo(agent.get("time_zone") or "UTC")).date()
         except (KeyError, ValueError):
@@ -149,6 +202,14 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
         except ValidationError as exc:
             logger.warning("schedule of %s on agent %s: %s", type_, agent["id"], exc)
             continue
+        if workflow.needs_tool_calling:
+            if agent["org_id"] not in refusals:
+                async with pool.connection() as conn:
+                    refusal = await spent_budget(conn, agent["org_id"])
+                refusals[agent["org_id"]] = None if refusal is None else str(refusal)
+            if refusals[agent["org_id"]] is not None:
+                await _skip(pool, agent, wf, slot, params, str(refusals[agent["org_id"]]))
+                continue
         async with pool.connection() as conn, conn.transaction():
             task_id = await tasks.create_scheduled(
                 conn,
@@ -179,3 +240,35 @@ async def start_due_runs(pool: Pool, timestamp: float | None = None) -> list[uui
                 )
                 created.append(task_id)
     return created
+
+
+async def _skip(
+    pool: Pool,
+    agent: dict[str, Any],
+    wf: dict[str, Any],
+    slot: datetime,
+    params: dict[str, Any],
+    refusal: str,
+) -> None:
+    """Record a slot that is not run because the organization's model calls would be refused
+    (an agent task could only fail at its first step): a FAILED task of the slot (once) whose
+    error starts with ``skipped:``, with ``task_created`` and ``task_skipped`` events."""
+    error = f"skipped: {wf['type']} needs a language model, and the {refusal}"
+    async with pool.connection() as conn, conn.transaction():
+        task_id = await tasks.create_skipped(
+            conn,
+            agent_id=agent["id"],
+            org_id=agent["org_id"],
+            type_=wf["type"],
+            input_=params,
+            slot=slot,
+            key=schedule_key(wf),
+            error=error,
+        )
+        if task_id:
+            await add_event(
+                conn, task_id, "task_created", {"trigger": "schedule", "slot": slot.isoformat()}
+            )
+            await add_event(conn, task_id, "task_skipped", {"reason": "budget", "error": error})
+    if task_id:
+        logger.warning("schedule of %s on agent %s: %s", wf["type"], agent["id"], error)

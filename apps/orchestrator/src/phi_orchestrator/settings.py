@@ -31,6 +31,9 @@ class OrchestratorSettings(ServiceSettings):
     # A call nobody claims for this long fails its task ("no local agent picked this up").
     tool_call_unclaimed_seconds: int = Field(default=600, ge=1)
     tool_result_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # How long a run waits in place for a local agent's answer (holding its worker slot)
+    # before it stops and leaves the task WAITING for the callback's job; 0: never waits.
+    tool_call_wait_seconds: float = Field(default=1.0, ge=0, le=30)
     long_poll_max_seconds: int = Field(default=30, ge=0)
     # Local agents one key may register; a heartbeat without an id reuses the row of the
     # same name, so only distinct names count.

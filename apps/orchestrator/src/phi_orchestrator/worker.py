@@ -11,6 +11,7 @@ from typing import Any
 
 from phi_orchestrator.jobs import QUEUE, create_orchestrator_jobs, defer_advance
 from phi_orchestrator.knowledge import Knowledge
+from phi_orchestrator.notify import TASK_EVENTS, Notifier
 from phi_orchestrator.runtime import TaskRunner, open_pool
 from phi_orchestrator.settings import OrchestratorSettings, get_settings
 from phi_service.worker import run_worker, worker_main
@@ -53,6 +54,10 @@ async def run() -> None:
     )
     await pool.open()
     jobs = create_orchestrator_jobs(settings)
+    # Wakes a run waiting for a local agent's answer (tool_call_wait_seconds).
+    waiter = Notifier(settings.libpq_database_url, (TASK_EVENTS,), "phi-orchestrator-worker-listen")
+    if settings.tool_call_wait_seconds > 0:
+        await waiter.start()
 
     async def defer(task_id: uuid.UUID) -> None:
         await defer_advance(jobs, task_id)
@@ -64,6 +69,8 @@ async def run() -> None:
         tool_call_max_attempts=settings.tool_call_max_attempts,
         extras={"agent_task_limits": settings.agent_task_limits()},
         defer=defer,
+        waiter=waiter,
+        tool_wait_seconds=settings.tool_call_wait_seconds,
     )
     try:
         await run_worker(
@@ -74,6 +81,7 @@ async def run() -> None:
             name="orchestrator worker",
         )
     finally:
+        await waiter.stop()
         await pool.close()
         await engine.dispose()
 

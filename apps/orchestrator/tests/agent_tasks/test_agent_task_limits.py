@@ -1,6 +1,7 @@
 """The whole-task time limit (``PHI_AGENT_TASK_SECONDS``), on a worker of its own whose tasks
-have a few seconds each: a model answer that would come too late is not waited for, and time
-spent awaiting a person's approval is not counted."""
+have a few seconds each: a model answer that would come too late is not waited for, a task
+started by ``run_workflow`` is stopped with its parent's time, and time spent awaiting a
+person's approval is not counted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from agent_task_helpers import LIMITS, agent_tenant, calls, events, give_task, script, wait_status
-from orch_factories import worker_env
+from orch_factories import sql, worker_env
 
 from phi_llm.testing import FakeOpenAIServer
 from phi_orchestrator.settings import OrchestratorSettings
@@ -51,6 +52,58 @@ def test_a_model_answer_past_the_tasks_time_is_not_waited_for(
     # What was found is kept; the task ended long before the model's answer.
     assert task["output"]["stopped_by"] == "time" and task["output"]["tool_calls"] == 1
     assert [e["tool"] for e in events(task, "tool_call_finished")] == ["search_documents"]
+    ran = _seconds(task["started_at"], task["finished_at"])
+    assert ran < 20, f"the task ran {ran:.1f} s"
+
+
+def test_a_task_it_started_is_stopped_when_its_time_is_up(
+    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
+) -> None:
+    tenant = agent_tenant(database_url, tools=("db",), workflows=["DAILY_WAREHOUSE_REPORT"])
+    # The report reads the customer's database through a local agent, and none is running:
+    # the report waits for it longer than the agent task may wait for the report.
+    report = {
+        "type": "DAILY_WAREHOUSE_REPORT",
+        "input": {"day": "2026-11-24", "data_source": "local_agent"},
+    }
+    marker = script(
+        model,
+        calls(("search_documents", {"query": "late orders"})),
+        calls(("run_workflow", report)),
+        "say:too late",
+    )
+    task_id = give_task(agent_api, tenant, f"Report on the 24th {marker}")
+    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=60)
+    assert task["status"] == "FAILED", task["output"]
+    assert task["error"] == (
+        f"time limit: the task ran for its {TASK_SECONDS} seconds without reaching an answer "
+        "(time awaiting approval not counted)"
+    )
+    # What was found before is kept; the model is not asked again.
+    assert task["output"]["stopped_by"] == "time" and task["output"]["partial"] is True
+    assert [e["tool"] for e in events(task, "tool_call_finished")] == ["search_documents"]
+    assert len(model.requests_with(marker)) == 2
+    # The report was stopped with it, saying why; nothing is left for a local agent to take.
+    ((child_id, status, error),) = sql(
+        database_url,
+        "SELECT id::text, status, error FROM tasks WHERE parent_task_id = %s",
+        task_id,
+    )
+    assert status == "CANCELLED"
+    assert f"the agent task {task_id} that started it could wait" in error
+    assert error.endswith("(that task's time limit)")
+    child = agent_api.get(f"/tasks/{child_id}", headers=tenant.owner.headers).json()
+    (cancelled,) = events(child, "task_cancelled")
+    assert cancelled["reason"] == error and cancelled["parent_task_id"] == task_id
+    assert [c["status"] for c in child["tool_calls"]] == ["CANCELLED"]
+    assert [c["id"] for c in child["tool_calls"]] == cancelled["released_tool_calls"]
+    audited = sql(
+        database_url,
+        "SELECT actor_type, details->>'parent_task_id' FROM audit_events "
+        "WHERE action = 'task.cancelled' AND target_id = %s",
+        child_id,
+    )
+    assert audited == [("system", task_id)]
     ran = _seconds(task["started_at"], task["finished_at"])
     assert ran < 20, f"the task ran {ran:.1f} s"
 

@@ -1,5 +1,7 @@
 "use client";
 
+import { useState } from "react";
+
 import { EmptyState, ErrorState, LoadingState } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -13,6 +15,35 @@ function suggestionsOf(agent: Schemas["AgentOut"]): Suggestion[] {
   return Array.isArray(raw)
     ? raw.filter((s): s is Suggestion => typeof s === "object" && s !== null && "description" in s)
     : [];
+}
+
+// Characters of a scheduled agent task's instruction shown before "Show all".
+const INSTRUCTION_SHOWN = 120;
+
+// What a scheduled agent task is told to do: the start of it, the whole text on hover (title)
+// and on "Show all".
+function ScheduledInstruction({ text }: { text: string }) {
+  const [open, setOpen] = useState(false);
+  const long = text.length > INSTRUCTION_SHOWN;
+  const shown = open || !long ? text : `${text.slice(0, INSTRUCTION_SHOWN).trimEnd()}…`;
+  return (
+    <div className="text-muted-foreground">
+      <span className="text-foreground">Instruction: </span>
+      <span data-testid="schedule-instruction" title={text} className="whitespace-pre-wrap break-words">
+        {shown}
+      </span>
+      {long ? (
+        <button
+          type="button"
+          className="ml-2 text-xs font-medium text-primary underline-offset-4 hover:underline"
+          aria-expanded={open}
+          onClick={() => setOpen(!open)}
+        >
+          {open ? "Show less" : "Show all"}
+        </button>
+      ) : null}
+    </div>
+  );
 }
 
 // What the scheduler will run for this agent, and what it will not and why: a schedule that
@@ -41,10 +72,12 @@ export function SchedulesCard({ agent }: { agent: Schemas["AgentOut"] }) {
                   <div className="font-medium">
                     {s.type} <code className="ml-1 font-mono text-xs text-muted-foreground">{s.schedule}</code>
                   </div>
+                  {s.instruction ? <ScheduledInstruction text={s.instruction} /> : null}
                   {s.runs && s.next_run ? (
                     <div className="text-muted-foreground">Next run {new Date(s.next_run).toLocaleString()}</div>
                   ) : null}
                   {s.problem ? <div className="text-destructive">Why not: {s.problem}</div> : null}
+                  {s.skipped ? <div className="text-destructive">Skipped for now: {s.skipped}</div> : null}
                   {s.description ? <div className="text-muted-foreground">{s.description}</div> : null}
                 </div>
               </li>

@@ -18,9 +18,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from psycopg import AsyncConnection as PsycopgConnection
 from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -149,6 +151,8 @@ _USAGE = text(
     "FROM organizations o "
     "LEFT JOIN llm_token_usage u ON u.org_id = o.id AND u.month = :month WHERE o.id = :org"
 )
+# The same for a psycopg connection (a worker's pool that is not SQLAlchemy's).
+_USAGE_LIBPQ = str(_USAGE.compile(dialect=postgresql.psycopg.dialect()))  # type: ignore[no-untyped-call]
 # A settle above its reservation (the provider answered more than allowed) that takes the
 # month to the budget stops the organization; one within its reservation never does.
 _SETTLE = text(
@@ -193,16 +197,19 @@ class BudgetState:
 
 
 async def budget_state(
-    session: AsyncSession, org_id: uuid.UUID, month: date | None = None
+    session: AsyncSession | PsycopgConnection[Any], org_id: uuid.UUID, month: date | None = None
 ) -> BudgetState | None:
-    """The organization's :class:`BudgetState` this month; None when there is no such
-    organization."""
-    row = (
-        await session.execute(_USAGE, {"org": org_id, "month": month or current_month()})
-    ).first()
-    if row is None:
+    """The organization's :class:`BudgetState` this month (read on a SQLAlchemy session or a
+    psycopg connection); None when there is no such organization."""
+    params = {"org": org_id, "month": month or current_month()}
+    found: Any
+    if isinstance(session, AsyncSession):
+        found = (await session.execute(_USAGE, params)).first()
+    else:
+        found = await (await session.execute(_USAGE_LIBPQ, params)).fetchone()
+    if found is None:
         return None
-    budget, used, stopped = row
+    budget, used, stopped = found.values() if isinstance(found, dict) else found
     return BudgetState(
         None if budget is None else int(budget),
         int(used),
@@ -210,13 +217,17 @@ async def budget_state(
     )
 
 
-async def budget_and_usage(
-    session: AsyncSession, org_id: uuid.UUID, month: date | None = None
-) -> tuple[int | None, int] | None:
-    """The organization's monthly budget (None: unlimited) and the tokens used or reserved
-    this month; None when there is no such organization."""
-    state = await budget_state(session, org_id, month)
-    return None if state is None else (state.budget, state.used)
+async def spent_budget(
+    session: AsyncSession | PsycopgConnection[Any], org_id: uuid.UUID
+) -> BudgetExceeded | None:
+    """Why the organization's next model call would be refused before it is made: its monthly
+    budget is used up (:class:`BudgetExceeded`) or its calls are stopped for the month
+    (:class:`BudgetStopped`); None when it may call (or there is no such organization).
+
+    For work that can only fail without a model call (an agent task, a profile made by a
+    model): refuse it up front with this error's message rather than start it."""
+    state = await budget_state(session, org_id)
+    return None if state is None else state.refusal(org_id)
 
 
 class PostgresAccountant:
@@ -303,7 +314,7 @@ __all__ = [
     "NullAccountant",
     "PostgresAccountant",
     "Reservation",
-    "budget_and_usage",
     "budget_state",
     "current_month",
+    "spent_budget",
 ]

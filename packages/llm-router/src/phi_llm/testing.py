@@ -2,7 +2,8 @@
 that misbehaves on request, for testing callers of the router (and the router itself).
 
 Each request takes the next behaviour from ``script`` (then ``default``): ``ok`` answers a chat
-completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_seconds`` first,
+completion, ``429``/``500``/``503`` answer that status, ``slow`` sleeps ``slow_seconds`` first
+(``slow:<behaviour>`` then behaves as ``<behaviour>``),
 ``garbage`` answers 200 with a body that is not JSON, ``text`` answers a valid completion whose
 content is plain prose (not the JSON a schema asked for), ``json:<doc>`` answers a completion
 whose content is ``<doc>``, ``calls:<list>`` answers with the tool calls of ``<list>`` (JSON:
@@ -83,9 +84,9 @@ class FakeOpenAIServer:
                     {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                 )
                 behaviour = server._next(body)
-                if behaviour == "slow":
+                if behaviour == "slow" or behaviour.startswith("slow:"):
                     time.sleep(server.slow_seconds)
-                    behaviour = "ok"
+                    behaviour = behaviour[5:] or "ok"
                 if behaviour in ("429", "500", "503"):
                     err = {"error": {"message": f"deliberate {behaviour}", "type": "test"}}
                     self._send(

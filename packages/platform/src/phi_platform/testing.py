@@ -84,6 +84,7 @@ def _alive(pid: int) -> bool:
 AUDIT_SECRETS: set[str] = set()
 _SECRET_SHAPES = re.compile(
     r"phia_[0-9a-f]{32}_[A-Za-z0-9_-]{43}|eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\."
+    r"|whsec_[A-Za-z0-9_-]{43}"
 )
 
 

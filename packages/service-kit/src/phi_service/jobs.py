@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import procrastinate
+import procrastinate.exceptions
 import procrastinate.jobs
 import procrastinate.manager
 
@@ -45,8 +46,26 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     manager = context.app.job_manager
     seconds = context_value(context, "settings").worker_stalled_seconds
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
-        logger.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
-        await manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except procrastinate.exceptions.UniqueViolation as exc:
+            if exc.constraint_name != procrastinate.manager.QUEUEING_LOCK_CONSTRAINT:
+                raise
+            # A job of the same queueing lock was queued while this one's worker was dead
+            # (e.g. a tool call's answer for the task it was running). That job does what this
+            # one would: one waiting job per queueing lock is what the lock means. Put back,
+            # this one would break the lock; left 'doing', it would hold their shared lock and
+            # keep the other from ever running. It ends here.
+            logger.warning(
+                "job %s (%s): its worker stopped and a job of queueing lock %s already waits; "
+                "this one ends",
+                job.id,
+                job.task_name,
+                job.queueing_lock,
+            )
+            await manager.finish_job(job, procrastinate.jobs.Status.FAILED, delete_job=False)
+        else:
+            logger.warning("retried job %s (%s): its worker stopped", job.id, job.task_name)
 
 
 def maintenance_tasks() -> procrastinate.Blueprint:
@@ -82,13 +101,24 @@ class JobManagerWithLogContext(procrastinate.manager.JobManager):
         return super()._defer_jobs_query_kwargs(jobs)
 
 
+JOB_POOL_MAX_IDLE_SECONDS = 60.0
+
+
 def create_job_app(
     conninfo: str, blueprints: Mapping[str, procrastinate.Blueprint], *, pool_max: int = 4
 ) -> procrastinate.App:
     """A procrastinate App on ``conninfo`` (libpq URL) with the given blueprints, each under
     its namespace, and the maintenance tasks."""
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_max)
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo,
+            min_size=1,
+            max_size=pool_max,
+            # psycopg_pool closes one connection per max_idle that stayed unused all along:
+            # with its default of 10 minutes, the connections a burst opened stayed for most
+            # of an hour (issue 24); with 60 s they are gone a few minutes after the load.
+            max_idle=JOB_POOL_MAX_IDLE_SECONDS,
+        )
     )
     app.job_manager = JobManagerWithLogContext(app.connector)
     for namespace, blueprint in blueprints.items():

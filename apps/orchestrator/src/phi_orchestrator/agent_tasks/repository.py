@@ -8,6 +8,7 @@ API, on SQLAlchemy sessions.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Any
 
 from psycopg import AsyncConnection as PsycopgConnection
@@ -48,13 +49,16 @@ async def request_approval(
 
 _CREATE_CHILD = (
     "INSERT INTO tasks (agent_id, org_id, type, input, trigger, parent_task_id, parent_step, "
-    "created_by) SELECT agent_id, org_id, %s, %s, 'manual', id, %s, created_by FROM tasks "
-    "WHERE id = %s ON CONFLICT (parent_task_id, parent_step) WHERE parent_task_id IS NOT NULL "
+    "created_by, deadline_at) SELECT agent_id, org_id, %s, %s, 'manual', id, %s, created_by, "
+    "now() + make_interval(secs => %s) FROM tasks WHERE id = %s "
+    "ON CONFLICT (parent_task_id, parent_step) WHERE parent_task_id IS NOT NULL "
     "DO NOTHING RETURNING id"
 )
+# ``past_deadline``: the parent's wait for it ran out (it was cancelled for that, or finished
+# too late for it to matter).
 _CHILD_OF_STEP = (
-    "SELECT id, type, status, output, error FROM tasks WHERE parent_task_id = %s "
-    "AND parent_step = %s"
+    "SELECT id, type, status, output, error, coalesce(deadline_at <= now(), false) "
+    "AS past_deadline FROM tasks WHERE parent_task_id = %s AND parent_step = %s"
 )
 
 
@@ -64,11 +68,13 @@ async def create_child(
     step: str,
     type_: str,
     input_: dict[str, Any],
+    wait_seconds: float,
 ) -> tuple[bool, DictRow]:
     """The task started by the parent's ``step`` (created unless it exists; True when this
-    created it), with its status, output and error."""
+    created it), with its status, output and error. The parent waits for it ``wait_seconds``
+    from its creation; unfinished then, it is cancelled (:func:`cancel_overdue_children`)."""
     created = await (
-        await conn.execute(_CREATE_CHILD, (type_, Jsonb(input_), step, parent_id))
+        await conn.execute(_CREATE_CHILD, (type_, Jsonb(input_), step, wait_seconds, parent_id))
     ).fetchone()
     row = await (await conn.execute(_CHILD_OF_STEP, (parent_id, step))).fetchone()
     assert row is not None
@@ -93,6 +99,59 @@ async def waiting_parent_cursor(
     """The task that started this one and waits for it (a row with its ``id``, if any),
     unread: a caller in pipeline mode sends it with the statements around it."""
     return await conn.execute(_WAITING_PARENT, (task_id,))
+
+
+_OVERDUE_CHILDREN = """
+SELECT c.id, c.org_id, c.agent_id, c.type, c.parent_task_id, c.deadline_at, a.name AS agent_name
+  FROM tasks c JOIN agents a ON a.id = c.agent_id
+ WHERE c.deadline_at < now() AND c.status NOT IN ('SUCCESS', 'FAILED', 'CANCELLED')
+   FOR UPDATE OF c SKIP LOCKED
+"""
+_CANCEL_CHILD = (
+    "UPDATE tasks SET status = 'CANCELLED', error = %s, finished_at = now() WHERE id = %s"
+)
+
+
+async def cancel_overdue_children(conn: PsycopgConnection[DictRow]) -> list[uuid.UUID]:
+    """Cancel every task started by an agent task that has not finished by the time its
+    parent could wait for it (its ``deadline_at``): its open tool calls are withdrawn, a
+    ``task_cancelled`` event and an audit event (by the platform) say why. Returns the
+    parents, to be advanced (they end with their time limit)."""
+    from phi_orchestrator.tool_calls import repository as tool_calls
+
+    rows = await (await conn.execute(_OVERDUE_CHILDREN)).fetchall()
+    for row in rows:
+        until = row["deadline_at"].astimezone(UTC)
+        reason = (
+            f"stopped because the agent task {row['parent_task_id']} that started it could "
+            f"wait for its result only until {until:%Y-%m-%d %H:%M:%S} UTC "
+            "(that task's time limit)"
+        )
+        await conn.execute(_CANCEL_CHILD, (reason, row["id"]))
+        released = await tool_calls.cancel_open(conn, row["id"])
+        await add_event(
+            conn,
+            row["id"],
+            "task_cancelled",
+            {
+                "reason": reason,
+                "parent_task_id": str(row["parent_task_id"]),
+                "released_tool_calls": [str(r) for r in released],
+            },
+        )
+        await record_event(
+            conn,
+            row["org_id"],
+            Actor.system(),
+            "task.cancelled",
+            Target("task", row["id"], row["type"]),
+            workflow=row["type"],
+            agent_id=row["agent_id"],
+            agent_name=row["agent_name"],
+            parent_task_id=row["parent_task_id"],
+            reason="time limit of the agent task that started it",
+        )
+    return [r["parent_task_id"] for r in rows]
 
 
 _EXPIRE_APPROVALS = """

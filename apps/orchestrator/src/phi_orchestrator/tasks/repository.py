@@ -133,6 +133,28 @@ _CREATE_SCHEDULED = worker_sql(
     )
     .returning(Task.id)
 )
+# A slot of a schedule that is not run (the org's budget is spent): the slot's task, FAILED
+# at once with the reason, so the slot is taken (once) and the skip is seen in the task list.
+_CREATE_SKIPPED = worker_sql(
+    pg_insert(Task)
+    .values(
+        agent_id=bindparam("agent_id"),
+        org_id=bindparam("org_id"),
+        type=bindparam("type"),
+        input=bindparam("input"),
+        trigger="schedule",
+        schedule_slot=bindparam("slot"),
+        schedule_key=bindparam("key"),
+        status="FAILED",
+        error=bindparam("error"),
+        finished_at=func.now(),
+    )
+    .on_conflict_do_nothing(
+        index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
+        index_where=Task.schedule_slot.is_not(None),
+    )
+    .returning(Task.id)
+)
 # PENDING for over a minute, RUNNING, WAITING on a call answered or failed (or a task it
 # started that finished) over half a minute ago, or AWAITING_APPROVAL with the decision made
 # over half a minute ago, with no queued or running job: one statement, so one snapshot.
@@ -228,6 +250,34 @@ async def create_scheduled(
             input=Jsonb(input_),
             slot=slot,
             key=key,
+        )
+    ).fetchone()
+    return row["id"] if row else None
+
+
+async def create_skipped(
+    conn: PsycopgConnection[DictRow],
+    *,
+    agent_id: uuid.UUID,
+    org_id: uuid.UUID,
+    type_: str,
+    input_: dict[str, Any],
+    slot: datetime,
+    key: str,
+    error: str,
+) -> uuid.UUID | None:
+    """The slot's task, FAILED with ``error`` without running (once: None when the slot
+    already has a task)."""
+    row = await (
+        await _CREATE_SKIPPED.execute(
+            conn,
+            agent_id=agent_id,
+            org_id=org_id,
+            type=type_,
+            input=Jsonb(input_),
+            slot=slot,
+            key=key,
+            error=error,
         )
     ).fetchone()
     return row["id"] if row else None

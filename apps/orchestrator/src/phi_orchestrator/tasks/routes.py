@@ -12,11 +12,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from phi_llm.accounting import spent_budget
 from phi_orchestrator import organizations
+from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
 from phi_orchestrator.jobs import defer_advance
 from phi_orchestrator.notify import TASK_EVENTS, wait_for
 from phi_orchestrator.runtime import FINISHED
-from phi_orchestrator.schedules import schedule_states
+from phi_orchestrator.schedules import needs_tool_calling, schedule_states
 from phi_orchestrator.tasks import events, service
 from phi_orchestrator.tasks.schemas import (
     ApprovalIn,
@@ -110,14 +112,28 @@ async def list_agent_tasks(
 
 @router.get("/agents/{agent_id}/schedules", response_model=list[ScheduleState])
 async def list_agent_schedules(
-    agent_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
+    agent_id: uuid.UUID, request: Request, session: SessionDep, user_id: CurrentUserId
 ) -> list[ScheduleState]:
     """The scheduled workflows of the agent's config: which the scheduler runs, when next,
     and why it skips the others (a type that does not exist or runs only on request, a cron
-    that never fires, a disabled workflow or agent)."""
+    that never fires, a disabled workflow or agent, an agent task where no model that calls
+    tools is configured), or skips their slots for now (an agent task while the
+    organization's monthly token budget is spent)."""
     agent, _ = await agent_access(session, agent_id, user_id)
     zone = await organizations.time_zone(session, agent.org_id)
-    states = schedule_states(agent.config, agent.status, zone or "UTC", datetime.now(UTC))
+    refusal = await spent_budget(session, agent.org_id)
+    entries = (agent.config or {}).get("workflows") or []
+    needs_model = any(
+        isinstance(wf, dict) and wf.get("schedule") and needs_tool_calling(wf) for wf in entries
+    )
+    states = schedule_states(
+        agent.config,
+        agent.status,
+        zone or "UTC",
+        datetime.now(UTC),
+        None if refusal is None else str(refusal),
+        await tool_calling_problem(request.app.state.settings) if needs_model else None,
+    )
     return [ScheduleState.model_validate(s) for s in states]
 
 

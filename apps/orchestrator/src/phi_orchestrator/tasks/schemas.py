@@ -139,3 +139,14 @@ class ScheduleState(BaseModel):
     runs: bool = Field(description="False when the scheduler skips it; `problem` says why")
     problem: str | None
     next_run: datetime | None = Field(description="The next run (UTC) when it runs")
+    instruction: str | None = Field(
+        default=None,
+        description="What a scheduled AGENT_TASK is told to do, word for word (null for the "
+        "other types)",
+    )
+    skipped: str | None = Field(
+        default=None,
+        description="Why its slots are skipped for now although it runs: a scheduled AGENT_TASK "
+        "while the organization's monthly token budget is spent (each skipped slot is a FAILED "
+        "task whose error starts with 'skipped:')",
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from phi_llm.accounting import budget_and_usage
+from phi_llm.accounting import spent_budget
 from phi_orchestrator import organizations
 from phi_orchestrator.agent_tasks import repository as agent_tasks
 from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
@@ -82,17 +82,13 @@ async def create_task(
 
 
 async def _refuse_over_budget(session: AsyncSession, org_id: uuid.UUID, type_: str) -> None:
-    """429 when the organization has used its monthly token budget: a task that needs the
-    model could only fail at its first step. (A budget that runs out later ends the task
-    with ``budget limit``.)"""
-    found = await budget_and_usage(session, org_id)
-    if found is None or found[0] is None or found[1] < found[0]:
-        return
-    raise TooManyRequests(
-        f"{type_} needs a language model and the organization has used its monthly token "
-        f"budget ({found[1]} of {found[0]} tokens); raise monthly_token_budget "
-        "(PATCH /orgs/{org_id}) or wait for next month"
-    )
+    """429 when the organization's model calls would be refused (its monthly token budget
+    used up, or its calls stopped for the month): a task that needs the model could only
+    fail at its first step. (A budget that runs out later ends the task with ``budget
+    limit``.)"""
+    refusal = await spent_budget(session, org_id)
+    if refusal is not None:
+        raise TooManyRequests(f"{type_} needs a language model, and the {refusal}")
 
 
 async def task_for_member(
@@ -215,7 +211,14 @@ async def cancel_task(session: AsyncSession, task_id: uuid.UUID, user_id: uuid.U
     )
     for child in children:
         await add_event(
-            session, child, "task_cancelled", {"by": str(user_id), "with": str(task_id)}
+            session,
+            child,
+            "task_cancelled",
+            {
+                "by": str(user_id),
+                "with": str(task_id),
+                "reason": f"cancelled with the agent task {task_id} that started it",
+            },
         )
     await record_event(
         session,

@@ -17,7 +17,8 @@ from typing import Any
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from sqlalchemy import Row, and_, bindparam, func, null, or_, select, text, update
+from sqlalchemy import Row, Text, and_, bindparam, cast, func, null, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_orchestrator.worker_sql import worker_sql
@@ -79,6 +80,11 @@ _RESULT_OF_STEP = worker_sql(
         ToolCall.task_id == bindparam("task_id"),
         ToolCall.step == bindparam("step"),
         ToolCall.status == "DONE",
+    )
+)
+_STATE = worker_sql(
+    select(ToolCall.id, ToolCall.status, ToolCall.result, ToolCall.error).where(
+        ToolCall.id == bindparam("call_id")
     )
 )
 # Withdraw a task's open calls from the local agents.
@@ -153,6 +159,12 @@ async def of_step_once(
     ).fetchone()
     assert row is not None
     return row
+
+
+async def state(conn: PsycopgConnection[DictRow], call_id: uuid.UUID) -> DictRow | None:
+    """The call's id, status, result and error, as :func:`of_step_once` gives them (None:
+    deleted, with its task)."""
+    return await (await _STATE.execute(conn, call_id=call_id)).fetchone()
 
 
 async def result_of_step(
@@ -246,17 +258,20 @@ async def record_outcome(
     tool_call_id: uuid.UUID,
     *,
     status: str,
-    result: Any,
+    result_json: str | None,
     error: str | None,
     digest: str,
 ) -> None:
-    """Store the call's answer (``status`` DONE or FAILED); its lease ends."""
+    """Store the call's answer (``status`` DONE or FAILED; the result as JSON text, cast by
+    the server); its lease ends."""
     await session.execute(
         update(ToolCall)
         .where(ToolCall.id == tool_call_id)
         .values(
             status=status,
-            result=null() if result is None else result,
+            result=null()
+            if result_json is None
+            else cast(bindparam("result_json", result_json, type_=Text), JSONB),
             error=error,
             result_sha256=digest,
             completed_at=func.now(),

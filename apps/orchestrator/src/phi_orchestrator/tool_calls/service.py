@@ -96,10 +96,18 @@ async def extend_lease(
     return lease_until
 
 
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def result_digest(result: Any, error: str | None) -> str:
-    canonical = json.dumps(
-        {"result": result, "error": error}, sort_keys=True, separators=(",", ":")
-    )
+    return _digest(canonical_json(result), error)
+
+
+def _digest(result_json: str, error: str | None) -> str:
+    # The digest of {"result": ..., "error": ...} in canonical JSON ("error" sorts first),
+    # put together from the result's own canonical text so that it is written out once.
+    canonical = '{"error":' + canonical_json(error) + ',"result":' + result_json + "}"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -118,12 +126,15 @@ async def record_callback(
     Conflict for a different result, a superseded attempt, or a finished/cancelled task.
     ``replaced_characters``: how many unencodable characters the route replaced (on the
     event when any)."""
+    # Written out once (a report's result is megabytes), for its digest and to be stored,
+    # before the call is locked.
+    result_json = canonical_json(result)
+    digest = _digest(result_json, error)
     row = await _call_for_update(session, tool_call_id, agent_id)
     if row.task_id != task_id:
         raise InvalidInput("task_id is not the task of this tool call")
     if row.tool != tool:
         raise InvalidInput(f"this is a '{row.tool}' call, not '{tool}'")
-    digest = result_digest(result, error)
     if row.status in ("DONE", "FAILED"):
         if row.attempt == attempt and row.result_sha256 == digest:
             await session.rollback()
@@ -138,7 +149,12 @@ async def record_callback(
         )
     status = "FAILED" if error is not None else "DONE"
     await repository.record_outcome(
-        session, tool_call_id, status=status, result=result, error=error, digest=digest
+        session,
+        tool_call_id,
+        status=status,
+        result_json=None if result is None else result_json,
+        error=error,
+        digest=digest,
     )
     await add_event(
         session,

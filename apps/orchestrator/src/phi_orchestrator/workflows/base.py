@@ -29,6 +29,18 @@ from phi_service.db import is_connection_lost
 
 # LangGraph's id of the step run a node body runs in (see ``staged_event``).
 current_step_run: ContextVar[str | None] = ContextVar("phi_step_run", default=None)
+# Seconds the running step has spent waiting for a local agent's answer within its run (see
+# ``note_tool_wait``); a list so that the runtime adds to the step's own total.
+_step_tool_wait: ContextVar[list[float] | None] = ContextVar("phi_step_tool_wait", default=None)
+
+
+def note_tool_wait(seconds: float) -> None:
+    """Count ``seconds`` of waiting for a tool's answer against the running step: its
+    ``duration_ms`` is the step's own work, as when the wait is an interrupt and a resume,
+    and the wait is given apart as ``waited_ms``."""
+    total = _step_tool_wait.get()
+    if total is not None:
+        total[0] += seconds
 
 
 async def staged_event(ctx: WorkflowContext, event_type: str, payload: dict[str, Any]) -> None:
@@ -134,8 +146,9 @@ def step(
     (the end with the node's state update, see ``TaskPort.finish_step``). ``name`` may be a
     function of the state, for a node that runs many times (a loop's turns).
 
-    The body returns ``(state update, summary)``. A node waiting on a tool (LangGraph's
-    interrupt) writes a ``step_waiting`` event instead of an end; it runs again on resume.
+    The body returns ``(state update, summary)``. A node waiting on a tool longer than the
+    run waits for it (LangGraph's interrupt) writes a ``step_waiting`` event instead of an
+    end; it runs again on resume. A wait within the run is left out of ``duration_ms``.
     """
 
     def wrap(body: NodeBody) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -146,6 +159,8 @@ def step(
             started = time.perf_counter()
             info = runtime.execution_info
             current_step_run.set(info.task_id if info else None)
+            waited = [0.0]
+            _step_tool_wait.set(waited)
             try:
                 update, summary = await body(state, ctx)
             except GraphBubbleUp:
@@ -167,7 +182,8 @@ def step(
                 info.task_id if info else None,
                 {
                     "step": label,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round((time.perf_counter() - started - waited[0]) * 1000, 1),
+                    **({"waited_ms": round(waited[0] * 1000, 1)} if waited[0] else {}),
                     "summary": summary,
                 },
             )

@@ -467,9 +467,12 @@ class Task(Base):
         ForeignKey("tasks.id", ondelete="SET NULL")
     )
     parent_step: Mapped[str | None] = mapped_column(Text)
+    # For such a task: when its parent stops waiting for it (unfinished then, it is cancelled).
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (
+        Index("ix_tasks_deadline", "deadline_at", postgresql_where=text("deadline_at IS NOT NULL")),
         Index(
             "uq_tasks_parent_step",
             "parent_task_id",

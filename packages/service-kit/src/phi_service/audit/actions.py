@@ -75,7 +75,9 @@ ACTIONS: dict[str, ActionSpec] = {
     "task.started": _spec(
         "task", "started task", "workflow", "trigger", "agent_id", "agent_name", "parent_task_id"
     ),
-    "task.cancelled": _spec("task", "cancelled task", "workflow", "agent_id", "agent_name"),
+    "task.cancelled": _spec(
+        "task", "cancelled task", "workflow", "agent_id", "agent_name", "parent_task_id", "reason"
+    ),
     "approval.granted": _spec(
         "approval", "approved", "tool", "task_id", "agent_id", "agent_name", "reason"
     ),

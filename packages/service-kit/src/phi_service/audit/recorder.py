@@ -25,6 +25,7 @@ MAX_LIST = 50
 _SECRET_SHAPES = re.compile(
     r"phia_[0-9a-f]{32}_"  # a whole local-agent key (the public prefix is phia_ + 8 hex)
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\."  # a JWT
+    r"|whsec_[A-Za-z0-9_-]{16}"  # a webhook signing secret
     r"|\$argon2|\$2[aby]\$"  # a password hash
 )
 

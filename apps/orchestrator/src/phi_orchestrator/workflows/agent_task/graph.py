@@ -63,7 +63,7 @@ def _last_text(state: dict[str, Any]) -> str:
 
 async def _stop(ctx: WorkflowContext, state: dict[str, Any], exc: WorkflowError) -> None:
     """End the task with ``exc``, keeping what was found so far as its result."""
-    evidence = state.get("evidence") or []
+    evidence = [*(state.get("evidence") or []), *getattr(exc, "evidence", [])]
     await ctx.task.save_output(
         {
             "answer": None,
@@ -117,11 +117,14 @@ def _remaining(
     return limits.task_seconds - (time.time() - state["started"] - waited)
 
 
-def _out_of_time(limits: AgentTaskLimits) -> LimitReached:
+def _out_of_time(
+    limits: AgentTaskLimits, evidence: list[dict[str, Any]] | None = None
+) -> LimitReached:
     return LimitReached(
         "time",
         f"the task ran for its {limits.task_seconds:g} seconds without reaching an answer "
         "(time awaiting approval not counted)",
+        evidence,
     )
 
 
@@ -291,7 +294,7 @@ async def tool(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
                 outcome = await TOOLS[name].run(ctx, label, args, call_limits)
             except LimitReached as exc:
                 if exc.limit == "time" and _remaining(state, limits, paused) <= 0:
-                    raise _out_of_time(limits) from exc
+                    raise _out_of_time(limits, exc.evidence) from exc
                 raise
             error = outcome.error
         else:

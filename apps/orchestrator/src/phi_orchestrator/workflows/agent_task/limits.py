@@ -4,6 +4,7 @@ failure that ends a task which reaches one."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from phi_orchestrator.workflows.base import WorkflowError
 
@@ -27,6 +28,10 @@ class AgentTaskLimits:
 class LimitReached(WorkflowError):
     """A limit ended the task; the message names it. What was found is kept in the result."""
 
-    def __init__(self, limit: str, message: str) -> None:
+    def __init__(
+        self, limit: str, message: str, evidence: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(f"{limit} limit: {message}")
         self.limit = limit
+        # What the call that reached it had found (a task it started and had to stop).
+        self.evidence = evidence or []

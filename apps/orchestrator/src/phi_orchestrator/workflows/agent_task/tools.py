@@ -306,10 +306,18 @@ async def run_workflow(
         return ToolOutcome("", error=f"invalid input for {type_}: {exc}")
     except Exception as exc:  # noqa: BLE001 - InvalidInput and friends: the model may fix it
         return ToolOutcome("", error=str(exc))
-    child = await ctx.task.child_task(step, type_, params)  # type: ignore[attr-defined]
+    # Waited for as long as a tool call may take (no longer than the task has left).
+    child = await ctx.task.child_task(step, type_, params, limits.tool_seconds)  # type: ignore[attr-defined]
     evidence = [
         {"kind": "task", "task_id": str(child["id"]), "type": type_, "status": child["status"]}
     ]
+    if child["status"] == "CANCELLED" and child.get("past_deadline"):
+        raise LimitReached(
+            "time",
+            f"the {type_} task {child['id']} did not finish within {limits.tool_seconds:g} "
+            "seconds and was stopped",
+            evidence=evidence,
+        )
     if child["status"] != "SUCCESS":
         return ToolOutcome(
             "",

@@ -206,7 +206,9 @@ export interface paths {
          * List Agent Schedules
          * @description The scheduled workflows of the agent's config: which the scheduler runs, when next,
          *     and why it skips the others (a type that does not exist or runs only on request, a cron
-         *     that never fires, a disabled workflow or agent).
+         *     that never fires, a disabled workflow or agent, an agent task where no model that calls
+         *     tools is configured), or skips their slots for now (an agent task while the
+         *     organization's monthly token budget is spent).
          */
         get: operations["list_agent_schedules_agents__agent_id__schedules_get"];
         put?: never;
@@ -1209,6 +1211,11 @@ export interface components {
             /** Enabled */
             enabled: boolean;
             /**
+             * Instruction
+             * @description What a scheduled AGENT_TASK is told to do, word for word (null for the other types)
+             */
+            instruction?: string | null;
+            /**
              * Next Run
              * @description The next run (UTC) when it runs
              */
@@ -1222,6 +1229,11 @@ export interface components {
             runs: boolean;
             /** Schedule */
             schedule: string;
+            /**
+             * Skipped
+             * @description Why its slots are skipped for now although it runs: a scheduled AGENT_TASK while the organization's monthly token budget is spent (each skipped slot is a FAILED task whose error starts with 'skipped:')
+             */
+            skipped?: string | null;
             /** Type */
             type: string;
         };
