@@ -75,7 +75,7 @@ def test_only_the_missing_packages_are_installed_without_recommends_or_upgrades(
 ) -> None:
     result, calls = run(tmp_path, "chromium", "wrk", installed="chromium", plan=PLAN_NEW_ONLY)
     assert result.returncode == 0, result.stderr
-    flags = "-y -q --no-install-recommends --no-upgrade"
+    flags = "-y -q --no-install-recommends --no-upgrade -o DPkg::Lock::Timeout=600"
     assert calls == [f"apt-get -s install {flags} wrk", f"apt-get install {flags} wrk"]
 
 
