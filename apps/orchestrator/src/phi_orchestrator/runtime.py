@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import select
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +27,6 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -65,7 +63,7 @@ from phi_orchestrator.workflows.base import (
 )
 from phi_orchestrator.workflows.registry import get_workflow
 from phi_service.audit import Target, record_event
-from phi_service.db import is_connection_lost
+from phi_service.db import check_idle_connection, is_connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -119,20 +117,6 @@ def advisory_key(task_id: uuid.UUID) -> int:
 
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
-
-
-async def check_idle_connection(conn: AsyncConnection[Any]) -> None:
-    """The pool's check of a connection it lends, a round trip only when needed: an idle
-    connection has nothing to read unless the server has closed it (a restart, a kill, a
-    terminated backend: the end of the stream, or the server's last message), so a socket
-    with something to read gets the full check (psycopg_pool's empty query), others none.
-    A connection lost without a word (a network cut) fails at its first statement instead,
-    and the run starts again (``TaskRunner.run``)."""
-    if conn.closed or conn.broken:
-        raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
-        await AsyncConnectionPool.check_connection(conn)
 
 
 def open_pool(
