@@ -45,11 +45,11 @@ AGENT_STEP = 5
 # Whole tasks: an agent task of one step (the warm-up one excluded), the report.
 AGENT_TASK_ONE_STEP = 16
 REPORT_ON_SAMPLE = 20
-REPORT_THROUGH_LOCAL_AGENT = 28
+REPORT_THROUGH_LOCAL_AGENT = 27
 # The same report when the run waits in place for the local agent's answer: one run, with a
 # read of the call each time one of the task's events wakes it (the call created, claimed,
 # answered: 3, or 2 when the answer is in before the claim's read).
-REPORT_THROUGH_LOCAL_AGENT_IN_ONE_RUN = 25
+REPORT_THROUGH_LOCAL_AGENT_IN_ONE_RUN = 24
 
 
 @pytest.fixture(scope="module")

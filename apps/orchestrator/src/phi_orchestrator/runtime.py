@@ -394,6 +394,9 @@ class TaskHandle:
         self._max_attempts = int(task.get("max_attempts", 3))
         self._agent: dict[str, Any] | None = None
         self._acting: ActingTask | None = None
+        # Step -> the result of its local-agent call, as this run read it with the answer;
+        # the next tool_result(step) takes it instead of reading megabytes again.
+        self._answered: dict[str, Any] = {}
 
     async def event(self, event_type: str, payload: dict[str, Any]) -> None:
         async with self.session.use() as conn:
@@ -425,6 +428,11 @@ class TaskHandle:
             self.session.staged.setdefault(step_run, []).append((event_type, payload))
 
     async def tool_result(self, step: str) -> Any:
+        """The result of the step's call (DONE), which a later step reads: the one this run
+        has just read with the answer when it has (taken once, so the run does not keep
+        megabytes of rows to its end; a stored result never changes), else from its row."""
+        if step in self._answered:
+            return self._answered.pop(step)
         async with self.session.use() as conn:
             row = await tool_calls.result_of_step(conn, self.task_id, step)
         if row is None:
@@ -572,6 +580,7 @@ class TaskHandle:
         while True:
             call = await self._answered_call(step, tool, payload)
             if call["status"] == "DONE":
+                self._answered[step] = call["result"]
                 return call["result"]  # type: ignore[no-any-return]
             if call["status"] == "FAILED":
                 raise WorkflowError(f"the {tool} tool call failed: {call['error']}")
