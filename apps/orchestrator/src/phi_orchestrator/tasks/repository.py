@@ -60,7 +60,9 @@ _ID = Task.id == bindparam("task_id")
 
 # A run starts: the task as it was (locked), made RUNNING with task_started (it was PENDING)
 # or task_resumed (WAITING, AWAITING_APPROVAL) logged; a RUNNING task is being run again
-# (task_retried, with the reason, when there is one); a finished one is left as it is.
+# (task_retried, with the reason, when there is one); a finished one is left as it is. A
+# PENDING task's first step starts at once: its step_started (first_steps: the first step of
+# each workflow type) is written here too, after task_started (rows go in the order listed).
 _START_RUN = """
 WITH before AS (
     SELECT id, org_id, agent_id, type, status, input FROM tasks WHERE id = %(task_id)s
@@ -77,6 +79,9 @@ WITH before AS (
     UNION ALL
     SELECT b.id, 'task_retried', jsonb_build_object('reason', %(reason)s::text)
       FROM before b WHERE b.status = 'RUNNING' AND %(reason)s::text IS NOT NULL
+    UNION ALL
+    SELECT b.id, 'step_started', jsonb_build_object('step', %(first_steps)s::jsonb ->> b.type)
+      FROM before b WHERE b.status = 'PENDING' AND %(first_steps)s::jsonb ? b.type
 )
 SELECT id, org_id, agent_id, type, status, input FROM before
 """
@@ -179,12 +184,20 @@ _WITHOUT_JOB = (
 
 
 async def start_run(
-    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, retry_reason: str | None
+    conn: PsycopgConnection[DictRow],
+    task_id: uuid.UUID,
+    retry_reason: str | None,
+    first_steps: dict[str, str] | None = None,
 ) -> AsyncCursor[DictRow]:
     """Start a run of the task (see ``_START_RUN``); the cursor's row is the task as it was
     before (id, org, agent, type, status, input), none when there is no such task. Returns
-    the cursor unread, so that a caller in pipeline mode sends it with what precedes it."""
-    return await conn.execute(_START_RUN, {"task_id": task_id, "reason": retry_reason})
+    the cursor unread, so that a caller in pipeline mode sends it with what precedes it.
+    ``first_steps``: workflow type -> the label of its first step, whose ``step_started``
+    is written with the start of a PENDING task of that type."""
+    return await conn.execute(
+        _START_RUN,
+        {"task_id": task_id, "reason": retry_reason, "first_steps": Jsonb(first_steps or {})},
+    )
 
 
 async def mark_waiting_logged(
