@@ -685,12 +685,14 @@ def test_remember_then_recall_with_the_source_and_run_a_workflow(
     )
     assert rows == [(fact,)]
     # The report ran as a task of its own, started by this one, and its result came back.
-    (child_id, status, parent) = sql(
+    # Its trigger says so (the History list shows it), not "manual".
+    (child_id, status, parent, trigger) = sql(
         database_url,
-        "SELECT id::text, status, parent_task_id::text FROM tasks WHERE parent_task_id = %s",
+        "SELECT id::text, status, parent_task_id::text, trigger FROM tasks "
+        "WHERE parent_task_id = %s",
         given.id,
     )[0]
-    assert status == "SUCCESS" and parent == given.id
+    assert status == "SUCCESS" and parent == given.id and trigger == "agent_task"
     assert data_of(report)["task_id"] == child_id and "summary_text" in data_of(report)
     kinds = [e["kind"] for e in task["output"]["evidence"]]
     assert kinds == ["memory", "task"]
