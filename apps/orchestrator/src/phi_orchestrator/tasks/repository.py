@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement
 
 from phi_orchestrator.worker_sql import worker_sql
 from phi_platform.db.models import (
@@ -121,44 +122,36 @@ _MARK_FAILED = worker_sql(
     .returning(Task.id)
 )
 _STATUS = worker_sql(select(Task.status).where(_ID))
-_CREATE_SCHEDULED = worker_sql(
-    pg_insert(Task)
-    .values(
-        agent_id=bindparam("agent_id"),
-        org_id=bindparam("org_id"),
-        type=bindparam("type"),
-        input=bindparam("input"),
-        trigger="schedule",
-        schedule_slot=bindparam("slot"),
-        schedule_key=bindparam("key"),
+
+
+def _slot_insert(**values: Any) -> ClauseElement:
+    """A schedule slot's task, created once: the slot (agent, type, slot, key) takes one task,
+    so a second insert for it does nothing and returns no row. ``values`` adds to the row."""
+    return (
+        pg_insert(Task)
+        .values(
+            agent_id=bindparam("agent_id"),
+            org_id=bindparam("org_id"),
+            type=bindparam("type"),
+            input=bindparam("input"),
+            trigger="schedule",
+            schedule_slot=bindparam("slot"),
+            schedule_key=bindparam("key"),
+            **values,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
+            index_where=Task.schedule_slot.is_not(None),
+        )
+        .returning(Task.id)
     )
-    .on_conflict_do_nothing(
-        index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
-        index_where=Task.schedule_slot.is_not(None),
-    )
-    .returning(Task.id)
-)
+
+
+_CREATE_SCHEDULED = worker_sql(_slot_insert())
 # A slot of a schedule that is not run (the org's budget is spent): the slot's task, FAILED
 # at once with the reason, so the slot is taken (once) and the skip is seen in the task list.
 _CREATE_SKIPPED = worker_sql(
-    pg_insert(Task)
-    .values(
-        agent_id=bindparam("agent_id"),
-        org_id=bindparam("org_id"),
-        type=bindparam("type"),
-        input=bindparam("input"),
-        trigger="schedule",
-        schedule_slot=bindparam("slot"),
-        schedule_key=bindparam("key"),
-        status="FAILED",
-        error=bindparam("error"),
-        finished_at=func.now(),
-    )
-    .on_conflict_do_nothing(
-        index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
-        index_where=Task.schedule_slot.is_not(None),
-    )
-    .returning(Task.id)
+    _slot_insert(status="FAILED", error=bindparam("error"), finished_at=func.now())
 )
 # PENDING for over a minute, RUNNING, WAITING on a call answered or failed (or a task it
 # started that finished) over half a minute ago, or AWAITING_APPROVAL with the decision made

@@ -65,7 +65,7 @@ TASK_STATUSES = (
     "CANCELLED",
 )
 TASK_FINISHED_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
-TASK_TRIGGERS = ("manual", "schedule")
+TASK_TRIGGERS = ("manual", "schedule", "agent_task")
 TOOL_CALL_STATUSES = ("PENDING", "CLAIMED", "DONE", "FAILED", "CANCELLED")
 
 
