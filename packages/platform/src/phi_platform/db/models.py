@@ -542,7 +542,7 @@ class ToolCall(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # json, not jsonb: the text as the local agent sent it (megabytes for a report), never
-    # queried inside, so not parsed into jsonb on the way in and out (migration 0022).
+    # queried inside, so not parsed into jsonb on the way in and out (migration 0023).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_sha256: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)

@@ -1,7 +1,7 @@
 """a local agent's result is stored as json text, not parsed into jsonb
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 
 ``tool_calls.result`` holds what a local agent sent back: for a daily report about 2 MB of
 rows. Stored as ``jsonb``, PostgreSQL parsed all of it into its binary form and compressed
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 
 
 def upgrade() -> None:
