@@ -44,13 +44,13 @@ DAY = "2026-11-24"
 # One agent step: a model turn (end) and its tool call (tool_call_started, end).
 AGENT_STEP = 3
 # Whole tasks: an agent task of one step (the warm-up one excluded), the report.
-AGENT_TASK_ONE_STEP = 9
-REPORT_ON_SAMPLE = 11
-REPORT_THROUGH_LOCAL_AGENT = 18
+AGENT_TASK_ONE_STEP = 8
+REPORT_ON_SAMPLE = 9
+REPORT_THROUGH_LOCAL_AGENT = 16
 # The same report when the run waits in place for the local agent's answer: one run, with a
 # read of the call each time one of the task's events wakes it (the call created, claimed,
 # answered: 3, or 2 when the answer is in before the claim's read).
-REPORT_THROUGH_LOCAL_AGENT_IN_ONE_RUN = 15
+REPORT_THROUGH_LOCAL_AGENT_IN_ONE_RUN = 13
 
 
 @pytest.fixture(scope="module")

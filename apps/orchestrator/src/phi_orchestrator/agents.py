@@ -12,7 +12,7 @@ from psycopg.rows import DictRow
 from sqlalchemy import bindparam, select
 
 from phi_orchestrator.worker_sql import worker_sql
-from phi_platform.db.models import Agent, AgentTool, Organization, Tool
+from phi_platform.db.models import Agent, AgentTool, Organization, Task, Tool
 
 _FOR_RUN = worker_sql(
     select(
@@ -30,6 +30,27 @@ _TOOL_KEYS = worker_sql(
     select(Tool.key)
     .join(AgentTool, AgentTool.tool_id == Tool.id)
     .where(AgentTool.agent_id == bindparam("agent_id"))
+    .order_by(Tool.key)
+)
+# The same two reads by the id of a task of the agent (sent with a run's start, before the
+# task's agent is known).
+_OF_TASK = select(Task.agent_id).where(Task.id == bindparam("task_id")).scalar_subquery()
+_FOR_RUN_OF_TASK = worker_sql(
+    select(
+        Agent.id,
+        Agent.name,
+        Agent.status,
+        Agent.system_prompt,
+        Agent.config,
+        Organization.time_zone,
+    )
+    .join(Organization, Organization.id == Agent.org_id)
+    .where(Agent.id == _OF_TASK)
+)
+_TOOL_KEYS_OF_TASK = worker_sql(
+    select(Tool.key)
+    .join(AgentTool, AgentTool.tool_id == Tool.id)
+    .where(AgentTool.agent_id == _OF_TASK)
     .order_by(Tool.key)
 )
 _SCHEDULED = worker_sql(
@@ -68,3 +89,13 @@ async def tool_keys_cursor(
 async def tool_keys(conn: PsycopgConnection[DictRow], agent_id: uuid.UUID) -> list[str]:
     """The keys of the tools the agent has enabled (db, file...)."""
     return [r["key"] for r in await (await _TOOL_KEYS.execute(conn, agent_id=agent_id)).fetchall()]
+
+
+async def for_run_of_task_cursors(
+    conn: PsycopgConnection[DictRow], task_id: uuid.UUID
+) -> tuple[AsyncCursor[DictRow], AsyncCursor[DictRow]]:
+    """:func:`for_run_cursor` and :func:`tool_keys_cursor` of the task's agent, unread."""
+    return (
+        await _FOR_RUN_OF_TASK.execute(conn, task_id=task_id),
+        await _TOOL_KEYS_OF_TASK.execute(conn, task_id=task_id),
+    )

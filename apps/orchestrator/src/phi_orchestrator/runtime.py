@@ -53,7 +53,12 @@ from phi_orchestrator.agent_tasks import repository as approvals
 from phi_orchestrator.deliveries import attempts as deliveries
 from phi_orchestrator.notify import TASK_EVENTS, Notifier, wait_for
 from phi_orchestrator.tasks import repository as tasks
-from phi_orchestrator.tasks.audit import ActingTask, acting_task
+from phi_orchestrator.tasks.audit import (
+    ActingTask,
+    acting_of_row,
+    acting_task,
+    acting_task_cursor,
+)
 from phi_orchestrator.tasks.events import (
     add_event,
     add_event_if_open,
@@ -193,6 +198,9 @@ class TaskSession:
         # Step label -> whether its ``step_started`` was written ahead (with the checkpoint
         # before it, or the run's start): False when the task was cancelled by then.
         self.prestarted: dict[str, bool] = {}
+        # The task's agent (row and tool keys) and the task as an audit actor, read with the
+        # run's start (TaskHandle.agent and .acting use them).
+        self.preread: tuple[DictRow | None, list[str], ActingTask] | None = None
         self.unlocked = False
 
     @asynccontextmanager
@@ -528,12 +536,15 @@ class TaskHandle:
         """The agent as this run sees it (read once per run: the agent and its tools in
         one round trip)."""
         if self._agent is None:
-            async with self.session.use() as conn:
-                async with conn.pipeline():
-                    row_cur = await agents.for_run_cursor(conn, self.task["agent_id"])
-                    keys_cur = await agents.tool_keys_cursor(conn, self.task["agent_id"])
-                row = await row_cur.fetchone()
-                tool_keys = [r["key"] for r in await keys_cur.fetchall()]
+            if self.session.preread is not None:
+                row, tool_keys, _ = self.session.preread
+            else:
+                async with self.session.use() as conn:
+                    async with conn.pipeline():
+                        row_cur = await agents.for_run_cursor(conn, self.task["agent_id"])
+                        keys_cur = await agents.tool_keys_cursor(conn, self.task["agent_id"])
+                    row = await row_cur.fetchone()
+                    tool_keys = [r["key"] for r in await keys_cur.fetchall()]
             if row is None:
                 raise WorkflowError("the agent was deleted")
             self._agent = {
@@ -570,8 +581,11 @@ class TaskHandle:
         """This task as the actor of the audit events of what it changes (read once per
         run)."""
         if self._acting is None:
-            async with self.session.use() as conn:
-                self._acting = await acting_task(conn, self.task_id)
+            if self.session.preread is not None:
+                self._acting = self.session.preread[2]
+            else:
+                async with self.session.use() as conn:
+                    self._acting = await acting_task(conn, self.task_id)
         return self._acting
 
     async def remember(self, text: str, valid_until: datetime | None = None) -> dict[str, Any]:
@@ -848,7 +862,16 @@ class TaskRunner:
                         (key,),
                     )
                     started = await tasks.start_run(conn, task_id, retry_reason, self.first_steps())
+                    # What most runs read of the task's agent and of the task as an audit
+                    # actor, read with the start rather than in round trips of their own.
+                    agent_cur, tools_cur = await agents.for_run_of_task_cursors(conn, task_id)
+                    acting_cur = await acting_task_cursor(conn, task_id)
                 task = await started.fetchone()
+                session.preread = (
+                    await agent_cur.fetchone(),
+                    [r["key"] for r in await tools_cur.fetchall()],
+                    acting_of_row(task_id, await acting_cur.fetchone()),
+                )
                 if task is None or task["status"] in FINISHED:
                     status = task["status"] if task else None
                     return await self._end(session, status, with_parent=status is not None)

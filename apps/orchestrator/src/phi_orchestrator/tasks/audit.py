@@ -39,7 +39,16 @@ def _label(task_id: uuid.UUID, row: Any) -> str:
 
 async def acting_task(conn: AsyncConnection[Any], task_id: uuid.UUID) -> ActingTask:
     """The task as an audit actor (``Actor.task``) and its agent's name."""
-    row = await (await conn.execute(_OF_TASK, (task_id,))).fetchone()
+    return acting_of_row(task_id, await (await acting_task_cursor(conn, task_id)).fetchone())
+
+
+async def acting_task_cursor(conn: AsyncConnection[Any], task_id: uuid.UUID) -> Any:
+    """The read :func:`acting_task` makes, unread (a caller in pipeline mode sends it with
+    other statements); :func:`acting_of_row` of its row."""
+    return await conn.execute(_OF_TASK, (task_id,))
+
+
+def acting_of_row(task_id: uuid.UUID, row: Any) -> ActingTask:
     if row is None:  # deleted with its agent meanwhile
         return ActingTask(Actor.task(task_id), None)
     return ActingTask(Actor.task(task_id, _label(task_id, row)), row["agent_name"])
