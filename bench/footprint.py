@@ -12,17 +12,25 @@ build exists) on free ports with a fresh data dir, as bench/load.py does, then:
    uploading for ``--duration`` seconds) and, meanwhile, a browser-like client on the web
    server: pages, the API through the web's proxy, and 20 MB uploads the API refuses (Next.js
    reads a body whole before the route sees it); records each process when it has stopped;
-4. **later**: waits ``--rest`` seconds (300) and records each process again.
+4. **drained**: the load leaves the core-api worker hundreds of uploads to ingest. Waits (at
+   most ``--drain-timeout`` seconds) until none of core-api's jobs is waiting or running and
+   no document is PENDING or PROCESSING, and records each process at that moment: the load
+   has stopped for the worker too;
+5. **later**: waits ``--rest`` seconds (300) after the drain and records each process again.
 
 For each process: RSS (what `top` shows) and PSS (shared pages divided among the processes
 sharing them: PostgreSQL's shared buffers, the embedding processes' model); the stack's
 total is the sum of PSS. The goal checked at the end: no process more than 50 MB above its
-idle RSS once the load has stopped (issue 24).
+idle RSS once the load has stopped (issue 24). For the processes of the stack's own services,
+the table of where their memory is (``/proc/PID/smaps``) at each step: the malloc heap
+(``[heap]``), other anonymous mappings (glibc's thread arenas, large blocks, the model's
+buffers), and file pages (code, libraries, model files).
 
     .venv/bin/python bench/footprint.py [--clients 50] [--duration 60] [--rest 300]
+                                        [--drain-timeout 1800]
 
-The smoke run (make test) uses 2 clients of 2 organizations for 1 second and neither settles
-nor rests: it only proves every phase still runs.
+The smoke run (make test) uses 2 clients of 2 organizations for 1 second, waits at most 60 s
+for the drain, and neither settles nor rests: it only proves every phase still runs.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_db import BENCH_DIR, SERVER_ENV, database, smoke_argument  # noqa: E402
 from load import drive, prepare, stack  # noqa: E402
 
+from phi_core_api.jobs import QUEUES  # noqa: E402
 from phi_platform.settings import PlatformSettings  # noqa: E402
 
 MB = 2**20
@@ -82,9 +91,43 @@ def name_of(process: psutil.Process, names: dict[int, str]) -> str:
     return command[:60]
 
 
+PARTS = ("heap", "other anon", "file", "other")
+
+
+def memory_parts(pid: int) -> dict[str, float]:
+    """Resident MiB of one process by kind of mapping (``/proc/PID/smaps``): the main malloc
+    heap, other anonymous mappings (thread arenas, mmap'ed blocks), file-backed pages, and
+    the rest (stacks, vdso); empty where /proc has no smaps."""
+    parts = dict.fromkeys(PARTS, 0.0)
+    kind = "other"
+    try:
+        with open(f"/proc/{pid}/smaps") as smaps:
+            for line in smaps:
+                head = line.split(None, 1)[0]
+                if not head.endswith(":"):  # a mapping: address perms offset dev inode path
+                    fields = line.split(None, 5)
+                    path = fields[5].strip() if len(fields) > 5 else ""
+                    if path == "[heap]":
+                        kind = "heap"
+                    elif not path:
+                        kind = "other anon"
+                    elif path.startswith("/"):
+                        kind = "file"
+                    else:
+                        kind = "other"
+                elif head == "Rss:":
+                    parts[kind] += int(line.split()[1]) / 1024
+    except OSError:
+        return {}
+    return parts
+
+
 def snapshot(root: psutil.Process) -> dict[str, dict[str, float]]:
-    """RSS and PSS (MiB) and process count of every kind of process under ``root``."""
-    out: dict[str, dict[str, float]] = defaultdict(lambda: {"rss": 0.0, "pss": 0.0, "n": 0})
+    """RSS and PSS (MiB) and process count of every kind of process under ``root``, and for
+    the services (not PostgreSQL) their RSS by kind of mapping (``memory_parts``)."""
+    out: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"rss": 0.0, "pss": 0.0, "n": 0} | dict.fromkeys(PARTS, 0.0)
+    )
     names: dict[int, str] = {}
     for process in [root, *root.children(recursive=True)]:
         try:
@@ -97,7 +140,40 @@ def snapshot(root: psutil.Process) -> dict[str, dict[str, float]]:
         entry["rss"] += info.rss / MB
         entry["pss"] += getattr(info, "pss", info.rss) / MB
         entry["n"] += 1
+        if not name.startswith("postgres"):
+            for part, value in memory_parts(process.pid).items():
+                entry[part] += value
     return dict(out)
+
+
+def backlog(database_url: str) -> tuple[int, int]:
+    """Jobs of core-api's queues waiting or running, and documents not ingested yet."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        jobs = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs "
+            "WHERE queue_name = ANY(%s) AND status IN ('todo', 'doing')",
+            (QUEUES,),
+        ).fetchone()
+        documents = conn.execute(
+            "SELECT count(*) FROM documents WHERE status IN ('PENDING', 'PROCESSING')"
+        ).fetchone()
+    return (jobs[0] if jobs else 0), (documents[0] if documents else 0)
+
+
+def wait_for_drain(database_url: str, timeout: float) -> tuple[float, tuple[int, int]]:
+    """Seconds until core-api's backlog is empty (``backlog`` is (0, 0)), or until ``timeout``;
+    and the backlog then. Prints what is left every 30 s."""
+    t0 = time.monotonic()
+    said = t0
+    while True:
+        left = backlog(database_url)
+        now = time.monotonic()
+        if left == (0, 0) or now - t0 >= timeout:
+            return now - t0, left
+        if now - said >= 30:
+            print(f"  draining: {left[0]} jobs, {left[1]} documents left after {now - t0:.0f} s")
+            said = now
+        time.sleep(1)
 
 
 def connections(database_url: str) -> dict[str, int]:
@@ -161,12 +237,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--settle", type=int, default=30, help="seconds idle before measuring")
-    parser.add_argument("--rest", type=int, default=300, help="seconds after the load")
+    parser.add_argument("--rest", type=int, default=300, help="seconds after the drain")
+    parser.add_argument(
+        "--drain-timeout",
+        type=int,
+        default=1800,
+        help="seconds to wait at most for core-api's worker to finish the load's uploads",
+    )
     smoke_argument(parser)
     args = parser.parse_args()
     docs_per_org, orgs = 2, None
     if args.smoke:
         args.clients, args.duration, args.settle, args.rest, docs_per_org = 2, 1, 0, 0, 1
+        args.drain_timeout = 60
         orgs = 2
     args.new_questions, args.profile = 0.5, None  # what bench/load.py's drive() reads
     server_url = os.environ.get(SERVER_ENV)
@@ -219,6 +302,18 @@ def main() -> None:
         if counts:
             print("web client: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         phases["after load"] = snapshot(root)
+        jobs, documents = backlog(stack_db)
+        print(f"backlog when the load stopped: {jobs} jobs of core-api, {documents} documents")
+        waited, left = wait_for_drain(stack_db, args.drain_timeout)
+        if left == (0, 0):
+            print(f"drained {waited:.0f} s after the load stopped")
+            phases[f"drained (+{waited:.0f} s)"] = snapshot(root)
+        else:
+            print(
+                f"NOT DRAINED after {waited:.0f} s: {left[0]} jobs, {left[1]} documents left; "
+                "the figures below are of a worker still at work"
+            )
+            phases[f"not drained (+{waited:.0f} s)"] = snapshot(root)
         time.sleep(args.rest)
         phases[f"{args.rest} s later"] = snapshot(root)
         later_connections = connections(stack_db)
@@ -267,6 +362,19 @@ def report(
         f"goal (no process over {GOAL_MB} MiB above its idle RSS after the rest): "
         + ("met" if not over else "missed: " + ", ".join(over))
     )
+    print("Where the services' memory is (MiB resident: " + " / ".join(PARTS) + "):")
+    print("| process | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name in names:
+        if name.startswith("postgres") or not any(
+            phases[label].get(name, {}).get("n") for label in labels
+        ):
+            continue
+        cells = []
+        for label in labels:
+            entry = phases[label].get(name)
+            cells.append(" / ".join(f"{entry[p]:.1f}" for p in PARTS) if entry else "-")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

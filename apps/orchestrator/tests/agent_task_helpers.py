@@ -11,6 +11,8 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,14 @@ LIMITS = {
     "agent_task_max_output_tokens": 400,
     "approval_timeout_seconds": 600,
 }
+
+# A report that reads the customer's database through a local agent: with none running, it
+# waits for its data (for an agent task's run_workflow).
+LOCAL_REPORT = {
+    "type": "DAILY_WAREHOUSE_REPORT",
+    "input": {"day": "2026-11-24", "data_source": "local_agent"},
+}
+FINISHED = frozenset({"SUCCESS", "FAILED"})
 
 ORDERS = [
     # order_id, zone_id, due_at, shipped_at
@@ -157,6 +167,10 @@ class PhiAgent:
             self.process.wait()
 
 
+# The agent-task tests' on_warehouse fixture: (agent_tenant's options) -> tenant, its phi-agent.
+OnWarehouse = Callable[..., tuple[Tenant, PhiAgent]]
+
+
 def start_phi_agent(
     api: httpx.Client, orchestrator_url: str, tenant: Tenant, directory: Path, warehouse: Path
 ) -> PhiAgent:
@@ -195,6 +209,41 @@ def wait_status(
         if time.monotonic() > deadline:
             raise AssertionError(f"task still {body['status']}: {body.get('error')}")
         time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class ScriptedTask:
+    """An agent task given with its model's answers scripted (see :class:`AgentTasks`)."""
+
+    api: httpx.Client
+    model: FakeOpenAIServer
+    tenant: Tenant
+    marker: str
+    id: str
+
+    def wait(self, statuses: Iterable[str] = FINISHED, timeout: float = 90) -> dict[str, Any]:
+        """The task's detail once its status is one of ``statuses``."""
+        return wait_status(self.api, self.tenant, self.id, set(statuses), timeout)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """What the model was sent for this task."""
+        return self.model.requests_with(self.marker)
+
+    def tool_messages(self) -> list[str]:
+        return tool_messages(self.model, self.marker)
+
+
+class AgentTasks:
+    """Gives a tenant's agent tasks whose model answers are scripted, one script a task."""
+
+    def __init__(self, api: httpx.Client, model: FakeOpenAIServer):
+        self.api, self.model = api, model
+
+    def give(self, tenant: Tenant, instruction: str, *answers: str) -> ScriptedTask:
+        """The task told ``instruction``; its model answers ``answers`` in order."""
+        marker = script(self.model, *answers)
+        task_id = give_task(self.api, tenant, f"{instruction} {marker}")
+        return ScriptedTask(self.api, self.model, tenant, marker, task_id)
 
 
 def events(task: dict[str, Any], kind: str) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ model and the embeddings are the scripted model server's, and a report's tool ca
 scripted local agent over the orchestrator's HTTP API. The router's budget and the memory
 store use connections of their own, not counted here.
 
-What a step costs (docs/orchestrator.md, "Round trips"): its start (``step_started``, with
-the cancellation check, one statement) and its end (its writes, its ``step_finished`` event
-and the checkpoint after it: one transaction sent as one pipeline). An agent step is a model
-turn and a tool call: two graph steps, plus the tool call's ``tool_call_started`` event.
+What a step costs (docs/orchestrator.md, "Round trips"): its end (its writes, its
+``step_finished`` event, the checkpoint after it and the next step's ``step_started`` with
+its cancellation check: one transaction sent as one pipeline); a PENDING task's first step
+starts with the run, its last ends with the task's success. An agent step is a model turn
+and a tool call: two graph steps, plus the tool call's ``tool_call_started`` event.
 """
 
 from __future__ import annotations
@@ -40,16 +41,16 @@ from phi_orchestrator.workflows.agent_task.limits import AgentTaskLimits
 from phi_service.round_trips import RoundTrips
 
 DAY = "2026-11-24"
-# One agent step: a model turn (start, end) and its tool call (start, tool_call_started, end).
-AGENT_STEP = 5
+# One agent step: a model turn (end) and its tool call (tool_call_started, end).
+AGENT_STEP = 3
 # Whole tasks: an agent task of one step (the warm-up one excluded), the report.
-AGENT_TASK_ONE_STEP = 16
-REPORT_ON_SAMPLE = 20
-REPORT_THROUGH_LOCAL_AGENT = 28
+AGENT_TASK_ONE_STEP = 9
+REPORT_ON_SAMPLE = 11
+REPORT_THROUGH_LOCAL_AGENT = 18
 # The same report when the run waits in place for the local agent's answer: one run, with a
 # read of the call each time one of the task's events wakes it (the call created, claimed,
 # answered: 3, or 2 when the answer is in before the claim's read).
-REPORT_THROUGH_LOCAL_AGENT_IN_ONE_RUN = 25
+REPORT_THROUGH_LOCAL_AGENT_IN_ONE_RUN = 15
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def _agent_task(database_url: str, model: FakeOpenAIServer, tenant: Any, steps: 
     return _task(database_url, tenant, "AGENT_TASK", {"instruction": f"Which zone? {marker}"})
 
 
-def test_each_agent_step_costs_five_round_trips(
+def test_each_agent_step_costs_three_round_trips(
     database_url: str, model: FakeOpenAIServer, runner_settings: OrchestratorSettings
 ) -> None:
     tenant = make_tenant(database_url)

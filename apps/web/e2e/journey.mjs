@@ -488,6 +488,29 @@ try {
     .waitFor({ timeout: 60_000 });
   await screenshot(page, "agent-task-rejected");
 
+  step("cancel an agent task waiting for the report it started; the report says why it stopped");
+  await give.getByLabel("Task").fill(process.env.CANCEL_INSTRUCTION);
+  await give.getByRole("button", { name: "Give the task" }).click();
+  await view.getByTestId("task-events").getByText("asks for run_workflow").waitFor();
+  await view.getByText("WAITING", { exact: true }).waitFor();
+  await view.getByRole("button", { name: "Cancel task" }).click();
+  await view.getByText("CANCELLED", { exact: true }).waitFor();
+  // The report it started: once the history lists it beside the report cancelled above, the
+  // newer of the two (the list is newest first).
+  const stopped = page
+    .getByTestId("task-history")
+    .getByRole("row")
+    .filter({ hasText: "DAILY_WAREHOUSE_REPORT" })
+    .filter({ hasText: "CANCELLED" });
+  await stopped.nth(1).waitFor();
+  await stopped.first().getByRole("button", { name: "View" }).click();
+  await view.getByText("DAILY_WAREHOUSE_REPORT").waitFor();
+  await view
+    .getByTestId("task-events")
+    .getByText(/cancelled: cancelled with the agent task [0-9a-f-]+ that started it/)
+    .waitFor();
+  await screenshot(page, "agent-task-cancelled");
+
   step("audit log: the org's history as sentences, a local agent's refusals, a filter, an export");
   const refusalAt = new Date().toISOString();
   const refused = await fetch(`${ORCHESTRATOR}/local-agents/heartbeat`, {

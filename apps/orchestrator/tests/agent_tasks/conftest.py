@@ -1,14 +1,25 @@
 """Fixtures of the agent-task tests: the scripted model server, an orchestrator whose API
-sees a model route (so it accepts AGENT_TASK), and the worker settings that route to it."""
+sees a model route (so it accepts AGENT_TASK), the worker settings that route to it, tasks
+given with a scripted model, and real phi-agent processes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from agent_task_helpers import LIMITS
+from agent_task_helpers import (
+    LIMITS,
+    AgentTasks,
+    OnWarehouse,
+    PhiAgent,
+    agent_tenant,
+    start_phi_agent,
+    write_warehouse,
+)
+from orch_factories import Tenant
 
 from phi_llm.testing import FakeOpenAIServer
 from phi_orchestrator.main import create_app
@@ -53,3 +64,39 @@ def agent_api(agent_orchestrator: LiveServer) -> Iterator[httpx.Client]:
 def worker_settings(llm_env: dict[str, Any]) -> dict[str, Any]:
     """What start_worker(**...) needs for a worker that runs agent tasks."""
     return {**llm_env, **LIMITS}
+
+
+@pytest.fixture
+def agent_tasks(agent_api: httpx.Client, model: FakeOpenAIServer) -> AgentTasks:
+    return AgentTasks(agent_api, model)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The customer's SQLite warehouse, one a test module."""
+    return write_warehouse(tmp_path_factory.mktemp("warehouse") / "wms.sqlite")
+
+
+@pytest.fixture
+def on_warehouse(
+    agent_api: httpx.Client,
+    agent_orchestrator: LiveServer,
+    database_url: str,
+    warehouse: Path,
+    tmp_path: Path,
+) -> Iterator[OnWarehouse]:
+    """A tenant (``agent_tenant``'s options) whose agent's local calls are answered by a real
+    phi-agent on the module's warehouse (in ``tmp_path/phi``), stopped when the test ends."""
+    started: list[PhiAgent] = []
+
+    def start(**tenant_options: Any) -> tuple[Tenant, PhiAgent]:
+        tenant = agent_tenant(database_url, **tenant_options)
+        directory = tmp_path / "phi"
+        started.append(
+            start_phi_agent(agent_api, agent_orchestrator.url, tenant, directory, warehouse)
+        )
+        return tenant, started[-1]
+
+    yield start
+    for phi in started:
+        phi.stop()

@@ -11,22 +11,16 @@ from typing import Any
 import httpx
 from agent_task_helpers import (
     LATE_BY_ZONE,
-    agent_tenant,
+    AgentTasks,
+    OnWarehouse,
     calls,
     data_of,
     events,
-    give_task,
     plain_rows,
-    script,
-    start_phi_agent,
-    tool_messages,
-    wait_status,
-    write_warehouse,
 )
 from orch_factories import sql
 
 from phi_llm.testing import FakeOpenAIServer
-from phi_service.testing import LiveServer
 
 ZONES = "SELECT zone_id, name FROM zones ORDER BY zone_id"
 
@@ -51,77 +45,69 @@ def _ran_once(phi: Any, database_url: str, task_id: str, statements: list[str]) 
 
 def test_a_worker_killed_while_a_task_awaits_approval(
     agent_api: httpx.Client,
-    agent_orchestrator: LiveServer,
+    agent_tasks: AgentTasks,
     database_url: str,
-    model: FakeOpenAIServer,
+    on_warehouse: OnWarehouse,
     start_worker: Any,
     worker_settings: dict[str, Any],
-    tmp_path: Path,
+    warehouse: Path,
 ) -> None:
-    warehouse = write_warehouse(tmp_path / "wms.sqlite")
-    tenant = agent_tenant(database_url, requires_approval=["db_query"])
-    phi = start_phi_agent(agent_api, agent_orchestrator.url, tenant, tmp_path / "phi", warehouse)
-    try:
-        first = start_worker(**worker_settings)
-        marker = script(
-            model, calls(("db_query", {"sql": LATE_BY_ZONE})), "say:Z-B had most late orders."
-        )
-        task_id = give_task(agent_api, tenant, f"Late orders {marker}")
-        wait_status(agent_api, tenant, task_id, {"AWAITING_APPROVAL"})
-        first.kill()
-        start_worker(**worker_settings)
-        r = agent_api.post(
-            f"/tasks/{task_id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
-        )
-        assert r.status_code == 200, r.text
-        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
-        assert task["status"] == "SUCCESS", task["error"]
-        assert len(events(task, "approval_requested")) == 1
-        _ran_once(phi, database_url, task_id, [LATE_BY_ZONE])
-        assert data_of(tool_messages(model, marker)[0])["rows"] == plain_rows(
-            warehouse, LATE_BY_ZONE
-        )
-    finally:
-        phi.stop()
+    tenant, phi = on_warehouse(requires_approval=["db_query"])
+    first = start_worker(**worker_settings)
+    given = agent_tasks.give(
+        tenant,
+        "Late orders",
+        calls(("db_query", {"sql": LATE_BY_ZONE})),
+        "say:Z-B had most late orders.",
+    )
+    given.wait({"AWAITING_APPROVAL"})
+    first.kill()
+    start_worker(**worker_settings)
+    r = agent_api.post(
+        f"/tasks/{given.id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
+    )
+    assert r.status_code == 200, r.text
+    task = given.wait()
+    assert task["status"] == "SUCCESS", task["error"]
+    assert len(events(task, "approval_requested")) == 1
+    _ran_once(phi, database_url, given.id, [LATE_BY_ZONE])
+    assert data_of(given.tool_messages()[0])["rows"] == plain_rows(warehouse, LATE_BY_ZONE)
 
 
 def test_a_worker_killed_between_two_tool_calls(
     agent_api: httpx.Client,
-    agent_orchestrator: LiveServer,
+    agent_tasks: AgentTasks,
     database_url: str,
     model: FakeOpenAIServer,
+    on_warehouse: OnWarehouse,
     start_worker: Any,
     worker_settings: dict[str, Any],
-    tmp_path: Path,
 ) -> None:
-    warehouse = write_warehouse(tmp_path / "wms.sqlite")
-    tenant = agent_tenant(database_url)
-    phi = start_phi_agent(agent_api, agent_orchestrator.url, tenant, tmp_path / "phi", warehouse)
+    tenant, phi = on_warehouse()
     model.slow_seconds = 30
     try:
         first = start_worker(**worker_settings)
         # The second model turn hangs (the worker is killed in it); the next worker asks again.
-        marker = script(
-            model,
+        given = agent_tasks.give(
+            tenant,
+            "Late orders by zone name",
             calls(("db_query", {"sql": LATE_BY_ZONE})),
             "slow",
             calls(("db_query", {"sql": ZONES})),
             "say:Z-B (Bulk) had most late orders.",
         )
-        task_id = give_task(agent_api, tenant, f"Late orders by zone name {marker}")
-        _wait_for_step(agent_api, tenant, task_id, "model_2")
+        _wait_for_step(agent_api, tenant, given.id, "model_2")
         deadline = time.monotonic() + 30
-        while len(model.requests_with(marker)) < 2:  # the turn's request is at the model
+        while len(given.requests()) < 2:  # the turn's request is at the model
             assert time.monotonic() < deadline, "the second model turn never asked the model"
             time.sleep(0.05)
         first.kill()
         start_worker(**worker_settings)
-        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=120)
+        task = given.wait(timeout=120)
         assert task["status"] == "SUCCESS", task["error"]
-        _ran_once(phi, database_url, task_id, [LATE_BY_ZONE, ZONES])
+        _ran_once(phi, database_url, given.id, [LATE_BY_ZONE, ZONES])
         finished = Counter(e["step"] for e in events(task, "step_finished"))
         assert finished["tool_1"] == 1 and finished["tool_2"] == 1
         assert [e["tool"] for e in events(task, "tool_call_finished")] == ["db_query", "db_query"]
     finally:
         model.slow_seconds = 3.0
-        phi.stop()

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from agent_task_helpers import LIMITS, agent_tenant, calls, events, give_task, script, wait_status
+from agent_task_helpers import LIMITS, LOCAL_REPORT, AgentTasks, agent_tenant, calls, events
 from orch_factories import sql, worker_env
 
 from phi_llm.testing import FakeOpenAIServer
@@ -32,16 +32,14 @@ def short_worker(
 
 
 def test_a_model_answer_past_the_tasks_time_is_not_waited_for(
-    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
+    agent_tasks: AgentTasks, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
 ) -> None:
     tenant = agent_tenant(database_url, tools=())
     search = calls(("search_documents", {"query": "late orders"}))
-    # The second turn's answer would come after 30 seconds.
-    marker = script(model, search, "slow", "say:too late")
     model.slow_seconds = 30
     try:
-        task_id = give_task(agent_api, tenant, f"Search {marker}")
-        task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=60)
+        # The second turn's answer would come after 30 seconds.
+        task = agent_tasks.give(tenant, "Search", search, "slow", "say:too late").wait(timeout=60)
     finally:
         model.slow_seconds = 3.0
     assert task["status"] == "FAILED", task["output"]
@@ -57,23 +55,19 @@ def test_a_model_answer_past_the_tasks_time_is_not_waited_for(
 
 
 def test_a_task_it_started_is_stopped_when_its_time_is_up(
-    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
+    agent_api: httpx.Client, agent_tasks: AgentTasks, database_url: str, short_worker: WorkerProcess
 ) -> None:
     tenant = agent_tenant(database_url, tools=("db",), workflows=["DAILY_WAREHOUSE_REPORT"])
     # The report reads the customer's database through a local agent, and none is running:
     # the report waits for it longer than the agent task may wait for the report.
-    report = {
-        "type": "DAILY_WAREHOUSE_REPORT",
-        "input": {"day": "2026-11-24", "data_source": "local_agent"},
-    }
-    marker = script(
-        model,
+    given = agent_tasks.give(
+        tenant,
+        "Report on the 24th",
         calls(("search_documents", {"query": "late orders"})),
-        calls(("run_workflow", report)),
+        calls(("run_workflow", LOCAL_REPORT)),
         "say:too late",
     )
-    task_id = give_task(agent_api, tenant, f"Report on the 24th {marker}")
-    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"}, timeout=60)
+    task = given.wait(timeout=60)
     assert task["status"] == "FAILED", task["output"]
     assert task["error"] == (
         f"time limit: the task ran for its {TASK_SECONDS} seconds without reaching an answer "
@@ -82,19 +76,19 @@ def test_a_task_it_started_is_stopped_when_its_time_is_up(
     # What was found before is kept; the model is not asked again.
     assert task["output"]["stopped_by"] == "time" and task["output"]["partial"] is True
     assert [e["tool"] for e in events(task, "tool_call_finished")] == ["search_documents"]
-    assert len(model.requests_with(marker)) == 2
+    assert len(given.requests()) == 2
     # The report was stopped with it, saying why; nothing is left for a local agent to take.
     ((child_id, status, error),) = sql(
         database_url,
         "SELECT id::text, status, error FROM tasks WHERE parent_task_id = %s",
-        task_id,
+        given.id,
     )
     assert status == "CANCELLED"
-    assert f"the agent task {task_id} that started it could wait" in error
+    assert f"the agent task {given.id} that started it could wait" in error
     assert error.endswith("(that task's time limit)")
     child = agent_api.get(f"/tasks/{child_id}", headers=tenant.owner.headers).json()
     (cancelled,) = events(child, "task_cancelled")
-    assert cancelled["reason"] == error and cancelled["parent_task_id"] == task_id
+    assert cancelled["reason"] == error and cancelled["parent_task_id"] == given.id
     assert [c["status"] for c in child["tool_calls"]] == ["CANCELLED"]
     assert [c["id"] for c in child["tool_calls"]] == cancelled["released_tool_calls"]
     audited = sql(
@@ -103,27 +97,29 @@ def test_a_task_it_started_is_stopped_when_its_time_is_up(
         "WHERE action = 'task.cancelled' AND target_id = %s",
         child_id,
     )
-    assert audited == [("system", task_id)]
+    assert audited == [("system", given.id)]
     ran = _seconds(task["started_at"], task["finished_at"])
     assert ran < 20, f"the task ran {ran:.1f} s"
 
 
 def test_time_awaiting_approval_is_not_counted(
-    agent_api: httpx.Client, database_url: str, model: FakeOpenAIServer, short_worker: WorkerProcess
+    agent_api: httpx.Client, agent_tasks: AgentTasks, database_url: str, short_worker: WorkerProcess
 ) -> None:
     tenant = agent_tenant(database_url, tools=(), requires_approval=["search_documents"])
-    marker = script(
-        model, calls(("search_documents", {"query": "dock closures"})), "say:No dock is closed."
+    given = agent_tasks.give(
+        tenant,
+        "Any dock closed?",
+        calls(("search_documents", {"query": "dock closures"})),
+        "say:No dock is closed.",
     )
-    task_id = give_task(agent_api, tenant, f"Any dock closed? {marker}")
-    task = wait_status(agent_api, tenant, task_id, {"AWAITING_APPROVAL", "FAILED"})
+    task = given.wait({"AWAITING_APPROVAL", "FAILED"})
     assert task["status"] == "AWAITING_APPROVAL", task["error"]
     time.sleep(TASK_SECONDS + 1)  # the person answers after longer than the task's time
     r = agent_api.post(
-        f"/tasks/{task_id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
+        f"/tasks/{given.id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
     )
     assert r.status_code == 200, r.text
-    task = wait_status(agent_api, tenant, task_id, {"SUCCESS", "FAILED"})
+    task = given.wait()
     assert task["status"] == "SUCCESS", task["error"]
     assert [e["tool"] for e in events(task, "tool_call_finished")] == ["search_documents"]
 

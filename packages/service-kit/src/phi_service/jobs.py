@@ -23,7 +23,9 @@ import procrastinate
 import procrastinate.exceptions
 import procrastinate.jobs
 import procrastinate.manager
+import psycopg_pool
 
+from phi_service.db import check_idle_connection
 from phi_service.observability import job_log_fields
 
 logger = logging.getLogger(__name__)
@@ -105,10 +107,25 @@ JOB_POOL_MAX_IDLE_SECONDS = 60.0
 
 
 def create_job_app(
-    conninfo: str, blueprints: Mapping[str, procrastinate.Blueprint], *, pool_max: int = 4
+    conninfo: str,
+    blueprints: Mapping[str, procrastinate.Blueprint],
+    *,
+    pool_max: int = 4,
+    cheap_check: bool = False,
 ) -> procrastinate.App:
     """A procrastinate App on ``conninfo`` (libpq URL) with the given blueprints, each under
-    its namespace, and the maintenance tasks."""
+    its namespace, and the maintenance tasks.
+
+    procrastinate's pool checks every connection it lends with a round trip (an empty
+    query), so each job fetched, queued or finished costs two. ``cheap_check``: the pool
+    checks with :func:`phi_service.db.check_idle_connection` instead (a round trip only when
+    the socket shows the server closed the connection), one round trip each."""
+    pool_factory: Any = psycopg_pool.AsyncConnectionPool
+    if cheap_check:
+
+        def pool_factory(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool[Any]:
+            return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": check_idle_connection})
+
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
             conninfo=conninfo,
@@ -118,6 +135,7 @@ def create_job_app(
             # with its default of 10 minutes, the connections a burst opened stayed for most
             # of an hour (issue 24); with 60 s they are gone a few minutes after the load.
             max_idle=JOB_POOL_MAX_IDLE_SECONDS,
+            pool_factory=pool_factory,
         )
     )
     app.job_manager = JobManagerWithLogContext(app.connector)

@@ -49,7 +49,7 @@ async def request_approval(
 
 _CREATE_CHILD = (
     "INSERT INTO tasks (agent_id, org_id, type, input, trigger, parent_task_id, parent_step, "
-    "created_by, deadline_at) SELECT agent_id, org_id, %s, %s, 'manual', id, %s, created_by, "
+    "created_by, deadline_at) SELECT agent_id, org_id, %s, %s, 'agent_task', id, %s, created_by, "
     "now() + make_interval(secs => %s) FROM tasks WHERE id = %s "
     "ON CONFLICT (parent_task_id, parent_step) WHERE parent_task_id IS NOT NULL "
     "DO NOTHING RETURNING id"

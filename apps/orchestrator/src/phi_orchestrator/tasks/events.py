@@ -12,6 +12,7 @@ import uuid
 from typing import Any, cast
 
 from psycopg import AsyncConnection as PsycopgConnection
+from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql
@@ -72,6 +73,17 @@ async def add_event_if_open(
         _INSERT_IF_OPEN, {"task_id": task_id, "event_type": event_type, "payload": Jsonb(payload)}
     )
     return await cur.fetchone() is not None
+
+
+async def start_step_cursor(
+    conn: PsycopgConnection[Any], task_id: uuid.UUID, step: str
+) -> AsyncCursor[Any]:
+    """:func:`add_event_if_open` of the step's ``step_started``, unread: a row when it was
+    added (a caller in pipeline mode sends it with the statements around it)."""
+    return await conn.execute(
+        _INSERT_IF_OPEN,
+        {"task_id": task_id, "event_type": "step_started", "payload": Jsonb({"step": step})},
+    )
 
 
 async def add_event_once(

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import ColumnElement, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement
 
 from phi_orchestrator.worker_sql import worker_sql
 from phi_platform.db.models import (
@@ -60,7 +61,9 @@ _ID = Task.id == bindparam("task_id")
 
 # A run starts: the task as it was (locked), made RUNNING with task_started (it was PENDING)
 # or task_resumed (WAITING, AWAITING_APPROVAL) logged; a RUNNING task is being run again
-# (task_retried, with the reason, when there is one); a finished one is left as it is.
+# (task_retried, with the reason, when there is one); a finished one is left as it is. A
+# PENDING task's first step starts at once: its step_started (first_steps: the first step of
+# each workflow type) is written here too, after task_started (rows go in the order listed).
 _START_RUN = """
 WITH before AS (
     SELECT id, org_id, agent_id, type, status, input FROM tasks WHERE id = %(task_id)s
@@ -77,6 +80,9 @@ WITH before AS (
     UNION ALL
     SELECT b.id, 'task_retried', jsonb_build_object('reason', %(reason)s::text)
       FROM before b WHERE b.status = 'RUNNING' AND %(reason)s::text IS NOT NULL
+    UNION ALL
+    SELECT b.id, 'step_started', jsonb_build_object('step', %(first_steps)s::jsonb ->> b.type)
+      FROM before b WHERE b.status = 'PENDING' AND %(first_steps)s::jsonb ? b.type
 )
 SELECT id, org_id, agent_id, type, status, input FROM before
 """
@@ -116,44 +122,36 @@ _MARK_FAILED = worker_sql(
     .returning(Task.id)
 )
 _STATUS = worker_sql(select(Task.status).where(_ID))
-_CREATE_SCHEDULED = worker_sql(
-    pg_insert(Task)
-    .values(
-        agent_id=bindparam("agent_id"),
-        org_id=bindparam("org_id"),
-        type=bindparam("type"),
-        input=bindparam("input"),
-        trigger="schedule",
-        schedule_slot=bindparam("slot"),
-        schedule_key=bindparam("key"),
+
+
+def _slot_insert(**values: Any) -> ClauseElement:
+    """A schedule slot's task, created once: the slot (agent, type, slot, key) takes one task,
+    so a second insert for it does nothing and returns no row. ``values`` adds to the row."""
+    return (
+        pg_insert(Task)
+        .values(
+            agent_id=bindparam("agent_id"),
+            org_id=bindparam("org_id"),
+            type=bindparam("type"),
+            input=bindparam("input"),
+            trigger="schedule",
+            schedule_slot=bindparam("slot"),
+            schedule_key=bindparam("key"),
+            **values,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
+            index_where=Task.schedule_slot.is_not(None),
+        )
+        .returning(Task.id)
     )
-    .on_conflict_do_nothing(
-        index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
-        index_where=Task.schedule_slot.is_not(None),
-    )
-    .returning(Task.id)
-)
+
+
+_CREATE_SCHEDULED = worker_sql(_slot_insert())
 # A slot of a schedule that is not run (the org's budget is spent): the slot's task, FAILED
 # at once with the reason, so the slot is taken (once) and the skip is seen in the task list.
 _CREATE_SKIPPED = worker_sql(
-    pg_insert(Task)
-    .values(
-        agent_id=bindparam("agent_id"),
-        org_id=bindparam("org_id"),
-        type=bindparam("type"),
-        input=bindparam("input"),
-        trigger="schedule",
-        schedule_slot=bindparam("slot"),
-        schedule_key=bindparam("key"),
-        status="FAILED",
-        error=bindparam("error"),
-        finished_at=func.now(),
-    )
-    .on_conflict_do_nothing(
-        index_elements=["agent_id", "type", "schedule_slot", "schedule_key"],
-        index_where=Task.schedule_slot.is_not(None),
-    )
-    .returning(Task.id)
+    _slot_insert(status="FAILED", error=bindparam("error"), finished_at=func.now())
 )
 # PENDING for over a minute, RUNNING, WAITING on a call answered or failed (or a task it
 # started that finished) over half a minute ago, or AWAITING_APPROVAL with the decision made
@@ -179,12 +177,20 @@ _WITHOUT_JOB = (
 
 
 async def start_run(
-    conn: PsycopgConnection[DictRow], task_id: uuid.UUID, retry_reason: str | None
+    conn: PsycopgConnection[DictRow],
+    task_id: uuid.UUID,
+    retry_reason: str | None,
+    first_steps: dict[str, str] | None = None,
 ) -> AsyncCursor[DictRow]:
     """Start a run of the task (see ``_START_RUN``); the cursor's row is the task as it was
     before (id, org, agent, type, status, input), none when there is no such task. Returns
-    the cursor unread, so that a caller in pipeline mode sends it with what precedes it."""
-    return await conn.execute(_START_RUN, {"task_id": task_id, "reason": retry_reason})
+    the cursor unread, so that a caller in pipeline mode sends it with what precedes it.
+    ``first_steps``: workflow type -> the label of its first step, whose ``step_started``
+    is written with the start of a PENDING task of that type."""
+    return await conn.execute(
+        _START_RUN,
+        {"task_id": task_id, "reason": retry_reason, "first_steps": Jsonb(first_steps or {})},
+    )
 
 
 async def mark_waiting_logged(

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from sqlalchemy import Row, Text, and_, bindparam, cast, func, null, or_, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_orchestrator.worker_sql import worker_sql
@@ -271,7 +271,7 @@ async def record_outcome(
             status=status,
             result=null()
             if result_json is None
-            else cast(bindparam("result_json", result_json, type_=Text), JSONB),
+            else cast(bindparam("result_json", result_json, type_=Text), JSON),
             error=error,
             result_sha256=digest,
             completed_at=func.now(),

@@ -136,6 +136,11 @@ class Workflow(ABC):
         """The uncompiled graph; the runtime compiles it with the checkpointer."""
 
 
+# Attribute of a node made by ``step``: its label, or the function of the state giving it.
+# The runtime reads it to write the ``step_started`` of the steps that run next with the
+# checkpoint before them (``TaskHandle.start_step`` then finds it written).
+STEP_LABEL = "phi_step_label"
+
 NodeBody = Callable[[dict[str, Any], WorkflowContext], Awaitable[tuple[dict[str, Any], str]]]
 
 
@@ -192,6 +197,8 @@ def step(
         # Not functools.wraps: LangGraph reads the signature to pass ``runtime``.
         node.__name__ = body.__name__
         node.__doc__ = body.__doc__
+        # The runtime writes a step's start ahead when it knows its label (see STEP_LABEL).
+        setattr(node, STEP_LABEL, name)
         return node
 
     return wrap

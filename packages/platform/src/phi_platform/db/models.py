@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -65,7 +65,7 @@ TASK_STATUSES = (
     "CANCELLED",
 )
 TASK_FINISHED_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
-TASK_TRIGGERS = ("manual", "schedule")
+TASK_TRIGGERS = ("manual", "schedule", "agent_task")
 TOOL_CALL_STATUSES = ("PENDING", "CLAIMED", "DONE", "FAILED", "CANCELLED")
 
 
@@ -541,7 +541,9 @@ class ToolCall(Base):
     )
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # json, not jsonb: the text as the local agent sent it (megabytes for a report), never
+    # queried inside, so not parsed into jsonb on the way in and out (migration 0023).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_sha256: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

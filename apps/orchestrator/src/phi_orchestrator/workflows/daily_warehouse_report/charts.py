@@ -29,79 +29,79 @@ def _gaps_note(series: list[ChartSeries], what: str) -> str | None:
     return f"Gaps: {', '.join(missing)} not available for some {what}."
 
 
+def _against_baseline(
+    rows: list[Mapping[str, Any]],
+    *,
+    value: tuple[str, str],
+    baseline: tuple[str, str],
+    labels: list[str],
+    what: str,
+    **chart: Any,
+) -> Chart | None:
+    """One figure per row beside its baseline: ``value`` and ``baseline`` are each a
+    series' name and the row's key it is read from; ``what`` names the rows in the note."""
+    if not rows:
+        return None
+
+    def read(key: str) -> list[float | None]:
+        return [_num(row.get(key)) for row in rows]
+
+    series = [
+        ChartSeries(name=value[0], role="value", values=read(value[1])),
+        ChartSeries(name=baseline[0], role="baseline", values=read(baseline[1])),
+    ]
+    return Chart(labels=labels, series=series, note=_gaps_note(series, what), **chart)
+
+
+def _names(rows: list[Mapping[str, Any]], id_key: str) -> list[str]:
+    return [str(row.get("name") or row.get(id_key)) for row in rows]
+
+
 def throughput_by_hour(metrics: Mapping[str, Any]) -> Chart | None:
     hours = _rows(metrics.get("by_hour"))
-    if not hours:
-        return None
-    series = [
-        ChartSeries(name="Day", role="value", values=[_num(h.get("picks")) for h in hours]),
-        ChartSeries(
-            name="7-day mean",
-            role="baseline",
-            values=[_num(h.get("mean_7d_picks")) for h in hours],
-        ),
-    ]
-    return Chart(
+    return _against_baseline(
+        hours,
+        value=("Day", "picks"),
+        baseline=("7-day mean", "mean_7d_picks"),
+        labels=[f"{int(h.get('hour', 0)):02d}:00" for h in hours],
+        what="hours",
         id="throughput_by_hour",
         title="Picks by hour against the 7-day profile",
         kind="line",
-        labels=[f"{int(h.get('hour', 0)):02d}:00" for h in hours],
         x_label="hour",
         unit="picks",
-        series=series,
-        note=_gaps_note(series, "hours"),
     )
 
 
 def picks_by_zone(metrics: Mapping[str, Any]) -> Chart | None:
     zones = _rows(metrics.get("by_zone"))
-    if not zones:
-        return None
-    series = [
-        ChartSeries(name="Day", role="value", values=[_num(z.get("picks")) for z in zones]),
-        ChartSeries(
-            name="7-day mean",
-            role="baseline",
-            values=[_num(z.get("mean_7d_picks")) for z in zones],
-        ),
-    ]
-    return Chart(
+    return _against_baseline(
+        zones,
+        value=("Day", "picks"),
+        baseline=("7-day mean", "mean_7d_picks"),
+        labels=_names(zones, "zone_id"),
+        what="zones",
         id="picks_by_zone",
         title="Picks by zone against the 7-day mean",
         kind="bar",
-        labels=[str(z.get("name") or z.get("zone_id")) for z in zones],
         x_label="zone",
         unit="picks",
-        series=series,
-        note=_gaps_note(series, "zones"),
     )
 
 
 def pick_time_by_zone(metrics: Mapping[str, Any]) -> Chart | None:
     zones = _rows(metrics.get("by_zone"))
-    if not zones:
-        return None
-    series = [
-        ChartSeries(
-            name="Median pick time",
-            role="value",
-            values=[_num(z.get("median_pick_seconds")) for z in zones],
-        ),
-        ChartSeries(
-            name="7-day median",
-            role="baseline",
-            values=[_num(z.get("median_pick_seconds_7d")) for z in zones],
-        ),
-    ]
-    return Chart(
+    return _against_baseline(
+        zones,
+        value=("Median pick time", "median_pick_seconds"),
+        baseline=("7-day median", "median_pick_seconds_7d"),
+        labels=_names(zones, "zone_id"),
+        what="zones",
         id="pick_time_by_zone",
         title="Median pick time by zone vs the 7 days before",
         kind="bar",
-        labels=[str(z.get("name") or z.get("zone_id")) for z in zones],
         x_label="zone",
         unit="s",
-        series=series,
-        note=_gaps_note(series, "zones"),
     )
 
 
@@ -145,25 +145,17 @@ def late_rate(metrics: Mapping[str, Any], trends: Mapping[str, Any]) -> Chart | 
 
 def departures_by_dock(metrics: Mapping[str, Any]) -> Chart | None:
     docks = _rows(_section(metrics, "idle_docks").get("docks"))
-    if not docks:
-        return None
-    series = [
-        ChartSeries(name="Day", role="value", values=[_num(d.get("departures")) for d in docks]),
-        ChartSeries(
-            name="7-day mean",
-            role="baseline",
-            values=[_num(d.get("departures_mean_7d")) for d in docks],
-        ),
-    ]
-    return Chart(
+    return _against_baseline(
+        docks,
+        value=("Day", "departures"),
+        baseline=("7-day mean", "departures_mean_7d"),
+        labels=_names(docks, "dock_id"),
+        what="docks",
         id="departures_by_dock",
         title="Departures per dock against the 7-day mean",
         kind="bar",
-        labels=[str(d.get("name") or d.get("dock_id")) for d in docks],
         x_label="dock",
         unit="departures",
-        series=series,
-        note=_gaps_note(series, "docks"),
     )
 
 
