@@ -6,12 +6,13 @@ multi-host mode (secrets from the environment or a mounted file, documents in th
 One stack for the whole module, started by `make dev`'s own process handling (run.py's
 Child); the tests run in order against it:
 
-- a service in multi-host mode will not start without the settings replicas must share;
 - a token signed by one API is accepted by the other and by both orchestrators;
 - documents uploaded round-robin through both APIs all end READY and searchable through
   both, although one API and one worker are killed (SIGKILL) in the middle;
 - an SSE stream on one orchestrator receives the events of a task created on the other and
   run by a worker process (LISTEN/NOTIFY through the database);
+- a service in multi-host mode will not start without the settings replicas must share (no
+  stack needed: it runs while the schedule test's second slot is still to come);
 - a schedule fires once per slot across both orchestrators' workers;
 - the orphan sweep removes only orphans from the bucket.
 """
@@ -182,56 +183,6 @@ def _org_and_agent(api: str, headers: dict[str, str]) -> tuple[str, str]:
     )
     assert r.status_code == 201, r.text
     return org["id"], r.json()["id"]
-
-
-def test_services_refuse_to_start_without_what_replicas_share(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Two real processes (an API and an orchestrator) exit naming what is missing; the
-    settings of the workers and the router, which they start from, say the same."""
-    env = _base_env({"DATABASE_URL": "postgresql://db.invalid/phi", "PHI_MULTI_HOST": "1"})
-    wants = {
-        "phi_core_api.main": ["PHI_JWT_SECRET", "PHI_STORAGE_URL"],
-        "phi_orchestrator.main": ["PHI_JWT_SECRET", "PHI_SECRETS_KEY"],
-    }
-    procs = {
-        module: subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for module in wants
-    }
-    for module, wanted in wants.items():
-        out = procs[module].communicate(timeout=120)[0]
-        assert procs[module].returncode != 0, out
-        for variable in wanted:
-            assert variable in out, f"{module} did not name {variable}:\n{out[-2000:]}"
-        assert "PHI_MULTI_HOST is on" in out
-
-    from pydantic import ValidationError
-
-    from phi_core_api.settings import CoreApiSettings
-    from phi_llm_router.settings import RouterServiceSettings
-    from phi_orchestrator.settings import OrchestratorSettings
-
-    for name in list(os.environ):
-        if name.startswith("PHI_") or name.startswith("DATABASE_URL"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PHI_MULTI_HOST", "1")
-    monkeypatch.setenv("PHI_LLM_ROUTER_URL", "http://router.internal:8002")
-    for settings, wanted in (
-        (CoreApiSettings, "DATABASE_URL, PHI_JWT_SECRET, PHI_STORAGE_URL, PHI_LLM_ROUTER_TOKEN"),
-        (
-            OrchestratorSettings,
-            "DATABASE_URL, PHI_JWT_SECRET, PHI_SECRETS_KEY, PHI_LLM_ROUTER_TOKEN",
-        ),
-        (RouterServiceSettings, "DATABASE_URL, PHI_LLM_ROUTER_TOKEN"),
-    ):
-        with pytest.raises(ValidationError, match=f"PHI_MULTI_HOST is on but {wanted} are"):
-            settings()
 
 
 @pytest.fixture(scope="module")
@@ -415,6 +366,59 @@ def test_sse_on_one_orchestrator_gets_the_events_of_a_task_run_elsewhere(
     detail = httpx.get(f"{fleet.url('orch-b')}/tasks/{task_id}", headers=headers).json()
     streamed = [e["seq"] for kind, e in received if kind != "end"]
     assert streamed == [e["seq"] for e in detail["events"]]
+
+
+# Runs while the stack waits for its schedule's second slot (a minute boundary), just before
+# the schedule test: it needs nothing of the stack, and its two processes' start-up no longer
+# adds to the module's time.
+def test_services_refuse_to_start_without_what_replicas_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two real processes (an API and an orchestrator) exit naming what is missing; the
+    settings of the workers and the router, which they start from, say the same."""
+    env = _base_env({"DATABASE_URL": "postgresql://db.invalid/phi", "PHI_MULTI_HOST": "1"})
+    wants = {
+        "phi_core_api.main": ["PHI_JWT_SECRET", "PHI_STORAGE_URL"],
+        "phi_orchestrator.main": ["PHI_JWT_SECRET", "PHI_SECRETS_KEY"],
+    }
+    procs = {
+        module: subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for module in wants
+    }
+    for module, wanted in wants.items():
+        out = procs[module].communicate(timeout=120)[0]
+        assert procs[module].returncode != 0, out
+        for variable in wanted:
+            assert variable in out, f"{module} did not name {variable}:\n{out[-2000:]}"
+        assert "PHI_MULTI_HOST is on" in out
+
+    from pydantic import ValidationError
+
+    from phi_core_api.settings import CoreApiSettings
+    from phi_llm_router.settings import RouterServiceSettings
+    from phi_orchestrator.settings import OrchestratorSettings
+
+    for name in list(os.environ):
+        if name.startswith("PHI_") or name.startswith("DATABASE_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PHI_MULTI_HOST", "1")
+    monkeypatch.setenv("PHI_LLM_ROUTER_URL", "http://router.internal:8002")
+    for settings, wanted in (
+        (CoreApiSettings, "DATABASE_URL, PHI_JWT_SECRET, PHI_STORAGE_URL, PHI_LLM_ROUTER_TOKEN"),
+        (
+            OrchestratorSettings,
+            "DATABASE_URL, PHI_JWT_SECRET, PHI_SECRETS_KEY, PHI_LLM_ROUTER_TOKEN",
+        ),
+        (RouterServiceSettings, "DATABASE_URL, PHI_LLM_ROUTER_TOKEN"),
+    ):
+        with pytest.raises(ValidationError, match=f"PHI_MULTI_HOST is on but {wanted} are"):
+            settings()
 
 
 def test_a_schedule_fires_once_per_slot_across_orchestrators(
