@@ -184,9 +184,31 @@ def _insert_profile_version(database_url: str, agent_id: str, org_id: str) -> No
         )
 
 
+@dataclass
+class People:
+    """The users of the module's worlds. Signing up (argon2) is what made each world slow to
+    build; every test still gets organizations, an agent and data of its own, so a test that
+    deletes or changes them leaves the next one untouched."""
+
+    owner: UserCtx
+    member: UserCtx
+    invitee: UserCtx  # the org's pending invitation is addressed to them
+    other_owner: UserCtx  # owns the organization that invites the owner
+    outsider: UserCtx  # an OWNER of an organization of their own
+
+
+@pytest.fixture(scope="module")
+def people(live_server: Any) -> People:
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        people = People(*(signup(client) for _ in range(5)))
+        # An OWNER of their own org, so role checks cannot be what stops them.
+        create_org(client, people.outsider, "Tenant B")
+    return people
+
+
 @pytest.fixture
-def world(client: httpx.Client, live_server: Any) -> World:
-    owner, member = signup(client), signup(client)
+def world(client: httpx.Client, live_server: Any, people: People) -> World:
+    owner, member = people.owner, people.member
     org_id = create_org(client, owner, "Tenant A")["id"]
     add_member(client, owner, org_id, member)
     agent_id = create_agent(client, owner, org_id)["id"]
@@ -203,10 +225,9 @@ def world(client: httpx.Client, live_server: Any) -> World:
         r = client.post(path, headers=owner.headers, **_upload(w))
         assert r.status_code == 202, r.text
         w.ids[key] = r.json()["id"]
-    w.ids["org_invitation_id"] = invite(client, owner, org_id, signup(client).email)["id"]
-    other_owner = signup(client)
-    other_org = create_org(client, other_owner, "Tenant C")["id"]
-    w.ids["my_invitation_id"] = invite(client, other_owner, other_org, owner.email)["id"]
+    w.ids["org_invitation_id"] = invite(client, owner, org_id, people.invitee.email)["id"]
+    other_org = create_org(client, people.other_owner, "Tenant C")["id"]
+    w.ids["my_invitation_id"] = invite(client, people.other_owner, other_org, owner.email)["id"]
     _insert_profile_version(live_server.settings.database_url, agent_id, org_id)
     w.ids["version"] = "1"
     for key, path in (
@@ -220,11 +241,8 @@ def world(client: httpx.Client, live_server: Any) -> World:
 
 
 @pytest.fixture
-def outsider(client: httpx.Client) -> UserCtx:
-    # An OWNER of their own org, so role checks cannot be what stops them.
-    user = signup(client)
-    create_org(client, user, "Tenant B")
-    return user
+def outsider(people: People) -> UserCtx:
+    return people.outsider
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -262,15 +280,24 @@ def test_every_admin_route_has_a_case() -> None:
     assert routes == set(ADMIN_CASES), f"admin routes without a case: {routes - set(ADMIN_CASES)}"
 
 
-@pytest.mark.parametrize("case", sorted(ADMIN_CASES))
-def test_admin_routes_answer_404_to_non_admins(
-    case: str, world: World, outsider: UserCtx, start_server: Any
-) -> None:
+@pytest.fixture(scope="module")
+def admin_server(start_server: Any) -> tuple[Any, UserCtx]:
+    """A server with a platform administrator (named in upper case among others in its
+    settings), and that administrator signed up; one for the module's admin cases."""
     admin_email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     server = start_server(admin_emails=f"someone@example.com, {admin_email.upper()}")
-    method, path = case.split(" ", 1)
     with httpx.Client(base_url=server.url, timeout=30) as client:
         admin = signup(client, email=admin_email)
+    return server, admin
+
+
+@pytest.mark.parametrize("case", sorted(ADMIN_CASES))
+def test_admin_routes_answer_404_to_non_admins(
+    case: str, world: World, outsider: UserCtx, admin_server: tuple[Any, UserCtx]
+) -> None:
+    server, admin = admin_server
+    method, path = case.split(" ", 1)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
         for user in (world.owner, world.member, outsider):
             r = client.request(method, path, headers=user.headers, **ADMIN_CASES[case])
             assert r.status_code == 404, f"{case} as {user.email}: {r.status_code} {r.text}"

@@ -75,6 +75,13 @@ class Stack:
             time.sleep(0.3)
         raise AssertionError(f"the API did not get its database back:\n{self.output()[-5000:]}")
 
+    def wait_for(self, done: Callable[[], object], what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert self.proc.poll() is None, self.output()[-5000:]
+            assert time.monotonic() < deadline, f"no {what}:\n{self.output()[-5000:]}"
+            time.sleep(0.1)
+
     def child(self, marker: str) -> psutil.Process:
         """The supervisor's child whose command line contains ``marker``."""
         deadline = time.monotonic() + 60
@@ -156,14 +163,19 @@ def test_stack_heals_after_each_process_is_killed(
             agent = create_agent(c, owner, org["id"])
         uploader = Uploader(stack.api, owner.headers, agent["id"])
         uploader.start()
-        time.sleep(2)
+        stack.wait_for(lambda: uploader.accepted, "a first upload accepted")
 
         # A database restart (fast shutdown, back 0.5 s later): the services ride it out.
         postgres = stack.child("bin/postgres")
         postgres.send_signal(signal.SIGINT)
         postgres.wait(30)
         stack.wait_ready(owner.headers, org["id"])
-        time.sleep(4)
+        # Every service that reads the database says so on /ready once it has it back (the
+        # workers reconnected); none of them exited meanwhile.
+        for service in services:
+            if service.observable:
+                url = f"http://127.0.0.1:{stack.ports[service.port_env]}"
+                stack.wait_healthy(url, page="/ready")
         out = stack.output()
         assert "postgres exited (code 0)" in out
         for service in services:
@@ -174,10 +186,10 @@ def test_stack_heals_after_each_process_is_killed(
             stack.kill_and_wait_back(_marker(service))
             url = f"http://127.0.0.1:{stack.ports[service.port_env]}"
             stack.wait_healthy(url, page="/health" if service.observable else "/login")
-            time.sleep(1)
         stack.kill_and_wait_back("bin/postgres")
-        stack.wait_healthy(stack.api)
-        time.sleep(2)
+        stack.wait_ready(owner.headers, org["id"])
+        # Uploads go on until enough were acknowledged through the turmoil and after it.
+        stack.wait_for(lambda: len(uploader.accepted) >= 8, "8 uploads accepted")
         uploader.stop.set()
         uploader.join(30)
 
