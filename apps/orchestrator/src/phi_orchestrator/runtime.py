@@ -816,7 +816,13 @@ class TaskRunner:
         if self._first_steps is None:
             found: dict[str, str] = {}
             for type_ in workflows():
-                builder = self.graph(type_).builder
+                try:
+                    builder = self.graph(type_).builder
+                except Exception:
+                    # A type whose graph cannot be built fails its own tasks (in _run_locked),
+                    # not every task's start.
+                    logger.exception("workflow type %s: its graph cannot be compiled", type_)
+                    continue
                 firsts = [to for start, to in builder.edges if start == START]
                 spec = builder.nodes.get(firsts[0]) if len(firsts) == 1 else None
                 if spec is None or builder.branches.get(START):
