@@ -180,6 +180,10 @@ def test_deleting_an_org_rides_out_a_deadlock_with_its_ingestion(
     url = database_url.replace("+psycopg", "")
     with psycopg.connect(url) as ingest, psycopg.connect(url, autocommit=True) as watch:
         # The "worker": holds the document row (as an ingestion updating its status does).
+        # Its own deadlock check waits far longer than the delete's (1 s), so the delete's
+        # backend is the one that finds the deadlock and is aborted, even when a loaded machine
+        # runs the two checks late (the tests connect as the superuser, who may set it).
+        ingest.execute("SET deadlock_timeout = '60s'")
         ingest.execute("SELECT 1 FROM documents WHERE id = %s FOR UPDATE", (doc["id"],))
         answer: dict[str, httpx.Response] = {}
         deleting = threading.Thread(
@@ -196,7 +200,6 @@ def test_deleting_an_org_rides_out_a_deadlock_with_its_ingestion(
             assert time.monotonic() < deadline, "the delete never waited on the document"
             time.sleep(0.05)
         # Then the "worker" needs the organization row, which the delete holds: deadlock.
-        # The delete waited first, so its backend detects it first and is the one aborted.
         ingest.execute("SELECT 1 FROM organizations WHERE id = %s FOR KEY SHARE", (oid,))
         ingest.commit()
         deleting.join(30)
