@@ -11,6 +11,7 @@ the embedded server is made once and caught by the smoke runs of ``make test``
   started it. Its data stays on disk, so ``bench/search.py`` reuses loaded tables.
 * ``database(server_url, name)`` creates (or recreates, ``fresh=True``) a database with
   pgvector and every migration applied; ``seed=True`` also loads the catalog.
+* ``BENCH_DIR`` is ``.phi/bench`` unless ``PHI_BENCH_DIR`` names another folder.
 * ``smoke_argument(parser)`` adds the ``--smoke`` flag every bench script takes.
 """
 
@@ -28,7 +29,9 @@ import psycopg
 warnings.filterwarnings("ignore", module="platformdirs")
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_DIR = ROOT / ".phi" / "bench"
+# Where the benches keep their server, data dirs and caches; the smoke test gives each script
+# a folder of its own (``PHI_BENCH_DIR``) so that two can run at once.
+BENCH_DIR = Path(os.environ.get("PHI_BENCH_DIR") or ROOT / ".phi" / "bench")
 SERVER_ENV = "PHI_BENCH_PG_URL"
 
 # The 1M-row search table and its HNSW index stay in memory with these, as on a server sized

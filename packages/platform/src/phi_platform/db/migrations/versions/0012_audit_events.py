@@ -82,7 +82,9 @@ def upgrade() -> None:
     )
     op.execute("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM PUBLIC")
 
-    # Roles belong to the whole cluster: another database of it may have made this one already.
+    # Roles belong to the whole cluster: another database of it may have made this one already,
+    # or be making it right now (two databases migrated at once: the check passes in both and
+    # the second CREATE ROLE fails on the catalog's unique index), so both outcomes are fine.
     op.execute(
         f"""
         DO $$
@@ -90,6 +92,8 @@ def upgrade() -> None:
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RETENTION_ROLE}') THEN
                 CREATE ROLE {RETENTION_ROLE} NOLOGIN;
             END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
         END
         $$
         """
