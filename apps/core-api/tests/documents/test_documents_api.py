@@ -282,6 +282,9 @@ def test_delete_removes_file_and_chunks(
         (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "tool.exe", "binary"),
         (b"plain", "slides.pptx", "unsupported file type .pptx"),
     ],
+    # Named, not derived from the bytes: a generated PDF carries its creation time, and a
+    # test id must be the same in every collection (pytest-xdist compares its workers').
+    ids=["png-named-pdf", "text-named-pdf", "pdf-named-txt", "exe", "pptx"],
 )
 def test_unsupported_or_mislabelled_is_415_and_nothing_stored(
     client: httpx.Client, org_setup: dict[str, Any], data: bytes, name: str, detail: str
