@@ -5,54 +5,48 @@ reads them. The worker's reads, on its psycopg connections, through statements c
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg import AsyncCursor
 from psycopg.rows import DictRow
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 
 from phi_orchestrator.worker_sql import worker_sql
 from phi_platform.db.models import Agent, AgentTool, Organization, Task, Tool
 
-_FOR_RUN = worker_sql(
-    select(
-        Agent.id,
-        Agent.name,
-        Agent.status,
-        Agent.system_prompt,
-        Agent.config,
-        Organization.time_zone,
+
+def _for_run(agent_id: Any) -> Select[Any]:
+    return (
+        select(
+            Agent.id,
+            Agent.name,
+            Agent.status,
+            Agent.system_prompt,
+            Agent.config,
+            Organization.time_zone,
+        )
+        .join(Organization, Organization.id == Agent.org_id)
+        .where(Agent.id == agent_id)
     )
-    .join(Organization, Organization.id == Agent.org_id)
-    .where(Agent.id == bindparam("agent_id"))
-)
-_TOOL_KEYS = worker_sql(
-    select(Tool.key)
-    .join(AgentTool, AgentTool.tool_id == Tool.id)
-    .where(AgentTool.agent_id == bindparam("agent_id"))
-    .order_by(Tool.key)
-)
+
+
+def _tool_keys(agent_id: Any) -> Select[Any]:
+    return (
+        select(Tool.key)
+        .join(AgentTool, AgentTool.tool_id == Tool.id)
+        .where(AgentTool.agent_id == agent_id)
+        .order_by(Tool.key)
+    )
+
+
+_FOR_RUN = worker_sql(_for_run(bindparam("agent_id")))
+_TOOL_KEYS = worker_sql(_tool_keys(bindparam("agent_id")))
 # The same two reads by the id of a task of the agent (sent with a run's start, before the
 # task's agent is known).
 _OF_TASK = select(Task.agent_id).where(Task.id == bindparam("task_id")).scalar_subquery()
-_FOR_RUN_OF_TASK = worker_sql(
-    select(
-        Agent.id,
-        Agent.name,
-        Agent.status,
-        Agent.system_prompt,
-        Agent.config,
-        Organization.time_zone,
-    )
-    .join(Organization, Organization.id == Agent.org_id)
-    .where(Agent.id == _OF_TASK)
-)
-_TOOL_KEYS_OF_TASK = worker_sql(
-    select(Tool.key)
-    .join(AgentTool, AgentTool.tool_id == Tool.id)
-    .where(AgentTool.agent_id == _OF_TASK)
-    .order_by(Tool.key)
-)
+_FOR_RUN_OF_TASK = worker_sql(_for_run(_OF_TASK))
+_TOOL_KEYS_OF_TASK = worker_sql(_tool_keys(_OF_TASK))
 _SCHEDULED = worker_sql(
     select(Agent.id, Agent.org_id, Agent.name, Agent.config, Organization.time_zone)
     .join(Organization, Organization.id == Agent.org_id)
