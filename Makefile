@@ -58,7 +58,9 @@ demo: $(STAMP)
 	$(PY) scripts/demo/run.py
 
 # The browser journey (apps/web/tests) runs inside pytest against the production build.
-# The slowest tests are listed at the end: the whole run must stay under 15 minutes.
+# The slowest tests are listed at the end: the whole run must stay under 15 minutes. It runs
+# serially: on two workers (PYTEST_ARGS="-n 2", pytest-xdist) it was slower on 2 cores, see
+# docs/benchmarks.md ("The test suite's duration").
 # The OpenAPI fuzz tests send fewer generated requests per route here than in test-full
 # (the tests' default, 25); PHI_FUZZ_EXAMPLES set in the environment wins.
 test: export PHI_FUZZ_EXAMPLES ?= 10

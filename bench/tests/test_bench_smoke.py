@@ -8,7 +8,9 @@ as it has a ``__main__`` block; see docs/benchmarks.md.
 The smokes spend much of their time starting services and waiting on them, so they run two at
 a time: the first test of the module starts them all (at most two processes at once) and each
 test waits for its own script's result. Smokes check that a bench still runs, never a figure,
-so sharing the machine does not change what they prove.
+so sharing the machine does not change what they prove. On pytest-xdist workers (`-n 2`) the
+module's tests may be split: each worker's fixture then starts every smoke (`--dist loadfile`
+keeps the module on one worker).
 """
 
 from __future__ import annotations

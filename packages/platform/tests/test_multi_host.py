@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -111,11 +111,31 @@ def database_appearing_after(delay: float, host: str, port: int) -> Iterator[int
     server: a database that is still starting when the migration job is."""
     listen_port = free_port()
     stop = threading.Event()
+    relays: list[threading.Thread] = []
 
     def pipe(src: socket.socket, dst: socket.socket) -> None:
-        with src, dst:
+        # Only the write half is shut at the end: the thread copying the other way may still
+        # be reading from ``dst``, and closing it under that thread fails its recv with EBADF.
+        try:
             while data := src.recv(65536):
                 dst.sendall(data)
+        except ConnectionError:
+            pass  # the other side reset the connection: the relay ends all the same
+        finally:
+            with suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def relay(client: socket.socket, upstream: socket.socket) -> None:
+        """Both directions of one connection; the sockets are closed once neither is used."""
+        with client, upstream:
+            copies = [
+                threading.Thread(target=pipe, args=pair, daemon=True)
+                for pair in ((client, upstream), (upstream, client))
+            ]
+            for copy in copies:
+                copy.start()
+            for copy in copies:
+                copy.join()
 
     def serve() -> None:
         time.sleep(delay)
@@ -127,8 +147,8 @@ def database_appearing_after(delay: float, host: str, port: int) -> Iterator[int
                 except TimeoutError:
                     continue
                 upstream = socket.create_connection((host, port))
-                for a, b in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+                relays.append(threading.Thread(target=relay, args=(client, upstream), daemon=True))
+                relays[-1].start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -137,6 +157,8 @@ def database_appearing_after(delay: float, host: str, port: int) -> Iterator[int
     finally:
         stop.set()
         thread.join(timeout=5)
+        for relay_thread in relays:  # the migration job has exited: its connections are closed
+            relay_thread.join(timeout=5)
 
 
 def migrate_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
