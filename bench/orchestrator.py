@@ -1,7 +1,7 @@
 """Orchestrator benchmark: claim latency, orchestration overhead, task throughput.
 
     .venv/bin/python bench/orchestrator.py [--calls 40] [--tasks 20] [--throughput 40]
-        [--parts claims,overhead,throughput] [--smoke]
+        [--parts claims,overhead,throughput] [--sources local_agent,sample] [--smoke]
 
 Everything runs on loopback against one migrated database: the orchestrator API in this
 process (uvicorn), workers as real processes, and scripted local agents speaking the protocol
@@ -275,6 +275,11 @@ def main() -> None:
         default="claims,overhead,throughput",
         help="which of the three measurements to run (comma-separated)",
     )
+    parser.add_argument(
+        "--sources",
+        default="local_agent,sample",
+        help="the reports' data sources the overhead part measures (comma-separated)",
+    )
     smoke_argument(parser)
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -308,7 +313,7 @@ def main() -> None:
             stop = threading.Event()
             answerer = threading.Thread(target=answer_calls, args=(live.url, api, tenant, stop))
             answerer.start()
-            for source in ("local_agent", "sample") if "overhead" in parts else ():
+            for source in args.sources.split(",") if "overhead" in parts else ():
                 body = {
                     "type": "DAILY_WAREHOUSE_REPORT",
                     "input": {"day": DAY, "data_source": source},

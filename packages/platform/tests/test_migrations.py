@@ -167,3 +167,46 @@ def test_job_queue_schema_is_the_pinned_sql_not_the_installed_library(
     with psycopg.connect(_plain(fresh_database_url)) as conn:
         (jobs,) = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()  # type: ignore[misc]
     assert jobs
+
+
+def test_tool_call_results_are_packed_by_0024_and_unpacked_by_its_downgrade(
+    fresh_database_url: str,
+) -> None:
+    """Results stored as json before 0024 read back the same after it (zstd-compressed
+    bytes of their text) and after its downgrade (json again); a call with no result keeps
+    none."""
+    import json
+
+    import zstandard
+
+    upgrade(fresh_database_url, revision="0023")
+    results = [{"tables": [{"rows": [[1, "é", None, 2.5]] * 300}]}, [], "text", None]
+    with psycopg.connect(_plain(fresh_database_url)) as conn:
+        (org,) = conn.execute(
+            "INSERT INTO organizations (name) VALUES ('o') RETURNING id"
+        ).fetchone()  # type: ignore[misc]
+        (agent,) = conn.execute(
+            "INSERT INTO agents (org_id, name) VALUES (%s, 'a') RETURNING id", (org,)
+        ).fetchone()  # type: ignore[misc]
+        (task,) = conn.execute(
+            "INSERT INTO tasks (org_id, agent_id, type) VALUES (%s, %s, 'ASK') RETURNING id",
+            (org, agent),
+        ).fetchone()  # type: ignore[misc]
+        for i, result in enumerate(results):
+            conn.execute(
+                "INSERT INTO tool_calls (task_id, org_id, agent_id, step, tool, payload, result)"
+                " VALUES (%s, %s, %s, %s, 'db', '{}', %s::json)",
+                (task, org, agent, f"s{i}", None if result is None else json.dumps(result)),
+            )
+
+    def stored() -> list[object]:
+        with psycopg.connect(_plain(fresh_database_url)) as conn:
+            return [r for (r,) in conn.execute("SELECT result FROM tool_calls ORDER BY step")]
+
+    upgrade(fresh_database_url)
+    packed = stored()
+    assert [None if p is None else json.loads(zstandard.decompress(p)) for p in packed] == results
+    assert all(isinstance(p, bytes) for p in packed[:3])
+    assert len(packed[0]) < len(json.dumps(results[0])) / 10  # type: ignore[arg-type]
+    downgrade(fresh_database_url, "0023")
+    assert stored() == results

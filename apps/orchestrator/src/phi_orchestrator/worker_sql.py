@@ -28,8 +28,12 @@ class WorkerSql:
     sql: str
     constants: Mapping[str, Any]
 
-    async def execute(self, conn: AsyncConnection[Any], **values: Any) -> AsyncCursor[Any]:
-        return await conn.execute(self.sql, {**self.constants, **values})
+    async def execute(
+        self, conn: AsyncConnection[Any], *, binary: bool = False, **values: Any
+    ) -> AsyncCursor[Any]:
+        """Run it with ``values``; ``binary``: results in PostgreSQL's binary format (a
+        ``bytea`` comes as its bytes, not twice as many hex digits)."""
+        return await conn.execute(self.sql, {**self.constants, **values}, binary=binary)
 
 
 def worker_sql(statement: ClauseElement) -> WorkerSql:

@@ -4,12 +4,14 @@ HTTP and a real worker process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from typing import Any
 
 import httpx
 import pytest
+import zstandard
 from orch_factories import (
     ScriptedLocalAgent,
     Tenant,
@@ -204,7 +206,7 @@ def test_one_key_registers_a_bounded_number_of_local_agents_reusing_names(
 
 
 def test_report_pulls_its_data_through_the_protocol(
-    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any
+    api: httpx.Client, agent: ScriptedLocalAgent, tenant: Tenant, worker: Any, database_url: str
 ) -> None:
     task_id = _report(api, tenant)
     call = agent.claim()
@@ -213,6 +215,16 @@ def test_report_pulls_its_data_through_the_protocol(
     assert wait_task(api, tenant, task_id, {"WAITING"})["status"] == "WAITING"
     result = contract_result(call["payload"], DAY)
     assert agent.callback(call, result).json() == {"status": "accepted"}
+    # Stored as its canonical JSON compressed by the orchestrator (zstd), which PostgreSQL
+    # keeps as it is rather than compressing it again.
+    ((stored, on_disk),) = sql(
+        database_url,
+        "SELECT result, pg_column_size(result) FROM tool_calls WHERE task_id = %s",
+        task_id,
+    )
+    text = json.dumps(result, sort_keys=True, separators=(",", ":"))
+    assert zstandard.decompress(stored) == text.encode()
+    assert len(stored) < len(text) / 4 and on_disk >= len(stored)
     # The same result again changes nothing; a different one is refused.
     assert agent.callback(call, result).json() == {"status": "duplicate"}
     assert agent.callback(call, {"results": {}}).status_code == 409

@@ -9,16 +9,17 @@ statement whose locking (``FOR UPDATE … SKIP LOCKED`` in a CTE) and messages a
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import zstandard
 from psycopg import AsyncConnection as PsycopgConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
-from sqlalchemy import Row, Text, and_, bindparam, cast, func, null, or_, select, text, update
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy import Row, and_, bindparam, func, null, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from phi_orchestrator.worker_sql import worker_sql
@@ -74,6 +75,30 @@ UPDATE tool_calls c SET status = 'FAILED', lease_until = NULL,
         AND c.lease_until < now() - make_interval(secs => %(unclaimed)s))
 RETURNING c.id, c.task_id, c.error
 """
+
+# A result is stored as its canonical JSON text compressed with zstd (migration 0024): level 1
+# packs a report's 2 MB of rows into about 300 kB in 4.5 ms, where PostgreSQL's pglz took
+# about 30 ms of the callback's transaction for 424 kB; unpacking takes under 2 ms.
+RESULT_ZSTD_LEVEL = 1
+
+
+def pack_result(result_json: str) -> bytes:
+    """The stored form of a result given as its JSON text."""
+    return zstandard.compress(result_json.encode(), RESULT_ZSTD_LEVEL)
+
+
+def unpack_result(stored: bytes | None) -> Any:
+    """The result (parsed JSON) from its stored form; None when there is none."""
+    if stored is None:
+        return None
+    return json.loads(zstandard.decompress(stored))
+
+
+def _unpacked(row: DictRow | None) -> DictRow | None:
+    if row is not None:
+        row["result"] = unpack_result(row["result"])
+    return row
+
 
 _RESULT_OF_STEP = worker_sql(
     select(ToolCall.result).where(
@@ -155,23 +180,28 @@ async def of_step_once(
                 "max_attempts": max_attempts,
                 "deadline": deadline_seconds,
             },
+            binary=True,
         )
     ).fetchone()
     assert row is not None
-    return row
+    return _unpacked(row)  # type: ignore[return-value]
 
 
 async def state(conn: PsycopgConnection[DictRow], call_id: uuid.UUID) -> DictRow | None:
     """The call's id, status, result and error, as :func:`of_step_once` gives them (None:
     deleted, with its task)."""
-    return await (await _STATE.execute(conn, call_id=call_id)).fetchone()
+    return _unpacked(await (await _STATE.execute(conn, binary=True, call_id=call_id)).fetchone())
 
 
 async def result_of_step(
     conn: PsycopgConnection[DictRow], task_id: uuid.UUID, step: str
 ) -> DictRow | None:
-    """The result of the step's call if it is DONE, else None."""
-    return await (await _RESULT_OF_STEP.execute(conn, task_id=task_id, step=step)).fetchone()
+    """The result of the step's call if it is DONE (``result``, parsed), else None."""
+    return _unpacked(
+        await (
+            await _RESULT_OF_STEP.execute(conn, binary=True, task_id=task_id, step=step)
+        ).fetchone()
+    )
 
 
 async def expire(conn: PsycopgConnection[DictRow], unclaimed_seconds: float) -> list[DictRow]:
@@ -258,20 +288,18 @@ async def record_outcome(
     tool_call_id: uuid.UUID,
     *,
     status: str,
-    result_json: str | None,
+    result: bytes | None,
     error: str | None,
     digest: str,
 ) -> None:
-    """Store the call's answer (``status`` DONE or FAILED; the result as JSON text, cast by
-    the server); its lease ends."""
+    """Store the call's answer (``status`` DONE or FAILED; the result packed by
+    :func:`pack_result`); its lease ends."""
     await session.execute(
         update(ToolCall)
         .where(ToolCall.id == tool_call_id)
         .values(
             status=status,
-            result=null()
-            if result_json is None
-            else cast(bindparam("result_json", result_json, type_=Text), JSON),
+            result=null() if result is None else result,
             error=error,
             result_sha256=digest,
             completed_at=func.now(),

@@ -126,10 +126,11 @@ async def record_callback(
     Conflict for a different result, a superseded attempt, or a finished/cancelled task.
     ``replaced_characters``: how many unencodable characters the route replaced (on the
     event when any)."""
-    # Written out once (a report's result is megabytes), for its digest and to be stored,
-    # before the call is locked.
+    # Written out once (a report's result is megabytes), for its digest and to be stored
+    # (packed), before the call is locked.
     result_json = canonical_json(result)
     digest = _digest(result_json, error)
+    packed = None if result is None else repository.pack_result(result_json)
     row = await _call_for_update(session, tool_call_id, agent_id)
     if row.task_id != task_id:
         raise InvalidInput("task_id is not the task of this tool call")
@@ -152,7 +153,7 @@ async def record_callback(
         session,
         tool_call_id,
         status=status,
-        result_json=None if result is None else result_json,
+        result=packed,
         error=error,
         digest=digest,
     )

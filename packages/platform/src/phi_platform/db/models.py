@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -541,9 +541,9 @@ class ToolCall(Base):
     )
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # json, not jsonb: the text as the local agent sent it (megabytes for a report), never
-    # queried inside, so not parsed into jsonb on the way in and out (migration 0023).
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The result's JSON text compressed with zstd by the orchestrator, stored as it is
+    # (megabytes for a report, never queried inside; migration 0024).
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
     result_sha256: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
