@@ -22,6 +22,8 @@ from orch_factories import (
     wait_task,
 )
 
+from phi_platform.embedded_pg import free_port
+
 DAY = "2026-11-24"
 STEPS = [
     "load_agent_config",
@@ -171,8 +173,11 @@ def test_the_same_callback_posted_twice_at_once_is_applied_once(
     api: httpx.Client, database_url: str, orchestrator: Any, start_worker: Any, in_place: bool
 ) -> None:
     """Both while the task is WAITING (the answer resumes it through a job) and while its run
-    still waits in place for the answer (the run reads it and goes on)."""
-    start_worker(tool_call_wait_seconds=30 if in_place else 0)
+    still waits in place for the answer (the run reads it and goes on). Waiting in place,
+    the task runs in its first job only: the job the callback queued (it cannot know the run
+    still waits) is dropped with the task's success rather than run for nothing."""
+    metrics_port = free_port()
+    start_worker(tool_call_wait_seconds=30 if in_place else 0, worker_metrics_port=metrics_port)
     tenant = make_tenant(database_url)
     key = create_key(api, tenant)
     agent = ScriptedLocalAgent(orchestrator.url, key)
@@ -205,6 +210,18 @@ def test_the_same_callback_posted_twice_at_once_is_applied_once(
     assert kinds["tool_call_completed"] == 1 and kinds["task_succeeded"] == 1
     assert kinds["task_resumed"] == (0 if in_place else 1), kinds
     assert _events(task, "step_finished")["fetch_data"] == 1
+    time.sleep(1.0)  # time for a job left after the success to be run
+    runs = [
+        line
+        for line in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text.splitlines()
+        if line.startswith("phi_jobs_total{") and "advance_task" in line
+    ]
+    assert runs == [
+        f'phi_jobs_total{{outcome="succeeded",task="orchestrator:advance_task"}} '
+        f"{1.0 if in_place else 2.0}"
+    ], runs
+    queued = "SELECT count(*) FROM procrastinate_jobs WHERE queueing_lock = 'advance:' || %s"
+    assert sql(database_url, queued, task_id) == [(0,)]
     agent.close()
 
 

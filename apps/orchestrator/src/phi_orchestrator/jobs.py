@@ -29,6 +29,11 @@ ADVANCE_TASK = f"{NAMESPACE}:advance_task"
 DELIVER = f"{NAMESPACE}:deliver"
 
 
+def advance_queueing_lock(task_id: uuid.UUID | str) -> str:
+    """The queueing lock of a task's ``advance_task`` jobs: one waiting at most."""
+    return f"advance:{task_id}"
+
+
 async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> None:
     """Queue a run of the task from its checkpoint (no-op if one is already waiting)."""
     try:
@@ -36,10 +41,23 @@ async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> Non
             ADVANCE_TASK,
             queue=QUEUE,
             lock=f"task:{task_id}",
-            queueing_lock=f"advance:{task_id}",
+            queueing_lock=advance_queueing_lock(task_id),
         ).defer_async(task_id=str(task_id))
     except AlreadyEnqueued:
         pass
+
+
+# The task's waiting advance_task job, deleted once the task has ended (procrastinate's own
+# function, which deletes a job only while it is still waiting). A local agent's callback
+# queues one even when the run took the answer in place (it cannot know whether the run
+# still waits); left, it would hold a worker slot for a run that finds the task finished.
+DROP_WAITING_ADVANCE_SQL = """
+SELECT procrastinate_cancel_job_v1(j.id, false, true)
+  FROM procrastinate_jobs j
+ WHERE j.queueing_lock = %(lock)s AND j.status = 'todo'
+   AND EXISTS (SELECT 1 FROM tasks t
+                WHERE t.id = %(task_id)s AND t.status IN ('SUCCESS', 'FAILED', 'CANCELLED'))
+"""
 
 
 async def defer_delivery(

@@ -51,6 +51,7 @@ from phi_llm.types import LLMRouter
 from phi_orchestrator import agents
 from phi_orchestrator.agent_tasks import repository as approvals
 from phi_orchestrator.deliveries import attempts as deliveries
+from phi_orchestrator.jobs import DROP_WAITING_ADVANCE_SQL, advance_queueing_lock
 from phi_orchestrator.notify import TASK_EVENTS, Notifier, wait_for
 from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.audit import (
@@ -971,6 +972,11 @@ class TaskRunner:
             # With the success, so that a task delivers exactly when it succeeded.
             created = await deliveries.create_for_task(conn, task_id)
             parent = await approvals.waiting_parent_cursor(conn, task_id)
+            # A job a callback queued while this run waited in place has nothing left to do.
+            await conn.execute(
+                DROP_WAITING_ADVANCE_SQL,
+                {"lock": advance_queueing_lock(task_id), "task_id": task_id},
+            )
         if await succeeded.fetchone() is not None:
             return RunOutcome(
                 "SUCCESS",
