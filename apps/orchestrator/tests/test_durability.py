@@ -22,6 +22,7 @@ from orch_factories import (
     wait_task,
 )
 
+from phi_orchestrator.jobs import advance_queueing_lock
 from phi_platform.embedded_pg import free_port
 
 DAY = "2026-11-24"
@@ -220,8 +221,8 @@ def test_the_same_callback_posted_twice_at_once_is_applied_once(
         f'phi_jobs_total{{outcome="succeeded",task="orchestrator:advance_task"}} '
         f"{1.0 if in_place else 2.0}"
     ], runs
-    queued = "SELECT count(*) FROM procrastinate_jobs WHERE queueing_lock = 'advance:' || %s"
-    assert sql(database_url, queued, task_id) == [(0,)]
+    queued = "SELECT count(*) FROM procrastinate_jobs WHERE queueing_lock = %s"
+    assert sql(database_url, queued, advance_queueing_lock(task_id)) == [(0,)]
     agent.close()
 
 

@@ -167,24 +167,26 @@ async def of_step_once(
     """The step's call (id, status, result, error), created with its ``tool_call_created``
     event unless it exists, in one statement. With ``deadline_seconds`` the call fails when
     it is still unanswered that long after its creation."""
-    row = await (
-        await conn.execute(
-            _OF_STEP_ONCE,
-            {
-                "task_id": task_id,
-                "org_id": org_id,
-                "agent_id": agent_id,
-                "step": step,
-                "tool": tool,
-                "payload": Jsonb(payload),
-                "max_attempts": max_attempts,
-                "deadline": deadline_seconds,
-            },
-            binary=True,
-        )
-    ).fetchone()
+    row = _unpacked(
+        await (
+            await conn.execute(
+                _OF_STEP_ONCE,
+                {
+                    "task_id": task_id,
+                    "org_id": org_id,
+                    "agent_id": agent_id,
+                    "step": step,
+                    "tool": tool,
+                    "payload": Jsonb(payload),
+                    "max_attempts": max_attempts,
+                    "deadline": deadline_seconds,
+                },
+                binary=True,
+            )
+        ).fetchone()
+    )
     assert row is not None
-    return _unpacked(row)  # type: ignore[return-value]
+    return row
 
 
 async def state(conn: PsycopgConnection[DictRow], call_id: uuid.UUID) -> DictRow | None:
@@ -299,7 +301,7 @@ async def record_outcome(
         .where(ToolCall.id == tool_call_id)
         .values(
             status=status,
-            result=null() if result is None else result,
+            result=result,
             error=error,
             result_sha256=digest,
             completed_at=func.now(),

@@ -15,6 +15,9 @@ turns them back into ``json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import zstandard
 from alembic import op
 from sqlalchemy import text
@@ -25,48 +28,37 @@ down_revision = "0023"
 _BATCH = 200
 
 
+def _convert(select_sql: str, update_sql: str, convert: Callable[[Any], Any]) -> None:
+    """Rewrite the rows ``select_sql`` finds (``id``, ``result``) with ``update_sql``
+    (``:id``, ``:value``), ``_BATCH`` at a time, until it finds none."""
+    conn = op.get_bind()
+    while rows := conn.execute(text(select_sql), {"n": _BATCH}).all():
+        for row in rows:
+            conn.execute(text(update_sql), {"value": convert(row.result), "id": row.id})
+
+
 def upgrade() -> None:
     op.execute("ALTER TABLE tool_calls ADD COLUMN result_zst bytea")
     op.execute("ALTER TABLE tool_calls ALTER COLUMN result_zst SET STORAGE EXTERNAL")
-    conn = op.get_bind()
     pack = zstandard.ZstdCompressor(level=1)
-    while True:
-        rows = conn.execute(
-            text(
-                "SELECT id, result::text AS result FROM tool_calls "
-                "WHERE result IS NOT NULL AND result_zst IS NULL LIMIT :n"
-            ),
-            {"n": _BATCH},
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            conn.execute(
-                text("UPDATE tool_calls SET result_zst = :z WHERE id = :id"),
-                {"z": pack.compress(row.result.encode()), "id": row.id},
-            )
+    _convert(
+        "SELECT id, result::text AS result FROM tool_calls "
+        "WHERE result IS NOT NULL AND result_zst IS NULL LIMIT :n",
+        "UPDATE tool_calls SET result_zst = :value WHERE id = :id",
+        lambda result: pack.compress(result.encode()),
+    )
     op.execute("ALTER TABLE tool_calls DROP COLUMN result")
     op.execute("ALTER TABLE tool_calls RENAME COLUMN result_zst TO result")
 
 
 def downgrade() -> None:
     op.execute("ALTER TABLE tool_calls ADD COLUMN result_json json")
-    conn = op.get_bind()
     unpack = zstandard.ZstdDecompressor()
-    while True:
-        rows = conn.execute(
-            text(
-                "SELECT id, result FROM tool_calls "
-                "WHERE result IS NOT NULL AND result_json IS NULL LIMIT :n"
-            ),
-            {"n": _BATCH},
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            conn.execute(
-                text("UPDATE tool_calls SET result_json = CAST(:j AS json) WHERE id = :id"),
-                {"j": unpack.decompress(row.result).decode(), "id": row.id},
-            )
+    _convert(
+        "SELECT id, result FROM tool_calls "
+        "WHERE result IS NOT NULL AND result_json IS NULL LIMIT :n",
+        "UPDATE tool_calls SET result_json = CAST(:value AS json) WHERE id = :id",
+        lambda result: unpack.decompress(result).decode(),
+    )
     op.execute("ALTER TABLE tool_calls DROP COLUMN result")
     op.execute("ALTER TABLE tool_calls RENAME COLUMN result_json TO result")
