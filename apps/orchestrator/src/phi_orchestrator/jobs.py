@@ -19,7 +19,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 
 from phi_orchestrator.settings import OrchestratorSettings
-from phi_service.jobs import context_value, create_job_app
+from phi_service.jobs import context_value, create_job_app, job_in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +34,34 @@ def advance_queueing_lock(task_id: uuid.UUID | str) -> str:
     return f"advance:{task_id}"
 
 
+def _advance_lock(task_id: uuid.UUID | str) -> str:
+    """The lock of a task's ``advance_task`` jobs: one running at a time."""
+    return f"task:{task_id}"
+
+
 async def defer_advance(app: procrastinate.App, task_id: uuid.UUID | str) -> None:
     """Queue a run of the task from its checkpoint (no-op if one is already waiting)."""
     try:
         await app.configure_task(
             ADVANCE_TASK,
             queue=QUEUE,
-            lock=f"task:{task_id}",
+            lock=_advance_lock(task_id),
             queueing_lock=advance_queueing_lock(task_id),
         ).defer_async(task_id=str(task_id))
     except AlreadyEnqueued:
         pass
+
+
+def first_advance(task_id: uuid.UUID) -> dict[str, Any]:
+    """The parameters of ``DEFER_IN_TRANSACTION_SQL`` queueing a new task's first run, in the
+    transaction that creates the task (no job of that task can be waiting yet)."""
+    return job_in_transaction(
+        ADVANCE_TASK,
+        queue=QUEUE,
+        lock=_advance_lock(task_id),
+        queueing_lock=advance_queueing_lock(task_id),
+        task_id=str(task_id),
+    )
 
 
 # The task's waiting advance_task job, deleted once the task has ended (procrastinate's own

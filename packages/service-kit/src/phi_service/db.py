@@ -56,6 +56,27 @@ class Database:
         await self.engine.dispose()
 
 
+@asynccontextmanager
+async def session_driver_connection(
+    session: AsyncSession,
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """The psycopg connection under ``session``, in the session's transaction: for writes
+    SQLAlchemy cannot send together (a psycopg pipeline sends several in one round trip).
+    The driver's errors come out as SQLAlchemy's, so the error handlers answer them as they
+    answer the session's (a conflict 409, a refused value 422, a lost connection 503)."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    try:
+        yield raw.driver_connection  # type: ignore[misc]
+    except psycopg.Error as exc:
+        lost = is_connection_lost(exc)
+        if lost:
+            await conn.invalidate(exc)
+        raise DBAPIError.instance(
+            "(pipeline)", None, exc, psycopg.Error, connection_invalidated=lost
+        ) from exc
+
+
 async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
     """A psycopg pool's check of a connection it lends, a round trip only when needed: an
     idle connection has nothing to read unless the server has closed it (a restart, a kill,

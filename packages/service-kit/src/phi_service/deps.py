@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_platform.db.models import Agent, OrganizationMember, User
@@ -162,18 +162,32 @@ async def agent_access(
     session: AsyncSession, agent_id: uuid.UUID, user_id: uuid.UUID, *, write: bool = False
 ) -> tuple[Agent, OrgAccess]:
     """The agent and the caller's membership of its org, in one query; 404 for non-members."""
+    agent, access, _ = await agent_access_reading(session, agent_id, user_id, write=write)
+    return agent, access
+
+
+async def agent_access_reading(
+    session: AsyncSession,
+    agent_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *extra: ColumnElement[Any],
+    write: bool = False,
+) -> tuple[Agent, OrgAccess, tuple[Any, ...]]:
+    """:func:`agent_access` that also reads ``extra`` (scalar subqueries or columns of the
+    agent's row, e.g. its organization's time zone) in the same query: their values, in
+    order, come third."""
     row = (
         await session.execute(
-            select(Agent, OrganizationMember.role)
+            select(Agent, OrganizationMember.role, *extra)
             .join(OrganizationMember, OrganizationMember.org_id == Agent.org_id)
             .where(Agent.id == agent_id, OrganizationMember.user_id == user_id)
         )
     ).first()
     if row is None:
         raise NotFound("agent not found")
-    agent, role = row
+    agent, role, *values = row
     bind(org_id=agent.org_id, agent_id=agent.id)
     access = OrgAccess(org_id=agent.org_id, user_id=user_id, role=role)
     if write:
         access.require_write()
-    return agent, access
+    return agent, access, tuple(values)

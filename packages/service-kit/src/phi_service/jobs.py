@@ -24,6 +24,7 @@ import procrastinate.exceptions
 import procrastinate.jobs
 import procrastinate.manager
 import psycopg_pool
+from psycopg.types.json import Jsonb
 
 from phi_service.db import check_idle_connection
 from phi_service.observability import job_log_fields
@@ -92,15 +93,50 @@ class JobManagerWithLogContext(procrastinate.manager.JobManager):
     before the task runs (``phi_service.observability``)."""
 
     def _defer_jobs_query_kwargs(self, jobs: list[procrastinate.jobs.Job]) -> dict[str, Any]:
-        fields = job_log_fields()
-        if fields:
-            jobs = [
-                job
-                if "_log" in job.task_kwargs
-                else job.evolve(task_kwargs={**job.task_kwargs, "_log": fields})
-                for job in jobs
-            ]
+        jobs = [job.evolve(task_kwargs=with_log_fields(job.task_kwargs)) for job in jobs]
         return super()._defer_jobs_query_kwargs(jobs)
+
+
+def with_log_fields(task_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A job's keyword arguments with the ids of the request (or job) queueing it, under
+    ``_log`` (kept when already there)."""
+    fields = job_log_fields()
+    if not fields or "_log" in task_kwargs:
+        return task_kwargs
+    return {**task_kwargs, "_log": fields}
+
+
+# procrastinate's own function for queueing jobs (JobManager.defer_job_async runs it through
+# procrastinate's connection), on the caller's connection instead: the job is queued by the
+# caller's transaction, so it exists exactly when what it is about was stored, and costs no
+# round trip of its own in a pipeline. The queue's trigger wakes the workers at the commit.
+DEFER_IN_TRANSACTION_SQL = (
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(%(queue)s::varchar, %(task_name)s::varchar, "
+    "%(priority)s::integer, %(lock)s::text, %(queueing_lock)s::text, %(args)s::jsonb, "
+    "NULL::timestamptz)::procrastinate_job_to_defer_v1])"
+)
+
+
+def job_in_transaction(
+    task_name: str,
+    *,
+    queue: str,
+    lock: str | None = None,
+    queueing_lock: str | None = None,
+    **task_kwargs: Any,
+) -> dict[str, Any]:
+    """The parameters of :data:`DEFER_IN_TRANSACTION_SQL` for a job of ``task_name`` (the
+    registered name, namespace included) with ``task_kwargs`` and the request's log ids. A
+    ``queueing_lock`` already taken by a waiting job fails the caller's transaction (a
+    unique violation): use it only for a lock nothing else can hold yet."""
+    return {
+        "queue": queue,
+        "task_name": task_name,
+        "priority": procrastinate.jobs.DEFAULT_PRIORITY,
+        "lock": lock,
+        "queueing_lock": queueing_lock,
+        "args": Jsonb(with_log_fields(task_kwargs)),
+    }
 
 
 JOB_POOL_MAX_IDLE_SECONDS = 60.0

@@ -298,29 +298,39 @@ async def without_job(conn: PsycopgConnection[DictRow], task_name: str) -> list[
 # The API's statements (SQLAlchemy session).
 
 
+_CREATE = worker_sql(
+    insert(Task).values(
+        id=bindparam("id"),
+        agent_id=bindparam("agent_id"),
+        org_id=bindparam("org_id"),
+        type=bindparam("type"),
+        input=bindparam("input"),
+        created_by=bindparam("created_by"),
+    )
+)
+
+
 async def create(
-    session: AsyncSession,
+    conn: PsycopgConnection[Any],
     *,
+    task_id: uuid.UUID,
     agent_id: uuid.UUID,
     org_id: uuid.UUID,
     type_: str,
     input_: dict[str, Any],
     created_by: uuid.UUID,
-) -> uuid.UUID:
-    """A manual run, PENDING."""
-    return (
-        await session.execute(
-            insert(Task)
-            .values(
-                agent_id=agent_id,
-                org_id=org_id,
-                type=type_,
-                input=input_,
-                created_by=created_by,
-            )
-            .returning(Task.id)
-        )
-    ).scalar_one()
+) -> None:
+    """A manual run, PENDING, with the id the caller chose (nothing to read back: it can go
+    in a pipeline with the writes that name it)."""
+    await _CREATE.execute(
+        conn,
+        id=task_id,
+        agent_id=agent_id,
+        org_id=org_id,
+        type=type_,
+        input=Jsonb(input_),
+        created_by=created_by,
+    )
 
 
 async def for_member(

@@ -31,7 +31,7 @@ from phi_orchestrator.tasks.schemas import (
     WorkflowOut,
 )
 from phi_orchestrator.workflows.registry import workflows
-from phi_service.deps import CurrentUserId, SessionDep, agent_access
+from phi_service.deps import CurrentUserId, SessionDep, agent_access, agent_access_reading
 from phi_service.errors import InvalidInput
 from phi_service.idempotency import IdempotencyDep
 
@@ -74,22 +74,25 @@ async def run_task(
     idempotency: IdempotencyDep,
 ) -> TaskCreated | JSONResponse:
     """Start a workflow run; follow it with GET /tasks/{task_id} or its event stream."""
-    agent, _ = await agent_access(session, agent_id, user_id)
+    agent, _, (zone, email) = await agent_access_reading(
+        session, agent_id, user_id, *service.RUN_TASK_READS
+    )
 
     async def create() -> TaskCreated:
+        # Queues the task's first run with it (one transaction).
         task_id = await service.create_task(
-            session, agent, user_id, body.type, body.input, request.app.state.settings
+            session,
+            agent,
+            user_id,
+            body.type,
+            body.input,
+            request.app.state.settings,
+            time_zone=zone,
+            user_email=email,
         )
         return TaskCreated(task_id=task_id)
 
-    created = await idempotency.run(body, create, status_code=202)
-    if isinstance(created, TaskCreated):
-        # If the queue is unreachable now, the task stays PENDING and a worker queues it later.
-        try:
-            await defer_advance(request.app.state.jobs, created.task_id)
-        except Exception:  # noqa: BLE001 - the task row is stored; requeue_pending_tasks takes it
-            pass
-    return created
+    return await idempotency.run(body, create, status_code=202)
 
 
 @router.get("/agents/{agent_id}/tasks", response_model=TaskPage)

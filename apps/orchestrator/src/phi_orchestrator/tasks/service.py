@@ -6,12 +6,13 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from phi_llm.accounting import spent_budget
-from phi_orchestrator import organizations
 from phi_orchestrator.agent_tasks import repository as agent_tasks
 from phi_orchestrator.agent_tasks.model_check import tool_calling_problem
+from phi_orchestrator.jobs import first_advance
 from phi_orchestrator.local_agents import repository as local_agents
 from phi_orchestrator.results.spec import charts_of
 from phi_orchestrator.runtime import org_today
@@ -19,9 +20,12 @@ from phi_orchestrator.tasks import repository as tasks
 from phi_orchestrator.tasks.events import add_event, events_after
 from phi_orchestrator.tool_calls import repository as tool_calls
 from phi_orchestrator.workflows.registry import get_workflow, workflows
+from phi_platform.db.models import Agent, Organization, OrganizationMember, User
 from phi_service.audit import Actor, Target, record_event
+from phi_service.db import session_driver_connection
 from phi_service.deps import org_access
 from phi_service.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from phi_service.jobs import DEFER_IN_TRANSACTION_SQL
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -39,7 +43,13 @@ async def create_task(
     type_: str,
     raw_input: dict[str, Any],
     settings: Any = None,
+    *,
+    time_zone: str | None,
+    user_email: str | None,
 ) -> uuid.UUID:
+    """Store a manual run of ``agent`` (PENDING) with its event, its audit line and its first
+    job, and commit. ``time_zone`` (the org's) and ``user_email`` come with the caller's
+    access check (``RUN_TASK_READS``)."""
     workflow = get_workflow(type_)
     if workflow is None:
         known = ", ".join(sorted(workflows()))
@@ -55,30 +65,44 @@ async def create_task(
         if problem:
             raise Conflict(f"{type_} needs a model that calls tools, and {problem}")
         await _refuse_over_budget(session, agent.org_id, type_)
-    zone = await organizations.time_zone(session, agent.org_id)
-    params = workflow.prepare(data, org_today(zone))
-    task_id = await tasks.create(
-        session,
-        agent_id=agent.id,
-        org_id=agent.org_id,
-        type_=type_,
-        input_=params,
-        created_by=user_id,
-    )
-    await add_event(session, task_id, "task_created", {"trigger": "manual", "type": type_})
-    await record_event(
-        session,
-        agent.org_id,
-        Actor.user(user_id),
-        "task.started",
-        Target("task", task_id, type_),
-        workflow=type_,
-        trigger="manual",
-        agent_id=agent.id,
-        agent_name=agent.name,
-    )
+    params = workflow.prepare(data, org_today(time_zone))
+    task_id = uuid.uuid4()
+    # Four writes in one round trip. The job goes in the task's transaction: a task is never
+    # stored without its job, nor a job queued for a task that was not stored.
+    async with session_driver_connection(session) as conn, conn.pipeline():
+        await tasks.create(
+            conn,
+            task_id=task_id,
+            agent_id=agent.id,
+            org_id=agent.org_id,
+            type_=type_,
+            input_=params,
+            created_by=user_id,
+        )
+        await add_event(conn, task_id, "task_created", {"trigger": "manual", "type": type_})
+        await record_event(
+            conn,
+            agent.org_id,
+            Actor.user(user_id, user_email),
+            "task.started",
+            Target("task", task_id, type_),
+            workflow=type_,
+            trigger="manual",
+            agent_id=agent.id,
+            agent_name=agent.name,
+        )
+        await conn.execute(DEFER_IN_TRANSACTION_SQL, first_advance(task_id))
     await session.commit()
     return task_id
+
+
+# What run-task reads with the caller's access to the agent (phi_service.deps.
+# agent_access_reading), in the same query: the org's time zone (the run's day) and the
+# caller's email (the audit line's actor).
+RUN_TASK_READS = (
+    select(Organization.time_zone).where(Organization.id == Agent.org_id).scalar_subquery(),
+    select(User.email).where(User.id == OrganizationMember.user_id).scalar_subquery(),
+)
 
 
 async def _refuse_over_budget(session: AsyncSession, org_id: uuid.UUID, type_: str) -> None:
