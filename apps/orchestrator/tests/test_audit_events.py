@@ -89,7 +89,7 @@ def test_a_key_that_fails_to_save_leaves_no_event(api: httpx.Client, database_ur
             json={"name": "explode"},
             headers=tenant.owner.headers,
         )
-        assert r.status_code >= 400
+        assert (r.status_code, r.json()) == (500, {"detail": "internal error"})
     finally:
         sql(database_url, f"DROP TRIGGER {fn} ON local_agent_keys")
         sql(database_url, f"DROP FUNCTION {fn}()")

@@ -5,6 +5,7 @@ Shared by every HTTP service, so the same mistake gets the same answer everywher
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from phi_service.db import is_connection_lost
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -109,7 +112,12 @@ def install_error_handlers(app: FastAPI, *, unavailable: Iterable[type[Exception
             return JSONResponse(
                 {"detail": "invalid value in request", "reason": _pg_message(exc)}, status_code=422
             )
-        raise exc
+        # Any other refusal (a trigger's exception, a server limit): the server's fault, not
+        # the request's. Answered here rather than raised on: an error uvicorn sees after
+        # Starlette's 500 has started makes it close the connection, and a client could read
+        # a reset instead of the answer.
+        logger.error("database error (sqlstate %s)", sqlstate or "none", exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 def _database_unavailable() -> JSONResponse:
