@@ -17,6 +17,7 @@ WEB_STAMP := $(WEB)/node_modules/.installed
 WEB_BUILD := $(WEB)/.next/BUILD_ID
 WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(wildcard $(WEB)/*.ts $(WEB)/*.mjs $(WEB)/*.json)
 CHROMIUM := /usr/bin/chromium
+PGBOUNCER := /usr/sbin/pgbouncer
 # System packages (Chromium, MariaDB, wrk): only the missing ones, without recommended packages,
 # and never upgrading what is installed (the script stops and says so; PHI_APT_ALLOW_UPGRADES=1
 # lets it go ahead). As root, or through sudo otherwise.
@@ -64,7 +65,7 @@ demo: $(STAMP)
 # The OpenAPI fuzz tests send fewer generated requests per route here than in test-full
 # (the tests' default, 25); PHI_FUZZ_EXAMPLES set in the environment wins.
 test: export PHI_FUZZ_EXAMPLES ?= 10
-test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM)
+test: $(STAMP) web-check $(WEB_BUILD) $(CHROMIUM) $(PGBOUNCER)
 	$(PYTEST) -m "not slow" --durations=15 $(PYTEST_ARGS)
 
 # Web app: node packages from the lockfile, the production build, and its fast checks
@@ -90,6 +91,11 @@ web-test: web-check $(WEB_BUILD) $(CHROMIUM)
 $(CHROMIUM):
 	$(APT_INSTALL) chromium
 
+# PgBouncer, from Debian: the services' database engine is tested through it (session mode,
+# as docs/deploy.md suggests in front of many replicas).
+$(PGBOUNCER):
+	$(APT_INSTALL) pgbouncer
+
 # The llamacpp extra compiles llama.cpp (several minutes on 2 cores): only for test-full
 # and the LLM benchmark, never for `make dev` or `make test`.
 $(EXTRA_STAMP): $(STAMP) packages/llm-router/pyproject.toml
@@ -101,7 +107,7 @@ MARIADB := /usr/sbin/mariadbd
 $(MARIADB):
 	$(APT_INSTALL) mariadb-server
 
-test-full: $(STAMP) $(EXTRA_STAMP) $(MARIADB)
+test-full: $(STAMP) $(EXTRA_STAMP) $(MARIADB) $(PGBOUNCER)
 	$(PYTEST) $(PYTEST_ARGS)
 
 lint: $(STAMP)

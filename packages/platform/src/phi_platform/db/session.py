@@ -42,13 +42,27 @@ def create_engine(
         max_overflow=0,
         pool_recycle=1800,
         pool_use_lifo=True,
-        connect_args={
-            "application_name": application_name,
-            "options": f"-c idle_session_timeout={server_idle_ms}",
-        },
+        connect_args={"application_name": application_name},
     )
+    _end_idle_sessions(engine, server_idle_ms)
     _replace_idle_connections(engine, idle_seconds)
     return engine
+
+
+def _end_idle_sessions(engine: AsyncEngine, server_idle_ms: int) -> None:
+    """Each new connection sets its session's ``idle_session_timeout`` with a statement once
+    connected, not as a startup option: PgBouncer (docs/deploy.md) refuses a startup
+    ``options`` parameter, so a connection asking for it that way could not be made."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET idle_session_timeout = {int(server_idle_ms)}")
+        finally:
+            cursor.close()
+        # SET belongs to the transaction psycopg opened for it: kept only once committed.
+        dbapi_connection.commit()
 
 
 def _replace_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
