@@ -882,6 +882,9 @@ class TaskRunner:
                 if task is None or task["status"] in FINISHED:
                     status = task["status"] if task else None
                     return await self._end(session, status, with_parent=status is not None)
+                if not task["can_start"]:
+                    # Still awaiting a person's decision: nothing to resume (tasks.start_run).
+                    return await self._end(session, task["status"])
                 if task["status"] == "PENDING" and task["type"] in self.first_steps():
                     # Its step_started went with the start (see tasks.start_run).
                     session.prestarted[self.first_steps()[task["type"]]] = True

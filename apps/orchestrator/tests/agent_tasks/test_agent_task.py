@@ -4,6 +4,7 @@ real worker process, and a real phi-agent process on a SQLite warehouse."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -329,6 +330,54 @@ def test_approvals_granted_and_rejected(
     assert audited == [("approval.granted",), ("approval.rejected",)]
     # Only the approved statement ran.
     assert [a["sql"] for a in phi.audit() if a["event"] == "query"] == [LATE_BY_ZONE]
+
+
+def test_a_job_with_nothing_to_resume_leaves_the_approval_waiting(
+    agent_api: httpx.Client,
+    agent_tasks: AgentTasks,
+    database_url: str,
+    on_warehouse: OnWarehouse,
+    task_worker: WorkerProcess,
+) -> None:
+    """A job for a task that awaits a person's decision (as a local agent's callback leaves
+    one when the run took its answer in place) leaves the task as it is: never RUNNING,
+    even for a moment, so the person's decision is taken."""
+    tenant, phi = on_warehouse(requires_approval=["db_query"])
+    given = agent_tasks.give(
+        tenant, "Late orders", calls(("db_query", {"sql": LATE_BY_ZONE})), "say:done"
+    )
+    before = given.wait({"AWAITING_APPROVAL", "FAILED"})
+    assert before["status"] == "AWAITING_APPROVAL", before["error"]
+
+    def runs() -> list[str]:
+        """The worker's lines of this task's runs ('task <id>: <status>')."""
+        return [x for x in task_worker.output.splitlines() if f"task {given.id}: " in x]
+
+    deadline = time.monotonic() + 30
+    while len(runs()) < 1:  # the run that asked for the approval has ended
+        assert time.monotonic() < deadline, "the first run did not end"
+        time.sleep(0.05)
+    sql(
+        database_url,
+        "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW('orchestrator', "
+        "'orchestrator:advance_task', 0, %s, NULL, %s::jsonb, NULL)"
+        "::procrastinate_job_to_defer_v1])",
+        f"task:{given.id}",
+        json.dumps({"task_id": given.id}),
+    )
+    deadline = time.monotonic() + 30
+    while len(runs()) < 2:
+        assert time.monotonic() < deadline, "the worker did not run the job"
+        time.sleep(0.05)
+    assert f"task {given.id}: AWAITING_APPROVAL" in runs()[1]
+    after = agent_api.get(f"/tasks/{given.id}", headers=tenant.owner.headers).json()
+    assert after["status"] == "AWAITING_APPROVAL"
+    assert after["events"] == before["events"]  # not resumed, nothing logged
+    ok = agent_api.post(
+        f"/tasks/{given.id}/approval", json={"decision": "approve"}, headers=tenant.owner.headers
+    )
+    assert ok.status_code == 200, ok.text
+    assert given.wait()["status"] == "SUCCESS"
 
 
 def _wait_second_approval(api: httpx.Client, tenant: Any, task_id: str) -> dict[str, Any]:

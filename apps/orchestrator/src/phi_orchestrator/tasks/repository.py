@@ -64,19 +64,33 @@ _ID = Task.id == bindparam("task_id")
 # (task_retried, with the reason, when there is one); a finished one is left as it is. A
 # PENDING task's first step starts at once: its step_started (first_steps: the first step of
 # each workflow type) is written here too, after task_started (rows go in the order listed).
+# A task AWAITING_APPROVAL is left as it is until the approval it waits on is decided
+# (``can_start`` false): a job that finds nothing to resume (one a local agent's callback
+# queued while the run took the answer in place) must not make it RUNNING, even for a
+# moment, or the person deciding meanwhile is told it awaits nothing.
 _START_RUN = """
 WITH before AS (
-    SELECT id, org_id, agent_id, type, status, input FROM tasks WHERE id = %(task_id)s
+    SELECT id, org_id, agent_id, type, status, input,
+           status <> 'AWAITING_APPROVAL' OR EXISTS (
+               SELECT 1 FROM task_events d
+                WHERE d.task_id = tasks.id AND d.event_type = 'approval_decided'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM task_events r
+                       WHERE r.task_id = tasks.id AND r.event_type = 'approval_requested'
+                         AND r.seq > d.seq)) AS can_start
+      FROM tasks WHERE id = %(task_id)s
        FOR UPDATE
 ), started AS (
     UPDATE tasks t SET status = 'RUNNING', started_at = coalesce(t.started_at, now())
       FROM before b
      WHERE t.id = b.id AND b.status IN ('PENDING', 'WAITING', 'AWAITING_APPROVAL')
+       AND b.can_start
 ), logged AS (
     INSERT INTO task_events (task_id, event_type, payload)
     SELECT b.id, CASE b.status WHEN 'PENDING' THEN 'task_started' ELSE 'task_resumed' END,
            '{}'::jsonb
       FROM before b WHERE b.status IN ('PENDING', 'WAITING', 'AWAITING_APPROVAL')
+       AND b.can_start
     UNION ALL
     SELECT b.id, 'task_retried', jsonb_build_object('reason', %(reason)s::text)
       FROM before b WHERE b.status = 'RUNNING' AND %(reason)s::text IS NOT NULL
@@ -84,7 +98,7 @@ WITH before AS (
     SELECT b.id, 'step_started', jsonb_build_object('step', %(first_steps)s::jsonb ->> b.type)
       FROM before b WHERE b.status = 'PENDING' AND %(first_steps)s::jsonb ? b.type
 )
-SELECT id, org_id, agent_id, type, status, input FROM before
+SELECT id, org_id, agent_id, type, status, input, can_start FROM before
 """
 # RUNNING -> WAITING or AWAITING_APPROVAL, with its event; a row when it changed.
 _MARK_WAITING_LOGGED = """
