@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from phi_platform.db import create_engine
-from phi_platform.embedded_pg import SYSTEM_USER, _is_root, free_port
+from phi_platform.embedded_pg import EmbeddedPostgres, free_port
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 
@@ -48,7 +48,7 @@ pidfile = {folder / "pgbouncer.pid"}
 """
     )
     # PgBouncer refuses to run as root, as PostgreSQL does: as the embedded server's user.
-    user = SYSTEM_USER if _is_root() else None
+    user = EmbeddedPostgres(root=folder, port=0).run_as
     if user is not None:
         for path in (folder, *folder.iterdir()):
             shutil.chown(path, user)

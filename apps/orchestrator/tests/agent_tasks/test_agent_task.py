@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from agent_task_helpers import (
     LATE_BY_ZONE,
@@ -33,12 +35,15 @@ from orch_factories import (
     add_document,
     create_key,
     make_tenant,
+    plain_url,
     sql,
     worker_env,
 )
 
 from phi_llm.testing import FakeOpenAIServer
+from phi_orchestrator.jobs import first_advance
 from phi_orchestrator.settings import OrchestratorSettings
+from phi_service.jobs import DEFER_IN_TRANSACTION_SQL
 from phi_service.testing import LiveServer, WorkerProcess
 
 ZONES = "SELECT zone_id, name FROM zones ORDER BY zone_id"
@@ -357,14 +362,9 @@ def test_a_job_with_nothing_to_resume_leaves_the_approval_waiting(
     while len(runs()) < 1:  # the run that asked for the approval has ended
         assert time.monotonic() < deadline, "the first run did not end"
         time.sleep(0.05)
-    sql(
-        database_url,
-        "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW('orchestrator', "
-        "'orchestrator:advance_task', 0, %s, NULL, %s::jsonb, NULL)"
-        "::procrastinate_job_to_defer_v1])",
-        f"task:{given.id}",
-        json.dumps({"task_id": given.id}),
-    )
+    # Queued the way run-task queues a task's job, with the task's own locks.
+    with psycopg.connect(plain_url(database_url), autocommit=True) as conn:
+        conn.execute(DEFER_IN_TRANSACTION_SQL, first_advance(uuid.UUID(given.id)))
     deadline = time.monotonic() + 30
     while len(runs()) < 2:
         assert time.monotonic() < deadline, "the worker did not run the job"
