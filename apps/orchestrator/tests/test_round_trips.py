@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from langgraph.checkpoint.base import WRITES_IDX_MAP
 from agent_task_helpers import calls, script
 from orch_factories import (
     ScriptedLocalAgent,
@@ -204,6 +205,18 @@ def test_a_report_costs_its_pinned_round_trips(
     _, on_sample, waiting, resumed = counts
     assert on_sample == REPORT_ON_SAMPLE, counts
     assert waiting + resumed == REPORT_THROUGH_LOCAL_AGENT, counts
+    # Each step's state update is stored once, in the checkpoint's blobs: the checkpoint
+    # applies the step's writes in their transaction, so those are not stored. What stays
+    # are LangGraph's own writes of the stretch that stopped (the interrupt, the resume).
+    writes = "SELECT channel FROM checkpoint_writes WHERE thread_id = %s ORDER BY channel"
+    assert sql(database_url, writes, sample) == []
+    assert {c for (c,) in sql(database_url, writes, local)} <= set(WRITES_IDX_MAP), sql(
+        database_url, writes, local
+    )
+    blobs = "SELECT channel FROM checkpoint_blobs WHERE thread_id = %s"
+    for task_id in (sample, local):
+        stored = {c for (c,) in sql(database_url, blobs, task_id)}
+        assert {"input", "agent", "data", "metrics", "trends", "output"} <= stored, stored
 
 
 def test_a_report_waiting_in_its_run_for_a_quick_answer_costs_fewer_round_trips(

@@ -240,8 +240,9 @@ class TaskSession:
     async def _store_held(self, conn: AsyncConnection[DictRow]) -> None:
         held, self.held = self.held, []
         for query, params, events in held:
-            async with conn.cursor(binary=True) as cur:
-                await cur.executemany(query, params)
+            if params:
+                async with conn.cursor(binary=True) as cur:
+                    await cur.executemany(query, params)
             for event_type, payload in events:
                 await add_event(conn, self.task_id, event_type, payload)
 
@@ -302,9 +303,11 @@ class TaskCheckpointer(AsyncPostgresSaver):
     step whose writes or checkpoint are stored and runs again one whose are not; with the
     event in the same transaction, "finished" in the task's events means exactly "will not
     run again". (Written by the node itself, the event could commit and the writes be lost to
-    a worker killed in between: the step then ran twice.) Writes no checkpoint follows (an
-    interrupt's, a resume value) go with the run's last transaction, which marks the task
-    waiting; lost with a killed worker, they only make the step run again.
+    a worker killed in between: the step then ran twice.) Since the checkpoint applies the
+    writes in that same transaction, the writes themselves are left out of it
+    (``_drop_applied_writes``). Writes no checkpoint follows (an interrupt's, a resume value,
+    a step that finished beside one that stopped) go with the run's last transaction, which
+    marks the task waiting; lost with a killed worker, they only make the step run again.
 
     The checkpoints of a task's first run before its first step (its input, then the input
     applied) are held the same way and stored with the first step's end: lost with a killed
@@ -391,6 +394,7 @@ class TaskCheckpointer(AsyncPostgresSaver):
         )
         session = current_session.get()
         assert session is not None
+        self._drop_applied_writes(session, checkpoint_id)
         upcoming, session.upcoming = session.upcoming, []
         more, session.more = session.more, False
         first = session.hold_checkpoint and metadata.get("step", 1) <= 0
@@ -415,6 +419,26 @@ class TaskCheckpointer(AsyncPostgresSaver):
             ]
         session.prestarted = {label: await c.fetchone() is not None for label, c in starts}
         return next_config
+
+    def _drop_applied_writes(self, session: TaskSession, parent: str | None) -> None:
+        """Leave out of what the run holds the steps' writes the checkpoint being saved
+        applies (the writes of the steps that ran from its parent): they would be stored in
+        the same transaction as the checkpoint, and LangGraph reads a checkpoint's writes only
+        while it is the latest (to skip the steps that finished from it), which the parent
+        no longer is once that transaction commits. Each step's state update was stored
+        twice, as its writes and in the checkpoint's blobs; now once. LangGraph's own writes
+        (an interrupt, a resume value, an error) are kept as they are."""
+        if parent is None:
+            return
+        writes = (self.INSERT_CHECKPOINT_WRITES_SQL, self.UPSERT_CHECKPOINT_WRITES_SQL)
+        kept: list[Held] = []
+        for query, params, events in session.held:
+            if query in writes:
+                # Rows as _dump_writes makes them: checkpoint id third, channel seventh.
+                params = [p for p in params if p[2] != parent or p[6] in WRITES_IDX_MAP]
+            if params or events:
+                kept.append((query, params, events))
+        session.held = kept
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         session = current_session.get()
