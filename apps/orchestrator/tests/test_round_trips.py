@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from langgraph.checkpoint.base import WRITES_IDX_MAP
 from agent_task_helpers import calls, script
+from langgraph.checkpoint.base import WRITES_IDX_MAP
 from orch_factories import (
     ScriptedLocalAgent,
     contract_result,
@@ -217,6 +217,11 @@ def test_a_report_costs_its_pinned_round_trips(
     for task_id in (sample, local):
         stored = {c for (c,) in sql(database_url, blobs, task_id)}
         assert {"input", "agent", "data", "metrics", "trends", "output"} <= stored, stored
+        # The figures and the day's memory are kept apart from the written report in the
+        # state; the saved result has them all.
+        ((output,),) = sql(database_url, "SELECT output FROM tasks WHERE id = %s", task_id)
+        assert output["metrics"]["day"] == DAY and output["trends"], output.keys()
+        assert output["memory_id"] and output["full_report_md"] and output["charts"]
 
 
 def test_a_report_waiting_in_its_run_for_a_quick_answer_costs_fewer_round_trips(

@@ -50,7 +50,11 @@ class ReportState(TypedDict, total=False):
     docs: list[dict[str, Any]]
     metrics: DailyAnalysis
     trends: Trends
+    # The report as written; save_result adds the figures it was written from (metrics and
+    # trends, kept once in the state rather than copied into every checkpoint of the output)
+    # and the day's memory.
     output: dict[str, Any]
+    memory_id: str
 
 
 @step("load_agent_config")
@@ -160,8 +164,6 @@ async def report_formatter(state: dict[str, Any], ctx: WorkflowContext) -> tuple
             metrics, result.content, source, agent["name"], docs
         ),
         "summary_text": report.summary_text(metrics),
-        "metrics": metrics,
-        "trends": state.get("trends"),
         "charts": build_charts(metrics, state.get("trends") or {}),
         "narrative_source": "builtin" if result.produced_without_llm else result.model,
     }
@@ -182,13 +184,20 @@ async def remember_day(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dic
         # report stands, it is only not remembered, and the task says why.
         await ctx.task.event("memory_not_kept", {"reason": exc.detail})
         return {}, f"summary not remembered: {exc.detail}"
-    output = {**state["output"], "memory_id": memory["memory_id"]}
-    return {"output": output}, f"summary remembered as the memory of {metrics['day']}"
+    return (
+        {"memory_id": str(memory["memory_id"])},
+        f"summary remembered as the memory of {metrics['day']}",
+    )
 
 
 @step("save_result")
 async def save_result(state: dict[str, Any], ctx: WorkflowContext) -> tuple[dict, str]:
-    saved = await ctx.task.save_output(state["output"])
+    # A checkpoint from before memory_id and the figures were kept apart has them in the
+    # output already: the same values.
+    output = {**state["output"], "metrics": state["metrics"], "trends": state.get("trends")}
+    if state.get("memory_id"):
+        output["memory_id"] = state["memory_id"]
+    saved = await ctx.task.save_output(output)
     return {}, "result saved" if saved else "result already saved"
 
 
