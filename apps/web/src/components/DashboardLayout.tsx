@@ -2,11 +2,11 @@
 
 import { useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
-import { usePathname, useRouter } from "next/navigation";
+import { usePathname } from "next/navigation";
 import { useState } from "react";
 
 import { Button } from "@/components/ui/button";
-import { sessionRequest } from "@/lib/api/client";
+import { sessionRequest, signingOutNow } from "@/lib/api/client";
 import { useMe } from "@/lib/api/queries";
 import { cn } from "@/lib/utils";
 
@@ -29,15 +29,17 @@ function NavLink({ href, children }: { href: string; children: React.ReactNode }
 
 export function DashboardLayout({ children }: { children: React.ReactNode }) {
   const me = useMe();
-  const router = useRouter();
   const queryClient = useQueryClient();
   const [leaving, setLeaving] = useState(false);
 
   async function logOut() {
     setLeaving(true);
+    // The queries on screen get 401s from here on: not a reason to go anywhere else.
+    signingOutNow();
     await sessionRequest("/api/session/logout", {}).catch(() => undefined);
     queryClient.clear();
-    router.replace("/login");
+    // A full load, so nothing of the signed-out account stays in the page.
+    window.location.replace("/login");
   }
 
   return (

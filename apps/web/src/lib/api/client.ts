@@ -14,6 +14,25 @@ export type OrchestratorSchemas = orchestratorComponents["schemas"];
 export const core = createClient<paths>({ baseUrl: "/api/core" });
 export const orchestrator = createClient<orchestratorPaths>({ baseUrl: "/api/orchestrator" });
 
+// The pages a 401 never sends away from: signing in is what they are for.
+const SIGN_IN_PAGES = new Set(["/login", "/signup"]);
+let signingOut = false;
+
+/** Called as the user logs out: the queries still on screen get 401s from then on, which
+ * is the point, not an expired session. Logging out ends with a full page load, which
+ * starts this module afresh. */
+export function signingOutNow(): void {
+  signingOut = true;
+}
+
+/** Where a 401 sends the browser: the login page, with the way back to where it was. None
+ * while logging out (the log-out goes to the login page itself; a second navigation would
+ * race it), nor from a sign-in page (it would send it to itself). */
+export function loginRedirect(location: { pathname: string; search: string }): string | null {
+  if (signingOut || SIGN_IN_PAGES.has(location.pathname)) return null;
+  return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
+
 /** The data of an openapi-fetch result, or its error thrown as an ApiError. */
 export async function unwrap<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,
@@ -22,8 +41,8 @@ export async function unwrap<T>(
   if (!response.ok) {
     if (response.status === 401 && typeof window !== "undefined") {
       // The session expired: start again from the login page, back to where we were.
-      const next = encodeURIComponent(window.location.pathname + window.location.search);
-      window.location.assign(`/login?next=${next}`);
+      const target = loginRedirect(window.location);
+      if (target) window.location.assign(target);
     }
     throw toApiError(response.status, error);
   }
