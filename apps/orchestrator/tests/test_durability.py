@@ -73,19 +73,16 @@ def test_worker_killed_mid_task_another_finishes_it_with_one_result(
 
 
 # Makes a session wait on advisory lock HOLD_KEY, for as long as the test holds it, while it
-# stores what LangGraph keeps of the first step: its writes (the step's state update) and the
-# checkpoint after it.
+# stores the first step's end: the checkpoint after it, which applies its state update (the
+# step's writes are not stored apart), in the transaction of its step_finished.
 HOLD_KEY = 7_317_001
 HOLD_WRITES = f"""
 CREATE FUNCTION test_hold_step_writes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_advisory_xact_lock_shared({HOLD_KEY}); RETURN NEW; END $$;
-CREATE TRIGGER test_hold_step_writes BEFORE INSERT ON checkpoint_writes FOR EACH ROW
-WHEN (NEW.task_path LIKE '%load_agent_config%') EXECUTE FUNCTION test_hold_step_writes();
 CREATE TRIGGER test_hold_step_writes BEFORE INSERT ON checkpoints FOR EACH ROW
 WHEN (NEW.metadata->>'step' = '1') EXECUTE FUNCTION test_hold_step_writes();
 """
 RELEASE_WRITES = """
-DROP TRIGGER IF EXISTS test_hold_step_writes ON checkpoint_writes;
 DROP TRIGGER IF EXISTS test_hold_step_writes ON checkpoints;
 DROP FUNCTION IF EXISTS test_hold_step_writes();
 """
@@ -94,9 +91,9 @@ DROP FUNCTION IF EXISTS test_hold_step_writes();
 def test_a_worker_killed_between_a_steps_end_and_its_checkpoint_never_runs_it_again(
     api: httpx.Client, database_url: str, start_worker: Any
 ) -> None:
-    """load_agent_config ends, but the test keeps its writes and the checkpoint after it from
-    being stored; the worker is killed there. Whatever the task's events say has finished
-    must not run again: a step's end is recorded in the transaction of its writes."""
+    """load_agent_config ends, but the test keeps the checkpoint after it from being stored;
+    the worker is killed there. Whatever the task's events say has finished must not run
+    again: a step's end is recorded in the transaction of the checkpoint applying it."""
     tenant = make_tenant(database_url)
     with psycopg.connect(plain_url(database_url), autocommit=True) as holder:
         holder.execute(HOLD_WRITES)
